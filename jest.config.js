@@ -8,6 +8,11 @@ const lwc = {
     ...jestConfig,
     displayName: 'lwc',
     roots: ['<rootDir>/force-app'],
+    // Per project: Jest instruments a project's files from its own list, not the root's
+    collectCoverageFrom: [
+        'force-app/main/default/lwc/**/*.js',
+        '!**/__tests__/**'
+    ],
     setupFilesAfterEnv: [
         ...(jestConfig.setupFilesAfterEnv || []),
         '<rootDir>/jest-sa11y-setup.js'
@@ -20,7 +25,10 @@ const lwc = {
         '^lightning/uiRelatedListApi$':
             '<rootDir>/force-app/test/jest-mocks/lightning/uiRelatedListApi',
         '^lightning/refresh$':
-            '<rootDir>/force-app/test/jest-mocks/lightning/refresh'
+            '<rootDir>/force-app/test/jest-mocks/lightning/refresh',
+        '^lightning/confirm$':
+            '<rootDir>/force-app/test/jest-mocks/lightning/confirm',
+        '^@salesforce/apex$': '<rootDir>/force-app/test/jest-mocks/apex'
     }
 };
 
