@@ -1,0 +1,17 @@
+/**
+ * The ledger API: `Ledger.open(path)` and its record types, the CSV import, and the
+ * lock helpers. See ledger.ts for the invariants it keeps.
+ */
+export * from './ledger';
+export * from './types';
+export { importCsv } from './import';
+export type {
+    ImportOptions,
+    ImportProgress,
+    ImportReport,
+    InvalidRow
+} from './import';
+export { CSV_COLUMNS, detectMailchimp } from './csv-format';
+export type { ImportFormat, MailchimpKind } from './csv-format';
+export { lockHolderId, pidAlive } from './locks';
+export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';

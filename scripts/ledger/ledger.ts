@@ -1,0 +1,1622 @@
+/**
+ * The ledger: the marketing side's store (SYNC-DESIGN "Ledger"). Pure data access on
+ * SQLite through better-sqlite3 — synchronous, one connection per Ledger, WAL so that
+ * readers never wait for the writer, `busy_timeout` so that processes sharing the file
+ * (scheduler, webhook, CLI) queue instead of failing. Every write runs in a transaction.
+ *
+ * Invariants kept here so that no caller can break them:
+ * - an email is one person (compared lower case, `email_norm`);
+ * - at most one active global unsubscribe per person and one per (person, audience);
+ *   recording one that is already active writes nothing and answers "already";
+ * - an audience unsubscribe sets the membership to Unsubscribed, and a membership set
+ *   to Unsubscribed records the audience unsubscribe; while that unsubscribe is active
+ *   the membership cannot move to another status (R4) — only `resubscribe` lifts it;
+ * - unsubscribes are never deleted: `resubscribe` marks them removed, audited (R4);
+ * - every membership change takes the next value of one global counter (`seq`), so the
+ *   hourly job can take "changes since the cursor" (R5a).
+ *
+ * Reading many rows: the `*Batches`/`iterate*` helpers page with keyset queries and
+ * return plain arrays, so callers may write to the ledger between batches (an open
+ * better-sqlite3 iterator would block every other statement on the connection).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { OptoutError, errorMessage } from '../model/errors';
+import {
+    LEDGER_SOURCES,
+    MEMBERSHIP_STATUSES,
+    checkAudienceId,
+    checkAudienceName,
+    checkEmail,
+    checkPersonId,
+    cleanReason,
+    normalizeEmail,
+    parseIsoTime,
+    type LedgerSource,
+    type MembershipStatus,
+    type UnsubscribeScope
+} from '../model/statuses';
+import {
+    LATEST_SCHEMA_VERSION,
+    MIGRATIONS,
+    migrate,
+    schemaVersion,
+    type Migration
+} from './migrations';
+import { lockHolderId, lockTakeoverReason } from './locks';
+import type {
+    AudienceRecord,
+    AuditAction,
+    AuditInput,
+    AuditRecord,
+    LockInfo,
+    LockResult,
+    MembershipChange,
+    MembershipRecord,
+    PendingUnsubscribe,
+    PersonRecord,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    UnsubscribeRecord
+} from './types';
+
+export interface LedgerOptions {
+    /** Clock for default times (tests). */
+    now?: () => Date;
+    /** How long to wait for another process's write lock; default 5000 ms. */
+    busyTimeoutMs?: number;
+    /** Migrations to apply (tests of the migration runner only). */
+    migrations?: readonly Migration[];
+}
+
+export interface UpsertPersonInput {
+    email: string;
+    /** 15 or 18 characters, Contact or Lead (R6). Omitted or null keeps the stored id. */
+    salesforceId?: string | null;
+}
+
+export interface UpsertPersonResult {
+    person: PersonRecord;
+    created: boolean;
+    /** True when an existing person's Salesforce id changed. */
+    changed: boolean;
+}
+
+export interface UpsertAudienceResult {
+    audience: AudienceRecord;
+    created: boolean;
+    /** True when an existing audience was renamed. */
+    changed: boolean;
+}
+
+export interface SetMembershipInput {
+    personId: number;
+    audienceId: string;
+    status: MembershipStatus;
+    /** When the platform changed it; defaults to now. */
+    changedAt?: string;
+    source: LedgerSource;
+    reason?: string | null;
+    runId?: string | null;
+    /** Audit action; default `import` for source import, else `membership_changed`. */
+    auditAction?: AuditAction;
+}
+
+export type MembershipOutcome =
+    /** New membership. */
+    | 'created'
+    /** Status changed (seq bumped). */
+    | 'changed'
+    /** Same status: nothing written. */
+    | 'unchanged'
+    /** Older than the stored change: nothing written. */
+    | 'stale'
+    /** Active audience unsubscribe; only `resubscribe` may lift it (R4): nothing written. */
+    | 'blocked';
+
+export interface SetMembershipResult {
+    outcome: MembershipOutcome;
+    membership: MembershipRecord | null;
+    previous: MembershipStatus | null;
+    /** The audience unsubscribe recorded because the status became Unsubscribed. */
+    unsubscribeId: number | null;
+}
+
+export interface RecordUnsubscribeInput {
+    /** The person, by email (created when unknown)… */
+    email?: string;
+    /** …or by ledger id. */
+    personId?: number;
+    /** Links the person to this Contact/Lead when given (R6). */
+    salesforceId?: string | null;
+    scope: UnsubscribeScope;
+    /** Required for scope `audience`; must be known unless `audienceName` is given. */
+    audienceId?: string | null;
+    /** Creates the audience when unknown. */
+    audienceName?: string | null;
+    source: LedgerSource;
+    reason?: string | null;
+    /** When the ledger collected it; defaults to now. */
+    collectedAt?: string;
+    runId?: string | null;
+}
+
+export interface RecordUnsubscribeResult {
+    outcome: 'recorded' | 'already';
+    unsubscribe: UnsubscribeRecord;
+    person: PersonRecord;
+    personCreated: boolean;
+    audienceCreated: boolean;
+    /** An audience unsubscribe moved the membership to Unsubscribed. */
+    membershipChanged: boolean;
+}
+
+export interface ResubscribeInput {
+    email: string;
+    /** Without an audience: the global unsubscribe. */
+    audienceId?: string | null;
+    reason: string;
+    at?: string;
+    runId?: string | null;
+}
+
+export interface ResubscribeResult {
+    person: PersonRecord;
+    /** The unsubscribes now marked removed (empty: nothing was active). */
+    removed: UnsubscribeRecord[];
+    /** For an audience: the membership moved from Unsubscribed to Subscribed. */
+    membership: {
+        audienceId: string;
+        before: MembershipStatus;
+        after: MembershipStatus;
+    } | null;
+}
+
+/** One validated row of an import (see import.ts). */
+export interface ImportRecord {
+    line?: number;
+    email: string;
+    salesforceId: string | null;
+    audienceId: string;
+    audienceName: string | null;
+    status: MembershipStatus;
+    changedAt: string;
+    reason: string | null;
+}
+
+export interface ImportBatchResult {
+    personsCreated: number;
+    personsUpdated: number;
+    audiencesCreated: number;
+    audiencesUpdated: number;
+    membershipsChanged: number;
+    unsubscribesAdded: number;
+    skipped: { unchanged: number; stale: number; blocked: number };
+    /** Lines whose status change was refused because of an active unsubscribe (R4). */
+    blockedLines: number[];
+}
+
+export interface HistoryReport {
+    email: string;
+    person: PersonRecord | null;
+    memberships: (MembershipRecord & { audienceName: string })[];
+    unsubscribes: UnsubscribeRecord[];
+    /** Ordered by time, oldest first. */
+    audit: AuditRecord[];
+}
+
+export interface LedgerStatus {
+    path: string;
+    schemaVersion: number;
+    persons: number;
+    personsWithSalesforceId: number;
+    audiences: number;
+    memberships: { total: number; byStatus: Record<MembershipStatus, number> };
+    unsubscribes: {
+        active: number;
+        byScope: Record<UnsubscribeScope, number>;
+        bySource: Record<LedgerSource, number>;
+        removed: number;
+        delivered: number;
+    };
+    /** Active unsubscribes not yet confirmed by Salesforce. */
+    pending: {
+        count: number;
+        global: number;
+        audience: number;
+        oldestCollectedAt: string | null;
+        oldestAgeMs: number | null;
+    };
+    lastRuns: RunSummary[];
+}
+
+export interface AcquireLockOptions {
+    /** Defaults to a fresh id for this process (see `lockHolderId`). */
+    holder?: string;
+    /** A holder whose heartbeat is older than this may be taken over; default 120 s. */
+    staleAfterMs?: number;
+    pid?: number;
+}
+
+// Column lists with camelCase aliases, so rows come out as the record types.
+const PERSON_COLS = `id, email, email_norm AS emailNorm, salesforce_id AS salesforceId,
+    created_at AS createdAt, updated_at AS updatedAt`;
+const AUDIENCE_COLS = `id, name, created_at AS createdAt, updated_at AS updatedAt`;
+const MEMBERSHIP_COLS = `m.person_id AS personId, m.audience_id AS audienceId, m.status,
+    m.changed_at AS changedAt, m.source, m.reason, m.seq`;
+const UNSUB_COLS = `u.id, u.person_id AS personId, u.scope, u.audience_id AS audienceId,
+    u.source, u.reason, u.collected_at AS collectedAt, u.delivered_at AS deliveredAt,
+    u.delivered_run_id AS deliveredRunId, u.removed_at AS removedAt,
+    u.removed_reason AS removedReason`;
+const AUDIT_COLS = `id, run_id AS runId, at, action, email_norm AS emailNorm,
+    person_id AS personId, record_id AS recordId, object, field, before, after, source,
+    collected_at AS collectedAt, written_at AS writtenAt, latency_ms AS latencyMs, detail`;
+const RUN_COLS = `id, job, started_at AS startedAt, finished_at AS finishedAt, status,
+    dry_run AS dryRun, pid, result_json AS resultJson`;
+const LOCK_COLS = `name, holder, pid, acquired_at AS acquiredAt, heartbeat_at AS heartbeatAt`;
+
+type RunRow = Omit<RunRecord, 'dryRun' | 'result'> & {
+    dryRun: number;
+    resultJson: string | null;
+};
+
+function invalid(code: string, reason: string): OptoutError {
+    return new OptoutError(
+        code,
+        reason.charAt(0).toUpperCase() + reason.slice(1)
+    );
+}
+
+/** A caller-given time in the ledger's form (so stored times compare as strings). */
+function isoTime(raw: string, what: string): string {
+    const parsed = parseIsoTime(raw);
+    if (!parsed.ok) throw invalid('BAD_TIME', `${what}: ${parsed.reason}`);
+    return parsed.value;
+}
+
+export class Ledger {
+    /** The SQLite connection: an escape hatch for the jobs' set-based SQL (temp tables). */
+    readonly db: Database.Database;
+    readonly path: string;
+    private readonly now: () => Date;
+    /** Next-seq cache, valid only inside one write transaction. */
+    private seqCache: number | undefined;
+    private readonly stmts = new Map<string, Database.Statement>();
+
+    private constructor(
+        db: Database.Database,
+        path: string,
+        options: LedgerOptions
+    ) {
+        this.db = db;
+        this.path = path;
+        this.now = options.now ?? (() => new Date());
+    }
+
+    /**
+     * Opens (creating when needed) the ledger at `path` — a file, or `:memory:` — and
+     * migrates it to the current schema. Refuses a file written by a newer optout.
+     */
+    static open(path: string, options: LedgerOptions = {}): Ledger {
+        const memory = path === ':memory:' || path === '';
+        const full = memory ? path : resolve(path);
+        if (!memory) mkdirSync(dirname(full), { recursive: true });
+        let db: Database.Database;
+        try {
+            db = new Database(full);
+        } catch (err) {
+            throw new OptoutError(
+                'LEDGER_OPEN_FAILED',
+                `Cannot open the ledger ${full}: ${errorMessage(err)}`,
+                {
+                    actions: [
+                        'Check the path and its permissions (--ledger or OPTOUT_LEDGER)'
+                    ],
+                    cause: err
+                }
+            );
+        }
+        try {
+            db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+            if (!memory) {
+                db.pragma('journal_mode = WAL');
+                db.pragma('synchronous = NORMAL');
+            }
+            db.pragma('foreign_keys = ON');
+            migrate(db, full, options.migrations ?? MIGRATIONS);
+        } catch (err) {
+            db.close();
+            if (err instanceof OptoutError) throw err;
+            throw new OptoutError(
+                'LEDGER_OPEN_FAILED',
+                `Cannot use ${full} as a ledger: ${errorMessage(err)}`,
+                {
+                    actions: [
+                        'Point --ledger (or OPTOUT_LEDGER) at an optout ledger file or a new path'
+                    ],
+                    cause: err
+                }
+            );
+        }
+        return new Ledger(db, full, options);
+    }
+
+    close(): void {
+        if (this.db.open) this.db.close();
+    }
+
+    /** The schema version of the open file. */
+    get schemaVersion(): number {
+        return schemaVersion(this.db);
+    }
+
+    static readonly LATEST_SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
+
+    /**
+     * Runs `fn` in one transaction (nested calls become savepoints). Use it to make
+     * several API calls atomic, e.g. apply Salesforce changes and then set a cursor.
+     */
+    transaction<T>(fn: () => T): T {
+        const outer = !this.db.inTransaction;
+        return this.db.transaction(() => {
+            if (outer) this.seqCache = undefined;
+            try {
+                return fn();
+            } finally {
+                if (outer) this.seqCache = undefined;
+            }
+        })();
+    }
+
+    private nowIso(): string {
+        return this.now().toISOString();
+    }
+
+    private stmt(sql: string): Database.Statement {
+        let s = this.stmts.get(sql);
+        if (!s) {
+            s = this.db.prepare(sql);
+            this.stmts.set(sql, s);
+        }
+        return s;
+    }
+
+    private nextSeq(): number {
+        if (this.seqCache === undefined) {
+            const row = this.stmt(
+                'SELECT MAX(seq) AS s FROM memberships'
+            ).get() as {
+                s: number | null;
+            };
+            this.seqCache = row.s ?? 0;
+        }
+        this.seqCache += 1;
+        return this.seqCache;
+    }
+
+    // ---------------------------------------------------------------- persons
+
+    /** Creates the person for this email or updates its Salesforce id. */
+    upsertPerson(input: UpsertPersonInput): UpsertPersonResult {
+        return this.transaction(() => this.upsertPersonIn(input));
+    }
+
+    private upsertPersonIn(input: UpsertPersonInput): UpsertPersonResult {
+        const email = checkEmail(input.email);
+        if (!email.ok) throw invalid('BAD_EMAIL', email.reason);
+        let sfid: string | null = null;
+        if (input.salesforceId != null && input.salesforceId.trim() !== '') {
+            const id = checkPersonId(input.salesforceId);
+            if (!id.ok) throw invalid('BAD_SALESFORCE_ID', id.reason);
+            sfid = id.value.id;
+        }
+        const existing = this.findPersonByNorm(email.value.norm);
+        const at = this.nowIso();
+        if (!existing) {
+            const info = this.stmt(
+                `INSERT INTO persons (email, email_norm, salesforce_id, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?)`
+            ).run(email.value.email, email.value.norm, sfid, at, at);
+            return {
+                person: {
+                    id: Number(info.lastInsertRowid),
+                    email: email.value.email,
+                    emailNorm: email.value.norm,
+                    salesforceId: sfid,
+                    createdAt: at,
+                    updatedAt: at
+                },
+                created: true,
+                changed: false
+            };
+        }
+        if (sfid !== null && sfid !== existing.salesforceId) {
+            this.stmt(
+                'UPDATE persons SET salesforce_id = ?, updated_at = ? WHERE id = ?'
+            ).run(sfid, at, existing.id);
+            return {
+                person: { ...existing, salesforceId: sfid, updatedAt: at },
+                created: false,
+                changed: true
+            };
+        }
+        return { person: existing, created: false, changed: false };
+    }
+
+    private findPersonByNorm(norm: string): PersonRecord | undefined {
+        return this.stmt(
+            `SELECT ${PERSON_COLS} FROM persons WHERE email_norm = ?`
+        ).get(norm) as PersonRecord | undefined;
+    }
+
+    /** The person with this email, compared case-insensitively. */
+    findPerson(email: string): PersonRecord | undefined {
+        return this.findPersonByNorm(normalizeEmail(email));
+    }
+
+    getPerson(id: number): PersonRecord | undefined {
+        return this.stmt(`SELECT ${PERSON_COLS} FROM persons WHERE id = ?`).get(
+            id
+        ) as PersonRecord | undefined;
+    }
+
+    /** Persons linked to this Contact/Lead id (15 or 18 characters). */
+    findPersonsBySalesforceId(id: string): PersonRecord[] {
+        const check = checkPersonId(id);
+        if (!check.ok) throw invalid('BAD_SALESFORCE_ID', check.reason);
+        return this.stmt(
+            `SELECT ${PERSON_COLS} FROM persons WHERE salesforce_id = ? ORDER BY id`
+        ).all(check.value.id) as PersonRecord[];
+    }
+
+    // -------------------------------------------------------------- audiences
+
+    /** Creates the audience or renames it. */
+    upsertAudience(input: { id: string; name: string }): UpsertAudienceResult {
+        return this.transaction(() =>
+            this.upsertAudienceIn(input.id, input.name)
+        );
+    }
+
+    private upsertAudienceIn(
+        rawId: string,
+        rawName: string
+    ): UpsertAudienceResult {
+        const id = checkAudienceId(rawId);
+        if (!id.ok) throw invalid('BAD_AUDIENCE', id.reason);
+        const name = checkAudienceName(rawName);
+        if (!name.ok) throw invalid('BAD_AUDIENCE', name.reason);
+        const existing = this.getAudience(id.value);
+        const at = this.nowIso();
+        if (!existing) {
+            this.stmt(
+                'INSERT INTO audiences (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)'
+            ).run(id.value, name.value, at, at);
+            return {
+                audience: {
+                    id: id.value,
+                    name: name.value,
+                    createdAt: at,
+                    updatedAt: at
+                },
+                created: true,
+                changed: false
+            };
+        }
+        if (existing.name !== name.value) {
+            this.stmt(
+                'UPDATE audiences SET name = ?, updated_at = ? WHERE id = ?'
+            ).run(name.value, at, id.value);
+            return {
+                audience: { ...existing, name: name.value, updatedAt: at },
+                created: false,
+                changed: true
+            };
+        }
+        return { audience: existing, created: false, changed: false };
+    }
+
+    getAudience(id: string): AudienceRecord | undefined {
+        return this.stmt(
+            `SELECT ${AUDIENCE_COLS} FROM audiences WHERE id = ?`
+        ).get(id.trim()) as AudienceRecord | undefined;
+    }
+
+    listAudiences(): AudienceRecord[] {
+        return this.stmt(
+            `SELECT ${AUDIENCE_COLS} FROM audiences ORDER BY id`
+        ).all() as AudienceRecord[];
+    }
+
+    /** The audience, or an UNKNOWN_AUDIENCE error that lists the known ones. */
+    requireAudience(id: string): AudienceRecord {
+        const audience = this.getAudience(id);
+        if (audience) return audience;
+        const known = this.listAudiences();
+        const shown = known
+            .slice(0, 20)
+            .map((a) => `${a.id} (${a.name})`)
+            .join(', ');
+        const more = known.length > 20 ? ` and ${known.length - 20} more` : '';
+        throw new OptoutError(
+            'UNKNOWN_AUDIENCE',
+            `Audience '${id}' is not in the ledger. ` +
+                (known.length
+                    ? `Known audiences: ${shown}${more}.`
+                    : 'The ledger has no audiences yet.'),
+            {
+                actions: [
+                    'Use one of the known audience ids',
+                    'Or create it by adding --audience-name NAME'
+                ]
+            }
+        );
+    }
+
+    // ------------------------------------------------------------ memberships
+
+    getMembership(
+        personId: number,
+        audienceId: string
+    ): MembershipRecord | undefined {
+        return this.stmt(
+            `SELECT ${MEMBERSHIP_COLS} FROM memberships m WHERE m.person_id = ? AND m.audience_id = ?`
+        ).get(personId, audienceId) as MembershipRecord | undefined;
+    }
+
+    listMemberships(
+        personId: number
+    ): (MembershipRecord & { audienceName: string })[] {
+        return this.stmt(
+            `SELECT ${MEMBERSHIP_COLS}, a.name AS audienceName FROM memberships m
+             JOIN audiences a ON a.id = m.audience_id WHERE m.person_id = ? ORDER BY m.audience_id`
+        ).all(personId) as (MembershipRecord & { audienceName: string })[];
+    }
+
+    /**
+     * Sets a membership's status. Unchanged → nothing written; older than the stored
+     * change → `stale`; away from Unsubscribed while the audience unsubscribe is
+     * active → `blocked` (R4). Becoming Unsubscribed records the audience unsubscribe.
+     */
+    setMembershipStatus(input: SetMembershipInput): SetMembershipResult {
+        return this.transaction(() => this.setMembershipIn(input, false));
+    }
+
+    private setMembershipIn(
+        input: SetMembershipInput,
+        force: boolean
+    ): SetMembershipResult {
+        const person = this.getPerson(input.personId);
+        if (!person)
+            throw invalid(
+                'UNKNOWN_PERSON',
+                `no person with ledger id ${input.personId}`
+            );
+        this.requireAudience(input.audienceId);
+        const changedAt = input.changedAt
+            ? isoTime(input.changedAt, 'changedAt')
+            : this.nowIso();
+        const current = this.getMembership(input.personId, input.audienceId);
+        const previous = current?.status ?? null;
+        const none = (outcome: MembershipOutcome): SetMembershipResult => ({
+            outcome,
+            membership: current ?? null,
+            previous,
+            unsubscribeId: null
+        });
+        if (current && current.status === input.status)
+            return none('unchanged');
+        if (current && !force && changedAt < current.changedAt)
+            return none('stale');
+        if (
+            current?.status === 'Unsubscribed' &&
+            this.activeAudienceUnsubscribe(input.personId, input.audienceId)
+        ) {
+            return none('blocked');
+        }
+        const reason = cleanReason(input.reason);
+        const seq = this.nextSeq();
+        this.stmt(
+            `INSERT INTO memberships (person_id, audience_id, status, changed_at, source, reason, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (person_id, audience_id) DO UPDATE SET status = excluded.status,
+                 changed_at = excluded.changed_at, source = excluded.source,
+                 reason = excluded.reason, seq = excluded.seq`
+        ).run(
+            input.personId,
+            input.audienceId,
+            input.status,
+            changedAt,
+            input.source,
+            reason,
+            seq
+        );
+        this.appendAuditIn({
+            action:
+                input.auditAction ??
+                (input.source === 'import' ? 'import' : 'membership_changed'),
+            runId: input.runId,
+            emailNorm: person.emailNorm,
+            personId: person.id,
+            recordId: input.audienceId,
+            object: 'ledger',
+            field: 'membership.status',
+            before: previous,
+            after: input.status,
+            source: input.source,
+            detail: reason ? { reason, changedAt } : { changedAt }
+        });
+        let unsubscribeId: number | null = null;
+        if (
+            input.status === 'Unsubscribed' &&
+            !this.activeAudienceUnsubscribe(input.personId, input.audienceId)
+        ) {
+            unsubscribeId = this.insertUnsubscribe(person, {
+                scope: 'audience',
+                audienceId: input.audienceId,
+                source: input.source,
+                reason,
+                collectedAt: this.nowIso(),
+                runId: input.runId ?? null
+            }).id;
+        }
+        return {
+            outcome: current ? 'changed' : 'created',
+            membership: {
+                personId: input.personId,
+                audienceId: input.audienceId,
+                status: input.status,
+                changedAt,
+                source: input.source,
+                reason,
+                seq
+            },
+            previous,
+            unsubscribeId
+        };
+    }
+
+    /** The highest membership seq (0 when none): a cursor value for "everything so far". */
+    maxSeq(): number {
+        const row = this.stmt(
+            'SELECT MAX(seq) AS s FROM memberships'
+        ).get() as { s: number | null };
+        return row.s ?? 0;
+    }
+
+    /** Membership changes with seq > afterSeq, oldest first (R5a). */
+    membershipChanges(options: {
+        afterSeq: number;
+        limit?: number;
+    }): MembershipChange[] {
+        return this.stmt(
+            `SELECT ${MEMBERSHIP_COLS}, p.email, p.email_norm AS emailNorm,
+                    p.salesforce_id AS salesforceId, a.name AS audienceName
+             FROM memberships m JOIN persons p ON p.id = m.person_id
+             JOIN audiences a ON a.id = m.audience_id
+             WHERE m.seq > ? ORDER BY m.seq LIMIT ?`
+        ).all(options.afterSeq, options.limit ?? 1000) as MembershipChange[];
+    }
+
+    /** Batches of membership changes after a seq; writing between batches is allowed. */
+    *membershipChangeBatches(options: {
+        afterSeq: number;
+        batchSize?: number;
+    }): Generator<MembershipChange[]> {
+        let after = options.afterSeq;
+        const limit = options.batchSize ?? 1000;
+        for (;;) {
+            const batch = this.membershipChanges({ afterSeq: after, limit });
+            if (batch.length === 0) return;
+            yield batch;
+            after = batch[batch.length - 1].seq;
+            if (batch.length < limit) return;
+        }
+    }
+
+    /** Membership changes after a seq, one at a time, fetched in batches. */
+    *iterateMembershipChanges(
+        afterSeq: number,
+        batchSize = 1000
+    ): Generator<MembershipChange> {
+        for (const batch of this.membershipChangeBatches({
+            afterSeq,
+            batchSize
+        }))
+            yield* batch;
+    }
+
+    // ----------------------------------------------------------- unsubscribes
+
+    private activeAudienceUnsubscribe(
+        personId: number,
+        audienceId: string
+    ): UnsubscribeRecord | undefined {
+        return this.stmt(
+            `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'audience'
+             AND u.audience_id = ? AND u.removed_at IS NULL`
+        ).get(personId, audienceId) as UnsubscribeRecord | undefined;
+    }
+
+    private activeGlobalUnsubscribe(
+        personId: number
+    ): UnsubscribeRecord | undefined {
+        return this.stmt(
+            `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'all'
+             AND u.removed_at IS NULL`
+        ).get(personId) as UnsubscribeRecord | undefined;
+    }
+
+    getUnsubscribe(id: number): UnsubscribeRecord | undefined {
+        return this.stmt(
+            `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.id = ?`
+        ).get(id) as UnsubscribeRecord | undefined;
+    }
+
+    /** Every unsubscribe of a person, removed ones included, oldest first. */
+    listUnsubscribes(personId: number): UnsubscribeRecord[] {
+        return this.stmt(
+            `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? ORDER BY u.id`
+        ).all(personId) as UnsubscribeRecord[];
+    }
+
+    private insertUnsubscribe(
+        person: PersonRecord,
+        u: {
+            scope: UnsubscribeScope;
+            audienceId: string | null;
+            source: LedgerSource;
+            reason: string | null;
+            collectedAt: string;
+            runId: string | null;
+        }
+    ): UnsubscribeRecord {
+        const info = this.stmt(
+            `INSERT INTO unsubscribes (person_id, scope, audience_id, source, reason, collected_at)
+             VALUES (?, ?, ?, ?, ?, ?)`
+        ).run(
+            person.id,
+            u.scope,
+            u.audienceId,
+            u.source,
+            u.reason,
+            u.collectedAt
+        );
+        const id = Number(info.lastInsertRowid);
+        this.appendAuditIn({
+            action: 'unsubscribe_recorded',
+            runId: u.runId,
+            emailNorm: person.emailNorm,
+            personId: person.id,
+            recordId: u.audienceId,
+            object: 'ledger',
+            field: 'unsubscribe',
+            before: null,
+            after:
+                u.scope === 'all'
+                    ? 'all audiences'
+                    : `audience ${u.audienceId}`,
+            source: u.source,
+            collectedAt: u.collectedAt,
+            detail: {
+                unsubscribeId: id,
+                scope: u.scope,
+                audienceId: u.audienceId,
+                reason: u.reason
+            }
+        });
+        return {
+            id,
+            personId: person.id,
+            scope: u.scope,
+            audienceId: u.audienceId,
+            source: u.source,
+            reason: u.reason,
+            collectedAt: u.collectedAt,
+            deliveredAt: null,
+            deliveredRunId: null,
+            removedAt: null,
+            removedReason: null
+        };
+    }
+
+    /**
+     * Records an unsubscribe (global, or one audience). Already active → `already` and
+     * nothing is written. An audience unsubscribe also sets the membership Unsubscribed.
+     */
+    recordUnsubscribe(input: RecordUnsubscribeInput): RecordUnsubscribeResult {
+        return this.transaction(() => this.recordUnsubscribeIn(input));
+    }
+
+    /** Several unsubscribes in one transaction (a webhook micro-batch, a nightly page). */
+    recordUnsubscribes(
+        inputs: RecordUnsubscribeInput[]
+    ): RecordUnsubscribeResult[] {
+        return this.transaction(() =>
+            inputs.map((i) => this.recordUnsubscribeIn(i))
+        );
+    }
+
+    private recordUnsubscribeIn(
+        input: RecordUnsubscribeInput
+    ): RecordUnsubscribeResult {
+        if (!(LEDGER_SOURCES as readonly string[]).includes(input.source))
+            throw invalid(
+                'BAD_SOURCE',
+                `source '${input.source}' is not one of ${LEDGER_SOURCES.join(', ')}`
+            );
+        let audienceId: string | null = null;
+        if (input.scope === 'audience') {
+            const id = checkAudienceId(input.audienceId ?? '');
+            if (!id.ok) throw invalid('BAD_AUDIENCE', id.reason);
+            audienceId = id.value;
+        } else if (input.scope !== 'all') {
+            throw invalid(
+                'BAD_SCOPE',
+                `scope '${String(input.scope)}' is not 'all' or 'audience'`
+            );
+        } else if (input.audienceId) {
+            throw invalid(
+                'BAD_SCOPE',
+                'a global unsubscribe (scope all) has no audience'
+            );
+        }
+        // Find the person without writing, so that "already" writes nothing.
+        let person: PersonRecord | undefined;
+        if (input.personId !== undefined) {
+            person = this.getPerson(input.personId);
+            if (!person)
+                throw invalid(
+                    'UNKNOWN_PERSON',
+                    `no person with ledger id ${input.personId}`
+                );
+        } else {
+            const email = checkEmail(input.email ?? '');
+            if (!email.ok) throw invalid('BAD_EMAIL', email.reason);
+            person = this.findPersonByNorm(email.value.norm);
+        }
+        let audienceCreated = false;
+        const audienceKnown =
+            audienceId === null || Boolean(this.getAudience(audienceId));
+        if (!audienceKnown && !input.audienceName)
+            this.requireAudience(audienceId as string);
+        if (person) {
+            const active =
+                audienceId === null
+                    ? this.activeGlobalUnsubscribe(person.id)
+                    : this.activeAudienceUnsubscribe(person.id, audienceId);
+            if (active) {
+                return {
+                    outcome: 'already',
+                    unsubscribe: active,
+                    person,
+                    personCreated: false,
+                    audienceCreated: false,
+                    membershipChanged: false
+                };
+            }
+        }
+        let personCreated = false;
+        if (
+            !person ||
+            (input.salesforceId != null && input.salesforceId.trim() !== '')
+        ) {
+            const up = this.upsertPersonIn({
+                email: person?.email ?? input.email ?? '',
+                salesforceId: input.salesforceId
+            });
+            person = up.person;
+            personCreated = up.created;
+        }
+        if (!audienceKnown) {
+            audienceCreated = this.upsertAudienceIn(
+                audienceId as string,
+                input.audienceName ?? ''
+            ).created;
+        }
+        const reason = cleanReason(input.reason);
+        const collectedAt = input.collectedAt
+            ? isoTime(input.collectedAt, 'collectedAt')
+            : this.nowIso();
+        const unsubscribe = this.insertUnsubscribe(person, {
+            scope: input.scope,
+            audienceId,
+            source: input.source,
+            reason,
+            collectedAt,
+            runId: input.runId ?? null
+        });
+        let membershipChanged = false;
+        if (audienceId !== null) {
+            // An unsubscribe always wins over the stored status, whatever its time.
+            const result = this.setMembershipIn(
+                {
+                    personId: person.id,
+                    audienceId,
+                    status: 'Unsubscribed',
+                    changedAt: collectedAt,
+                    source: input.source,
+                    reason,
+                    runId: input.runId
+                },
+                true
+            );
+            membershipChanged =
+                result.outcome === 'changed' || result.outcome === 'created';
+        }
+        return {
+            outcome: 'recorded',
+            unsubscribe,
+            person,
+            personCreated,
+            audienceCreated,
+            membershipChanged
+        };
+    }
+
+    /** Active unsubscribes not yet delivered, oldest id first, with person data. */
+    undeliveredUnsubscribes(
+        options: {
+            scope?: UnsubscribeScope;
+            afterId?: number;
+            limit?: number;
+        } = {}
+    ): PendingUnsubscribe[] {
+        const scope = options.scope ?? null;
+        return this.stmt(
+            `SELECT ${UNSUB_COLS}, p.email, p.email_norm AS emailNorm,
+                    p.salesforce_id AS salesforceId, a.name AS audienceName
+             FROM unsubscribes u JOIN persons p ON p.id = u.person_id
+             LEFT JOIN audiences a ON a.id = u.audience_id
+             WHERE u.delivered_at IS NULL AND u.removed_at IS NULL AND u.id > ?
+               AND (? IS NULL OR u.scope = ?)
+             ORDER BY u.id LIMIT ?`
+        ).all(
+            options.afterId ?? 0,
+            scope,
+            scope,
+            options.limit ?? 200
+        ) as PendingUnsubscribe[];
+    }
+
+    /** Batches of undelivered unsubscribes; writing (markDelivered) between batches is allowed. */
+    *undeliveredUnsubscribeBatches(
+        options: { scope?: UnsubscribeScope; batchSize?: number } = {}
+    ): Generator<PendingUnsubscribe[]> {
+        let afterId = 0;
+        const limit = options.batchSize ?? 200;
+        for (;;) {
+            const batch = this.undeliveredUnsubscribes({
+                scope: options.scope,
+                afterId,
+                limit
+            });
+            if (batch.length === 0) return;
+            yield batch;
+            afterId = batch[batch.length - 1].id;
+            if (batch.length < limit) return;
+        }
+    }
+
+    /** How many active unsubscribes wait for delivery. */
+    countUndelivered(scope?: UnsubscribeScope): number {
+        const row = this.stmt(
+            `SELECT COUNT(*) AS n FROM unsubscribes
+             WHERE delivered_at IS NULL AND removed_at IS NULL AND (? IS NULL OR scope = ?)`
+        ).get(scope ?? null, scope ?? null) as { n: number };
+        return row.n;
+    }
+
+    /**
+     * Marks unsubscribes delivered after Salesforce confirmed the write (R11), with an
+     * `unsubscribe_delivered` audit entry and its latency (R10). Already delivered or
+     * removed ones are left alone. Returns how many were marked.
+     */
+    markDelivered(
+        ids: readonly number[],
+        options: {
+            runId: string;
+            deliveredAt?: string;
+            detail?: Record<string, unknown>;
+        }
+    ): number {
+        const at = options.deliveredAt ?? this.nowIso();
+        return this.transaction(() => {
+            let marked = 0;
+            const update = this.stmt(
+                `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?
+                 WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL`
+            );
+            for (const id of ids) {
+                if (update.run(at, options.runId, id).changes === 0) continue;
+                marked += 1;
+                const u = this.getUnsubscribe(id) as UnsubscribeRecord;
+                const person = this.getPerson(u.personId) as PersonRecord;
+                this.appendAuditIn({
+                    action: 'unsubscribe_delivered',
+                    runId: options.runId,
+                    emailNorm: person.emailNorm,
+                    personId: person.id,
+                    recordId: u.audienceId,
+                    object: 'ledger',
+                    field: 'unsubscribe',
+                    before: 'pending',
+                    after: 'delivered',
+                    source: u.source,
+                    collectedAt: u.collectedAt,
+                    writtenAt: at,
+                    detail: {
+                        unsubscribeId: id,
+                        scope: u.scope,
+                        ...options.detail
+                    }
+                });
+            }
+            return marked;
+        });
+    }
+
+    /**
+     * The deliberate, audited removal of an unsubscribe (R4): marks the active global
+     * (or audience) unsubscribe removed — never a DELETE — and, for an audience, moves
+     * the membership back to Subscribed. Never touches Salesforce. An empty `removed`
+     * means nothing was active. Throws UNKNOWN_EMAIL for an email the ledger lacks.
+     */
+    resubscribe(input: ResubscribeInput): ResubscribeResult {
+        const reason = cleanReason(input.reason);
+        if (!reason)
+            throw new OptoutError(
+                'REASON_REQUIRED',
+                'A resubscribe needs a reason (it is audited).',
+                {
+                    actions: [
+                        'Add --reason "why this person may be emailed again"'
+                    ],
+                    exitCode: 2
+                }
+            );
+        return this.transaction(() => {
+            const person = this.findPerson(input.email);
+            if (!person) {
+                throw new OptoutError(
+                    'UNKNOWN_EMAIL',
+                    `No person with email '${input.email.trim()}' in the ledger.`,
+                    {
+                        actions: [
+                            'Check the spelling',
+                            'See what the ledger knows: optout history --email EMAIL'
+                        ]
+                    }
+                );
+            }
+            const audienceId = input.audienceId
+                ? this.requireAudience(input.audienceId).id
+                : null;
+            const active =
+                audienceId === null
+                    ? this.activeGlobalUnsubscribe(person.id)
+                    : this.activeAudienceUnsubscribe(person.id, audienceId);
+            if (!active) return { person, removed: [], membership: null };
+            const at = input.at ?? this.nowIso();
+            this.stmt(
+                'UPDATE unsubscribes SET removed_at = ?, removed_reason = ? WHERE id = ?'
+            ).run(at, reason, active.id);
+            this.appendAuditIn({
+                action: 'resubscribe',
+                at,
+                runId: input.runId,
+                emailNorm: person.emailNorm,
+                personId: person.id,
+                recordId: active.audienceId,
+                object: 'ledger',
+                field: 'unsubscribe',
+                before:
+                    active.scope === 'all'
+                        ? 'all audiences'
+                        : `audience ${active.audienceId}`,
+                after: 'removed',
+                source: active.source,
+                collectedAt: active.collectedAt,
+                detail: {
+                    unsubscribeId: active.id,
+                    scope: active.scope,
+                    reason
+                }
+            });
+            let membership: ResubscribeResult['membership'] = null;
+            if (audienceId !== null) {
+                const current = this.getMembership(person.id, audienceId);
+                if (current?.status === 'Unsubscribed') {
+                    this.setMembershipIn(
+                        {
+                            personId: person.id,
+                            audienceId,
+                            status: 'Subscribed',
+                            changedAt: at,
+                            source: 'platform',
+                            reason,
+                            runId: input.runId,
+                            auditAction: 'resubscribe'
+                        },
+                        true
+                    );
+                    membership = {
+                        audienceId,
+                        before: 'Unsubscribed',
+                        after: 'Subscribed'
+                    };
+                }
+            }
+            return {
+                person,
+                removed: [{ ...active, removedAt: at, removedReason: reason }],
+                membership
+            };
+        });
+    }
+
+    // ----------------------------------------------------------------- import
+
+    /**
+     * Applies validated import rows in one transaction: persons, audiences, membership
+     * statuses (Unsubscribed rows record the audience unsubscribe). Call it with
+     * batches of a few thousand rows; see import.ts for validation.
+     */
+    importBatch(
+        rows: readonly ImportRecord[],
+        options: { source: LedgerSource; runId?: string | null }
+    ): ImportBatchResult {
+        const result: ImportBatchResult = {
+            personsCreated: 0,
+            personsUpdated: 0,
+            audiencesCreated: 0,
+            audiencesUpdated: 0,
+            membershipsChanged: 0,
+            unsubscribesAdded: 0,
+            skipped: { unchanged: 0, stale: 0, blocked: 0 },
+            blockedLines: []
+        };
+        const audiences = new Set<string>();
+        this.transaction(() => {
+            for (const row of rows) {
+                const p = this.upsertPersonIn({
+                    email: row.email,
+                    salesforceId: row.salesforceId
+                });
+                if (p.created) result.personsCreated += 1;
+                else if (p.changed) result.personsUpdated += 1;
+                if (row.audienceName && !audiences.has(row.audienceId)) {
+                    audiences.add(row.audienceId);
+                    const a = this.upsertAudienceIn(
+                        row.audienceId,
+                        row.audienceName
+                    );
+                    if (a.created) result.audiencesCreated += 1;
+                    else if (a.changed) result.audiencesUpdated += 1;
+                }
+                const m = this.setMembershipIn(
+                    {
+                        personId: p.person.id,
+                        audienceId: row.audienceId,
+                        status: row.status,
+                        changedAt: row.changedAt,
+                        source: options.source,
+                        reason: row.reason,
+                        runId: options.runId,
+                        auditAction: 'import'
+                    },
+                    false
+                );
+                if (m.outcome === 'created' || m.outcome === 'changed')
+                    result.membershipsChanged += 1;
+                else result.skipped[m.outcome] += 1;
+                if (m.outcome === 'blocked' && row.line !== undefined)
+                    result.blockedLines.push(row.line);
+                if (m.unsubscribeId !== null) result.unsubscribesAdded += 1;
+            }
+        });
+        return result;
+    }
+
+    // ------------------------------------------------------------------ audit
+
+    /** Appends one audit entry (R10). */
+    appendAudit(entry: AuditInput): number {
+        return this.transaction(() => this.appendAuditIn(entry));
+    }
+
+    /** Appends many audit entries in one transaction. */
+    appendAudits(entries: readonly AuditInput[]): void {
+        this.transaction(() => {
+            for (const e of entries) this.appendAuditIn(e);
+        });
+    }
+
+    private appendAuditIn(e: AuditInput): number {
+        let latency = e.latencyMs ?? null;
+        if (latency === null && e.collectedAt && e.writtenAt) {
+            const ms = Date.parse(e.writtenAt) - Date.parse(e.collectedAt);
+            if (!Number.isNaN(ms)) latency = ms;
+        }
+        const detail =
+            e.detail == null
+                ? null
+                : typeof e.detail === 'string'
+                  ? e.detail
+                  : JSON.stringify(e.detail);
+        const info = this.stmt(
+            `INSERT INTO audit (run_id, at, action, email_norm, person_id, record_id, object, field,
+                 before, after, source, collected_at, written_at, latency_ms, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+        ).run(
+            e.runId ?? null,
+            e.at ?? this.nowIso(),
+            e.action,
+            e.emailNorm ?? null,
+            e.personId ?? null,
+            e.recordId ?? null,
+            e.object ?? null,
+            e.field ?? null,
+            e.before ?? null,
+            e.after ?? null,
+            e.source ?? null,
+            e.collectedAt ?? null,
+            e.writtenAt ?? null,
+            latency,
+            detail
+        );
+        return Number(info.lastInsertRowid);
+    }
+
+    /** The audit trail of an email (case-insensitive), oldest first. */
+    auditForEmail(email: string): AuditRecord[] {
+        return this.stmt(
+            `SELECT ${AUDIT_COLS} FROM audit WHERE email_norm = ? ORDER BY at, id`
+        ).all(normalizeEmail(email)) as AuditRecord[];
+    }
+
+    /** The audit entries of one run, in order. */
+    auditForRun(runId: string): AuditRecord[] {
+        return this.stmt(
+            `SELECT ${AUDIT_COLS} FROM audit WHERE run_id = ? ORDER BY id`
+        ).all(runId) as AuditRecord[];
+    }
+
+    // ------------------------------------------------------------------- runs
+
+    /** Records the start of a job run; returns it with a new uuid unless `id` is given. */
+    startRun(input: {
+        job: string;
+        dryRun?: boolean;
+        id?: string;
+        startedAt?: string;
+    }): RunRecord {
+        const run: RunRecord = {
+            id: input.id ?? randomUUID(),
+            job: input.job,
+            startedAt: input.startedAt ?? this.nowIso(),
+            finishedAt: null,
+            status: 'running',
+            dryRun: Boolean(input.dryRun),
+            pid: process.pid,
+            result: null
+        };
+        this.transaction(() =>
+            this.stmt(
+                `INSERT INTO runs (id, job, started_at, status, dry_run, pid) VALUES (?, ?, ?, 'running', ?, ?)`
+            ).run(run.id, run.job, run.startedAt, run.dryRun ? 1 : 0, run.pid)
+        );
+        return run;
+    }
+
+    /** Records the end of a run with its status and result object (stored as JSON). */
+    finishRun(
+        id: string,
+        input: {
+            status: Exclude<RunStatus, 'running'>;
+            result?: unknown;
+            finishedAt?: string;
+        }
+    ): RunRecord {
+        const finishedAt = input.finishedAt ?? this.nowIso();
+        const changes = this.transaction(
+            () =>
+                this.stmt(
+                    `UPDATE runs SET finished_at = ?, status = ?, result_json = ? WHERE id = ?`
+                ).run(
+                    finishedAt,
+                    input.status,
+                    input.result === undefined
+                        ? null
+                        : JSON.stringify(input.result),
+                    id
+                ).changes
+        );
+        if (changes === 0) throw invalid('UNKNOWN_RUN', `no run with id ${id}`);
+        return this.getRun(id) as RunRecord;
+    }
+
+    getRun(id: string): RunRecord | undefined {
+        const row = this.stmt(`SELECT ${RUN_COLS} FROM runs WHERE id = ?`).get(
+            id
+        ) as RunRow | undefined;
+        return row && toRun(row);
+    }
+
+    /** Runs, newest first. */
+    listRuns(options: { job?: string; limit?: number } = {}): RunRecord[] {
+        const rows = this.stmt(
+            `SELECT ${RUN_COLS} FROM runs WHERE (? IS NULL OR job = ?) ORDER BY started_at DESC, rowid DESC LIMIT ?`
+        ).all(
+            options.job ?? null,
+            options.job ?? null,
+            options.limit ?? 20
+        ) as RunRow[];
+        return rows.map(toRun);
+    }
+
+    /** The latest run of each job, with its summary (for `optout status`). */
+    lastRuns(): RunSummary[] {
+        const rows = this.stmt(
+            `SELECT ${RUN_COLS} FROM runs r WHERE rowid = (
+                 SELECT rowid FROM runs WHERE job = r.job ORDER BY started_at DESC, rowid DESC LIMIT 1)
+             ORDER BY job`
+        ).all() as RunRow[];
+        return rows.map((row) => summarizeRun(toRun(row)));
+    }
+
+    // ---------------------------------------------------------------- cursors
+
+    getCursor(job: string, name: string): string | undefined {
+        const row = this.stmt(
+            'SELECT value FROM cursors WHERE job = ? AND name = ?'
+        ).get(job, name) as { value: string } | undefined;
+        return row?.value;
+    }
+
+    setCursor(job: string, name: string, value: string | number): void {
+        this.transaction(() =>
+            this.stmt(
+                `INSERT INTO cursors (job, name, value, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
+            ).run(job, name, String(value), this.nowIso())
+        );
+    }
+
+    // ------------------------------------------------------------------ locks
+
+    getLock(name: string): LockInfo | undefined {
+        return this.stmt(`SELECT ${LOCK_COLS} FROM locks WHERE name = ?`).get(
+            name
+        ) as LockInfo | undefined;
+    }
+
+    /**
+     * Takes the named cross-process lock (BEGIN IMMEDIATE, so two processes cannot both
+     * win). Re-acquiring with the same holder refreshes it. A lock whose holder process
+     * is dead (same host) or whose heartbeat is older than `staleAfterMs` is taken over.
+     */
+    acquireLock(name: string, options: AcquireLockOptions = {}): LockResult {
+        const holder = options.holder ?? lockHolderId();
+        const pid = options.pid ?? process.pid;
+        const staleAfterMs = options.staleAfterMs ?? 120_000;
+        return this.db
+            .transaction((): LockResult => {
+                const now = this.now();
+                const at = now.toISOString();
+                const existing = this.getLock(name);
+                let takenOver:
+                    { from: LockInfo; why: 'dead' | 'stale' } | undefined;
+                if (existing && existing.holder !== holder) {
+                    const why = lockTakeoverReason(existing, now, staleAfterMs);
+                    if (!why) return { acquired: false, heldBy: existing };
+                    takenOver = { from: existing, why };
+                }
+                const acquiredAt =
+                    existing && existing.holder === holder
+                        ? existing.acquiredAt
+                        : at;
+                this.stmt(
+                    `INSERT INTO locks (name, holder, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, pid = excluded.pid,
+                         acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at`
+                ).run(name, holder, pid, acquiredAt, at);
+                const lock = { name, holder, pid, acquiredAt, heartbeatAt: at };
+                return takenOver
+                    ? { acquired: true, lock, takenOver }
+                    : { acquired: true, lock };
+            })
+            .immediate();
+    }
+
+    /** Refreshes the heartbeat; false when this holder no longer has the lock. */
+    heartbeatLock(name: string, holder: string): boolean {
+        return this.transaction(
+            () =>
+                this.stmt(
+                    'UPDATE locks SET heartbeat_at = ? WHERE name = ? AND holder = ?'
+                ).run(this.nowIso(), name, holder).changes === 1
+        );
+    }
+
+    /** Releases the lock if this holder has it; false otherwise. */
+    releaseLock(name: string, holder: string): boolean {
+        return this.transaction(
+            () =>
+                this.stmt(
+                    'DELETE FROM locks WHERE name = ? AND holder = ?'
+                ).run(name, holder).changes === 1
+        );
+    }
+
+    // ---------------------------------------------------------------- reports
+
+    /** Everything the ledger knows about an email, with its audit trail by time. */
+    history(email: string): HistoryReport {
+        const person = this.findPerson(email) ?? null;
+        return {
+            email: normalizeEmail(email),
+            person,
+            memberships: person ? this.listMemberships(person.id) : [],
+            unsubscribes: person ? this.listUnsubscribes(person.id) : [],
+            audit: this.auditForEmail(email)
+        };
+    }
+
+    /** Counts for `optout status`. */
+    status(): LedgerStatus {
+        const count = (sql: string): number =>
+            (this.stmt(sql).get() as { n: number }).n;
+        const byStatus = Object.fromEntries(
+            MEMBERSHIP_STATUSES.map((s) => [s, 0])
+        ) as Record<MembershipStatus, number>;
+        for (const row of this.stmt(
+            'SELECT status, COUNT(*) AS n FROM memberships GROUP BY status'
+        ).all() as {
+            status: MembershipStatus;
+            n: number;
+        }[])
+            byStatus[row.status] = row.n;
+        const byScope: Record<UnsubscribeScope, number> = {
+            all: 0,
+            audience: 0
+        };
+        const bySource = Object.fromEntries(
+            LEDGER_SOURCES.map((s) => [s, 0])
+        ) as Record<LedgerSource, number>;
+        let active = 0;
+        for (const row of this.stmt(
+            `SELECT scope, source, COUNT(*) AS n FROM unsubscribes WHERE removed_at IS NULL GROUP BY scope, source`
+        ).all() as {
+            scope: UnsubscribeScope;
+            source: LedgerSource;
+            n: number;
+        }[]) {
+            byScope[row.scope] += row.n;
+            bySource[row.source] += row.n;
+            active += row.n;
+        }
+        const pending = this.stmt(
+            `SELECT COUNT(*) AS n, SUM(scope = 'all') AS g, SUM(scope = 'audience') AS a,
+                    MIN(collected_at) AS oldest
+             FROM unsubscribes WHERE delivered_at IS NULL AND removed_at IS NULL`
+        ).get() as {
+            n: number;
+            g: number | null;
+            a: number | null;
+            oldest: string | null;
+        };
+        return {
+            path: this.path,
+            schemaVersion: this.schemaVersion,
+            persons: count('SELECT COUNT(*) AS n FROM persons'),
+            personsWithSalesforceId: count(
+                'SELECT COUNT(*) AS n FROM persons WHERE salesforce_id IS NOT NULL'
+            ),
+            audiences: count('SELECT COUNT(*) AS n FROM audiences'),
+            memberships: {
+                total: Object.values(byStatus).reduce((a, b) => a + b, 0),
+                byStatus
+            },
+            unsubscribes: {
+                active,
+                byScope,
+                bySource,
+                removed: count(
+                    'SELECT COUNT(*) AS n FROM unsubscribes WHERE removed_at IS NOT NULL'
+                ),
+                delivered: count(
+                    'SELECT COUNT(*) AS n FROM unsubscribes WHERE delivered_at IS NOT NULL AND removed_at IS NULL'
+                )
+            },
+            pending: {
+                count: pending.n,
+                global: pending.g ?? 0,
+                audience: pending.a ?? 0,
+                oldestCollectedAt: pending.oldest,
+                oldestAgeMs: pending.oldest
+                    ? Math.max(
+                          0,
+                          this.now().getTime() - Date.parse(pending.oldest)
+                      )
+                    : null
+            },
+            lastRuns: this.lastRuns()
+        };
+    }
+}
+
+function toRun(row: RunRow): RunRecord {
+    let result: unknown = null;
+    if (row.resultJson) {
+        try {
+            result = JSON.parse(row.resultJson);
+        } catch {
+            result = row.resultJson;
+        }
+    }
+    return {
+        id: row.id,
+        job: row.job,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+        status: row.status,
+        dryRun: row.dryRun === 1,
+        pid: row.pid,
+        result
+    };
+}
+
+const SUMMARY_KEYS = [
+    'recordsWritten',
+    'ledgerUnsubscribesAdded',
+    'membershipsUpserted',
+    'unsubscribesDelivered'
+];
+
+/** The counters of a run's JobResult that `optout status` shows. */
+export function summarizeRun(run: RunRecord): RunSummary {
+    const result = (
+        run.result && typeof run.result === 'object' ? run.result : {}
+    ) as Record<string, unknown>;
+    const summary: Record<string, number | string | null> = {};
+    for (const key of SUMMARY_KEYS)
+        if (typeof result[key] === 'number') summary[key] = result[key];
+    if (Array.isArray(result.failed)) summary.failed = result.failed.length;
+    const deferred = result.deferred as
+        { count?: unknown; reason?: unknown } | null | undefined;
+    if (deferred && typeof deferred.count === 'number') {
+        summary.deferred = deferred.count;
+        if (typeof deferred.reason === 'string')
+            summary.deferredReason = deferred.reason;
+    }
+    const usage = result.apiUsage as
+        { used?: unknown; max?: unknown } | undefined;
+    const durationMs =
+        typeof result.durationMs === 'number'
+            ? result.durationMs
+            : run.finishedAt
+              ? Date.parse(run.finishedAt) - Date.parse(run.startedAt)
+              : null;
+    return {
+        job: run.job,
+        runId: run.id,
+        status: run.status,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        durationMs,
+        dryRun: run.dryRun,
+        apiRequests:
+            typeof result.apiRequests === 'number' ? result.apiRequests : null,
+        apiUsage:
+            usage &&
+            typeof usage.used === 'number' &&
+            typeof usage.max === 'number'
+                ? { used: usage.used, max: usage.max }
+                : null,
+        summary
+    };
+}

@@ -1,0 +1,186 @@
+/**
+ * Versioned ledger schema. Each migration runs once, in order, inside a transaction,
+ * and is recorded in `schema_migrations`. Never edit a released migration: add one.
+ * Table and column names are the contract of SYNC-DESIGN.md.
+ */
+import type Database from 'better-sqlite3';
+import { OptoutError } from '../model/errors';
+import {
+    LEDGER_SOURCES,
+    MEMBERSHIP_STATUSES,
+    UNSUBSCRIBE_SCOPES
+} from '../model/statuses';
+
+export interface Migration {
+    version: number;
+    name: string;
+    sql: string;
+}
+
+const list = (values: readonly string[]): string =>
+    values.map((v) => `'${v}'`).join(', ');
+
+export const MIGRATIONS: readonly Migration[] = [
+    {
+        version: 1,
+        name: 'ledger tables',
+        sql: `
+CREATE TABLE persons (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_norm TEXT NOT NULL UNIQUE,
+    salesforce_id TEXT NULL CHECK (salesforce_id IS NULL OR length(salesforce_id) = 18),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX persons_salesforce_id ON persons(salesforce_id);
+
+CREATE TABLE audiences (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE memberships (
+    person_id INTEGER NOT NULL REFERENCES persons(id),
+    audience_id TEXT NOT NULL REFERENCES audiences(id),
+    status TEXT NOT NULL CHECK (status IN (${list(MEMBERSHIP_STATUSES)})),
+    changed_at TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN (${list(LEDGER_SOURCES)})),
+    reason TEXT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (person_id, audience_id)
+);
+CREATE UNIQUE INDEX memberships_seq ON memberships(seq);
+CREATE INDEX memberships_audience ON memberships(audience_id);
+
+CREATE TABLE unsubscribes (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES persons(id),
+    scope TEXT NOT NULL CHECK (scope IN (${list(UNSUBSCRIBE_SCOPES)})),
+    audience_id TEXT NULL REFERENCES audiences(id),
+    source TEXT NOT NULL CHECK (source IN (${list(LEDGER_SOURCES)})),
+    reason TEXT NULL,
+    collected_at TEXT NOT NULL,
+    delivered_at TEXT NULL,
+    delivered_run_id TEXT NULL,
+    removed_at TEXT NULL,
+    removed_reason TEXT NULL,
+    CHECK ((scope = 'all') = (audience_id IS NULL)),
+    CHECK ((removed_at IS NULL) = (removed_reason IS NULL))
+);
+CREATE UNIQUE INDEX unsubscribes_active_all
+    ON unsubscribes(person_id) WHERE scope = 'all' AND removed_at IS NULL;
+CREATE UNIQUE INDEX unsubscribes_active_audience
+    ON unsubscribes(person_id, audience_id) WHERE scope = 'audience' AND removed_at IS NULL;
+CREATE INDEX unsubscribes_undelivered
+    ON unsubscribes(id) WHERE delivered_at IS NULL AND removed_at IS NULL;
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NULL,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    email_norm TEXT NULL,
+    person_id INTEGER NULL,
+    record_id TEXT NULL,
+    object TEXT NULL,
+    field TEXT NULL,
+    before TEXT NULL,
+    after TEXT NULL,
+    source TEXT NULL,
+    collected_at TEXT NULL,
+    written_at TEXT NULL,
+    latency_ms INTEGER NULL,
+    detail TEXT NULL
+);
+CREATE INDEX audit_email_norm ON audit(email_norm, at);
+CREATE INDEX audit_run_id ON audit(run_id);
+
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'deferred', 'skipped')),
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    pid INTEGER NULL,
+    result_json TEXT NULL
+);
+CREATE INDEX runs_job_started ON runs(job, started_at);
+
+CREATE TABLE cursors (
+    job TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (job, name)
+);
+
+CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+`
+    }
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** The highest migration recorded in the file (0 for a new file). */
+export function schemaVersion(db: Database.Database): number {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )`);
+    const row = db
+        .prepare('SELECT MAX(version) AS v FROM schema_migrations')
+        .get() as { v: number | null };
+    return row.v ?? 0;
+}
+
+/**
+ * Brings the file up to the last migration. A file written by a newer version of this
+ * tool is refused rather than guessed at. Returns the versions applied.
+ */
+export function migrate(
+    db: Database.Database,
+    path: string,
+    migrations: readonly Migration[] = MIGRATIONS
+): number[] {
+    // BEGIN IMMEDIATE: two processes opening a new file must not both migrate it.
+    return db
+        .transaction(() => {
+            const current = schemaVersion(db);
+            const latest = migrations[migrations.length - 1]?.version ?? 0;
+            if (current > latest) {
+                throw new OptoutError(
+                    'LEDGER_TOO_NEW',
+                    `The ledger ${path} has schema version ${current}, newer than this version of optout understands (${latest}).`,
+                    {
+                        actions: [
+                            'Upgrade optout to the version that wrote this ledger',
+                            'Or point --ledger (or OPTOUT_LEDGER) at another file'
+                        ]
+                    }
+                );
+            }
+            const applied: number[] = [];
+            const record = db.prepare(
+                'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)'
+            );
+            for (const m of migrations) {
+                if (m.version <= current) continue;
+                db.exec(m.sql);
+                record.run(m.version, m.name, new Date().toISOString());
+                applied.push(m.version);
+            }
+            return applied;
+        })
+        .immediate();
+}

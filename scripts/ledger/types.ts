@@ -1,0 +1,185 @@
+/**
+ * Record types of the ledger API. Column names are snake_case in SQLite and camelCase
+ * here; times are ISO-8601 UTC strings with milliseconds.
+ */
+import type {
+    LedgerSource,
+    MembershipStatus,
+    UnsubscribeScope
+} from '../model/statuses';
+
+export interface PersonRecord {
+    id: number;
+    /** As first seen, trimmed. */
+    email: string;
+    /** Lower case: how emails are compared. */
+    emailNorm: string;
+    /** 18-character Contact (003) or Lead (00Q) id, or null. */
+    salesforceId: string | null;
+    createdAt: string;
+    updatedAt: string;
+}
+
+export interface AudienceRecord {
+    /** The platform's audience (list) id. */
+    id: string;
+    name: string;
+    createdAt: string;
+    updatedAt: string;
+}
+
+export interface MembershipRecord {
+    personId: number;
+    audienceId: string;
+    status: MembershipStatus;
+    changedAt: string;
+    source: LedgerSource;
+    reason: string | null;
+    /** Global change counter: the hourly job upserts memberships with seq > cursor. */
+    seq: number;
+}
+
+/** A membership change joined with its person and audience, as the hourly job needs it. */
+export interface MembershipChange extends MembershipRecord {
+    email: string;
+    emailNorm: string;
+    salesforceId: string | null;
+    audienceName: string;
+}
+
+export interface UnsubscribeRecord {
+    id: number;
+    personId: number;
+    scope: UnsubscribeScope;
+    /** Null for a global (all audiences) unsubscribe. */
+    audienceId: string | null;
+    source: LedgerSource;
+    reason: string | null;
+    collectedAt: string;
+    /** Set only after Salesforce confirmed the write (R11). */
+    deliveredAt: string | null;
+    deliveredRunId: string | null;
+    /** Set only by a deliberate resubscribe (R4). */
+    removedAt: string | null;
+    removedReason: string | null;
+}
+
+/** An active, undelivered unsubscribe with what the push job needs to find the records. */
+export interface PendingUnsubscribe extends UnsubscribeRecord {
+    email: string;
+    emailNorm: string;
+    salesforceId: string | null;
+    audienceName: string | null;
+}
+
+/**
+ * Audit actions. The first eight are the sync's (SYNC-DESIGN); `membership_changed`
+ * is a ledger-side membership status change that did not come from an import.
+ */
+export type AuditAction =
+    | 'field_write'
+    | 'unsubscribe_recorded'
+    | 'unsubscribe_delivered'
+    | 'resubscribe'
+    | 'membership_written'
+    | 'membership_from_salesforce'
+    | 'pending_cleared'
+    | 'import'
+    | 'membership_changed';
+
+export interface AuditInput {
+    action: AuditAction;
+    /** Defaults to now. */
+    at?: string;
+    runId?: string | null;
+    emailNorm?: string | null;
+    personId?: number | null;
+    /** A Salesforce record id, or the audience id for ledger-side entries. */
+    recordId?: string | null;
+    /** Salesforce object (Contact, Lead, Audience_Membership__c) or 'ledger'. */
+    object?: string | null;
+    field?: string | null;
+    before?: string | null;
+    after?: string | null;
+    source?: LedgerSource | null;
+    collectedAt?: string | null;
+    writtenAt?: string | null;
+    /** Push latency: written − collected (R10). Computed when both times are given. */
+    latencyMs?: number | null;
+    /** Free text or an object (stored as JSON). */
+    detail?: string | Record<string, unknown> | null;
+}
+
+export interface AuditRecord {
+    id: number;
+    runId: string | null;
+    at: string;
+    action: AuditAction;
+    emailNorm: string | null;
+    personId: number | null;
+    recordId: string | null;
+    object: string | null;
+    field: string | null;
+    before: string | null;
+    after: string | null;
+    source: LedgerSource | null;
+    collectedAt: string | null;
+    writtenAt: string | null;
+    latencyMs: number | null;
+    detail: string | null;
+}
+
+export const RUN_STATUSES = [
+    'running',
+    'succeeded',
+    'partial',
+    'failed',
+    'deferred',
+    'skipped'
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export interface RunRecord {
+    id: string;
+    job: string;
+    startedAt: string;
+    finishedAt: string | null;
+    status: RunStatus;
+    dryRun: boolean;
+    pid: number | null;
+    /** The job's result object (JobResult), parsed from result_json. */
+    result: unknown;
+}
+
+/** The last run of a job as `optout status` shows it. */
+export interface RunSummary {
+    job: string;
+    runId: string;
+    status: RunStatus;
+    startedAt: string;
+    finishedAt: string | null;
+    durationMs: number | null;
+    dryRun: boolean;
+    /** From the result: API requests the run made and the org's usage after it (R12). */
+    apiRequests: number | null;
+    apiUsage: { used: number; max: number } | null;
+    /** The result's counters (recordsWritten, failed, deferred, …). */
+    summary: Record<string, number | string | null>;
+}
+
+export interface LockInfo {
+    name: string;
+    holder: string;
+    pid: number;
+    acquiredAt: string;
+    heartbeatAt: string;
+}
+
+export type LockResult =
+    | {
+          acquired: true;
+          lock: LockInfo;
+          /** The previous holder when it was dead or stale. */
+          takenOver?: { from: LockInfo; why: 'dead' | 'stale' };
+      }
+    | { acquired: false; heldBy: LockInfo };
