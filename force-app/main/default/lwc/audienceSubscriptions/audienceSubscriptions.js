@@ -78,13 +78,11 @@ export default class AudienceSubscriptions extends LightningElement {
     }
 
     get emailOptOutFields() {
-        const fields = optOutFieldsOf(this.personObjectApiName);
-        return fields ? [fields.emailOptOut] : undefined;
+        return optOutFieldsOf(this.personObjectApiName)?.required;
     }
 
     get salesOptOutFields() {
-        const fields = optOutFieldsOf(this.personObjectApiName);
-        return fields ? [fields.salesOptOut] : undefined;
+        return optOutFieldsOf(this.personObjectApiName)?.optional;
     }
 
     @wire(getRelatedListRecords, {

@@ -42,16 +42,25 @@ export const MEMBERSHIP_OPTIONAL_FIELDS = [REASON_FIELD].map(qualifiedName);
 /** Alphabetical by audience name, as a related list would be. */
 export const MEMBERSHIP_SORT = [qualifiedName(AUDIENCE_NAME_FIELD)];
 
-/** The two opt-out fields of each supported person object. */
+/**
+ * The two opt-out fields of each supported person object, and the field lists the
+ * getRecord wire takes (built once, so the wire configuration stays the same object).
+ */
+function optOutFields(emailOptOut, salesOptOut) {
+    return {
+        emailOptOut,
+        salesOptOut,
+        required: [emailOptOut],
+        optional: [salesOptOut]
+    };
+}
+
 const OPT_OUT_FIELDS = {
-    Contact: {
-        emailOptOut: CONTACT_EMAIL_OPT_OUT_FIELD,
-        salesOptOut: CONTACT_SALES_OPT_OUT_FIELD
-    },
-    Lead: {
-        emailOptOut: LEAD_EMAIL_OPT_OUT_FIELD,
-        salesOptOut: LEAD_SALES_OPT_OUT_FIELD
-    }
+    Contact: optOutFields(
+        CONTACT_EMAIL_OPT_OUT_FIELD,
+        CONTACT_SALES_OPT_OUT_FIELD
+    ),
+    Lead: optOutFields(LEAD_EMAIL_OPT_OUT_FIELD, LEAD_SALES_OPT_OUT_FIELD)
 };
 
 /** Key prefixes of the supported objects, for pages that give no objectApiName. */
