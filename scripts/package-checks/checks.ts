@@ -1,0 +1,163 @@
+/**
+ * The package checks `npm run check:package` runs, offline, in order: conversion with
+ * source-deploy-retrieve, Apex syntax and formatting, PMD, and the consistency check.
+ */
+import * as path from 'node:path';
+import { CheckResult, Problem } from './problems';
+import { convertPackageDir } from './convert';
+import { isFormatted, parseApex } from './apex';
+import { checkConsistency } from './consistency';
+import { loadPackage } from './model';
+import { runPmd } from './pmd';
+
+export interface CheckOptions {
+    projectRoot: string;
+    /** The package (deployed by default). */
+    packageDir: string;
+    /** Directories an admin deploys deliberately (e.g. the lead-convert mapping). */
+    extraDirs: string[];
+    /** Skip PMD (needs Java); the summary says it was skipped. */
+    skipPmd?: boolean;
+}
+
+export const DEFAULT_OPTIONS: Omit<CheckOptions, 'projectRoot'> = {
+    packageDir: 'force-app',
+    extraDirs: ['force-app-lead-convert']
+};
+
+async function timed(
+    name: string,
+    run: () => Promise<{ summary: string; problems: Problem[] }>
+): Promise<CheckResult> {
+    const started = Date.now();
+    try {
+        const { summary, problems } = await run();
+        return { name, summary, problems, durationMs: Date.now() - started };
+    } catch (err) {
+        return {
+            name,
+            summary: 'could not run',
+            problems: [
+                {
+                    rule: 'check-failed',
+                    message: err instanceof Error ? err.message : String(err)
+                }
+            ],
+            durationMs: Date.now() - started
+        };
+    }
+}
+
+export async function conversionCheck(
+    options: CheckOptions
+): Promise<CheckResult> {
+    return timed(
+        'Convert to Metadata API format (source-deploy-retrieve)',
+        async () => {
+            const problems: Problem[] = [];
+            const parts: string[] = [];
+            for (const dir of [options.packageDir, ...options.extraDirs]) {
+                const result = await convertPackageDir(
+                    path.resolve(options.projectRoot, dir),
+                    options.projectRoot
+                );
+                problems.push(...result.problems);
+                parts.push(
+                    `${dir}: ${result.components} components in ${result.types.size} types`
+                );
+            }
+            return { summary: parts.join('; '), problems };
+        }
+    );
+}
+
+export async function apexSourceCheck(
+    options: CheckOptions
+): Promise<CheckResult> {
+    return timed(
+        'Apex syntax and formatting (apex-parser, prettier-plugin-apex)',
+        async () => {
+            const model = loadPackage(options.projectRoot, [
+                options.packageDir
+            ]);
+            const problems: Problem[] = [];
+            for (const apex of model.apex) {
+                const parsed = parseApex(apex.source, apex.kind);
+                for (const error of parsed.errors) {
+                    problems.push({
+                        file: apex.file,
+                        line: error.line,
+                        column: error.column,
+                        rule: 'apex-syntax',
+                        message: error.message
+                    });
+                }
+                if (
+                    parsed.errors.length === 0 &&
+                    !(await isFormatted(
+                        apex.source,
+                        path.resolve(options.projectRoot, apex.file)
+                    ))
+                ) {
+                    problems.push({
+                        file: apex.file,
+                        rule: 'prettier',
+                        message: 'not formatted: run npx prettier --write on it'
+                    });
+                }
+            }
+            return { summary: `${model.apex.length} Apex files`, problems };
+        }
+    );
+}
+
+export async function pmdCheck(options: CheckOptions): Promise<CheckResult> {
+    if (options.skipPmd) {
+        return {
+            name: 'PMD Security and BestPractices',
+            summary: 'skipped (--skip-pmd)',
+            problems: [],
+            durationMs: 0
+        };
+    }
+    return timed('PMD Security and BestPractices (Code Analyzer)', async () => {
+        const root = path.resolve(options.projectRoot, options.packageDir);
+        const result = await runPmd([root], options.projectRoot);
+        return {
+            summary: `${result.rules} rules on ${result.files} Apex files`,
+            problems: result.problems
+        };
+    });
+}
+
+export async function consistencyCheck(
+    options: CheckOptions
+): Promise<CheckResult> {
+    return timed(
+        'Consistency of references, grants and translations',
+        async () => {
+            const model = loadPackage(options.projectRoot, [
+                options.packageDir,
+                ...options.extraDirs
+            ]);
+            const fields = [...model.objects.values()].reduce(
+                (n, o) => n + o.fields.size,
+                0
+            );
+            const summary = `${model.objects.size} objects, ${fields} custom fields, ${model.labels.size} labels, ${model.lwc.size} components, ${model.apex.length} Apex files`;
+            return { summary, problems: checkConsistency(model) };
+        }
+    );
+}
+
+/** Runs every check; the checks are independent, so one failing does not hide the others. */
+export async function runAllChecks(
+    options: CheckOptions
+): Promise<CheckResult[]> {
+    return [
+        await conversionCheck(options),
+        await apexSourceCheck(options),
+        await pmdCheck(options),
+        await consistencyCheck(options)
+    ];
+}
