@@ -37,6 +37,8 @@ export class Utf8LineStream extends Transform {
     private need = 0;
     private lo = 0x80;
     private hi = 0xbf;
+    /** The first byte of the character being read. */
+    private lead = 0;
     private first = true;
     private pendingCr = false;
     private head = Buffer.alloc(0);
@@ -101,7 +103,7 @@ export class Utf8LineStream extends Transform {
         for (let i = 0; i < chunk.length; i++) {
             const b = chunk[i];
             if (this.need > 0) {
-                if (b < this.lo || b > this.hi) this.badByte(b);
+                if (b < this.lo || b > this.hi) this.badByte(this.lead);
                 this.need -= 1;
                 this.lo = 0x80;
                 this.hi = 0xbf;
@@ -127,6 +129,7 @@ export class Utf8LineStream extends Transform {
                 out[n++] = b;
                 continue;
             }
+            this.lead = b;
             if (b >= 0xc2 && b <= 0xdf) {
                 this.need = 1;
             } else if (b >= 0xe0 && b <= 0xef) {
@@ -148,7 +151,7 @@ export class Utf8LineStream extends Transform {
     private badByte(b: number): never {
         const hex = b.toString(16).toUpperCase().padStart(2, '0');
         throw encodingError(
-            `The file is not valid UTF-8: byte 0x${hex} on line ${this.line} is not part of a UTF-8 character ` +
+            `The file is not valid UTF-8: byte 0x${hex} on line ${this.line} does not start a valid UTF-8 character ` +
                 '(the file is probably in a legacy encoding such as Windows-1252 or Latin-1).'
         );
     }

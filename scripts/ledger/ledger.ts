@@ -270,8 +270,11 @@ function invalid(code: string, reason: string): OptoutError {
     );
 }
 
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** A caller-given time in the ledger's form (so stored times compare as strings). */
 function isoTime(raw: string, what: string): string {
+    if (CANONICAL_TIME.test(raw) && !Number.isNaN(Date.parse(raw))) return raw;
     const parsed = parseIsoTime(raw);
     if (!parsed.ok) throw invalid('BAD_TIME', `${what}: ${parsed.reason}`);
     return parsed.value;
@@ -282,6 +285,8 @@ export class Ledger {
     readonly db: Database.Database;
     readonly path: string;
     private readonly now: () => Date;
+    /** One "now" for every row of an import batch. */
+    private frozenNow: string | undefined;
     /** Next-seq cache, valid only inside one write transaction. */
     private seqCache: number | undefined;
     private readonly stmts = new Map<string, Database.Statement>();
@@ -372,7 +377,7 @@ export class Ledger {
     }
 
     private nowIso(): string {
-        return this.now().toISOString();
+        return this.frozenNow ?? this.now().toISOString();
     }
 
     private stmt(sql: string): Database.Statement {
@@ -585,37 +590,46 @@ export class Ledger {
         return this.transaction(() => this.setMembershipIn(input, false));
     }
 
+    /**
+     * `force`: an unsubscribe or resubscribe, applied whatever the stored time.
+     * `known`: the person, when the caller has it and has checked the audience exists.
+     */
     private setMembershipIn(
         input: SetMembershipInput,
-        force: boolean
+        force: boolean,
+        known?: PersonRecord
     ): SetMembershipResult {
-        const person = this.getPerson(input.personId);
-        if (!person)
-            throw invalid(
-                'UNKNOWN_PERSON',
-                `no person with ledger id ${input.personId}`
-            );
-        this.requireAudience(input.audienceId);
+        let person = known;
+        if (!person) {
+            person = this.getPerson(input.personId);
+            if (!person)
+                throw invalid(
+                    'UNKNOWN_PERSON',
+                    `no person with ledger id ${input.personId}`
+                );
+            this.requireAudience(input.audienceId);
+        }
         const changedAt = input.changedAt
             ? isoTime(input.changedAt, 'changedAt')
             : this.nowIso();
         const current = this.getMembership(input.personId, input.audienceId);
         const previous = current?.status ?? null;
-        const none = (outcome: MembershipOutcome): SetMembershipResult => ({
-            outcome,
-            membership: current ?? null,
-            previous,
-            unsubscribeId: null
-        });
-        if (current && current.status === input.status)
-            return none('unchanged');
-        if (current && !force && changedAt < current.changedAt)
-            return none('stale');
-        if (
+        let outcome: MembershipOutcome | null = null;
+        if (current && current.status === input.status) outcome = 'unchanged';
+        else if (current && !force && changedAt < current.changedAt)
+            outcome = 'stale';
+        else if (
             current?.status === 'Unsubscribed' &&
             this.activeAudienceUnsubscribe(input.personId, input.audienceId)
-        ) {
-            return none('blocked');
+        )
+            outcome = 'blocked';
+        if (outcome) {
+            return {
+                outcome,
+                membership: current ?? null,
+                previous,
+                unsubscribeId: null
+            };
         }
         const reason = cleanReason(input.reason);
         const seq = this.nextSeq();
@@ -1179,43 +1193,53 @@ export class Ledger {
             skipped: { unchanged: 0, stale: 0, blocked: 0 },
             blockedLines: []
         };
-        const audiences = new Set<string>();
+        const ready = new Set<string>();
         this.transaction(() => {
-            for (const row of rows) {
-                const p = this.upsertPersonIn({
-                    email: row.email,
-                    salesforceId: row.salesforceId
-                });
-                if (p.created) result.personsCreated += 1;
-                else if (p.changed) result.personsUpdated += 1;
-                if (row.audienceName && !audiences.has(row.audienceId)) {
-                    audiences.add(row.audienceId);
-                    const a = this.upsertAudienceIn(
-                        row.audienceId,
-                        row.audienceName
+            this.frozenNow = this.now().toISOString();
+            try {
+                for (const row of rows) {
+                    const p = this.upsertPersonIn({
+                        email: row.email,
+                        salesforceId: row.salesforceId
+                    });
+                    if (p.created) result.personsCreated += 1;
+                    else if (p.changed) result.personsUpdated += 1;
+                    if (!ready.has(row.audienceId)) {
+                        if (row.audienceName) {
+                            const a = this.upsertAudienceIn(
+                                row.audienceId,
+                                row.audienceName
+                            );
+                            if (a.created) result.audiencesCreated += 1;
+                            else if (a.changed) result.audiencesUpdated += 1;
+                        } else {
+                            this.requireAudience(row.audienceId);
+                        }
+                        ready.add(row.audienceId);
+                    }
+                    const m = this.setMembershipIn(
+                        {
+                            personId: p.person.id,
+                            audienceId: row.audienceId,
+                            status: row.status,
+                            changedAt: row.changedAt,
+                            source: options.source,
+                            reason: row.reason,
+                            runId: options.runId,
+                            auditAction: 'import'
+                        },
+                        false,
+                        p.person
                     );
-                    if (a.created) result.audiencesCreated += 1;
-                    else if (a.changed) result.audiencesUpdated += 1;
+                    if (m.outcome === 'created' || m.outcome === 'changed')
+                        result.membershipsChanged += 1;
+                    else result.skipped[m.outcome] += 1;
+                    if (m.outcome === 'blocked' && row.line !== undefined)
+                        result.blockedLines.push(row.line);
+                    if (m.unsubscribeId !== null) result.unsubscribesAdded += 1;
                 }
-                const m = this.setMembershipIn(
-                    {
-                        personId: p.person.id,
-                        audienceId: row.audienceId,
-                        status: row.status,
-                        changedAt: row.changedAt,
-                        source: options.source,
-                        reason: row.reason,
-                        runId: options.runId,
-                        auditAction: 'import'
-                    },
-                    false
-                );
-                if (m.outcome === 'created' || m.outcome === 'changed')
-                    result.membershipsChanged += 1;
-                else result.skipped[m.outcome] += 1;
-                if (m.outcome === 'blocked' && row.line !== undefined)
-                    result.blockedLines.push(row.line);
-                if (m.unsubscribeId !== null) result.unsubscribesAdded += 1;
+            } finally {
+                this.frozenNow = undefined;
             }
         });
         return result;

@@ -128,6 +128,11 @@ export function checkEmail(raw: string): Parsed<CheckedEmail> {
 
 const ISO_TIME =
     /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function badTime(raw: string, why: string): Parsed<string> {
+    return { ok: false, reason: `time '${raw}' ${why}` };
+}
 
 /**
  * Parses an ISO-8601 date or date-time into the ledger's form, UTC with milliseconds
@@ -137,47 +142,41 @@ const ISO_TIME =
  * date alone is midnight UTC. Impossible dates (`2024-02-30`) are rejected.
  */
 export function parseIsoTime(raw: string): Parsed<string> {
-    const text = raw.trim();
-    const m = ISO_TIME.exec(text);
-    const bad = (why: string): Parsed<string> => ({
-        ok: false,
-        reason: `time '${raw}' ${why}`
-    });
+    const m = ISO_TIME.exec(raw.trim());
     if (!m)
-        return bad(
+        return badTime(
+            raw,
             'is not an ISO-8601 date or time (e.g. 2024-05-20 or 2024-05-20T20:49:32Z)'
         );
-    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] =
-        m;
-    const year = Number(y);
-    const month = Number(mo);
-    const day = Number(d);
-    const hour = Number(h);
-    const minute = Number(mi);
-    const second = Number(s);
-    if (month < 1 || month > 12) return bad('has no month ' + mo);
-    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-    if (day < 1 || day > daysInMonth)
-        return bad(`has no day ${d} in ${y}-${mo}`);
+    const year = Number(m[1]);
+    const month = Number(m[2]);
+    const day = Number(m[3]);
+    const hour = Number(m[4] ?? 0);
+    const minute = Number(m[5] ?? 0);
+    const second = Number(m[6] ?? 0);
+    const zone = m[8] ?? 'Z';
+    if (year < 1900) return badTime(raw, 'is out of range');
+    if (month < 1 || month > 12) return badTime(raw, `has no month ${m[2]}`);
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+    if (day < 1 || day > days)
+        return badTime(raw, `has no day ${m[3]} in ${m[1]}-${m[2]}`);
     if (hour > 23 || minute > 59 || second > 59)
-        return bad('has an impossible time of day');
+        return badTime(raw, 'has an impossible time of day');
     let offsetMinutes = 0;
-    if (zone.toUpperCase() !== 'Z') {
-        const sign = zone.startsWith('-') ? -1 : 1;
+    if (zone !== 'Z' && zone !== 'z') {
         const digits = zone.slice(1).replace(':', '');
         const oh = Number(digits.slice(0, 2));
         const om = Number(digits.slice(2) || '0');
-        if (oh > 14 || om > 59) return bad(`has an impossible offset ${zone}`);
-        offsetMinutes = sign * (oh * 60 + om);
+        if (oh > 14 || om > 59)
+            return badTime(raw, `has an impossible offset ${zone}`);
+        offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om);
     }
-    const ms = Number((frac + '000').slice(0, 3));
+    const ms = m[7] ? Number((m[7] + '00').slice(0, 3)) : 0;
     const utc =
         Date.UTC(year, month - 1, day, hour, minute, second, ms) -
         offsetMinutes * 60_000;
-    const date = new Date(utc);
-    if (Number.isNaN(date.getTime()) || year < 1900 || year > 9999)
-        return bad('is out of range');
-    return { ok: true, value: date.toISOString() };
+    return { ok: true, value: new Date(utc).toISOString() };
 }
 
 /** The Salesforce objects a ledger person can point at (R6). */
