@@ -36,7 +36,7 @@ function run(
     return importCsv(ledger, { file: file(content), now: NOW, ...options });
 }
 
-async function rejects(
+async function expectRejects(
     content: string | Buffer,
     code: string,
     message: RegExp,
@@ -316,17 +316,25 @@ describe('file-level problems', () => {
             /looks like data/
         ]
     ])('refuses %s in the header', async (_what, content, message) => {
-        const e = await rejects(content, 'BAD_HEADER', message);
+        const e = await expectRejects(content, 'BAD_HEADER', message);
         expect(e.actions.join(' ')).toMatch(
             /email,salesforce_id,audience_id,audience_name,status,changed_at/
         );
     });
 
     it('refuses empty files and header-only files', async () => {
-        await rejects('', 'EMPTY_FILE', /0 bytes/);
-        await rejects('\n\n\n', 'EMPTY_FILE', /no header/);
-        await rejects(`${HEADER}\n\n`, 'EMPTY_FILE', /header but no rows/);
-        await rejects(`${HEADER}\n,,,,,\n`, 'EMPTY_FILE', /header but no rows/);
+        await expectRejects('', 'EMPTY_FILE', /0 bytes/);
+        await expectRejects('\n\n\n', 'EMPTY_FILE', /no header/);
+        await expectRejects(
+            `${HEADER}\n\n`,
+            'EMPTY_FILE',
+            /header but no rows/
+        );
+        await expectRejects(
+            `${HEADER}\n,,,,,\n`,
+            'EMPTY_FILE',
+            /header but no rows/
+        );
     });
 
     it('refuses a missing file', async () => {
@@ -347,7 +355,7 @@ describe('file-level problems', () => {
             Buffer.from([0xe9]),
             Buffer.from('s,Subscribed,\n')
         ]);
-        const e = await rejects(
+        const e = await expectRejects(
             latin1,
             'BAD_ENCODING',
             /byte 0xE9 on line 3 .*Windows-1252/
@@ -357,19 +365,19 @@ describe('file-level problems', () => {
             Buffer.from([0xff, 0xfe]),
             Buffer.from(`${HEADER}\n`, 'utf16le')
         ]);
-        await rejects(utf16, 'BAD_ENCODING', /UTF-16 \(little-endian\)/);
-        await rejects(
+        await expectRejects(utf16, 'BAD_ENCODING', /UTF-16 \(little-endian\)/);
+        await expectRejects(
             Buffer.from(`${HEADER}\n`, 'utf16le'),
             'BAD_ENCODING',
             /NUL bytes/
         );
-        await rejects(
+        await expectRejects(
             Buffer.from([0x65, 0x6d, 0xe2, 0x82]),
             'BAD_ENCODING',
             /ends in the middle of a character/
         );
         // Overlong and surrogate encodings are not UTF-8 either.
-        await rejects(
+        await expectRejects(
             Buffer.concat([Buffer.from('e'), Buffer.from([0xed, 0xa0, 0x80])]),
             'BAD_ENCODING',
             /0xED/
@@ -478,7 +486,7 @@ describe('Mailchimp audience exports', () => {
     });
 
     it('needs the audience id (the export does not name it) and a name for a new audience', async () => {
-        await rejects(
+        await expectRejects(
             subscribed,
             'AUDIENCE_REQUIRED',
             /does not say which audience/
@@ -492,7 +500,7 @@ describe('Mailchimp audience exports', () => {
     });
 
     it('refuses --format mailchimp for a file that is not an export, and audience options for optout files', async () => {
-        await rejects(
+        await expectRejects(
             `${HEADER}\na@x.io,,news,News,Subscribed,\n`,
             'BAD_HEADER',
             /not a Mailchimp audience export/,
@@ -501,7 +509,7 @@ describe('Mailchimp audience exports', () => {
                 audienceId: 'x'
             }
         );
-        await rejects(
+        await expectRejects(
             `${HEADER}\na@x.io,,news,News,Subscribed,\n`,
             'BAD_ARGUMENT',
             /Mailchimp exports only/,
