@@ -2,5 +2,18 @@
  * Every command of the `optout` CLI, one file each. Add a command by adding its module here.
  */
 import type { CommandModule } from '../command';
+import { register as history } from './history';
+import { register as importCsv } from './import';
+import { register as localOrg } from './local-org';
+import { register as resubscribe } from './resubscribe';
+import { register as status } from './status';
+import { register as unsubscribe } from './unsubscribe';
 
-export const commands: CommandModule[] = [];
+export const commands: CommandModule[] = [
+    importCsv,
+    unsubscribe,
+    resubscribe,
+    history,
+    status,
+    localOrg
+];

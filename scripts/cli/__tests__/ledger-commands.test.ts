@@ -1,0 +1,706 @@
+/**
+ * Contract of the ledger commands (import, unsubscribe, resubscribe, history, status):
+ * arguments, JSON keys, exit codes and error messages. Most run in-process through
+ * `main`; a few spawn `node bin/optout` to check the real entry point.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeId } from '../../model/ids';
+import { Ledger } from '../../ledger/ledger';
+import { main } from '../main';
+import { unsubscribeHooks } from '../commands/unsubscribe';
+import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
+
+const ROOT = resolve(__dirname, '../../..');
+let dir: string;
+let ledgerPath: string;
+
+beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cli-ledger-'));
+    ledgerPath = join(dir, 'sub', 'ledger.db');
+});
+afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    delete unsubscribeHooks.pushAfterUnsubscribe;
+});
+
+interface Run {
+    code: number;
+    stdout: string;
+    stderr: string;
+    json: Record<string, unknown>;
+}
+
+/** Runs the CLI in-process, capturing stdout, stderr and the exit code. */
+async function cli(...args: string[]): Promise<Run> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const so = jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => {
+            out.push(String(chunk));
+            return true;
+        });
+    const se = jest
+        .spyOn(process.stderr, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => {
+            err.push(String(chunk));
+            return true;
+        });
+    process.exitCode = undefined;
+    try {
+        await main(['node', 'optout', ...args]);
+    } finally {
+        so.mockRestore();
+        se.mockRestore();
+    }
+    const code = Number(process.exitCode ?? 0);
+    process.exitCode = undefined;
+    const stdout = out.join('');
+    let json: Record<string, unknown> = {};
+    if (args.includes('--json') && stdout.trim())
+        json = JSON.parse(stdout) as Record<string, unknown>;
+    return { code, stdout, stderr: err.join(''), json };
+}
+
+function spawnCli(...args: string[]): Run {
+    const env = { ...process.env };
+    for (const k of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'])
+        delete env[k];
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/optout'), ...args], {
+        cwd: dir,
+        env,
+        encoding: 'utf8'
+    });
+    let json: Record<string, unknown> = {};
+    if (args.includes('--json') && r.stdout.trim())
+        json = JSON.parse(r.stdout) as Record<string, unknown>;
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+function withLedger<T>(fn: (l: Ledger) => T): T {
+    const l = Ledger.open(ledgerPath);
+    try {
+        return fn(l);
+    } finally {
+        l.close();
+    }
+}
+
+function csv(name: string, content: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+}
+
+const HEADER =
+    'email,salesforce_id,audience_id,audience_name,status,changed_at';
+
+describe('ledger location', () => {
+    it('uses --ledger, else OPTOUT_LEDGER, else .optout/ledger.db', () => {
+        expect(resolveLedgerPath('x/l.db', {})).toBe(resolve('x/l.db'));
+        expect(
+            resolveLedgerPath(undefined, { OPTOUT_LEDGER: '/srv/l.db' })
+        ).toBe('/srv/l.db');
+        expect(resolveLedgerPath(undefined, { OPTOUT_LEDGER: ' ' })).toBe(
+            resolve(DEFAULT_LEDGER_PATH)
+        );
+        expect(resolveLedgerPath('', {})).toBe(resolve('.optout/ledger.db'));
+    });
+
+    it('reads OPTOUT_LEDGER and creates the folder', async () => {
+        process.env.OPTOUT_LEDGER = ledgerPath;
+        try {
+            const r = await cli('unsubscribe', '--email', 'a@x.io', '--json');
+            expect(r.code).toBe(0);
+            expect(r.json.ledger).toBe(ledgerPath);
+            expect(existsSync(ledgerPath)).toBe(true);
+        } finally {
+            delete process.env.OPTOUT_LEDGER;
+        }
+    });
+
+    it('status and history refuse a ledger that does not exist', async () => {
+        const r = await cli('status', '--ledger', join(dir, 'nope.db'));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/LEDGER_NOT_FOUND.*no ledger at .*nope\.db/s);
+        expect(existsSync(join(dir, 'nope.db'))).toBe(false);
+        const h = await cli(
+            'history',
+            '--email',
+            'a@x.io',
+            '--ledger',
+            join(dir, 'nope.db'),
+            '--json'
+        );
+        expect(h.code).toBe(1);
+        expect(h.json).toMatchObject({
+            status: 'error',
+            code: 'LEDGER_NOT_FOUND'
+        });
+    });
+});
+
+describe('optout unsubscribe', () => {
+    it('records a global unsubscribe, then answers "already"', async () => {
+        const first = await cli(
+            'unsubscribe',
+            '--email',
+            'Ana@Example.com',
+            '--reason',
+            'phone call',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(first.code).toBe(0);
+        expect(first.json).toMatchObject({
+            status: 'recorded',
+            email: 'Ana@Example.com',
+            scope: 'all',
+            audienceId: null,
+            source: 'platform',
+            reason: 'phone call',
+            deliveredAt: null,
+            personCreated: true
+        });
+        const again = await cli(
+            'unsubscribe',
+            '--email',
+            'ana@example.com',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(again.json).toMatchObject({
+            status: 'already',
+            unsubscribeId: first.json.unsubscribeId
+        });
+        const human = await cli(
+            'unsubscribe',
+            '--email',
+            'ANA@example.com',
+            '--ledger',
+            ledgerPath
+        );
+        expect(human.stdout).toMatch(
+            /Already recorded: Ana@Example\.com was unsubscribed from all email/
+        );
+        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+    });
+
+    it('records an audience unsubscribe; an unknown audience is refused with the known ones listed', async () => {
+        const unknown = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--audience',
+            'news',
+            '--ledger',
+            ledgerPath
+        );
+        expect(unknown.code).toBe(1);
+        expect(unknown.stderr).toMatch(
+            /UNKNOWN_AUDIENCE.*'news' is not in the ledger/
+        );
+        const made = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--audience',
+            'news',
+            '--audience-name',
+            'Newsletter',
+            '--source',
+            'Webhook',
+            '--salesforce-id',
+            makeId('00Q', 3).slice(0, 15),
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(made.json).toMatchObject({
+            status: 'recorded',
+            scope: 'audience',
+            audienceId: 'news',
+            source: 'webhook',
+            audienceCreated: true,
+            membershipChanged: true
+        });
+        const other = await cli(
+            'unsubscribe',
+            '--email',
+            'b@x.io',
+            '--audience',
+            'promo',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(other.json).toMatchObject({
+            code: 'UNKNOWN_AUDIENCE',
+            message: expect.stringMatching(
+                /Known audiences: news \(Newsletter\)/
+            )
+        });
+        withLedger((l) => {
+            expect(l.findPerson('a@x.io')?.salesforceId).toBe(makeId('00Q', 3));
+            expect(l.findPerson('b@x.io')).toBeUndefined();
+        });
+    });
+
+    it.each([
+        [['--email', 'nope'], 1, /BAD_EMAIL.*Email 'nope' has no '@'/],
+        [
+            ['--email', 'a@x.io', '--source', 'mailchimp'],
+            2,
+            /--source: source 'mailchimp'/
+        ],
+        [
+            ['--email', 'a@x.io', '--salesforce-id', makeId('001', 1)],
+            1,
+            /BAD_SALESFORCE_ID.*neither a Contact/
+        ],
+        [['--email', 'a@x.io', '--audience', 'has space'], 1, /BAD_AUDIENCE/],
+        [
+            ['--email', 'a@x.io', '--audience-name', 'X'],
+            2,
+            /--audience-name needs --audience/
+        ],
+        [
+            ['--email', 'a@x.io', '--target-org', 'local'],
+            1,
+            /PUSH_NOT_AVAILABLE/
+        ],
+        [[], 2, /required option '--email <email>' not specified/]
+    ])(
+        'refuses %j (exit %i) and stores nothing',
+        async (args, code, message) => {
+            const r = await cli('unsubscribe', ...args, '--ledger', ledgerPath);
+            expect(r.code).toBe(code);
+            expect(r.stderr).toMatch(message);
+            const active = existsSync(ledgerPath)
+                ? withLedger((l) => l.status().unsubscribes.active)
+                : 0;
+            expect(active).toBe(0);
+        }
+    );
+
+    it('pushes at once through the hook the sync registers, after committing', async () => {
+        const calls: { targetOrg: string; pending: number }[] = [];
+        unsubscribeHooks.pushAfterUnsubscribe = async ({
+            ledger,
+            targetOrg,
+            unsubscribeId
+        }) => {
+            calls.push({ targetOrg, pending: ledger.countUndelivered() });
+            ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
+            return { job: 'push', recordsWritten: 1 };
+        };
+        const r = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--target-org',
+            'local',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(r.code).toBe(0);
+        expect(calls).toEqual([{ targetOrg: 'local', pending: 1 }]);
+        expect(r.json.push).toEqual({ job: 'push', recordsWritten: 1 });
+
+        unsubscribeHooks.pushAfterUnsubscribe = async () => {
+            throw new Error('connection refused');
+        };
+        const failed = await cli(
+            'unsubscribe',
+            '--email',
+            'b@x.io',
+            '--target-org',
+            'prod',
+            '--ledger',
+            ledgerPath
+        );
+        expect(failed.code).toBe(1);
+        expect(failed.stderr).toMatch(
+            /PUSH_FAILED.*recorded in the ledger.*connection refused/
+        );
+        expect(failed.stderr).toMatch(/optout sync push --target-org prod/);
+        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+    });
+});
+
+describe('optout resubscribe', () => {
+    it('removes the active unsubscribe with an audited reason, or says nothing was active', async () => {
+        await cli('unsubscribe', '--email', 'a@x.io', '--ledger', ledgerPath);
+        const r = await cli(
+            'resubscribe',
+            '--email',
+            'A@x.io',
+            '--reason',
+            'mistake',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(r.code).toBe(0);
+        expect(r.json).toMatchObject({
+            status: 'removed',
+            scope: 'all',
+            reason: 'mistake',
+            removed: [
+                expect.objectContaining({
+                    scope: 'all',
+                    removedReason: 'mistake'
+                })
+            ]
+        });
+        const none = await cli(
+            'resubscribe',
+            '--email',
+            'a@x.io',
+            '--reason',
+            'again',
+            '--ledger',
+            ledgerPath
+        );
+        expect(none.code).toBe(0);
+        expect(none.stdout).toMatch(
+            /Nothing to remove: a@x\.io has no active global unsubscribe/
+        );
+        const history = await cli(
+            'history',
+            '--email',
+            'a@x.io',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(
+            (history.json.audit as { action: string }[]).map((a) => a.action)
+        ).toEqual(['unsubscribe_recorded', 'resubscribe']);
+    });
+
+    it('lifts an audience unsubscribe and resubscribes the membership', async () => {
+        await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--audience',
+            'news',
+            '--audience-name',
+            'News',
+            '--ledger',
+            ledgerPath
+        );
+        const r = await cli(
+            'resubscribe',
+            '--email',
+            'a@x.io',
+            '--audience',
+            'news',
+            '--reason',
+            'opted in',
+            '--ledger',
+            ledgerPath
+        );
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/Removed the unsubscribe from audience news/);
+        expect(r.stdout).toMatch(/Subscribed again/);
+    });
+
+    it.each([
+        [['--email', 'a@x.io'], 2, /required option '--reason <text>'/],
+        [
+            ['--email', 'a@x.io', '--reason', '   '],
+            2,
+            /--reason must not be empty/
+        ],
+        [
+            ['--email', 'zed@x.io', '--reason', 'x'],
+            1,
+            /UNKNOWN_EMAIL.*zed@x\.io/
+        ],
+        [
+            ['--email', 'a@x.io', '--reason', 'x', '--audience', 'ghost'],
+            1,
+            /UNKNOWN_AUDIENCE/
+        ]
+    ])(
+        'refuses %j (exit %i) and changes nothing',
+        async (args, code, message) => {
+            await cli(
+                'unsubscribe',
+                '--email',
+                'a@x.io',
+                '--ledger',
+                ledgerPath
+            );
+            const r = await cli('resubscribe', ...args, '--ledger', ledgerPath);
+            expect(r.code).toBe(code);
+            expect(r.stderr).toMatch(message);
+            expect(withLedger((l) => l.status().unsubscribes)).toMatchObject({
+                active: 1,
+                removed: 0
+            });
+        }
+    );
+});
+
+describe('optout import', () => {
+    it('imports a valid file and prints the counts', async () => {
+        const file = csv(
+            'ok.csv',
+            `${HEADER}\na@x.io,,news,News,Subscribed,2025-01-01\nb@x.io,,news,News,unsubscribed,2025-01-02\n`
+        );
+        const r = await cli('import', file, '--ledger', ledgerPath, '--json');
+        expect(r.code).toBe(0);
+        expect(r.json).toMatchObject({
+            status: 'imported',
+            rowsRead: 2,
+            personsUpserted: 2,
+            membershipsChanged: 2,
+            unsubscribesAdded: 1,
+            invalid: []
+        });
+        const human = await cli('import', file, '--ledger', ledgerPath);
+        expect(human.stdout).toMatch(/Unchanged rows\s*│ 2/);
+    });
+
+    it('reports invalid rows with line numbers, imports nothing and exits 1; --skip-invalid imports the rest', async () => {
+        const file = csv(
+            'bad.csv',
+            `${HEADER}\na@x.io,,news,News,Subscribed,\nbad,,news,News,Subscribed,\nc@x.io,,news,News,Gone,\n`
+        );
+        const r = await cli('import', file, '--ledger', ledgerPath);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/line 3: email 'bad' has no '@'/);
+        expect(r.stderr).toMatch(/line 4: status 'Gone' is not one of/);
+        expect(r.stderr).toMatch(
+            /INVALID_ROWS.*Nothing imported: 2 invalid row/
+        );
+        expect(r.stderr).toMatch(/--skip-invalid/);
+        expect(withLedger((l) => l.status().persons)).toBe(0);
+        const skip = await cli(
+            'import',
+            file,
+            '--skip-invalid',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(skip.code).toBe(0);
+        expect(skip.json).toMatchObject({
+            status: 'partial',
+            membershipsChanged: 1,
+            invalid: [{ line: 3 }, { line: 4 }]
+        });
+    });
+
+    it.each([
+        [
+            'a bad header',
+            `email,audience,status\n`,
+            [],
+            1,
+            /BAD_HEADER.*unknown column\(s\) 'audience'/
+        ],
+        ['an empty file', '', [], 1, /EMPTY_FILE/],
+        [
+            'a bad --format',
+            `${HEADER}\n`,
+            ['--format', 'xlsx'],
+            2,
+            /--format must be auto, csv or mailchimp/
+        ],
+        [
+            'a Mailchimp export without --audience-id',
+            '"Email Address",MEMBER_RATING,LEID\na@x.io,2,1\n',
+            [],
+            2,
+            /AUDIENCE_REQUIRED/
+        ]
+    ])('refuses %s', async (_what, content, extra, code, message) => {
+        const r = await cli(
+            'import',
+            csv('x.csv', content),
+            ...extra,
+            '--ledger',
+            ledgerPath
+        );
+        expect(r.code).toBe(code);
+        expect(r.stderr).toMatch(message);
+    });
+
+    it('imports a Mailchimp export with --audience-id and --audience-name', async () => {
+        const file = csv(
+            'mc.csv',
+            '"Email Address","First Name",MEMBER_RATING,OPTIN_TIME,UNSUB_TIME,UNSUB_REASON,LEID,EUID\na@x.io,A,2,,"2024-07-01 08:00:00","No longer interested",1,e\n'
+        );
+        const r = await cli(
+            'import',
+            file,
+            '--audience-id',
+            'abc123',
+            '--audience-name',
+            'Newsletter',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(r.json).toMatchObject({
+            status: 'imported',
+            format: 'mailchimp',
+            mailchimpKind: 'unsubscribed',
+            unsubscribesAdded: 1
+        });
+    });
+});
+
+describe('optout history and status', () => {
+    it('shows the trail of an email as a table or JSON', async () => {
+        await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--reason',
+            'spam',
+            '--ledger',
+            ledgerPath
+        );
+        const j = await cli(
+            'history',
+            '--email',
+            'A@X.IO',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(j.code).toBe(0);
+        expect(Object.keys(j.json).sort()).toEqual([
+            'audit',
+            'email',
+            'ledger',
+            'memberships',
+            'person',
+            'unsubscribes'
+        ]);
+        expect(j.json.email).toBe('a@x.io');
+        const t = await cli(
+            'history',
+            '--email',
+            'a@x.io',
+            '--ledger',
+            ledgerPath
+        );
+        expect(t.stdout).toMatch(
+            /unsubscribe_recorded.*unsubscribed from all audiences \(reason: spam\)/
+        );
+        const unknown = await cli(
+            'history',
+            '--email',
+            'who@x.io',
+            '--ledger',
+            ledgerPath
+        );
+        expect(unknown.code).toBe(0);
+        expect(unknown.stdout).toMatch(/no record of who@x\.io/);
+    });
+
+    it('shows counts, pending pushes and the last runs with their API usage', async () => {
+        await cli('unsubscribe', '--email', 'a@x.io', '--ledger', ledgerPath);
+        withLedger((l) => {
+            const run = l.startRun({ job: 'hourly' });
+            l.finishRun(run.id, {
+                status: 'succeeded',
+                result: {
+                    apiRequests: 6,
+                    apiUsage: { used: 40, max: 15000 },
+                    membershipsUpserted: 12
+                }
+            });
+        });
+        const j = await cli('status', '--ledger', ledgerPath, '--json');
+        expect(j.code).toBe(0);
+        expect(j.json).toMatchObject({
+            persons: 1,
+            pending: { count: 1, global: 1 },
+            lastRuns: [
+                expect.objectContaining({
+                    job: 'hourly',
+                    apiRequests: 6,
+                    apiUsage: { used: 40, max: 15000 },
+                    summary: { membershipsUpserted: 12 }
+                })
+            ]
+        });
+        const t = await cli('status', '--ledger', ledgerPath);
+        expect(t.stdout).toMatch(
+            /Pending pushes\s*│ 1 \(1 global, 0 audience\), oldest/
+        );
+        expect(t.stdout).toMatch(
+            /hourly.*succeeded.*6.*40\/15000.*membershipsUpserted 12/
+        );
+    });
+});
+
+describe('the real entry point (bin/optout)', () => {
+    it('prints one JSON object and the right exit codes', () => {
+        const file = csv(
+            'in.csv',
+            `${HEADER}\na@x.io,,news,News,Unsubscribed,2025-01-01\nbad,,news,News,Subscribed,\n`
+        );
+        const rejected = spawnCli(
+            'import',
+            file,
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(rejected.code).toBe(1);
+        expect(rejected.json).toMatchObject({
+            status: 'rejected',
+            code: 'INVALID_ROWS',
+            invalid: [{ line: 3, problems: [expect.any(String)] }]
+        });
+        expect(Object.keys(rejected.json)).toEqual(
+            expect.arrayContaining([
+                'rowsRead',
+                'personsUpserted',
+                'membershipsChanged',
+                'unsubscribesAdded',
+                'invalid'
+            ])
+        );
+        const unsub = spawnCli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--ledger',
+            ledgerPath,
+            '--json'
+        );
+        expect(unsub.code).toBe(0);
+        expect(unsub.json).toMatchObject({ status: 'recorded', scope: 'all' });
+        expect(unsub.stderr).toBe('');
+        const usage = spawnCli(
+            'resubscribe',
+            '--email',
+            'a@x.io',
+            '--ledger',
+            ledgerPath
+        );
+        expect(usage.code).toBe(2);
+        expect(usage.stderr).toMatch(/required option '--reason <text>'/);
+        const status = spawnCli('status', '--ledger', ledgerPath, '--json');
+        expect(status.code).toBe(0);
+        expect(status.json).toMatchObject({
+            persons: 1,
+            pending: { count: 1 }
+        });
+    });
+});

@@ -1,0 +1,172 @@
+/**
+ * `optout history --email E` — what the ledger knows about one email and its audit
+ * trail by time (R10): unsubscribes and their delivery, membership changes, field
+ * writes with push latency, resubscribes.
+ */
+import type { Command } from 'commander';
+import { OptoutError } from '../../model/errors';
+import { normalizeEmail } from '../../model/statuses';
+import type { HistoryReport } from '../../ledger/ledger';
+import type { AuditRecord } from '../../ledger/types';
+import { runCommand, type CommandModule } from '../command';
+import {
+    addLedgerOption,
+    resolveLedgerPath,
+    withLedger,
+    type LedgerOptions
+} from '../options';
+import { formatAge, renderTable } from '../table';
+
+interface HistoryOptions extends LedgerOptions {
+    email: string;
+}
+
+function parseDetail(detail: string | null): Record<string, unknown> {
+    if (!detail) return {};
+    try {
+        const value: unknown = JSON.parse(detail);
+        return value && typeof value === 'object'
+            ? (value as Record<string, unknown>)
+            : { text: detail };
+    } catch {
+        return { text: detail };
+    }
+}
+
+/** One line saying what an audit entry did. */
+export function describeAudit(a: AuditRecord): string {
+    const d = parseDetail(a.detail);
+    const reason = typeof d.reason === 'string' ? ` (reason: ${d.reason})` : '';
+    const change =
+        a.before !== null || a.after !== null
+            ? `${a.before ?? '—'} → ${a.after ?? '—'}`
+            : '';
+    switch (a.action) {
+        case 'unsubscribe_recorded':
+            return `unsubscribed from ${a.after ?? 'all audiences'}${reason}`;
+        case 'unsubscribe_delivered':
+            return (
+                `unsubscribe #${String(d.unsubscribeId ?? '')} confirmed by Salesforce` +
+                (a.latencyMs !== null ? ` after ${formatAge(a.latencyMs)}` : '')
+            );
+        case 'resubscribe':
+            return `unsubscribe from ${a.before ?? ''} removed${reason}`;
+        case 'import':
+        case 'membership_changed':
+        case 'membership_from_salesforce':
+            return `audience ${a.recordId ?? ''}: ${change}${reason}`;
+        default: {
+            const target = [a.object, a.recordId, a.field]
+                .filter(Boolean)
+                .join(' ');
+            const latency =
+                a.latencyMs !== null
+                    ? ` (latency ${formatAge(a.latencyMs)})`
+                    : '';
+            const text = typeof d.text === 'string' ? ` ${d.text}` : '';
+            return `${target}${change ? `: ${change}` : ''}${latency}${text}`.trim();
+        }
+    }
+}
+
+function human(h: HistoryReport): string {
+    if (!h.person && h.audit.length === 0)
+        return `The ledger has no record of ${h.email}.`;
+    const parts: string[] = [];
+    if (h.person) {
+        parts.push(
+            `${h.person.email} — ledger person ${h.person.id}, Salesforce id ${h.person.salesforceId ?? 'unknown'}, first seen ${h.person.createdAt}`
+        );
+    }
+    if (h.memberships.length) {
+        parts.push(
+            renderTable(
+                [
+                    'Audience',
+                    'Name',
+                    'Status',
+                    'Changed at',
+                    'Source',
+                    'Reason'
+                ],
+                h.memberships.map((m) => [
+                    m.audienceId,
+                    m.audienceName,
+                    m.status,
+                    m.changedAt,
+                    m.source,
+                    m.reason
+                ])
+            )
+        );
+    }
+    if (h.unsubscribes.length) {
+        parts.push(
+            renderTable(
+                [
+                    'Unsubscribe',
+                    'Scope',
+                    'Source',
+                    'Collected',
+                    'Delivered',
+                    'Removed'
+                ],
+                h.unsubscribes.map((u) => [
+                    u.id,
+                    u.scope === 'all'
+                        ? 'all audiences'
+                        : `audience ${u.audienceId}`,
+                    u.source,
+                    u.collectedAt,
+                    u.deliveredAt ?? (u.removedAt ? '' : 'pending'),
+                    u.removedAt ? `${u.removedAt} (${u.removedReason})` : ''
+                ])
+            )
+        );
+    }
+    parts.push(
+        h.audit.length
+            ? renderTable(
+                  ['At', 'Action', 'Source', 'What', 'Run'],
+                  h.audit.map((a) => [
+                      a.at,
+                      a.action,
+                      a.source,
+                      describeAudit(a),
+                      a.runId
+                  ])
+              )
+            : 'No audit entries.'
+    );
+    return parts.join('\n');
+}
+
+export const register: CommandModule = (program: Command) => {
+    addLedgerOption(
+        program
+            .command('history')
+            .description(
+                'Show the audit trail of an email: unsubscribes, memberships, Salesforce writes (R10)'
+            )
+            .requiredOption('--email <email>', 'the email address (any case)')
+    ).action(async (opts: HistoryOptions, cmd: Command) =>
+        runCommand(cmd, async (out) => {
+            if (normalizeEmail(opts.email) === '') {
+                throw new OptoutError(
+                    'BAD_ARGUMENT',
+                    '--email must not be empty.',
+                    { exitCode: 2 }
+                );
+            }
+            const ledgerPath = resolveLedgerPath(opts.ledger);
+            return withLedger(
+                opts,
+                (ledger) => {
+                    const h = ledger.history(opts.email);
+                    out.result({ ...h, ledger: ledgerPath }, () => human(h));
+                },
+                { mustExist: true }
+            );
+        })
+    );
+};

@@ -1,0 +1,97 @@
+/**
+ * `optout status` — the ledger at a glance: counts, unsubscribes waiting to reach
+ * Salesforce and the age of the oldest, the last run of each job with its API usage.
+ */
+import type { Command } from 'commander';
+import type { LedgerStatus } from '../../ledger/ledger';
+import { runCommand, type CommandModule } from '../command';
+import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
+import { formatAge, renderPairs, renderTable } from '../table';
+
+/** Human rendering of the ledger part of `optout status` (reusable by the sync part). */
+export function renderLedgerStatus(s: LedgerStatus): string {
+    const statuses = Object.entries(s.memberships.byStatus)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
+    const sources = Object.entries(s.unsubscribes.bySource)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
+    const parts = [
+        renderPairs([
+            ['Ledger', `${s.path} (schema ${s.schemaVersion})`],
+            [
+                'Persons',
+                `${s.persons} (${s.personsWithSalesforceId} with a Salesforce id)`
+            ],
+            ['Audiences', s.audiences],
+            [
+                'Memberships',
+                `${s.memberships.total}${statuses ? ` — ${statuses}` : ''}`
+            ],
+            [
+                'Active unsubscribes',
+                `${s.unsubscribes.active} — ${s.unsubscribes.byScope.all} global, ${s.unsubscribes.byScope.audience} audience${sources ? `; ${sources}` : ''}`
+            ],
+            ['Delivered to Salesforce', s.unsubscribes.delivered],
+            ['Removed by resubscribe', s.unsubscribes.removed],
+            [
+                'Pending pushes',
+                s.pending.count === 0
+                    ? 'none'
+                    : `${s.pending.count} (${s.pending.global} global, ${s.pending.audience} audience), oldest ${formatAge(s.pending.oldestAgeMs)} ago`
+            ]
+        ])
+    ];
+    if (s.lastRuns.length) {
+        parts.push(
+            renderTable(
+                [
+                    'Job',
+                    'Last run',
+                    'Status',
+                    'Duration',
+                    'API requests',
+                    'Org API usage',
+                    'Summary'
+                ],
+                s.lastRuns.map((r) => [
+                    r.job + (r.dryRun ? ' (dry run)' : ''),
+                    r.startedAt,
+                    r.status,
+                    formatAge(r.durationMs),
+                    r.apiRequests,
+                    r.apiUsage ? `${r.apiUsage.used}/${r.apiUsage.max}` : '',
+                    Object.entries(r.summary)
+                        .map(([k, v]) => `${k} ${v}`)
+                        .join(', ')
+                ])
+            )
+        );
+    } else {
+        parts.push('No job has run yet.');
+    }
+    return parts.join('\n');
+}
+
+export const register: CommandModule = (program: Command) => {
+    addLedgerOption(
+        program
+            .command('status')
+            .description(
+                'Show ledger counts, pending pushes with their age, and the last run of each job'
+            )
+    ).action(async (opts: LedgerOptions, cmd: Command) =>
+        runCommand(cmd, async (out) =>
+            withLedger(
+                opts,
+                (ledger) => {
+                    const s = ledger.status();
+                    out.result(s, () => renderLedgerStatus(s));
+                },
+                { mustExist: true }
+            )
+        )
+    );
+};
