@@ -217,6 +217,85 @@ export class QueryEngine {
         };
     }
 
+    /** `query?q=…&columns=true`: the query's column metadata (sf data query uses it). */
+    columns(soql: string): Record<string, unknown> {
+        const q = this.compile(soql);
+        const fieldColumn = (f: FieldDef): Record<string, unknown> => ({
+            aggregate: false,
+            apexType: apexType(f),
+            booleanType: f.type === 'boolean',
+            columnName: f.name,
+            custom: f.custom,
+            displayName: f.name,
+            foreignKeyName: null,
+            insertable: f.createable,
+            joinColumns: [],
+            numberType: ['double', 'int', 'currency', 'percent'].includes(
+                f.type
+            ),
+            textType: ![
+                'boolean',
+                'double',
+                'int',
+                'currency',
+                'percent',
+                'date',
+                'datetime'
+            ].includes(f.type),
+            updatable: f.updateable
+        });
+        const nodeColumns = (node: ShapeNode): Array<Record<string, unknown>> =>
+            node.entries.map((e) => {
+                if (e.kind === 'field') return fieldColumn(e.field);
+                const join =
+                    e.kind === 'parent'
+                        ? nodeColumns(e.node)
+                        : nodeColumns(e.plan.shape);
+                return {
+                    aggregate: e.kind === 'child',
+                    apexType: null,
+                    booleanType: false,
+                    columnName: e.key,
+                    custom: e.key.endsWith('__r'),
+                    displayName: e.key,
+                    foreignKeyName: null,
+                    insertable: false,
+                    joinColumns: join,
+                    numberType: false,
+                    textType: false,
+                    updatable: false
+                };
+            });
+        const columnMetadata =
+            q.mode === 'aggregate'
+                ? q.aggregates.map((a) => ({
+                      ...(a.field
+                          ? fieldColumn(a.field)
+                          : fieldColumn({
+                                name: a.key,
+                                label: a.key,
+                                type: 'int',
+                                custom: false,
+                                nillable: true,
+                                createable: false,
+                                updateable: false
+                            })),
+                      aggregate: a.display !== a.field?.name,
+                      columnName: a.key,
+                      displayName: a.display
+                  }))
+                : q.mode === 'count'
+                  ? []
+                  : nodeColumns(q.shape);
+        return {
+            columnMetadata,
+            entityName: q.obj.name,
+            groupBy: q.mode === 'aggregate' && /GROUP BY/.test(q.orderSql),
+            idSelected: q.flat.some((c) => c.header === 'Id'),
+            keyPrefix: q.obj.keyPrefix
+        };
+    }
+
     // ---- cursors ---------------------------------------------------------------
 
     /** Fixes the result set of a records query and returns a cursor over it. */
@@ -472,6 +551,29 @@ export class QueryEngine {
             out += `${line}${eol}`;
         }
         return out;
+    }
+}
+
+function apexType(f: FieldDef): string {
+    switch (f.type) {
+        case 'id':
+        case 'reference':
+            return 'Id';
+        case 'boolean':
+            return 'Boolean';
+        case 'datetime':
+            return 'Datetime';
+        case 'date':
+            return 'Date';
+        case 'double':
+        case 'percent':
+            return 'Double';
+        case 'currency':
+            return 'Decimal';
+        case 'int':
+            return 'Integer';
+        default:
+            return 'String';
     }
 }
 

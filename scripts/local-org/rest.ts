@@ -553,6 +553,9 @@ export function queryReply(
             'A query string has to be specified'
         );
     }
+    if (ctx.url.searchParams.get('columns') === 'true') {
+        return jsonReply(200, org.queries.columns(q));
+    }
     return jsonReply(
         200,
         org.queries.query(q, {

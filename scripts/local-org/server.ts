@@ -493,7 +493,10 @@ export async function startLocalOrg(
     ): Promise<void> {
         const started = Date.now();
         const method = (req.method ?? 'GET').toUpperCase();
-        const url = new URL(req.url ?? '/', 'http://localhost');
+        // Clients with a trailing slash on the instance URL send //services/…: collapse it.
+        const url = new URL(
+            `http://localhost${(req.url ?? '/').replace(/^\/+/, '/')}`
+        );
         const path = url.pathname.replace(/\/+$/, '') || '/';
         const parts = path
             .split('/')

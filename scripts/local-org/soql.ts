@@ -75,6 +75,8 @@ export interface ChildPlan {
 
 export interface AggregateOutput {
     key: string;
+    /** How the query wrote it, e.g. COUNT(Id) (query columns' displayName). */
+    display: string;
     alias: string;
     /** Field for value formatting; undefined for COUNT. */
     field?: FieldDef;
@@ -1136,6 +1138,7 @@ export function compileSoql(
                 selectSql.push(`${sql} AS ${alias}`);
                 aggregates.push({
                     key: (item.alias as string | undefined) ?? `expr${expr++}`,
+                    display: String(item.rawValue ?? fn),
                     alias,
                     field:
                         fn === 'COUNT' || fn === 'COUNT_DISTINCT'
@@ -1163,6 +1166,7 @@ export function compileSoql(
                 selectSql.push(`${c} AS ${alias}`);
                 aggregates.push({
                     key: (item.alias as string | undefined) ?? field.name,
+                    display: field.name,
                     alias,
                     field,
                     isCount: false

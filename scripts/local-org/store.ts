@@ -61,7 +61,11 @@ export class OrgStore {
 
     constructor(readonly dbPath: string) {
         this.db = new Database(dbPath);
-        if (dbPath !== ':memory:') this.db.pragma('journal_mode = WAL');
+        if (dbPath !== ':memory:') {
+            // One org process per database file: a second opener gets "database is locked".
+            this.db.pragma('locking_mode = EXCLUSIVE');
+            this.db.pragma('journal_mode = WAL');
+        }
         this.db.pragma('synchronous = NORMAL');
         this.db.pragma('temp_store = MEMORY');
         this.db.pragma('cache_size = -65536');

@@ -1,0 +1,306 @@
+/**
+ * `optout local-org start|status|stop`: the embedded local org (a Salesforce-compatible
+ * server on SQLite) in the foreground, and a look at the one that runs.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { runCommand } from '../command';
+import { OptoutError } from '../../model/errors';
+import {
+    DEFAULT_DB_PATH,
+    DEFAULT_STATE_FILE,
+    checkOrg,
+    readState,
+    removeState,
+    writeState
+} from '../../local-org/connect';
+import {
+    FaultSpecError,
+    parseFaultSpec,
+    parseLatency
+} from '../../local-org/faults';
+import { startLocalOrg } from '../../local-org/server';
+
+interface StartOptions {
+    port: string;
+    host: string;
+    db: string;
+    apiLimit?: string;
+    latencyMs?: string;
+    faults?: string;
+    seed?: string;
+    bulkQueryPageSize?: string;
+    stateFile: string;
+}
+
+function positiveInt(
+    name: string,
+    value: string | undefined,
+    min = 0
+): number | undefined {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `${name} must be an integer ≥ ${min}, got '${value}'`,
+            { exitCode: 2 }
+        );
+    }
+    return n;
+}
+
+export function register(program: Command): void {
+    const cmd = program
+        .command('local-org')
+        .description(
+            'Run the local org: the Salesforce REST, Bulk API 2.0 and deploy APIs on SQLite, for development and tests without a Salesforce org.'
+        );
+
+    cmd.command('start')
+        .description(
+            'Start the local org in the foreground (stop with Ctrl-C); writes its URL and token to the state file.'
+        )
+        .option('--port <port>', 'TCP port (0 picks a free one)', '8642')
+        .option('--host <host>', 'interface to listen on', '127.0.0.1')
+        .option(
+            '--db <file>',
+            "SQLite database file (':memory:' for a throw-away org)",
+            DEFAULT_DB_PATH
+        )
+        .option(
+            '--api-limit <n>',
+            'daily API request allowance (default 15000)'
+        )
+        .option(
+            '--latency-ms <ms>',
+            'latency per request: N or MIN-MAX milliseconds'
+        )
+        .option(
+            '--faults <spec>',
+            'fault injection, e.g. 503:0.1,lock:0.05,drop:next=3,latency:20-80'
+        )
+        .option(
+            '--seed <n>',
+            'seed of the random fault sequence (reproducible runs)'
+        )
+        .option(
+            '--bulk-query-page-size <n>',
+            'rows per Bulk query result page when the client gives no maxRecords (default 50000)'
+        )
+        .option(
+            '--state-file <file>',
+            'where to write the URL and token for other commands',
+            DEFAULT_STATE_FILE
+        )
+        .action(async (opts: StartOptions, command: Command) => {
+            await runCommand(command, async (out) => {
+                const port = positiveInt('--port', opts.port) as number;
+                let faults;
+                let latency;
+                try {
+                    faults = opts.faults
+                        ? parseFaultSpec(opts.faults)
+                        : undefined;
+                    latency =
+                        opts.latencyMs !== undefined
+                            ? parseLatency(opts.latencyMs)
+                            : undefined;
+                } catch (err) {
+                    if (err instanceof FaultSpecError) {
+                        throw new OptoutError('BAD_ARGUMENT', err.message, {
+                            exitCode: 2,
+                            actions: [
+                                'See `optout local-org start --help`; example: --faults 503:0.1,lock:0.05,drop:next=3'
+                            ]
+                        });
+                    }
+                    throw err;
+                }
+                const running = readState(opts.stateFile);
+                if (
+                    running &&
+                    (await checkOrg(running.instanceUrl, running.accessToken))
+                ) {
+                    throw new OptoutError(
+                        'LOCAL_ORG_RUNNING',
+                        `A local org already runs at ${running.instanceUrl} (pid ${running.pid}, database ${running.dbPath})`,
+                        {
+                            actions: [
+                                'Use it as it is, or stop it first: optout local-org stop'
+                            ]
+                        }
+                    );
+                }
+                let org;
+                try {
+                    org = await startLocalOrg({
+                        port,
+                        host: opts.host,
+                        dbPath:
+                            opts.db === ':memory:'
+                                ? ':memory:'
+                                : resolve(opts.db),
+                        apiLimit: positiveInt('--api-limit', opts.apiLimit, 1),
+                        latencyMs: latency,
+                        faults,
+                        seed: positiveInt('--seed', opts.seed),
+                        bulkQueryPageSize: positiveInt(
+                            '--bulk-query-page-size',
+                            opts.bulkQueryPageSize,
+                            1
+                        ),
+                        log: (line) => out.log('debug', line)
+                    });
+                } catch (err) {
+                    const e = err as NodeJS.ErrnoException;
+                    if (e.code === 'EADDRINUSE') {
+                        throw new OptoutError(
+                            'PORT_IN_USE',
+                            `Port ${port} is already in use`,
+                            {
+                                actions: [
+                                    'Pick another port with --port, or --port 0 for any free port'
+                                ]
+                            }
+                        );
+                    }
+                    if (/database is locked/i.test(e.message ?? '')) {
+                        throw new OptoutError(
+                            'DATABASE_LOCKED',
+                            `The database ${opts.db} is in use by another local org`,
+                            {
+                                actions: [
+                                    'Stop the other one (optout local-org stop) or use another --db'
+                                ]
+                            }
+                        );
+                    }
+                    throw err;
+                }
+                const dbPath = org.dbPath;
+                writeState(opts.stateFile, {
+                    instanceUrl: org.instanceUrl,
+                    accessToken: org.accessToken,
+                    pid: process.pid,
+                    port: org.port,
+                    dbPath,
+                    orgId: org.orgId,
+                    username: org.username,
+                    startedAt: new Date().toISOString()
+                });
+                out.result(
+                    {
+                        status: 'running',
+                        instanceUrl: org.instanceUrl,
+                        accessToken: org.accessToken,
+                        port: org.port,
+                        dbPath,
+                        orgId: org.orgId,
+                        username: org.username,
+                        stateFile: opts.stateFile,
+                        pid: process.pid
+                    },
+                    () =>
+                        [
+                            `Local org running at ${org.instanceUrl}`,
+                            `  access token: ${org.accessToken}`,
+                            `  org id:       ${org.orgId}`,
+                            `  username:     ${org.username}`,
+                            `  database:     ${dbPath}`,
+                            '',
+                            'Connect the sf CLI:',
+                            `  SF_ACCESS_TOKEN='${org.accessToken}' sf org login access-token --instance-url ${org.instanceUrl} --alias local --no-prompt`,
+                            '',
+                            'Press Ctrl-C to stop.'
+                        ].join('\n')
+                );
+                await new Promise<void>((resolveStop) => {
+                    const stop = (): void => {
+                        process.off('SIGINT', stop);
+                        process.off('SIGTERM', stop);
+                        resolveStop();
+                    };
+                    process.on('SIGINT', stop);
+                    process.on('SIGTERM', stop);
+                });
+                out.log('info', 'Stopping the local org…');
+                await org.close();
+                removeState(opts.stateFile);
+                return 0;
+            });
+        });
+
+    cmd.command('status')
+        .description(
+            'Show whether a local org runs (from the state file) and answers.'
+        )
+        .option(
+            '--state-file <file>',
+            'state file written by local-org start',
+            DEFAULT_STATE_FILE
+        )
+        .action(async (opts: { stateFile: string }, command: Command) => {
+            await runCommand(command, async (out) => {
+                const state = readState(opts.stateFile);
+                const answers = state
+                    ? await checkOrg(state.instanceUrl, state.accessToken)
+                    : false;
+                out.result(
+                    state
+                        ? {
+                              status: answers ? 'running' : 'not-answering',
+                              ...state
+                          }
+                        : { status: 'stopped' },
+                    () =>
+                        !state
+                            ? 'No local org runs (commands with --target-org local serve one in-process).'
+                            : answers
+                              ? `Local org running at ${state.instanceUrl} (pid ${state.pid}, database ${state.dbPath})`
+                              : `A local org was started at ${state.instanceUrl} (pid ${state.pid}) but does not answer.`
+                );
+                return state && !answers ? 1 : 0;
+            });
+        });
+
+    cmd.command('stop')
+        .description('Stop the local org started with local-org start.')
+        .option(
+            '--state-file <file>',
+            'state file written by local-org start',
+            DEFAULT_STATE_FILE
+        )
+        .action(async (opts: { stateFile: string }, command: Command) => {
+            await runCommand(command, async (out) => {
+                const state = readState(opts.stateFile);
+                if (!state) {
+                    out.result(
+                        { status: 'stopped' },
+                        () => 'No local org runs.'
+                    );
+                    return 0;
+                }
+                try {
+                    process.kill(state.pid, 'SIGTERM');
+                } catch (err) {
+                    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+                        throw err;
+                    removeState(opts.stateFile, state.pid);
+                }
+                for (
+                    let i = 0;
+                    i < 50 &&
+                    (await checkOrg(state.instanceUrl, state.accessToken, 200));
+                    i++
+                ) {
+                    await new Promise((r) => setTimeout(r, 100));
+                }
+                out.result(
+                    { status: 'stopped', pid: state.pid },
+                    () => `Stopped the local org (pid ${state.pid}).`
+                );
+                return 0;
+            });
+        });
+}

@@ -1,0 +1,424 @@
+/**
+ * Test helpers for every part of the project: an in-memory local org on a free port,
+ * this repository's package deployed to it through the real deploy path, and fast
+ * seeding through the org's own Bulk API 2.0 (never by writing SQLite directly).
+ *
+ *   const t = await startTestOrg({ deploy: true });
+ *   const ids = await seedRecords(t, 'Contact', [{ LastName: 'A', Email: 'a@x.com' }]);
+ *   … t.conn (jsforce), t.admin (faults, stats, convert lead) …
+ *   await t.close();
+ */
+import { createHash } from 'node:crypto';
+import {
+    existsSync,
+    mkdirSync,
+    readdirSync,
+    readFileSync,
+    statSync,
+    writeFileSync
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import type { Connection } from 'jsforce';
+import { connectionFor, LOCAL_ORG_API_VERSION } from './connect';
+import { startLocalOrg, type LocalOrg, type LocalOrgOptions } from './server';
+
+export interface TestOrg {
+    org: LocalOrg;
+    instanceUrl: string;
+    accessToken: string;
+    conn: Connection;
+    admin: LocalOrg['admin'];
+    close(): Promise<void>;
+}
+
+export interface DeploySummary {
+    id: string;
+    status: string;
+    success: boolean;
+    numberComponentsDeployed: number;
+    numberComponentsTotal: number;
+    componentFailures: Array<{
+        fullName: string;
+        componentType: string;
+        problem?: string;
+        fileName: string;
+    }>;
+    warnings: Array<{
+        fullName: string;
+        componentType: string;
+        problem?: string;
+    }>;
+}
+
+const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** Keeps @salesforce/core and sf from writing log files and telemetry during tests. */
+function quietSalesforceTools(): void {
+    process.env.SF_DISABLE_LOG_FILE ??= 'true';
+    process.env.SF_DISABLE_TELEMETRY ??= 'true';
+    process.env.SFDX_DISABLE_TELEMETRY ??= 'true';
+}
+
+/**
+ * Starts an in-memory org on a free port (options as startLocalOrg), optionally with
+ * this repository's force-app deployed (`deploy: true`) or another source folder.
+ */
+export async function startTestOrg(
+    options: LocalOrgOptions & { deploy?: boolean | string } = {}
+): Promise<TestOrg> {
+    const { deploy, ...orgOptions } = options;
+    const org = await startLocalOrg({
+        port: 0,
+        dbPath: ':memory:',
+        ...orgOptions
+    });
+    const conn = connectionFor(org);
+    const t: TestOrg = {
+        org,
+        instanceUrl: org.instanceUrl,
+        accessToken: org.accessToken,
+        conn,
+        admin: org.admin,
+        close: () => org.close()
+    };
+    try {
+        if (deploy) {
+            const summary = await deployPackage(
+                t,
+                typeof deploy === 'string' ? deploy : 'force-app'
+            );
+            if (!summary.success) {
+                throw new Error(
+                    `deploy of ${typeof deploy === 'string' ? deploy : 'force-app'} failed: ${summary.componentFailures
+                        .map(
+                            (f) =>
+                                `${f.componentType} ${f.fullName}: ${f.problem ?? ''}`
+                        )
+                        .join('; ')}`
+                );
+            }
+            // Deploying is setup: start the test with clean counters.
+            org.admin.resetStats();
+            org.admin.resetUsage();
+        }
+    } catch (err) {
+        await org.close();
+        throw err;
+    }
+    return t;
+}
+
+function sourceFingerprint(dir: string): string {
+    const hash = createHash('sha256');
+    const walk = (d: string): void => {
+        for (const entry of readdirSync(d, { withFileTypes: true }).sort(
+            (a, b) => a.name.localeCompare(b.name)
+        )) {
+            const p = join(d, entry.name);
+            if (entry.isDirectory()) {
+                if (entry.name === '__tests__' || entry.name === 'node_modules')
+                    continue;
+                walk(p);
+            } else {
+                const st = statSync(p);
+                hash.update(`${relative(dir, p)}:${st.size}:${st.mtimeMs}\n`);
+            }
+        }
+    };
+    walk(dir);
+    return hash.digest('hex').slice(0, 24);
+}
+
+/**
+ * Deploys a source-format folder through source-deploy-retrieve's REST deploy — the
+ * path `sf project deploy start` takes. The converted zip is cached on disk (keyed
+ * by the folder's file names, sizes and times) so later test files skip the
+ * conversion and send the same zip through jsforce's `metadata.deployRest`.
+ */
+export async function deployPackage(
+    target: { instanceUrl: string; accessToken: string },
+    sourceDir = 'force-app',
+    options: { checkOnly?: boolean; useCache?: boolean } = {}
+): Promise<DeploySummary> {
+    quietSalesforceTools();
+    const dir = resolve(REPO_ROOT, sourceDir);
+    if (!existsSync(dir)) throw new Error(`no source folder ${dir}`);
+    const cacheDir = join(tmpdir(), 'optout-local-org-deploy-cache');
+    const cacheFile = join(cacheDir, `${sourceFingerprint(dir)}.zip`);
+    const conn = connectionFor(target);
+    let id: string;
+    if (options.useCache !== false && existsSync(cacheFile)) {
+        const zip = readFileSync(cacheFile);
+        const res = (await conn.metadata.deployRest(zip, {
+            rollbackOnError: true,
+            singlePackage: true,
+            checkOnly: options.checkOnly === true
+        })) as unknown as { id: string };
+        id = res.id;
+    } else {
+        const { AuthInfo, Connection: CoreConnection } =
+            await import('@salesforce/core');
+        const { ComponentSet, MetadataConverter } =
+            await import('@salesforce/source-deploy-retrieve');
+        const authInfo = await AuthInfo.create({
+            accessTokenOptions: {
+                accessToken: target.accessToken,
+                instanceUrl: target.instanceUrl,
+                loginUrl: target.instanceUrl
+            }
+        });
+        const coreConn = await CoreConnection.create({ authInfo });
+        coreConn.setApiVersion(LOCAL_ORG_API_VERSION);
+        const cwd = process.cwd();
+        process.chdir(REPO_ROOT);
+        try {
+            const components = ComponentSet.fromSource(
+                relative(REPO_ROOT, dir)
+            );
+            const deploy = await components.deploy({
+                usernameOrConnection: coreConn,
+                apiOptions: {
+                    rest: true,
+                    checkOnly: options.checkOnly === true
+                }
+            });
+            id = deploy.id as string;
+            // Cache the zip for the next test file (conversion is the slow part).
+            try {
+                const converted = await new MetadataConverter().convert(
+                    components,
+                    'metadata',
+                    { type: 'zip' }
+                );
+                if (converted.zipBuffer) {
+                    mkdirSync(cacheDir, { recursive: true });
+                    writeFileSync(cacheFile, converted.zipBuffer);
+                }
+            } catch {
+                // caching is an optimisation only
+            }
+        } finally {
+            process.chdir(cwd);
+        }
+    }
+    return waitForDeploy(conn, id);
+}
+
+/** Polls a REST deploy until it is done and summarises it. */
+export async function waitForDeploy(
+    conn: Connection,
+    id: string,
+    timeoutMs = 60_000
+): Promise<DeploySummary> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+        const res = (await conn.metadata.checkDeployStatus(
+            id,
+            true,
+            true
+        )) as unknown as Record<string, unknown>;
+        if (res.done === true) {
+            const details = (res.details ?? {}) as {
+                componentFailures?: DeploySummary['componentFailures'];
+                componentSuccesses?: Array<{
+                    fullName: string;
+                    componentType: string;
+                    problem?: string;
+                    problemType?: string;
+                }>;
+            };
+            return {
+                id,
+                status: String(res.status),
+                success: res.success === true,
+                numberComponentsDeployed: Number(res.numberComponentsDeployed),
+                numberComponentsTotal: Number(res.numberComponentsTotal),
+                componentFailures: details.componentFailures ?? [],
+                warnings: (details.componentSuccesses ?? []).filter(
+                    (m) => m.problemType === 'Warning'
+                )
+            };
+        }
+        if (Date.now() > end)
+            throw new Error(
+                `deploy ${id} did not finish within ${timeoutMs} ms`
+            );
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+
+function csvCell(v: unknown): string {
+    if (v === undefined) return '';
+    if (v === null) return '#N/A';
+    const s =
+        v instanceof Date
+            ? v.toISOString()
+            : typeof v === 'boolean'
+              ? String(v)
+              : String(v);
+    return `"${s.replace(/"/g, '""')}"`;
+}
+
+async function api(
+    target: { instanceUrl: string; accessToken: string },
+    method: string,
+    path: string,
+    body?: string,
+    contentType = 'application/json'
+): Promise<{ status: number; text: string; headers: Headers }> {
+    const res = await fetch(
+        `${target.instanceUrl}/services/data/v${LOCAL_ORG_API_VERSION}${path}`,
+        {
+            method,
+            headers: {
+                Authorization: `Bearer ${target.accessToken}`,
+                ...(body !== undefined ? { 'Content-Type': contentType } : {})
+            },
+            body
+        }
+    );
+    return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+function parseCsv(text: string): string[][] {
+    const rows: string[][] = [];
+    let row: string[] = [];
+    let cell = '';
+    let quoted = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (quoted) {
+            if (c === '"' && text[i + 1] === '"') {
+                cell += '"';
+                i++;
+            } else if (c === '"') quoted = false;
+            else cell += c;
+        } else if (c === '"') quoted = true;
+        else if (c === ',') {
+            row.push(cell);
+            cell = '';
+        } else if (c === '\n') {
+            row.push(cell);
+            rows.push(row);
+            row = [];
+            cell = '';
+        } else if (c !== '\r') cell += c;
+    }
+    if (cell !== '' || row.length) {
+        row.push(cell);
+        rows.push(row);
+    }
+    return rows;
+}
+
+/**
+ * Inserts records through the org's Bulk API 2.0 (one job) and returns their ids in
+ * input order. Fails with the org's per-record errors if any record is rejected.
+ * Counts against the org's API usage like any client: reset stats after seeding if
+ * the test measures requests.
+ */
+export async function seedRecords(
+    target: { instanceUrl: string; accessToken: string },
+    objectName: string,
+    records: Array<Record<string, unknown>>
+): Promise<string[]> {
+    if (records.length === 0) return [];
+    const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
+    const lines = [columns.map((c) => `"${c}"`).join(',')];
+    for (const r of records)
+        lines.push(columns.map((c) => csvCell(r[c])).join(','));
+    const created = await api(
+        target,
+        'POST',
+        '/jobs/ingest',
+        JSON.stringify({
+            object: objectName,
+            operation: 'insert',
+            contentType: 'CSV'
+        })
+    );
+    if (created.status !== 200)
+        throw new Error(`seed ${objectName}: ${created.text}`);
+    const jobId = (JSON.parse(created.text) as { id: string }).id;
+    const upload = await api(
+        target,
+        'PUT',
+        `/jobs/ingest/${jobId}/batches`,
+        `${lines.join('\n')}\n`,
+        'text/csv'
+    );
+    if (upload.status !== 201)
+        throw new Error(`seed ${objectName}: ${upload.text}`);
+    await api(
+        target,
+        'PATCH',
+        `/jobs/ingest/${jobId}`,
+        JSON.stringify({ state: 'UploadComplete' })
+    );
+    for (;;) {
+        const info = JSON.parse(
+            (await api(target, 'GET', `/jobs/ingest/${jobId}`)).text
+        ) as {
+            state: string;
+            errorMessage?: string;
+            numberRecordsFailed: number;
+        };
+        if (info.state === 'JobComplete') {
+            if (info.numberRecordsFailed > 0) {
+                const failed = parseCsv(
+                    (
+                        await api(
+                            target,
+                            'GET',
+                            `/jobs/ingest/${jobId}/failedResults`
+                        )
+                    ).text
+                );
+                throw new Error(
+                    `seed ${objectName}: ${info.numberRecordsFailed} records failed: ${failed
+                        .slice(1, 4)
+                        .map((r) => r[1])
+                        .join('; ')}`
+                );
+            }
+            break;
+        }
+        if (info.state === 'Failed' || info.state === 'Aborted') {
+            throw new Error(
+                `seed ${objectName}: job ${info.state}: ${info.errorMessage ?? ''}`
+            );
+        }
+        await new Promise((r) => setTimeout(r, 10));
+    }
+    const ok = parseCsv(
+        (await api(target, 'GET', `/jobs/ingest/${jobId}/successfulResults`))
+            .text
+    );
+    await api(target, 'DELETE', `/jobs/ingest/${jobId}`);
+    // The org writes results in input order (Salesforce does not promise an order).
+    return ok.slice(1).map((r) => r[0]);
+}
+
+/** Generates `n` simple Contacts (or Leads) for volume tests. */
+export function fakePeople(
+    n: number,
+    options: {
+        type?: 'Contact' | 'Lead';
+        offset?: number;
+        domain?: string;
+    } = {}
+): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = [];
+    const offset = options.offset ?? 0;
+    for (let i = offset; i < offset + n; i++) {
+        const rec: Record<string, unknown> = {
+            FirstName: `First${i}`,
+            LastName: `Last${i}`,
+            Email: `person${i}@${options.domain ?? 'example.com'}`
+        };
+        if (options.type === 'Lead') rec.Company = `Company ${i % 1000}`;
+        out.push(rec);
+    }
+    return out;
+}
