@@ -76,12 +76,17 @@ export interface ImportReport {
     membershipsChanged: number;
     unsubscribesAdded: number;
     skipped: { unchanged: number; stale: number; blocked: number };
-    /** Lines whose status change was refused: an active unsubscribe (R4). */
+    /** Lines whose status change was refused: an active unsubscribe (R4); first 10,000. */
     blockedLines: number[];
+    /** How many lines are invalid. */
+    invalidCount: number;
+    /** The invalid lines with every problem, in line order; the first 10,000 (memory stays bounded). */
     invalid: InvalidRow[];
 }
 
 const PROGRESS_EVERY = 2000;
+/** Invalid and blocked lines listed in a report; the counts cover all of them. */
+export const MAX_LISTED = 10_000;
 
 class Staging {
     readonly db = new Database(''); // anonymous temporary file, removed on close
@@ -376,12 +381,17 @@ function crossCheck(staging: Staging, ledger: Ledger): void {
     })();
 }
 
+/** The first `MAX_LISTED` invalid lines with their problems, in line order. */
 function invalidRows(staging: Staging): InvalidRow[] {
     const out: InvalidRow[] = [];
     let current: InvalidRow | undefined;
     for (const p of staging.db
-        .prepare('SELECT line, problem FROM problems ORDER BY line, rowid')
-        .iterate() as Iterable<{ line: number; problem: string }>) {
+        .prepare(
+            `SELECT line, problem FROM problems WHERE line IN
+                 (SELECT DISTINCT line FROM problems ORDER BY line LIMIT ?)
+             ORDER BY line, rowid`
+        )
+        .iterate(MAX_LISTED) as Iterable<{ line: number; problem: string }>) {
         if (!current || current.line !== p.line) {
             current = { line: p.line, problems: [] };
             out.push(current);
@@ -428,6 +438,11 @@ export async function importCsv(
         staging.commit();
         crossCheck(staging, ledger);
         const invalid = invalidRows(staging);
+        const invalidCount = (
+            staging.db
+                .prepare('SELECT COUNT(DISTINCT line) AS n FROM problems')
+                .get() as { n: number }
+        ).n;
         const report: ImportReport = {
             file: options.file,
             format: mapper.format,
@@ -447,12 +462,13 @@ export async function importCsv(
             unsubscribesAdded: 0,
             skipped: { unchanged: 0, stale: 0, blocked: 0 },
             blockedLines: [],
+            invalidCount,
             invalid
         };
-        if ((invalid.length > 0 && !options.skipInvalid) || syntaxErrors > 0)
+        if ((invalidCount > 0 && !options.skipInvalid) || syntaxErrors > 0)
             return report;
         applyStaged(staging, ledger, options, report);
-        report.status = invalid.length > 0 ? 'partial' : 'imported';
+        report.status = invalidCount > 0 ? 'partial' : 'imported';
         return report;
     } finally {
         staging.close();
@@ -499,7 +515,9 @@ function applyStaged(
         report.skipped.unchanged += r.skipped.unchanged;
         report.skipped.stale += r.skipped.stale;
         report.skipped.blocked += r.skipped.blocked;
-        report.blockedLines.push(...r.blockedLines);
+        for (const line of r.blockedLines)
+            if (report.blockedLines.length < MAX_LISTED)
+                report.blockedLines.push(line);
         done += rows.length;
         after = rows[rows.length - 1].line as number;
         options.onProgress?.({

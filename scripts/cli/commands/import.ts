@@ -68,7 +68,10 @@ function progressBar(
             bar?.stop();
             phase = p.phase;
             bar = new SingleBar({
-                format: `${p.phase === 'validate' ? 'Checking ' : 'Importing'} [{bar}] {percentage}% | {value}/{total}`,
+                format:
+                    p.phase === 'validate'
+                        ? 'Checking  [{bar}] {percentage}% of the file'
+                        : 'Importing [{bar}] {percentage}% | {value}/{total} rows',
                 hideCursor: true,
                 clearOnComplete: false
             });
@@ -81,7 +84,7 @@ function progressBar(
 
 function human(report: ImportReport, ledgerPath: string): string {
     if (report.status === 'rejected')
-        return `Checked ${report.rowsRead} row(s) of ${report.file}: ${report.invalid.length} invalid, nothing imported into ${ledgerPath}.`;
+        return `Checked ${report.rowsRead} row(s) of ${report.file}: ${report.invalidCount} invalid, nothing imported into ${ledgerPath}.`;
     const pairs: [string, string | number][] = [
         ['File', report.file],
         [
@@ -92,7 +95,7 @@ function human(report: ImportReport, ledgerPath: string): string {
         ],
         ['Ledger', ledgerPath],
         ['Rows read', report.rowsRead],
-        ['Invalid rows', report.invalid.length],
+        ['Invalid rows', report.invalidCount],
         ['Persons created or updated', report.personsUpserted],
         ['Audiences created or renamed', report.audiencesUpserted],
         ['Memberships changed', report.membershipsChanged],
@@ -107,9 +110,9 @@ function human(report: ImportReport, ledgerPath: string): string {
 function printProblems(report: ImportReport): void {
     for (const row of report.invalid.slice(0, SHOWN_PROBLEMS))
         process.stderr.write(`line ${row.line}: ${row.problems.join('; ')}\n`);
-    if (report.invalid.length > SHOWN_PROBLEMS)
+    if (report.invalidCount > SHOWN_PROBLEMS)
         process.stderr.write(
-            `… and ${report.invalid.length - SHOWN_PROBLEMS} more invalid rows (--json lists them all)\n`
+            `… and ${report.invalidCount - SHOWN_PROBLEMS} more invalid rows (--json lists up to 10,000)\n`
         );
 }
 
@@ -164,7 +167,7 @@ export const register: CommandModule = (program: Command) => {
             const message = rejected
                 ? syntax
                     ? 'Nothing imported: the CSV quoting is broken, so the rows after it cannot be read reliably.'
-                    : `Nothing imported: ${report.invalid.length} invalid row(s).`
+                    : `Nothing imported: ${report.invalidCount} invalid row(s).`
                 : undefined;
             const actions = rejected
                 ? syntax
@@ -199,7 +202,7 @@ export const register: CommandModule = (program: Command) => {
                         process.stderr.write(`  Try this: ${a}\n`);
                 } else if (report.status === 'partial') {
                     process.stderr.write(
-                        `warning: ${report.invalid.length} invalid row(s) skipped.\n`
+                        `warning: ${report.invalidCount} invalid row(s) skipped.\n`
                     );
                 }
             }

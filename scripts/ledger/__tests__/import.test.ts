@@ -293,6 +293,19 @@ describe('import of optout CSV files', () => {
     });
 });
 
+describe('large invalid files', () => {
+    it('counts every invalid line and lists the first 10,000', async () => {
+        const rows = [HEADER];
+        for (let i = 0; i < 10_005; i++)
+            rows.push(`bad${i},,news,News,Subscribed,`);
+        const report = await run(rows.join('\n'));
+        expect(report.status).toBe('rejected');
+        expect(report.invalidCount).toBe(10_005);
+        expect(report.invalid).toHaveLength(10_000);
+        expect(report.invalid[9_999].line).toBe(10_001);
+    });
+});
+
 describe('file-level problems', () => {
     it.each([
         [
