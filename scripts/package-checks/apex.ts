@@ -12,7 +12,6 @@ import {
     ApexParserFactory,
     SoqlLiteralContext
 } from '@apexdevtools/apex-parser';
-import * as prettier from 'prettier';
 import { parseQuery } from '@jetstreamapp/soql-parser-js';
 import type {
     FieldType,
@@ -49,8 +48,26 @@ export interface ParsedApex {
     soql: SoqlLiteral[];
 }
 
+// Parsing and lexing cost tens of milliseconds per class; several checks ask about the
+// same source, so results are kept per source text.
+const parseCache = new Map<string, ParsedApex>();
+const tokenCache = new Map<string, Token[]>();
+
 /** Parses a class or trigger; syntax errors come back with line and column. */
 export function parseApex(
+    source: string,
+    kind: 'class' | 'trigger' = 'class'
+): ParsedApex {
+    const key = `${kind}\u0000${source}`;
+    let parsed = parseCache.get(key);
+    if (!parsed) {
+        parsed = parseUncached(source, kind);
+        parseCache.set(key, parsed);
+    }
+    return parsed;
+}
+
+function parseUncached(
     source: string,
     kind: 'class' | 'trigger' = 'class'
 ): ParsedApex {
@@ -78,15 +95,6 @@ export function parseApex(
     return { errors: listener.errors, soql };
 }
 
-/** True when prettier (with the project's configuration) leaves the file unchanged. */
-export async function isFormatted(
-    source: string,
-    filepath: string
-): Promise<boolean> {
-    const options = (await prettier.resolveConfig(filepath)) ?? {};
-    return prettier.check(source, { ...options, filepath });
-}
-
 export interface Token {
     text: string;
     type: number;
@@ -96,6 +104,15 @@ export interface Token {
 
 /** Code tokens (no comments or whitespace). */
 export function apexTokens(source: string): Token[] {
+    let tokens = tokenCache.get(source);
+    if (!tokens) {
+        tokens = lexUncached(source);
+        tokenCache.set(source, tokens);
+    }
+    return tokens;
+}
+
+function lexUncached(source: string): Token[] {
     const lexer = ApexParserFactory.createLexer(source);
     lexer.removeErrorListeners();
     return lexer
@@ -277,8 +294,19 @@ export interface SoqlShape {
     subqueries: { relationship: string; fields: string[] }[];
 }
 
+const soqlCache = new Map<string, SoqlShape | string>();
+
 /** The objects and fields of a SOQL query, or an error message when it does not parse. */
 export function soqlShape(text: string): SoqlShape | string {
+    let shape = soqlCache.get(text);
+    if (shape === undefined) {
+        shape = soqlShapeUncached(text);
+        soqlCache.set(text, shape);
+    }
+    return shape;
+}
+
+function soqlShapeUncached(text: string): SoqlShape | string {
     // Apex-only clauses the SOQL parser does not know.
     const cleaned = text
         .replace(/\bALL\s+ROWS\b/gi, '')

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import { CheckResult, Problem } from './problems';
 import { convertPackageDir } from './convert';
-import { isFormatted, parseApex } from './apex';
+import { parseApex } from './apex';
+import { listUnformatted } from './format';
 import { checkConsistency } from './consistency';
 import { loadPackage } from './model';
 import { runPmd } from './pmd';
@@ -18,6 +19,8 @@ export interface CheckOptions {
     extraDirs: string[];
     /** Skip PMD (needs Java); the summary says it was skipped. */
     skipPmd?: boolean;
+    /** Prettier configuration for the Apex format check; default: found from each file. */
+    prettierConfig?: string;
 }
 
 export const DEFAULT_OPTIONS: Omit<CheckOptions, 'projectRoot'> = {
@@ -81,6 +84,7 @@ export async function apexSourceCheck(
                 options.packageDir
             ]);
             const problems: Problem[] = [];
+            const parsable: string[] = [];
             for (const apex of model.apex) {
                 const parsed = parseApex(apex.source, apex.kind);
                 for (const error of parsed.errors) {
@@ -92,20 +96,23 @@ export async function apexSourceCheck(
                         message: error.message
                     });
                 }
-                if (
-                    parsed.errors.length === 0 &&
-                    !(await isFormatted(
-                        apex.source,
-                        path.resolve(options.projectRoot, apex.file)
-                    ))
-                ) {
-                    problems.push({
-                        file: apex.file,
-                        rule: 'prettier',
-                        message: 'not formatted: run npx prettier --write on it'
-                    });
-                }
+                if (parsed.errors.length === 0)
+                    parsable.push(path.resolve(options.projectRoot, apex.file));
             }
+            const format = await listUnformatted(
+                parsable,
+                options.projectRoot,
+                options.prettierConfig
+            );
+            for (const file of format.unformatted) {
+                problems.push({
+                    file: path.relative(options.projectRoot, file),
+                    rule: 'prettier',
+                    message: 'not formatted: run npx prettier --write on it'
+                });
+            }
+            if (format.errors)
+                problems.push({ rule: 'prettier', message: format.errors });
             return { summary: `${model.apex.length} Apex files`, problems };
         }
     );

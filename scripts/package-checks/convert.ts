@@ -26,9 +26,12 @@ export interface ConversionResult {
 
 function claimedFiles(component: SourceComponent, into: Set<string>): void {
     if (component.xml) into.add(path.resolve(component.xml));
-    if (component.content)
+    // A decomposed component (CustomObject, CustomObjectTranslation) is its children: its
+    // folder may hold files no child claims. A bundle (lwc) is its whole folder.
+    if (component.content && !component.type.children) {
         for (const file of component.walkContent())
             into.add(path.resolve(file));
+    }
     for (const child of component.getChildren()) claimedFiles(child, into);
 }
 
