@@ -42,7 +42,6 @@ import {
     LATEST_SCHEMA_VERSION,
     MIGRATIONS,
     migrate,
-    schemaVersion,
     type Migration
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
@@ -355,7 +354,11 @@ export class Ledger {
 
     /** The schema version of the open file. */
     get schemaVersion(): number {
-        return schemaVersion(this.db);
+        // Read-only: the table exists once the file is open (migrate created it).
+        const row = this.stmt(
+            'SELECT MAX(version) AS v FROM schema_migrations'
+        ).get() as { v: number | null };
+        return row.v ?? 0;
     }
 
     static readonly LATEST_SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
