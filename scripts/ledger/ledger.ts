@@ -364,19 +364,24 @@ export class Ledger {
     static readonly LATEST_SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
 
     /**
-     * Runs `fn` in one transaction (nested calls become savepoints). Use it to make
-     * several API calls atomic, e.g. apply Salesforce changes and then set a cursor.
+     * Runs `fn` in one write transaction (nested calls become savepoints). Use it to
+     * make several API calls atomic, e.g. apply Salesforce changes and set a cursor.
+     * BEGIN IMMEDIATE: a deferred transaction that reads and then writes would fail
+     * at once with SQLITE_BUSY when another process wrote in between, whereas an
+     * immediate one waits up to `busy_timeout` for the write lock.
      */
     transaction<T>(fn: () => T): T {
         const outer = !this.db.inTransaction;
-        return this.db.transaction(() => {
-            if (outer) this.seqCache = undefined;
-            try {
-                return fn();
-            } finally {
+        return this.db
+            .transaction(() => {
                 if (outer) this.seqCache = undefined;
-            }
-        })();
+                try {
+                    return fn();
+                } finally {
+                    if (outer) this.seqCache = undefined;
+                }
+            })
+            .immediate();
     }
 
     private nowIso(): string {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -822,6 +822,44 @@ describe('runs, cursors and status', () => {
             person: null,
             audit: []
         });
+    });
+});
+
+describe('several processes on one file', () => {
+    it('waits for another process holding the write lock instead of failing', async () => {
+        const path = join(dir, 'shared.db');
+        Ledger.open(path).close();
+        // A second process takes the write lock, signals, holds it 400 ms, commits.
+        const script = `
+            const Database = require('better-sqlite3');
+            const db = new Database(${JSON.stringify(path)});
+            db.exec('BEGIN IMMEDIATE');
+            db.prepare("INSERT INTO audiences (id, name, created_at, updated_at) VALUES ('other', 'Other', 't', 't')").run();
+            process.stdout.write('locked\\n');
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+            db.exec('COMMIT');
+            db.close();`;
+        const child = spawn(process.execPath, ['-e', script], {
+            cwd: join(__dirname, '../../..'),
+            stdio: ['ignore', 'pipe', 'inherit']
+        });
+        const exited = new Promise((res) => child.once('exit', res));
+        await new Promise<void>((res) =>
+            child.stdout.once('data', () => res())
+        );
+        const ledger = Ledger.open(path);
+        try {
+            const r = ledger.recordUnsubscribe({
+                email: 'a@x.io',
+                scope: 'all',
+                source: 'webhook'
+            });
+            expect(r.outcome).toBe('recorded');
+            expect(ledger.getAudience('other')?.name).toBe('Other');
+        } finally {
+            ledger.close();
+            await exited;
+        }
     });
 });
 
