@@ -205,10 +205,9 @@ export class QueryEngine {
             done,
             records: this.shapeRows(cursor.compiled, rows, apiVersion)
         };
-        if (done) {
-            this.closeCursor(cursor.id);
-            return page;
-        }
+        // A finished cursor stays (until evicted or expired) so that a client that
+        // lost the last page on a dropped connection can fetch it again.
+        if (done) return page;
         return {
             totalSize: page.totalSize,
             done: false,

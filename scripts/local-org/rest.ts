@@ -232,6 +232,8 @@ function recordJson(
     };
     for (const fd of fields ?? obj.fields)
         out[fd.name] = jsonValue(fd, row[fd.name]);
+    // A field-filtered retrieve still carries the Id.
+    if (!('Id' in out)) out.Id = row.Id;
     return out;
 }
 

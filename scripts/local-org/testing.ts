@@ -157,10 +157,15 @@ export async function deployPackage(
         })) as unknown as { id: string };
         id = res.id;
     } else {
-        const { AuthInfo, Connection: CoreConnection } =
-            await import('@salesforce/core');
-        const { ComponentSet, MetadataConverter } =
-            await import('@salesforce/source-deploy-retrieve');
+        // Loaded on demand: they are heavy and most tests never deploy.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const core =
+            require('@salesforce/core') as typeof import('@salesforce/core');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const sdr =
+            require('@salesforce/source-deploy-retrieve') as typeof import('@salesforce/source-deploy-retrieve');
+        const { AuthInfo, Connection: CoreConnection } = core;
+        const { ComponentSet, MetadataConverter } = sdr;
         const authInfo = await AuthInfo.create({
             accessTokenOptions: {
                 accessToken: target.accessToken,
