@@ -74,6 +74,14 @@ export async function runPmd(
         });
         for (const message of errors)
             problems.push({ rule: 'pmd-error', message });
+        // An engine that cannot start (no Java) comes back as a violation above; an empty
+        // rule selection would pass silently, so it is a problem too.
+        if (selection.getCount() === 0) {
+            problems.push({
+                rule: 'pmd-error',
+                message: `no PMD rule matched ${PMD_SELECTORS.join(', ')}`
+            });
+        }
         return {
             problems,
             rules: selection.getCount(),
