@@ -256,6 +256,28 @@ describe('consistency check', () => {
         );
     });
 
+    it('reports a child relationship the component and the Apex use but no lookup defines', () => {
+        for (const lookup of ['Contact__c', 'Lead__c']) {
+            fixture.edit(
+                `${AM}/fields/${lookup}.field-meta.xml`,
+                '<relationshipName>Audience_Memberships</relationshipName>',
+                '<relationshipName>Memberships</relationshipName>'
+            );
+        }
+        const problems = checkConsistency(fixture.model()).filter(
+            (p) => p.rule === 'missing-relationship'
+        );
+        expect(problems.map((p) => p.file)).toEqual(
+            expect.arrayContaining([
+                `${DEFAULT}/lwc/audienceSubscriptions/memberships.js`,
+                `${DEFAULT}/classes/UnsubscribeFromAudienceAction.cls`
+            ])
+        );
+        expect(problems.find((p) => p.file?.endsWith('.cls'))?.message).toBe(
+            'SOQL on Contact: no child relationship Audience_Memberships__r'
+        );
+    });
+
     it('reports a component import of a label that does not exist', () => {
         const labels = `${DEFAULT}/lwc/audienceSubscriptions/labels.js`;
         fixture.edit(
