@@ -17,8 +17,8 @@ import {
     statSync,
     writeFileSync
 } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Connection } from 'jsforce';
 import { connectionFor, LOCAL_ORG_API_VERSION } from './connect';
 import { startLocalOrg, type LocalOrg, type LocalOrgOptions } from './server';
@@ -53,11 +53,29 @@ export interface DeploySummary {
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 
+/** Loads a heavy module on first use (most tests never deploy). */
+function load<T>(name: string): T {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(name) as T;
+}
+
 /** Keeps @salesforce/core and sf from writing log files and telemetry during tests. */
 function quietSalesforceTools(): void {
     process.env.SF_DISABLE_LOG_FILE ??= 'true';
     process.env.SF_DISABLE_TELEMETRY ??= 'true';
     process.env.SFDX_DISABLE_TELEMETRY ??= 'true';
+    // @salesforce/core creates ~/.sfdx/alias.json when it is missing, but under jest its
+    // ENOENT check fails (errors come from another realm, so `instanceof Error` is
+    // false): create the empty file it would have created.
+    try {
+        const aliases = join(homedir(), '.sfdx', 'alias.json');
+        if (!existsSync(aliases)) {
+            mkdirSync(dirname(aliases), { recursive: true });
+            writeFileSync(aliases, '{"orgs":{}}\n');
+        }
+    } catch {
+        // a read-only home: core will report it itself
+    }
 }
 
 /**
@@ -157,13 +175,11 @@ export async function deployPackage(
         })) as unknown as { id: string };
         id = res.id;
     } else {
-        // Loaded on demand: they are heavy and most tests never deploy.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const core =
-            require('@salesforce/core') as typeof import('@salesforce/core');
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const sdr =
-            require('@salesforce/source-deploy-retrieve') as typeof import('@salesforce/source-deploy-retrieve');
+            load<typeof import('@salesforce/core')>('@salesforce/core');
+        const sdr = load<typeof import('@salesforce/source-deploy-retrieve')>(
+            '@salesforce/source-deploy-retrieve'
+        );
         const { AuthInfo, Connection: CoreConnection } = core;
         const { ComponentSet, MetadataConverter } = sdr;
         const authInfo = await AuthInfo.create({

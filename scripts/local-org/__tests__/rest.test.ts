@@ -168,13 +168,11 @@ describe('local org REST API through jsforce', () => {
         expect(first.CreatedDate).toMatch(
             /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/
         );
-        await t.conn
-            .sobject('Contact')
-            .update({
-                Id: created.id,
-                HasOptedOutOfEmail: true,
-                FirstName: 'Rae'
-            });
+        await t.conn.sobject('Contact').update({
+            Id: created.id,
+            HasOptedOutOfEmail: true,
+            FirstName: 'Rae'
+        });
         const second = (await t.conn
             .sobject('Contact')
             .retrieve(created.id)) as Rec;
@@ -275,14 +273,12 @@ describe('local org REST API through jsforce', () => {
     });
 
     it('refuses writes to a converted lead and exposes ConvertedContactId', async () => {
-        const lead = (await t.conn
-            .sobject('Lead')
-            .create({
-                LastName: 'Conv',
-                Company: 'Acme',
-                Email: 'conv@example.com',
-                HasOptedOutOfEmail: true
-            })) as {
+        const lead = (await t.conn.sobject('Lead').create({
+            LastName: 'Conv',
+            Company: 'Acme',
+            Email: 'conv@example.com',
+            HasOptedOutOfEmail: true
+        })) as {
             id: string;
         };
         const res = await fetch(`${t.instanceUrl}/local/convert-lead`, {
