@@ -484,7 +484,12 @@ export class BulkService {
             job.errorMessage = message;
             job.systemModstamp = Date.now();
         };
-        const willFail = faults.bulkFails('bulkIngest');
+        // A failing job (fault) processes the first half of its rows, then fails.
+        const failAfter = faults.bulkFails('bulkIngest')
+            ? Math.floor(
+                  (await countDataRows(job.uploads, job.columnDelimiter)) / 2
+              )
+            : Infinity;
         const success = openSync(job.successFile, 'w');
         const failed = openSync(job.failedFile, 'w');
         const unprocessed = openSync(job.unprocessedFile, 'w');
@@ -516,18 +521,17 @@ export class BulkService {
                         );
                         return;
                     }
-                    // A failing job (fault) processes about half of its rows, then fails.
-                    if (
-                        willFail &&
-                        job.processed >= Math.max(1, Math.floor(total / 2))
-                    ) {
+                    if (job.processed + rows.length > failAfter) {
+                        const keep = Math.max(0, failAfter - job.processed);
                         writeSync(
                             unprocessed,
                             rows
+                                .slice(keep)
                                 .map((r) => `${r.map(csvQuote).join(',')}\n`)
                                 .join('')
                         );
-                        return;
+                        rows.splice(keep);
+                        if (rows.length === 0) return;
                     }
                     let ok = '';
                     let bad = '';
@@ -612,7 +616,7 @@ export class BulkService {
             }
             stats.bulkBatches += Math.max(1, Math.ceil(job.processed / 10_000));
             if (job.aborted) return;
-            if (willFail) {
+            if (failAfter !== Infinity) {
                 fail(
                     'InternalServerError : The job failed while processing; unprocessed records can be retried in a new job'
                 );
@@ -946,6 +950,30 @@ export class BulkService {
             }
         };
     }
+}
+
+/** Data rows (after the header) of the uploaded CSV files. */
+async function countDataRows(
+    files: string[],
+    delimiter: string
+): Promise<number> {
+    let n = 0;
+    for (const file of files) {
+        let header = true;
+        const parser = createReadStream(file).pipe(
+            parse({
+                delimiter,
+                bom: true,
+                relax_column_count: true,
+                skip_empty_lines: true
+            })
+        );
+        for await (const _record of parser as AsyncIterable<string[]>) {
+            if (header) header = false;
+            else n++;
+        }
+    }
+    return n;
 }
 
 /** Bulk result error text: CODE:message:fields -- */

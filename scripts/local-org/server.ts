@@ -534,7 +534,15 @@ export async function startLocalOrg(
                     return;
                 }
                 ctx.segments = parts.slice(1);
-                await finish(await adminRoute(org, admin, ctx));
+                let reply: Reply;
+                try {
+                    reply = await adminRoute(org, admin, ctx);
+                } catch (err) {
+                    if (!(err instanceof ApiError)) throw err;
+                    req.resume();
+                    reply = errorReply(err);
+                }
+                await finish(reply);
                 return;
             }
             let route: Route;

@@ -60,7 +60,8 @@ export class OrgStore {
     private lastStamp = 0;
 
     constructor(readonly dbPath: string) {
-        this.db = new Database(dbPath);
+        // One connection per org: a short busy timeout makes a locked file fail fast.
+        this.db = new Database(dbPath, { timeout: 200 });
         if (dbPath !== ':memory:') {
             // One org process per database file: a second opener gets "database is locked".
             this.db.pragma('locking_mode = EXCLUSIVE');
@@ -105,6 +106,12 @@ export class OrgStore {
             .replace(/[^A-Za-z0-9]/g, '')
             .slice(0, 54);
         const token = `${orgId.slice(0, 15)}!AQ.${secret}`;
+        // A throw-away org gets a username of its own: @salesforce/core keeps one auth
+        // file (and file lock) per username, and parallel test orgs must not share one.
+        const username =
+            this.dbPath === ':memory:'
+                ? `admin.${randomBytes(5).toString('hex')}@optout.local`
+                : USER_NAME;
         this.setMeta('orgId', orgId);
         this.setMeta('userId', userId);
         this.setMeta('accessToken', token);
@@ -132,12 +139,12 @@ export class OrgStore {
             user,
             {
                 Id: userId,
-                Username: USER_NAME,
+                Username: username,
                 FirstName: 'Local',
                 LastName: 'Admin',
                 Name: 'Local Admin',
                 Alias: 'ladmin',
-                Email: USER_NAME,
+                Email: username,
                 IsActive: 1,
                 UserType: 'Standard',
                 TimeZoneSidKey: 'America/Los_Angeles',

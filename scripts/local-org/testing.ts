@@ -14,10 +14,11 @@ import {
     mkdirSync,
     readdirSync,
     readFileSync,
+    rmSync,
     statSync,
     writeFileSync
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import * as os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Connection } from 'jsforce';
 import { connectionFor, LOCAL_ORG_API_VERSION } from './connect';
@@ -59,22 +60,51 @@ function load<T>(name: string): T {
     return require(name) as T;
 }
 
-/** Keeps @salesforce/core and sf from writing log files and telemetry during tests. */
-function quietSalesforceTools(): void {
+/** Where @salesforce/core keeps auth files and locks during tests (not the user's home). */
+export const TEST_SF_HOME = join(os.tmpdir(), 'optout-local-org-sf-home');
+
+/**
+ * Runs `fn` with HOME pointing at a scratch folder, so that @salesforce/core (which
+ * saves an auth file for every access-token login) leaves the user's ~/.sfdx alone;
+ * no log files, no telemetry.
+ */
+export async function withSalesforceHome<T>(
+    fn: () => Promise<T>,
+    username?: string
+): Promise<T> {
     process.env.SF_DISABLE_LOG_FILE ??= 'true';
     process.env.SF_DISABLE_TELEMETRY ??= 'true';
     process.env.SFDX_DISABLE_TELEMETRY ??= 'true';
-    // @salesforce/core creates ~/.sfdx/alias.json when it is missing, but under jest its
-    // ENOENT check fails (errors come from another realm, so `instanceof Error` is
-    // false): create the empty file it would have created.
+    // core creates ~/.sfdx/alias.json when it is missing, but under jest its ENOENT
+    // check fails (errors come from another realm, so `instanceof Error` is false):
+    // create the empty file it would have created.
+    const aliases = join(TEST_SF_HOME, '.sfdx', 'alias.json');
+    if (!existsSync(aliases)) {
+        mkdirSync(dirname(aliases), { recursive: true });
+        writeFileSync(aliases, '{"orgs":{}}\n');
+    }
+    // Same for the auth file core saves for the user (else it leaves a lock behind
+    // and the next save waits 10 s for the lock to go stale).
+    if (username) {
+        const authFile = join(TEST_SF_HOME, '.sfdx', `${username}.json`);
+        if (!existsSync(authFile)) writeFileSync(authFile, '{}\n');
+    }
+    // Under jest, process.env is a copy that os.homedir() never sees: swap the function.
+    const osModule = load<{ homedir: () => string }>('node:os');
+    const saved = osModule.homedir;
+    osModule.homedir = () => TEST_SF_HOME;
     try {
-        const aliases = join(homedir(), '.sfdx', 'alias.json');
-        if (!existsSync(aliases)) {
-            mkdirSync(dirname(aliases), { recursive: true });
-            writeFileSync(aliases, '{"orgs":{}}\n');
+        return await fn();
+    } finally {
+        osModule.homedir = saved;
+        if (username) {
+            for (const f of [`${username}.json`, `${username}.json.lock`]) {
+                rmSync(join(TEST_SF_HOME, '.sfdx', f), {
+                    recursive: true,
+                    force: true
+                });
+            }
         }
-    } catch {
-        // a read-only home: core will report it itself
     }
 }
 
@@ -159,10 +189,9 @@ export async function deployPackage(
     sourceDir = 'force-app',
     options: { checkOnly?: boolean; useCache?: boolean } = {}
 ): Promise<DeploySummary> {
-    quietSalesforceTools();
     const dir = resolve(REPO_ROOT, sourceDir);
     if (!existsSync(dir)) throw new Error(`no source folder ${dir}`);
-    const cacheDir = join(tmpdir(), 'optout-local-org-deploy-cache');
+    const cacheDir = join(os.tmpdir(), 'optout-local-org-deploy-cache');
     const cacheFile = join(cacheDir, `${sourceFingerprint(dir)}.zip`);
     const conn = connectionFor(target);
     let id: string;
@@ -175,28 +204,25 @@ export async function deployPackage(
         })) as unknown as { id: string };
         id = res.id;
     } else {
-        const core =
-            load<typeof import('@salesforce/core')>('@salesforce/core');
-        const sdr = load<typeof import('@salesforce/source-deploy-retrieve')>(
-            '@salesforce/source-deploy-retrieve'
-        );
-        const { AuthInfo, Connection: CoreConnection } = core;
-        const { ComponentSet, MetadataConverter } = sdr;
-        const authInfo = await AuthInfo.create({
-            accessTokenOptions: {
-                accessToken: target.accessToken,
-                instanceUrl: target.instanceUrl,
-                loginUrl: target.instanceUrl
-            }
-        });
-        const coreConn = await CoreConnection.create({ authInfo });
-        coreConn.setApiVersion(LOCAL_ORG_API_VERSION);
-        const cwd = process.cwd();
-        process.chdir(REPO_ROOT);
-        try {
-            const components = ComponentSet.fromSource(
-                relative(REPO_ROOT, dir)
-            );
+        const { preferred_username: username } = (await conn.request(
+            '/services/oauth2/userinfo'
+        )) as { preferred_username: string };
+        id = await withSalesforceHome(async () => {
+            const core =
+                load<typeof import('@salesforce/core')>('@salesforce/core');
+            const sdr = load<
+                typeof import('@salesforce/source-deploy-retrieve')
+            >('@salesforce/source-deploy-retrieve');
+            const authInfo = await core.AuthInfo.create({
+                accessTokenOptions: {
+                    accessToken: target.accessToken,
+                    instanceUrl: target.instanceUrl,
+                    loginUrl: target.instanceUrl
+                }
+            });
+            const coreConn = await core.Connection.create({ authInfo });
+            coreConn.setApiVersion(LOCAL_ORG_API_VERSION);
+            const components = sdr.ComponentSet.fromSource(dir);
             const deploy = await components.deploy({
                 usernameOrConnection: coreConn,
                 apiOptions: {
@@ -204,10 +230,9 @@ export async function deployPackage(
                     checkOnly: options.checkOnly === true
                 }
             });
-            id = deploy.id as string;
             // Cache the zip for the next test file (conversion is the slow part).
             try {
-                const converted = await new MetadataConverter().convert(
+                const converted = await new sdr.MetadataConverter().convert(
                     components,
                     'metadata',
                     { type: 'zip' }
@@ -219,9 +244,8 @@ export async function deployPackage(
             } catch {
                 // caching is an optimisation only
             }
-        } finally {
-            process.chdir(cwd);
-        }
+            return deploy.id as string;
+        }, username);
     }
     return waitForDeploy(conn, id);
 }

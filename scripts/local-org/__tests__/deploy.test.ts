@@ -109,12 +109,10 @@ describe('metadata deploy: the package', () => {
             defaultValue: false
         });
 
-        const c = (await t.conn
-            .sobject('Contact')
-            .create({
-                LastName: 'Deployed',
-                Marketo_Sales_Opt_Out__c: true
-            })) as { id: string };
+        const c = (await t.conn.sobject('Contact').create({
+            LastName: 'Deployed',
+            Marketo_Sales_Opt_Out__c: true
+        })) as { id: string };
         const row = (await t.conn.sobject('Contact').retrieve(c.id)) as Rec;
         expect(row.Marketo_Sales_Opt_Out__c).toBe(true);
         const lead = (await t.conn
