@@ -495,7 +495,6 @@ export class BulkService {
         const unprocessed = openSync(job.unprocessedFile, 'w');
         const kind = `bulkIngest${job.operation}`;
         try {
-            let total = 0;
             for (const file of job.uploads) {
                 const parser = createReadStream(file).pipe(
                     parse({
@@ -605,7 +604,6 @@ export class BulkService {
                         }
                         continue;
                     }
-                    total++;
                     chunk.push(record);
                     if (chunk.length >= settings.bulkChunkSize) {
                         await flush();

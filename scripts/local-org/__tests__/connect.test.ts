@@ -107,10 +107,11 @@ describe('connecting to the local org', () => {
         try {
             jest.isolateModules(() => {
                 // A fresh jsforce reads the proxy variable when it loads.
-                // eslint-disable-next-line @typescript-eslint/no-require-imports
-                const { connectionFor } =
-                    require('../connect') as typeof import('../connect');
-                conn = connectionFor(t);
+                const fresh =
+                    jest.requireActual<typeof import('../connect')>(
+                        '../connect'
+                    );
+                conn = fresh.connectionFor(t);
             });
             const res = await (conn as Connection).query('SELECT Id FROM User');
             expect(res.totalSize).toBe(1);
