@@ -92,5 +92,15 @@ module.exports = defineConfig([
             sourceType: 'commonjs',
             globals: { ...globals.node }
         }
+    },
+
+    // Browser modules of the component preview (scripts/preview), bundled by rollup
+    {
+        files: ['scripts/preview/client/**/*.js'],
+        languageOptions: {
+            sourceType: 'module',
+            ecmaVersion: 'latest',
+            globals: { ...globals.browser }
+        }
     }
 ]);
