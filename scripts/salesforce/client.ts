@@ -1,0 +1,653 @@
+/**
+ * OrgClient: one org, through a jsforce connection, with every HTTP request counted
+ * (meter.ts), each attempt checked against the API budget (R12), and our own retries
+ * with capped exponential back-off — for every method, since jsforce never retries POST
+ * or PATCH and its GET retries sleep for real (0.5 → 8 s) where tests need control.
+ *
+ * Reads: REST query pages (async iterator; we page with nextRecordsUrl ourselves, so
+ * jsforce's `maxFetch` 10,000 cut-off cannot truncate a scan) or Bulk API 2.0 query
+ * (bulk.ts). Writes: sObject Collections (≤ 200 records a request) or Bulk API 2.0
+ * ingest above the bulk threshold, with per-record UNABLE_TO_LOCK_ROW retries.
+ */
+import { OptoutError, errorMessage } from '../model/errors';
+import type { LogLevel } from '../cli/output';
+import { BudgetExhausted, RunAborted, SalesforceError } from './errors';
+import { type ApiUsage, type CallCapture, RequestMeter } from './meter';
+import {
+    DEFAULT_BUDGET_SHARE,
+    DEFAULT_BULK_THRESHOLD,
+    DEFAULT_RETRY,
+    type RetryOptions,
+    backoffDelay,
+    budgetAllows,
+    chooseReadMode,
+    chooseWriteMode,
+    classifyFailure,
+    parseRetryAfter
+} from './policy';
+import { bulkQuery, bulkWrite } from './bulk';
+
+/** What the adapter needs of a jsforce (or @salesforce/core) connection. */
+export interface RequestingConnection {
+    instanceUrl: string;
+    version: string;
+    accessToken?: string | null;
+    request(
+        request: {
+            method: string;
+            url: string;
+            body?: string;
+            headers?: Record<string, string>;
+        },
+        options?: Record<string, unknown>
+    ): Promise<unknown>;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export interface ApiRequest {
+    method: HttpMethod;
+    /** A path below the versioned root (`/query?q=…`) or from the host (`/services/…`). */
+    path: string;
+    /** JSON (objects are serialised) or text. */
+    body?: unknown;
+    contentType?: string;
+    headers?: Record<string, string>;
+    /** Return the body as text (CSV results) instead of parsed JSON. */
+    raw?: boolean;
+    /** Retry on transient failures (default true). */
+    retry?: boolean;
+}
+
+export interface ApiResponse<T> {
+    body: T;
+    status: number | undefined;
+    headers: Record<string, string | string[] | undefined>;
+}
+
+export interface RecordError {
+    statusCode: string;
+    message: string;
+    fields: string[];
+}
+
+/** The outcome of writing one record. */
+export interface WriteResult {
+    /** The record's key: its Id (update) or external id value (upsert). */
+    key: string;
+    /** The record id Salesforce reports (null when it failed before one existed). */
+    id: string | null;
+    success: boolean;
+    created?: boolean;
+    errors: RecordError[];
+    /** How many times the record was sent. */
+    attempts: number;
+}
+
+export type SObjectRow = Record<string, unknown>;
+
+export interface OrgClientOptions {
+    targetOrg: string;
+    /** Share of the org's daily API requests a run may use (default 0.8). */
+    apiBudgetShare?: number;
+    /** Writes above this many records go through Bulk API 2.0 (default 2,000). */
+    bulkThreshold?: number;
+    retry?: Partial<RetryOptions>;
+    /** Injected in tests: back-off and polling without real waiting. */
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+    /** Bulk job polling: first interval, cap, give-up time. */
+    poll?: { minMs?: number; maxMs?: number; timeoutMs?: number };
+    /** Rows per Bulk query results page (maxRecords; default 50,000). */
+    bulkQueryPageSize?: number;
+    /** Rows per Bulk ingest job (default 100,000). */
+    bulkJobSize?: number;
+    /** How long describe results are reused (default 5 minutes). */
+    describeTtlMs?: number;
+    signal?: AbortSignal;
+    log?: (level: LogLevel, message: string) => void;
+    /** Called when the client closes (stops an in-process local org). */
+    onClose?: () => Promise<void>;
+    /** Whether the org is the embedded local org. */
+    local?: boolean;
+}
+
+export interface DescribeField {
+    name: string;
+    type: string;
+    updateable: boolean;
+    createable: boolean;
+    externalId?: boolean;
+    picklistValues?: { value: string; active: boolean }[];
+}
+
+export interface DescribeResult {
+    name: string;
+    updateable: boolean;
+    createable: boolean;
+    queryable: boolean;
+    fields: DescribeField[];
+}
+
+const realSleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => setTimeout(resolve, ms));
+
+function asRecord(v: unknown): Record<string, unknown> {
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+}
+
+/** Salesforce's error code and message out of whatever jsforce threw. */
+export function errorFacts(err: unknown): {
+    code: string;
+    message: string;
+    networkCode?: string;
+} {
+    const e = asRecord(err);
+    const data = asRecord(e.data);
+    let code =
+        typeof e.errorCode === 'string'
+            ? e.errorCode
+            : typeof data.errorCode === 'string'
+              ? data.errorCode
+              : '';
+    let message = errorMessage(err);
+    // An error body jsforce left unparsed (raw requests): [{"errorCode":…}]
+    const parsed = /^\s*\[\s*\{/.test(message) ? tryJson(message) : undefined;
+    if (Array.isArray(parsed) && parsed.length > 0) {
+        const first = asRecord(parsed[0]);
+        if (typeof first.errorCode === 'string') code = first.errorCode;
+        if (typeof first.message === 'string') message = first.message;
+    }
+    const networkCode =
+        typeof e.code === 'string'
+            ? e.code
+            : typeof asRecord(e.cause).code === 'string'
+              ? (asRecord(e.cause).code as string)
+              : undefined;
+    if (code.startsWith('ERROR_HTTP_') && /html/i.test(message))
+        message = `HTTP ${code.slice(11)} (an HTML error page: a proxy or load balancer answered)`;
+    return { code: code || networkCode || 'UNKNOWN', message, networkCode };
+}
+
+function tryJson(text: string): unknown {
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return undefined;
+    }
+}
+
+function header(
+    headers: Record<string, string | string[] | undefined>,
+    name: string
+): string | undefined {
+    const v = headers[name.toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+}
+
+export class OrgClient {
+    readonly targetOrg: string;
+    readonly conn: RequestingConnection;
+    readonly meter = new RequestMeter();
+    readonly share: number;
+    readonly bulkThreshold: number;
+    readonly retryOptions: RetryOptions;
+    readonly sleep: (ms: number) => Promise<void>;
+    readonly random: () => number;
+    readonly poll: { minMs: number; maxMs: number; timeoutMs: number };
+    readonly bulkQueryPageSize: number;
+    readonly bulkJobSize: number;
+    readonly local: boolean;
+    /** Retries made: requests re-sent, records re-sent (lock errors). */
+    readonly retried = { requests: 0, records: 0 };
+    signal: AbortSignal | undefined;
+    log: (level: LogLevel, message: string) => void;
+    private readonly describeTtlMs: number;
+    private readonly describeCache = new Map<
+        string,
+        { at: number; result: DescribeResult | null }
+    >();
+    private readonly onClose?: () => Promise<void>;
+    private closed = false;
+
+    constructor(conn: RequestingConnection, options: OrgClientOptions) {
+        this.conn = conn;
+        this.targetOrg = options.targetOrg;
+        this.share = options.apiBudgetShare ?? DEFAULT_BUDGET_SHARE;
+        if (!(this.share > 0 && this.share <= 1))
+            throw new OptoutError(
+                'BAD_ARGUMENT',
+                `The API budget share must be above 0 and at most 1, not ${this.share}.`,
+                { exitCode: 2 }
+            );
+        this.bulkThreshold = options.bulkThreshold ?? DEFAULT_BULK_THRESHOLD;
+        this.retryOptions = { ...DEFAULT_RETRY, ...(options.retry ?? {}) };
+        this.sleep = options.sleep ?? realSleep;
+        this.random = options.random ?? Math.random;
+        this.poll = {
+            minMs: options.poll?.minMs ?? (options.local ? 20 : 1000),
+            maxMs: options.poll?.maxMs ?? (options.local ? 500 : 10_000),
+            timeoutMs: options.poll?.timeoutMs ?? 30 * 60_000
+        };
+        this.bulkQueryPageSize = options.bulkQueryPageSize ?? 50_000;
+        this.bulkJobSize = options.bulkJobSize ?? 100_000;
+        this.describeTtlMs = options.describeTtlMs ?? 5 * 60_000;
+        this.signal = options.signal;
+        this.log = options.log ?? ((): void => undefined);
+        this.onClose = options.onClose;
+        this.local = options.local ?? false;
+    }
+
+    /** HTTP requests this client made (every attempt, page and poll). */
+    get apiRequests(): number {
+        return this.meter.requests;
+    }
+
+    /** The org's daily API usage from the last Sforce-Limit-Info header, if any. */
+    get apiUsage(): ApiUsage | null {
+        const u = this.meter.estimatedUsage();
+        return u ? { ...u } : null;
+    }
+
+    /** `/services/data/vNN.N` */
+    get basePath(): string {
+        return `/services/data/v${this.conn.version}`;
+    }
+
+    async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        await this.onClose?.();
+    }
+
+    /** Stops before a request that would cross the budget; stops when aborted. */
+    checkBeforeRequest(need = 1): void {
+        if (this.signal?.aborted) throw new RunAborted();
+        const usage = this.meter.estimatedUsage();
+        if (!budgetAllows(usage, this.share, need)) {
+            const u = usage as ApiUsage;
+            throw new BudgetExhausted(
+                `Stopped before crossing ${Math.round(this.share * 100)}% of ${this.targetOrg}'s daily API requests (${u.used} of ${u.max} used).`,
+                { used: u.used, max: u.max, share: this.share }
+            );
+        }
+    }
+
+    private url(path: string): string {
+        return path.startsWith('/services/') ? path : `${this.basePath}${path}`;
+    }
+
+    /** One API call with budget checks and retries; see the file comment. */
+    async request<T = unknown>(req: ApiRequest): Promise<ApiResponse<T>> {
+        const what = `${req.method} ${req.path.split('?')[0]}`;
+        const headers: Record<string, string> = { ...(req.headers ?? {}) };
+        let body: string | undefined;
+        if (req.body !== undefined) {
+            body =
+                typeof req.body === 'string'
+                    ? req.body
+                    : JSON.stringify(req.body);
+            headers['Content-Type'] ??= req.contentType ?? 'application/json';
+        }
+        const retry = req.retry !== false;
+        for (let attempt = 0; ; attempt++) {
+            this.checkBeforeRequest();
+            const capture: CallCapture = { requests: 0 };
+            try {
+                const result = await this.meter.run(
+                    () =>
+                        this.conn.request(
+                            {
+                                method: req.method,
+                                url: this.url(req.path),
+                                ...(body !== undefined ? { body } : {}),
+                                headers: { ...headers }
+                            },
+                            {
+                                retry: { maxRetries: 0 },
+                                ...(req.raw
+                                    ? { responseType: 'text/plain' }
+                                    : {})
+                            }
+                        ),
+                    capture
+                );
+                return {
+                    body: result as T,
+                    status: capture.status,
+                    headers: capture.headers ?? {}
+                };
+            } catch (err) {
+                if (err instanceof OptoutError) throw err;
+                const facts = errorFacts(err);
+                const status =
+                    capture.requests > 0 ? capture.status : undefined;
+                const kind = classifyFailure({
+                    status,
+                    code: facts.networkCode ?? facts.code,
+                    message: facts.message
+                });
+                if (kind === 'limit') {
+                    const usage = this.meter.estimatedUsage();
+                    throw new BudgetExhausted(
+                        `${this.targetOrg} refused the request: its daily API request limit is used up (${facts.message}).`,
+                        {
+                            used: usage?.used ?? 0,
+                            max: usage?.max ?? 0,
+                            share: this.share
+                        }
+                    );
+                }
+                if (
+                    kind === 'retry' &&
+                    retry &&
+                    attempt + 1 < this.retryOptions.maxAttempts
+                ) {
+                    const delay = backoffDelay(
+                        attempt,
+                        this.retryOptions,
+                        this.random,
+                        parseRetryAfter(capture.headers?.['retry-after'])
+                    );
+                    this.retried.requests += 1;
+                    this.log(
+                        'info',
+                        `${what}: ${status ?? facts.code} ${facts.message.slice(0, 120)}; retry ${attempt + 1} in ${delay} ms`
+                    );
+                    await this.sleep(delay);
+                    continue;
+                }
+                throw new SalesforceError(
+                    facts.code,
+                    `${what} failed${status ? ` (HTTP ${status})` : ''}: ${facts.message}`,
+                    { status, request: what, cause: err }
+                );
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    /**
+     * REST query, page by page (≤ 2,000 rows each), records without `attributes`.
+     * The first page's `totalSize` tells the caller how large the result is.
+     */
+    async *queryPages<T extends SObjectRow = SObjectRow>(
+        soql: string,
+        options: { all?: boolean } = {}
+    ): AsyncGenerator<{ records: T[]; totalSize: number; done: boolean }> {
+        let path: string | undefined =
+            `/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`;
+        while (path) {
+            const res: ApiResponse<{
+                totalSize: number;
+                done: boolean;
+                nextRecordsUrl?: string;
+                records: Record<string, unknown>[];
+            }> = await this.request({
+                method: 'GET',
+                path,
+                headers: { 'Sforce-Query-Options': 'batchSize=2000' }
+            });
+            const page = res.body;
+            yield {
+                records: page.records.map((r) => stripAttributes(r) as T),
+                totalSize: page.totalSize,
+                done: page.done
+            };
+            path = page.done ? undefined : page.nextRecordsUrl;
+        }
+    }
+
+    /** All rows of a (small) REST query. */
+    async queryAll<T extends SObjectRow = SObjectRow>(
+        soql: string
+    ): Promise<T[]> {
+        const out: T[] = [];
+        for await (const page of this.queryPages<T>(soql))
+            out.push(...page.records);
+        return out;
+    }
+
+    /** `SELECT COUNT() FROM …` → the count. */
+    async count(soql: string): Promise<number> {
+        const res = await this.request<{ totalSize: number }>({
+            method: 'GET',
+            path: `/query?q=${encodeURIComponent(soql)}`
+        });
+        return res.body.totalSize;
+    }
+
+    /**
+     * Every row of a query, in pages, with flat memory: REST when the result is small,
+     * Bulk API 2.0 otherwise (decided on the first REST page's totalSize, so a small
+     * scan costs no extra COUNT request). Values are normalised: booleans as booleans
+     * (listed in `booleanFields`), empty as null, everything else as strings.
+     */
+    async *scan(
+        soql: string,
+        options: {
+            booleanFields?: readonly string[];
+            forceBulk?: boolean;
+            /** Told which API the scan uses. */
+            onMode?: (mode: 'rest' | 'bulk') => void;
+        } = {}
+    ): AsyncGenerator<SObjectRow[]> {
+        const booleans = new Set(options.booleanFields ?? []);
+        if (!options.forceBulk) {
+            const pages = this.queryPages(soql);
+            const first = await pages.next();
+            if (first.done) return;
+            const page = first.value;
+            const remaining = page.totalSize - page.records.length;
+            if (
+                page.done ||
+                chooseReadMode(remaining, {
+                    bulkPageSize: this.bulkQueryPageSize
+                }) === 'rest'
+            ) {
+                options.onMode?.('rest');
+                yield page.records;
+                for await (const next of pages) yield next.records;
+                return;
+            }
+            await pages.return(undefined);
+            this.log(
+                'info',
+                `${page.totalSize} rows: reading through Bulk API 2.0`
+            );
+        }
+        options.onMode?.('bulk');
+        for await (const rows of bulkQuery(this, soql)) {
+            yield rows.map((r) => {
+                const out: SObjectRow = {};
+                for (const [k, v] of Object.entries(r))
+                    out[k] = booleans.has(k)
+                        ? v === 'true'
+                        : v === ''
+                          ? null
+                          : v;
+                return out;
+            });
+        }
+    }
+
+    /** Describe of an object, or null when the org has no such object (cached). */
+    async describe(object: string): Promise<DescribeResult | null> {
+        const cached = this.describeCache.get(object);
+        if (cached && Date.now() - cached.at < this.describeTtlMs)
+            return cached.result;
+        let result: DescribeResult | null;
+        try {
+            const res = await this.request<DescribeResult>({
+                method: 'GET',
+                path: `/sobjects/${object}/describe`
+            });
+            result = res.body;
+        } catch (err) {
+            if (
+                err instanceof SalesforceError &&
+                (err.status === 404 ||
+                    err.errorCode === 'NOT_FOUND' ||
+                    err.errorCode === 'INVALID_TYPE')
+            )
+                result = null;
+            else throw err;
+        }
+        this.describeCache.set(object, { at: Date.now(), result });
+        return result;
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /**
+     * Updates records by Id (each `{Id, field: value…}`): sObject Collections up to the
+     * bulk threshold, Bulk API 2.0 above. One result per record, keyed by Id.
+     */
+    async updateRecords(
+        object: string,
+        records: readonly SObjectRow[],
+        options: { mode?: 'collections' | 'bulk' } = {}
+    ): Promise<WriteResult[]> {
+        const mode =
+            options.mode ?? chooseWriteMode(records.length, this.bulkThreshold);
+        if (mode === 'bulk') {
+            return bulkWrite(this, object, 'update', 'Id', records);
+        }
+        return this.collectionsWrite(object, 'Id', records);
+    }
+
+    /** Upserts records on an external id field; as updateRecords. */
+    async upsertRecords(
+        object: string,
+        externalIdField: string,
+        records: readonly SObjectRow[],
+        options: { mode?: 'collections' | 'bulk' } = {}
+    ): Promise<WriteResult[]> {
+        const mode =
+            options.mode ?? chooseWriteMode(records.length, this.bulkThreshold);
+        if (mode === 'bulk') {
+            return bulkWrite(this, object, 'upsert', externalIdField, records);
+        }
+        return this.collectionsWrite(object, externalIdField, records);
+    }
+
+    /** Creates one record (settings); returns its id. */
+    async createRecord(object: string, fields: SObjectRow): Promise<string> {
+        const res = await this.request<{ id: string }>({
+            method: 'POST',
+            path: `/sobjects/${object}`,
+            body: fields
+        });
+        return res.body.id;
+    }
+
+    /** Updates one record by id (settings). */
+    async updateRecord(
+        object: string,
+        id: string,
+        fields: SObjectRow
+    ): Promise<void> {
+        await this.request({
+            method: 'PATCH',
+            path: `/sobjects/${object}/${id}`,
+            body: fields
+        });
+    }
+
+    /**
+     * sObject Collections update (key `Id`) or upsert (key = external id field), 200
+     * records a request, allOrNone false. Records failing with UNABLE_TO_LOCK_ROW are
+     * sent again (after a back-off) up to `lockRetries` times; other per-record errors
+     * are final.
+     */
+    async collectionsWrite(
+        object: string,
+        key: string,
+        records: readonly SObjectRow[]
+    ): Promise<WriteResult[]> {
+        const results = new Map<string, WriteResult>();
+        let pending = records.map((r) => ({ record: r, key: String(r[key]) }));
+        for (let round = 0; pending.length > 0; round++) {
+            if (round > 0) {
+                await this.sleep(
+                    backoffDelay(round - 1, this.retryOptions, this.random)
+                );
+                this.retried.records += pending.length;
+            }
+            const locked: typeof pending = [];
+            for (let i = 0; i < pending.length; i += 200) {
+                const chunk = pending.slice(i, i + 200);
+                const body = {
+                    allOrNone: false,
+                    records: chunk.map(({ record }) => {
+                        const out: SObjectRow = {
+                            attributes: { type: object }
+                        };
+                        for (const [k, v] of Object.entries(record))
+                            out[k === 'Id' ? 'id' : k] = v;
+                        return out;
+                    })
+                };
+                const res = await this.request<
+                    {
+                        id?: string | null;
+                        success: boolean;
+                        created?: boolean;
+                        errors?: RecordError[];
+                    }[]
+                >({
+                    method: 'PATCH',
+                    path:
+                        key === 'Id'
+                            ? '/composite/sobjects'
+                            : `/composite/sobjects/${object}/${key}`,
+                    body
+                });
+                res.body.forEach((r, j) => {
+                    const item = chunk[j];
+                    const prev = results.get(item.key);
+                    const result: WriteResult = {
+                        key: item.key,
+                        id: r.id ?? (key === 'Id' ? item.key : null),
+                        success: r.success,
+                        ...(r.created !== undefined
+                            ? { created: r.created }
+                            : {}),
+                        errors: (r.errors ?? []).map((e) => ({
+                            statusCode: e.statusCode,
+                            message: e.message,
+                            fields: e.fields ?? []
+                        })),
+                        attempts: (prev?.attempts ?? 0) + 1
+                    };
+                    results.set(item.key, result);
+                    if (
+                        !r.success &&
+                        result.errors.some(
+                            (e) => e.statusCode === 'UNABLE_TO_LOCK_ROW'
+                        ) &&
+                        round < this.retryOptions.lockRetries
+                    )
+                        locked.push(item);
+                });
+            }
+            pending = locked;
+        }
+        return records.map((r) => results.get(String(r[key])) as WriteResult);
+    }
+}
+
+export function stripAttributes(record: Record<string, unknown>): SObjectRow {
+    const out: SObjectRow = {};
+    for (const [k, v] of Object.entries(record)) {
+        if (k === 'attributes') continue;
+        out[k] =
+            v && typeof v === 'object' && !Array.isArray(v)
+                ? stripAttributes(v as Record<string, unknown>)
+                : v;
+    }
+    return out;
+}
+
+export { header as responseHeader };

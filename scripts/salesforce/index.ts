@@ -1,0 +1,20 @@
+/**
+ * The Salesforce adapter: one org (`openOrg`), counted and budgeted requests, reads,
+ * writes, describe checks (R7) and the sync settings. See client.ts.
+ */
+export * from './client';
+export * from './errors';
+export * from './describe';
+export * from './settings';
+export * from './policy';
+export { openOrg, resolveBudgetShare, LOCAL_TARGET } from './open';
+export type { OpenOrgOptions } from './open';
+export { RequestMeter, parseLimitInfo } from './meter';
+export type { ApiUsage } from './meter';
+export { bulkQuery, bulkWrite, parseBulkError, parseCsv, toCsv } from './bulk';
+export {
+    packInQueries,
+    soqlQuote,
+    encodedLength,
+    MAX_ENCODED_QUERY
+} from './soql';

@@ -1,0 +1,298 @@
+/**
+ * What the three jobs share: the run context, reading the settings, and the two kinds
+ * of Salesforce writes with their bookkeeping — failures into the result, an audit
+ * entry for every confirmed write (R10), converted leads rewritten to their Contact (R9).
+ */
+import type { AuditInput } from '../ledger/types';
+import type { Ledger } from '../ledger/ledger';
+import type { LogLevel } from '../cli/output';
+import {
+    AUDIENCE_MEMBERSHIP as AM,
+    LEAD,
+    SOBJECT,
+    type OptOutField
+} from '../model/schema';
+import type { LedgerSource, PersonObject } from '../model/statuses';
+import type { OrgClient, WriteResult } from '../salesforce/client';
+import { packInQueries } from '../salesforce/soql';
+import {
+    effectiveOptOutField,
+    readSettings,
+    type SettingsReadResult
+} from '../salesforce/settings';
+import { id18, type MembershipFields } from './decisions';
+import type { Progress } from './records';
+import type { JobName, ResultBuilder } from './result';
+
+export interface JobContext {
+    job: JobName;
+    runId: string;
+    ledger: Ledger;
+    client: OrgClient;
+    dryRun: boolean;
+    builder: ResultBuilder;
+    log: (level: LogLevel, message: string) => void;
+    progress: Progress;
+    now: () => Date;
+    /** Keeps the job lock alive during long phases. */
+    heartbeat: () => void;
+    settings?: SettingsReadResult;
+}
+
+/** Reads the org's settings once per run and reports them in the result (R1). */
+export async function jobSettings(
+    ctx: JobContext
+): Promise<SettingsReadResult> {
+    if (ctx.settings) return ctx.settings;
+    const read = await readSettings(ctx.client);
+    ctx.settings = read;
+    ctx.builder.result.settings = {
+        source: read.source,
+        nightlySyncEnabled: read.settings.nightlySyncEnabled,
+        optOutField: read.settings.optOutField,
+        fieldWritten: effectiveOptOutField(read.settings),
+        allAudiencesRule: read.settings.allAudiencesRule,
+        applyToSameEmail: read.settings.applyToSameEmail
+    };
+    return read;
+}
+
+/** Who a Salesforce write is for (for the audit trail and the failure list). */
+export interface WriteMeta {
+    emailNorm: string;
+    personId: number | null;
+    source: LedgerSource;
+    collectedAt: string | null;
+    detail?: Record<string, unknown>;
+}
+
+export type WriteOutcome =
+    | { ok: true; writtenId: string; object: PersonObject }
+    | { ok: false; deleted: boolean };
+
+/**
+ * Sets `field` = true on the targets (never false, R4). Returns each target's outcome.
+ * Confirmed writes are audited (before false → after true) and counted; a converted
+ * Lead refused by Salesforce (converted since it was read) is written to its Contact;
+ * a record deleted since it was read is counted, not failed; other errors are failures.
+ */
+export async function writeOptOut(
+    ctx: JobContext,
+    field: OptOutField,
+    targets: readonly { id: string; object: PersonObject }[],
+    meta: (recordId: string) => WriteMeta
+): Promise<Map<string, WriteOutcome>> {
+    const outcomes = new Map<string, WriteOutcome>();
+    const audits: AuditInput[] = [];
+    const converted: string[] = [];
+    for (const object of ['Contact', 'Lead'] as const) {
+        const list = targets.filter((t) => t.object === object);
+        if (list.length === 0) continue;
+        ctx.heartbeat();
+        const results = await ctx.client.updateRecords(
+            object,
+            list.map((t) => ({ Id: t.id, [field]: true }))
+        );
+        ctx.builder.mode(
+            `write ${object}`,
+            list.length > ctx.client.bulkThreshold ? 'bulk' : 'collections'
+        );
+        const writtenAt = ctx.now().toISOString();
+        for (const r of results) {
+            const id = id18(r.key) ?? r.key;
+            if (r.success) {
+                outcomes.set(id, { ok: true, writtenId: id, object });
+                audits.push(
+                    fieldAudit(ctx, id, object, field, meta(id), writtenAt)
+                );
+                continue;
+            }
+            const code = r.errors[0]?.statusCode ?? 'UNKNOWN';
+            if (code === 'CANNOT_UPDATE_CONVERTED_LEAD' && object === 'Lead') {
+                converted.push(id);
+                continue;
+            }
+            if (code === 'ENTITY_IS_DELETED') {
+                outcomes.set(id, { ok: false, deleted: true });
+                ctx.builder.skip('record_deleted');
+                continue;
+            }
+            outcomes.set(id, { ok: false, deleted: false });
+            recordFailure(ctx, r, object, field, meta(id).emailNorm);
+        }
+    }
+    if (converted.length) {
+        // R9, converted between read and write: find the Contacts and write those.
+        const contactOf = new Map<string, string>();
+        for (const soql of packInQueries(
+            `SELECT ${LEAD.Id}, ${LEAD.ConvertedContactId} FROM ${SOBJECT.LEAD}`,
+            [{ field: LEAD.Id, values: converted }]
+        )) {
+            for (const row of await ctx.client.queryAll(soql)) {
+                const c = id18(row[LEAD.ConvertedContactId] as string | null);
+                const l = id18(row[LEAD.Id] as string);
+                if (c && l) contactOf.set(l, c);
+            }
+        }
+        const contacts = [...new Set(contactOf.values())].filter(
+            (c) => !outcomes.get(c)?.ok
+        );
+        const again = contacts.length
+            ? await writeOptOut(
+                  ctx,
+                  field,
+                  contacts.map((id) => ({ id, object: 'Contact' as const })),
+                  (id) => {
+                      const lead = [...contactOf].find(
+                          ([, c]) => c === id
+                      )?.[0];
+                      const m = meta(lead ?? id);
+                      return {
+                          ...m,
+                          detail: { ...m.detail, convertedLead: lead }
+                      };
+                  }
+              )
+            : new Map<string, WriteOutcome>();
+        for (const lead of converted) {
+            const contact = contactOf.get(lead);
+            const o = contact
+                ? (again.get(contact) ?? outcomes.get(contact))
+                : undefined;
+            if (o) outcomes.set(lead, o);
+            else {
+                outcomes.set(lead, { ok: false, deleted: false });
+                ctx.builder.fail({
+                    recordId: lead,
+                    object: 'Lead',
+                    field,
+                    errorCode: 'CANNOT_UPDATE_CONVERTED_LEAD',
+                    message:
+                        'The lead is converted and its converted Contact could not be found',
+                    email: meta(lead).emailNorm
+                });
+            }
+        }
+    }
+    if (audits.length) {
+        ctx.ledger.appendAudits(audits);
+        ctx.builder.result.recordsWritten += audits.length;
+    }
+    return outcomes;
+}
+
+function fieldAudit(
+    ctx: JobContext,
+    recordId: string,
+    object: PersonObject,
+    field: string,
+    m: WriteMeta,
+    writtenAt: string
+): AuditInput {
+    return {
+        action: 'field_write',
+        runId: ctx.runId,
+        emailNorm: m.emailNorm,
+        personId: m.personId,
+        recordId,
+        object,
+        field,
+        before: 'false',
+        after: 'true',
+        source: m.source,
+        collectedAt: m.collectedAt,
+        writtenAt,
+        detail: { job: ctx.job, ...(m.detail ?? {}) }
+    };
+}
+
+export function recordFailure(
+    ctx: JobContext,
+    r: WriteResult,
+    object: string,
+    field: string | undefined,
+    email?: string
+): void {
+    const e = r.errors[0];
+    ctx.builder.fail({
+        recordId: r.id ?? r.key,
+        object,
+        ...(field ? { field } : {}),
+        errorCode: e?.statusCode ?? 'UNKNOWN',
+        message: e?.message ?? 'no error reported',
+        ...(email ? { email } : {})
+    });
+}
+
+export interface MembershipWrite {
+    fields: MembershipFields;
+    /** The status before (null: a new row). */
+    before: string | null;
+    meta: WriteMeta;
+}
+
+/**
+ * Upserts Audience_Membership__c rows on Membership_Key__c; confirmed rows are counted
+ * and audited (`membership_written`). Returns the outcome per key.
+ */
+export async function upsertMemberships(
+    ctx: JobContext,
+    writes: readonly MembershipWrite[]
+): Promise<Map<string, boolean>> {
+    const outcomes = new Map<string, boolean>();
+    if (writes.length === 0) return outcomes;
+    ctx.heartbeat();
+    const results = await ctx.client.upsertRecords(
+        SOBJECT.AUDIENCE_MEMBERSHIP,
+        AM.Membership_Key__c,
+        writes.map((w) => ({ ...w.fields }))
+    );
+    ctx.builder.mode(
+        'write memberships',
+        writes.length > ctx.client.bulkThreshold ? 'bulk' : 'collections'
+    );
+    const writtenAt = ctx.now().toISOString();
+    const audits: AuditInput[] = [];
+    results.forEach((r, i) => {
+        const w = writes[i];
+        const key = w.fields[AM.Membership_Key__c];
+        outcomes.set(key.toLowerCase(), r.success);
+        if (!r.success) {
+            recordFailure(
+                ctx,
+                r,
+                SOBJECT.AUDIENCE_MEMBERSHIP,
+                AM.Status__c,
+                w.meta.emailNorm
+            );
+            return;
+        }
+        audits.push({
+            action: 'membership_written',
+            runId: ctx.runId,
+            emailNorm: w.meta.emailNorm,
+            personId: w.meta.personId,
+            recordId: r.id,
+            object: SOBJECT.AUDIENCE_MEMBERSHIP,
+            field: AM.Status__c,
+            before: w.before,
+            after: w.fields[AM.Status__c],
+            source: w.meta.source,
+            collectedAt: w.meta.collectedAt,
+            writtenAt,
+            detail: {
+                job: ctx.job,
+                key,
+                audienceId: w.fields[AM.Audience_Id__c],
+                record: w.fields[AM.Contact__c] ?? w.fields[AM.Lead__c],
+                created: r.created ?? w.before === null,
+                ...(w.meta.detail ?? {})
+            }
+        });
+    });
+    if (audits.length) {
+        ctx.ledger.appendAudits(audits);
+        ctx.builder.result.membershipsUpserted += audits.length;
+    }
+    return outcomes;
+}

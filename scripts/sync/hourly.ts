@@ -1,0 +1,626 @@
+/**
+ * The hourly audience sync (R5), in this order:
+ *
+ * (c) audience changes made inside Salesforce (the component or the Flow action check
+ *     Pending_Push__c) are applied to the ledger — an Unsubscribed row becomes the
+ *     audience unsubscribe (source flow or salesforce) — and only after the ledger
+ *     committed is the pending flag cleared in Salesforce;
+ * (a) membership changes since the cursor (the ledger's `seq`) are upserted to
+ *     Audience_Membership__c by Membership_Key__c on each of the person's records (R6,
+ *     R8, R9); rows already equal are not written (R11), rows with a Salesforce change
+ *     still pending are left for (c) of the next run;
+ * (b) with All_Audiences_Rule__c on: a person in at least one audience (Archived aside)
+ *     and Unsubscribed from all of them gets HasOptedOutOfEmail = true.
+ *
+ * Taking (c) first means a Salesforce unsubscribe is never overwritten by an older
+ * ledger status in (a). Cursors move only after the work they cover is confirmed.
+ */
+import type { MembershipChange } from '../ledger/types';
+import {
+    AUDIENCE_MEMBERSHIP as AM,
+    CONTACT,
+    SOBJECT,
+    type OptOutField
+} from '../model/schema';
+import { SalesforceError } from '../salesforce/errors';
+import { requireWritableFields } from '../salesforce/describe';
+import type { SyncSettings } from '../salesforce/settings';
+import {
+    desiredMembership,
+    membershipWrite,
+    nextCursor,
+    optOutDecision,
+    pendingChange,
+    resolveTargets,
+    type ExistingMembership,
+    type PersonRef,
+    type Target
+} from './decisions';
+import {
+    jobSettings,
+    recordFailure,
+    upsertMemberships,
+    writeOptOut,
+    type JobContext,
+    type MembershipWrite,
+    type WriteMeta
+} from './context';
+import { MEMBERSHIP_WRITE_FIELDS } from './push';
+import {
+    AUDIENCE_MEMBERSHIP_SELECT,
+    MembershipIndex,
+    RecordIndex,
+    toExistingMembership
+} from './records';
+
+export const HOURLY_CURSOR = { job: 'hourly', name: 'membership_seq' } as const;
+export const ALL_AUDIENCES_CURSOR = {
+    job: 'hourly',
+    name: 'all_audiences_seq'
+} as const;
+
+/** Above this many changes, read every record and membership once instead of looking up. */
+export const HOURLY_LOOKUP_LIMIT = 5000;
+
+export async function runHourly(ctx: JobContext): Promise<void> {
+    const { settings } = await jobSettings(ctx);
+    await takePending(ctx);
+    await upsertChanges(ctx, settings);
+    if (settings.allAudiencesRule) await allAudiencesRule(ctx, settings);
+}
+
+/** Reads the pending rows; a missing object becomes R7's error. */
+async function readPendingRows(ctx: JobContext): Promise<ExistingMembership[]> {
+    const rows: ExistingMembership[] = [];
+    try {
+        for await (const page of ctx.client.queryPages(
+            `${AUDIENCE_MEMBERSHIP_SELECT} WHERE ${AM.Pending_Push__c} = true`
+        ))
+            rows.push(...page.records.map(toExistingMembership));
+    } catch (err) {
+        if (
+            err instanceof SalesforceError &&
+            (err.errorCode === 'INVALID_TYPE' ||
+                err.errorCode === 'INVALID_FIELD')
+        )
+            await requireWritableFields(ctx.client, MEMBERSHIP_WRITE_FIELDS);
+        throw err;
+    }
+    return rows;
+}
+
+// ------------------------------------------------------------------ (c)
+
+async function takePending(ctx: JobContext): Promise<void> {
+    const rows = await readPendingRows(ctx);
+    if (rows.length === 0) return;
+    // Rows without Email__c: the email of their Contact or Lead.
+    const index = new RecordIndex(ctx.ledger, []);
+    try {
+        const noEmail = rows
+            .filter((r) => !r.email)
+            .map((r) => ({
+                emailNorm: '',
+                salesforceId: r.contactId ?? r.leadId
+            }));
+        if (noEmail.length)
+            await index.loadFor(ctx.client, noEmail, {
+                applyToSameEmail: false
+            });
+        const taken: {
+            row: ExistingMembership;
+            unsubscribeId: number | null;
+        }[] = [];
+        const apply = (): void => {
+            for (const row of rows) {
+                const recId = row.contactId ?? row.leadId;
+                const change = pendingChange(
+                    row,
+                    recId ? index.get(recId)?.emailNorm : null
+                );
+                if (!change.ok) {
+                    ctx.builder.fail({
+                        recordId: row.id,
+                        object: SOBJECT.AUDIENCE_MEMBERSHIP,
+                        errorCode: 'INVALID_PENDING_ROW',
+                        message: `Left pending: ${change.reason}`
+                    });
+                    continue;
+                }
+                const known = ctx.ledger.findPerson(change.email);
+                const link = !known?.salesforceId ? change.salesforceId : null;
+                if (ctx.dryRun) {
+                    const active =
+                        known &&
+                        change.status === 'Unsubscribed' &&
+                        ctx.ledger
+                            .listUnsubscribes(known.id)
+                            .some(
+                                (u) =>
+                                    u.scope === 'audience' &&
+                                    u.audienceId === change.audienceId &&
+                                    !u.removedAt
+                            );
+                    if (change.status === 'Unsubscribed' && !active)
+                        ctx.builder.plan('ledgerUnsubscribes', 1, [
+                            {
+                                ledger: 'unsubscribe',
+                                email: change.email,
+                                audienceId: change.audienceId,
+                                source: change.source
+                            }
+                        ]);
+                    taken.push({ row, unsubscribeId: null });
+                    continue;
+                }
+                let unsubscribeId: number | null = null;
+                if (change.status === 'Unsubscribed') {
+                    const r = ctx.ledger.recordUnsubscribe({
+                        email: change.email,
+                        salesforceId: link,
+                        scope: 'audience',
+                        audienceId: change.audienceId,
+                        audienceName: change.audienceName,
+                        source: change.source,
+                        reason: change.reason,
+                        ...(change.changedAt
+                            ? { collectedAt: change.changedAt }
+                            : {}),
+                        runId: ctx.runId
+                    });
+                    if (r.outcome === 'recorded')
+                        ctx.builder.result.ledgerUnsubscribesAdded += 1;
+                    else ctx.builder.skip('already_in_ledger');
+                    if (!r.unsubscribe.deliveredAt)
+                        unsubscribeId = r.unsubscribe.id;
+                } else {
+                    const person = ctx.ledger.upsertPerson({
+                        email: change.email,
+                        salesforceId: link
+                    }).person;
+                    if (!ctx.ledger.getAudience(change.audienceId))
+                        ctx.ledger.upsertAudience({
+                            id: change.audienceId,
+                            name: change.audienceName
+                        });
+                    const r = ctx.ledger.setMembershipStatus({
+                        personId: person.id,
+                        audienceId: change.audienceId,
+                        status: change.status,
+                        ...(change.changedAt
+                            ? { changedAt: change.changedAt }
+                            : {}),
+                        source: change.source,
+                        reason: change.reason,
+                        runId: ctx.runId,
+                        auditAction: 'membership_from_salesforce'
+                    });
+                    // blocked: an active audience unsubscribe wins (R4).
+                    if (r.outcome !== 'created' && r.outcome !== 'changed')
+                        ctx.builder.skip(`ledger_${r.outcome}`);
+                }
+                ctx.ledger.appendAudit({
+                    action: 'membership_from_salesforce',
+                    runId: ctx.runId,
+                    emailNorm: change.email.toLowerCase(),
+                    recordId: row.id,
+                    object: SOBJECT.AUDIENCE_MEMBERSHIP,
+                    field: AM.Status__c,
+                    after: change.status,
+                    source: change.source,
+                    collectedAt: change.changedAt,
+                    detail: { key: row.key, audienceId: change.audienceId }
+                });
+                taken.push({ row, unsubscribeId });
+            }
+        };
+        if (ctx.dryRun) apply();
+        else ctx.ledger.transaction(apply);
+        if (ctx.dryRun) {
+            ctx.builder.plan(
+                'pendingCleared',
+                taken.length,
+                taken.map((t) => ({
+                    object: SOBJECT.AUDIENCE_MEMBERSHIP,
+                    id: t.row.id,
+                    [AM.Pending_Push__c]: false
+                }))
+            );
+            return;
+        }
+        if (taken.length === 0) return;
+        // Only now, with the ledger committed, clear the flags (R11: nothing lost).
+        ctx.heartbeat();
+        const results = await ctx.client.updateRecords(
+            SOBJECT.AUDIENCE_MEMBERSHIP,
+            taken.map((t) => ({ Id: t.row.id, [AM.Pending_Push__c]: false }))
+        );
+        const writtenAt = ctx.now().toISOString();
+        ctx.ledger.appendAudits(
+            results
+                .filter((r) => r.success)
+                .map((r) => ({
+                    action: 'pending_cleared' as const,
+                    runId: ctx.runId,
+                    recordId: r.id,
+                    object: SOBJECT.AUDIENCE_MEMBERSHIP,
+                    field: AM.Pending_Push__c,
+                    before: 'true',
+                    after: 'false',
+                    source: 'salesforce' as const,
+                    writtenAt
+                }))
+        );
+        for (const r of results)
+            if (!r.success)
+                recordFailure(
+                    ctx,
+                    r,
+                    SOBJECT.AUDIENCE_MEMBERSHIP,
+                    AM.Pending_Push__c
+                );
+        // The status is in Salesforce already: these unsubscribes are delivered.
+        const ids = taken
+            .map((t) => t.unsubscribeId)
+            .filter((id): id is number => id !== null);
+        if (ids.length)
+            ctx.builder.result.unsubscribesDelivered +=
+                ctx.ledger.markDelivered(ids, {
+                    runId: ctx.runId,
+                    detail: { job: 'hourly', from: 'salesforce' }
+                });
+    } finally {
+        index.drop();
+    }
+}
+
+// ------------------------------------------------------------------ (a)
+
+interface Planned {
+    change: MembershipChange;
+    writes: MembershipWrite[];
+    /** Keys settled without a write (unchanged). */
+    settled: number;
+    /** Keys left alone because Salesforce has a pending change. */
+    pending: number;
+}
+
+function undeliveredAudienceUnsubscribe(
+    ctx: JobContext,
+    personId: number,
+    audienceId: string
+): number | null {
+    const row = ctx.ledger.db
+        .prepare(
+            `SELECT id FROM unsubscribes WHERE person_id = ? AND audience_id = ? AND scope = 'audience'
+             AND removed_at IS NULL AND delivered_at IS NULL`
+        )
+        .get(personId, audienceId) as { id: number } | undefined;
+    return row?.id ?? null;
+}
+
+async function upsertChanges(
+    ctx: JobContext,
+    settings: SyncSettings
+): Promise<void> {
+    const cursor = Number(
+        ctx.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
+    );
+    const total = (
+        ctx.ledger.db
+            .prepare('SELECT COUNT(*) AS n FROM memberships WHERE seq > ?')
+            .get(cursor) as { n: number }
+    ).n;
+    if (total === 0) return;
+    await requireWritableFields(ctx.client, MEMBERSHIP_WRITE_FIELDS);
+    const large = total > HOURLY_LOOKUP_LIMIT;
+    const index = new RecordIndex(ctx.ledger, []);
+    const memberships = new MembershipIndex(ctx.ledger);
+    let handledMax = cursor;
+    const failedSeqs: number[] = [];
+    const flushAt = Math.max(
+        ctx.client.bulkThreshold,
+        Math.min(ctx.client.bulkJobSize, 50_000)
+    );
+    let buffer: {
+        seq: number;
+        write: MembershipWrite;
+        unsubscribeId: number | null;
+    }[] = [];
+    const waiting = new Map<
+        number,
+        { keys: number; ok: number; seq: number }
+    >();
+    const deliver: number[] = [];
+    let done = 0;
+
+    const flush = async (): Promise<void> => {
+        if (buffer.length === 0) return;
+        const batch = buffer;
+        buffer = [];
+        if (ctx.dryRun) {
+            ctx.builder.plan(
+                'membershipUpserts',
+                batch.length,
+                batch.map((b) => ({ ...b.write.fields }))
+            );
+            return;
+        }
+        const outcomes = await upsertMemberships(
+            ctx,
+            batch.map((b) => b.write)
+        );
+        for (const b of batch) {
+            const ok = outcomes.get(
+                b.write.fields[AM.Membership_Key__c].toLowerCase()
+            );
+            if (!ok) failedSeqs.push(b.seq);
+            if (b.unsubscribeId !== null) {
+                const w = waiting.get(b.unsubscribeId);
+                if (w && ok) {
+                    w.ok += 1;
+                    if (w.ok === w.keys) deliver.push(b.unsubscribeId);
+                }
+            }
+        }
+    };
+
+    try {
+        if (large) {
+            await index.loadAll(ctx.client, ctx.progress);
+            await loadAllMemberships(ctx, memberships);
+        }
+        ctx.builder.mode('read records', large ? 'scan' : 'lookup');
+        for (const changes of ctx.ledger.membershipChangeBatches({
+            afterSeq: cursor,
+            batchSize: large ? 5000 : HOURLY_LOOKUP_LIMIT
+        })) {
+            ctx.heartbeat();
+            if (!large) {
+                const persons = new Map<number, PersonRef>();
+                for (const c of changes)
+                    persons.set(c.personId, {
+                        emailNorm: c.emailNorm,
+                        salesforceId: c.salesforceId
+                    });
+                await index.loadFor(ctx.client, [...persons.values()], {
+                    applyToSameEmail: settings.applyToSameEmail
+                });
+            }
+            const planned: Planned[] = [];
+            const keys: string[] = [];
+            for (const c of changes) {
+                handledMax = Math.max(handledMax, c.seq);
+                const r = resolveTargets(
+                    c,
+                    index.candidates(c, settings.applyToSameEmail),
+                    {
+                        applyToSameEmail: settings.applyToSameEmail,
+                        lookup: (id) => index.get(id)
+                    }
+                );
+                if (r.skip) {
+                    ctx.builder.skip(r.skip);
+                    continue;
+                }
+                const meta: WriteMeta = {
+                    emailNorm: c.emailNorm,
+                    personId: c.personId,
+                    source: c.source,
+                    collectedAt: c.changedAt,
+                    detail: { seq: c.seq }
+                };
+                const writes = r.targets.map((t: Target) => ({
+                    fields: desiredMembership(
+                        {
+                            audienceId: c.audienceId,
+                            audienceName: c.audienceName,
+                            email: c.email,
+                            status: c.status,
+                            changedAt: c.changedAt,
+                            source: c.source,
+                            reason: c.reason
+                        },
+                        t
+                    ),
+                    before: null,
+                    meta
+                }));
+                keys.push(...writes.map((w) => w.fields[AM.Membership_Key__c]));
+                planned.push({ change: c, writes, settled: 0, pending: 0 });
+            }
+            if (!large && keys.length) {
+                ctx.builder.mode(
+                    'read memberships',
+                    await memberships.loadFor(ctx.client, keys)
+                );
+            }
+            for (const p of planned) {
+                const toWrite: MembershipWrite[] = [];
+                for (const w of p.writes) {
+                    const existing = memberships.get(
+                        w.fields[AM.Membership_Key__c]
+                    );
+                    const what = membershipWrite(w.fields, existing);
+                    if (what === 'unchanged') {
+                        ctx.builder.skip('membership_unchanged');
+                        p.settled += 1;
+                    } else if (what === 'pending_in_salesforce') {
+                        ctx.builder.skip('pending_in_salesforce');
+                        p.pending += 1;
+                    } else
+                        toWrite.push({
+                            ...w,
+                            before: existing?.status ?? null
+                        });
+                }
+                const unsub =
+                    p.change.status === 'Unsubscribed'
+                        ? undeliveredAudienceUnsubscribe(
+                              ctx,
+                              p.change.personId,
+                              p.change.audienceId
+                          )
+                        : null;
+                if (unsub !== null && p.pending === 0) {
+                    if (toWrite.length === 0) deliver.push(unsub);
+                    else
+                        waiting.set(unsub, {
+                            keys: toWrite.length,
+                            ok: 0,
+                            seq: p.change.seq
+                        });
+                }
+                for (const w of toWrite)
+                    buffer.push({
+                        seq: p.change.seq,
+                        write: w,
+                        unsubscribeId:
+                            unsub !== null && p.pending === 0 ? unsub : null
+                    });
+            }
+            done += changes.length;
+            ctx.progress({ phase: 'audience memberships', done, total });
+            if (buffer.length >= flushAt) await flush();
+        }
+        await flush();
+        if (ctx.dryRun) {
+            ctx.builder.plan('deliveries', deliver.length + waiting.size);
+            return;
+        }
+        if (deliver.length)
+            ctx.builder.result.unsubscribesDelivered +=
+                ctx.ledger.markDelivered(deliver, {
+                    runId: ctx.runId,
+                    detail: { job: 'hourly' }
+                });
+        ctx.ledger.setCursor(
+            HOURLY_CURSOR.job,
+            HOURLY_CURSOR.name,
+            nextCursor(cursor, handledMax, failedSeqs)
+        );
+    } finally {
+        index.drop();
+        memberships.drop();
+    }
+}
+
+async function loadAllMemberships(
+    ctx: JobContext,
+    memberships: MembershipIndex
+): Promise<void> {
+    let done = 0;
+    for await (const rows of ctx.client.scan(AUDIENCE_MEMBERSHIP_SELECT, {
+        booleanFields: [AM.Pending_Push__c]
+    })) {
+        memberships.insertRows(rows);
+        done += rows.length;
+        ctx.progress({ phase: 'read audience memberships', done });
+    }
+    memberships.mode = 'scan';
+}
+
+// ------------------------------------------------------------------ (b)
+
+async function allAudiencesRule(
+    ctx: JobContext,
+    settings: SyncSettings
+): Promise<void> {
+    const cursor = Number(
+        ctx.ledger.getCursor(
+            ALL_AUDIENCES_CURSOR.job,
+            ALL_AUDIENCES_CURSOR.name
+        ) ?? '0'
+    );
+    const upTo = ctx.ledger.maxSeq();
+    if (upTo <= cursor) return;
+    // Persons whose memberships changed since the cursor and for whom R5b holds now
+    // (the SQL form of allAudiencesUnsubscribed()).
+    const persons = ctx.ledger.db
+        .prepare(
+            `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId
+             FROM persons p
+             WHERE p.id IN (SELECT person_id FROM memberships WHERE seq > ? AND seq <= ?)
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id AND m.status <> 'Archived')
+               AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id
+                               AND m.status NOT IN ('Archived', 'Unsubscribed'))`
+        )
+        .all(cursor, upTo) as (PersonRef & { personId: number })[];
+    const field: OptOutField = CONTACT.HasOptedOutOfEmail;
+    let failed = false;
+    if (persons.length) {
+        await requireWritableFields(ctx.client, [
+            { object: SOBJECT.CONTACT, field },
+            { object: SOBJECT.LEAD, field }
+        ]);
+        const index = new RecordIndex(ctx.ledger, [field]);
+        try {
+            await index.loadFor(ctx.client, persons, {
+                applyToSameEmail: settings.applyToSameEmail,
+                onProgress: ctx.progress
+            });
+            const toWrite = new Map<string, Target>();
+            const metas = new Map<string, WriteMeta>();
+            for (const p of persons) {
+                const r = resolveTargets(
+                    p,
+                    index.candidates(p, settings.applyToSameEmail),
+                    {
+                        applyToSameEmail: settings.applyToSameEmail,
+                        lookup: (id) => index.get(id)
+                    }
+                );
+                if (r.skip) {
+                    ctx.builder.skip(r.skip);
+                    continue;
+                }
+                const d = optOutDecision(r.targets, field);
+                ctx.builder.skip('already_opted_out', d.alreadySet.length);
+                for (const t of d.write)
+                    if (!toWrite.has(t.id)) {
+                        toWrite.set(t.id, t);
+                        metas.set(t.id, {
+                            emailNorm: p.emailNorm,
+                            personId: p.personId,
+                            source: 'platform',
+                            collectedAt: null,
+                            detail: {
+                                rule: 'R5b unsubscribed from all audiences'
+                            }
+                        });
+                    }
+            }
+            if (ctx.dryRun) {
+                ctx.builder.plan(
+                    'fieldWrites',
+                    toWrite.size,
+                    [...toWrite.values()].map((t) => ({
+                        object: t.object,
+                        id: t.id,
+                        field,
+                        value: true,
+                        rule: 'all audiences'
+                    }))
+                );
+            } else if (toWrite.size) {
+                const outcomes = await writeOptOut(
+                    ctx,
+                    field,
+                    [...toWrite.values()],
+                    (id) => metas.get(id) as WriteMeta
+                );
+                failed = [...outcomes.values()].some(
+                    (o) => !o.ok && !o.deleted
+                );
+            }
+        } finally {
+            index.drop();
+        }
+    }
+    if (!ctx.dryRun && !failed)
+        ctx.ledger.setCursor(
+            ALL_AUDIENCES_CURSOR.job,
+            ALL_AUDIENCES_CURSOR.name,
+            upTo
+        );
+}

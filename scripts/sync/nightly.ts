@@ -1,0 +1,314 @@
+/**
+ * The nightly reconciliation (R3), only when Nightly_Sync_Enabled__c is on:
+ *
+ * 1. every Contact and Lead (Id, Email, the chosen field, conversion) is streamed into a
+ *    temporary table of the ledger's database — Bulk API 2.0 pages for a large org, REST
+ *    pages for a small one — so memory stays flat at a million records;
+ * 2. (b) every record with the field true whose person has no active global
+ *    unsubscribe becomes one in the ledger (source salesforce), creating the person
+ *    when needed. Converted Leads are left out: they are frozen history whose Contact
+ *    carries the state (otherwise unchecking the Contact could never stick, R4);
+ * 3. (a) every person with an active global unsubscribe: its records (R6 id, R8 same
+ *    email, R9 converted Lead → Contact) with the field false are set true — decided in
+ *    SQL, written in Bulk jobs (or Collections when few);
+ * 4. pending global unsubscribes whose records are all confirmed are marked delivered.
+ *
+ * Running it again with no new input writes nothing (R11): every record already agrees.
+ */
+import { SOBJECT } from '../model/schema';
+import {
+    checkEmail,
+    type LedgerSource,
+    type PersonObject
+} from '../model/statuses';
+import { requireWritableFields } from '../salesforce/describe';
+import {
+    jobSettings,
+    writeOptOut,
+    type JobContext,
+    type WriteMeta
+} from './context';
+import { RecordIndex, col, tempName } from './records';
+
+export const NIGHTLY_CURSOR = { job: 'nightly', name: 'last_success' } as const;
+
+/** Ledger rows per transaction when recording unsubscribes from Salesforce. */
+const LEDGER_BATCH = 1000;
+
+export async function runNightly(ctx: JobContext): Promise<void> {
+    const { settings } = await jobSettings(ctx);
+    if (!settings.nightlySyncEnabled) {
+        ctx.builder.result.status = 'skipped';
+        ctx.builder.result.message =
+            'The nightly sync is off in this org (Opt_Out_Sync_Settings__c.Nightly_Sync_Enabled__c); nothing was read or written.';
+        return;
+    }
+    const field = settings.optOutField;
+    await requireWritableFields(ctx.client, [
+        { object: SOBJECT.CONTACT, field },
+        { object: SOBJECT.LEAD, field }
+    ]);
+    const index = new RecordIndex(ctx.ledger, [field]);
+    const matches = tempName('nightly_match');
+    const written = tempName('nightly_written');
+    const db = ctx.ledger.db;
+    const T = index.table;
+    const F = col(field);
+    try {
+        await index.loadAll(ctx.client, ctx.progress, (object, mode) =>
+            ctx.builder.mode(`read ${object}`, mode)
+        );
+        ctx.heartbeat();
+
+        // ---- (b) Salesforce → ledger
+        await fromSalesforce(ctx, index, field);
+
+        // ---- (a) ledger → Salesforce: which records of which unsubscribes
+        db.exec(`CREATE TEMP TABLE ${matches} (
+            unsub_id INTEGER NOT NULL, person_id INTEGER NOT NULL, target TEXT NULL,
+            PRIMARY KEY (unsub_id, target))`);
+        db.exec(`CREATE INDEX ${matches}_target ON ${matches}(target)`);
+        db.exec(
+            `CREATE TEMP TABLE ${written} (target TEXT PRIMARY KEY, ok INTEGER NOT NULL)`
+        );
+        const targetExpr = `CASE WHEN r.object = 'Lead' AND r.is_converted = 1 THEN r.converted_contact_id ELSE r.id END`;
+        const active = `u.scope = 'all' AND u.removed_at IS NULL`;
+        db.prepare(
+            `INSERT OR IGNORE INTO ${matches} (unsub_id, person_id, target)
+             SELECT u.id, p.id, ${targetExpr} FROM unsubscribes u
+             JOIN persons p ON p.id = u.person_id JOIN ${T} r ON r.id = p.salesforce_id
+             WHERE ${active}`
+        ).run();
+        if (settings.applyToSameEmail)
+            db.prepare(
+                `INSERT OR IGNORE INTO ${matches} (unsub_id, person_id, target)
+                 SELECT u.id, p.id, ${targetExpr} FROM unsubscribes u
+                 JOIN persons p ON p.id = u.person_id JOIN ${T} r ON r.email_norm = p.email_norm
+                 WHERE ${active}`
+            ).run();
+        const count = (sql: string): number =>
+            (db.prepare(sql).get() as { n: number }).n;
+        ctx.builder.skip(
+            'converted_lead_without_contact',
+            count(`SELECT COUNT(*) AS n FROM ${matches} WHERE target IS NULL`)
+        );
+        ctx.builder.skip(
+            'no_matching_record',
+            count(
+                `SELECT COUNT(*) AS n FROM unsubscribes u WHERE ${active}
+                 AND NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
+            )
+        );
+        ctx.builder.skip(
+            'already_opted_out',
+            count(
+                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
+            )
+        );
+        const toWrite = count(
+            `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 0`
+        );
+        // One representative unsubscribe per record (the oldest) for the audit trail.
+        const page = db.prepare(
+            `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
+                    p.id AS personId, p.email_norm AS emailNorm, u.source AS source,
+                    u.collected_at AS collectedAt
+             FROM ${matches} m JOIN ${T} c ON c.id = m.target
+             JOIN unsubscribes u ON u.id = m.unsub_id JOIN persons p ON p.id = m.person_id
+             WHERE c.${F} = 0 AND m.target > ?
+             GROUP BY m.target ORDER BY m.target LIMIT ?`
+        );
+        const chunk = ctx.client.bulkJobSize;
+        let after = '';
+        let done = 0;
+        for (;;) {
+            const rows = page.all(after, chunk) as {
+                id: string;
+                object: PersonObject;
+                unsubId: number;
+                personId: number;
+                emailNorm: string;
+                source: LedgerSource;
+                collectedAt: string;
+            }[];
+            if (rows.length === 0) break;
+            after = rows[rows.length - 1].id;
+            if (ctx.dryRun) {
+                ctx.builder.plan(
+                    'fieldWrites',
+                    rows.length,
+                    rows.map((r) => ({
+                        object: r.object,
+                        id: r.id,
+                        field,
+                        value: true,
+                        email: r.emailNorm
+                    }))
+                );
+                continue;
+            }
+            const metas = new Map<string, WriteMeta>(
+                rows.map((r) => [
+                    r.id,
+                    {
+                        emailNorm: r.emailNorm,
+                        personId: r.personId,
+                        source: r.source,
+                        collectedAt: r.collectedAt,
+                        detail: { unsubscribeId: r.unsubId }
+                    }
+                ])
+            );
+            const outcomes = await writeOptOut(ctx, field, rows, (id) => {
+                const m = metas.get(id);
+                if (m) return m;
+                // A converted lead rewritten to its Contact carries its lead's meta.
+                const first = rows[0];
+                return {
+                    emailNorm: first.emailNorm,
+                    personId: null,
+                    source: 'salesforce',
+                    collectedAt: null
+                };
+            });
+            const mark = db.prepare(
+                `INSERT OR REPLACE INTO ${written} (target, ok) VALUES (?, ?)`
+            );
+            db.transaction(() => {
+                for (const [id, o] of outcomes)
+                    mark.run(id, o.ok || o.deleted ? 1 : 0);
+            })();
+            done += rows.length;
+            ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
+        }
+
+        // ---- R11: deliver what Salesforce now confirms
+        const deliverable = db
+            .prepare(
+                `SELECT u.id FROM unsubscribes u WHERE ${active} AND u.delivered_at IS NULL
+                 AND NOT EXISTS (
+                     SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
+                     LEFT JOIN ${written} w ON w.target = m.target
+                     WHERE m.unsub_id = u.id AND m.target IS NOT NULL
+                       AND NOT (c.${F} = 1 OR w.ok = 1 OR c.id IS NULL))
+                 ORDER BY u.id`
+            )
+            .all() as { id: number }[];
+        if (ctx.dryRun) ctx.builder.plan('deliveries', deliverable.length);
+        else
+            for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
+                ctx.builder.result.unsubscribesDelivered +=
+                    ctx.ledger.markDelivered(
+                        deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
+                        { runId: ctx.runId, detail: { job: 'nightly' } }
+                    );
+        if (!ctx.dryRun && ctx.builder.result.failed.length === 0)
+            ctx.ledger.setCursor(
+                NIGHTLY_CURSOR.job,
+                NIGHTLY_CURSOR.name,
+                ctx.builder.result.startedAt
+            );
+    } finally {
+        index.drop();
+        db.exec(`DROP TABLE IF EXISTS temp.${matches}`);
+        db.exec(`DROP TABLE IF EXISTS temp.${written}`);
+    }
+}
+
+/** R3(b): records with the field true whose person is not unsubscribed → ledger. */
+async function fromSalesforce(
+    ctx: JobContext,
+    index: RecordIndex,
+    field: string
+): Promise<void> {
+    const db = ctx.ledger.db;
+    const T = index.table;
+    const F = col(field as Parameters<typeof col>[0]);
+    const converted = (
+        db
+            .prepare(
+                `SELECT COUNT(*) AS n FROM ${T} WHERE ${F} = 1 AND object = 'Lead' AND is_converted = 1`
+            )
+            .get() as { n: number }
+    ).n;
+    ctx.builder.skip('converted_lead', converted);
+    // The person of a record: linked by id, else by email; none → a new person.
+    const page = db.prepare(
+        `SELECT r.id AS id, r.object AS object, r.email AS email, r.email_norm AS emailNorm,
+                COALESCE((SELECT MIN(p.id) FROM persons p WHERE p.salesforce_id = r.id),
+                         (SELECT p.id FROM persons p WHERE p.email_norm = r.email_norm)) AS personId
+         FROM ${T} r
+         WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ?
+         ORDER BY r.id LIMIT ?`
+    );
+    const hasActive = db.prepare(
+        `SELECT 1 FROM unsubscribes WHERE person_id = ? AND scope = 'all' AND removed_at IS NULL`
+    );
+    const planned = new Set<string>();
+    let after = '';
+    for (;;) {
+        const rows = page.all(after, LEDGER_BATCH) as {
+            id: string;
+            object: PersonObject;
+            email: string | null;
+            emailNorm: string | null;
+            personId: number | null;
+        }[];
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1].id;
+        const inputs: Parameters<typeof ctx.ledger.recordUnsubscribes>[0] = [];
+        for (const r of rows) {
+            if (r.personId !== null && hasActive.get(r.personId)) continue;
+            if (r.personId === null) {
+                const email = checkEmail(r.email ?? '');
+                if (!email.ok) {
+                    ctx.builder.skip(r.email ? 'invalid_email' : 'no_email');
+                    continue;
+                }
+            }
+            const key =
+                r.personId !== null ? `p${r.personId}` : `e${r.emailNorm}`;
+            if (planned.has(key)) continue;
+            planned.add(key);
+            const reason = `${field} is checked on ${r.object} ${r.id} in Salesforce`;
+            inputs.push(
+                r.personId !== null
+                    ? {
+                          personId: r.personId,
+                          scope: 'all',
+                          source: 'salesforce',
+                          reason,
+                          runId: ctx.runId
+                      }
+                    : {
+                          email: r.email as string,
+                          salesforceId: r.id,
+                          scope: 'all',
+                          source: 'salesforce',
+                          reason,
+                          runId: ctx.runId
+                      }
+            );
+        }
+        if (ctx.dryRun) {
+            ctx.builder.plan(
+                'ledgerUnsubscribes',
+                inputs.length,
+                inputs.map((i) => ({
+                    ledger: 'unsubscribe',
+                    scope: 'all',
+                    email: i.email ?? `person ${i.personId}`,
+                    source: 'salesforce'
+                }))
+            );
+            continue;
+        }
+        if (inputs.length === 0) continue;
+        // The ledger audits each one (R10); the reason names the record and field.
+        const results = ctx.ledger.recordUnsubscribes(inputs);
+        ctx.builder.result.ledgerUnsubscribesAdded += results.filter(
+            (x) => x.outcome === 'recorded'
+        ).length;
+        ctx.heartbeat();
+    }
+}

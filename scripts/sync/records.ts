@@ -1,0 +1,408 @@
+/**
+ * Salesforce records the jobs decide on, kept in temporary tables of the ledger's
+ * SQLite connection (never in JavaScript arrays), so that memory stays flat whatever
+ * the org's size and decisions can be made in SQL:
+ *
+ * - RecordIndex: Contacts and Leads (id, email, opt-out fields, conversion), loaded by
+ *   targeted REST queries for a few persons (`Email IN (…) OR Id IN (…)`, packed to
+ *   the URI limit) or by a full scan (REST pages or Bulk API 2.0, streamed page by page).
+ * - MembershipIndex: Audience_Membership__c rows by Membership_Key__c, loaded likewise.
+ *
+ * Temporary tables live in SQLite's temp database (a file, not memory, by default) and
+ * disappear with the connection; each run uses its own names and drops them when done.
+ */
+import type { Ledger } from '../ledger/ledger';
+import { KEY_PREFIX } from '../model/ids';
+import {
+    AUDIENCE_MEMBERSHIP as AM,
+    CONTACT,
+    LEAD,
+    OPT_OUT_FIELDS,
+    SOBJECT,
+    type OptOutField
+} from '../model/schema';
+import type { PersonObject } from '../model/statuses';
+import type { OrgClient, SObjectRow } from '../salesforce/client';
+import { packInQueries } from '../salesforce/soql';
+import {
+    emailKey,
+    id18,
+    type ExistingMembership,
+    type PersonRef,
+    type SfRecord
+} from './decisions';
+
+export type Progress = (event: {
+    phase: string;
+    done: number;
+    total?: number;
+}) => void;
+
+/** Lookups costing more queries than this per object become a full scan. */
+export const MAX_LOOKUP_QUERIES = 8;
+
+/** The temp-table column of an opt-out field. */
+export function col(field: OptOutField): string {
+    return `o_${field}`;
+}
+
+interface RecordRow {
+    id: string;
+    object: PersonObject;
+    email_norm: string | null;
+    is_converted: number;
+    converted_contact_id: string | null;
+    [column: string]: unknown;
+}
+
+let tableCounter = 0;
+
+/** A unique temp-table name for this process. */
+export function tempName(prefix: string): string {
+    tableCounter += 1;
+    return `${prefix}_${process.pid}_${tableCounter}`;
+}
+
+export class RecordIndex {
+    readonly table: string;
+    readonly fields: readonly OptOutField[];
+    mode: 'lookup' | 'scan' | 'empty' = 'empty';
+    private readonly db: Ledger['db'];
+    private readonly insertStmt: ReturnType<Ledger['db']['prepare']>;
+
+    constructor(ledger: Ledger, fields: readonly OptOutField[]) {
+        this.db = ledger.db;
+        this.fields = [...new Set(fields)];
+        this.table = tempName('sf_records');
+        const optCols = OPT_OUT_FIELDS.map(
+            (f) => `${col(f)} INTEGER NULL`
+        ).join(', ');
+        this.db.exec(`CREATE TEMP TABLE ${this.table} (
+            id TEXT PRIMARY KEY,
+            object TEXT NOT NULL,
+            email_norm TEXT NULL,
+            email TEXT NULL,
+            ${optCols},
+            is_converted INTEGER NOT NULL DEFAULT 0,
+            converted_contact_id TEXT NULL
+        )`);
+        this.db.exec(
+            `CREATE INDEX ${this.table}_email ON ${this.table}(email_norm)`
+        );
+        this.insertStmt = this.db.prepare(
+            `INSERT OR REPLACE INTO ${this.table} (id, object, email_norm, email, ${OPT_OUT_FIELDS.map(
+                col
+            ).join(', ')}, is_converted, converted_contact_id)
+             VALUES (?, ?, ?, ?, ${OPT_OUT_FIELDS.map(() => '?').join(', ')}, ?, ?)`
+        );
+    }
+
+    drop(): void {
+        if (this.db.open)
+            this.db.exec(`DROP TABLE IF EXISTS temp.${this.table}`);
+    }
+
+    /** SOQL field list for an object. */
+    private selectList(object: PersonObject): string {
+        const base =
+            object === 'Contact'
+                ? [CONTACT.Id, CONTACT.Email]
+                : [
+                      LEAD.Id,
+                      LEAD.Email,
+                      LEAD.IsConverted,
+                      LEAD.ConvertedContactId
+                  ];
+        return [...base, ...this.fields].join(', ');
+    }
+
+    /** Stores rows as read from Salesforce (REST or Bulk, already normalised). */
+    insertRows(object: PersonObject, rows: readonly SObjectRow[]): void {
+        const tx = this.db.transaction(() => {
+            for (const r of rows) {
+                const id = id18(String(r.Id ?? ''));
+                if (!id) continue;
+                const values = OPT_OUT_FIELDS.map((f) =>
+                    this.fields.includes(f)
+                        ? r[f] === true || r[f] === 'true'
+                            ? 1
+                            : 0
+                        : null
+                );
+                this.insertStmt.run([
+                    id,
+                    object,
+                    emailKey(r.Email as string | null),
+                    typeof r.Email === 'string' && r.Email.trim()
+                        ? r.Email.trim()
+                        : null,
+                    ...values,
+                    r.IsConverted === true || r.IsConverted === 'true' ? 1 : 0,
+                    id18(r.ConvertedContactId as string | null)
+                ]);
+            }
+        });
+        tx();
+    }
+
+    private toRecord(row: RecordRow): SfRecord {
+        const optOut: Partial<Record<OptOutField, boolean>> = {};
+        for (const f of this.fields) {
+            const v = row[col(f)];
+            if (v !== null && v !== undefined) optOut[f] = v === 1;
+        }
+        return {
+            id: row.id,
+            object: row.object,
+            emailNorm: row.email_norm,
+            optOut,
+            isConverted: row.is_converted === 1,
+            convertedContactId: row.converted_contact_id
+        };
+    }
+
+    get(id: string): SfRecord | undefined {
+        const row = this.db
+            .prepare(`SELECT * FROM ${this.table} WHERE id = ?`)
+            .get(id) as RecordRow | undefined;
+        return row && this.toRecord(row);
+    }
+
+    /** The records a person may match: by its id, and by email when R8 is on. */
+    candidates(person: PersonRef, applyToSameEmail: boolean): SfRecord[] {
+        const rows = this.db
+            .prepare(
+                `SELECT * FROM ${this.table} WHERE id = ? OR (? = 1 AND email_norm = ?)`
+            )
+            .all(
+                id18(person.salesforceId) ?? '',
+                applyToSameEmail ? 1 : 0,
+                person.emailNorm
+            ) as RecordRow[];
+        return rows.map((r) => this.toRecord(r));
+    }
+
+    count(): number {
+        return (
+            this.db
+                .prepare(`SELECT COUNT(*) AS n FROM ${this.table}`)
+                .get() as {
+                n: number;
+            }
+        ).n;
+    }
+
+    /** Targeted queries for these persons, per object; null when too many for a lookup. */
+    private lookupQueries(
+        persons: readonly PersonRef[],
+        applyToSameEmail: boolean
+    ): Record<PersonObject, string[]> | null {
+        const emails = applyToSameEmail
+            ? [...new Set(persons.map((p) => p.emailNorm))]
+            : [];
+        const out = {} as Record<PersonObject, string[]>;
+        for (const object of ['Contact', 'Lead'] as const) {
+            const prefix =
+                object === 'Contact' ? KEY_PREFIX.Contact : KEY_PREFIX.Lead;
+            const ids = [
+                ...new Set(
+                    persons
+                        .map((p) => id18(p.salesforceId))
+                        .filter(
+                            (id): id is string => !!id && id.startsWith(prefix)
+                        )
+                )
+            ];
+            const clauses = [
+                ...(emails.length ? [{ field: 'Email', values: emails }] : []),
+                ...(ids.length ? [{ field: 'Id', values: ids }] : [])
+            ];
+            const queries = clauses.length
+                ? packInQueries(
+                      `SELECT ${this.selectList(object)} FROM ${object}`,
+                      clauses
+                  )
+                : [];
+            if (queries.length > MAX_LOOKUP_QUERIES) return null;
+            out[object] = queries;
+        }
+        return out;
+    }
+
+    /**
+     * Loads the records these persons may match: targeted queries when they fit in a
+     * few requests, else a full scan. Then the Contacts of converted Leads not read yet.
+     */
+    async loadFor(
+        client: OrgClient,
+        persons: readonly PersonRef[],
+        options: { applyToSameEmail: boolean; onProgress?: Progress }
+    ): Promise<'lookup' | 'scan'> {
+        const queries = this.lookupQueries(persons, options.applyToSameEmail);
+        if (!queries) {
+            await this.loadAll(client, options.onProgress);
+            return 'scan';
+        }
+        this.mode = 'lookup';
+        for (const object of ['Contact', 'Lead'] as const) {
+            for (const soql of queries[object]) {
+                for await (const page of client.queryPages(soql))
+                    this.insertRows(object, page.records);
+            }
+        }
+        await this.loadConvertedContacts(client);
+        return this.mode;
+    }
+
+    /** Every Contact and Lead (REST or Bulk, page by page). */
+    async loadAll(
+        client: OrgClient,
+        onProgress?: Progress,
+        onMode?: (object: PersonObject, mode: 'rest' | 'bulk') => void
+    ): Promise<void> {
+        this.mode = 'scan';
+        for (const object of ['Contact', 'Lead'] as const) {
+            let done = 0;
+            for await (const rows of client.scan(
+                `SELECT ${this.selectList(object)} FROM ${object}`,
+                {
+                    booleanFields: [...this.fields, LEAD.IsConverted],
+                    onMode: (mode) => onMode?.(object, mode)
+                }
+            )) {
+                this.insertRows(object, rows);
+                done += rows.length;
+                onProgress?.({ phase: `read ${object}s`, done });
+            }
+        }
+    }
+
+    /** R9: Contacts that converted Leads point at and that were not read. */
+    private async loadConvertedContacts(client: OrgClient): Promise<void> {
+        const missing = (
+            this.db
+                .prepare(
+                    `SELECT DISTINCT l.converted_contact_id AS id FROM ${this.table} l
+                     WHERE l.is_converted = 1 AND l.converted_contact_id IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM ${this.table} c WHERE c.id = l.converted_contact_id)`
+                )
+                .all() as { id: string }[]
+        ).map((r) => r.id);
+        if (missing.length === 0) return;
+        for (const soql of packInQueries(
+            `SELECT ${this.selectList('Contact')} FROM ${SOBJECT.CONTACT}`,
+            [{ field: 'Id', values: missing }]
+        )) {
+            for await (const page of client.queryPages(soql))
+                this.insertRows('Contact', page.records);
+        }
+    }
+}
+
+const AM_FIELDS = [
+    AM.Id,
+    AM.Membership_Key__c,
+    AM.Contact__c,
+    AM.Lead__c,
+    AM.Audience_Id__c,
+    AM.Audience_Name__c,
+    AM.Email__c,
+    AM.Status__c,
+    AM.Status_Changed_At__c,
+    AM.Source__c,
+    AM.Unsubscribe_Reason__c,
+    AM.Pending_Push__c
+];
+
+export const AUDIENCE_MEMBERSHIP_SELECT = `SELECT ${AM_FIELDS.join(', ')} FROM ${SOBJECT.AUDIENCE_MEMBERSHIP}`;
+
+/** A row of Audience_Membership__c (REST or Bulk) → ExistingMembership. */
+export function toExistingMembership(r: SObjectRow): ExistingMembership {
+    const s = (k: string): string | null => {
+        const v = r[k];
+        return v === null || v === undefined || v === '' ? null : String(v);
+    };
+    return {
+        id: String(r[AM.Id]),
+        key: s(AM.Membership_Key__c) ?? '',
+        contactId: s(AM.Contact__c),
+        leadId: s(AM.Lead__c),
+        audienceId: s(AM.Audience_Id__c),
+        audienceName: s(AM.Audience_Name__c),
+        email: s(AM.Email__c),
+        status: s(AM.Status__c),
+        changedAt: s(AM.Status_Changed_At__c),
+        source: s(AM.Source__c),
+        reason: s(AM.Unsubscribe_Reason__c),
+        pending:
+            r[AM.Pending_Push__c] === true || r[AM.Pending_Push__c] === 'true'
+    };
+}
+
+/** Existing Audience_Membership__c rows by Membership_Key__c (case-insensitive, as the field). */
+export class MembershipIndex {
+    readonly table: string;
+    mode: 'lookup' | 'scan' | 'empty' = 'empty';
+    private readonly db: Ledger['db'];
+
+    constructor(ledger: Ledger) {
+        this.db = ledger.db;
+        this.table = tempName('sf_memberships');
+        this.db.exec(
+            `CREATE TEMP TABLE ${this.table} (key TEXT PRIMARY KEY COLLATE NOCASE, json TEXT NOT NULL)`
+        );
+    }
+
+    drop(): void {
+        if (this.db.open)
+            this.db.exec(`DROP TABLE IF EXISTS temp.${this.table}`);
+    }
+
+    insertRows(rows: readonly SObjectRow[]): void {
+        const stmt = this.db.prepare(
+            `INSERT OR REPLACE INTO ${this.table} (key, json) VALUES (?, ?)`
+        );
+        this.db.transaction(() => {
+            for (const r of rows) {
+                const m = toExistingMembership(r);
+                if (m.key) stmt.run(m.key, JSON.stringify(m));
+            }
+        })();
+    }
+
+    get(key: string): ExistingMembership | undefined {
+        const row = this.db
+            .prepare(`SELECT json FROM ${this.table} WHERE key = ?`)
+            .get(key) as { json: string } | undefined;
+        return row ? (JSON.parse(row.json) as ExistingMembership) : undefined;
+    }
+
+    /** Loads the rows with these keys (targeted) or every row (scan) when too many. */
+    async loadFor(
+        client: OrgClient,
+        keys: readonly string[],
+        onProgress?: Progress
+    ): Promise<'lookup' | 'scan'> {
+        if (keys.length === 0) return 'lookup';
+        const queries = packInQueries(AUDIENCE_MEMBERSHIP_SELECT, [
+            { field: AM.Membership_Key__c, values: keys }
+        ]);
+        if (queries.length > MAX_LOOKUP_QUERIES) {
+            this.mode = 'scan';
+            let done = 0;
+            for await (const rows of client.scan(AUDIENCE_MEMBERSHIP_SELECT, {
+                booleanFields: [AM.Pending_Push__c]
+            })) {
+                this.insertRows(rows);
+                done += rows.length;
+                onProgress?.({ phase: 'read audience memberships', done });
+            }
+            return 'scan';
+        }
+        this.mode = 'lookup';
+        for (const soql of queries)
+            for await (const page of client.queryPages(soql))
+                this.insertRows(page.records);
+        return 'lookup';
+    }
+}

@@ -1,0 +1,214 @@
+/**
+ * `runJob(job, options)` — the one entry point of the sync for the CLI, the scheduler,
+ * the webhook and the demo. It takes the job's cross-process lock, records the run in
+ * the ledger (startRun/finishRun with the JobResult), runs the job and turns the API
+ * budget running out (R12) or a stop request into a deferred run rather than a failure.
+ * A job that could not run at all (R7, settings, connection) is recorded as failed and
+ * its error rethrown as `JobFailed` (carrying the result).
+ */
+import type { Ledger } from '../ledger/ledger';
+import type { LogLevel } from '../cli/output';
+import { OptoutError, errorMessage } from '../model/errors';
+import type { OrgClient } from '../salesforce/client';
+import { BudgetExhausted, RunAborted } from '../salesforce/errors';
+import { runHourly, HOURLY_CURSOR } from './hourly';
+import { runNightly } from './nightly';
+import { runPush } from './push';
+import type { JobContext } from './context';
+import type { Progress } from './records';
+import {
+    JOBS,
+    ResultBuilder,
+    finalStatus,
+    type JobName,
+    type JobResult
+} from './result';
+
+export interface RunJobOptions {
+    ledger: Ledger;
+    org: OrgClient;
+    /** Report what would be written; write nothing (Salesforce or ledger). */
+    dryRun?: boolean;
+    runId?: string;
+    onProgress?: Progress;
+    log?: (level: LogLevel, message: string) => void;
+    /** Stops the run between requests; the run ends deferred. */
+    signal?: AbortSignal;
+    /** Take the job's lock (default true); pass false when the caller holds it. */
+    lock?: boolean;
+    /** push only: just these unsubscribes. */
+    unsubscribeIds?: readonly number[];
+    now?: () => Date;
+}
+
+/** The run could not happen (R7, bad settings, connection…); the run is recorded. */
+export class JobFailed extends OptoutError {
+    readonly result: JobResult;
+
+    constructor(cause: unknown, result: JobResult) {
+        const e = cause instanceof OptoutError ? cause : undefined;
+        super(e?.code ?? 'JOB_FAILED', e?.message ?? errorMessage(cause), {
+            actions: e?.actions,
+            exitCode: e?.exitCode ?? 1,
+            cause
+        });
+        this.name = 'JobFailed';
+        this.result = result;
+    }
+}
+
+/** The ledger lock a job holds while it runs (shared with the scheduler). */
+export function jobLockName(job: JobName): string {
+    return `job:${job}`;
+}
+
+export function isJobName(value: string): value is JobName {
+    return (JOBS as readonly string[]).includes(value);
+}
+
+const HEARTBEAT_MS = 15_000;
+
+/** Work left after a deferred run, by job. */
+function pendingWork(ledger: Ledger, job: JobName): number {
+    if (job === 'hourly') {
+        const cursor = Number(
+            ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
+        );
+        return (
+            ledger.db
+                .prepare('SELECT COUNT(*) AS n FROM memberships WHERE seq > ?')
+                .get(cursor) as { n: number }
+        ).n;
+    }
+    return job === 'push'
+        ? ledger.countUndelivered()
+        : ledger.countUndelivered('all');
+}
+
+export async function runJob(
+    job: JobName,
+    options: RunJobOptions
+): Promise<JobResult> {
+    if (!isJobName(job))
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `Unknown job '${String(job)}': use ${JOBS.join(', ')}.`,
+            { exitCode: 2 }
+        );
+    const { ledger, org } = options;
+    const now = options.now ?? ((): Date => new Date());
+    const log = options.log ?? org.log;
+    const startedAt = now();
+    const dryRun = options.dryRun === true;
+
+    let holder: string | undefined;
+    const lockName = jobLockName(job);
+    if (options.lock !== false) {
+        const lock = ledger.acquireLock(lockName);
+        if (!lock.acquired) {
+            const run = ledger.startRun({ job, dryRun, id: options.runId });
+            const builder = new ResultBuilder({
+                job,
+                runId: run.id,
+                dryRun,
+                targetOrg: org.targetOrg,
+                startedAt: run.startedAt
+            });
+            builder.result.status = 'skipped';
+            builder.result.message = `Another ${job} run holds the lock (pid ${lock.heldBy.pid}, since ${lock.heldBy.acquiredAt}); this one did nothing.`;
+            ledger.finishRun(run.id, {
+                status: 'skipped',
+                result: builder.result
+            });
+            return builder.result;
+        }
+        holder = lock.lock.holder;
+    }
+
+    const run = ledger.startRun({
+        job,
+        dryRun,
+        id: options.runId,
+        startedAt: startedAt.toISOString()
+    });
+    const builder = new ResultBuilder({
+        job,
+        runId: run.id,
+        dryRun,
+        targetOrg: org.targetOrg,
+        startedAt: run.startedAt
+    });
+    const baseRequests = org.apiRequests;
+    const baseRetried = { ...org.retried };
+    const previousSignal = org.signal;
+    const previousLog = org.log;
+    org.signal = options.signal ?? previousSignal;
+    org.log = log;
+    let lastBeat = Date.now();
+    const ctx: JobContext = {
+        job,
+        runId: run.id,
+        ledger,
+        client: org,
+        dryRun,
+        builder,
+        log,
+        progress: (e) => {
+            ctx.heartbeat();
+            options.onProgress?.(e);
+        },
+        now,
+        heartbeat: () => {
+            if (!holder || Date.now() - lastBeat < HEARTBEAT_MS) return;
+            lastBeat = Date.now();
+            ledger.heartbeatLock(lockName, holder);
+        }
+    };
+    const result = builder.result;
+    let failure: unknown;
+    try {
+        if (job === 'push')
+            await runPush(ctx, { unsubscribeIds: options.unsubscribeIds });
+        else if (job === 'hourly') await runHourly(ctx);
+        else await runNightly(ctx);
+        if (result.status !== 'skipped') result.status = finalStatus(result);
+    } catch (err) {
+        if (err instanceof BudgetExhausted || err instanceof RunAborted) {
+            result.deferred = {
+                count: pendingWork(ledger, job),
+                reason: err.message
+            };
+            result.status = 'deferred';
+            log(
+                'warn',
+                `${job}: ${err.message} The rest is deferred to the next run.`
+            );
+        } else {
+            failure = err;
+            result.status = 'failed';
+            const e = err instanceof OptoutError ? err : undefined;
+            result.error = {
+                code: e?.code ?? 'UNEXPECTED',
+                message: errorMessage(err),
+                actions: e?.actions ?? []
+            };
+        }
+    } finally {
+        result.durationMs = Math.max(0, now().getTime() - startedAt.getTime());
+        result.apiRequests = org.apiRequests - baseRequests;
+        result.apiUsage = org.apiUsage;
+        result.retried = {
+            requests: org.retried.requests - baseRetried.requests,
+            records: org.retried.records - baseRetried.records
+        };
+        org.signal = previousSignal;
+        org.log = previousLog;
+        try {
+            ledger.finishRun(run.id, { status: result.status, result });
+        } finally {
+            if (holder) ledger.releaseLock(lockName, holder);
+        }
+    }
+    if (failure !== undefined) throw new JobFailed(failure, result);
+    return result;
+}
