@@ -32,6 +32,26 @@ import {
 
 export type Row = Record<string, unknown>;
 
+interface InsertPlan {
+    defaults: Array<[string, string | number]>;
+    hasOwner: boolean;
+    derivedName: boolean;
+    required: FieldDef[];
+    references: FieldDef[];
+    uniques: FieldDef[];
+    autoNumbers: FieldDef[];
+    hasRules: boolean;
+    system: Record<
+        | 'CreatedDate'
+        | 'CreatedById'
+        | 'IsDeleted'
+        | 'LastModifiedDate'
+        | 'LastModifiedById'
+        | 'SystemModstamp',
+        boolean
+    >;
+}
+
 export interface WriteResult {
     id: string;
     created?: boolean;
@@ -67,7 +87,10 @@ export class OrgStore {
             this.db.pragma('locking_mode = EXCLUSIVE');
             this.db.pragma('journal_mode = WAL');
         }
-        this.db.pragma('synchronous = NORMAL');
+        // OFF is safe when the process dies (WAL is in the OS cache); only a power loss
+        // could lose the last writes, which is acceptable for a development org.
+        this.db.pragma('synchronous = OFF');
+        this.db.pragma('wal_autocheckpoint = 10000');
         this.db.pragma('temp_store = MEMORY');
         this.db.pragma('cache_size = -65536');
         this.init();
@@ -326,8 +349,12 @@ export class OrgStore {
             field.type === 'email' ||
             (field.type === 'reference' && !audit.includes(field.name))
         ) {
+            // Lookups are mostly empty: index only the rows that have one
+            // (SQLite still uses it for "col = ?" and joins).
+            const partial =
+                field.type === 'reference' ? ` WHERE ${col} IS NOT NULL` : '';
             this.db.exec(
-                `CREATE INDEX ${quoteIdent(`ix_${def.name}_${field.name}`)} ON ${table} (${col})`
+                `CREATE INDEX ${quoteIdent(`ix_${def.name}_${field.name}`)} ON ${table} (${col})${partial}`
             );
         }
     }
@@ -593,25 +620,30 @@ export class OrgStore {
         userId: string,
         create: boolean
     ): void {
-        const has = (n: string): boolean => findField(obj, n) !== undefined;
+        const has = this.insertPlan(obj).system;
         if (create) {
-            if (has('CreatedDate')) row.CreatedDate = now;
-            if (has('CreatedById')) row.CreatedById = userId;
-            if (has('IsDeleted') && row.IsDeleted === undefined)
-                row.IsDeleted = 0;
+            if (has.CreatedDate) row.CreatedDate = now;
+            if (has.CreatedById) row.CreatedById = userId;
+            if (has.IsDeleted && row.IsDeleted === undefined) row.IsDeleted = 0;
         }
-        if (has('LastModifiedDate')) row.LastModifiedDate = now;
-        if (has('LastModifiedById')) row.LastModifiedById = userId;
-        if (has('SystemModstamp')) row.SystemModstamp = now;
+        if (has.LastModifiedDate) row.LastModifiedDate = now;
+        if (has.LastModifiedById) row.LastModifiedById = userId;
+        if (has.SystemModstamp) row.SystemModstamp = now;
     }
 
+    private insertStatements = new WeakMap<ObjectDef, Database.Statement>();
+
     private insertRow(obj: ObjectDef, rid: number, row: Row): void {
-        const cols = obj.fields.map((fd) => fd.name);
-        const stmt = this.prepare(
-            `INSERT INTO ${quoteIdent(tableName(obj.name))} (_rid, ${cols
-                .map(quoteIdent)
-                .join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`
-        );
+        let stmt = this.insertStatements.get(obj);
+        if (!stmt) {
+            const cols = obj.fields.map((fd) => fd.name);
+            stmt = this.prepare(
+                `INSERT INTO ${quoteIdent(tableName(obj.name))} (_rid, ${cols
+                    .map(quoteIdent)
+                    .join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`
+            );
+            this.insertStatements.set(obj, stmt);
+        }
         const args: unknown[] = [rid];
         for (const fd of obj.fields) {
             const v = row[fd.name];
@@ -643,51 +675,35 @@ export class OrgStore {
                 `entity type ${obj.name} does not support insert`
             );
         }
+        const plan = this.insertPlan(obj);
         const values = this.convertInput(obj, input, source, 'create');
         const row: Row = {};
-        for (const field of obj.fields) {
-            if (values.has(field)) {
-                row[field.name] = values.get(field);
-            } else if (
-                field.defaultValue !== undefined &&
-                field.defaultValue !== null
-            ) {
-                row[field.name] =
-                    typeof field.defaultValue === 'boolean'
-                        ? field.defaultValue
-                            ? 1
-                            : 0
-                        : field.defaultValue;
-            }
-        }
-        if (findField(obj, 'OwnerId') && !row.OwnerId)
-            row.OwnerId = this.userId;
-        this.computeDerived(obj, row);
-        this.checkRequired(obj, row);
-        for (const field of obj.fields) {
+        for (const [name, v] of plan.defaults) row[name] = v;
+        for (const [field, v] of values) row[field.name] = v;
+        if (plan.hasOwner && !row.OwnerId) row.OwnerId = this.userId;
+        if (plan.derivedName) this.computeDerived(obj, row);
+        this.checkRequired(obj, row, plan.required);
+        for (const field of plan.references) {
             const v = row[field.name];
+            // The org's own user always exists (the default owner).
             if (
-                field.type === 'reference' &&
                 typeof v === 'string' &&
-                !field.system
+                !(field.name === 'OwnerId' && v === this.userId)
             ) {
                 this.checkReference(field, v);
             }
         }
-        this.runValidationRules(obj, row, undefined);
-        for (const field of obj.fields) {
-            if (field.unique && !field.system)
-                this.checkUnique(
-                    obj,
-                    field,
-                    (row[field.name] ?? null) as ColumnValue,
-                    null
-                );
+        if (plan.hasRules) this.runValidationRules(obj, row, undefined);
+        for (const field of plan.uniques) {
+            this.checkUnique(
+                obj,
+                field,
+                (row[field.name] ?? null) as ColumnValue,
+                null
+            );
         }
-        for (const field of obj.fields) {
-            if (field.autoNumberFormat)
-                row[field.name] = this.nextAutoNumber(obj, field);
-        }
+        for (const field of plan.autoNumbers)
+            row[field.name] = this.nextAutoNumber(obj, field);
         const { rid, id } = this.newId(obj);
         row.Id = id;
         this.fillSystem(obj, row, now, this.userId, true);
@@ -696,14 +712,71 @@ export class OrgStore {
         return { id, created: true };
     }
 
-    private checkRequired(obj: ObjectDef, row: Row): void {
-        const missing = obj.fields
+    private plans = new WeakMap<ObjectDef, InsertPlan>();
+
+    /** What an insert into this object has to do, worked out once per definition. */
+    private insertPlan(obj: ObjectDef): InsertPlan {
+        let plan = this.plans.get(obj);
+        if (!plan) {
+            const name = findField(obj, 'Name');
+            plan = {
+                defaults: obj.fields
+                    .filter(
+                        (f) =>
+                            f.defaultValue !== undefined &&
+                            f.defaultValue !== null
+                    )
+                    .map((f) => [
+                        f.name,
+                        typeof f.defaultValue === 'boolean'
+                            ? f.defaultValue
+                                ? 1
+                                : 0
+                            : (f.defaultValue as string | number)
+                    ]),
+                hasOwner: findField(obj, 'OwnerId') !== undefined,
+                derivedName:
+                    !!name &&
+                    !name.createable &&
+                    !name.autoNumberFormat &&
+                    !!findField(obj, 'LastName') &&
+                    !!findField(obj, 'FirstName'),
+                required: obj.fields.filter((f) => f.required),
+                references: obj.fields.filter(
+                    (f) => f.type === 'reference' && !f.system
+                ),
+                uniques: obj.fields.filter((f) => f.unique && !f.system),
+                autoNumbers: obj.fields.filter(
+                    (f) => f.autoNumberFormat !== undefined
+                ),
+                hasRules: obj.validationRules.some(
+                    (r) => r.active && r.supported
+                ),
+                system: {
+                    CreatedDate: !!findField(obj, 'CreatedDate'),
+                    CreatedById: !!findField(obj, 'CreatedById'),
+                    IsDeleted: !!findField(obj, 'IsDeleted'),
+                    LastModifiedDate: !!findField(obj, 'LastModifiedDate'),
+                    LastModifiedById: !!findField(obj, 'LastModifiedById'),
+                    SystemModstamp: !!findField(obj, 'SystemModstamp')
+                }
+            };
+            this.plans.set(obj, plan);
+        }
+        return plan;
+    }
+
+    private checkRequired(
+        obj: ObjectDef,
+        row: Row,
+        required?: FieldDef[]
+    ): void {
+        const missing = (required ?? obj.fields.filter((fd) => fd.required))
             .filter(
                 (fd) =>
-                    fd.required &&
-                    (row[fd.name] === null ||
-                        row[fd.name] === undefined ||
-                        row[fd.name] === '')
+                    row[fd.name] === null ||
+                    row[fd.name] === undefined ||
+                    row[fd.name] === ''
             )
             .map((fd) => fd.name);
         if (missing.length > 0) {

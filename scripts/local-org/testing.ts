@@ -14,6 +14,7 @@ import {
     mkdirSync,
     readdirSync,
     readFileSync,
+    renameSync,
     rmSync,
     statSync,
     writeFileSync
@@ -238,8 +239,11 @@ export async function deployPackage(
                     { type: 'zip' }
                 );
                 if (converted.zipBuffer) {
+                    // Write then rename: parallel test workers may read it meanwhile.
                     mkdirSync(cacheDir, { recursive: true });
-                    writeFileSync(cacheFile, converted.zipBuffer);
+                    const tmp = `${cacheFile}.${process.pid}.tmp`;
+                    writeFileSync(tmp, converted.zipBuffer);
+                    renameSync(tmp, cacheFile);
                 }
             } catch {
                 // caching is an optimisation only

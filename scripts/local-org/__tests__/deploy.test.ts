@@ -202,6 +202,29 @@ describe('metadata deploy: the package', () => {
             [true, true]
         ]);
         expect(upserted[0].id).toBe(created.id);
+        // Single-record upsert by external id (PATCH /sobjects/{Type}/{Field}/{value}).
+        const single = (await am.upsert(
+            {
+                Membership_Key__c: `aud3:${lead.id}`,
+                Lead__c: lead.id,
+                Status__c: 'Cleaned'
+            },
+            'Membership_Key__c'
+        )) as {
+            success: boolean;
+            created: boolean;
+            id: string;
+        };
+        expect(single).toMatchObject({ success: true, created: true });
+        const again = (await am.upsert(
+            { Membership_Key__c: `AUD3:${lead.id}`, Status__c: 'Archived' },
+            'Membership_Key__c'
+        )) as {
+            created: boolean;
+            id: string;
+        };
+        expect(again).toMatchObject({ created: false, id: single.id });
+
         // The child relationship lives on Contact and Lead, not on the membership itself.
         const wrongSide = await failure(
             t.conn.query(

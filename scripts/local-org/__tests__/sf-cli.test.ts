@@ -20,9 +20,19 @@ interface Started {
     pid: number;
 }
 
-function cleanEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function cleanEnv(
+    home: string,
+    extra: Record<string, string> = {}
+): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'SF_TARGET_ORG']) delete env[k];
+    for (const k of [
+        'http_proxy',
+        'https_proxy',
+        'HTTP_PROXY',
+        'HTTPS_PROXY',
+        'SF_TARGET_ORG'
+    ])
+        delete env[k];
     return {
         ...env,
         HOME: home,
@@ -35,20 +45,38 @@ function cleanEnv(home: string, extra: Record<string, string> = {}): NodeJS.Proc
     };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv
+): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolvePromise) => {
-        execFile(cmd, args, { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 }, (err, stdout, stderr) => {
-            const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-            resolvePromise({ code, stdout, stderr });
-        });
+        execFile(
+            cmd,
+            args,
+            { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 },
+            (err, stdout, stderr) => {
+                const code = err
+                    ? typeof err.code === 'number'
+                        ? err.code
+                        : 1
+                    : 0;
+                resolvePromise({ code, stdout, stderr });
+            }
+        );
     });
 }
 
-function sfJson(result: { stdout: string; stderr: string }): Record<string, unknown> {
+function sfJson(result: {
+    stdout: string;
+    stderr: string;
+}): Record<string, unknown> {
     try {
         return JSON.parse(result.stdout) as Record<string, unknown>;
     } catch {
-        throw new Error(`sf printed no JSON:\n${result.stdout}\n${result.stderr}`);
+        throw new Error(
+            `sf printed no JSON:\n${result.stdout}\n${result.stderr}`
+        );
     }
 }
 
@@ -63,7 +91,18 @@ describe('the sf CLI against `optout local-org start`', () => {
         const stateFile = join(dir, 'local-org.json');
         child = spawn(
             process.execPath,
-            [join(ROOT, 'bin', 'optout'), 'local-org', 'start', '--port', '0', '--db', join(dir, 'org.db'), '--state-file', stateFile, '--json'],
+            [
+                join(ROOT, 'bin', 'optout'),
+                'local-org',
+                'start',
+                '--port',
+                '0',
+                '--db',
+                join(dir, 'org.db'),
+                '--state-file',
+                stateFile,
+                '--json'
+            ],
             { cwd: ROOT, env: cleanEnv(dir), stdio: ['ignore', 'pipe', 'pipe'] }
         );
         exitCode = new Promise((r) => child.on('exit', (code) => r(code)));
@@ -73,11 +112,23 @@ describe('the sf CLI against `optout local-org start`', () => {
                 buf += d.toString();
                 if (buf.trim().endsWith('}')) resolveOut(buf);
             });
-            child.on('exit', (code) => reject(new Error(`local-org start exited with ${code}`)));
+            child.on('exit', (code) =>
+                reject(new Error(`local-org start exited with ${code}`))
+            );
         });
-        const json = JSON.parse(out) as { instanceUrl: string; accessToken: string; status: string; pid: number };
+        const json = JSON.parse(out) as {
+            instanceUrl: string;
+            accessToken: string;
+            status: string;
+            pid: number;
+        };
         expect(json.status).toBe('running');
-        started = { instanceUrl: json.instanceUrl, accessToken: json.accessToken, stateFile, pid: json.pid };
+        started = {
+            instanceUrl: json.instanceUrl,
+            accessToken: json.accessToken,
+            stateFile,
+            pid: json.pid
+        };
     });
 
     afterAll(async () => {
@@ -87,41 +138,114 @@ describe('the sf CLI against `optout local-org start`', () => {
     });
 
     it('writes the state file other commands read', () => {
-        const state = JSON.parse(readFileSync(started.stateFile, 'utf8')) as Record<string, unknown>;
-        expect(state).toMatchObject({ instanceUrl: started.instanceUrl, accessToken: started.accessToken, pid: child.pid });
+        const state = JSON.parse(
+            readFileSync(started.stateFile, 'utf8')
+        ) as Record<string, unknown>;
+        expect(state).toMatchObject({
+            instanceUrl: started.instanceUrl,
+            accessToken: started.accessToken,
+            pid: child.pid
+        });
     });
 
     it('logs in with an access token, deploys force-app over REST and queries', async () => {
         const env = cleanEnv(dir, { SF_ACCESS_TOKEN: started.accessToken });
-        const login = sfJson(await run(SF, ['org', 'login', 'access-token', '--instance-url', started.instanceUrl, '--alias', 'local', '--no-prompt', '--json'], env));
+        const login = sfJson(
+            await run(
+                SF,
+                [
+                    'org',
+                    'login',
+                    'access-token',
+                    '--instance-url',
+                    started.instanceUrl,
+                    '--alias',
+                    'local',
+                    '--no-prompt',
+                    '--json'
+                ],
+                env
+            )
+        );
         expect(login.status).toBe(0);
-        expect(login.result).toMatchObject({ orgId: expect.stringMatching(/^00D/) });
+        expect(login.result).toMatchObject({
+            orgId: expect.stringMatching(/^00D/)
+        });
 
         const deploy = sfJson(
-            await run(SF, ['project', 'deploy', 'start', '--source-dir', 'force-app', '--target-org', 'local', '--wait', '10', '--json'], {
-                ...env,
-                SF_ORG_METADATA_REST_DEPLOY: 'true'
-            })
+            await run(
+                SF,
+                [
+                    'project',
+                    'deploy',
+                    'start',
+                    '--source-dir',
+                    'force-app',
+                    '--target-org',
+                    'local',
+                    '--wait',
+                    '10',
+                    '--json'
+                ],
+                {
+                    ...env,
+                    SF_ORG_METADATA_REST_DEPLOY: 'true'
+                }
+            )
         );
         expect(deploy.status).toBe(0);
-        const result = deploy.result as { success: boolean; status: string; files: Array<{ fullName: string; type: string; state: string }> };
+        const result = deploy.result as {
+            success: boolean;
+            status: string;
+            files: Array<{ fullName: string; type: string; state: string }>;
+        };
         expect(result).toMatchObject({ success: true, status: 'Succeeded' });
         expect(result.files).toEqual(
             expect.arrayContaining([
-                expect.objectContaining({ fullName: 'Contact.Marketo_Sales_Opt_Out__c', type: 'CustomField', state: 'Created' }),
-                expect.objectContaining({ fullName: 'Audience_Membership__c', type: 'CustomObject', state: 'Created' })
+                expect.objectContaining({
+                    fullName: 'Contact.Marketo_Sales_Opt_Out__c',
+                    type: 'CustomField',
+                    state: 'Created'
+                }),
+                expect.objectContaining({
+                    fullName: 'Audience_Membership__c',
+                    type: 'CustomObject',
+                    state: 'Created'
+                })
             ])
         );
 
         // Data written through jsforce, read back through sf data query.
         const conn = connectionFor(started);
-        const contact = (await conn.sobject('Contact').create({ LastName: 'Sf', Email: 'sf@cli.test', Marketo_Sales_Opt_Out__c: true })) as { id: string };
+        const contact = (await conn
+            .sobject('Contact')
+            .create({
+                LastName: 'Sf',
+                Email: 'sf@cli.test',
+                Marketo_Sales_Opt_Out__c: true
+            })) as { id: string };
         const query = sfJson(
-            await run(SF, ['data', 'query', '--query', "SELECT Id, Email, Marketo_Sales_Opt_Out__c FROM Contact WHERE Email = 'sf@cli.test'", '--target-org', 'local', '--json'], env)
+            await run(
+                SF,
+                [
+                    'data',
+                    'query',
+                    '--query',
+                    "SELECT Id, Email, Marketo_Sales_Opt_Out__c FROM Contact WHERE Email = 'sf@cli.test'",
+                    '--target-org',
+                    'local',
+                    '--json'
+                ],
+                env
+            )
         );
         expect(query.status).toBe(0);
         expect((query.result as { records: unknown[] }).records).toEqual([
-            expect.objectContaining({ Id: contact.id, Email: 'sf@cli.test', Marketo_Sales_Opt_Out__c: true })
+            expect.objectContaining({
+                Id: contact.id,
+                Email: 'sf@cli.test',
+                Marketo_Sales_Opt_Out__c: true
+            })
         ]);
     });
 
