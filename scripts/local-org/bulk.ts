@@ -532,44 +532,60 @@ export class BulkService {
                         rows.splice(keep);
                         if (rows.length === 0) return;
                     }
-                    let ok = '';
-                    let bad = '';
-                    store.db.transaction(() => {
-                        const now = store.stamp();
-                        for (const row of rows) {
-                            const line = row.map(csvQuote).join(',');
-                            if (row.length !== (header as string[]).length) {
-                                bad += `"",${csvQuote(errorText({ statusCode: 'INVALID_FIELD', message: `Row has ${row.length} columns; the header has ${(header as string[]).length}`, fields: [] }))},${line}\n`;
-                                job.failed++;
-                                continue;
+                    // One transaction per slice of the chunk: a slice stops after ~50 ms so
+                    // that other requests are served in between, whatever the machine load.
+                    let next = 0;
+                    while (next < rows.length) {
+                        let ok = '';
+                        let bad = '';
+                        const sliceStart = next;
+                        store.db.transaction(() => {
+                            const now = store.stamp();
+                            const started = Date.now();
+                            for (; next < rows.length; next++) {
+                                if (
+                                    (next & 255) === 255 &&
+                                    Date.now() - started > 50
+                                )
+                                    break;
+                                const row = rows[next];
+                                const line = row.map(csvQuote).join(',');
+                                if (
+                                    row.length !== (header as string[]).length
+                                ) {
+                                    bad += `"",${csvQuote(errorText({ statusCode: 'INVALID_FIELD', message: `Row has ${row.length} columns; the header has ${(header as string[]).length}`, fields: [] }))},${line}\n`;
+                                    job.failed++;
+                                    continue;
+                                }
+                                const rec: Record<string, unknown> = {};
+                                for (let i = 0; i < row.length; i++) {
+                                    const fd = fields[i];
+                                    if (fd) rec[fd.name] = row[i];
+                                }
+                                const idText = String(rec.Id ?? '');
+                                if (faults.lockRecord(kind)) {
+                                    bad += `${csvQuote(idText)},${csvQuote(errorText({ statusCode: 'UNABLE_TO_LOCK_ROW', message: `unable to obtain exclusive access to this record or 1 records: ${idText || job.object.keyPrefix}`, fields: [] }))},${line}\n`;
+                                    job.failed++;
+                                    continue;
+                                }
+                                try {
+                                    const res = this.applyRow(job, rec, now);
+                                    ok += `${csvQuote(res.id)},${res.created ? '"true"' : '"false"'},${line}\n`;
+                                } catch (err) {
+                                    if (!(err instanceof RecordFailure))
+                                        throw err;
+                                    bad += `${csvQuote(idText)},${csvQuote(errorText(err.error))},${line}\n`;
+                                    job.failed++;
+                                }
                             }
-                            const rec: Record<string, unknown> = {};
-                            for (let i = 0; i < row.length; i++) {
-                                const fd = fields[i];
-                                if (fd) rec[fd.name] = row[i];
-                            }
-                            const idText = String(rec.Id ?? '');
-                            if (faults.lockRecord(kind)) {
-                                bad += `${csvQuote(idText)},${csvQuote(errorText({ statusCode: 'UNABLE_TO_LOCK_ROW', message: `unable to obtain exclusive access to this record or 1 records: ${idText || job.object.keyPrefix}`, fields: [] }))},${line}\n`;
-                                job.failed++;
-                                continue;
-                            }
-                            try {
-                                const res = this.applyRow(job, rec, now);
-                                ok += `${csvQuote(res.id)},${res.created ? '"true"' : '"false"'},${line}\n`;
-                            } catch (err) {
-                                if (!(err instanceof RecordFailure)) throw err;
-                                bad += `${csvQuote(idText)},${csvQuote(errorText(err.error))},${line}\n`;
-                                job.failed++;
-                            }
-                        }
-                    })();
-                    job.processed += rows.length;
-                    stats.bulkRecordsProcessed += rows.length;
-                    if (ok) writeSync(success, ok);
-                    if (bad) writeSync(failed, bad);
-                    job.systemModstamp = Date.now();
-                    await yieldToLoop();
+                        })();
+                        job.processed += next - sliceStart;
+                        stats.bulkRecordsProcessed += next - sliceStart;
+                        if (ok) writeSync(success, ok);
+                        if (bad) writeSync(failed, bad);
+                        job.systemModstamp = Date.now();
+                        await yieldToLoop();
+                    }
                 };
                 for await (const record of parser as AsyncIterable<string[]>) {
                     if (!header) {
