@@ -122,7 +122,8 @@ describe('the sf CLI against `optout local-org start`', () => {
             status: string;
             pid: number;
         };
-        expect(json.status).toBe('running');
+        if (json.status !== 'running')
+            throw new Error(`local-org start: ${out}`);
         started = {
             instanceUrl: json.instanceUrl,
             accessToken: json.accessToken,
@@ -217,13 +218,11 @@ describe('the sf CLI against `optout local-org start`', () => {
 
         // Data written through jsforce, read back through sf data query.
         const conn = connectionFor(started);
-        const contact = (await conn
-            .sobject('Contact')
-            .create({
-                LastName: 'Sf',
-                Email: 'sf@cli.test',
-                Marketo_Sales_Opt_Out__c: true
-            })) as { id: string };
+        const contact = (await conn.sobject('Contact').create({
+            LastName: 'Sf',
+            Email: 'sf@cli.test',
+            Marketo_Sales_Opt_Out__c: true
+        })) as { id: string };
         const query = sfJson(
             await run(
                 SF,
