@@ -102,6 +102,8 @@ export interface OrgClientOptions {
     bulkQueryPageSize?: number;
     /** Rows per Bulk ingest job (default 100,000). */
     bulkJobSize?: number;
+    /** How long a Sforce-Limit-Info reading is trusted for the budget (default 5 minutes). */
+    usageTtlMs?: number;
     /** How long describe results are reused (default 5 minutes). */
     describeTtlMs?: number;
     signal?: AbortSignal;
@@ -188,7 +190,7 @@ function header(
 export class OrgClient {
     readonly targetOrg: string;
     readonly conn: RequestingConnection;
-    readonly meter = new RequestMeter();
+    readonly meter: RequestMeter;
     readonly share: number;
     readonly bulkThreshold: number;
     readonly retryOptions: RetryOptions;
@@ -212,6 +214,7 @@ export class OrgClient {
 
     constructor(conn: RequestingConnection, options: OrgClientOptions) {
         this.conn = conn;
+        this.meter = new RequestMeter(options.usageTtlMs);
         this.targetOrg = options.targetOrg;
         this.share = options.apiBudgetShare ?? DEFAULT_BUDGET_SHARE;
         if (!(this.share > 0 && this.share <= 1))
@@ -263,7 +266,7 @@ export class OrgClient {
     /** Stops before a request that would cross the budget; stops when aborted. */
     checkBeforeRequest(need = 1): void {
         if (this.signal?.aborted) throw new RunAborted();
-        const usage = this.meter.estimatedUsage();
+        const usage = this.meter.freshUsage();
         if (!budgetAllows(usage, this.share, need)) {
             const u = usage as ApiUsage;
             throw new BudgetExhausted(

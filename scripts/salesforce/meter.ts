@@ -75,8 +75,17 @@ export class RequestMeter {
     usage: ApiUsage | undefined;
     /** Requests made since that header (not yet reflected in `usage`). */
     private sinceUsage = 0;
+    private usageAt = 0;
 
-    constructor() {
+    /**
+     * `usageTtlMs`: a reading older than this is not trusted for budget decisions (the
+     * next request refreshes it), so a long-lived client (webhook, scheduler) that
+     * stopped at its budget starts again once the org's 24-hour window has moved on.
+     */
+    constructor(
+        readonly usageTtlMs = 5 * 60_000,
+        private readonly now: () => number = Date.now
+    ) {
         ensureSubscribed();
     }
 
@@ -91,12 +100,23 @@ export class RequestMeter {
         if (usage) {
             this.usage = usage;
             this.sinceUsage = 0;
+            this.usageAt = this.now();
         }
     }
 
     /** Best estimate of the org's usage now: the last header plus requests since. */
     estimatedUsage(): ApiUsage | undefined {
         if (!this.usage) return undefined;
+        return {
+            used: this.usage.used + this.sinceUsage,
+            max: this.usage.max
+        };
+    }
+
+    /** The estimate, or undefined when the reading is too old to decide on. */
+    freshUsage(): ApiUsage | undefined {
+        if (!this.usage || this.now() - this.usageAt > this.usageTtlMs)
+            return undefined;
         return {
             used: this.usage.used + this.sinceUsage,
             max: this.usage.max

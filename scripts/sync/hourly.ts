@@ -22,6 +22,7 @@ import {
     SOBJECT,
     type OptOutField
 } from '../model/schema';
+import { SOURCE_PICKLIST } from '../model/statuses';
 import { SalesforceError } from '../salesforce/errors';
 import { requireWritableFields } from '../salesforce/describe';
 import type { SyncSettings } from '../salesforce/settings';
@@ -110,6 +111,8 @@ async function takePending(ctx: JobContext): Promise<void> {
         const taken: {
             row: ExistingMembership;
             unsubscribeId: number | null;
+            /** The ledger's status to put back (an active unsubscribe wins, R4). */
+            restore?: Record<string, unknown>;
         }[] = [];
         const apply = (): void => {
             for (const row of rows) {
@@ -154,6 +157,7 @@ async function takePending(ctx: JobContext): Promise<void> {
                     continue;
                 }
                 let unsubscribeId: number | null = null;
+                let restore: Record<string, unknown> | undefined;
                 if (change.status === 'Unsubscribed') {
                     const r = ctx.ledger.recordUnsubscribe({
                         email: change.email,
@@ -195,9 +199,18 @@ async function takePending(ctx: JobContext): Promise<void> {
                         runId: ctx.runId,
                         auditAction: 'membership_from_salesforce'
                     });
-                    // blocked: an active audience unsubscribe wins (R4).
                     if (r.outcome !== 'created' && r.outcome !== 'changed')
                         ctx.builder.skip(`ledger_${r.outcome}`);
+                    // blocked: an active audience unsubscribe wins (R4); the row gets
+                    // the ledger's status back instead of keeping a re-subscription.
+                    if (r.outcome === 'blocked' && r.membership)
+                        restore = {
+                            [AM.Status__c]: r.membership.status,
+                            [AM.Status_Changed_At__c]: r.membership.changedAt,
+                            [AM.Source__c]:
+                                SOURCE_PICKLIST[r.membership.source],
+                            [AM.Unsubscribe_Reason__c]: r.membership.reason
+                        };
                 }
                 ctx.ledger.appendAudit({
                     action: 'membership_from_salesforce',
@@ -211,7 +224,7 @@ async function takePending(ctx: JobContext): Promise<void> {
                     collectedAt: change.changedAt,
                     detail: { key: row.key, audienceId: change.audienceId }
                 });
-                taken.push({ row, unsubscribeId });
+                taken.push({ row, unsubscribeId, restore });
             }
         };
         if (ctx.dryRun) apply();
@@ -233,9 +246,18 @@ async function takePending(ctx: JobContext): Promise<void> {
         ctx.heartbeat();
         const results = await ctx.client.updateRecords(
             SOBJECT.AUDIENCE_MEMBERSHIP,
-            taken.map((t) => ({ Id: t.row.id, [AM.Pending_Push__c]: false }))
+            taken.map((t) => ({
+                Id: t.row.id,
+                [AM.Pending_Push__c]: false,
+                ...(t.restore ?? {})
+            }))
         );
         const writtenAt = ctx.now().toISOString();
+        const restored = new Map(
+            taken
+                .filter((t) => t.restore)
+                .map((t) => [t.row.id, t.restore?.[AM.Status__c]])
+        );
         ctx.ledger.appendAudits(
             results
                 .filter((r) => r.success)
@@ -248,7 +270,10 @@ async function takePending(ctx: JobContext): Promise<void> {
                     before: 'true',
                     after: 'false',
                     source: 'salesforce' as const,
-                    writtenAt
+                    writtenAt,
+                    detail: restored.has(r.key)
+                        ? { restoredStatus: restored.get(r.key) }
+                        : null
                 }))
         );
         for (const r of results)

@@ -1,0 +1,472 @@
+/**
+ * The hourly audience sync against the local org (R5 a, b, c), with R4 and R11.
+ */
+import type { Ledger } from '../../ledger/ledger';
+import type { MembershipStatus } from '../../model/statuses';
+import { ALL_AUDIENCES_CURSOR, HOURLY_CURSOR } from '../hourly';
+import { setup, type Fixture } from './fixture';
+
+let f: Fixture;
+afterEach(async () => {
+    await f?.close();
+});
+
+function member(
+    ledger: Ledger,
+    email: string,
+    audienceId: string,
+    status: MembershipStatus,
+    options: { salesforceId?: string; changedAt?: string } = {}
+): void {
+    const person = ledger.upsertPerson({
+        email,
+        salesforceId: options.salesforceId
+    }).person;
+    if (!ledger.getAudience(audienceId))
+        ledger.upsertAudience({
+            id: audienceId,
+            name: `Audience ${audienceId}`
+        });
+    ledger.setMembershipStatus({
+        personId: person.id,
+        audienceId,
+        status,
+        source: 'import',
+        changedAt: options.changedAt ?? '2024-05-20T20:49:32.000Z'
+    });
+}
+
+async function pendingRow(
+    f: Fixture,
+    fields: Record<string, unknown>
+): Promise<string> {
+    const res = (await f.t.conn.sobject('Audience_Membership__c').create({
+        Pending_Push__c: true,
+        Status_Changed_At__c: '2024-06-01T10:00:00.000Z',
+        ...fields
+    })) as { id: string; success: boolean };
+    expect(res.success).toBe(true);
+    return res.id;
+}
+
+describe('R5 hourly audience sync', () => {
+    it('(a) upserts membership changes since the last run by Membership_Key__c on each of the person’s records', async () => {
+        f = await setup();
+        const [ana, bo] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' },
+            { LastName: 'Bo', Email: 'bo@example.com' }
+        ]);
+        const [anaLead] = await f.leads([
+            { LastName: 'Ana', Email: 'ANA@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        member(f.ledger, 'ana@example.com', 'offers', 'Cleaned');
+        member(f.ledger, 'bo@example.com', 'news', 'Pending');
+        member(f.ledger, 'nobody@example.com', 'news', 'Subscribed');
+        f.reset();
+        const r = await f.run('hourly');
+        expect(r).toMatchObject({
+            status: 'succeeded',
+            membershipsUpserted: 5,
+            skipped: { no_matching_record: 1 }
+        });
+        expect(r.apiRequests).toBe(f.served());
+        const rows = await f.memberships();
+        expect(rows.map((m) => [m.Membership_Key__c, m.Status__c])).toEqual(
+            [
+                [`news:${ana}`, 'Subscribed'],
+                [`news:${anaLead}`, 'Subscribed'],
+                [`news:${bo}`, 'Pending'],
+                [`offers:${ana}`, 'Cleaned'],
+                [`offers:${anaLead}`, 'Cleaned']
+            ].sort((a, b) => a[0].localeCompare(b[0]))
+        );
+        expect(
+            rows.find((m) => m.Membership_Key__c === `news:${anaLead}`)
+        ).toMatchObject({
+            Contact__c: null,
+            Lead__c: anaLead,
+            Audience_Id__c: 'news',
+            Audience_Name__c: 'Audience news',
+            Email__c: 'ana@example.com',
+            Source__c: 'Import',
+            Status_Changed_At__c: '2024-05-20T20:49:32.000+0000',
+            Pending_Push__c: false
+        });
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            String(f.ledger.maxSeq())
+        );
+
+        // One change later: only its rows are written (R11).
+        member(f.ledger, 'bo@example.com', 'news', 'Subscribed', {
+            changedAt: '2024-07-01T00:00:00.000Z'
+        });
+        const next = await f.run('hourly');
+        expect(next.membershipsUpserted).toBe(1);
+        const bos = (await f.memberships()).filter((m) => m.Contact__c === bo);
+        expect(bos.map((m) => m.Status__c)).toEqual(['Subscribed']);
+    });
+
+    it('(a) an audience unsubscribe reaches Salesforce as the membership status, not as a global opt-out', async () => {
+        f = await setup();
+        const [id] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        f.ledger.recordUnsubscribe({
+            email: 'ana@example.com',
+            scope: 'audience',
+            audienceId: 'news',
+            source: 'webhook',
+            reason: 'too many emails'
+        });
+        const r = await f.run('hourly');
+        expect(r.membershipsUpserted).toBe(1);
+        expect(r.unsubscribesDelivered).toBe(1);
+        const [row] = await f.memberships();
+        expect(row).toMatchObject({
+            Status__c: 'Unsubscribed',
+            Source__c: 'Webhook',
+            Unsubscribe_Reason__c: 'too many emails'
+        });
+        expect(await f.values('Contact', [id])).toEqual({ [id]: false });
+        expect(f.ledger.countUndelivered()).toBe(0);
+    });
+
+    it('(b) with the all-audiences rule on, unsubscribed from every audience checks Email Opt Out', async () => {
+        f = await setup();
+        const ids = await f.contacts([
+            { LastName: 'All', Email: 'all@example.com' },
+            { LastName: 'Some', Email: 'some@example.com' },
+            { LastName: 'Archived', Email: 'archived@example.com' }
+        ]);
+        await f.settings({
+            allAudiencesRule: true,
+            nightlySyncEnabled: true,
+            optOutField: 'Marketo_Sales_Opt_Out__c'
+        });
+        member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
+        member(f.ledger, 'all@example.com', 'b', 'Archived');
+        member(f.ledger, 'some@example.com', 'a', 'Unsubscribed');
+        member(f.ledger, 'some@example.com', 'b', 'Subscribed');
+        member(f.ledger, 'archived@example.com', 'a', 'Archived');
+        const r = await f.run('hourly');
+        expect(r.recordsWritten).toBe(1);
+        // Email Opt Out, whichever field the global push writes (R5b names it).
+        expect(await f.values('Contact', ids)).toEqual({
+            [ids[0]]: true,
+            [ids[1]]: false,
+            [ids[2]]: false
+        });
+        expect(
+            await f.values('Contact', ids, 'Marketo_Sales_Opt_Out__c')
+        ).toEqual({
+            [ids[0]]: false,
+            [ids[1]]: false,
+            [ids[2]]: false
+        });
+        expect(
+            f.ledger.getCursor(
+                ALL_AUDIENCES_CURSOR.job,
+                ALL_AUDIENCES_CURSOR.name
+            )
+        ).toBe(String(f.ledger.maxSeq()));
+        const trail = f.ledger.history('all@example.com').audit;
+        expect(trail.find((a) => a.action === 'field_write')).toMatchObject({
+            field: 'HasOptedOutOfEmail',
+            recordId: ids[0]
+        });
+    });
+
+    it('(b) with the rule off, nobody is opted out by it', async () => {
+        f = await setup();
+        const ids = await f.contacts([
+            { LastName: 'All', Email: 'all@example.com' }
+        ]);
+        member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
+        const r = await f.run('hourly');
+        expect(r.recordsWritten).toBe(0);
+        expect(await f.values('Contact', ids)).toEqual({ [ids[0]]: false });
+    });
+
+    it('(c) takes audience unsubscribes made in Salesforce into the ledger, then clears the pending flag', async () => {
+        f = await setup();
+        const [ana, bo] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' },
+            { LastName: 'Bo', Email: 'bo@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        const flowRow = await pendingRow(f, {
+            Membership_Key__c: `news:${ana}`,
+            Contact__c: ana,
+            Audience_Id__c: 'news',
+            Audience_Name__c: 'Newsletter',
+            Email__c: 'ana@example.com',
+            Status__c: 'Unsubscribed',
+            Source__c: 'Flow',
+            Unsubscribe_Reason__c: 'asked on the phone'
+        });
+        // The component's row has no Email__c: the Contact's email is used.
+        const componentRow = await pendingRow(f, {
+            Membership_Key__c: `offers:${bo}`,
+            Contact__c: bo,
+            Audience_Id__c: 'offers',
+            Audience_Name__c: 'Offers',
+            Status__c: 'Unsubscribed',
+            Source__c: 'Salesforce'
+        });
+        const r = await f.run('hourly');
+        expect(r).toMatchObject({
+            status: 'succeeded',
+            ledgerUnsubscribesAdded: 2,
+            failed: []
+        });
+        const anaHistory = f.ledger.history('ana@example.com');
+        expect(anaHistory.unsubscribes).toEqual([
+            expect.objectContaining({
+                scope: 'audience',
+                audienceId: 'news',
+                source: 'flow',
+                reason: 'asked on the phone',
+                collectedAt: '2024-06-01T10:00:00.000Z',
+                deliveredAt: expect.any(String)
+            })
+        ]);
+        expect(
+            f.ledger.history('bo@example.com').unsubscribes[0]
+        ).toMatchObject({
+            audienceId: 'offers',
+            source: 'salesforce'
+        });
+        expect(f.ledger.getAudience('offers')?.name).toBe('Offers');
+        const rows = await f.memberships();
+        expect(rows.every((m) => m.Pending_Push__c === false)).toBe(true);
+        expect(rows.find((m) => m.Id === flowRow)).toMatchObject({
+            Status__c: 'Unsubscribed',
+            Source__c: 'Flow'
+        });
+        expect(rows.find((m) => m.Id === componentRow)).toMatchObject({
+            Status__c: 'Unsubscribed'
+        });
+        // An audience unsubscribe is not a global one.
+        expect(await f.values('Contact', [ana, bo])).toEqual({
+            [ana]: false,
+            [bo]: false
+        });
+        const actions = anaHistory.audit.map((a) => a.action);
+        expect(actions).toEqual(
+            expect.arrayContaining([
+                'membership_from_salesforce',
+                'unsubscribe_recorded'
+            ])
+        );
+        expect(
+            f.ledger
+                .auditForRun(r.runId)
+                .filter((a) => a.action === 'pending_cleared')
+        ).toHaveLength(2);
+        // Next hour: nothing pending, nothing changed.
+        f.reset();
+        const again = await f.run('hourly');
+        expect(again).toMatchObject({
+            ledgerUnsubscribesAdded: 0,
+            membershipsUpserted: 0,
+            recordsWritten: 0
+        });
+    });
+
+    it('(c) comes first: an older ledger status never overwrites a pending Salesforce unsubscribe', async () => {
+        f = await setup();
+        const [ana] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await pendingRow(f, {
+            Membership_Key__c: `news:${ana}`,
+            Contact__c: ana,
+            Audience_Id__c: 'news',
+            Audience_Name__c: 'Audience news',
+            Email__c: 'ana@example.com',
+            Status__c: 'Unsubscribed',
+            Source__c: 'Salesforce'
+        });
+        await f.run('hourly');
+        const [row] = await f.memberships();
+        expect(row).toMatchObject({
+            Status__c: 'Unsubscribed',
+            Pending_Push__c: false
+        });
+        expect(
+            f.ledger.getMembership(
+                f.ledger.findPerson('ana@example.com')!.id,
+                'news'
+            )?.status
+        ).toBe('Unsubscribed');
+    });
+
+    it('(c) reports a pending row it cannot read and leaves it pending', async () => {
+        f = await setup();
+        const [ana] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        const bad = await pendingRow(f, {
+            Membership_Key__c: `x:${ana}`,
+            Contact__c: ana,
+            Status__c: 'Unsubscribed'
+        });
+        const r = await f.run('hourly');
+        expect(r.status).toBe('partial');
+        expect(r.failed).toEqual([
+            expect.objectContaining({
+                recordId: bad,
+                object: 'Audience_Membership__c',
+                errorCode: 'INVALID_PENDING_ROW',
+                message: expect.stringMatching(/audience id is empty/)
+            })
+        ]);
+        expect((await f.memberships())[0].Pending_Push__c).toBe(true);
+    });
+});
+
+describe('R4 never re-subscribe', () => {
+    it('Salesforce cannot lift an active audience unsubscribe; the row gets the ledger’s status back', async () => {
+        f = await setup();
+        const [ana] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        f.ledger.recordUnsubscribe({
+            email: 'ana@example.com',
+            scope: 'audience',
+            audienceId: 'news',
+            audienceName: 'News',
+            source: 'webhook'
+        });
+        await f.run('hourly');
+        const [row] = await f.memberships();
+        await f.t.conn.sobject('Audience_Membership__c').update({
+            Id: row.Id as string,
+            Status__c: 'Subscribed',
+            Pending_Push__c: true
+        });
+        const r = await f.run('hourly');
+        expect(r.skipped.ledger_blocked).toBe(1);
+        const [after] = await f.memberships();
+        expect(after).toMatchObject({
+            Status__c: 'Unsubscribed',
+            Pending_Push__c: false
+        });
+        const person = f.ledger.findPerson('ana@example.com')!;
+        expect(f.ledger.getMembership(person.id, 'news')?.status).toBe(
+            'Unsubscribed'
+        );
+        expect(
+            f.ledger
+                .listUnsubscribes(person.id)
+                .every((u) => u.removedAt === null)
+        ).toBe(true);
+        expect(await f.values('Contact', [ana])).toEqual({ [ana]: false });
+    });
+});
+
+describe('R11 idempotent and monotone (hourly)', () => {
+    it('a second run with no new input writes nothing and only reads the settings and the pending rows', async () => {
+        f = await setup();
+        await f.contacts([{ LastName: 'Ana', Email: 'ana@example.com' }]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await f.run('hourly');
+        f.reset();
+        const again = await f.run('hourly');
+        expect(again).toMatchObject({
+            membershipsUpserted: 0,
+            recordsWritten: 0,
+            status: 'succeeded'
+        });
+        expect(again.apiRequests).toBe(2);
+        expect(f.t.admin.stats().byKind).toEqual({ query: 2 });
+    });
+
+    it('does not write a row that already says the same, even without a cursor', async () => {
+        f = await setup();
+        await f.contacts([{ LastName: 'Ana', Email: 'ana@example.com' }]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await f.run('hourly');
+        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, 0);
+        const r = await f.run('hourly');
+        expect(r.membershipsUpserted).toBe(0);
+        expect(r.skipped.membership_unchanged).toBe(1);
+    });
+
+    it('a dry run plans the writes and changes nothing anywhere', async () => {
+        f = await setup();
+        const [ana] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await pendingRow(f, {
+            Membership_Key__c: `offers:${ana}`,
+            Contact__c: ana,
+            Audience_Id__c: 'offers',
+            Status__c: 'Unsubscribed',
+            Source__c: 'Flow'
+        });
+        const seq = f.ledger.maxSeq();
+        const r = await f.run('hourly', { dryRun: true });
+        expect(r.plan).toMatchObject({
+            membershipUpserts: 1,
+            ledgerUnsubscribes: 1,
+            pendingCleared: 1
+        });
+        expect(r.membershipsUpserted).toBe(0);
+        expect(f.ledger.maxSeq()).toBe(seq);
+        expect(
+            f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBeUndefined();
+        const rows = await f.memberships();
+        expect(rows).toHaveLength(1);
+        expect(rows[0].Pending_Push__c).toBe(true);
+    });
+
+    it('keeps the cursor before a change whose write failed, and writes it next time', async () => {
+        f = await setup();
+        await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' },
+            { LastName: 'Bo', Email: 'bo@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        member(f.ledger, 'bo@example.com', 'news', 'Subscribed');
+        const collections = f.client.collectionsWrite.bind(f.client);
+        f.client.collectionsWrite = async (object, key, records) => {
+            const results = await collections(object, key, records.slice(1));
+            return [
+                {
+                    key: String(records[0][key]),
+                    id: null,
+                    success: false,
+                    errors: [
+                        {
+                            statusCode: 'STORAGE_LIMIT_EXCEEDED',
+                            message: 'storage limit exceeded',
+                            fields: []
+                        }
+                    ],
+                    attempts: 1
+                },
+                ...results
+            ];
+        };
+        const r = await f.run('hourly');
+        expect(r.status).toBe('partial');
+        expect(r.failed[0]).toMatchObject({
+            errorCode: 'STORAGE_LIMIT_EXCEEDED',
+            email: 'ana@example.com'
+        });
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            '0'
+        );
+        f.client.collectionsWrite = collections;
+        const next = await f.run('hourly');
+        expect(next.membershipsUpserted).toBe(1);
+        expect(next.skipped.membership_unchanged).toBe(1);
+        expect(await f.memberships()).toHaveLength(2);
+    });
+});
