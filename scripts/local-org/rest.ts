@@ -947,3 +947,73 @@ export async function collectionsRetrieve(
     });
     return jsonReply(200, out);
 }
+
+/**
+ * GET /sobjects/{Type}/updated|deleted?start=…&end=… : ids changed (SystemModstamp) or
+ * deleted in a window of at most 30 days, as getUpdated/getDeleted answer.
+ */
+export function changedRecords(
+    org: OrgContext,
+    ctx: RequestContext,
+    type: string,
+    which: 'updated' | 'deleted'
+): Reply {
+    const obj = objectOr404(org, type);
+    const parse = (name: string): number => {
+        const raw = ctx.url.searchParams.get(name);
+        const t = raw ? Date.parse(raw.replace(/\+0000$/, 'Z')) : NaN;
+        if (!Number.isFinite(t)) {
+            throw new ApiError(
+                400,
+                'MALFORMED_QUERY',
+                `${name}: must be a valid date-time (e.g. 2024-05-20T00:00:00+00:00)`
+            );
+        }
+        return t;
+    };
+    const start = parse('start');
+    const end = Math.min(parse('end'), Date.now());
+    if (end < start)
+        throw new ApiError(
+            400,
+            'INVALID_REPLICATION_DATE',
+            'end date must be after start date'
+        );
+    if (end - start > 30 * 86_400_000) {
+        throw new ApiError(
+            400,
+            'EXCEEDED_ID_LIMIT',
+            'The date range is limited to 30 days'
+        );
+    }
+    const table = `"o_${obj.name}"`;
+    const hasDeleted = findField(obj, 'IsDeleted') !== undefined;
+    if (which === 'updated') {
+        const rows = org.store
+            .prepare(
+                `SELECT "Id" AS id FROM ${table} WHERE "SystemModstamp" >= ? AND "SystemModstamp" < ?${hasDeleted ? ' AND "IsDeleted" = 0' : ''} ORDER BY "SystemModstamp"`
+            )
+            .all(start, end) as Array<{ id: string }>;
+        return jsonReply(200, {
+            ids: rows.map((r) => r.id),
+            latestDateCovered: new Date(end).toISOString().replace('Z', '+0000')
+        });
+    }
+    const rows = hasDeleted
+        ? (org.store
+              .prepare(
+                  `SELECT "Id" AS id, "SystemModstamp" AS t FROM ${table} WHERE "IsDeleted" = 1 AND "SystemModstamp" >= ? AND "SystemModstamp" < ? ORDER BY "SystemModstamp"`
+              )
+              .all(start, end) as Array<{ id: string; t: number }>)
+        : [];
+    return jsonReply(200, {
+        deletedRecords: rows.map((r) => ({
+            id: r.id,
+            deletedDate: new Date(r.t).toISOString().replace('Z', '+0000')
+        })),
+        earliestDateAvailable: new Date(Date.now() - 15 * 86_400_000)
+            .toISOString()
+            .replace('Z', '+0000'),
+        latestDateCovered: new Date(end).toISOString().replace('Z', '+0000')
+    });
+}

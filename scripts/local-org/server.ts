@@ -135,6 +135,18 @@ function dataRoute(
                         )
                 });
             }
+            if (s.length === 3 && (s[2] === 'updated' || s[2] === 'deleted')) {
+                const which = s[2];
+                return pick(m, {
+                    GET: () =>
+                        r(
+                            which === 'updated'
+                                ? 'sobjectUpdated'
+                                : 'sobjectDeleted',
+                            () => rest.changedRecords(org, ctx, type, which)
+                        )
+                });
+            }
             if (s.length === 3 && s[2] === 'describe') {
                 return pick(m, {
                     GET: () =>
@@ -570,6 +582,16 @@ export async function startLocalOrg(
                     auth: true,
                     run: () => rest.userinfo(org)
                 };
+            } else if (parts[0] === 'services' && parts[1] === 'Soap') {
+                // The SOAP APIs are not served: say so in a SOAP fault that sf and
+                // jsforce show as the error message.
+                req.resume();
+                await finish({
+                    status: 500,
+                    contentType: 'text/xml;charset=UTF-8',
+                    text: `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:UNSUPPORTED_API</faultcode><faultstring>UNSUPPORTED_API: The local org serves the REST APIs only (no SOAP). For sf project deploy start, set SF_ORG_METADATA_REST_DEPLOY=true.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>`
+                });
+                return;
             } else if (parts[0] === 'id' && parts.length === 3) {
                 route = {
                     kind: 'identity',

@@ -519,4 +519,29 @@ describe('local org REST API through jsforce', () => {
         );
         expect(old.errorCode).toBe('NOT_FOUND');
     });
+    it('lists updated and deleted ids for a time window (getUpdated / getDeleted)', async () => {
+        const start = new Date(Date.now() - 60_000);
+        const a = (await t.conn
+            .sobject('Contact')
+            .create({ LastName: 'Window' })) as { id: string };
+        await t.conn.sobject('Contact').destroy(a.id);
+        const b = (await t.conn
+            .sobject('Contact')
+            .create({ LastName: 'Window2' })) as { id: string };
+        const end = new Date(Date.now() + 1000);
+        const updated = await t.conn.sobject('Contact').updated(start, end);
+        expect(updated.ids).toContain(b.id);
+        expect(updated.ids).not.toContain(a.id);
+        const deleted = await t.conn.sobject('Contact').deleted(start, end);
+        expect(deleted.deletedRecords.map((d) => d.id)).toContain(a.id);
+    });
+
+    it('answers SOAP calls with a fault that explains the REST-only setup', async () => {
+        const res = await fetch(`${t.instanceUrl}/services/Soap/m/66.0`, {
+            method: 'POST',
+            body: '<x/>'
+        });
+        expect(res.status).toBe(500);
+        expect(await res.text()).toContain('SF_ORG_METADATA_REST_DEPLOY=true');
+    });
 });
