@@ -464,7 +464,7 @@ export class BulkService {
         which: 'success' | 'failed' | 'unprocessed'
     ): string {
         const cols = (job.header ?? []).map(csvQuote);
-        const d = ',';
+        const d = job.columnDelimiter;
         if (which === 'success')
             return `${['"sf__Id"', '"sf__Created"', ...cols].join(d)}\n`;
         if (which === 'failed')
@@ -494,6 +494,8 @@ export class BulkService {
         const failed = openSync(job.failedFile, 'w');
         const unprocessed = openSync(job.unprocessedFile, 'w');
         const kind = `bulkIngest${job.operation}`;
+        // Results use the job's column delimiter, as uploads do.
+        const d = job.columnDelimiter;
         try {
             for (const file of job.uploads) {
                 const parser = createReadStream(file).pipe(
@@ -515,7 +517,7 @@ export class BulkService {
                         writeSync(
                             unprocessed,
                             rows
-                                .map((r) => `${r.map(csvQuote).join(',')}\n`)
+                                .map((r) => `${r.map(csvQuote).join(d)}\n`)
                                 .join('')
                         );
                         return;
@@ -526,7 +528,7 @@ export class BulkService {
                             unprocessed,
                             rows
                                 .slice(keep)
-                                .map((r) => `${r.map(csvQuote).join(',')}\n`)
+                                .map((r) => `${r.map(csvQuote).join(d)}\n`)
                                 .join('')
                         );
                         rows.splice(keep);
@@ -549,11 +551,11 @@ export class BulkService {
                                 )
                                     break;
                                 const row = rows[next];
-                                const line = row.map(csvQuote).join(',');
+                                const line = row.map(csvQuote).join(d);
                                 if (
                                     row.length !== (header as string[]).length
                                 ) {
-                                    bad += `"",${csvQuote(errorText({ statusCode: 'INVALID_FIELD', message: `Row has ${row.length} columns; the header has ${(header as string[]).length}`, fields: [] }))},${line}\n`;
+                                    bad += `""${d}${csvQuote(errorText({ statusCode: 'INVALID_FIELD', message: `Row has ${row.length} columns; the header has ${(header as string[]).length}`, fields: [] }))}${d}${line}\n`;
                                     job.failed++;
                                     continue;
                                 }
@@ -564,17 +566,17 @@ export class BulkService {
                                 }
                                 const idText = String(rec.Id ?? '');
                                 if (faults.lockRecord(kind)) {
-                                    bad += `${csvQuote(idText)},${csvQuote(errorText({ statusCode: 'UNABLE_TO_LOCK_ROW', message: `unable to obtain exclusive access to this record or 1 records: ${idText || job.object.keyPrefix}`, fields: [] }))},${line}\n`;
+                                    bad += `${csvQuote(idText)}${d}${csvQuote(errorText({ statusCode: 'UNABLE_TO_LOCK_ROW', message: `unable to obtain exclusive access to this record or 1 records: ${idText || job.object.keyPrefix}`, fields: [] }))}${d}${line}\n`;
                                     job.failed++;
                                     continue;
                                 }
                                 try {
                                     const res = this.applyRow(job, rec, now);
-                                    ok += `${csvQuote(res.id)},${res.created ? '"true"' : '"false"'},${line}\n`;
+                                    ok += `${csvQuote(res.id)}${d}${res.created ? '"true"' : '"false"'}${d}${line}\n`;
                                 } catch (err) {
                                     if (!(err instanceof RecordFailure))
                                         throw err;
-                                    bad += `${csvQuote(idText)},${csvQuote(errorText(err.error))},${line}\n`;
+                                    bad += `${csvQuote(idText)}${d}${csvQuote(errorText(err.error))}${d}${line}\n`;
                                     job.failed++;
                                 }
                             }
