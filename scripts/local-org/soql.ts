@@ -910,7 +910,7 @@ function buildSelect(
                     break;
                 }
                 throw malformedQuery(
-                    `Function ${fn} is only allowed in aggregate queries`
+                    `Function ${fn} in SELECT is not supported by the local org`
                 );
             }
             case 'FieldSubquery': {
