@@ -98,6 +98,8 @@ export interface OrgClientOptions {
     random?: () => number;
     /** Bulk job polling: first interval, cap, give-up time. */
     poll?: { minMs?: number; maxMs?: number; timeoutMs?: number };
+    /** Rows per REST query page asked for (Sforce-Query-Options batchSize, 200–2,000). */
+    restPageSize?: number;
     /** Rows per Bulk query results page (maxRecords; default 50,000). */
     bulkQueryPageSize?: number;
     /** Rows per Bulk ingest job (default 100,000). */
@@ -198,6 +200,7 @@ export class OrgClient {
     readonly random: () => number;
     readonly poll: { minMs: number; maxMs: number; timeoutMs: number };
     readonly bulkQueryPageSize: number;
+    readonly restPageSize: number;
     readonly bulkJobSize: number;
     readonly local: boolean;
     /** Retries made: requests re-sent, records re-sent (lock errors). */
@@ -233,6 +236,10 @@ export class OrgClient {
             timeoutMs: options.poll?.timeoutMs ?? 30 * 60_000
         };
         this.bulkQueryPageSize = options.bulkQueryPageSize ?? 50_000;
+        this.restPageSize = Math.min(
+            2000,
+            Math.max(200, options.restPageSize ?? 2000)
+        );
         this.bulkJobSize = options.bulkJobSize ?? 100_000;
         this.describeTtlMs = options.describeTtlMs ?? 5 * 60_000;
         this.signal = options.signal;
@@ -390,7 +397,9 @@ export class OrgClient {
             }> = await this.request({
                 method: 'GET',
                 path,
-                headers: { 'Sforce-Query-Options': 'batchSize=2000' }
+                headers: {
+                    'Sforce-Query-Options': `batchSize=${this.restPageSize}`
+                }
             });
             const page = res.body;
             yield {
@@ -446,6 +455,7 @@ export class OrgClient {
             if (
                 page.done ||
                 chooseReadMode(remaining, {
+                    restPageSize: this.restPageSize,
                     bulkPageSize: this.bulkQueryPageSize
                 }) === 'rest'
             ) {

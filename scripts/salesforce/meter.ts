@@ -63,7 +63,8 @@ export function parseLimitInfo(
     header: string | string[] | undefined
 ): ApiUsage | undefined {
     const text = Array.isArray(header) ? header.join(',') : header;
-    const m = /api-usage=(\d+)\/(\d+)/.exec(text ?? '');
+    // Not per-app-api-usage=…, which real orgs may send in the same header.
+    const m = /(?:^|[\s,;])api-usage=(\d+)\/(\d+)/.exec(text ?? '');
     return m ? { used: Number(m[1]), max: Number(m[2]) } : undefined;
 }
 

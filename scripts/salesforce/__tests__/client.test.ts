@@ -1,0 +1,265 @@
+/**
+ * The OrgClient against the local org: request counting (pages, polls, retries) equal
+ * to what the org served, retries and back-off, Bulk API 2.0 reads and writes under
+ * faults, describe caching and the settings round trip.
+ */
+import {
+    fakePeople,
+    seedRecords,
+    startTestOrg,
+    type TestOrg
+} from '../../local-org/testing';
+import { OrgClient, type OrgClientOptions } from '../client';
+import { SalesforceError } from '../errors';
+import { readSettings, writeSettings } from '../settings';
+import { findFieldProblems } from '../describe';
+
+let t: TestOrg;
+let sleeps: number[];
+afterEach(async () => {
+    await t?.close();
+});
+
+function client(options: Partial<OrgClientOptions> = {}): OrgClient {
+    return new OrgClient(t.conn as never, {
+        targetOrg: 'local',
+        local: true,
+        sleep: async (ms) => {
+            sleeps.push(ms);
+        },
+        random: () => 0,
+        ...options
+    });
+}
+
+beforeEach(() => {
+    sleeps = [];
+});
+
+describe('reads', () => {
+    it('pages a REST scan past 10,000 rows (no maxFetch cut-off) and counts every page', async () => {
+        t = await startTestOrg({ deploy: true });
+        await seedRecords(t, 'Contact', fakePeople(10_500));
+        t.admin.resetStats();
+        t.admin.resetUsage();
+        const c = client();
+        let rows = 0;
+        let mode = '';
+        for await (const page of c.scan('SELECT Id, Email FROM Contact', {
+            onMode: (m) => (mode = m)
+        }))
+            rows += page.length;
+        expect(rows).toBe(10_500);
+        expect(mode).toBe('rest');
+        expect(t.admin.stats().byKind).toEqual({ query: 1, queryMore: 5 });
+        expect(c.apiRequests).toBe(6);
+        expect(c.apiUsage).toEqual({ used: 6, max: 15_000 });
+    });
+
+    it('streams a Bulk API 2.0 query page by page, starting a failed job again', async () => {
+        t = await startTestOrg({ deploy: true });
+        await seedRecords(t, 'Contact', fakePeople(2500));
+        t.admin.resetStats();
+        t.admin.setFaults('bulkfail:next=1@bulkQuery');
+        const c = client({ bulkQueryPageSize: 1000 });
+        const pages: number[] = [];
+        for await (const page of c.scan(
+            'SELECT Id, Email, HasOptedOutOfEmail FROM Contact',
+            {
+                forceBulk: true,
+                booleanFields: ['HasOptedOutOfEmail']
+            }
+        )) {
+            pages.push(page.length);
+            expect(page[0].HasOptedOutOfEmail).toBe(false);
+        }
+        expect(pages).toEqual([1000, 1000, 500]);
+        const stats = t.admin.stats();
+        expect(stats.byKind.bulkQueryCreate).toBe(2);
+        expect(stats.byKind.bulkQueryResults).toBe(3);
+        expect(c.apiRequests).toBe(stats.totalRequests);
+        expect(c.retried.requests).toBe(1);
+    });
+
+    it('describes once per object and reports missing fields and objects', async () => {
+        t = await startTestOrg({ deploy: true });
+        const c = client();
+        expect(
+            await findFieldProblems(c, [
+                { object: 'Contact', field: 'Marketo_Sales_Opt_Out__c' },
+                { object: 'Contact', field: 'Nope__c' },
+                { object: 'Lead', field: 'IsConverted' },
+                { object: 'Ghost__c', field: 'X__c' }
+            ])
+        ).toEqual([
+            { object: 'Contact', field: 'Nope__c', problem: 'field missing' },
+            { object: 'Lead', field: 'IsConverted', problem: 'not updateable' },
+            { object: 'Ghost__c', field: 'X__c', problem: 'object missing' }
+        ]);
+        expect(t.admin.stats().byKind.describe).toBe(3);
+    });
+});
+
+describe('writes and retries', () => {
+    it('retries POST and PATCH on 5xx, 429 (honouring Retry-After) and dropped connections', async () => {
+        t = await startTestOrg({ deploy: true });
+        const ids = await seedRecords(t, 'Contact', fakePeople(3));
+        t.admin.resetStats();
+        t.admin.setFaults(
+            '500:next=1@PATCH,429:next=1@PATCH,drop:next=1@PATCH,drop-after:next=1@PATCH'
+        );
+        const c = client();
+        const results = await c.updateRecords(
+            'Contact',
+            ids.map((Id) => ({ Id, HasOptedOutOfEmail: true }))
+        );
+        expect(results.every((r) => r.success)).toBe(true);
+        expect(c.retried.requests).toBe(4);
+        expect(c.apiRequests).toBe(5);
+        expect(t.admin.stats().totalRequests).toBe(5);
+        // random() = 0: 250, 500, 1000, 2000 ms; Retry-After: 1 s lifts the second.
+        expect(sleeps).toEqual([250, 1000, 1000, 2000]);
+    });
+
+    it('gives up after the last attempt with the request, status and Salesforce’s error', async () => {
+        t = await startTestOrg({ deploy: true });
+        t.admin.setFaults('503:1@query');
+        const c = client({ retry: { maxAttempts: 3 } });
+        const err = await c
+            .queryAll('SELECT Id FROM Contact')
+            .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SalesforceError);
+        expect(err).toMatchObject({
+            errorCode: 'SERVER_UNAVAILABLE',
+            status: 503,
+            message: expect.stringMatching(
+                /^GET \/query failed \(HTTP 503\): Server temporarily unavailable/
+            )
+        });
+        expect(c.apiRequests).toBe(3);
+        expect(sleeps).toHaveLength(2);
+    });
+
+    it('does not retry what a retry cannot fix', async () => {
+        t = await startTestOrg({ deploy: true });
+        const c = client();
+        await expect(
+            c.queryAll('SELECT Nope FROM Contact')
+        ).rejects.toMatchObject({
+            errorCode: 'INVALID_FIELD',
+            status: 400
+        });
+        expect(c.apiRequests).toBe(1);
+        expect(sleeps).toEqual([]);
+    });
+
+    it('writes through Bulk API 2.0 above the threshold and retries locked rows', async () => {
+        t = await startTestOrg({ deploy: true });
+        const ids = await seedRecords(t, 'Contact', fakePeople(300));
+        t.admin.resetStats();
+        t.admin.setFaults('lock:next=3@bulkIngest');
+        const c = client({ bulkThreshold: 100 });
+        const results = await c.updateRecords(
+            'Contact',
+            ids.map((Id) => ({ Id, Marketo_Sales_Opt_Out__c: true }))
+        );
+        expect(results.filter((r) => r.success)).toHaveLength(300);
+        expect(results.filter((r) => r.attempts === 2)).toHaveLength(3);
+        expect(c.retried.records).toBe(3);
+        const stats = t.admin.stats();
+        expect(stats.byKind.bulkIngestCreate).toBe(1);
+        // The three locked rows went again through sObject Collections (cheaper).
+        expect(stats.byKind.collectionsUpdate).toBe(1);
+        expect(c.apiRequests).toBe(stats.totalRequests);
+        const check = await t.conn.query<{ Marketo_Sales_Opt_Out__c: boolean }>(
+            'SELECT Marketo_Sales_Opt_Out__c FROM Contact WHERE Marketo_Sales_Opt_Out__c = true'
+        );
+        expect(check.totalSize).toBe(300);
+    });
+
+    it('upserts on an external id through Bulk and reports per-record errors', async () => {
+        t = await startTestOrg({ deploy: true });
+        const [contact] = await seedRecords(t, 'Contact', fakePeople(1));
+        const c = client({ bulkThreshold: 1 });
+        const results = await c.upsertRecords(
+            'Audience_Membership__c',
+            'Membership_Key__c',
+            [
+                {
+                    Membership_Key__c: `a:${contact}`,
+                    Contact__c: contact,
+                    Audience_Id__c: 'a',
+                    Status__c: 'Subscribed'
+                },
+                {
+                    Membership_Key__c: 'b:none',
+                    Audience_Id__c: 'b',
+                    Status__c: 'Subscribed'
+                }
+            ]
+        );
+        expect(results[0]).toMatchObject({
+            success: true,
+            created: true,
+            key: `a:${contact}`
+        });
+        expect(results[1]).toMatchObject({ success: false, key: 'b:none' });
+        expect(results[1].errors[0].statusCode).toBe(
+            'FIELD_CUSTOM_VALIDATION_EXCEPTION'
+        );
+    });
+});
+
+describe('settings', () => {
+    it('reads defaults, creates the org default, updates it, and repairs a bad value', async () => {
+        t = await startTestOrg({ deploy: true });
+        const c = client();
+        expect(await readSettings(c)).toEqual({
+            settings: {
+                nightlySyncEnabled: false,
+                optOutField: 'HasOptedOutOfEmail',
+                allAudiencesRule: false,
+                applyToSameEmail: true
+            },
+            source: 'defaults',
+            recordId: null
+        });
+        const created = await writeSettings(c, { nightlySyncEnabled: true });
+        expect(created.source).toBe('org-default');
+        const updated = await writeSettings(c, {
+            allAudiencesRule: true,
+            applyToSameEmail: false
+        });
+        expect(updated.recordId).toBe(created.recordId);
+        expect((await readSettings(c)).settings).toEqual({
+            nightlySyncEnabled: true,
+            optOutField: 'HasOptedOutOfEmail',
+            allAudiencesRule: true,
+            applyToSameEmail: false
+        });
+        const rows = await t.conn.query<{ SetupOwnerId: string }>(
+            'SELECT SetupOwnerId FROM Opt_Out_Sync_Settings__c'
+        );
+        expect(rows.totalSize).toBe(1);
+        expect(rows.records[0].SetupOwnerId.startsWith('00D')).toBe(true);
+        await t.conn.sobject('Opt_Out_Sync_Settings__c').update({
+            Id: created.recordId as string,
+            Opt_Out_Field__c: 'Bogus__c'
+        });
+        await expect(readSettings(c)).rejects.toThrow(
+            /Opt_Out_Field__c is 'Bogus__c'/
+        );
+        await expect(
+            writeSettings(c, { nightlySyncEnabled: false })
+        ).rejects.toThrow(/Bogus__c/);
+        const fixed = await writeSettings(c, {
+            optOutField: 'Marketo_Sales_Opt_Out__c'
+        });
+        expect(fixed.settings.optOutField).toBe('Marketo_Sales_Opt_Out__c');
+        await expect(
+            writeSettings(c, { optOutField: 'DoNotCall' as never })
+        ).rejects.toThrow(
+            /must be HasOptedOutOfEmail or Marketo_Sales_Opt_Out__c, not 'DoNotCall'/
+        );
+    });
+});
