@@ -244,7 +244,7 @@ export function register(program: Command): void {
             await runCommand(command, async (out) => {
                 const state = readState(opts.stateFile);
                 const answers = state
-                    ? await checkOrg(state.instanceUrl, state.accessToken)
+                    ? await checkOrg(state.instanceUrl, state.accessToken, 5000)
                     : false;
                 out.result(
                     state

@@ -248,8 +248,34 @@ describe('the sf CLI against `optout local-org start`', () => {
         ]);
     });
 
-    it('stops cleanly on SIGTERM and removes the state file', async () => {
-        child.kill('SIGTERM');
+    it('reports its status and stops cleanly, removing the state file', async () => {
+        const optout = (args: string[]) =>
+            run(
+                process.execPath,
+                [
+                    join(ROOT, 'bin', 'optout'),
+                    'local-org',
+                    ...args,
+                    '--state-file',
+                    started.stateFile,
+                    '--json'
+                ],
+                cleanEnv(dir)
+            );
+        const status = JSON.parse((await optout(['status'])).stdout) as Record<
+            string,
+            unknown
+        >;
+        expect(status).toMatchObject({
+            status: 'running',
+            instanceUrl: started.instanceUrl,
+            pid: child.pid
+        });
+        const stop = JSON.parse((await optout(['stop'])).stdout) as Record<
+            string,
+            unknown
+        >;
+        expect(stop).toMatchObject({ status: 'stopped', pid: child.pid });
         expect(await exitCode).toBe(0);
         expect(existsSync(started.stateFile)).toBe(false);
     });
