@@ -652,11 +652,12 @@ export async function startLocalOrg(
                 return;
             }
 
-            // Faults and latency (every /services/ route).
-            const delay = faults.latencyMs();
+            // Faults and latency (every /services/ route, nothing else).
+            const services = parts[0] === 'services';
+            const delay = services ? faults.latencyMs() : 0;
             if (delay > 0)
                 await new Promise((resolve) => setTimeout(resolve, delay));
-            const fault = faults.forRequest(route.kind, method);
+            const fault = services ? faults.forRequest(route.kind, method) : {};
             org.stats.count(route.kind);
             if (fault.drop === 'before') {
                 status = -1;
