@@ -270,9 +270,9 @@ describe('optout unsubscribe', () => {
             /--audience-name needs --audience/
         ],
         [
-            ['--email', 'a@x.io', '--target-org', 'local'],
-            1,
-            /PUSH_NOT_AVAILABLE/
+            ['--email', 'a@x.io', '--target-org', ' '],
+            2,
+            /--target-org must not be empty/
         ],
         [[], 2, /required option '--email <email>' not specified/]
     ])(

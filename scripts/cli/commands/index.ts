@@ -2,11 +2,14 @@
  * Every command of the `optout` CLI, one file each. Add a command by adding its module here.
  */
 import type { CommandModule } from '../command';
+import { register as deploy } from './deploy';
 import { register as history } from './history';
 import { register as importCsv } from './import';
 import { register as localOrg } from './local-org';
 import { register as resubscribe } from './resubscribe';
+import { register as settings } from './settings';
 import { register as status } from './status';
+import { register as sync } from './sync';
 import { register as unsubscribe } from './unsubscribe';
 
 export const commands: CommandModule[] = [
@@ -15,5 +18,8 @@ export const commands: CommandModule[] = [
     resubscribe,
     history,
     status,
-    localOrg
+    localOrg,
+    sync,
+    deploy,
+    settings
 ];
