@@ -55,7 +55,17 @@ async function main(): Promise<void> {
     const rows = Number(arg('rows', '1000000'));
     const dir = mkdtempSync(join(tmpdir(), 'local-org-bench-'));
     const dbArg = arg('db', join(dir, 'bench.db'));
-    const org = await startLocalOrg({ dbPath: dbArg, apiLimit: 1_000_000 });
+    // --url/--token measure an org running in another process (its memory alone).
+    const external = process.argv.includes('--url')
+        ? {
+              instanceUrl: arg('url', ''),
+              accessToken: arg('token', ''),
+              close: async () => undefined
+          }
+        : undefined;
+    const org =
+        external ??
+        (await startLocalOrg({ dbPath: dbArg, apiLimit: 1_000_000 }));
     const base = `${org.instanceUrl}/services/data/v66.0`;
     const headers = { Authorization: `Bearer ${org.accessToken}` };
     const json = async (
@@ -174,7 +184,11 @@ async function main(): Promise<void> {
             report['Email lookups (case-insensitive, indexed)'] =
                 `${(((Date.now() - t0) / n) * 1000).toFixed(0)} µs per query over HTTP`;
         }
-        report['peak RSS (server + client, one process)'] = mb(peakRss);
+        report[
+            external
+                ? 'peak RSS (client process)'
+                : 'peak RSS (server + client, one process)'
+        ] = mb(peakRss);
     } finally {
         clearInterval(sampler);
         await org.close();
