@@ -18,6 +18,7 @@
  *
  * `@salesforce/apex/Class.method` fails the build: the preview runs no Apex.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
     existsSync,
@@ -373,6 +374,51 @@ export async function buildPreview(
     } finally {
         await bundle.close();
     }
+}
+
+/**
+ * buildPreview in a child process (`npm run preview -- --build-only`): for callers
+ * that cannot load the compiler's ES modules themselves, such as Jest.
+ */
+export function buildPreviewInChild(outDir: string): Promise<BuildResult> {
+    const repo = resolve(__dirname, '..', '..');
+    return new Promise((resolveBuild, reject) => {
+        execFile(
+            process.execPath,
+            [
+                join(repo, 'bin', 'run-ts'),
+                join(__dirname, 'main.ts'),
+                '--build-only',
+                '--json',
+                '--out',
+                outDir
+            ],
+            { cwd: repo, maxBuffer: 10 * 1024 * 1024, timeout: 10 * 60_000 },
+            (err, stdout, stderr) => {
+                if (err) {
+                    reject(
+                        new Error(
+                            `preview build failed: ${stderr.trim() || err.message}`
+                        )
+                    );
+                    return;
+                }
+                const result = JSON.parse(stdout) as {
+                    status: string;
+                    outDir: string;
+                    modules: number;
+                    ms: number;
+                };
+                resolveBuild({
+                    outDir: result.outDir,
+                    bundle: join(result.outDir, BUNDLE_FILE),
+                    modules: result.modules,
+                    ms: result.ms,
+                    upToDate: result.status === 'up-to-date'
+                });
+            }
+        );
+    });
 }
 
 type LwcPlugin = (options: {

@@ -17,6 +17,7 @@ interface PreviewOptions {
     db?: string;
     out: string;
     rebuild?: boolean;
+    buildOnly?: boolean;
 }
 
 function port(value: string): number {
@@ -49,12 +50,13 @@ export function previewProgram(): Command {
         )
         .option('--out <dir>', 'where the bundle is built', DEFAULT_OUT_DIR)
         .option('--rebuild', 'build even when the bundle is up to date')
+        .option('--build-only', 'build the bundle, then exit (serve nothing)')
         .option('--json', 'print one JSON object (the URLs) instead of text')
         .option('--log-level <level>', 'error, warn, info or debug', 'info');
     program.action(async (opts: PreviewOptions, command: Command) => {
         await runCommand(command, async (out) => {
             const listenPort = port(opts.port);
-            if (opts.targetOrg !== 'local') {
+            if (opts.targetOrg !== 'local' && !opts.buildOnly) {
                 throw new OptoutError(
                     'PREVIEW_LOCAL_ONLY',
                     `The preview serves the local org only, not '${opts.targetOrg}'`,
@@ -78,6 +80,18 @@ export function previewProgram(): Command {
                     ? `Bundle up to date in ${build.outDir}`
                     : `Built ${build.modules} modules in ${(build.ms / 1000).toFixed(1)} s`
             );
+            if (opts.buildOnly) {
+                out.result(
+                    {
+                        status: build.upToDate ? 'up-to-date' : 'built',
+                        outDir: build.outDir,
+                        modules: build.modules,
+                        ms: build.ms
+                    },
+                    () => `Bundle in ${build.outDir}`
+                );
+                return;
+            }
             const org = await resolveLocalOrg({ dbPath: opts.db });
             if (org.inProcess) {
                 out.log(
