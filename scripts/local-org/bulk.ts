@@ -353,7 +353,6 @@ export class BulkService {
             }
             job.state = 'UploadComplete';
             job.systemModstamp = Date.now();
-            this.org.stats.bulkBatches += 0;
             this.track(this.processIngest(job));
             return jsonReply(200, this.ingestInfo(job, false));
         }

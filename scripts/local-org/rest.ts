@@ -16,8 +16,7 @@ export const MIN_VERSION = 31;
 export const MAX_VERSION = 66;
 
 /** GET /services/data — every version this org speaks (no auth, not counted). */
-export function versions(instanceUrl: string): Reply {
-    void instanceUrl;
+export function versions(): Reply {
     const names: Record<number, string> = {
         66: "Spring '26",
         65: "Winter '26",

@@ -568,7 +568,7 @@ export async function startLocalOrg(
                     kind: 'versions',
                     counted: false,
                     auth: false,
-                    run: () => rest.versions(instanceUrl)
+                    run: () => rest.versions()
                 };
             } else if (
                 parts[0] === 'services' &&
