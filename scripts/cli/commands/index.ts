@@ -7,6 +7,8 @@ import { register as history } from './history';
 import { register as importCsv } from './import';
 import { register as localOrg } from './local-org';
 import { register as resubscribe } from './resubscribe';
+import { register as schedule } from './schedule';
+import { register as serve } from './serve';
 import { register as settings } from './settings';
 import { register as status } from './status';
 import { register as sync } from './sync';
@@ -21,5 +23,7 @@ export const commands: CommandModule[] = [
     localOrg,
     sync,
     deploy,
-    settings
+    settings,
+    serve,
+    schedule
 ];

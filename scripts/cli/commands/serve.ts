@@ -1,0 +1,340 @@
+/**
+ * `optout serve --target-org X` — the webhook endpoint (scripts/webhook): Mailchimp
+ * events on /mailchimp?secret=…, JSON unsubscribes on /unsubscribes, /healthz; every
+ * accepted unsubscribe pushed to the org within seconds. Runs until SIGINT/SIGTERM, then
+ * stops accepting, finishes the push in flight and exits. With --json, one JSON object
+ * per line (listening, push, stopped). The secret is never printed or logged.
+ */
+import type { Command } from 'commander';
+import { isIP } from 'node:net';
+import { OptoutError, errorMessage } from '../../model/errors';
+import { Ledger } from '../../ledger/ledger';
+import { openOrg } from '../../salesforce/open';
+import type { OrgClient } from '../../salesforce/client';
+import {
+    DEFAULT_HOST,
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_PORT,
+    DEFAULT_RATE,
+    SECRET_ENV,
+    parseRate,
+    parseSize,
+    resolveSecret,
+    startWebhook,
+    type Webhook
+} from '../../webhook';
+import { preflight } from '../../webhook/service';
+import { parseDuration } from '../../scheduler/plan';
+import { describeRun, summarizeResult } from '../../scheduler/format';
+import { waitForStopSignal } from '../../scheduler/signals';
+import { runCommand, type CommandModule } from '../command';
+import type { Output } from '../output';
+import {
+    addLedgerOption,
+    requireText,
+    resolveLedgerPath,
+    type LedgerOptions
+} from '../options';
+
+interface ServeOptions extends LedgerOptions {
+    targetOrg: string;
+    host: string;
+    port: string;
+    secret?: string;
+    maxBody: string;
+    rate: string;
+    maxItems: string;
+    pushDelay: string;
+    audience: string[];
+}
+
+function collect(value: string, previous: string[]): string[] {
+    return [...previous, value];
+}
+
+/** `--audience ID=NAME` values → [id, name]. */
+export function parseAudienceSpecs(
+    specs: readonly string[]
+): [string, string][] {
+    return specs.map((spec) => {
+        const i = spec.indexOf('=');
+        const id = i > 0 ? spec.slice(0, i).trim() : '';
+        const name = i > 0 ? spec.slice(i + 1).trim() : '';
+        if (!id || !name)
+            throw new OptoutError(
+                'BAD_ARGUMENT',
+                `--audience must be LIST_ID=NAME (the Mailchimp audience id and its name), not '${spec}'.`,
+                {
+                    actions: [
+                        'Example: --audience a1b2c3d4e5="Monthly newsletter"'
+                    ],
+                    exitCode: 2
+                }
+            );
+        return [id, name];
+    });
+}
+
+function parsePort(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--port must be a whole number from 0 to 65535 (0 picks a free port), not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
+}
+
+function parseHost(raw: string): string {
+    const host = raw.trim();
+    if (
+        host === '' ||
+        !(isIP(host) || host === 'localhost' || /^[a-z0-9.-]+$/i.test(host))
+    )
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--host must be an interface address such as 127.0.0.1 or 0.0.0.0, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return host;
+}
+
+function isLoopback(host: string): boolean {
+    return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function parseMaxItems(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--max-items must be a whole number from 1 to 10000, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
+}
+
+/** Prints an event: one JSON line with --json, a line of text otherwise. */
+function emit(out: Output, value: Record<string, unknown>, text: string): void {
+    if (out.json) process.stdout.write(`${JSON.stringify(value)}\n`);
+    else out.print(text);
+}
+
+export const register: CommandModule = (program: Command) => {
+    addLedgerOption(
+        program
+            .command('serve')
+            .description(
+                'Receive unsubscribes over HTTP (Mailchimp webhooks and JSON) and push them to Salesforce within seconds'
+            )
+            .requiredOption(
+                '--target-org <org>',
+                'org to push to: an alias or username known to sf, or "local"'
+            )
+            .option('--host <address>', 'interface to listen on', DEFAULT_HOST)
+            .option(
+                '--port <port>',
+                'TCP port (0 picks a free one)',
+                String(DEFAULT_PORT)
+            )
+            .option(
+                '--secret <secret>',
+                `shared secret (prefer the environment variable ${SECRET_ENV}: options show in ps)`
+            )
+            .option('--max-body <size>', 'largest request body', '64kb')
+            .option(
+                '--rate <n/min>',
+                'requests allowed per client address',
+                DEFAULT_RATE.text
+            )
+            .option(
+                '--max-items <n>',
+                'largest JSON array on /unsubscribes',
+                String(DEFAULT_MAX_ITEMS)
+            )
+            .option(
+                '--push-delay <duration>',
+                'how long arrivals are gathered before a push (at most 200 wait)',
+                '1s'
+            )
+            .option(
+                '--audience <id=name>',
+                'name an audience (Mailchimp list id) the ledger does not know yet; repeatable',
+                collect,
+                []
+            )
+    ).action(async (opts: ServeOptions, cmd: Command) =>
+        runCommand(cmd, async (out) => {
+            // Every option is checked before anything opens.
+            const targetOrg = requireText(
+                opts.targetOrg,
+                '--target-org',
+                'Give an org alias, a username or "local"'
+            );
+            const secret = resolveSecret(opts.secret);
+            const host = parseHost(opts.host);
+            const port = parsePort(opts.port);
+            const maxBodyBytes = parseSize(opts.maxBody);
+            const rate = parseRate(opts.rate);
+            const maxItems = parseMaxItems(opts.maxItems);
+            const maxDelayMs = parseDuration(opts.pushDelay, '--push-delay', {
+                minMs: 0,
+                maxMs: 60_000
+            });
+            const audiences = parseAudienceSpecs(opts.audience);
+            const ledgerPath = resolveLedgerPath(opts.ledger);
+
+            const ledger = Ledger.open(ledgerPath);
+            let org: OrgClient | undefined;
+            let webhook: Webhook | undefined;
+            try {
+                for (const [id, name] of audiences)
+                    ledger.upsertAudience({ id, name });
+                org = await openOrg(targetOrg, {
+                    log: (level, message) => out.log(level, message)
+                });
+                const checked = await preflight(org);
+                try {
+                    webhook = await startWebhook({
+                        ledger,
+                        org,
+                        secret,
+                        host,
+                        port,
+                        maxBodyBytes,
+                        rate,
+                        maxItems,
+                        push: { maxDelayMs },
+                        log: (level, message) => out.log(level, message),
+                        onPush: (run) => {
+                            if (run.result)
+                                emit(
+                                    out,
+                                    {
+                                        event: 'push',
+                                        at: new Date().toISOString(),
+                                        stillPending: run.stillPending,
+                                        ...summarizeResult(run.result)
+                                    },
+                                    `${new Date().toISOString()} ${describeRun(run.result)}${run.stillPending ? ` (${run.stillPending} still pending, retried)` : ''}`
+                                );
+                            else
+                                emit(
+                                    out,
+                                    {
+                                        event: 'push',
+                                        at: new Date().toISOString(),
+                                        status: 'failed',
+                                        error: run.error,
+                                        stillPending: run.stillPending
+                                    },
+                                    `${new Date().toISOString()} push failed: ${run.error} (${run.stillPending} pending, retried)`
+                                );
+                        }
+                    });
+                } catch (err) {
+                    const code = (err as NodeJS.ErrnoException).code;
+                    if (code === 'EADDRINUSE')
+                        throw new OptoutError(
+                            'PORT_IN_USE',
+                            `Port ${port} on ${host} is already in use.`,
+                            {
+                                actions: [
+                                    'Pick another with --port, or --port 0 for any free port'
+                                ]
+                            }
+                        );
+                    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+                        throw new OptoutError(
+                            'BAD_HOST',
+                            `Cannot listen on ${host}: no such interface here.`,
+                            {
+                                actions: [
+                                    'Use 127.0.0.1 (default), 0.0.0.0 (all interfaces) or an address of this machine'
+                                ]
+                            }
+                        );
+                    throw err;
+                }
+                if (!isLoopback(webhook.server.host))
+                    out.log(
+                        'warn',
+                        `Listening on ${webhook.server.host}, reachable from other machines: put it behind HTTPS (a reverse proxy), since the Mailchimp secret travels in the URL.`
+                    );
+                const url = webhook.url;
+                emit(
+                    out,
+                    {
+                        event: 'listening',
+                        url,
+                        targetOrg,
+                        ledger: ledgerPath,
+                        optOutField: checked.field,
+                        nightlySyncEnabled: checked.settings.nightlySyncEnabled,
+                        endpoints: {
+                            mailchimp: `${url}/mailchimp?secret=…`,
+                            unsubscribes: `${url}/unsubscribes`,
+                            health: `${url}/healthz`
+                        },
+                        pending: ledger.countUndelivered()
+                    },
+                    [
+                        `Webhook listening on ${url} — pushing to ${targetOrg} (field ${checked.field}), ledger ${ledgerPath}`,
+                        `  Mailchimp webhook URL:  ${url}/mailchimp?secret=<the secret>   (or your public HTTPS address)`,
+                        `  JSON unsubscribes:      POST ${url}/unsubscribes   with Authorization: Bearer <the secret>`,
+                        `  Health check:           GET ${url}/healthz`,
+                        'Press Ctrl-C to stop.'
+                    ].join('\n')
+                );
+                const active = webhook;
+                const stop = waitForStopSignal(() => {
+                    out.log(
+                        'warn',
+                        'Stopping now: the push in flight ends deferred; pending unsubscribes stay in the ledger.'
+                    );
+                    active.loop.abortNow();
+                });
+                const signal = await stop.stopped;
+                out.log(
+                    'info',
+                    `${signal}: no new requests; finishing the push in flight… (press Ctrl-C again to stop at once)`
+                );
+                await active.close({ timeoutMs: 30_000 });
+                stop.dispose();
+                const stats = active.loop.stats;
+                const counters = active.server.counters;
+                const pending = ledger.countUndelivered();
+                emit(
+                    out,
+                    {
+                        event: 'stopped',
+                        requests: counters.requests,
+                        accepted: counters.accepted,
+                        refused: counters.refused,
+                        unsubscribesRecorded: counters.unsubscribesRecorded,
+                        pushes: stats.runs,
+                        delivered: stats.delivered,
+                        apiRequests: stats.apiRequests,
+                        pending
+                    },
+                    `Stopped. ${counters.requests} requests (${counters.refused} refused), ${counters.unsubscribesRecorded} unsubscribes recorded, ${stats.runs} pushes delivered ${stats.delivered} with ${stats.apiRequests} API requests; ${pending} pending in the ledger${pending ? ' (the next push delivers them: optout sync push or optout schedule)' : ''}.`
+                );
+                return 0;
+            } catch (err) {
+                if (webhook)
+                    await webhook
+                        .close({ timeoutMs: 5_000 })
+                        .catch(() => undefined);
+                throw err instanceof OptoutError
+                    ? err
+                    : new OptoutError('SERVE_FAILED', errorMessage(err), {
+                          cause: err
+                      });
+            } finally {
+                await org?.close().catch(() => undefined);
+                ledger.close();
+            }
+        })
+    );
+};

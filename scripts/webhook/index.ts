@@ -1,0 +1,42 @@
+/**
+ * The webhook (`optout serve`): an HTTP endpoint for Mailchimp events and JSON
+ * unsubscribes, and the push loop that writes what it accepts to Salesforce within
+ * seconds. See server.ts, mailchimp.ts, intake.ts and push-loop.ts.
+ */
+export {
+    startWebhookServer,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_RATE
+} from './server';
+export type { WebhookServer, WebhookServerOptions } from './server';
+export { PushLoop } from './push-loop';
+export type { PushLoopOptions, PushLoopStats, PushRun } from './push-loop';
+export {
+    SECRET_ENV,
+    MIN_SECRET_LENGTH,
+    resolveSecret,
+    secretChecker,
+    presentedSecret,
+    redactUrl
+} from './auth';
+export { parseRate, parseSize, RateLimiter } from './limits';
+export type { Rate } from './limits';
+export {
+    MAILCHIMP_TYPES,
+    mailchimpAction,
+    parseFiredAt,
+    parseMailchimpForm
+} from './mailchimp';
+export type { MailchimpAction, MailchimpEvent } from './mailchimp';
+export {
+    applyMailchimpAction,
+    parseUnsubscribeItems,
+    recordUnsubscribeItems
+} from './intake';
+export type { IntakeOutcome, UnsubscribeItem } from './intake';
+export { WebhookError } from './errors';
+export { startWebhook } from './service';
+export type { Webhook, WebhookOptions } from './service';

@@ -1,0 +1,112 @@
+/**
+ * The webhook as a running service: the HTTP server plus the push loop that delivers
+ * what it accepts through the sync's push job (`runJob('push', { unsubscribeIds })`,
+ * which takes the cross-process `job:push` lock and records each run in the ledger).
+ */
+import type { Ledger } from '../ledger/ledger';
+import type { LogLevel } from '../cli/output';
+import type { OrgClient } from '../salesforce/client';
+import { runJob } from '../sync/run';
+import { MEMBERSHIP_WRITE_FIELDS } from '../sync/push';
+import { requireWritableFields } from '../salesforce/describe';
+import {
+    effectiveOptOutField,
+    readSettings,
+    type SyncSettings
+} from '../salesforce/settings';
+import { SOBJECT } from '../model/schema';
+import { PushLoop, type PushLoopOptions, type PushRun } from './push-loop';
+import {
+    startWebhookServer,
+    type WebhookServer,
+    type WebhookServerOptions
+} from './server';
+
+export interface WebhookOptions extends Omit<
+    WebhookServerOptions,
+    'onUnsubscribes'
+> {
+    org: OrgClient;
+    push?: Pick<
+        PushLoopOptions,
+        'maxDelayMs' | 'maxBatch' | 'backoff' | 'maxAttempts'
+    >;
+    onPush?: (run: PushRun) => void;
+}
+
+export interface Webhook {
+    url: string;
+    server: WebhookServer;
+    loop: PushLoop;
+    /**
+     * Graceful stop: no new requests, requests in progress finish, the push in flight
+     * finishes and what is queued is pushed once (within `timeoutMs`; the rest stays
+     * pending in the ledger for the next push).
+     */
+    close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
+    const { ledger, org } = options;
+    const log =
+        options.log ??
+        ((_level: LogLevel, _message: string): void => undefined);
+    const loop = new PushLoop({
+        ...(options.push ?? {}),
+        log,
+        onRun: options.onPush,
+        push: (ids, signal) =>
+            runJob('push', {
+                ledger,
+                org,
+                unsubscribeIds: ids,
+                signal,
+                log
+            }),
+        isPending: (id) => isPending(ledger, id)
+    });
+    const server = await startWebhookServer({
+        ...options,
+        onUnsubscribes: (ids) => loop.enqueue(ids)
+    });
+    let closing: Promise<void> | undefined;
+    return {
+        url: server.url,
+        server,
+        loop,
+        close(closeOptions = {}) {
+            closing ??= (async () => {
+                await server.close();
+                await loop.close({
+                    flush: true,
+                    timeoutMs: closeOptions.timeoutMs
+                });
+            })();
+            return closing;
+        }
+    };
+}
+
+/** Active and not yet confirmed by Salesforce. */
+export function isPending(ledger: Ledger, id: number): boolean {
+    const u = ledger.getUnsubscribe(id);
+    return Boolean(u && u.deliveredAt === null && u.removedAt === null);
+}
+
+/**
+ * Checks at start that the org can take what the webhook will push (R7): the settings,
+ * the opt-out field on Contact and Lead, the membership fields. Fails before the server
+ * listens, naming the deploy command, rather than accepting unsubscribes it cannot push.
+ */
+export async function preflight(
+    org: OrgClient
+): Promise<{ settings: SyncSettings; field: string }> {
+    const { settings } = await readSettings(org);
+    const field = effectiveOptOutField(settings);
+    await requireWritableFields(org, [
+        { object: SOBJECT.CONTACT, field },
+        { object: SOBJECT.LEAD, field },
+        ...MEMBERSHIP_WRITE_FIELDS
+    ]);
+    return { settings, field };
+}
