@@ -107,7 +107,7 @@ function format(label: string, ...values: string[]): string {
 /** Polls until the assertion passes (the card re-renders asynchronously). */
 async function eventually(
     assertion: () => Promise<void>,
-    timeoutMs = 10_000
+    timeoutMs = 20_000
 ): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
@@ -301,7 +301,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
         await card(page)
             .locator('li.membership, p.empty, .error-panel')
             .first()
-            .waitFor({ timeout: 15_000 });
+            .waitFor({ timeout: 30_000 });
         return { page, errors };
     }
 
@@ -422,7 +422,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
         );
         expect(errors).toEqual([]);
         await page.close();
-    });
+    }, 90_000);
 
     it('works on a Lead record page too', async () => {
         const { page, errors } = await open(ids.lead);
@@ -500,7 +500,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
             .update({ Id: ids.ada, HasOptedOutOfEmail: false });
         expect(errors).toEqual([]);
         await page.close();
-    });
+    }, 90_000);
 
     it('unsubscribes after confirmation: the org row becomes Unsubscribed, pending, from Salesforce, and a toast shows', async () => {
         const { page, errors } = await open(ids.ada);
@@ -546,7 +546,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
         await modal.getByRole('button', { name: 'OK' }).click();
 
         const toast = page.locator('lightning-toast').first();
-        await toast.waitFor({ timeout: 10_000 });
+        await toast.waitFor({ timeout: 15_000 });
         const toastText = await toast.innerText();
         expect(toastText).toContain(
             packageLabel('Audience_Subscriptions_Success_Title')
@@ -643,7 +643,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
         });
         expect(errors).toEqual([]);
         await page.close();
-    });
+    }, 180_000);
 
     it('shows the empty state for a person without memberships', async () => {
         const { page, errors } = await open(ids.grace);
@@ -690,7 +690,7 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
             expect(await card(page).locator('li.membership').count()).toBe(5);
         });
         await page.close();
-    });
+    }, 90_000);
 
     it('shows the error state for a record that does not exist', async () => {
         const { page, errors } = await open('003000000000000AAA');
