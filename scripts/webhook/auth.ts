@@ -84,8 +84,3 @@ export function resolveSecret(
         );
     return secret;
 }
-
-/** A URL or path with its `secret` parameter masked, safe for logs. */
-export function redactUrl(raw: string): string {
-    return raw.replace(/([?&]secret=)[^&#]*/gi, '$1***');
-}

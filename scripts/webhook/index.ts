@@ -19,8 +19,7 @@ export {
     MIN_SECRET_LENGTH,
     resolveSecret,
     secretChecker,
-    presentedSecret,
-    redactUrl
+    presentedSecret
 } from './auth';
 export { parseRate, parseSize, RateLimiter } from './limits';
 export type { Rate } from './limits';
