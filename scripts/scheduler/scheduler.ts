@@ -20,7 +20,7 @@ import { OptoutError, errorMessage } from '../model/errors';
 import { OrgClient } from '../salesforce/client';
 import { runJob as realRunJob, type RunJobOptions } from '../sync/run';
 import type { JobName, JobResult } from '../sync/result';
-import type { ScheduleConfig } from './plan';
+import { formatDuration, type ScheduleConfig } from './plan';
 
 export type Trigger = 'cron' | 'interval' | 'start';
 
@@ -209,56 +209,59 @@ export class Scheduler {
     private schedulePush(delayMs: number): void {
         if (this.stopped) return;
         this.pushTimer = setTimeout(() => {
-            void this.pushTick();
+            this.pushTimer = null;
+            void this.pushOnce().then((next) => this.schedulePush(next));
         }, delayMs);
     }
 
     /**
-     * One push-loop step: only when something waits (an idle loop makes no run and no
-     * request). While pushes deliver nothing (a record that keeps failing, an org that
-     * does not answer), the wait doubles up to maxPushBackoffMs; it returns to the
-     * interval as soon as a push delivers or new unsubscribes arrive.
+     * One push-loop step; returns the wait until the next one. Pushes only when something
+     * waits (an idle loop makes no run and no request). While pushes deliver nothing (a
+     * record that keeps failing, an org that does not answer) the wait doubles up to
+     * maxPushBackoffMs; it is back to the interval as soon as a push delivers or new
+     * unsubscribes arrive.
      */
-    private async pushTick(): Promise<void> {
-        this.pushTimer = null;
+    async pushOnce(): Promise<number> {
         const interval = this.options.config.pushIntervalMs;
-        let pending = 0;
+        const pending = this.countPending();
+        if (pending === 0 || this.stopped) {
+            this.pushDelayMs = interval;
+            this.lastPending = pending;
+            return this.pushDelayMs;
+        }
+        await this.trigger('push', 'interval');
+        const after = this.countPending();
+        const progressed = after < pending || pending > this.lastPending;
+        this.pushDelayMs = progressed
+            ? interval
+            : Math.min(
+                  this.options.maxPushBackoffMs ?? 30 * 60_000,
+                  this.pushDelayMs * 2
+              );
+        if (after > 0 && this.pushDelayMs > interval)
+            this.log(
+                'warn',
+                `push: ${after} unsubscribe(s) still pending after the last push; next try in ${formatDuration(this.pushDelayMs)}`
+            );
+        this.lastPending = after;
+        return this.pushDelayMs;
+    }
+
+    /** The wait before the next push, as the loop last decided it. */
+    get pushDelay(): number {
+        return this.pushDelayMs;
+    }
+
+    private countPending(): number {
         try {
-            pending = this.options.ledger.countUndelivered();
+            return this.options.ledger.countUndelivered();
         } catch (err) {
             this.log(
                 'error',
                 `push: cannot read the ledger: ${errorMessage(err)}`
             );
+            return 0;
         }
-        if (pending > 0 && !this.stopped) {
-            await this.trigger('push', 'interval');
-            let after = pending;
-            try {
-                after = this.options.ledger.countUndelivered();
-            } catch {
-                // keep the count from before
-            }
-            const progressed = after < pending;
-            const newArrivals = pending > this.lastPending;
-            this.pushDelayMs =
-                progressed || newArrivals
-                    ? interval
-                    : Math.min(
-                          this.options.maxPushBackoffMs ?? 30 * 60_000,
-                          this.pushDelayMs * 2
-                      );
-            if (this.pushDelayMs > interval)
-                this.log(
-                    'warn',
-                    `push: ${after} unsubscribe(s) still pending after the last push; next try in ${Math.round(this.pushDelayMs / 1000)} s`
-                );
-            this.lastPending = after;
-        } else {
-            this.pushDelayMs = interval;
-            this.lastPending = pending;
-        }
-        this.schedulePush(this.pushDelayMs);
     }
 
     /**
