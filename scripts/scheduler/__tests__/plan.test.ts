@@ -87,8 +87,11 @@ describe('checkCron', () => {
             '0 0 * * * *',
             '@daily',
             '*/15 9-17 * * 1-5'
-        ])
-            checkCron(expr, 'UTC', '--hourly').stop();
+        ]) {
+            const cron = checkCron(expr, 'UTC', '--hourly');
+            expect(cron.nextRun()).toBeInstanceOf(Date);
+            cron.stop();
+        }
     });
 });
 
