@@ -232,7 +232,7 @@ export class OrgClient {
         this.random = options.random ?? Math.random;
         this.poll = {
             minMs: options.poll?.minMs ?? (options.local ? 20 : 1000),
-            maxMs: options.poll?.maxMs ?? (options.local ? 500 : 10_000),
+            maxMs: options.poll?.maxMs ?? (options.local ? 2000 : 10_000),
             timeoutMs: options.poll?.timeoutMs ?? 30 * 60_000
         };
         this.bulkQueryPageSize = options.bulkQueryPageSize ?? 50_000;

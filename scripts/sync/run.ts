@@ -166,6 +166,11 @@ export async function runJob(
     };
     const result = builder.result;
     let failure: unknown;
+    // Also beat on a timer: a Bulk job can keep a run waiting for minutes between phases.
+    const beat = holder
+        ? setInterval(() => ctx.heartbeat(), HEARTBEAT_MS)
+        : undefined;
+    beat?.unref();
     try {
         if (job === 'push')
             await runPush(ctx, { unsubscribeIds: options.unsubscribeIds });
@@ -194,6 +199,7 @@ export async function runJob(
             };
         }
     } finally {
+        if (beat) clearInterval(beat);
         result.durationMs = Math.max(0, now().getTime() - startedAt.getTime());
         result.apiRequests = org.apiRequests - baseRequests;
         result.apiUsage = org.apiUsage;

@@ -5,7 +5,7 @@
 import { deployPackage } from '../../local-org/testing';
 import { makeId } from '../../model/ids';
 import { ResultBuilder } from '../result';
-import { runJob } from '../run';
+import { jobLockName, runJob } from '../run';
 import { writeOptOut, type JobContext } from '../context';
 import { emails, people, setup, unsubscribe, type Fixture } from './fixture';
 
@@ -563,5 +563,42 @@ describe('R12 API budget', () => {
             /daily API request limit is used up/
         );
         expect(f.ledger.countUndelivered()).toBe(1);
+    });
+});
+
+describe('runs', () => {
+    it('never runs the same job twice at once (the ledger lock holds across processes)', async () => {
+        f = await setup();
+        await f.contacts(people(1));
+        unsubscribe(f.ledger, emails(1));
+        const held = f.ledger.acquireLock(jobLockName('push'), {
+            holder: 'other-host:1:x'
+        });
+        expect(held.acquired).toBe(true);
+        f.reset();
+        const r = await f.run('push');
+        expect(r.status).toBe('skipped');
+        expect(r.message).toMatch(/Another push run holds the lock/);
+        expect(f.served()).toBe(0);
+        expect(f.ledger.countUndelivered()).toBe(1);
+        f.ledger.releaseLock(jobLockName('push'), 'other-host:1:x');
+        expect((await f.run('push')).status).toBe('succeeded');
+        expect(f.ledger.getLock(jobLockName('push'))).toBeUndefined();
+    });
+
+    it('a stop request ends the run deferred, with nothing lost', async () => {
+        f = await setup();
+        await f.contacts(people(2));
+        unsubscribe(f.ledger, emails(2));
+        const stop = new AbortController();
+        stop.abort();
+        const r = await f.run('push', { signal: stop.signal });
+        expect(r.status).toBe('deferred');
+        expect(r.deferred).toEqual({
+            count: 2,
+            reason: expect.stringMatching(/stopped/)
+        });
+        expect(r.apiRequests).toBe(0);
+        expect((await f.run('push')).unsubscribesDelivered).toBe(2);
     });
 });
