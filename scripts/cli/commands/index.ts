@@ -2,6 +2,7 @@
  * Every command of the `optout` CLI, one file each. Add a command by adding its module here.
  */
 import type { CommandModule } from '../command';
+import { register as demo } from './demo';
 import { register as deploy } from './deploy';
 import { register as history } from './history';
 import { register as importCsv } from './import';
@@ -25,5 +26,6 @@ export const commands: CommandModule[] = [
     deploy,
     settings,
     serve,
-    schedule
+    schedule,
+    demo
 ];

@@ -1,0 +1,108 @@
+/**
+ * `optout demo` (`npm start`) — the product end to end on the embedded local org: local
+ * org, deploy, a seeded data set, a burst of real-time unsubscribes through the webhook,
+ * the hourly and nightly syncs, and a summary of what changed (scripts/demo). Phases
+ * and progress on stderr at a terminal; `--json` prints the summary as one object.
+ */
+import type { Command } from 'commander';
+import { OptoutError } from '../../model/errors';
+import { DEFAULT_DB_PATH } from '../../local-org/connect';
+import { DEMO_SIZES, type DemoSize } from '../../demo/data';
+import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../demo/run';
+import { renderSummary } from '../../demo/summary';
+import { runCommand, type CommandModule } from '../command';
+import type { Output } from '../output';
+import {
+    addLedgerOption,
+    resolveLedgerPath,
+    type LedgerOptions
+} from '../options';
+import { progressBars } from './sync';
+
+interface DemoCommandOptions extends LedgerOptions {
+    size: string;
+    seed: string;
+    db: string;
+    reset?: boolean;
+}
+
+function parseSize(raw: string): DemoSize {
+    if (raw in DEMO_SIZES) return raw as DemoSize;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `--size must be ${Object.keys(DEMO_SIZES).join(' or ')}, not '${raw}'.`,
+        { exitCode: 2 }
+    );
+}
+
+function parseSeed(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--seed must be a whole number from 0 to 2147483648, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
+}
+
+/** Phase lines on stderr for a person at a terminal. */
+function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
+    if (!out.showProgress) return undefined;
+    return (e) => {
+        const title = PHASE_TITLES[e.phase];
+        if (e.state === 'start') process.stderr.write(`▸ ${title}…\n`);
+        else
+            process.stderr.write(
+                `  ✓ ${e.detail ? `${e.detail} ` : ''}(${((e.durationMs ?? 0) / 1000).toFixed(1)} s)\n`
+            );
+    };
+}
+
+export const register: CommandModule = (program: Command) => {
+    addLedgerOption(
+        program
+            .command('demo')
+            .description(
+                'Run the whole product on the embedded local org with a realistic data set (npm start)'
+            )
+            .option(
+                '--size <size>',
+                `data set size: full (${DEMO_SIZES.full.contacts} Contacts, ${DEMO_SIZES.full.leads} Leads) or small (${DEMO_SIZES.small.contacts}, ${DEMO_SIZES.small.leads})`,
+                'full'
+            )
+            .option('--seed <n>', 'seed of the generated data', '42')
+            .option('--db <file>', 'the local org database', DEFAULT_DB_PATH)
+            .option(
+                '--reset',
+                'remove the demo’s earlier data first (only files the demo made)'
+            )
+    ).action(async (opts: DemoCommandOptions, cmd: Command) =>
+        runCommand(cmd, async (out) => {
+            const size = parseSize(opts.size);
+            const seed = parseSeed(opts.seed);
+            const ledgerPath = resolveLedgerPath(opts.ledger);
+            const bars = progressBars(out);
+            try {
+                const summary = await runDemo({
+                    size,
+                    seed,
+                    ledgerPath,
+                    dbPath: opts.db,
+                    reset: opts.reset === true,
+                    onPhase: (e) => {
+                        bars?.stop();
+                        phaseReporter(out)?.(e);
+                    },
+                    onProgress: bars,
+                    log: (level, message) => out.log(level, message)
+                });
+                bars?.stop();
+                out.result(summary, () => renderSummary(summary));
+                return 0;
+            } finally {
+                bars?.stop();
+            }
+        })
+    );
+};

@@ -1,0 +1,562 @@
+/**
+ * The demo's summary: what the three jobs changed, counted from their results and the
+ * ledger's audit trail (R10) — records written per field, ledger unsubscribes added from
+ * Salesforce, memberships upserted, skipped with reasons, push latency — the API
+ * requests of each job, one story per rule from the named people, and where to look next.
+ */
+import type { Ledger } from '../ledger/ledger';
+import type { DeploySummary } from '../local-org/testing';
+import type { OrgClient } from '../salesforce/client';
+import type { JobResult } from '../sync/result';
+import { summarizeResult, type RunSummaryLine } from '../scheduler/format';
+import { renderPairs, renderTable } from '../cli/table';
+import {
+    AUDIENCES,
+    peopleByKey,
+    type DemoData,
+    type DemoExample
+} from './data';
+import type { SeedCounts } from './seed';
+import type { BurstResult, DemoOrg, DemoPhase } from './run';
+
+export interface JobLine extends RunSummaryLine {
+    /** The burst: how many push runs it took. */
+    runs?: number;
+}
+
+export interface DemoExampleStory {
+    rule: string;
+    name: string;
+    email: string;
+    story: string;
+}
+
+export interface DemoSummary {
+    status: 'ok';
+    /** False when an earlier run's data was reused (the jobs then write nothing, R11). */
+    seeded: boolean;
+    size: string;
+    seed: number;
+    durationMs: number;
+    timings: Partial<Record<DemoPhase, number>>;
+    org: { description: string; instanceUrl: string; dbPath: string };
+    ledger: string;
+    data: {
+        contacts: number;
+        leads: number;
+        convertedLeads: number;
+        duplicateEmails: number;
+        optedOutInSalesforce: number;
+        ledgerPersons: number;
+        memberships: number;
+        audiences: { id: string; name: string }[];
+        salesforcePending: number;
+        componentsDeployed: number;
+    };
+    burst: {
+        webhookCalls: number;
+        recorded: number;
+        already: number;
+        refused: number;
+        pushes: number;
+        latencyMs: { median: number; max: number } | null;
+    };
+    jobs: { push: JobLine; hourly: JobLine; nightly: JobLine };
+    changes: {
+        /** `Object.Field` → records written by this run's jobs. */
+        fieldWrites: Record<string, number>;
+        recordsWritten: number;
+        ledgerUnsubscribesAdded: number;
+        membershipsUpserted: number;
+        unsubscribesDelivered: number;
+        skipped: Record<string, number>;
+        failed: number;
+    };
+    apiRequests: {
+        push: number;
+        hourly: number;
+        nightly: number;
+        total: number;
+    };
+    apiUsage: { used: number; max: number } | null;
+    examples: DemoExampleStory[];
+    next: string[];
+}
+
+interface Input {
+    ledger: Ledger;
+    client: OrgClient;
+    data: DemoData;
+    ids: Record<string, string>;
+    reused: boolean;
+    seedCounts: Partial<SeedCounts>;
+    burst: BurstResult;
+    hourly: JobResult;
+    nightly: JobResult;
+    deploy: DeploySummary;
+    org: DemoOrg;
+    ledgerPath: string;
+    dbPath: string;
+    timings: Partial<Record<DemoPhase, number>>;
+    startedAt: number;
+}
+
+function add(into: Record<string, number>, from: Record<string, number>): void {
+    for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+
+/** The burst's push runs as one line (sums; the last run's status and usage). */
+function pushLine(results: JobResult[]): JobLine {
+    const skipped: Record<string, number> = {};
+    for (const r of results) add(skipped, r.skipped);
+    const sum = (f: (r: JobResult) => number): number =>
+        results.reduce((n, r) => n + f(r), 0);
+    const last = results.at(-1);
+    return {
+        job: 'push',
+        runId: results.map((r) => r.runId).join(','),
+        status:
+            results.length === 0
+                ? 'nothing to push'
+                : (results.find((r) => r.status !== 'succeeded')?.status ??
+                  'succeeded'),
+        dryRun: false,
+        recordsWritten: sum((r) => r.recordsWritten),
+        ledgerUnsubscribesAdded: sum((r) => r.ledgerUnsubscribesAdded),
+        membershipsUpserted: sum((r) => r.membershipsUpserted),
+        unsubscribesDelivered: sum((r) => r.unsubscribesDelivered),
+        failed: sum((r) => r.failed.length),
+        skipped,
+        deferred: results.find((r) => r.deferred)?.deferred ?? null,
+        apiRequests: sum((r) => r.apiRequests),
+        apiUsage: last?.apiUsage ?? null,
+        durationMs: sum((r) => r.durationMs),
+        runs: results.length
+    };
+}
+
+function median(values: number[]): number {
+    const s = [...values].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
+}
+
+interface AuditWrite {
+    recordId: string;
+    object: string;
+    field: string;
+    job: string | null;
+}
+
+/** The audit's field writes for an email, with the job that made them. */
+function writesFor(ledger: Ledger, email: string): AuditWrite[] {
+    return ledger.db
+        .prepare(
+            `SELECT a.record_id AS recordId, a.object, a.field, r.job
+             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
+             WHERE a.action = 'field_write' AND a.email_norm = ? ORDER BY a.id`
+        )
+        .all(email.toLowerCase()) as AuditWrite[];
+}
+
+function list(writes: AuditWrite[]): string {
+    return writes.map((w) => `${w.object} ${w.recordId}`).join(' and ');
+}
+
+async function stories(input: Input): Promise<DemoExampleStory[]> {
+    const { ledger, data, ids } = input;
+    const people = peopleByKey(data);
+    const ex = (
+        e: DemoExample
+    ): { name: string; email: string; key: string } => {
+        const p = people.get(data.examples[e]);
+        return {
+            name: `${p?.firstName} ${p?.lastName}`,
+            email: p?.email ?? '',
+            key: p?.key ?? ''
+        };
+    };
+    const out: DemoExampleStory[] = [];
+    const jobOf = (w: AuditWrite[]): string =>
+        [...new Set(w.map((x) => x.job ?? '?'))].join(' and ');
+
+    const ana = ex('sameEmail');
+    const anaWrites = writesFor(ledger, ana.email);
+    const anaLead = data.leads.find(
+        (l) =>
+            l.email.toLowerCase() === ana.email.toLowerCase() &&
+            l.email !== ana.email
+    );
+    out.push({
+        rule: 'R8',
+        name: ana.name,
+        email: ana.email,
+        story: anaWrites.length
+            ? `Unsubscribed once, by email; the ${jobOf(anaWrites)} wrote ${anaWrites.length} records: ${list(anaWrites)} — the Lead's email is typed ${anaLead?.email ?? 'differently'}.`
+            : 'Not written yet.'
+    });
+
+    const kenji = ex('convertedLead');
+    const leadId = ids[kenji.key];
+    const contactId = ids[`${kenji.key}:contact`];
+    const kenjiWrites = writesFor(ledger, kenji.email);
+    const kenjiPerson = ledger.findPerson(kenji.email);
+    out.push({
+        rule: 'R9',
+        name: kenji.name,
+        email: kenji.email,
+        story: `His Lead ${leadId} was converted to Contact ${contactId}; the unsubscribe came with the Lead's id in 15 characters (${leadId?.slice(0, 15)}, stored as ${kenjiPerson?.salesforceId ?? '?'}), and the ${jobOf(kenjiWrites)} wrote ${kenjiWrites.some((w) => w.recordId === contactId) ? `the Contact ${contactId}` : 'nothing'}${kenjiWrites.some((w) => w.recordId === leadId) ? ' and the Lead' : ', never the converted Lead'}.`
+    });
+
+    const chloe = ex('id15');
+    const chloePerson = ledger.findPerson(chloe.email);
+    const chloeWrites = writesFor(ledger, chloe.email);
+    out.push({
+        rule: 'R6',
+        name: chloe.name,
+        email: chloe.email,
+        story: `The platform knew her Contact by its 15-character id ${ids[chloe.key]?.slice(0, 15)}; the ledger keeps ${chloePerson?.salesforceId}, and the ${jobOf(chloeWrites)} wrote ${list(chloeWrites) || 'nothing'}.`
+    });
+
+    const wei = ex('optedOutInSalesforce');
+    const weiPerson = ledger.findPerson(wei.email);
+    const weiUnsub = weiPerson
+        ? ledger
+              .listUnsubscribes(weiPerson.id)
+              .find((u) => u.source === 'salesforce')
+        : undefined;
+    out.push({
+        rule: 'R3b',
+        name: wei.name,
+        email: wei.email,
+        story: weiUnsub
+            ? `Opted out in Salesforce and unknown to the platform: the nightly added him to the ledger with an unsubscribe from everything (source salesforce, ${weiUnsub.collectedAt}).`
+            : 'Opted out in Salesforce; not yet in the ledger.'
+    });
+
+    const priya = ex('allAudiences');
+    const priyaWrites = writesFor(ledger, priya.email);
+    out.push({
+        rule: 'R5b',
+        name: priya.name,
+        email: priya.email,
+        story: `Unsubscribed from all ${AUDIENCES.length} audiences, never globally; with the all-audiences rule on, the ${jobOf(priyaWrites)} set Email Opt Out on ${list(priyaWrites) || 'nothing'}.`
+    });
+
+    const lucas = ex('salesforceAudienceUnsubscribe');
+    const lucasPerson = ledger.findPerson(lucas.email);
+    const pending = data.salesforcePending.find((p) => p.key === lucas.key);
+    const lucasMembership =
+        lucasPerson && pending
+            ? ledger.getMembership(lucasPerson.id, pending.audienceId)
+            : undefined;
+    const audienceName = AUDIENCES.find(
+        (a) => a.id === pending?.audienceId
+    )?.name;
+    out.push({
+        rule: 'R5c',
+        name: lucas.name,
+        email: lucas.email,
+        story: `A Flow in Salesforce unsubscribed him from ${audienceName}; the hourly brought it into the ledger (now ${lucasMembership?.status ?? '?'}, source ${lucasMembership?.source ?? '?'}) and cleared Pending_Push__c. His other audiences are untouched: an audience unsubscribe is not a global one.`
+    });
+
+    const sofia = ex('platformBacklog');
+    const sofiaWrites = writesFor(ledger, sofia.email);
+    out.push({
+        rule: 'R3a',
+        name: sofia.name,
+        email: sofia.email,
+        story: `Unsubscribed on the platform months before the sync existed; the ${jobOf(sofiaWrites)} wrote ${list(sofiaWrites) || 'nothing'}.`
+    });
+
+    const jordan = ex('noMatch');
+    const jordanPerson = ledger.findPerson(jordan.email);
+    const delivered = jordanPerson
+        ? ledger
+              .listUnsubscribes(jordanPerson.id)
+              .find((u) => u.scope === 'all')
+        : undefined;
+    out.push({
+        rule: 'R6',
+        name: jordan.name,
+        email: jordan.email,
+        story: `No Contact or Lead has this email: the push counted it as skipped (no matching record) and wrote nothing${delivered?.deliveredAt ? '; the unsubscribe stays in the ledger for a record created later (the nightly finds it)' : ''}.`
+    });
+    return out;
+}
+
+export async function buildSummary(input: Input): Promise<DemoSummary> {
+    const { ledger, data, burst, hourly, nightly } = input;
+    const runIds = [
+        ...burst.results.map((r) => r.runId),
+        hourly.runId,
+        nightly.runId
+    ];
+    const marks = runIds.map(() => '?').join(',');
+    const fieldWrites: Record<string, number> = {};
+    for (const row of ledger.db
+        .prepare(
+            `SELECT object, field, COUNT(*) AS n FROM audit WHERE action = 'field_write' AND run_id IN (${marks})
+             GROUP BY object, field ORDER BY object, field`
+        )
+        .all(...runIds) as { object: string; field: string; n: number }[])
+        fieldWrites[`${row.object}.${row.field}`] = row.n;
+    const latencies = (
+        ledger.db
+            .prepare(
+                `SELECT latency_ms AS ms FROM audit WHERE action = 'unsubscribe_delivered' AND latency_ms IS NOT NULL
+                 AND run_id IN (${burst.results.map(() => '?').join(',') || "''"})`
+            )
+            .all(...burst.results.map((r) => r.runId)) as { ms: number }[]
+    ).map((r) => r.ms);
+
+    const push = pushLine(burst.results);
+    const jobs = {
+        push,
+        hourly: summarizeResult(hourly),
+        nightly: summarizeResult(nightly)
+    };
+    const skipped: Record<string, number> = {};
+    for (const j of Object.values(jobs)) add(skipped, j.skipped);
+    const status = ledger.status();
+    const people = peopleByKey(data);
+    const ana = people.get(data.examples.sameEmail);
+    const emails = new Map<string, number>();
+    for (const p of [...data.contacts, ...data.leads])
+        emails.set(
+            p.email.toLowerCase(),
+            (emails.get(p.email.toLowerCase()) ?? 0) + 1
+        );
+
+    return {
+        status: 'ok',
+        seeded: !input.reused,
+        size: data.size,
+        seed: data.seed,
+        durationMs: Date.now() - input.startedAt,
+        timings: input.timings,
+        org: {
+            description: input.org.description,
+            instanceUrl: input.org.target.instanceUrl,
+            dbPath: input.dbPath
+        },
+        ledger: input.ledgerPath,
+        data: {
+            contacts: data.contacts.length + 1,
+            leads: data.leads.length,
+            convertedLeads: 1,
+            duplicateEmails: [...emails.values()].filter((n) => n > 1).length,
+            optedOutInSalesforce: [...data.contacts, ...data.leads].filter(
+                (p) => p.optedOut
+            ).length,
+            ledgerPersons: status.persons,
+            memberships: status.memberships.total,
+            audiences: AUDIENCES.map((a) => ({ id: a.id, name: a.name })),
+            salesforcePending: data.salesforcePending.length,
+            componentsDeployed: input.deploy.numberComponentsDeployed
+        },
+        burst: {
+            webhookCalls: burst.sent,
+            recorded: burst.recorded,
+            already: burst.already,
+            refused: burst.refused,
+            pushes: burst.pushes,
+            latencyMs: latencies.length
+                ? { median: median(latencies), max: Math.max(...latencies) }
+                : null
+        },
+        jobs,
+        changes: {
+            fieldWrites,
+            recordsWritten:
+                push.recordsWritten +
+                hourly.recordsWritten +
+                nightly.recordsWritten,
+            ledgerUnsubscribesAdded:
+                hourly.ledgerUnsubscribesAdded +
+                nightly.ledgerUnsubscribesAdded,
+            membershipsUpserted:
+                push.membershipsUpserted +
+                hourly.membershipsUpserted +
+                nightly.membershipsUpserted,
+            unsubscribesDelivered:
+                push.unsubscribesDelivered +
+                hourly.unsubscribesDelivered +
+                nightly.unsubscribesDelivered,
+            skipped,
+            failed: push.failed + hourly.failed.length + nightly.failed.length
+        },
+        apiRequests: {
+            push: push.apiRequests,
+            hourly: hourly.apiRequests,
+            nightly: nightly.apiRequests,
+            total: push.apiRequests + hourly.apiRequests + nightly.apiRequests
+        },
+        apiUsage: nightly.apiUsage ?? hourly.apiUsage,
+        examples: await stories(input),
+        next: [
+            'optout status                      # the ledger, pending pushes, the last run of each job',
+            `optout history --email ${ana?.email ?? 'EMAIL'}   # one person's audit trail`,
+            'npm run preview                    # the record pages of the local org, with the component',
+            'npm start                          # again: the jobs find nothing to write (R11)',
+            'optout serve --target-org local    # the webhook for real (OPTOUT_WEBHOOK_SECRET=…)'
+        ]
+    };
+}
+
+const REASONS: Record<string, string> = {
+    already_opted_out: 'already opted out in Salesforce',
+    no_matching_record: 'no Contact or Lead with that id or email',
+    membership_unchanged: 'membership already up to date',
+    pending_in_salesforce: 'changed in Salesforce, waiting for the hourly',
+    converted_lead: 'converted Lead (its Contact was written)',
+    record_deleted: 'record deleted in Salesforce'
+};
+
+function n(x: number): string {
+    return x.toLocaleString('en-US');
+}
+
+function secs(ms: number | undefined): string {
+    return ms === undefined ? '' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The summary for people. */
+export function renderSummary(s: DemoSummary): string {
+    const parts: string[] = [];
+    parts.push(
+        s.seeded
+            ? `Demo finished in ${secs(s.durationMs)} on ${s.org.description}.`
+            : `Demo run again in ${secs(s.durationMs)}: the org and ledger from the earlier run were reused, so the jobs had nothing new to write (R11).`
+    );
+    parts.push(
+        '',
+        'The data',
+        renderPairs([
+            [
+                'Salesforce',
+                `${n(s.data.contacts)} Contacts, ${n(s.data.leads)} Leads (${s.data.convertedLeads} converted), ${n(s.data.duplicateEmails)} emails on more than one record, ${n(s.data.optedOutInSalesforce)} already opted out`
+            ],
+            [
+                'Ledger',
+                `${n(s.data.ledgerPersons)} people, ${n(s.data.memberships)} memberships in ${s.data.audiences.map((a) => a.name).join(', ')}`
+            ],
+            [
+                'Made in Salesforce',
+                s.seeded
+                    ? `${s.data.salesforcePending} audience unsubscribes waiting for the hourly (Pending_Push__c)`
+                    : `${s.data.salesforcePending} audience unsubscribes (taken by the first run's hourly)`
+            ],
+            [
+                'Settings',
+                'nightly sync on, all-audiences rule on, opt-out field HasOptedOutOfEmail'
+            ]
+        ])
+    );
+    const job = (
+        label: string,
+        j: JobLine,
+        extra = ''
+    ): (string | number)[] => [
+        label,
+        j.status + extra,
+        n(j.recordsWritten),
+        n(j.ledgerUnsubscribesAdded),
+        n(j.membershipsUpserted),
+        n(j.unsubscribesDelivered),
+        j.failed,
+        n(j.apiRequests),
+        secs(j.durationMs)
+    ];
+    parts.push(
+        '',
+        'What the jobs did',
+        renderTable(
+            [
+                'Job',
+                'Status',
+                'Records written',
+                'Ledger unsubscribes added',
+                'Memberships upserted',
+                'Unsubscribes delivered',
+                'Failed',
+                'API requests',
+                'Time'
+            ],
+            [
+                job(
+                    `push (${s.burst.webhookCalls} webhook calls)`,
+                    s.jobs.push,
+                    s.jobs.push.runs
+                        ? ` (${s.jobs.push.runs} run${s.jobs.push.runs === 1 ? '' : 's'})`
+                        : ''
+                ),
+                job('hourly', s.jobs.hourly),
+                job('nightly', s.jobs.nightly)
+            ]
+        )
+    );
+    const writes = Object.entries(s.changes.fieldWrites);
+    const skipped = Object.entries(s.changes.skipped).filter(([, x]) => x > 0);
+    parts.push(
+        renderPairs([
+            [
+                'Fields written',
+                writes.length
+                    ? writes.map(([f, x]) => `${f} ${n(x)}`).join(', ')
+                    : 'none'
+            ],
+            [
+                'Real-time push',
+                s.burst.recorded
+                    ? `${s.burst.recorded} new unsubscribes in ${s.burst.pushes} micro-batched push${s.burst.pushes === 1 ? '' : 'es'}${s.burst.latencyMs ? `; collected → confirmed by Salesforce in ${secs(s.burst.latencyMs.median)} (median), ${secs(s.burst.latencyMs.max)} at most` : ''}`
+                    : `all ${s.burst.already} already recorded: nothing to push`
+            ],
+            [
+                'Skipped',
+                skipped.length
+                    ? skipped
+                          .map(
+                              ([r, x]) =>
+                                  `${n(x)} ${REASONS[r] ?? r.replace(/_/g, ' ')}`
+                          )
+                          .join('; ')
+                    : 'nothing'
+            ],
+            [
+                'API requests',
+                `${s.apiRequests.total} for the three jobs${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
+            ]
+        ])
+    );
+    parts.push(
+        '',
+        'A few people, one rule each',
+        renderTable(
+            ['Rule', 'Person', 'What happened'],
+            s.examples.map((e) => [
+                e.rule,
+                `${e.name}\n${e.email}`,
+                wrap(e.story, 72)
+            ])
+        )
+    );
+    parts.push('', 'Where to look next', ...s.next.map((x) => `  ${x}`));
+    parts.push(
+        '',
+        `Local org: ${s.org.dbPath} · ledger: ${s.ledger} · start over: npm start -- --reset`
+    );
+    return parts.join('\n');
+}
+
+function wrap(text: string, width: number): string {
+    const lines: string[] = [];
+    let line = '';
+    for (const word of text.split(' ')) {
+        if (line && line.length + word.length + 1 > width) {
+            lines.push(line);
+            line = word;
+        } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) lines.push(line);
+    return lines.join('\n');
+}
