@@ -218,6 +218,25 @@ async function reset(
     return `removed ${options.ledgerPath} and ${dbPath}`;
 }
 
+/**
+ * Runs `fn` without @salesforce/core's "Using insecure protocol: http" warning: the
+ * local org is plain HTTP on the loopback interface, and the warning would be the first
+ * thing a new user reads.
+ */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+    const emit = process.emitWarning;
+    process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+        const text = typeof warning === 'string' ? warning : warning.message;
+        if (/insecure protocol: http:/i.test(text)) return;
+        (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
+    }) as typeof process.emitWarning;
+    try {
+        return await fn();
+    } finally {
+        process.emitWarning = emit;
+    }
+}
+
 /** Mailchimp's fired_at: "YYYY-MM-DD HH:MM:SS" in UTC. */
 function firedAt(d: Date): string {
     return d.toISOString().slice(0, 19).replace('T', ' ');
@@ -376,7 +395,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const deploy = await phase(
             'deploy',
             async () => {
-                const summary = await deployPackage(o.target, 'force-app');
+                const summary = await quietly(() =>
+                    deployPackage(o.target, 'force-app')
+                );
                 if (!summary.success)
                     throw new OptoutError(
                         'DEPLOY_FAILED',

@@ -6,7 +6,6 @@
 import type { Ledger, ImportRecord } from '../ledger/ledger';
 import { OptoutError } from '../model/errors';
 import { seedRecords } from '../local-org/testing';
-import { LOCAL_ORG_API_VERSION } from '../local-org/connect';
 import type { OrgClient } from '../salesforce/client';
 import {
     AUDIENCES,
@@ -321,9 +320,4 @@ export function seedLedger(
         audienceUnsubscribes,
         ledgerGlobalUnsubscribes: globals.length
     };
-}
-
-/** The REST base of the local org, for the record links in the summary. */
-export function restBase(target: OrgTarget): string {
-    return `${target.instanceUrl}/services/data/v${LOCAL_ORG_API_VERSION}`;
 }

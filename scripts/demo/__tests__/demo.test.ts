@@ -1,0 +1,245 @@
+/**
+ * The demo end to end at the small size against an in-memory local org: it deploys,
+ * seeds, pushes a webhook burst, runs hourly and nightly, and the Salesforce state
+ * matches each named person's rule; a second run reuses the data and writes nothing
+ * (R11); someone else's ledger is left alone. Plus the generator's determinism.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ledger } from '../../ledger/ledger';
+import { OptoutError } from '../../model/errors';
+import { startTestOrg, type TestOrg } from '../../local-org/testing';
+import { OrgClient } from '../../salesforce/client';
+import { generateDemoData, peopleByKey, AUDIENCES } from '../data';
+import { runDemo, type DemoOptions, type PhaseEvent } from '../run';
+import { readMarker } from '../seed';
+import { renderSummary, type DemoSummary } from '../summary';
+
+describe('generateDemoData', () => {
+    it('is deterministic for a seed and differs between seeds', () => {
+        const a = generateDemoData({ seed: 7, size: 'small' });
+        expect(generateDemoData({ seed: 7, size: 'small' })).toEqual(a);
+        const b = generateDemoData({ seed: 8, size: 'small' });
+        expect(b.contacts.map((c) => c.email)).not.toEqual(
+            a.contacts.map((c) => c.email)
+        );
+    });
+
+    it('has the full size’s thousands of records, duplicates, case variants and opt-outs', () => {
+        const d = generateDemoData({ size: 'full' });
+        expect(d.contacts).toHaveLength(3000);
+        expect(d.leads).toHaveLength(2000);
+        expect(d.burst).toHaveLength(200);
+        const all = [...d.contacts, ...d.leads];
+        const lower = new Map<string, string[]>();
+        for (const p of all)
+            lower.set(p.email.toLowerCase(), [
+                ...(lower.get(p.email.toLowerCase()) ?? []),
+                p.email
+            ]);
+        const shared = [...lower.values()].filter((v) => v.length > 1);
+        expect(shared.length).toBeGreaterThan(50);
+        expect(shared.some((v) => new Set(v).size > 1)).toBe(true); // case variants
+        expect(all.filter((p) => p.optedOut).length).toBeGreaterThan(100);
+        expect(new Set(d.ledger.map((p) => p.idForm))).toEqual(
+            new Set(['15', '18', 'none'])
+        );
+        expect(
+            all.every((p) => p.email.toLowerCase().endsWith('.example'))
+        ).toBe(true);
+    });
+});
+
+describe('runDemo (small, in-memory org)', () => {
+    let t: TestOrg;
+    let dir: string;
+    let options: DemoOptions;
+    let phases: PhaseEvent[];
+
+    beforeAll(async () => {
+        for (const k of [
+            'http_proxy',
+            'https_proxy',
+            'HTTP_PROXY',
+            'HTTPS_PROXY'
+        ])
+            delete process.env[k];
+        t = await startTestOrg(); // empty: the demo deploys the package itself
+        dir = mkdtempSync(join(tmpdir(), 'optout-demo-'));
+        phases = [];
+        options = {
+            size: 'small',
+            ledgerPath: join(dir, 'ledger.db'),
+            pushDelayMs: 200,
+            onPhase: (e) => phases.push(e),
+            connect: async () => ({
+                client: new OrgClient(t.conn as never, {
+                    targetOrg: 'local',
+                    local: true
+                }),
+                target: {
+                    instanceUrl: t.instanceUrl,
+                    accessToken: t.accessToken
+                },
+                description: 'the test org',
+                close: async () => undefined
+            })
+        };
+    });
+
+    afterAll(async () => {
+        await t?.close();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    let first: DemoSummary;
+
+    it('runs end to end: every job writes, each named person shows its rule', async () => {
+        first = await runDemo(options);
+        expect(
+            phases.filter((p) => p.state === 'end').map((p) => p.phase)
+        ).toEqual([
+            'org',
+            'deploy',
+            'seed',
+            'settings',
+            'burst',
+            'hourly',
+            'nightly',
+            'summary'
+        ]);
+        const data = generateDemoData({ size: 'small' });
+        expect(first).toMatchObject({
+            status: 'ok',
+            seeded: true,
+            size: 'small',
+            burst: {
+                webhookCalls: data.burst.length,
+                recorded: data.burst.length,
+                refused: 0
+            }
+        });
+        expect(first.burst.pushes).toBeGreaterThanOrEqual(1);
+        expect(first.jobs.push.unsubscribesDelivered).toBe(data.burst.length);
+        expect(first.jobs.hourly.membershipsUpserted).toBeGreaterThan(200);
+        expect(first.jobs.nightly.ledgerUnsubscribesAdded).toBeGreaterThan(0);
+        expect(first.changes.failed).toBe(0);
+        expect(first.changes.recordsWritten).toBe(
+            Object.values(first.changes.fieldWrites).reduce((a, b) => a + b, 0)
+        );
+        expect(first.changes.skipped.no_matching_record).toBeGreaterThan(0);
+        expect(first.apiRequests.total).toBe(
+            first.apiRequests.push +
+                first.apiRequests.hourly +
+                first.apiRequests.nightly
+        );
+        expect(first.examples.map((e) => e.rule)).toEqual([
+            'R8',
+            'R9',
+            'R6',
+            'R3b',
+            'R5b',
+            'R5c',
+            'R3a',
+            'R6'
+        ]);
+
+        // The org's own state, read back through the API.
+        const marker = readMarker(Ledger.open(options.ledgerPath));
+        const ids = marker?.ids ?? {};
+        const people = peopleByKey(data);
+        const optOut = async (id: string): Promise<boolean> => {
+            const object = id.startsWith('003') ? 'Contact' : 'Lead';
+            const r = await t.conn.query<{ HasOptedOutOfEmail: boolean }>(
+                `SELECT HasOptedOutOfEmail FROM ${object} WHERE Id = '${id}'`
+            );
+            return r.records[0].HasOptedOutOfEmail;
+        };
+        const ex = data.examples;
+        // R8: Ana's Contact and her Lead with the email in other case.
+        const anaLead = data.leads.find(
+            (l) =>
+                l.email !== people.get(ex.sameEmail)?.email &&
+                l.email.toLowerCase() ===
+                    people.get(ex.sameEmail)?.email.toLowerCase()
+        );
+        expect(await optOut(ids[ex.sameEmail])).toBe(true);
+        expect(await optOut(ids[anaLead?.key as string])).toBe(true);
+        // R9: the converted Lead untouched, its Contact written.
+        expect(await optOut(ids[ex.convertedLead])).toBe(false);
+        expect(await optOut(ids[`${ex.convertedLead}:contact`])).toBe(true);
+        // R6, R5b, R3a.
+        expect(await optOut(ids[ex.id15])).toBe(true);
+        expect(await optOut(ids[ex.allAudiences])).toBe(true);
+        expect(await optOut(ids[ex.platformBacklog])).toBe(true);
+        // R5c: the membership made in Salesforce reached the ledger; the flag is cleared.
+        const pending = await t.conn.query<{ Pending_Push__c: boolean }>(
+            'SELECT Pending_Push__c FROM Audience_Membership__c WHERE Pending_Push__c = true'
+        );
+        expect(pending.totalSize).toBe(0);
+        const ledger = Ledger.open(options.ledgerPath);
+        try {
+            const lucas = ledger.findPerson(
+                people.get(ex.salesforceAudienceUnsubscribe)?.email as string
+            );
+            expect(
+                ledger.getMembership(lucas?.id as number, AUDIENCES[1].id)
+            ).toMatchObject({ status: 'Unsubscribed', source: 'flow' });
+            // R3b: Wei is in the ledger now, from Salesforce.
+            const wei = ledger.findPerson(
+                people.get(ex.optedOutInSalesforce)?.email as string
+            );
+            expect(ledger.listUnsubscribes(wei?.id as number)).toEqual([
+                expect.objectContaining({ scope: 'all', source: 'salesforce' })
+            ]);
+            // Everything delivered: nothing left pending.
+            expect(ledger.countUndelivered()).toBe(0);
+        } finally {
+            ledger.close();
+        }
+        const text = renderSummary(first);
+        expect(text).toMatch(/^Demo finished in/);
+        expect(text).toContain('optout history --email');
+    });
+
+    it('runs again cleanly on the same data: nothing seeded, the jobs write nothing (R11)', async () => {
+        const second = await runDemo(options);
+        expect(second.seeded).toBe(false);
+        expect(second.data.ledgerPersons).toBe(first.data.ledgerPersons);
+        expect(second.burst).toMatchObject({
+            recorded: 0,
+            already: first.burst.webhookCalls,
+            pushes: 0
+        });
+        expect(second.changes).toMatchObject({
+            fieldWrites: {},
+            recordsWritten: 0,
+            ledgerUnsubscribesAdded: 0,
+            membershipsUpserted: 0,
+            unsubscribesDelivered: 0,
+            failed: 0
+        });
+        expect(second.apiRequests.push).toBe(0);
+        expect(renderSummary(second)).toMatch(/^Demo run again/);
+    });
+
+    it('leaves a ledger it did not make alone, and says how to run beside it', async () => {
+        const other = join(dir, 'someone-else.db');
+        const l = Ledger.open(other);
+        l.upsertPerson({ email: 'real.customer@example.com' });
+        l.close();
+        let error: unknown;
+        try {
+            await runDemo({ ...options, ledgerPath: other });
+        } catch (err) {
+            error = err;
+        }
+        expect(error).toBeInstanceOf(OptoutError);
+        expect((error as OptoutError).code).toBe('NOT_DEMO_DATA');
+        expect((error as OptoutError).actions[0]).toMatch(/--ledger .*--db/);
+        const after = Ledger.open(other);
+        expect(after.status().persons).toBe(1);
+        after.close();
+    });
+});
