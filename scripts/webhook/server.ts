@@ -33,10 +33,11 @@ import { mailchimpAction, parseMailchimpForm } from './mailchimp';
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_MAX_BODY = 64 * 1024;
+/** Per client address; mainly a brake on abuse (the secret is the protection). */
 export const DEFAULT_RATE: Rate = {
-    limit: 600,
+    limit: 6000,
     windowMs: 60_000,
-    text: '600/min'
+    text: '6000/min'
 };
 export const DEFAULT_MAX_ITEMS = 500;
 

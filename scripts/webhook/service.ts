@@ -32,6 +32,12 @@ export interface WebhookOptions extends Omit<
         'maxDelayMs' | 'maxBatch' | 'backoff' | 'maxAttempts'
     >;
     onPush?: (run: PushRun) => void;
+    /**
+     * Queue the webhook's own unsubscribes still undelivered from an earlier run (a
+     * crash, an org that was down) at start, up to 10,000; others are left to the
+     * scheduler's push. Default true.
+     */
+    resume?: boolean;
 }
 
 export interface Webhook {
@@ -69,6 +75,16 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
         ...options,
         onUnsubscribes: (ids) => loop.enqueue(ids)
     });
+    if (options.resume !== false) {
+        const ids = pendingWebhookIds(ledger, 10_000);
+        if (ids.length) {
+            log(
+                'info',
+                `Resuming ${ids.length} webhook unsubscribe(s) not yet delivered`
+            );
+            loop.enqueue(ids);
+        }
+    }
     let closing: Promise<void> | undefined;
     return {
         url: server.url,
@@ -109,4 +125,17 @@ export async function preflight(
         ...MEMBERSHIP_WRITE_FIELDS
     ]);
     return { settings, field };
+}
+
+/** Undelivered unsubscribes that came in through the webhook, oldest first. */
+export function pendingWebhookIds(ledger: Ledger, limit: number): number[] {
+    const ids: number[] = [];
+    for (const batch of ledger.undeliveredUnsubscribeBatches({
+        batchSize: 1000
+    })) {
+        for (const u of batch)
+            if (u.source === 'webhook' && ids.length < limit) ids.push(u.id);
+        if (ids.length >= limit) break;
+    }
+    return ids;
 }

@@ -153,6 +153,30 @@ describe('the webhook against the local org', () => {
         ).toBe(true);
     });
 
+    it('resumes its own undelivered unsubscribes at start, leaving others to the scheduler', async () => {
+        await webhook?.close();
+        const own = ledger.recordUnsubscribe({
+            email: 'person310@example.com',
+            scope: 'all',
+            source: 'webhook'
+        }).unsubscribe.id;
+        const imported = ledger.recordUnsubscribe({
+            email: 'person311@example.com',
+            scope: 'all',
+            source: 'import'
+        }).unsubscribe.id;
+        webhook = await startWebhook({
+            ledger,
+            org,
+            secret: SECRET,
+            port: 0,
+            push: { maxDelayMs: 10 }
+        });
+        await webhook.loop.idle();
+        expect(ledger.getUnsubscribe(own)?.deliveredAt).not.toBeNull();
+        expect(ledger.getUnsubscribe(imported)?.deliveredAt).toBeNull();
+    });
+
     it('pushes what is still queued when it stops (graceful shutdown)', async () => {
         for (let i = 300; i < 305; i++)
             expect(
