@@ -1,0 +1,314 @@
+import { parseArgs, parseSizes } from '../args';
+import {
+    expected,
+    person,
+    pushBurstPersons,
+    sizes,
+    targetCount
+} from '../layout';
+import { evenSample, extrapolate } from '../naive';
+import {
+    checkOutcome,
+    growth,
+    latest,
+    logLogSlope,
+    renderMarkdown,
+    type Measurement,
+    type RunFile
+} from '../report';
+import { smokeProblems } from '../run';
+
+describe('data set layout', () => {
+    const e = expected(20_000);
+
+    it('has the proportions the benchmark promises', () => {
+        expect(e.persons).toBe(20_000);
+        // Records ≈ persons: 80 % Contacts + 18 % Leads + 2 % duplicate Leads (+ converted Contacts).
+        expect(e.salesforceRecords / e.persons).toBeGreaterThan(0.98);
+        expect(e.salesforceRecords / e.persons).toBeLessThan(1.02);
+        expect(e.ledgerUnsubscribes / e.persons).toBeGreaterThan(0.09);
+        expect(e.ledgerUnsubscribes / e.persons).toBeLessThan(0.11);
+        expect(e.optedOutOnlyInSalesforce / e.persons).toBeGreaterThan(0.006);
+        expect(e.optedOutOnlyInSalesforce / e.persons).toBeLessThan(0.012);
+        expect(e.hourlyChanges / e.persons).toBeGreaterThan(0.008);
+        expect(e.hourlyChanges / e.persons).toBeLessThan(0.012);
+        expect(e.duplicateEmails).toBeGreaterThan(0);
+        expect(e.convertedLeads).toBeGreaterThan(0);
+    });
+
+    it('lets features overlap (duplicates among the unsubscribed, converted leads)', () => {
+        const s = sizes(20_000);
+        let dupUnsub = 0;
+        let convertedUnsub = 0;
+        for (let i = 0; i < s.n; i++) {
+            const p = person(i, s);
+            if (p.dupLead && p.unsubscribed) dupUnsub++;
+            if ((p.dupLeadConverted || p.ownLeadConverted) && p.unsubscribed)
+                convertedUnsub++;
+        }
+        expect(dupUnsub).toBeGreaterThan(0);
+        expect(convertedUnsub).toBeGreaterThan(0);
+    });
+
+    it('counts the records a change goes to (R8, R9)', () => {
+        const base = person(0, sizes(10));
+        expect(targetCount({ ...base, kind: 'contact', dupLead: false })).toBe(
+            1
+        );
+        expect(
+            targetCount({
+                ...base,
+                kind: 'contact',
+                dupLead: true,
+                dupLeadConverted: false
+            })
+        ).toBe(2);
+        expect(
+            targetCount({
+                ...base,
+                kind: 'contact',
+                dupLead: true,
+                dupLeadConverted: true
+            })
+        ).toBe(1);
+        expect(targetCount({ ...base, kind: 'none' })).toBe(0);
+    });
+
+    it('picks 1,000 distinct eligible persons for the burst, spread over the set', () => {
+        const s = sizes(50_000);
+        const burst = pushBurstPersons(s);
+        expect(burst).toHaveLength(1000);
+        expect(new Set(burst).size).toBe(1000);
+        for (const i of burst) {
+            const p = person(i, s);
+            expect(p.unsubscribed || p.optedOutInSalesforce).toBe(false);
+            expect(p.hourly).toBeNull();
+            expect(p.kind).not.toBe('none');
+        }
+        expect(Math.max(...burst)).toBeGreaterThan(s.n * 0.9);
+        expect(e.pushUnsubscribes).toBe(1000);
+    });
+
+    it('is the same data set every time', () => {
+        expect(expected(20_000)).toEqual(e);
+    });
+});
+
+describe('growth and checks', () => {
+    it('fits the slope on a log-log scale', () => {
+        const linear = [1e4, 1e5, 1e6].map((x) => ({ x, y: 3 * x }));
+        expect(logLogSlope(linear)).toBeCloseTo(1, 10);
+        const flat = [1e4, 1e5, 1e6].map((x) => ({ x, y: 42 }));
+        expect(logLogSlope(flat)).toBeCloseTo(0, 10);
+        const sqrt = [1e4, 1e6].map((x) => ({ x, y: Math.sqrt(x) }));
+        expect(logLogSlope(sqrt)).toBeCloseTo(0.5, 10);
+        expect(logLogSlope([{ x: 10, y: 1 }])).toBeNull();
+        expect(
+            logLogSlope([
+                { x: 10, y: 0 },
+                { x: 100, y: 0 }
+            ])
+        ).toBeNull();
+    });
+
+    it('compares a run with what the data set calls for', () => {
+        const e = expected(10_000);
+        const ok = {
+            recordsWritten: e.nightlyWrites,
+            membershipsUpserted: 0,
+            ledgerUnsubscribesAdded: e.nightlyLedgerAdds,
+            unsubscribesDelivered: 0,
+            failed: 0
+        };
+        expect(checkOutcome('nightly-cold', 'sync', ok, e)).toBe('ok');
+        expect(
+            checkOutcome(
+                'nightly-cold',
+                'sync',
+                { ...ok, recordsWritten: ok.recordsWritten - 1 },
+                e
+            )
+        ).toMatch(/records written/);
+        expect(
+            checkOutcome(
+                'nightly-again',
+                'sync',
+                { ...ok, recordsWritten: 0, ledgerUnsubscribesAdded: 0 },
+                e
+            )
+        ).toBe('ok');
+        expect(checkOutcome('nightly-again', 'sync', ok, e)).toMatch(
+            /expected 0/
+        );
+        // A sampled baseline is allowed its rounding.
+        expect(
+            checkOutcome(
+                'nightly-cold',
+                'naive',
+                { ...ok, recordsWritten: ok.recordsWritten + 2 },
+                e,
+                true
+            )
+        ).toBe('ok');
+    });
+
+    const m = (over: Partial<Measurement>): Measurement => ({
+        size: 10_000,
+        latencyMs: 0,
+        variant: 'sync',
+        job: 'nightly-cold',
+        wallMs: 1000,
+        apiRequests: 10,
+        orgRequests: 10,
+        orgRequestsByKind: {},
+        records: 10_000,
+        recordsPerSecond: 10_000,
+        recordsWritten: 900,
+        membershipsUpserted: 0,
+        ledgerUnsubscribesAdded: 90,
+        unsubscribesDelivered: 1000,
+        status: 'succeeded',
+        failed: 0,
+        skipped: {},
+        modes: {},
+        syncMemory: {
+            rssBeforeJobBytes: 100 * 2 ** 20,
+            peakBytes: 120 * 2 ** 20,
+            maxRssBytes: 150 * 2 ** 20
+        },
+        orgMemory: { maxRssBytes: 2 ** 28, sampledPeakBytes: 2 ** 28 },
+        check: 'ok',
+        ...over
+    });
+    const run = (startedAt: string, ms: Measurement[]): RunFile => ({
+        kind: 'optout-bench',
+        version: 1,
+        startedAt,
+        command: 'npm run bench',
+        machine: {
+            cpuModel: 'Test CPU',
+            cores: 2,
+            memoryGiB: 8,
+            node: 'v20',
+            platform: 'Linux',
+            date: startedAt,
+            loadAverage: { start: 1, end: 2 }
+        },
+        sizes: [...new Set(ms.map((x) => x.size))],
+        latencies: [0],
+        naiveSample: 1000,
+        datasets: {},
+        measurements: ms
+    });
+
+    it('keeps the newest measurement of each kind and fits growth over sizes', () => {
+        const old = run('2025-01-01T00:00:00.000Z', [m({ apiRequests: 99 })]);
+        const fresh = run('2025-02-01T00:00:00.000Z', [
+            m({ apiRequests: 10 }),
+            m({ size: 100_000, apiRequests: 10, wallMs: 10_000 })
+        ]);
+        const ms = latest([old, fresh]);
+        expect(ms.filter((x) => x.size === 10_000)).toHaveLength(1);
+        expect(ms.find((x) => x.size === 10_000)?.apiRequests).toBe(10);
+        const g = growth(ms);
+        expect(g).toHaveLength(1);
+        expect(g[0].requestsSlope).toBeCloseTo(0, 10);
+        expect(g[0].timeSlope).toBeCloseTo(1, 10);
+    });
+
+    it('renders the tables with ratios against the baselines', () => {
+        const md = renderMarkdown(
+            [
+                run('2025-02-01T00:00:00.000Z', [
+                    m({}),
+                    m({
+                        variant: 'collections',
+                        apiRequests: 20,
+                        wallMs: 2000
+                    }),
+                    m({
+                        variant: 'naive',
+                        apiRequests: 3000,
+                        wallMs: 30_000,
+                        naive: {
+                            extrapolated: true,
+                            sampledItems: 100,
+                            totalItems: 1000,
+                            measuredRequests: 300,
+                            measuredMs: 3000
+                        }
+                    })
+                ])
+            ],
+            ['run.json']
+        );
+        expect(md).toContain('| 10,000 | nightly, cold | 0 ms | 10 / 10 |');
+        expect(md).toContain('20 (2.0×)');
+        expect(md).toContain('3,000* (300×)');
+        expect(md).toContain('100 of 1,000 run');
+        expect(md).toContain('Test CPU, 2 cores, 8 GiB');
+    });
+
+    it('flags smoke runs that break the design bounds', () => {
+        expect(smokeProblems([m({})])).toEqual([]);
+        expect(
+            smokeProblems([m({ apiRequests: 500, orgRequests: 500 })])[0]
+        ).toMatch(/nightly of 10000: 500 requests/);
+        expect(smokeProblems([m({ orgRequests: 11 })])[0]).toMatch(
+            /counted 10 requests, the org served 11/
+        );
+        expect(
+            smokeProblems([m({ job: 'nightly-again', recordsWritten: 3 })])
+        ).toContain('second nightly wrote 3 records');
+    });
+});
+
+describe('options and the per-record baseline', () => {
+    it('parses sizes with suffixes and rejects nonsense', () => {
+        expect(parseSizes('10000,100k,1M,1_000_000', '--size', 1000)).toEqual([
+            10_000, 100_000, 1_000_000
+        ]);
+        expect(() => parseSizes('ten', '--size', 1000)).toThrow(
+            /not a whole number/
+        );
+        expect(() => parseSizes('10', '--size', 1000)).toThrow(/≥ 1000/);
+    });
+
+    it('defaults a smoke run to 10,000 persons, no latency, no committed output', () => {
+        const o = parseArgs(['--smoke']);
+        expect(o.sizes).toEqual([10_000]);
+        expect(o.latencies).toEqual([0]);
+        expect(o.out).toBe('');
+        expect(o.readme).toBe(false);
+        expect(parseArgs(['--size', '1M', '--latency=0,50']).sizes).toEqual([
+            1_000_000
+        ]);
+        expect(() => parseArgs(['--jobs', 'weekly'])).toThrow(/not one of/);
+        expect(() => parseArgs(['--bogus'])).toThrow(/unknown option/);
+    });
+
+    it('samples evenly and multiplies the sample out', () => {
+        expect(evenSample(10, 20)).toHaveLength(10);
+        const s = evenSample(1000, 4);
+        expect(s).toEqual([0, 250, 500, 750]);
+        const full = extrapolate({
+            fixed: { requests: 4, ms: 100 },
+            sampled: {
+                requests: 30,
+                ms: 300,
+                writes: 10,
+                upserts: 0,
+                items: 10
+            },
+            totalItems: 1000,
+            ledgerAdds: 0
+        });
+        expect(full).toEqual({
+            requests: 3004,
+            ms: 30_100,
+            writes: 1000,
+            upserts: 0,
+            extrapolated: true
+        });
+    });
+});

@@ -1,0 +1,64 @@
+/**
+ * The shapes the benchmark's processes exchange: the jobs and ways measured, the task
+ * a worker gets and the result it sends back.
+ */
+export const BENCH_JOBS = [
+    'nightly-cold',
+    'nightly-again',
+    'hourly',
+    'push-burst'
+] as const;
+export type BenchJob = (typeof BENCH_JOBS)[number];
+
+export const VARIANTS = ['sync', 'collections', 'naive'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface WorkerTask {
+    org: { instanceUrl: string; accessToken: string };
+    ledgerPath: string;
+    job: BenchJob;
+    variant: Variant;
+    n: number;
+    /** Naive baseline: persons (or changes) processed for real before extrapolating. */
+    naiveSample: number;
+    /** Push burst: the persons (layout numbers) who unsubscribe, computed by the parent
+     *  so that choosing them is not part of the measured job. */
+    burstPersons: number[];
+    /** Push burst: arrivals and the time between them. */
+    burst?: { arrivals: number; gapMs: number };
+}
+
+export interface WorkerResult {
+    type: 'result';
+    job: BenchJob;
+    variant: Variant;
+    wallMs: number;
+    /** Requests the client counted (JobResult.apiRequests, summed over pushes). */
+    apiRequests: number;
+    recordsWritten: number;
+    membershipsUpserted: number;
+    ledgerUnsubscribesAdded: number;
+    unsubscribesDelivered: number;
+    status: string;
+    failed: number;
+    /** Requests and records the client sent again (transient failures, lock errors). */
+    retried: { requests: number; records: number };
+    skipped: Record<string, number>;
+    modes: Record<string, string>;
+    /** Push burst: pushes run, and collected → delivered seconds (median, max). */
+    pushes?: number;
+    deliverySeconds?: { median: number; max: number };
+    /** Naive: what was measured and what is extrapolated. */
+    naive?: {
+        extrapolated: boolean;
+        sampledItems: number;
+        totalItems: number;
+        measuredRequests: number;
+        measuredMs: number;
+    };
+    memory: {
+        rssBeforeJobBytes: number;
+        peakBytes: number;
+        maxRssBytes: number;
+    };
+}
