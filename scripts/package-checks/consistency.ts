@@ -1035,17 +1035,35 @@ export function checkObjectTranslations(model: PackageModel): Problem[] {
                         message: `${where} has no translated relationship label`
                     });
                 }
+                // Translations are keyed by the value's label (masterLabel), which
+                // is not its API name when the two differ (Source__c Platform).
                 for (const value of field.picklistValues) {
-                    if (!t.picklistValues.get(value)?.trim()) {
-                        problems.push({
-                            file: t.file,
-                            rule: 'missing-translation',
-                            message: `${where}: picklist value ${value} is not translated`
-                        });
+                    if (!t.picklistValues.get(value.label)?.trim()) {
+                        const keyedByName =
+                            value.name !== value.label &&
+                            t.picklistValues.has(value.name);
+                        problems.push(
+                            keyedByName
+                                ? at(
+                                      t,
+                                      `<masterLabel>${value.name}</masterLabel>`,
+                                      'missing-translation',
+                                      `${where}: picklist value ${value.name} is translated under its API name; masterLabel must be its label "${value.label}"`
+                                  )
+                                : {
+                                      file: t.file,
+                                      rule: 'missing-translation',
+                                      message: `${where}: picklist value ${value.name}${value.label === value.name ? '' : ` ("${value.label}")`} is not translated`
+                                  }
+                        );
                     }
                 }
                 for (const master of t.picklistValues.keys()) {
-                    if (!field.picklistValues.includes(master)) {
+                    if (
+                        !field.picklistValues.some(
+                            (v) => v.label === master || v.name === master
+                        )
+                    ) {
                         problems.push(
                             at(
                                 t,

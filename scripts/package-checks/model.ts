@@ -27,7 +27,8 @@ export interface FieldDef extends SourceFile {
     label?: string;
     help?: string;
     required: boolean;
-    picklistValues: string[];
+    /** Inline picklist values: API name (`fullName`) and label. */
+    picklistValues: { name: string; label: string }[];
     referenceTo?: string;
     relationshipName?: string;
     relationshipLabel?: string;
@@ -131,7 +132,10 @@ export interface FieldTranslationDef extends SourceFile {
     label?: string;
     help?: string;
     relationshipLabel?: string;
-    /** masterLabel (the value's API name) -> translation */
+    /**
+     * masterLabel -> translation. masterLabel is the value's original (untranslated)
+     * label, not its API name: retrieved translations key values by label.
+     */
     picklistValues: Map<string, string>;
 }
 
@@ -380,9 +384,10 @@ function addFile(model: PackageModel, file: string, full: string): void {
             label: text(root, 'label'),
             help: text(root, 'inlineHelpText'),
             required: isTrue(text(root, 'required')),
-            picklistValues: children(valueSet, 'value').map(
-                (v) => text(v, 'fullName') ?? ''
-            ),
+            picklistValues: children(valueSet, 'value').map((v) => {
+                const fullName = text(v, 'fullName') ?? '';
+                return { name: fullName, label: text(v, 'label') ?? fullName };
+            }),
             referenceTo: text(root, 'referenceTo'),
             relationshipName: text(root, 'relationshipName'),
             relationshipLabel: text(root, 'relationshipLabel')

@@ -182,8 +182,9 @@ export function loadPackageI18n(packageDir = DEFAULT_PACKAGE_DIR): PackageI18n {
 /**
  * The label a user of `lang` sees for a picklist value: the package's translation,
  * else the master label (from the org's describe). Translations are keyed by
- * masterLabel, which the Metadata API documents as the value's original name; the
- * package keys them by API name, so both the label and the API name are looked up.
+ * masterLabel, which is the value's original (untranslated) label, as the
+ * Translation Workbench retrieves them: one keyed by the API name (when it differs
+ * from the label) is not used, as in an org.
  */
 export function picklistLabel(
     i18n: PackageI18n,
@@ -193,7 +194,5 @@ export function picklistLabel(
     value: { value: string; label: string }
 ): string {
     const translations = i18n.picklists[lang][objectName]?.[field] ?? {};
-    return (
-        translations[value.label] ?? translations[value.value] ?? value.label
-    );
+    return translations[value.label] ?? value.label;
 }

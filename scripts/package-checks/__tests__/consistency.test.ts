@@ -130,6 +130,36 @@ describe('consistency check', () => {
         ]);
     });
 
+    it('matches picklist translations by the value’s label, reporting one keyed by its API name', () => {
+        // Source__c's value Platform is labelled "Marketing platform": masterLabel is
+        // the label, so a translation keyed "Platform" would not apply in an org.
+        const source = `${DEFAULT}/objectTranslations/Audience_Membership__c-ja/Source__c.fieldTranslation-meta.xml`;
+        fixture.edit(
+            source,
+            '<masterLabel>Marketing platform</masterLabel>',
+            '<masterLabel>Platform</masterLabel>'
+        );
+        const problems = checkConsistency(fixture.model());
+        expect(summary(problems)).toEqual([
+            `missing-translation ${source} Audience_Membership__c.Source__c (ja): picklist value Platform is translated under its API name; masterLabel must be its label "Marketing platform"`
+        ]);
+        expect(problems[0].line).toBeGreaterThan(0);
+
+        // A translation of neither the label nor the API name is stale, and the value
+        // is reported untranslated, naming its label.
+        fixture.edit(
+            source,
+            '<masterLabel>Platform</masterLabel>',
+            '<masterLabel>Marketing</masterLabel>'
+        );
+        expect(checkConsistency(fixture.model()).map((p) => p.message)).toEqual(
+            [
+                'Audience_Membership__c.Source__c (ja): picklist value Platform ("Marketing platform") is not translated',
+                'Audience_Membership__c.Source__c (ja) translates picklist value Marketing, which the field does not have'
+            ]
+        );
+    });
+
     it('reports a custom field with no translation file in a language', () => {
         fixture.remove(
             `${DEFAULT}/objectTranslations/Lead-fr/Marketo_Sales_Opt_Out__c.fieldTranslation-meta.xml`

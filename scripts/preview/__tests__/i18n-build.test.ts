@@ -20,7 +20,8 @@ import {
     DEFAULT_PACKAGE_DIR,
     loadPackageI18n,
     parseLanguage,
-    picklistLabel
+    picklistLabel,
+    type PackageI18n
 } from '../i18n';
 
 describe('parseLanguage', () => {
@@ -60,7 +61,7 @@ describe('loadPackageI18n (the package in force-app)', () => {
         }
     });
 
-    it('translates picklist values by label or API name, else shows the label', () => {
+    it('translates picklist values by their label (masterLabel), else shows the label', () => {
         const fr = (value: string, label: string): string =>
             picklistLabel(i18n, 'fr', 'Audience_Membership__c', 'Status__c', {
                 value,
@@ -74,6 +75,30 @@ describe('loadPackageI18n (the package in force-app)', () => {
             })
         ).toBe('Plateforme marketing');
         expect(fr('Unknown', 'Some label')).toBe('Some label');
+        // A translation keyed by the API name (≠ label) is not one, as in an org.
+        const byApiName: PackageI18n = {
+            ...i18n,
+            picklists: {
+                ...i18n.picklists,
+                fr: {
+                    Audience_Membership__c: {
+                        Source__c: { Platform: 'Plateforme marketing' }
+                    }
+                }
+            }
+        };
+        expect(
+            picklistLabel(
+                byApiName,
+                'fr',
+                'Audience_Membership__c',
+                'Source__c',
+                {
+                    value: 'Platform',
+                    label: 'Marketing platform'
+                }
+            )
+        ).toBe('Marketing platform');
         expect(
             picklistLabel(
                 i18n,
