@@ -742,6 +742,15 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
             expect(await page.locator('html').getAttribute('lang')).toBe(
                 { en_US: 'en', fr: 'fr', zh_CN: 'zh-CN', ja: 'ja' }[lang]
             );
+            // At the sidebar's width no label or value is cut off: long ones wrap.
+            const cutOff = await card(page)
+                .locator('dt, dd')
+                .evaluateAll((cells) =>
+                    cells
+                        .filter((c) => c.scrollWidth > c.clientWidth)
+                        .map((c) => c.textContent?.trim())
+                );
+            expect(cutOff).toEqual([]);
             await page.screenshot({
                 path: join(SCREENSHOTS, `record-page-${lang}.png`),
                 fullPage: true

@@ -182,8 +182,8 @@ export default class AudienceSubscriptions extends LightningElement {
                 valueKey: `${optOut.key}-value`,
                 text: optOut.value ? LABELS.yes : LABELS.no,
                 valueClass: optOut.value
-                    ? 'slds-item_detail slds-truncate slds-text-color_error'
-                    : 'slds-item_detail slds-truncate'
+                    ? 'slds-hyphenate slds-text-color_error'
+                    : 'slds-hyphenate'
             }));
     }
 
