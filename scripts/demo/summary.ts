@@ -270,7 +270,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
 
     const jordan = ex('noMatch');
     const jordanPerson = ledger.findPerson(jordan.email);
-    const delivered = jordanPerson
+    const global = jordanPerson
         ? ledger
               .listUnsubscribes(jordanPerson.id)
               .find((u) => u.scope === 'all')
@@ -279,7 +279,11 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         rule: 'R6',
         name: jordan.name,
         email: jordan.email,
-        story: `No Contact or Lead has this email: the push counted it as skipped (no matching record) and wrote nothing${delivered?.deliveredAt ? '; the unsubscribe stays in the ledger for a record created later (the nightly finds it)' : ''}.`
+        story: `No Contact or Lead has this email: the push counted it as skipped (no matching record) and wrote nothing. ${
+            global?.deliveredAt
+                ? 'The unsubscribe stays in the ledger, and the nightly applies it to a record created later.'
+                : 'The unsubscribe waits in the ledger for a record: the hourly job retries it with back-off (optout status shows it), so a Contact or Lead created later still gets the opt-out.'
+        }`
     });
     return out;
 }

@@ -95,10 +95,16 @@ export class PushLoop {
         this.options.log?.(level, message);
     }
 
-    /** Queues unsubscribes for the next push. */
+    /**
+     * Queues unsubscribes for the next push — those still pending: one delivered
+     * meanwhile, or waiting for a Salesforce record (a retried webhook of someone
+     * Salesforce does not know), would cost requests for nothing.
+     */
     enqueue(ids: readonly number[]): void {
         if (this.closed) return;
-        for (const id of ids) if (!this.queue.has(id)) this.queue.set(id, 0);
+        for (const id of ids)
+            if (!this.queue.has(id) && this.safePending(id))
+                this.queue.set(id, 0);
         this.stats.queued = this.queue.size;
         if (this.queue.size && this.firstQueuedAt === null)
             this.firstQueuedAt = this.opts.now();

@@ -73,5 +73,5 @@ describe('optout demo: the real entry point', () => {
             seeded: true,
             seed: 7
         });
-    });
+    }, 180_000);
 });

@@ -177,5 +177,5 @@ describe('optout schedule: the real entry point', () => {
         expect(after.countUndelivered()).toBe(0);
         expect(after.getLock('job:push')).toBeUndefined();
         after.close();
-    });
+    }, 120_000);
 });

@@ -188,7 +188,7 @@ describe('optout serve: the real entry point', () => {
         const l = Ledger.open(ledger);
         expect(l.countUndelivered()).toBe(0);
         l.close();
-    });
+    }, 120_000);
 
     it('refuses to start when the package is not in the org (R7), naming the deploy command', async () => {
         const bare = await startTestOrg();
@@ -212,5 +212,5 @@ describe('optout serve: the real entry point', () => {
         } finally {
             await bare.close();
         }
-    });
+    }, 120_000);
 });
