@@ -41,6 +41,7 @@ import {
 import {
     LATEST_SCHEMA_VERSION,
     MIGRATIONS,
+    WAITING_OUTCOMES,
     migrate,
     type Migration
 } from './migrations';
@@ -213,7 +214,12 @@ export interface LedgerStatus {
     persons: number;
     personsWithSalesforceId: number;
     audiences: number;
-    memberships: { total: number; byStatus: Record<MembershipStatus, number> };
+    memberships: {
+        total: number;
+        byStatus: Record<MembershipStatus, number>;
+        /** Not in Salesforce yet: their person matches no record (retried hourly). */
+        waitingForRecord: number;
+    };
     unsubscribes: {
         active: number;
         byScope: Record<UnsubscribeScope, number>;
@@ -228,9 +234,16 @@ export interface LedgerStatus {
         audience: number;
         oldestCollectedAt: string | null;
         oldestAgeMs: number | null;
+        /** Of these, waiting for a matching Salesforce record (retried with back-off). */
+        waitingForRecord: number;
+        /** The next retry of a waiting one, if any. */
+        nextRetryAt: string | null;
     };
     lastRuns: RunSummary[];
 }
+
+/** Which undelivered unsubscribes to read (see `undeliveredUnsubscribes`). */
+export type UnsubscribeSelection = 'all' | 'pushable' | 'waiting';
 
 export interface AcquireLockOptions {
     /** Defaults to a fresh id for this process (see `lockHolderId`). */
@@ -249,7 +262,10 @@ const MEMBERSHIP_COLS = `m.person_id AS personId, m.audience_id AS audienceId, m
 const UNSUB_COLS = `u.id, u.person_id AS personId, u.scope, u.audience_id AS audienceId,
     u.source, u.reason, u.collected_at AS collectedAt, u.delivered_at AS deliveredAt,
     u.delivered_run_id AS deliveredRunId, u.removed_at AS removedAt,
-    u.removed_reason AS removedReason`;
+    u.removed_reason AS removedReason, u.attempts, u.last_attempt_at AS lastAttemptAt,
+    u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt`;
+/** SQL: an unsubscribe (alias u) or membership waiting for a Salesforce record. */
+const WAITING_SQL = `(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
 const AUDIT_COLS = `id, run_id AS runId, at, action, email_norm AS emailNorm,
     person_id AS personId, record_id AS recordId, object, field, before, after, source,
     collected_at AS collectedAt, written_at AS writtenAt, latency_ms AS latencyMs, detail`;
@@ -450,6 +466,7 @@ export class Ledger {
             this.stmt(
                 'UPDATE persons SET salesforce_id = ?, updated_at = ? WHERE id = ?'
             ).run(sfid, at, existing.id);
+            this.requeueLinkedPerson(existing, sfid, at);
             return {
                 person: { ...existing, salesforceId: sfid, updatedAt: at },
                 created: false,
@@ -457,6 +474,59 @@ export class Ledger {
             };
         }
         return { person: existing, created: false, changed: false };
+    }
+
+    /**
+     * A person linked to a (new) Salesforce record: what it has must reach that record
+     * too. Its memberships take new seqs (the hourly job upserts them, R5a), its
+     * undelivered unsubscribes are due at once, and a delivered global unsubscribe is
+     * re-opened for delivery (R2) — audited; nothing is removed (R4).
+     */
+    private requeueLinkedPerson(
+        person: PersonRecord,
+        salesforceId: string,
+        at: string
+    ): void {
+        const memberships = this.stmt(
+            'SELECT audience_id AS audienceId FROM memberships WHERE person_id = ? ORDER BY audience_id'
+        ).all(person.id) as { audienceId: string }[];
+        const bump = this.stmt(
+            `UPDATE memberships SET seq = ?, sync_outcome = NULL, sync_attempts = 0,
+                 next_attempt_at = NULL WHERE person_id = ? AND audience_id = ?`
+        );
+        for (const m of memberships)
+            bump.run(this.nextSeq(), person.id, m.audienceId);
+        this.stmt(
+            `UPDATE unsubscribes SET next_attempt_at = NULL
+             WHERE person_id = ? AND delivered_at IS NULL AND removed_at IS NULL`
+        ).run(person.id);
+        const delivered = this.stmt(
+            `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'all'
+             AND u.removed_at IS NULL AND u.delivered_at IS NOT NULL`
+        ).get(person.id) as UnsubscribeRecord | undefined;
+        if (!delivered) return;
+        this.stmt(
+            `UPDATE unsubscribes SET delivered_at = NULL, delivered_run_id = NULL,
+                 last_outcome = 'record_linked', next_attempt_at = NULL WHERE id = ?`
+        ).run(delivered.id);
+        this.appendAuditIn({
+            action: 'unsubscribe_requeued',
+            emailNorm: person.emailNorm,
+            personId: person.id,
+            recordId: salesforceId,
+            object: 'ledger',
+            field: 'unsubscribe',
+            before: 'delivered',
+            after: 'pending',
+            source: delivered.source,
+            collectedAt: delivered.collectedAt,
+            detail: {
+                unsubscribeId: delivered.id,
+                why: `the person was linked to ${salesforceId}`,
+                previousSalesforceId: person.salesforceId,
+                at
+            }
+        });
     }
 
     private findPersonByNorm(norm: string): PersonRecord | undefined {
@@ -646,7 +716,9 @@ export class Ledger {
              VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (person_id, audience_id) DO UPDATE SET status = excluded.status,
                  changed_at = excluded.changed_at, source = excluded.source,
-                 reason = excluded.reason, seq = excluded.seq`
+                 reason = excluded.reason, seq = excluded.seq,
+                 sync_outcome = NULL, sync_attempts = 0, last_attempt_at = NULL,
+                 next_attempt_at = NULL`
         ).run(
             input.personId,
             input.audienceId,
@@ -841,7 +913,11 @@ export class Ledger {
             deliveredAt: null,
             deliveredRunId: null,
             removedAt: null,
-            removedReason: null
+            removedReason: null,
+            attempts: 0,
+            lastAttemptAt: null,
+            lastOutcome: null,
+            nextAttemptAt: null
         };
     }
 
@@ -979,40 +1055,60 @@ export class Ledger {
         };
     }
 
-    /** Active unsubscribes not yet delivered, oldest id first, with person data. */
+    /**
+     * Active unsubscribes not yet delivered, oldest id first, with person data.
+     * `select`: `all` (default); `pushable` — what the push takes: everything except
+     * those waiting for a matching Salesforce record (unless re-opened, next attempt
+     * null); `waiting` — those waiting whose next attempt is due by `dueBy`.
+     */
     undeliveredUnsubscribes(
         options: {
             scope?: UnsubscribeScope;
             afterId?: number;
             limit?: number;
+            select?: UnsubscribeSelection;
+            /** For `waiting`: due at or before this time (default now). */
+            dueBy?: string;
         } = {}
     ): PendingUnsubscribe[] {
         const scope = options.scope ?? null;
+        const select = options.select ?? 'all';
+        const filter =
+            select === 'pushable'
+                ? `AND (u.last_outcome IS NULL OR u.last_outcome NOT IN ${WAITING_SQL} OR u.next_attempt_at IS NULL)`
+                : select === 'waiting'
+                  ? `AND u.last_outcome IN ${WAITING_SQL} AND u.next_attempt_at <= ?`
+                  : '';
+        const args: unknown[] = [options.afterId ?? 0, scope, scope];
+        if (select === 'waiting') args.push(options.dueBy ?? this.nowIso());
+        args.push(options.limit ?? 200);
         return this.stmt(
             `SELECT ${UNSUB_COLS}, p.email, p.email_norm AS emailNorm,
                     p.salesforce_id AS salesforceId, a.name AS audienceName
              FROM unsubscribes u JOIN persons p ON p.id = u.person_id
              LEFT JOIN audiences a ON a.id = u.audience_id
              WHERE u.delivered_at IS NULL AND u.removed_at IS NULL AND u.id > ?
-               AND (? IS NULL OR u.scope = ?)
+               AND (? IS NULL OR u.scope = ?) ${filter}
              ORDER BY u.id LIMIT ?`
-        ).all(
-            options.afterId ?? 0,
-            scope,
-            scope,
-            options.limit ?? 200
-        ) as PendingUnsubscribe[];
+        ).all(...args) as PendingUnsubscribe[];
     }
 
     /** Batches of undelivered unsubscribes; writing (markDelivered) between batches is allowed. */
     *undeliveredUnsubscribeBatches(
-        options: { scope?: UnsubscribeScope; batchSize?: number } = {}
+        options: {
+            scope?: UnsubscribeScope;
+            batchSize?: number;
+            select?: UnsubscribeSelection;
+            dueBy?: string;
+        } = {}
     ): Generator<PendingUnsubscribe[]> {
         let afterId = 0;
         const limit = options.batchSize ?? 200;
         for (;;) {
             const batch = this.undeliveredUnsubscribes({
                 scope: options.scope,
+                select: options.select,
+                dueBy: options.dueBy,
                 afterId,
                 limit
             });
@@ -1021,6 +1117,165 @@ export class Ledger {
             afterId = batch[batch.length - 1].id;
             if (batch.length < limit) return;
         }
+    }
+
+    /** How many the push would take now (see `undeliveredUnsubscribes`, `pushable`). */
+    countPushable(): number {
+        const row = this.stmt(
+            `SELECT COUNT(*) AS n FROM unsubscribes u
+             WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
+               AND (u.last_outcome IS NULL OR u.last_outcome NOT IN ${WAITING_SQL} OR u.next_attempt_at IS NULL)`
+        ).get() as { n: number };
+        return row.n;
+    }
+
+    /** How many undelivered unsubscribes wait for a matching Salesforce record (due by `dueBy`, if given). */
+    countWaiting(
+        options: { scope?: UnsubscribeScope; dueBy?: string } = {}
+    ): number {
+        const row = this.stmt(
+            `SELECT COUNT(*) AS n FROM unsubscribes u
+             WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
+               AND u.last_outcome IN ${WAITING_SQL}
+               AND (? IS NULL OR u.scope = ?) AND (? IS NULL OR u.next_attempt_at <= ?)`
+        ).get(
+            options.scope ?? null,
+            options.scope ?? null,
+            options.dueBy ?? null,
+            options.dueBy ?? null
+        ) as { n: number };
+        return row.n;
+    }
+
+    /**
+     * Records what delivery attempts found (not deliveries: `markDelivered` does those).
+     * A waiting outcome (no matching record yet) is retried after `delay(attempts)` ms;
+     * any other outcome is due again at once.
+     */
+    recordUnsubscribeAttempts(
+        attempts: readonly { id: number; outcome: string }[],
+        options: { at: string; delay: (attempts: number) => number }
+    ): void {
+        if (attempts.length === 0) return;
+        const waiting = new Set<string>(WAITING_OUTCOMES);
+        const base = Date.parse(options.at);
+        this.transaction(() => {
+            const get = this.stmt(
+                'SELECT attempts FROM unsubscribes WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL'
+            );
+            const update = this.stmt(
+                `UPDATE unsubscribes SET attempts = ?, last_attempt_at = ?, last_outcome = ?,
+                     next_attempt_at = ? WHERE id = ?`
+            );
+            for (const a of attempts) {
+                const row = get.get(a.id) as { attempts: number } | undefined;
+                if (!row) continue;
+                const n = row.attempts + 1;
+                const next = waiting.has(a.outcome)
+                    ? new Date(base + options.delay(n)).toISOString()
+                    : null;
+                update.run(n, options.at, a.outcome, next, a.id);
+            }
+        });
+    }
+
+    /**
+     * Memberships whose last sync attempt left them to retry (no matching record yet, or
+     * a failed write) and that are due by `dueBy`, with seq ≤ `maxSeq` (later changes
+     * are taken through the cursor), oldest seq first.
+     */
+    *membershipRetryBatches(options: {
+        dueBy: string;
+        maxSeq: number;
+        batchSize?: number;
+    }): Generator<MembershipChange[]> {
+        let after = 0;
+        const limit = options.batchSize ?? 1000;
+        for (;;) {
+            const batch = this.stmt(
+                `SELECT ${MEMBERSHIP_COLS}, p.email, p.email_norm AS emailNorm,
+                        p.salesforce_id AS salesforceId, a.name AS audienceName
+                 FROM memberships m JOIN persons p ON p.id = m.person_id
+                 JOIN audiences a ON a.id = m.audience_id
+                 WHERE m.sync_outcome IS NOT NULL AND m.next_attempt_at <= ?
+                   AND m.seq > ? AND m.seq <= ? ORDER BY m.seq LIMIT ?`
+            ).all(
+                options.dueBy,
+                after,
+                options.maxSeq,
+                limit
+            ) as MembershipChange[];
+            if (batch.length === 0) return;
+            yield batch;
+            after = batch[batch.length - 1].seq;
+            if (batch.length < limit) return;
+        }
+    }
+
+    /** How many memberships are due for a retry (see `membershipRetryBatches`). */
+    countMembershipRetries(options: { dueBy: string; maxSeq: number }): number {
+        return (
+            this.stmt(
+                `SELECT COUNT(*) AS n FROM memberships m WHERE m.sync_outcome IS NOT NULL
+                 AND m.next_attempt_at <= ? AND m.seq <= ?`
+            ).get(options.dueBy, options.maxSeq) as { n: number }
+        ).n;
+    }
+
+    /**
+     * Records the hourly job's attempts on memberships: a waiting outcome (no record)
+     * is retried after `delay(attempts)`, `failed` at the next run, null clears the
+     * state (written or already equal). The seq is not touched.
+     */
+    recordMembershipAttempts(
+        attempts: readonly {
+            personId: number;
+            audienceId: string;
+            outcome: string | null;
+        }[],
+        options: { at: string; delay: (attempts: number) => number }
+    ): void {
+        if (attempts.length === 0) return;
+        const waiting = new Set<string>(WAITING_OUTCOMES);
+        const base = Date.parse(options.at);
+        this.transaction(() => {
+            const get = this.stmt(
+                'SELECT sync_attempts AS n, sync_outcome AS outcome FROM memberships WHERE person_id = ? AND audience_id = ?'
+            );
+            const update = this.stmt(
+                `UPDATE memberships SET sync_outcome = ?, sync_attempts = ?, last_attempt_at = ?,
+                     next_attempt_at = ? WHERE person_id = ? AND audience_id = ?`
+            );
+            for (const a of attempts) {
+                const row = get.get(a.personId, a.audienceId) as
+                    { n: number; outcome: string | null } | undefined;
+                if (!row) continue;
+                if (a.outcome === null) {
+                    if (row.outcome !== null)
+                        update.run(
+                            null,
+                            0,
+                            options.at,
+                            null,
+                            a.personId,
+                            a.audienceId
+                        );
+                    continue;
+                }
+                const n = row.n + 1;
+                const next = waiting.has(a.outcome)
+                    ? new Date(base + options.delay(n)).toISOString()
+                    : options.at;
+                update.run(
+                    a.outcome,
+                    n,
+                    options.at,
+                    next,
+                    a.personId,
+                    a.audienceId
+                );
+            }
+        });
     }
 
     /** How many active unsubscribes wait for delivery. */
@@ -1049,11 +1304,14 @@ export class Ledger {
         return this.transaction(() => {
             let marked = 0;
             const update = this.stmt(
-                `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?
+                `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?,
+                     attempts = attempts + 1, last_attempt_at = ?,
+                     last_outcome = 'delivered', next_attempt_at = NULL
                  WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL`
             );
             for (const id of ids) {
-                if (update.run(at, options.runId, id).changes === 0) continue;
+                if (update.run(at, options.runId, at, id).changes === 0)
+                    continue;
                 marked += 1;
                 const u = this.getUnsubscribe(id) as UnsubscribeRecord;
                 const person = this.getPerson(u.personId) as PersonRecord;
@@ -1551,7 +1809,10 @@ export class Ledger {
             audiences: count('SELECT COUNT(*) AS n FROM audiences'),
             memberships: {
                 total: Object.values(byStatus).reduce((a, b) => a + b, 0),
-                byStatus
+                byStatus,
+                waitingForRecord: count(
+                    `SELECT COUNT(*) AS n FROM memberships WHERE sync_outcome IN ${WAITING_SQL}`
+                )
             },
             unsubscribes: {
                 active,
@@ -1574,7 +1835,16 @@ export class Ledger {
                           0,
                           this.now().getTime() - Date.parse(pending.oldest)
                       )
-                    : null
+                    : null,
+                waitingForRecord: this.countWaiting(),
+                nextRetryAt:
+                    (
+                        this.stmt(
+                            `SELECT MIN(next_attempt_at) AS t FROM unsubscribes
+                             WHERE delivered_at IS NULL AND removed_at IS NULL
+                               AND last_outcome IN ${WAITING_SQL}`
+                        ).get() as { t: string | null }
+                    ).t ?? null
             },
             lastRuns: this.lastRuns()
         };

@@ -11,6 +11,16 @@ import {
     UNSUBSCRIBE_SCOPES
 } from '../model/statuses';
 
+/**
+ * Outcomes of a delivery attempt that mean "no Salesforce record to write yet": the
+ * unsubscribe or membership waits and is retried with back-off (migration 2).
+ */
+export const WAITING_OUTCOMES = [
+    'no_matching_record',
+    'converted_lead_without_contact'
+] as const;
+export type WaitingOutcome = (typeof WAITING_OUTCOMES)[number];
+
 export interface Migration {
     version: number;
     name: string;
@@ -125,6 +135,28 @@ CREATE TABLE locks (
     acquired_at TEXT NOT NULL,
     heartbeat_at TEXT NOT NULL
 );
+`
+    },
+    {
+        version: 2,
+        name: 'delivery attempts (waiting for a matching Salesforce record)',
+        // An unsubscribe or membership whose person matches no Salesforce record is not
+        // delivered (R11): it waits, with its attempts, and is retried with back-off.
+        sql: `
+ALTER TABLE unsubscribes ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE unsubscribes ADD COLUMN last_attempt_at TEXT NULL;
+ALTER TABLE unsubscribes ADD COLUMN last_outcome TEXT NULL;
+ALTER TABLE unsubscribes ADD COLUMN next_attempt_at TEXT NULL;
+CREATE INDEX unsubscribes_waiting ON unsubscribes(next_attempt_at)
+    WHERE delivered_at IS NULL AND removed_at IS NULL
+      AND last_outcome IN (${list(WAITING_OUTCOMES)});
+
+ALTER TABLE memberships ADD COLUMN sync_outcome TEXT NULL;
+ALTER TABLE memberships ADD COLUMN sync_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memberships ADD COLUMN last_attempt_at TEXT NULL;
+ALTER TABLE memberships ADD COLUMN next_attempt_at TEXT NULL;
+CREATE INDEX memberships_retry ON memberships(next_attempt_at)
+    WHERE sync_outcome IS NOT NULL;
 `
     }
 ];

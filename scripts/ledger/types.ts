@@ -62,6 +62,18 @@ export interface UnsubscribeRecord {
     /** Set only by a deliberate resubscribe (R4). */
     removedAt: string | null;
     removedReason: string | null;
+    /** Delivery attempts so far (pushes, retries, deliveries). */
+    attempts: number;
+    lastAttemptAt: string | null;
+    /**
+     * What the last attempt found: `delivered`, `no_matching_record` or
+     * `converted_lead_without_contact` (waiting for a record), `failed`,
+     * `pending_in_salesforce`, `record_linked` (re-opened: the person was linked to
+     * another record); null before the first attempt.
+     */
+    lastOutcome: string | null;
+    /** When a waiting unsubscribe is due for its next retry (null: at once). */
+    nextAttemptAt: string | null;
 }
 
 /** An active, undelivered unsubscribe with what the push job needs to find the records. */
@@ -74,7 +86,9 @@ export interface PendingUnsubscribe extends UnsubscribeRecord {
 
 /**
  * Audit actions. The first eight are the sync's (SYNC-DESIGN); `membership_changed`
- * is a ledger-side membership status change that did not come from an import.
+ * is a ledger-side membership status change that did not come from an import;
+ * `unsubscribe_requeued` re-opens a delivered global unsubscribe for delivery when its
+ * person is linked to another Salesforce record.
  */
 export type AuditAction =
     | 'field_write'
@@ -85,7 +99,8 @@ export type AuditAction =
     | 'membership_from_salesforce'
     | 'pending_cleared'
     | 'import'
-    | 'membership_changed';
+    | 'membership_changed'
+    | 'unsubscribe_requeued';
 
 export interface AuditInput {
     action: AuditAction;

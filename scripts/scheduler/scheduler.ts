@@ -254,7 +254,8 @@ export class Scheduler {
 
     private countPending(): number {
         try {
-            return this.options.ledger.countUndelivered();
+            // Those waiting for a matching record are the hourly job's (back-off).
+            return this.options.ledger.countPushable();
         } catch (err) {
             this.log(
                 'error',

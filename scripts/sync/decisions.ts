@@ -333,3 +333,18 @@ export function nextCursor(
     const next = Math.min(handledMax, firstFailed - 1);
     return Math.max(current, next);
 }
+
+/**
+ * Back-off of an unsubscribe or membership whose person matches no Salesforce record
+ * yet (R6): first retry after 50 minutes (so the next hourly run takes it), doubled per
+ * attempt, at most a day apart — a record created later gets the opt-out within a day,
+ * and a person who never appears costs a lookup a day, not one per push.
+ */
+export const WAITING_RETRY = { firstMs: 50 * 60_000, maxMs: 24 * 3_600_000 };
+
+export function waitingRetryDelay(attempts: number): number {
+    return Math.min(
+        WAITING_RETRY.maxMs,
+        WAITING_RETRY.firstMs * 2 ** Math.min(20, Math.max(0, attempts - 1))
+    );
+}

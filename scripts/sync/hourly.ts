@@ -13,7 +13,10 @@
  *     and Unsubscribed from all of them gets HasOptedOutOfEmail = true.
  *
  * Taking (c) first means a Salesforce unsubscribe is never overwritten by an older
- * ledger status in (a). Cursors move only after the work they cover is confirmed.
+ * ledger status in (a). Cursors move only after the work they cover is confirmed. A
+ * change whose person matches no record yet does not hold the cursor back: it waits in
+ * the ledger (sync_outcome) and (a) retries it with back-off, as it retries the global
+ * unsubscribes that wait for a record (with the nightly sync off; on, nightly covers them).
  */
 import type { MembershipChange } from '../ledger/types';
 import {
@@ -33,6 +36,7 @@ import {
     optOutDecision,
     pendingChange,
     resolveTargets,
+    waitingRetryDelay,
     type ExistingMembership,
     type PersonRef,
     type Target
@@ -46,7 +50,7 @@ import {
     type MembershipWrite,
     type WriteMeta
 } from './context';
-import { MEMBERSHIP_WRITE_FIELDS } from './push';
+import { MEMBERSHIP_WRITE_FIELDS, runPush } from './push';
 import {
     AUDIENCE_MEMBERSHIP_SELECT,
     MembershipIndex,
@@ -67,6 +71,9 @@ export async function runHourly(ctx: JobContext): Promise<void> {
     const { settings } = await jobSettings(ctx);
     await takePending(ctx);
     await upsertChanges(ctx, settings);
+    // Global unsubscribes whose person matched no record yet (R6, R11): retried here
+    // with back-off; with the nightly sync on, its reconciliation covers them.
+    if (!settings.nightlySyncEnabled) await runPush(ctx, { waiting: true });
     if (settings.allAudiencesRule) await allAudiencesRule(ctx, settings);
 }
 
@@ -331,11 +338,19 @@ async function upsertChanges(
     const cursor = Number(
         ctx.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
     );
-    const total = (
+    const dueBy = ctx.now().toISOString();
+    const fresh = (
         ctx.ledger.db
             .prepare('SELECT COUNT(*) AS n FROM memberships WHERE seq > ?')
             .get(cursor) as { n: number }
     ).n;
+    // Changes taken before whose person matched no record (or whose write failed),
+    // due for another try: a record may exist now (R6, R11).
+    const retries = ctx.ledger.countMembershipRetries({
+        dueBy,
+        maxSeq: cursor
+    });
+    const total = fresh + retries;
     if (total === 0) return;
     await requireWritableFields(ctx.client, MEMBERSHIP_WRITE_FIELDS);
     const large = total > HOURLY_LOOKUP_LIMIT;
@@ -351,11 +366,23 @@ async function upsertChanges(
         seq: number;
         write: MembershipWrite;
         unsubscribeId: number | null;
+        /** The retry this write belongs to (person\taudience), if any. */
+        retry: string | null;
     }[] = [];
     const waiting = new Map<
         number,
         { keys: number; ok: number; seq: number }
     >();
+    /** Retried memberships: keys to confirm, and how many were confirmed. */
+    const retried = new Map<
+        string,
+        { personId: number; audienceId: string; keys: number; ok: number }
+    >();
+    const attempts: {
+        personId: number;
+        audienceId: string;
+        outcome: string | null;
+    }[] = [];
     const deliver: number[] = [];
     let done = 0;
 
@@ -379,7 +406,11 @@ async function upsertChanges(
             const ok = outcomes.get(
                 b.write.fields[AM.Membership_Key__c].toLowerCase()
             );
-            if (!ok) failedSeqs.push(b.seq);
+            if (!ok && b.retry === null) failedSeqs.push(b.seq);
+            if (ok && b.retry !== null) {
+                const r = retried.get(b.retry);
+                if (r) r.ok += 1;
+            }
             if (b.unsubscribeId !== null) {
                 const w = waiting.get(b.unsubscribeId);
                 if (w && ok) {
@@ -388,6 +419,142 @@ async function upsertChanges(
                 }
             }
         }
+    };
+
+    const handle = async (
+        changes: MembershipChange[],
+        retry: boolean
+    ): Promise<void> => {
+        ctx.heartbeat();
+        if (!large) {
+            const persons = new Map<number, PersonRef>();
+            for (const c of changes)
+                persons.set(c.personId, {
+                    emailNorm: c.emailNorm,
+                    salesforceId: c.salesforceId
+                });
+            await index.loadFor(ctx.client, [...persons.values()], {
+                applyToSameEmail: settings.applyToSameEmail
+            });
+        }
+        const planned: Planned[] = [];
+        const keys: string[] = [];
+        const noRecord: typeof attempts = [];
+        for (const c of changes) {
+            if (!retry) handledMax = Math.max(handledMax, c.seq);
+            const r = resolveTargets(
+                c,
+                index.candidates(c, settings.applyToSameEmail),
+                {
+                    applyToSameEmail: settings.applyToSameEmail,
+                    lookup: (id) => index.get(id)
+                }
+            );
+            if (r.skip) {
+                ctx.builder.skip(r.skip);
+                // No record yet: the change waits and is retried (not lost with the cursor).
+                noRecord.push({
+                    personId: c.personId,
+                    audienceId: c.audienceId,
+                    outcome: r.skip
+                });
+                continue;
+            }
+            const meta: WriteMeta = {
+                emailNorm: c.emailNorm,
+                personId: c.personId,
+                source: c.source,
+                collectedAt: c.changedAt,
+                detail: retry ? { seq: c.seq, retry: true } : { seq: c.seq }
+            };
+            const writes = r.targets.map((t: Target) => ({
+                fields: desiredMembership(
+                    {
+                        audienceId: c.audienceId,
+                        audienceName: c.audienceName,
+                        email: c.email,
+                        status: c.status,
+                        changedAt: c.changedAt,
+                        source: c.source,
+                        reason: c.reason
+                    },
+                    t
+                ),
+                before: null,
+                meta
+            }));
+            keys.push(...writes.map((w) => w.fields[AM.Membership_Key__c]));
+            planned.push({ change: c, writes, settled: 0, pending: 0 });
+        }
+        if (!large && keys.length) {
+            ctx.builder.mode(
+                'read memberships',
+                await memberships.loadFor(ctx.client, keys)
+            );
+        }
+        for (const p of planned) {
+            const toWrite: MembershipWrite[] = [];
+            for (const w of p.writes) {
+                const existing = memberships.get(
+                    w.fields[AM.Membership_Key__c]
+                );
+                const what = membershipWrite(w.fields, existing);
+                if (what === 'unchanged') {
+                    ctx.builder.skip('membership_unchanged');
+                    p.settled += 1;
+                } else if (what === 'pending_in_salesforce') {
+                    ctx.builder.skip('pending_in_salesforce');
+                    p.pending += 1;
+                } else
+                    toWrite.push({
+                        ...w,
+                        before: existing?.status ?? null
+                    });
+            }
+            const retryKey = retry
+                ? `${p.change.personId}\t${p.change.audienceId}`
+                : null;
+            if (retryKey !== null)
+                retried.set(retryKey, {
+                    personId: p.change.personId,
+                    audienceId: p.change.audienceId,
+                    keys: toWrite.length,
+                    ok: 0
+                });
+            const unsub =
+                p.change.status === 'Unsubscribed'
+                    ? undeliveredAudienceUnsubscribe(
+                          ctx,
+                          p.change.personId,
+                          p.change.audienceId
+                      )
+                    : null;
+            if (unsub !== null && p.pending === 0) {
+                if (toWrite.length === 0) deliver.push(unsub);
+                else
+                    waiting.set(unsub, {
+                        keys: toWrite.length,
+                        ok: 0,
+                        seq: p.change.seq
+                    });
+            }
+            for (const w of toWrite)
+                buffer.push({
+                    seq: p.change.seq,
+                    write: w,
+                    unsubscribeId:
+                        unsub !== null && p.pending === 0 ? unsub : null,
+                    retry: retryKey
+                });
+        }
+        if (!ctx.dryRun)
+            ctx.ledger.recordMembershipAttempts(noRecord, {
+                at: dueBy,
+                delay: waitingRetryDelay
+            });
+        done += changes.length;
+        ctx.progress({ phase: 'audience memberships', done, total });
+        if (buffer.length >= flushAt) await flush();
     };
 
     try {
@@ -399,120 +566,30 @@ async function upsertChanges(
         for (const changes of ctx.ledger.membershipChangeBatches({
             afterSeq: cursor,
             batchSize: large ? 5000 : HOURLY_LOOKUP_LIMIT
-        })) {
-            ctx.heartbeat();
-            if (!large) {
-                const persons = new Map<number, PersonRef>();
-                for (const c of changes)
-                    persons.set(c.personId, {
-                        emailNorm: c.emailNorm,
-                        salesforceId: c.salesforceId
-                    });
-                await index.loadFor(ctx.client, [...persons.values()], {
-                    applyToSameEmail: settings.applyToSameEmail
-                });
-            }
-            const planned: Planned[] = [];
-            const keys: string[] = [];
-            for (const c of changes) {
-                handledMax = Math.max(handledMax, c.seq);
-                const r = resolveTargets(
-                    c,
-                    index.candidates(c, settings.applyToSameEmail),
-                    {
-                        applyToSameEmail: settings.applyToSameEmail,
-                        lookup: (id) => index.get(id)
-                    }
-                );
-                if (r.skip) {
-                    ctx.builder.skip(r.skip);
-                    continue;
-                }
-                const meta: WriteMeta = {
-                    emailNorm: c.emailNorm,
-                    personId: c.personId,
-                    source: c.source,
-                    collectedAt: c.changedAt,
-                    detail: { seq: c.seq }
-                };
-                const writes = r.targets.map((t: Target) => ({
-                    fields: desiredMembership(
-                        {
-                            audienceId: c.audienceId,
-                            audienceName: c.audienceName,
-                            email: c.email,
-                            status: c.status,
-                            changedAt: c.changedAt,
-                            source: c.source,
-                            reason: c.reason
-                        },
-                        t
-                    ),
-                    before: null,
-                    meta
-                }));
-                keys.push(...writes.map((w) => w.fields[AM.Membership_Key__c]));
-                planned.push({ change: c, writes, settled: 0, pending: 0 });
-            }
-            if (!large && keys.length) {
-                ctx.builder.mode(
-                    'read memberships',
-                    await memberships.loadFor(ctx.client, keys)
-                );
-            }
-            for (const p of planned) {
-                const toWrite: MembershipWrite[] = [];
-                for (const w of p.writes) {
-                    const existing = memberships.get(
-                        w.fields[AM.Membership_Key__c]
-                    );
-                    const what = membershipWrite(w.fields, existing);
-                    if (what === 'unchanged') {
-                        ctx.builder.skip('membership_unchanged');
-                        p.settled += 1;
-                    } else if (what === 'pending_in_salesforce') {
-                        ctx.builder.skip('pending_in_salesforce');
-                        p.pending += 1;
-                    } else
-                        toWrite.push({
-                            ...w,
-                            before: existing?.status ?? null
-                        });
-                }
-                const unsub =
-                    p.change.status === 'Unsubscribed'
-                        ? undeliveredAudienceUnsubscribe(
-                              ctx,
-                              p.change.personId,
-                              p.change.audienceId
-                          )
-                        : null;
-                if (unsub !== null && p.pending === 0) {
-                    if (toWrite.length === 0) deliver.push(unsub);
-                    else
-                        waiting.set(unsub, {
-                            keys: toWrite.length,
-                            ok: 0,
-                            seq: p.change.seq
-                        });
-                }
-                for (const w of toWrite)
-                    buffer.push({
-                        seq: p.change.seq,
-                        write: w,
-                        unsubscribeId:
-                            unsub !== null && p.pending === 0 ? unsub : null
-                    });
-            }
-            done += changes.length;
-            ctx.progress({ phase: 'audience memberships', done, total });
-            if (buffer.length >= flushAt) await flush();
-        }
+        }))
+            await handle(changes, false);
+        if (retries > 0)
+            for (const changes of ctx.ledger.membershipRetryBatches({
+                dueBy,
+                maxSeq: cursor,
+                batchSize: large ? 5000 : HOURLY_LOOKUP_LIMIT
+            }))
+                await handle(changes, true);
         await flush();
         if (ctx.dryRun) {
             ctx.builder.plan('deliveries', deliver.length + waiting.size);
             return;
         }
+        for (const r of retried.values())
+            attempts.push({
+                personId: r.personId,
+                audienceId: r.audienceId,
+                outcome: r.ok === r.keys ? null : 'failed'
+            });
+        ctx.ledger.recordMembershipAttempts(attempts, {
+            at: dueBy,
+            delay: waitingRetryDelay
+        });
         if (deliver.length)
             ctx.builder.result.unsubscribesDelivered +=
                 ctx.ledger.markDelivered(deliver, {

@@ -11,7 +11,8 @@
  * 3. (a) every person with an active global unsubscribe: its records (R6 id, R8 same
  *    email, R9 converted Lead → Contact) with the field false are set true — decided in
  *    SQL, written in Bulk jobs (or Collections when few);
- * 4. pending global unsubscribes whose records are all confirmed are marked delivered.
+ * 4. pending global unsubscribes whose records are all confirmed are marked delivered —
+ *    and only those with at least one record: one matched to nothing waits (R11).
  *
  * Running it again with no new input writes nothing (R11): every record already agrees.
  */
@@ -186,6 +187,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         const deliverable = db
             .prepare(
                 `SELECT u.id FROM unsubscribes u WHERE ${active} AND u.delivered_at IS NULL
+                 AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
                  AND NOT EXISTS (
                      SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
                      LEFT JOIN ${written} w ON w.target = m.target

@@ -11,9 +11,12 @@
  *
  * An unsubscribe is marked delivered only when Salesforce confirmed every record of the
  * person (R11); anything that failed stays pending for the next push. A person matched
- * to no record is counted as skipped and marked delivered (there is nothing to write;
- * the nightly reconciliation covers records created later).
+ * to no record is counted as skipped and NOT delivered: it waits for a record (the
+ * ledger keeps its attempts and outcome, `optout status` shows it) and the hourly job
+ * retries it with back-off (`waiting`), so a record created later gets the opt-out even
+ * with the nightly sync off. The push itself does not ask again on every run.
  */
+import { WAITING_OUTCOMES } from '../ledger/migrations';
 import type { PendingUnsubscribe } from '../ledger/types';
 import { AUDIENCE_MEMBERSHIP as AM, SOBJECT } from '../model/schema';
 import { requireWritableFields, type FieldNeed } from '../salesforce/describe';
@@ -23,6 +26,7 @@ import {
     membershipWrite,
     optOutDecision,
     resolveTargets,
+    waitingRetryDelay,
     type Target
 } from './decisions';
 import {
@@ -38,7 +42,15 @@ import { MembershipIndex, RecordIndex } from './records';
 export interface PushOptions {
     /** Only these unsubscribes (the `optout unsubscribe --target-org` hook). */
     unsubscribeIds?: readonly number[];
+    /**
+     * The hourly retry: only global unsubscribes waiting for a matching record whose
+     * next attempt is due (read in batches; one scan of the org when many are due).
+     */
+    waiting?: boolean;
 }
+
+/** Waiting unsubscribes per batch of the hourly retry. */
+const WAITING_BATCH = 5000;
 
 /** The Audience_Membership__c fields the sync upserts (R7). */
 export const MEMBERSHIP_WRITE_FIELDS: FieldNeed[] = [
@@ -72,16 +84,62 @@ export async function runPush(
     ctx: JobContext,
     options: PushOptions = {}
 ): Promise<void> {
+    if (options.waiting) {
+        await retryWaiting(ctx);
+        return;
+    }
     const wanted = options.unsubscribeIds
         ? new Set(options.unsubscribeIds)
         : undefined;
     const pending: PendingUnsubscribe[] = [];
     for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
-        batchSize: 1000
+        batchSize: 1000,
+        // An explicit list is pushed whatever its state; otherwise those waiting for
+        // a record are left to the hourly retry.
+        select: wanted ? 'all' : 'pushable'
     }))
         for (const u of batch) if (!wanted || wanted.has(u.id)) pending.push(u);
     // Nothing pending: no request at all (R11, and the webhook calls this often).
     if (pending.length === 0) return;
+    await pushBatch(ctx, pending);
+}
+
+/** The hourly retry of global unsubscribes waiting for a matching record. */
+async function retryWaiting(ctx: JobContext): Promise<void> {
+    const dueBy = ctx.now().toISOString();
+    const total = ctx.ledger.countWaiting({ scope: 'all', dueBy });
+    if (total === 0) return;
+    const { settings } = await jobSettings(ctx);
+    const field = effectiveOptOutField(settings);
+    let shared: RecordIndex | undefined;
+    try {
+        if (total > WAITING_BATCH) {
+            // Many due: read every Contact and Lead once rather than per batch.
+            await requireWritableFields(ctx.client, [
+                { object: SOBJECT.CONTACT, field },
+                { object: SOBJECT.LEAD, field }
+            ]);
+            shared = new RecordIndex(ctx.ledger, [field]);
+            await shared.loadAll(ctx.client, ctx.progress);
+        }
+        for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
+            select: 'waiting',
+            scope: 'all',
+            dueBy,
+            batchSize: WAITING_BATCH
+        }))
+            await pushBatch(ctx, batch, shared);
+    } finally {
+        shared?.drop();
+    }
+}
+
+/** One micro-batch of unsubscribes → Salesforce (see the file comment). */
+async function pushBatch(
+    ctx: JobContext,
+    pending: readonly PendingUnsubscribe[],
+    shared?: RecordIndex
+): Promise<void> {
     const global = pending.filter((u) => u.scope === 'all');
     const audience = pending.filter((u) => u.scope === 'audience');
     const { settings } = await jobSettings(ctx);
@@ -95,7 +153,8 @@ export async function runPush(
             : []),
         ...(audience.length ? MEMBERSHIP_WRITE_FIELDS : [])
     ]);
-    const index = new RecordIndex(ctx.ledger, global.length ? [field] : []);
+    const index =
+        shared ?? new RecordIndex(ctx.ledger, global.length ? [field] : []);
     const memberships = new MembershipIndex(ctx.ledger);
     try {
         const persons = new Map(
@@ -106,12 +165,16 @@ export async function runPush(
         );
         ctx.builder.mode(
             'read records',
-            await index.loadFor(ctx.client, [...persons.values()], {
-                applyToSameEmail: settings.applyToSameEmail,
-                onProgress: ctx.progress
-            })
+            shared
+                ? 'scan'
+                : await index.loadFor(ctx.client, [...persons.values()], {
+                      applyToSameEmail: settings.applyToSameEmail,
+                      onProgress: ctx.progress
+                  })
         );
         const deliver: number[] = [];
+        /** What the attempt found for those not delivered (R11: they stay pending). */
+        const outcomeOf = new Map<number, string>();
         const targetsOf = (u: PendingUnsubscribe): Target[] | undefined => {
             const r = resolveTargets(
                 { emailNorm: u.emailNorm, salesforceId: u.salesforceId },
@@ -123,6 +186,8 @@ export async function runPush(
             );
             if (r.skip) {
                 ctx.builder.skip(r.skip);
+                // Nothing to write yet: it waits for a record (not delivered, R11).
+                outcomeOf.set(u.id, r.skip);
                 return undefined;
             }
             return r.targets;
@@ -134,10 +199,7 @@ export async function runPush(
         const metas = new Map<string, WriteMeta>();
         for (const u of global) {
             const targets = targetsOf(u);
-            if (!targets) {
-                deliver.push(u.id);
-                continue;
-            }
+            if (!targets) continue;
             const d = optOutDecision(targets, field);
             ctx.builder.skip('already_opted_out', d.alreadySet.length);
             for (const t of d.write) {
@@ -176,19 +238,22 @@ export async function runPush(
                 const o = outcomes.get(id);
                 return o ? o.ok || o.deleted : before(id);
             };
+            // A shared index serves later batches: it must know what is true now.
+            index.markOptedOut(
+                [...outcomes].filter(([, o]) => o.ok).map(([id]) => id),
+                field
+            );
         }
         for (const { u, targets } of plans)
             if (targets.every((t) => confirmed(t.id))) deliver.push(u.id);
+            else outcomeOf.set(u.id, 'failed');
 
         // ---- audience unsubscribes → the membership status (R5)
         const rows: { u: PendingUnsubscribe; writes: MembershipWrite[] }[] = [];
         const keys: string[] = [];
         for (const u of audience) {
             const targets = targetsOf(u);
-            if (!targets) {
-                deliver.push(u.id);
-                continue;
-            }
+            if (!targets) continue;
             const m = ctx.ledger.getMembership(
                 u.personId,
                 u.audienceId as string
@@ -254,33 +319,54 @@ export async function runPush(
             for (const [k, ok] of await upsertMemberships(ctx, upserts))
                 settled.set(k, ok);
         }
-        for (const { u, writes } of rows)
-            if (
-                writes.every(
-                    (w) =>
-                        settled.get(
-                            w.fields[AM.Membership_Key__c].toLowerCase()
-                        ) === true
-                )
-            )
-                deliver.push(u.id);
+        for (const { u, writes } of rows) {
+            const states = writes.map((w) =>
+                settled.get(w.fields[AM.Membership_Key__c].toLowerCase())
+            );
+            if (states.every((x) => x === true)) deliver.push(u.id);
+            else
+                outcomeOf.set(
+                    u.id,
+                    writes.some(
+                        (w) =>
+                            memberships.get(w.fields[AM.Membership_Key__c])
+                                ?.pending
+                    )
+                        ? 'pending_in_salesforce'
+                        : 'failed'
+                );
+        }
 
         // ---- R11: delivered only after Salesforce confirmed
         if (ctx.dryRun) ctx.builder.plan('deliveries', deliver.length);
-        else if (deliver.length)
-            ctx.builder.result.unsubscribesDelivered +=
-                ctx.ledger.markDelivered(deliver, {
-                    runId: ctx.runId,
-                    detail: { job: 'push' }
-                });
-        const left = pending.length - deliver.length;
+        else {
+            if (deliver.length)
+                ctx.builder.result.unsubscribesDelivered +=
+                    ctx.ledger.markDelivered(deliver, {
+                        runId: ctx.runId,
+                        detail: { job: ctx.job }
+                    });
+            ctx.ledger.recordUnsubscribeAttempts(
+                [...outcomeOf].map(([id, outcome]) => ({ id, outcome })),
+                { at: ctx.now().toISOString(), delay: waitingRetryDelay }
+            );
+        }
+        const waiting = [...outcomeOf.values()].filter((o) =>
+            (WAITING_OUTCOMES as readonly string[]).includes(o)
+        ).length;
+        if (waiting > 0)
+            ctx.log(
+                'info',
+                `${waiting} unsubscribe(s) match no Salesforce record yet: they wait (optout status) and the hourly job retries them`
+            );
+        const left = pending.length - deliver.length - waiting;
         if (left > 0)
             ctx.log(
                 'warn',
                 `${left} unsubscribe(s) stay pending for the next push`
             );
     } finally {
-        index.drop();
+        if (!shared) index.drop();
         memberships.drop();
     }
 }

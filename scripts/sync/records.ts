@@ -182,6 +182,17 @@ export class RecordIndex {
         return rows.map((r) => this.toRecord(r));
     }
 
+    /** Records now known to have `field` true (written by this run). */
+    markOptedOut(ids: readonly string[], field: OptOutField): void {
+        if (!this.fields.includes(field) || ids.length === 0) return;
+        const stmt = this.db.prepare(
+            `UPDATE ${this.table} SET ${col(field)} = 1 WHERE id = ?`
+        );
+        this.db.transaction(() => {
+            for (const id of ids) stmt.run(id);
+        })();
+    }
+
     count(): number {
         return (
             this.db

@@ -4,6 +4,7 @@
  * which takes the cross-process `job:push` lock and records each run in the ledger).
  */
 import type { Ledger } from '../ledger/ledger';
+import { WAITING_OUTCOMES } from '../ledger/migrations';
 import type { LogLevel } from '../cli/output';
 import type { OrgClient } from '../salesforce/client';
 import { runJob } from '../sync/run';
@@ -103,10 +104,24 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     };
 }
 
-/** Active and not yet confirmed by Salesforce. */
+/**
+ * Active, not yet confirmed by Salesforce, and something a push can deliver: one
+ * waiting for a matching Salesforce record is left to the hourly retry (retrying it
+ * here would spend a lookup a second for nothing).
+ */
 export function isPending(ledger: Ledger, id: number): boolean {
     const u = ledger.getUnsubscribe(id);
-    return Boolean(u && u.deliveredAt === null && u.removedAt === null);
+    return Boolean(
+        u &&
+        u.deliveredAt === null &&
+        u.removedAt === null &&
+        !(
+            u.nextAttemptAt !== null &&
+            (WAITING_OUTCOMES as readonly string[]).includes(
+                u.lastOutcome ?? ''
+            )
+        )
+    );
 }
 
 /**

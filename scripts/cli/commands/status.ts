@@ -41,6 +41,13 @@ export function renderLedgerStatus(s: LedgerStatus): string {
                 s.pending.count === 0
                     ? 'none'
                     : `${s.pending.count} (${s.pending.global} global, ${s.pending.audience} audience), oldest ${formatAge(s.pending.oldestAgeMs)} ago`
+            ],
+            [
+                'Waiting for a matching Salesforce record',
+                s.pending.waitingForRecord === 0 &&
+                s.memberships.waitingForRecord === 0
+                    ? 'none'
+                    : `${s.pending.waitingForRecord} unsubscribe(s), ${s.memberships.waitingForRecord} membership(s)${s.pending.nextRetryAt ? `; next retry ${s.pending.nextRetryAt}` : ''} (the hourly job retries them; create or link the record: optout history --email EMAIL)`
             ]
         ])
     ];

@@ -76,7 +76,11 @@ describe('R3 nightly sync', () => {
         expect(r.status).toBe('succeeded');
         expect(r.recordsWritten).toBe(3);
         expect(r.ledgerUnsubscribesAdded).toBe(2);
-        expect(r.unsubscribesDelivered).toBe(5);
+        // 'gone' matches no record: it waits, not delivered (R11).
+        expect(r.unsubscribesDelivered).toBe(4);
+        expect(
+            f.ledger.history('gone@example.com').unsubscribes[0].deliveredAt
+        ).toBeNull();
         expect(r.skipped).toMatchObject({
             no_matching_record: 1,
             converted_lead: 1,
