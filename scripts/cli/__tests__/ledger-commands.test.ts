@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { makeId } from '../../model/ids';
 import { Ledger } from '../../ledger/ledger';
 import { main } from '../main';
+import { ResultBuilder, type JobResult } from '../../sync/result';
 import { unsubscribeHooks } from '../commands/unsubscribe';
 import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
 
@@ -31,6 +32,22 @@ interface Run {
     stdout: string;
     stderr: string;
     json: Record<string, unknown>;
+}
+
+/** A push run's result as the sync returns it, with `changes` applied. */
+function pushResult(
+    targetOrg: string,
+    changes: (r: JobResult) => void
+): JobResult {
+    const { result } = new ResultBuilder({
+        job: 'push',
+        runId: 'push-1',
+        dryRun: false,
+        targetOrg,
+        startedAt: '2025-05-06T10:00:00.000Z'
+    });
+    changes(result);
+    return result;
 }
 
 /** Runs the CLI in-process, capturing stdout, stderr and the exit code. */
@@ -297,7 +314,11 @@ describe('optout unsubscribe', () => {
         }) => {
             calls.push({ targetOrg, pending: ledger.countUndelivered() });
             ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
-            return { job: 'push', recordsWritten: 1 };
+            return pushResult(targetOrg, (p) => {
+                p.recordsWritten = 1;
+                p.unsubscribesDelivered = 1;
+                p.apiRequests = 3;
+            });
         };
         const r = await cli(
             'unsubscribe',
@@ -311,7 +332,14 @@ describe('optout unsubscribe', () => {
         );
         expect(r.code).toBe(0);
         expect(calls).toEqual([{ targetOrg: 'local', pending: 1 }]);
-        expect(r.json.push).toEqual({ job: 'push', recordsWritten: 1 });
+        expect(r.json.push).toMatchObject({
+            job: 'push',
+            runId: 'push-1',
+            recordsWritten: 1,
+            unsubscribesDelivered: 1
+        });
+        // The ledger's state after the push, not the one before it.
+        expect(r.json.deliveredAt).toEqual(expect.any(String));
 
         unsubscribeHooks.pushAfterUnsubscribe = async () => {
             throw new Error('connection refused');
@@ -331,6 +359,89 @@ describe('optout unsubscribe', () => {
         );
         expect(failed.stderr).toMatch(/optout sync push --target-org prod/);
         expect(withLedger((l) => l.countUndelivered())).toBe(1);
+    });
+});
+
+describe('optout unsubscribe --target-org (text output)', () => {
+    it('prints one line on the push: delivered, what it wrote and its API requests', async () => {
+        unsubscribeHooks.pushAfterUnsubscribe = async ({
+            ledger,
+            targetOrg,
+            unsubscribeId
+        }) => {
+            ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
+            return pushResult(targetOrg, (p) => {
+                p.recordsWritten = 2;
+                p.membershipsUpserted = 1;
+                p.unsubscribesDelivered = 1;
+                p.apiRequests = 4;
+            });
+        };
+        const r = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--audience',
+            'news',
+            '--audience-name',
+            'News',
+            '--target-org',
+            'local',
+            '--ledger',
+            ledgerPath
+        );
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(
+            /^Recorded: a@x\.io unsubscribed from audience news\./
+        );
+        expect(r.stdout).toContain(
+            'Push to local: delivered (2 records written, 1 membership upserted, 4 API requests).'
+        );
+        expect(r.stdout).not.toMatch(/Pending/);
+    });
+
+    it('says why the push left it pending: no matching record, or a deferred run', async () => {
+        unsubscribeHooks.pushAfterUnsubscribe = async ({ targetOrg }) =>
+            pushResult(targetOrg, (p) => {
+                p.skipped = { no_matching_record: 1 };
+                p.apiRequests = 1;
+            });
+        const waiting = await cli(
+            'unsubscribe',
+            '--email',
+            'nobody@x.io',
+            '--target-org',
+            'local',
+            '--ledger',
+            ledgerPath
+        );
+        expect(waiting.code).toBe(0);
+        expect(waiting.stdout).toContain(
+            'Push to local: still pending (no matching record); it stays in the ledger for a later push (0 records written, 1 API request).'
+        );
+
+        unsubscribeHooks.pushAfterUnsubscribe = async ({ targetOrg }) =>
+            pushResult(targetOrg, (p) => {
+                p.status = 'deferred';
+                p.deferred = {
+                    count: 1,
+                    reason: 'The org has used 99 of its 100 API requests today.'
+                };
+            });
+        const deferred = await cli(
+            'unsubscribe',
+            '--email',
+            'c@x.io',
+            '--target-org',
+            'prod',
+            '--ledger',
+            ledgerPath
+        );
+        expect(deferred.code).toBe(0);
+        expect(deferred.stdout).toContain(
+            'Push to prod: still pending (deferred: The org has used 99 of its 100 API requests today.); it stays in the ledger for a later push (0 records written, 0 API requests).'
+        );
+        expect(withLedger((l) => l.countUndelivered())).toBe(2);
     });
 });
 

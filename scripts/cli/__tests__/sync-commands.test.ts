@@ -569,8 +569,9 @@ describe('optout unsubscribe --target-org', () => {
             pushAfterUnsubscribe
         );
         const org = await localOrg();
-        const [id] = await seedRecords(org, 'Contact', [
-            { LastName: 'A', Email: 'a@example.com' }
+        const [id, idB] = await seedRecords(org, 'Contact', [
+            { LastName: 'A', Email: 'a@example.com' },
+            { LastName: 'B', Email: 'b@example.com' }
         ]);
         const r = await cli(
             'unsubscribe',
@@ -594,6 +595,42 @@ describe('optout unsubscribe --target-org', () => {
             .retrieve(id)) as unknown as { HasOptedOutOfEmail: boolean };
         expect(rec.HasOptedOutOfEmail).toBe(true);
         expect(ledger((l) => l.countUndelivered())).toBe(0);
+        expect(r.json.deliveredAt).toEqual(expect.any(String));
+
+        // Without --json: one line on the push.
+        const text = await cli(
+            'unsubscribe',
+            '--email',
+            'b@example.com',
+            '--target-org',
+            'local',
+            '--ledger',
+            ledgerPath
+        );
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(
+            /Push to local: delivered \(1 record written, [1-9]\d* API requests?\)\./
+        );
+        const b = (await org.conn
+            .sobject('Contact')
+            .retrieve(idB)) as unknown as { HasOptedOutOfEmail: boolean };
+        expect(b.HasOptedOutOfEmail).toBe(true);
+
+        // No Contact or Lead has this email: it stays pending, and the line says why.
+        const waiting = await cli(
+            'unsubscribe',
+            '--email',
+            'nobody@example.com',
+            '--target-org',
+            'local',
+            '--ledger',
+            ledgerPath
+        );
+        expect(waiting.code).toBe(0);
+        expect(waiting.stdout).toMatch(
+            /Push to local: still pending \(no matching record\); it stays in the ledger for a later push \(0 records written, [1-9]\d* API requests?\)\./
+        );
+        expect(ledger((l) => l.countUndelivered())).toBe(1);
     });
 
     it('keeps it pending when the org is unknown, and says how to deliver it', async () => {

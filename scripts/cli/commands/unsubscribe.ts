@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { OptoutError, errorMessage } from '../../model/errors';
 import type { Ledger, RecordUnsubscribeResult } from '../../ledger/ledger';
+import type { JobResult } from '../../sync/result';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -31,10 +32,13 @@ export interface PushAfterUnsubscribeContext {
     out: Output;
 }
 
-/** Pushes the unsubscribe to the org; its result is printed under `push`. */
+/**
+ * Pushes the unsubscribe to the org and returns the push run's result: under `push`
+ * with --json, as a one-line summary otherwise.
+ */
 export type PushAfterUnsubscribe = (
     context: PushAfterUnsubscribeContext
-) => Promise<unknown>;
+) => Promise<JobResult>;
 
 /** Filled by the sync part (scripts/sync) when it registers its commands. */
 export const unsubscribeHooks: { pushAfterUnsubscribe?: PushAfterUnsubscribe } =
@@ -64,7 +68,7 @@ export interface UnsubscribeOutcome {
     audienceCreated: boolean;
     membershipChanged: boolean;
     ledger: string;
-    push?: unknown;
+    push?: JobResult;
 }
 
 function outcome(
@@ -88,6 +92,45 @@ function outcome(
     };
 }
 
+function plural(n: number, one: string, many: string): string {
+    return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** Why a push left the unsubscribe undelivered, from its result. */
+function pendingReason(r: JobResult): string {
+    if (r.deferred) return `deferred: ${r.deferred.reason}`;
+    if (r.status === 'skipped') return r.message ?? 'the push run was skipped';
+    const skipped = Object.entries(r.skipped)
+        .filter(([, n]) => n > 0)
+        .map(([reason]) => reason.replace(/_/g, ' '));
+    return skipped.length
+        ? skipped.join(', ')
+        : 'Salesforce did not confirm the write';
+}
+
+/**
+ * One line on the push `--target-org` made for this unsubscribe: delivered or still
+ * pending (and why), what it wrote, and the API requests it used.
+ */
+export function renderPushSummary(r: JobResult): string {
+    const counts = [
+        plural(r.recordsWritten, 'record written', 'records written'),
+        ...(r.membershipsUpserted > 0
+            ? [
+                  plural(
+                      r.membershipsUpserted,
+                      'membership upserted',
+                      'memberships upserted'
+                  )
+              ]
+            : []),
+        plural(r.apiRequests, 'API request', 'API requests')
+    ].join(', ');
+    return r.unsubscribesDelivered > 0
+        ? `Push to ${r.targetOrg}: delivered (${counts}).`
+        : `Push to ${r.targetOrg}: still pending (${pendingReason(r)}); it stays in the ledger for a later push (${counts}).`;
+}
+
 function human(o: UnsubscribeOutcome): string {
     const what =
         o.scope === 'all'
@@ -97,11 +140,11 @@ function human(o: UnsubscribeOutcome): string {
         o.status === 'recorded'
             ? `Recorded: ${o.email} unsubscribed ${what}.`
             : `Already recorded: ${o.email} was unsubscribed ${what} on ${o.collectedAt}; nothing changed.`;
-    const delivery = o.deliveredAt
-        ? `Delivered to Salesforce on ${o.deliveredAt}.`
-        : o.push === undefined
-          ? 'Pending: the next push (optout sync push --target-org ORG) writes it to Salesforce.'
-          : '';
+    const delivery = o.push
+        ? renderPushSummary(o.push)
+        : o.deliveredAt
+          ? `Delivered to Salesforce on ${o.deliveredAt}.`
+          : 'Pending: the next push (optout sync push --target-org ORG) writes it to Salesforce.';
     return [
         head,
         renderPairs([
@@ -212,6 +255,10 @@ export const register: CommandModule = (program: Command) => {
                             unsubscribeId: result.unsubscribeId,
                             out
                         });
+                        // The push may have delivered it (R11): show the ledger's state now.
+                        result.deliveredAt =
+                            ledger.getUnsubscribe(result.unsubscribeId)
+                                ?.deliveredAt ?? null;
                     } catch (err) {
                         const e = err instanceof OptoutError ? err : undefined;
                         throw new OptoutError(
