@@ -8,14 +8,16 @@
  *
  * Ingest (update / upsert): one job per `bulkJobSize` records: create, upload the CSV,
  * close, poll, then read successful, failed and unprocessed results and map them back to
- * the records by their key (Id or the external id). Records failing with
+ * the records by their key (Id or the external id). An upload that got no answer is
+ * never sent to the same job again (the job is aborted and a new one started), and a
+ * close whose answer was lost is confirmed by reading the job's state. Records failing with
  * UNABLE_TO_LOCK_ROW and records of a job that failed as a whole are sent again a few
  * times; other per-record errors are final.
  */
 import { parse } from 'csv-parse/sync';
 import { SalesforceError } from './errors';
 import type { OrgClient, RecordError, SObjectRow, WriteResult } from './client';
-import { backoffDelay } from './policy';
+import { backoffDelay, classifyFailure } from './policy';
 
 interface JobInfo {
     id: string;
@@ -179,30 +181,71 @@ async function ingestJob(
         key,
         ...new Set(rows.flatMap((r) => Object.keys(r)).filter((c) => c !== key))
     ];
-    const created = await client.request<JobInfo>({
-        method: 'POST',
-        path: '/jobs/ingest',
-        body: {
-            object,
-            operation,
-            ...(operation === 'upsert' ? { externalIdFieldName: key } : {}),
-            contentType: 'CSV',
-            columnDelimiter: 'COMMA',
-            lineEnding: 'LF'
+    const csv = toCsv(columns, rows);
+    let id: string;
+    for (let attempt = 0; ; attempt++) {
+        const created = await client.request<JobInfo>({
+            method: 'POST',
+            path: '/jobs/ingest',
+            body: {
+                object,
+                operation,
+                ...(operation === 'upsert' ? { externalIdFieldName: key } : {}),
+                contentType: 'CSV',
+                columnDelimiter: 'COMMA',
+                lineEnding: 'LF'
+            }
+        });
+        id = created.body.id;
+        try {
+            // Never re-sent to the same job: an upload whose answer was lost may have
+            // arrived, and a second one would add every row again.
+            await client.request({
+                method: 'PUT',
+                path: `/jobs/ingest/${id}/batches`,
+                body: csv,
+                contentType: 'text/csv',
+                retry: false
+            });
+            break;
+        } catch (err) {
+            if (
+                !transient(err) ||
+                attempt + 1 >= client.retryOptions.maxAttempts
+            )
+                throw err;
+            client.retried.requests += 1;
+            client.log(
+                'info',
+                `Bulk upload to job ${id} got no answer (${err instanceof Error ? err.message.slice(0, 100) : ''}); aborting it and starting a new job`
+            );
+            await abortJob(client, id);
+            await client.sleep(
+                backoffDelay(attempt, client.retryOptions, client.random)
+            );
         }
-    });
-    const id = created.body.id;
-    await client.request({
-        method: 'PUT',
-        path: `/jobs/ingest/${id}/batches`,
-        body: toCsv(columns, rows),
-        contentType: 'text/csv'
-    });
-    await client.request({
-        method: 'PATCH',
-        path: `/jobs/ingest/${id}`,
-        body: { state: 'UploadComplete' }
-    });
+    }
+    try {
+        await client.request({
+            method: 'PATCH',
+            path: `/jobs/ingest/${id}`,
+            body: { state: 'UploadComplete' }
+        });
+    } catch (err) {
+        // A retried close whose first answer was lost finds the job closed already.
+        if (
+            !(err instanceof SalesforceError) ||
+            err.errorCode !== 'INVALIDJOBSTATE'
+        )
+            throw err;
+        const state = (
+            await client.request<JobInfo>({
+                method: 'GET',
+                path: `/jobs/ingest/${id}`
+            })
+        ).body.state;
+        if (state === 'Open') throw err;
+    }
     const info = await waitForJob(client, 'ingest', id);
     const results = new Map<string, WriteResult>();
     if (info.state !== 'JobComplete')
@@ -267,6 +310,30 @@ async function ingestJob(
         }
     }
     return { results };
+}
+
+/** A failed request worth another attempt (5xx, 429, a dropped connection). */
+function transient(err: unknown): boolean {
+    return (
+        err instanceof SalesforceError &&
+        classifyFailure({
+            status: err.status,
+            code: err.errorCode,
+            message: err.message
+        }) === 'retry'
+    );
+}
+
+/** Aborts an ingest job nobody will close (best effort: it expires anyway). */
+async function abortJob(client: OrgClient, id: string): Promise<void> {
+    await client
+        .request({
+            method: 'PATCH',
+            path: `/jobs/ingest/${id}`,
+            body: { state: 'Aborted' },
+            retry: false
+        })
+        .catch(() => undefined);
 }
 
 const RETRYABLE_RECORD_ERRORS = new Set(['UNABLE_TO_LOCK_ROW', 'UNPROCESSED']);
