@@ -136,6 +136,21 @@ export interface DescribeResult {
 const realSleep = (ms: number): Promise<void> =>
     new Promise((resolve) => setTimeout(resolve, ms));
 
+/** After this long without a response, let the event loop poll the sockets first. */
+const IDLE_SOCKET_CHECK_MS = 1000;
+
+/**
+ * A keep-alive socket the server closed while this process was busy (the jobs' set-based
+ * SQL over a million rows blocks the event loop for seconds, longer than a server's idle
+ * timeout) stays in the HTTP agent's pool until the loop has polled it, and the next
+ * request goes out on it and fails (ECONNRESET: a retry with back-off). Two turns of the
+ * loop reach its poll phase, where the agent learns that the socket is gone.
+ */
+async function pollSockets(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+}
+
 function asRecord(v: unknown): Record<string, unknown> {
     return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
 }
@@ -214,6 +229,7 @@ export class OrgClient {
     >();
     private readonly onClose?: () => Promise<void>;
     private closed = false;
+    private lastResponseAt = 0;
 
     constructor(conn: RequestingConnection, options: OrgClientOptions) {
         this.conn = conn;
@@ -302,6 +318,8 @@ export class OrgClient {
         const retry = req.retry !== false;
         for (let attempt = 0; ; attempt++) {
             this.checkBeforeRequest();
+            if (Date.now() - this.lastResponseAt > IDLE_SOCKET_CHECK_MS)
+                await pollSockets();
             const capture: CallCapture = { requests: 0 };
             try {
                 const result = await this.meter.run(
@@ -322,12 +340,14 @@ export class OrgClient {
                         ),
                     capture
                 );
+                this.lastResponseAt = Date.now();
                 return {
                     body: result as T,
                     status: capture.status,
                     headers: capture.headers ?? {}
                 };
             } catch (err) {
+                this.lastResponseAt = Date.now();
                 if (err instanceof OptoutError) throw err;
                 const facts = errorFacts(err);
                 const status =
