@@ -18,6 +18,8 @@ export interface BenchOptions {
     smoke: boolean;
     /** Regenerate README.md from the results folder (default: unless --smoke). */
     readme: boolean;
+    /** V8 old-space limit of each job's process, MiB (0: Node's default). */
+    heapMb: number;
 }
 
 export const DEFAULT_RESULTS = resolve(__dirname, 'results');
@@ -25,7 +27,7 @@ export const DEFAULT_RESULTS = resolve(__dirname, 'results');
 export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
                  [--jobs nightly-cold,nightly-again,hourly,push-burst]
                  [--variants sync,collections,naive] [--naive-sample 1000]
-                 [--out DIR] [--no-readme] [--smoke]`;
+                 [--heap-mb 256] [--out DIR] [--no-readme] [--smoke]`;
 
 function usage(message: string): OptoutError {
     return new OptoutError('BAD_ARGUMENT', message, {
@@ -71,7 +73,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         out: DEFAULT_RESULTS,
         naiveSample: 1000,
         smoke: false,
-        readme: true
+        readme: true,
+        heapMb: 256
     };
     let outGiven = false;
     let readmeGiven = false;
@@ -100,6 +103,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
                 break;
             case '--naive-sample':
                 [o.naiveSample] = parseSizes(value(), '--naive-sample', 1);
+                break;
+            case '--heap-mb':
+                o.heapMb = parseSizes(value(), '--heap-mb', 0)[0];
                 break;
             case '--out':
                 o.out = resolve(value());

@@ -28,10 +28,15 @@ export class Child<M extends Message> {
         null;
     private readonly exitWaiters: (() => void)[] = [];
 
-    constructor(file: string, envName: string, input: unknown) {
+    constructor(
+        file: string,
+        envName: string,
+        input: unknown,
+        nodeArgs: readonly string[] = []
+    ) {
         this.proc = spawn(
             process.execPath,
-            [RUN_TS, resolve(__dirname, file)],
+            [...nodeArgs, RUN_TS, resolve(__dirname, file)],
             {
                 stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
                 env: {

@@ -43,6 +43,8 @@ export interface Measurement {
     pushes?: number;
     deliverySeconds?: { median: number; max: number };
     naive?: WorkerResult['naive'];
+    phases?: WorkerResult['phases'];
+    timeline?: string[];
     syncMemory: WorkerResult['memory'];
     orgMemory: { maxRssBytes: number; sampledPeakBytes: number };
     /** Against the data set's expected outcome: 'ok' or what differs. */
@@ -59,6 +61,8 @@ export interface RunFile {
     sizes: number[];
     latencies: number[];
     naiveSample: number;
+    /** V8 old-space limit of the job processes, MiB (0: Node's default). */
+    heapMb?: number;
     datasets: Record<
         string,
         {
@@ -175,8 +179,9 @@ export function checkOutcome(
     const off: string[] = [];
     if (got.failed > 0) off.push(`${got.failed} failed`);
     for (const [what, g, w] of wants) {
-        // An extrapolated baseline scales a sample: allow its rounding (2 %).
-        const tolerance = extrapolated ? Math.max(2, Math.ceil(w * 0.02)) : 0;
+        // An extrapolated baseline scales a sample of persons whose record counts
+        // vary (0, 1 or 2): allow the sampling error (a few % at 100 persons).
+        const tolerance = extrapolated ? Math.max(2, Math.ceil(w * 0.1)) : 0;
         if (Math.abs(g - w) > tolerance)
             off.push(`${what} ${g}, expected ${w}`);
     }
@@ -316,7 +321,8 @@ function machineLine(run: RunFile): string {
         m.loadAverage.end !== undefined
             ? `${m.loadAverage.start.toFixed(1)} → ${m.loadAverage.end.toFixed(1)}`
             : m.loadAverage.start.toFixed(1);
-    return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — sizes ${run.sizes.map(fmtSize).join(', ')}, latency ${run.latencies.join(' and ')} ms: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${load}`;
+    const heap = run.heapMb ? `, jobs' heap limit ${run.heapMb} MiB` : '';
+    return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — sizes ${run.sizes.map(fmtSize).join(', ')}, latency ${run.latencies.join(' and ')} ms${heap}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${load}`;
 }
 
 /** The Markdown page: tables of the latest measurements, growth and ratios. */
@@ -520,7 +526,9 @@ export const METHOD = `- **Data set** (scripts/bench/layout.ts): persons = size;
     RECORDS_OF
 )
     .map(([job, what]) => `${JOB_TITLE[job as BenchJob]}: ${what}`)
-    .join('; ')}) per second.
-- **Memory**: each job runs in a new process (the sync's), against a local org in another process (restarted per job on the same database file); both report their kernel peak resident set.
+    .join(
+        '; '
+    )}) per second — the burst's includes the 3 s over which the unsubscribes arrive.
+- **Memory**: each job runs in a new process (the sync's) with V8's heap limited (\`--heap-mb\`, 256 MiB by default), against a local org in another process, restarted per job on the same database file; both report their kernel peak resident set. Without a limit V8 grows its heap lazily with what a run allocates rather than with what it keeps, so a longer run shows more memory whatever its working set; with one, a job whose working set grew with the org would fail, so a finished run at 1M is the proof that its memory is bounded. What grows between sizes is bounded by constants that 1M reaches: Bulk query pages of 50,000 rows and Bulk write jobs of 100,000 records.
 - **Baselines**, from the same starting state: *Collections only* is the same sync with the Bulk API switched off (bulk threshold above any size, REST query pages only); *per record* is scripts/bench/naive.ts — one query per object per person, one PATCH per record, one upsert per membership row. When it would run too long, an evenly spaced sample of persons (or changes) runs for real and its requests and time are multiplied out; the parts done once run in full.
 - The machine is shared: other work ran at the same time (load average above), so times are indicative; request counts are exact.`;

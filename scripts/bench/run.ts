@@ -81,7 +81,7 @@ function copyDb(from: string, to: string): void {
 }
 
 /** The hourly's 1 %: half unsubscribe from news (their only audience), half join offers. */
-function applyHourlyChanges(ledgerPath: string, n: number): number {
+export function applyHourlyChanges(ledgerPath: string, n: number): number {
     const s = sizesOf(n);
     const ledger = Ledger.open(ledgerPath);
     let changed = 0;
@@ -122,11 +122,15 @@ function workItems(job: BenchJob, e: Expected): number {
     return e.salesforceRecords;
 }
 
-async function runWorker(task: WorkerTask): Promise<WorkerResult> {
+async function runWorker(
+    task: WorkerTask,
+    heapMb: number
+): Promise<WorkerResult> {
     const child = new Child<WorkerResult | { type: 'error'; message: string }>(
         'worker.ts',
         'BENCH_TASK',
-        task
+        task,
+        heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : []
     );
     try {
         const result = await child.next<WorkerResult>('result');
@@ -207,18 +211,21 @@ async function measureSequence(
             let stats: LocalOrgStats;
             let orgMemory;
             try {
-                result = await runWorker({
-                    org: {
-                        instanceUrl: org.instanceUrl,
-                        accessToken: org.accessToken
+                result = await runWorker(
+                    {
+                        org: {
+                            instanceUrl: org.instanceUrl,
+                            accessToken: org.accessToken
+                        },
+                        ledgerPath: ledgerDb,
+                        job,
+                        variant,
+                        n,
+                        naiveSample: opts.naiveSample,
+                        burstPersons: job === 'push-burst' ? state.burst : []
                     },
-                    ledgerPath: ledgerDb,
-                    job,
-                    variant,
-                    n,
-                    naiveSample: opts.naiveSample,
-                    burstPersons: job === 'push-burst' ? state.burst : []
-                });
+                    opts.heapMb
+                );
                 stats = await admin<LocalOrgStats>(org, 'stats');
                 orgMemory = await org.memory();
             } finally {
@@ -253,6 +260,8 @@ async function measureSequence(
                     ? { deliverySeconds: result.deliverySeconds }
                     : {}),
                 ...(result.naive ? { naive: result.naive } : {}),
+                ...(result.phases ? { phases: result.phases } : {}),
+                ...(result.timeline ? { timeline: result.timeline } : {}),
                 syncMemory: result.memory,
                 orgMemory,
                 check: checkOutcome(
@@ -348,8 +357,14 @@ function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
     return { runs, files: names };
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-    const opts = parseArgs(argv);
+/**
+ * Runs the benchmark as `opts` say and returns the run (also written to its JSON
+ * file; the folder is temporary, and removed, when `opts.out` is empty).
+ */
+export async function runBench(
+    opts: BenchOptions,
+    command = 'npm run bench'
+): Promise<RunFile> {
     const outDir =
         opts.out || mkdtempSync(join(os.tmpdir(), 'optout-bench-results-'));
     mkdirSync(outDir, { recursive: true });
@@ -358,11 +373,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         kind: 'optout-bench',
         version: 1,
         startedAt,
-        command: `npm run bench -- ${argv.join(' ')}`.trim(),
+        command,
         machine: describeMachine(),
         sizes: opts.sizes,
         latencies: opts.latencies,
         naiveSample: opts.naiveSample,
+        heapMb: opts.heapMb,
         datasets: {},
         measurements: []
     };
@@ -377,44 +393,56 @@ export async function main(argv: readonly string[]): Promise<number> {
     log(
         `${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load ${run.machine.loadAverage.start.toFixed(1)}`
     );
-    for (const n of opts.sizes) {
-        const state = await prepareSize(n, run, save);
-        try {
-            for (const latencyMs of opts.latencies)
-                for (const variant of opts.variants)
-                    await measureSequence(
-                        opts,
-                        state,
-                        n,
-                        latencyMs,
-                        variant,
-                        (m) => {
-                            run.measurements.push(m);
-                            save();
-                        }
-                    );
-        } finally {
-            rmSync(state.dir, { recursive: true, force: true });
+    try {
+        for (const n of opts.sizes) {
+            const state = await prepareSize(n, run, save);
+            try {
+                for (const latencyMs of opts.latencies)
+                    for (const variant of opts.variants)
+                        await measureSequence(
+                            opts,
+                            state,
+                            n,
+                            latencyMs,
+                            variant,
+                            (m) => {
+                                run.measurements.push(m);
+                                save();
+                            }
+                        );
+            } finally {
+                rmSync(state.dir, { recursive: true, force: true });
+            }
         }
-    }
-    run.finishedAt = new Date().toISOString();
-    save();
-    log(`results: ${file}`);
-    if (opts.readme) {
-        const { runs, files } = readRuns(outDir);
-        const readme = join(dirname(outDir), 'README.md');
-        writeFileSync(readme, renderMarkdown(runs, files));
-        log(
-            `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
-        );
-    }
-    if (opts.smoke) {
-        const problems = smokeProblems(run.measurements);
-        for (const p of problems) log(`smoke: ${p}`);
+        run.finishedAt = new Date().toISOString();
+        save();
+        log(`results: ${file}`);
+        if (opts.readme) {
+            const { runs, files } = readRuns(outDir);
+            const readme = join(dirname(outDir), 'README.md');
+            writeFileSync(readme, renderMarkdown(runs, files));
+            log(
+                `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
+            );
+        }
+    } finally {
         if (!opts.out) rmSync(outDir, { recursive: true, force: true });
-        return problems.length ? 1 : 0;
     }
-    return 0;
+    return run;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+    const opts = parseArgs(argv);
+    const run = await runBench(
+        opts,
+        `npm run bench -- ${argv.join(' ')}`.trim()
+    );
+    if (!opts.smoke) return 0;
+    const problems = smokeProblems(run.measurements);
+    for (const p of problems) log(`smoke: ${p}`);
+    if (!problems.length)
+        log(`smoke: ${run.measurements.length} measurements within bounds`);
+    return problems.length ? 1 : 0;
 }
 
 // Run as a script (bin/run-ts sets argv[1] to this file), not when imported by a test.

@@ -24,6 +24,13 @@ export interface WorkerTask {
     /** Push burst: the persons (layout numbers) who unsubscribe, computed by the parent
      *  so that choosing them is not part of the measured job. */
     burstPersons: number[];
+    /** Client options on top of the variant's (experiments: page and job sizes). */
+    clientOptions?: {
+        bulkJobSize?: number;
+        bulkQueryPageSize?: number;
+        bulkThreshold?: number;
+        restPageSize?: number;
+    };
     /** Push burst: arrivals and the time between them. */
     burst?: { arrivals: number; gapMs: number };
 }
@@ -56,6 +63,13 @@ export interface WorkerResult {
         measuredRequests: number;
         measuredMs: number;
     };
+    /** When each phase the job reported began and ended (ms from the job's start). */
+    phases?: Record<
+        string,
+        { fromMs: number; toMs: number; done: number; rssMiB?: number }
+    >;
+    /** The job's log lines, with ms from its start (the first 40). */
+    timeline?: string[];
     memory: {
         rssBeforeJobBytes: number;
         peakBytes: number;

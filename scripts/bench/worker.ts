@@ -120,8 +120,39 @@ async function runSync(
     const t0 = Date.now();
     if (task.job !== 'push-burst') {
         const job: JobName = task.job === 'hourly' ? 'hourly' : 'nightly';
-        const r = await runJob(job, { ledger, org: client });
-        return { ...summary(r), wallMs: Date.now() - t0 };
+        // Where the time goes: the phases the job reports and its log lines.
+        const phases: NonNullable<WorkerResult['phases']> = {};
+        const timeline: string[] = [];
+        const r = await runJob(job, {
+            ledger,
+            org: client,
+            onProgress: (e) => {
+                const at = Date.now() - t0;
+                const p = (phases[e.phase] ??= {
+                    fromMs: at,
+                    toMs: at,
+                    done: 0
+                });
+                p.toMs = at;
+                p.done = e.done;
+                p.rssMiB = Math.max(
+                    p.rssMiB ?? 0,
+                    Math.round(process.memoryUsage().rss / 2 ** 20)
+                );
+            },
+            log: (level, message) => {
+                if (timeline.length < 40)
+                    timeline.push(
+                        `${Date.now() - t0} ms ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB ${level}: ${message.slice(0, 200)}`
+                    );
+            }
+        });
+        return {
+            ...summary(r),
+            wallMs: Date.now() - t0,
+            phases,
+            timeline
+        };
     }
     const results: JobResult[] = [];
     const loop = new PushLoop({
@@ -284,7 +315,8 @@ async function main(): Promise<void> {
         local: true,
         ...(task.variant === 'collections'
             ? { bulkThreshold: Number.MAX_SAFE_INTEGER, bulkQueryPageSize: 1 }
-            : {})
+            : {}),
+        ...(task.clientOptions ?? {})
     });
     global.gc?.();
     const rssBeforeJobBytes = process.memoryUsage().rss;

@@ -140,16 +140,22 @@ describe('growth and checks', () => {
         expect(checkOutcome('nightly-again', 'sync', ok, e)).toMatch(
             /expected 0/
         );
-        // A sampled baseline is allowed its rounding.
-        expect(
-            checkOutcome(
-                'nightly-cold',
-                'naive',
-                { ...ok, recordsWritten: ok.recordsWritten + 2 },
-                e,
-                true
-            )
-        ).toBe('ok');
+        // A sampled baseline is allowed its sampling error, not more.
+        const near = {
+            ...ok,
+            recordsWritten: Math.round(ok.recordsWritten * 0.95)
+        };
+        expect(checkOutcome('nightly-cold', 'naive', near, e, true)).toBe('ok');
+        expect(checkOutcome('nightly-cold', 'naive', near, e, false)).toMatch(
+            /records written/
+        );
+        const far = {
+            ...ok,
+            recordsWritten: Math.round(ok.recordsWritten * 0.8)
+        };
+        expect(checkOutcome('nightly-cold', 'naive', far, e, true)).toMatch(
+            /records written/
+        );
     });
 
     const m = (over: Partial<Measurement>): Measurement => ({
