@@ -385,6 +385,26 @@ async function upsertChanges(
     }[] = [];
     const deliver: number[] = [];
     let done = 0;
+    // R4 on a shared record: another person linked to the same record (by id, or by
+    // email under R8) with an active unsubscribe from this audience holds its row.
+    const heldStmt = ctx.ledger.db.prepare(
+        `SELECT 1 FROM persons p JOIN unsubscribes u ON u.person_id = p.id
+         WHERE u.scope = 'audience' AND u.audience_id = ? AND u.removed_at IS NULL
+           AND p.id <> ? AND (p.salesforce_id = ? OR (? = 1 AND p.email_norm = ?))
+         LIMIT 1`
+    );
+    const heldByAnother = (
+        personId: number,
+        audienceId: string,
+        target: Target
+    ): boolean =>
+        heldStmt.get(
+            audienceId,
+            personId,
+            target.id,
+            settings.applyToSameEmail ? 1 : 0,
+            index.get(target.id)?.emailNorm ?? null
+        ) !== undefined;
 
     const flush = async (): Promise<void> => {
         if (buffer.length === 0) return;
@@ -467,7 +487,16 @@ async function upsertChanges(
                 collectedAt: c.changedAt,
                 detail: retry ? { seq: c.seq, retry: true } : { seq: c.seq }
             };
-            const writes = r.targets.map((t: Target) => ({
+            const targets =
+                c.status === 'Unsubscribed'
+                    ? r.targets
+                    : r.targets.filter((t) => {
+                          if (!heldByAnother(c.personId, c.audienceId, t))
+                              return true;
+                          ctx.builder.skip('held_by_audience_unsubscribe');
+                          return false;
+                      });
+            const writes = targets.map((t: Target) => ({
                 fields: desiredMembership(
                     {
                         audienceId: c.audienceId,
