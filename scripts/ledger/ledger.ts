@@ -487,19 +487,7 @@ export class Ledger {
         salesforceId: string,
         at: string
     ): void {
-        const memberships = this.stmt(
-            'SELECT audience_id AS audienceId FROM memberships WHERE person_id = ? ORDER BY audience_id'
-        ).all(person.id) as { audienceId: string }[];
-        const bump = this.stmt(
-            `UPDATE memberships SET seq = ?, sync_outcome = NULL, sync_attempts = 0,
-                 next_attempt_at = NULL WHERE person_id = ? AND audience_id = ?`
-        );
-        for (const m of memberships)
-            bump.run(this.nextSeq(), person.id, m.audienceId);
-        this.stmt(
-            `UPDATE unsubscribes SET next_attempt_at = NULL
-             WHERE person_id = ? AND delivered_at IS NULL AND removed_at IS NULL`
-        ).run(person.id);
+        this.requeuePersonIn(person.id);
         const delivered = this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'all'
              AND u.removed_at IS NULL AND u.delivered_at IS NOT NULL`
@@ -526,6 +514,40 @@ export class Ledger {
                 previousSalesforceId: person.salesforceId,
                 at
             }
+        });
+    }
+
+    /** See `requeuePersons`. */
+    private requeuePersonIn(personId: number): void {
+        const memberships = this.stmt(
+            'SELECT audience_id AS audienceId FROM memberships WHERE person_id = ? ORDER BY audience_id'
+        ).all(personId) as { audienceId: string }[];
+        const bump = this.stmt(
+            `UPDATE memberships SET seq = ?, sync_outcome = NULL, sync_attempts = 0,
+                 next_attempt_at = NULL WHERE person_id = ? AND audience_id = ?`
+        );
+        for (const m of memberships)
+            bump.run(this.nextSeq(), personId, m.audienceId);
+        this.stmt(
+            `UPDATE unsubscribes SET next_attempt_at = NULL
+             WHERE person_id = ? AND delivered_at IS NULL AND removed_at IS NULL`
+        ).run(personId);
+    }
+
+    /**
+     * Persons with a new Salesforce record (created, converted, linked): their
+     * memberships take new seqs (the hourly job writes them to every record, R5a) and
+     * their undelivered unsubscribes are due at once. Returns how many persons.
+     */
+    requeuePersons(personIds: readonly number[]): number {
+        return this.transaction(() => {
+            let n = 0;
+            for (const id of new Set(personIds))
+                if (this.getPerson(id)) {
+                    this.requeuePersonIn(id);
+                    n += 1;
+                }
+            return n;
         });
     }
 
@@ -1077,7 +1099,7 @@ export class Ledger {
             select === 'pushable'
                 ? `AND (u.last_outcome IS NULL OR u.last_outcome NOT IN ${WAITING_SQL} OR u.next_attempt_at IS NULL)`
                 : select === 'waiting'
-                  ? `AND u.last_outcome IN ${WAITING_SQL} AND u.next_attempt_at <= ?`
+                  ? `AND u.last_outcome IN ${WAITING_SQL} AND (u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)`
                   : '';
         const args: unknown[] = [options.afterId ?? 0, scope, scope];
         if (select === 'waiting') args.push(options.dueBy ?? this.nowIso());
@@ -1137,7 +1159,8 @@ export class Ledger {
             `SELECT COUNT(*) AS n FROM unsubscribes u
              WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
                AND u.last_outcome IN ${WAITING_SQL}
-               AND (? IS NULL OR u.scope = ?) AND (? IS NULL OR u.next_attempt_at <= ?)`
+               AND (? IS NULL OR u.scope = ?)
+               AND (? IS NULL OR u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)`
         ).get(
             options.scope ?? null,
             options.scope ?? null,

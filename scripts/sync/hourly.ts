@@ -51,6 +51,7 @@ import {
     type WriteMeta
 } from './context';
 import { MEMBERSHIP_WRITE_FIELDS, runPush } from './push';
+import { takeNewRecords } from './new-records';
 import {
     AUDIENCE_MEMBERSHIP_SELECT,
     MembershipIndex,
@@ -70,6 +71,8 @@ export const HOURLY_LOOKUP_LIMIT = 5000;
 export async function runHourly(ctx: JobContext): Promise<void> {
     const { settings } = await jobSettings(ctx);
     await takePending(ctx);
+    // Records created since the last run get what the person's other records have.
+    await takeNewRecords(ctx);
     await upsertChanges(ctx, settings);
     // Global unsubscribes whose person matched no record yet (R6, R11): retried here
     // with back-off; with the nightly sync on, its reconciliation covers them.

@@ -193,6 +193,24 @@ export class RecordIndex {
         })();
     }
 
+    /** Every id read. */
+    ids(): string[] {
+        return (
+            this.db.prepare(`SELECT id FROM ${this.table}`).all() as {
+                id: string;
+            }[]
+        ).map((r) => r.id);
+    }
+
+    /** Forgets these records. */
+    remove(ids: readonly string[]): void {
+        if (ids.length === 0) return;
+        const stmt = this.db.prepare(`DELETE FROM ${this.table} WHERE id = ?`);
+        this.db.transaction(() => {
+            for (const id of ids) stmt.run(id);
+        })();
+    }
+
     count(): number {
         return (
             this.db
@@ -284,6 +302,25 @@ export class RecordIndex {
                 this.insertRows(object, rows);
                 done += rows.length;
                 onProgress?.({ phase: `read ${object}s`, done });
+            }
+        }
+    }
+
+    /** The Contacts and Leads matching a SOQL condition (REST or Bulk, page by page). */
+    async loadWhere(
+        client: OrgClient,
+        where: (object: PersonObject) => string,
+        onProgress?: Progress
+    ): Promise<void> {
+        for (const object of ['Contact', 'Lead'] as const) {
+            let done = 0;
+            for await (const rows of client.scan(
+                `SELECT ${this.selectList(object)} FROM ${object} WHERE ${where(object)}`,
+                { booleanFields: [...this.fields, LEAD.IsConverted] }
+            )) {
+                this.insertRows(object, rows);
+                done += rows.length;
+                onProgress?.({ phase: `read new ${object}s`, done });
             }
         }
     }

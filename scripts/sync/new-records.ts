@@ -1,0 +1,244 @@
+/**
+ * Records created in Salesforce since the last hourly run — a lead form, an import, a
+ * lead converted into a new Contact (R9) — may belong to persons the sync already wrote
+ * (R6 by id, R8 by email). Without this step they would get neither the opt-out (with
+ * the nightly sync off, nothing else looks) nor the person's audience memberships
+ * (nothing changes in the ledger to re-queue them). So the hourly job reads the Contacts
+ * and Leads created since its cursor and, for the persons they match:
+ *
+ * - writes the opt-out field (true, never false) on those of them that lack it when the
+ *   person's global unsubscribe is already delivered (an undelivered one is due at
+ *   once for the push and the hourly retry);
+ * - re-queues the person's memberships (new seqs), so that (a) writes them to the new
+ *   records too — the rows already right are left alone (R11).
+ *
+ * The cursor is the time the previous check started, read back with a look-back so that
+ * a record saved late in the same second is not missed (re-reading one costs nothing:
+ * it already has what it needs). The first check starts from the sync's first write.
+ */
+import { requireWritableFields } from '../salesforce/describe';
+import {
+    effectiveOptOutField,
+    type SyncSettings
+} from '../salesforce/settings';
+import { SOBJECT } from '../model/schema';
+import {
+    jobSettings,
+    writeOptOut,
+    type JobContext,
+    type WriteMeta
+} from './context';
+import { optOutDecision, resolveTargets, type Target } from './decisions';
+import { RecordIndex } from './records';
+import type { LedgerSource } from '../model/statuses';
+
+export const NEW_RECORDS_CURSOR = {
+    job: 'hourly',
+    name: 'records_created_since'
+} as const;
+
+/** How far back each check reads before the previous one started. */
+export const NEW_RECORDS_LOOKBACK_MS = 10 * 60_000;
+
+/** Ids the previous check read, remembered so the look-back does not take them twice. */
+const MAX_SEEN = 20_000;
+
+interface NewRecordsCursor {
+    at: string;
+    seen: string[];
+}
+
+function readCursor(value: string | undefined): NewRecordsCursor | null {
+    if (value === undefined) return null;
+    try {
+        const v = JSON.parse(value) as Partial<NewRecordsCursor>;
+        if (typeof v.at === 'string')
+            return { at: v.at, seen: Array.isArray(v.seen) ? v.seen : [] };
+    } catch {
+        // a plain time
+    }
+    return { at: value, seen: [] };
+}
+
+/** A SOQL dateTime literal (whole seconds, UTC). */
+export function soqlDateTime(ms: number): string {
+    return new Date(Math.floor(ms / 1000) * 1000)
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** When the sync first wrote to Salesforce (nothing created before can have been missed). */
+function firstWrite(ctx: JobContext): string | null {
+    const row = ctx.ledger.db
+        .prepare(
+            `SELECT MIN(at) AS at FROM audit WHERE action IN
+             ('field_write', 'membership_written', 'unsubscribe_delivered')`
+        )
+        .get() as { at: string | null };
+    return row.at;
+}
+
+interface Matched {
+    personId: number;
+    emailNorm: string;
+    salesforceId: string | null;
+    unsubscribeId: number | null;
+    delivered: number;
+    source: LedgerSource | null;
+    collectedAt: string | null;
+}
+
+export async function takeNewRecords(ctx: JobContext): Promise<void> {
+    const { settings } = await jobSettings(ctx);
+    const startedAt = ctx.now().toISOString();
+    const cursor = readCursor(
+        ctx.ledger.getCursor(NEW_RECORDS_CURSOR.job, NEW_RECORDS_CURSOR.name)
+    );
+    const from = cursor?.at ?? firstWrite(ctx);
+    let read: string[] = [];
+    const moveCursor = (): void => {
+        if (!ctx.dryRun)
+            ctx.ledger.setCursor(
+                NEW_RECORDS_CURSOR.job,
+                NEW_RECORDS_CURSOR.name,
+                JSON.stringify({
+                    at: startedAt,
+                    seen: read.length <= MAX_SEEN ? read : []
+                })
+            );
+    };
+    const persons = (
+        ctx.ledger.db.prepare('SELECT COUNT(*) AS n FROM persons').get() as {
+            n: number;
+        }
+    ).n;
+    if (persons === 0) {
+        // Nobody a record could belong to: nothing to read.
+        moveCursor();
+        return;
+    }
+    // The sync never wrote: this run's own lookups see every record there is; only
+    // note the recent ones, so that the next check does not take them again.
+    const first = from === null;
+    const since = soqlDateTime(
+        Date.parse(from ?? startedAt) - NEW_RECORDS_LOOKBACK_MS
+    );
+    const field = effectiveOptOutField(settings);
+    const index = new RecordIndex(ctx.ledger, [field]);
+    try {
+        // Leads converted since then too: their person's records now include a Contact.
+        await index.loadWhere(
+            ctx.client,
+            (object) =>
+                object === 'Lead'
+                    ? `(CreatedDate >= ${since} OR (IsConverted = true AND ConvertedDate >= ${since.slice(0, 10)}))`
+                    : `CreatedDate >= ${since}`,
+            ctx.progress
+        );
+        read = index.ids();
+        // Taken by the previous check already (its look-back overlaps this one).
+        index.remove(cursor?.seen ?? []);
+        if (first || index.count() === 0) {
+            moveCursor();
+            return;
+        }
+        const matched = personsOf(ctx, index, settings);
+        if (matched.length === 0) {
+            moveCursor();
+            return;
+        }
+        // Global opt-outs already delivered to the person's other records.
+        const toWrite = new Map<string, Target>();
+        const metas = new Map<string, WriteMeta>();
+        for (const m of matched) {
+            if (m.unsubscribeId === null || !m.delivered) continue;
+            const r = resolveTargets(
+                { emailNorm: m.emailNorm, salesforceId: m.salesforceId },
+                index.candidates(m, settings.applyToSameEmail),
+                {
+                    applyToSameEmail: settings.applyToSameEmail,
+                    lookup: (id) => index.get(id)
+                }
+            );
+            if (r.skip) continue;
+            for (const t of optOutDecision(r.targets, field).write)
+                if (!toWrite.has(t.id)) {
+                    toWrite.set(t.id, t);
+                    metas.set(t.id, {
+                        emailNorm: m.emailNorm,
+                        personId: m.personId,
+                        source: m.source ?? 'platform',
+                        collectedAt: m.collectedAt,
+                        detail: {
+                            unsubscribeId: m.unsubscribeId,
+                            newRecord: true
+                        }
+                    });
+                }
+        }
+        let failed = false;
+        if (ctx.dryRun) {
+            ctx.builder.plan(
+                'fieldWrites',
+                toWrite.size,
+                [...toWrite.values()].map((t) => ({
+                    object: t.object,
+                    id: t.id,
+                    field,
+                    value: true,
+                    newRecord: true
+                }))
+            );
+            return;
+        }
+        if (toWrite.size) {
+            await requireWritableFields(ctx.client, [
+                { object: SOBJECT.CONTACT, field },
+                { object: SOBJECT.LEAD, field }
+            ]);
+            const outcomes = await writeOptOut(
+                ctx,
+                field,
+                [...toWrite.values()],
+                (id) => metas.get(id) as WriteMeta
+            );
+            failed = [...outcomes.values()].some((o) => !o.ok && !o.deleted);
+        }
+        // Memberships to the new records (and undelivered unsubscribes due now).
+        const requeued = ctx.ledger.requeuePersons(
+            matched.map((m) => m.personId)
+        );
+        ctx.builder.skip('persons_with_new_records', requeued);
+        // A failed write is taken again from the same cursor next time.
+        if (!failed) moveCursor();
+    } finally {
+        index.drop();
+    }
+}
+
+/** Persons the new records match (R6 by id, R8 by email), with their global unsubscribe. */
+function personsOf(
+    ctx: JobContext,
+    index: RecordIndex,
+    settings: SyncSettings
+): Matched[] {
+    const T = index.table;
+    // A converted Lead counts for its Contact's id too (R9).
+    return ctx.ledger.db
+        .prepare(
+            `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId,
+                    u.id AS unsubscribeId, u.delivered_at IS NOT NULL AS delivered,
+                    u.source AS source, u.collected_at AS collectedAt
+             FROM persons p
+             LEFT JOIN unsubscribes u ON u.person_id = p.id AND u.scope = 'all' AND u.removed_at IS NULL
+             WHERE p.id IN (
+                 SELECT p2.id FROM persons p2 JOIN ${T} r ON r.id = p2.salesforce_id
+                 UNION
+                 SELECT p3.id FROM persons p3 JOIN ${T} r ON r.converted_contact_id = p3.salesforce_id
+                 UNION
+                 SELECT p4.id FROM persons p4 JOIN ${T} r ON ? = 1 AND r.email_norm = p4.email_norm
+             )
+             ORDER BY p.id`
+        )
+        .all(settings.applyToSameEmail ? 1 : 0) as Matched[];
+}
