@@ -17,6 +17,10 @@ import { OrgClient } from '../salesforce/client';
 import { writeSettings } from '../salesforce/settings';
 import { desiredMembership } from '../sync/decisions';
 import { ALL_AUDIENCES_CURSOR, HOURLY_CURSOR } from '../sync/hourly';
+import {
+    NEW_RECORDS_CURSOR,
+    NEW_RECORDS_LOOKBACK_MS
+} from '../sync/new-records';
 import { NEWS, person, sizes, type Person } from './layout';
 
 export interface OrgAccess {
@@ -169,6 +173,7 @@ export async function buildDataset(
             (i, id) => dupLeadId.set(i, id)
         );
     });
+    const convertedLeadIds: string[] = [];
     await timed('convert leads', async () => {
         let converted = 0;
         for (let i = 0; i < n; i++) {
@@ -178,6 +183,7 @@ export async function buildDataset(
                     leadId: dupLeadId.get(i),
                     contactId: contactId[i]
                 });
+                convertedLeadIds.push(dupLeadId.get(i) as string);
                 converted++;
             } else if (p.ownLeadConverted) {
                 const r = await admin<{ contactId: string }>(
@@ -187,6 +193,7 @@ export async function buildDataset(
                     { leadId: leadId[i] }
                 );
                 contactId[i] = to18(r.contactId);
+                convertedLeadIds.push(leadId[i] as string);
                 converted++;
             }
         }
@@ -299,6 +306,20 @@ export async function buildDataset(
             ALL_AUDIENCES_CURSOR.job,
             ALL_AUDIENCES_CURSOR.name,
             seq
+        );
+        // …and that run's check for records created (or Leads converted) since the one
+        // before: dated past its 10-minute look-back, as if the data were older than
+        // that, with the converted Leads it took (conversions are read by day) — so the
+        // hourly measured finds no record new, as none is created meanwhile.
+        ledger.setCursor(
+            NEW_RECORDS_CURSOR.job,
+            NEW_RECORDS_CURSOR.name,
+            JSON.stringify({
+                at: new Date(
+                    Date.now() + NEW_RECORDS_LOOKBACK_MS + 60_000
+                ).toISOString(),
+                seen: convertedLeadIds
+            })
         );
     } finally {
         ledger.close();
