@@ -945,7 +945,8 @@ export class Ledger {
 
     /**
      * Records an unsubscribe (global, or one audience). Already active → `already` and
-     * nothing is written. An audience unsubscribe also sets the membership Unsubscribed.
+     * the unsubscribe is left as it is (a Salesforce id given links the person, R6). An
+     * audience unsubscribe also sets the membership Unsubscribed.
      */
     recordUnsubscribe(input: RecordUnsubscribeInput): RecordUnsubscribeResult {
         return this.transaction(() => this.recordUnsubscribeIn(input));
@@ -1009,9 +1010,19 @@ export class Ledger {
                     ? this.activeGlobalUnsubscribe(person.id)
                     : this.activeAudienceUnsubscribe(person.id, audienceId);
             if (active) {
+                // The unsubscribe stays as it is; a Salesforce id that comes with it
+                // still links the person (R6), or its record would never be known.
+                if (
+                    input.salesforceId != null &&
+                    input.salesforceId.trim() !== ''
+                )
+                    person = this.upsertPersonIn({
+                        email: person.email,
+                        salesforceId: input.salesforceId
+                    }).person;
                 return {
                     outcome: 'already',
-                    unsubscribe: active,
+                    unsubscribe: this.getUnsubscribe(active.id) ?? active,
                     person,
                     personCreated: false,
                     audienceCreated: false,
