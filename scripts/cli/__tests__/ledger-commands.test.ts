@@ -9,12 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeId } from '../../model/ids';
 import { Ledger } from '../../ledger/ledger';
-import { main } from '../main';
+import { cli, ROOT, type Run } from './run-cli';
 import { ResultBuilder, type JobResult } from '../../sync/result';
 import { unsubscribeHooks } from '../commands/unsubscribe';
 import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
 
-const ROOT = resolve(__dirname, '../../..');
 let dir: string;
 let ledgerPath: string;
 
@@ -26,13 +25,6 @@ afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
     delete unsubscribeHooks.pushAfterUnsubscribe;
 });
-
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-    json: Record<string, unknown>;
-}
 
 /** A push run's result as the sync returns it, with `changes` applied. */
 function pushResult(
@@ -48,38 +40,6 @@ function pushResult(
     });
     changes(result);
     return result;
-}
-
-/** Runs the CLI in-process, capturing stdout, stderr and the exit code. */
-async function cli(...args: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = jest
-        .spyOn(process.stdout, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            out.push(String(chunk));
-            return true;
-        });
-    const se = jest
-        .spyOn(process.stderr, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            err.push(String(chunk));
-            return true;
-        });
-    process.exitCode = undefined;
-    try {
-        await main(['node', 'optout', ...args]);
-    } finally {
-        so.mockRestore();
-        se.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    const stdout = out.join('');
-    let json: Record<string, unknown> = {};
-    if (args.includes('--json') && stdout.trim())
-        json = JSON.parse(stdout) as Record<string, unknown>;
-    return { code, stdout, stderr: err.join(''), json };
 }
 
 function spawnCli(...args: string[]): Run {

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
 import { writeState, DEFAULT_STATE_FILE } from '../../local-org/connect';
 import {
@@ -19,54 +19,15 @@ import {
 } from '../../local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { readSettings, writeSettings } from '../../salesforce/settings';
-import { main } from '../main';
+import { cli, ROOT } from './run-cli';
 import { unsubscribeHooks } from '../commands/unsubscribe';
 import { pushAfterUnsubscribe } from '../commands/sync';
 
-const ROOT = resolve(__dirname, '../../..');
 const cwd = process.cwd();
 const home = process.env.HOME;
 let dir: string;
 let ledgerPath: string;
 let t: TestOrg | undefined;
-
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-    json: Record<string, unknown>;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = jest
-        .spyOn(process.stdout, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            out.push(String(chunk));
-            return true;
-        });
-    const se = jest
-        .spyOn(process.stderr, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            err.push(String(chunk));
-            return true;
-        });
-    process.exitCode = undefined;
-    try {
-        await main(['node', 'optout', ...args]);
-    } finally {
-        so.mockRestore();
-        se.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    const stdout = out.join('');
-    let json: Record<string, unknown> = {};
-    if (args.includes('--json') && stdout.trim())
-        json = JSON.parse(stdout) as Record<string, unknown>;
-    return { code, stdout, stderr: err.join(''), json };
-}
 
 /** An in-process org that `--target-org local` finds through the state file in `dir`. */
 async function localOrg(deploy: boolean | string = true): Promise<TestOrg> {

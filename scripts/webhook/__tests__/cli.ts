@@ -5,47 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeState } from '../../local-org/connect';
 import type { TestOrg } from '../../local-org/testing';
-import { main } from '../../cli/main';
+import { ROOT } from '../../cli/__tests__/run-cli';
 
-export const ROOT = resolve(__dirname, '../../..');
-
-export interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** Runs `optout ARGS` in this process. */
-export async function cli(...args: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = jest
-        .spyOn(process.stdout, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            out.push(String(chunk));
-            return true;
-        });
-    const se = jest
-        .spyOn(process.stderr, 'write')
-        .mockImplementation((chunk: string | Uint8Array) => {
-            err.push(String(chunk));
-            return true;
-        });
-    process.exitCode = undefined;
-    try {
-        await main(['node', 'optout', ...args]);
-    } finally {
-        so.mockRestore();
-        se.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { code, stdout: out.join(''), stderr: err.join('') };
-}
+export { cli, ROOT, type Run } from '../../cli/__tests__/run-cli';
 
 /**
  * A folder where `--target-org local` means the test org: the state file that

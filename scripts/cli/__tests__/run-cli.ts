@@ -1,0 +1,47 @@
+/**
+ * Runs `optout ARGS` in this process for the CLI contract tests: stdout, stderr and the
+ * exit code captured, and the JSON object parsed when `--json` was given.
+ */
+import { resolve } from 'node:path';
+import { main } from '../main';
+
+export const ROOT = resolve(__dirname, '../../..');
+
+export interface Run {
+    code: number;
+    stdout: string;
+    stderr: string;
+    /** The `--json` output; `{}` without `--json` or when nothing was printed. */
+    json: Record<string, unknown>;
+}
+
+export async function cli(...args: string[]): Promise<Run> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const so = jest
+        .spyOn(process.stdout, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => {
+            out.push(String(chunk));
+            return true;
+        });
+    const se = jest
+        .spyOn(process.stderr, 'write')
+        .mockImplementation((chunk: string | Uint8Array) => {
+            err.push(String(chunk));
+            return true;
+        });
+    process.exitCode = undefined;
+    try {
+        await main(['node', 'optout', ...args]);
+    } finally {
+        so.mockRestore();
+        se.mockRestore();
+    }
+    const code = Number(process.exitCode ?? 0);
+    process.exitCode = undefined;
+    const stdout = out.join('');
+    let json: Record<string, unknown> = {};
+    if (args.includes('--json') && stdout.trim())
+        json = JSON.parse(stdout) as Record<string, unknown>;
+    return { code, stdout, stderr: err.join(''), json };
+}
