@@ -160,6 +160,22 @@ export function parseMultipart(
     return parts;
 }
 
+/** Records a component failure of the deploy being checked. */
+type ReportFailure = (
+    type: string,
+    fullName: string,
+    fileName: string,
+    problem: string
+) => void;
+
+/** Records a component success (created, changed or unchanged) of that deploy. */
+type ReportSuccess = (
+    type: string,
+    fullName: string,
+    fileName: string,
+    state: { created?: boolean; changed?: boolean; problem?: string }
+) => void;
+
 interface Listed {
     type: string;
     fullName: string;
@@ -592,12 +608,7 @@ export class DeployService {
                 })
             );
         };
-        const succeed = (
-            type: string,
-            fullName: string,
-            fileName: string,
-            state: { created?: boolean; changed?: boolean; problem?: string }
-        ): void => {
+        const succeed: ReportSuccess = (type, fullName, fileName, state) => {
             r.successes.push(this.message(r, type, fullName, fileName, state));
         };
 
@@ -884,18 +895,8 @@ export class DeployService {
         ox: Xml,
         file: string,
         work: Working,
-        fail: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            problem: string
-        ) => void,
-        succeed: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            state: { created?: boolean; changed?: boolean; problem?: string }
-        ) => void
+        fail: ReportFailure,
+        succeed: ReportSuccess
     ): void {
         const key = name.toLowerCase();
         const existing = work.objects.get(key);
@@ -1044,18 +1045,8 @@ export class DeployService {
         file: string,
         listed: boolean,
         work: Working,
-        fail: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            problem: string
-        ) => void,
-        succeed: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            state: { created?: boolean; changed?: boolean; problem?: string }
-        ) => void
+        fail: ReportFailure,
+        succeed: ReportSuccess
     ): void {
         const fieldName = text(fx, 'fullName') ?? '';
         const fullName = `${objectName}.${fieldName}`;
@@ -1477,18 +1468,8 @@ export class DeployService {
         rx: Xml,
         file: string,
         work: Working,
-        fail: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            problem: string
-        ) => void,
-        succeed: (
-            type: string,
-            fullName: string,
-            fileName: string,
-            state: { created?: boolean; changed?: boolean; problem?: string }
-        ) => void
+        fail: ReportFailure,
+        succeed: ReportSuccess
     ): void {
         const ruleName = text(rx, 'fullName') ?? '';
         const fullName = `${objectName}.${ruleName}`;
