@@ -29,6 +29,8 @@ export interface SentRequest {
     method: string;
     url: string;
     body?: string;
+    /** The request failed (an error status, or no answer). */
+    failed?: boolean;
 }
 
 /** The opt-out fields the sync may write (R1) — never to false (R4). */
@@ -56,7 +58,8 @@ export class World {
     readonly results: JobResult[] = [];
     /** Seeded: trials are reproducible. */
     readonly random: () => number;
-    private clock = 0;
+    /** How far the sync's clock runs ahead of the real one (see `advance`). */
+    private offsetMs = 0;
 
     private constructor(
         readonly t: TestOrg,
@@ -98,12 +101,18 @@ export class World {
                 return conn.accessToken;
             },
             request(req, options) {
-                sent.push({
+                const entry: SentRequest = {
                     method: req.method,
                     url: req.url,
                     ...(req.body !== undefined ? { body: req.body } : {})
+                };
+                sent.push(entry);
+                const answer = conn.request(req, options);
+                // Noted for the checks; the caller still gets the rejection.
+                answer.then(undefined, () => {
+                    entry.failed = true;
                 });
-                return conn.request(req, options);
+                return answer;
             }
         };
     }
@@ -130,14 +139,12 @@ export class World {
     ): Promise<{ result: JobResult; error?: string }> {
         const { client: clientOptions, ...rest } = options;
         const org = this.client(clientOptions);
-        // Runs one minute apart: cursors and retries see time pass.
-        this.clock += 60_000;
-        const base = Date.now() + this.clock;
+        const offset = this.offsetMs;
         try {
             const result = await runJob(job, {
                 ledger: this.ledger,
                 org,
-                now: () => new Date(base),
+                now: () => new Date(Date.now() + offset),
                 ...rest
             });
             this.results.push(result);
@@ -151,6 +158,11 @@ export class World {
                 error: err instanceof Error ? err.message : String(err)
             };
         }
+    }
+
+    /** Moves the sync's clock forward (retries with back-off become due). */
+    advance(ms: number): void {
+        this.offsetMs += ms;
     }
 
     async settings(patch: Partial<SyncSettings>): Promise<void> {
