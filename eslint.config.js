@@ -25,6 +25,24 @@ module.exports = defineConfig([
         files: ['force-app/main/default/lwc/**/*.js'],
         extends: [salesforceLwcConfig]
     },
+    // Lightning Web Security lint rules (Salesforce's @locker/eslint-config-locker, base
+    // and recommended, published in .eslintrc form): what LWS blocks or distorts, as errors.
+    // Except distorted-xml-http-request-window-open, which flags any `.open(` call by name
+    // (LightningConfirm.open too); XMLHttpRequest and window are not used by the component.
+    {
+        files: ['force-app/main/default/lwc/**/*.js'],
+        ignores: ['**/__tests__/**'],
+        plugins: { '@locker/locker': require('@locker/eslint-plugin-locker') },
+        rules: {
+            ...Object.fromEntries(
+                Object.keys({
+                    ...require('@locker/eslint-config-locker/base').rules,
+                    ...require('@locker/eslint-config-locker/recommended').rules
+                }).map((rule) => [rule, 'error'])
+            ),
+            '@locker/locker/distorted-xml-http-request-window-open': 'off'
+        }
+    },
     {
         files: ['force-app/main/default/lwc/**/*.test.js'],
         extends: [salesforceLwcConfig],
