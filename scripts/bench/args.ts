@@ -20,6 +20,8 @@ export interface BenchOptions {
     readme: boolean;
     /** V8 old-space limit of each job's process, MiB (0: Node's default). */
     heapMb: number;
+    /** Only regenerate README.md from the results folder (runs of several commands). */
+    reportOnly: boolean;
 }
 
 export const DEFAULT_RESULTS = resolve(__dirname, 'results');
@@ -27,7 +29,8 @@ export const DEFAULT_RESULTS = resolve(__dirname, 'results');
 export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
                  [--jobs nightly-cold,nightly-again,hourly,push-burst]
                  [--variants sync,collections,naive] [--naive-sample 1000]
-                 [--heap-mb 256] [--out DIR] [--no-readme] [--smoke]`;
+                 [--heap-mb 256] [--out DIR] [--no-readme] [--smoke]
+       npm run bench -- --report [--out DIR]   (only regenerate README.md)`;
 
 function usage(message: string): OptoutError {
     return new OptoutError('BAD_ARGUMENT', message, {
@@ -74,7 +77,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         naiveSample: 1000,
         smoke: false,
         readme: true,
-        heapMb: 256
+        heapMb: 256,
+        reportOnly: false
     };
     let outGiven = false;
     let readmeGiven = false;
@@ -118,6 +122,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
             case '--smoke':
                 o.smoke = true;
                 break;
+            case '--report':
+                o.reportOnly = true;
+                break;
             case '--help':
             case '-h':
                 throw new OptoutError('HELP', USAGE, { exitCode: 0 });
@@ -125,6 +132,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
                 throw usage(`unknown option '${a}'`);
         }
     }
+    if (o.reportOnly && (o.smoke || !o.readme))
+        throw usage(
+            '--report writes README.md: not with --smoke or --no-readme'
+        );
     if (o.smoke) {
         // Unless told otherwise: 10,000 persons, no latency, a small baseline sample,
         // results in a temporary folder (the committed ones stay as they are).

@@ -356,6 +356,7 @@ export function renderMarkdown(
         )
     );
     lines.push('');
+    lines.push(...headline(ms));
     lines.push('## The sync');
     lines.push('');
     lines.push(
@@ -409,6 +410,8 @@ export function renderMarkdown(
         );
         lines.push('');
     }
+    lines.push(...requestsSection(main));
+    lines.push(...memorySection(main));
     lines.push('## Against the naive ways');
     lines.push('');
     lines.push(
@@ -503,10 +506,149 @@ export function renderMarkdown(
         )
     );
     lines.push('');
+    lines.push('## Reading the figures');
+    lines.push('');
+    lines.push(NOTES);
+    lines.push('');
     lines.push('## Method');
     lines.push('');
     lines.push(METHOD);
     return `${lines.join('\n')}\n`;
+}
+
+/** Bulk job status polls among the requests the org served. */
+export function statusPolls(m: Pick<Measurement, 'orgRequestsByKind'>): number {
+    return Object.entries(m.orgRequestsByKind)
+        .filter(([kind]) => kind.endsWith('Status'))
+        .reduce((a, [, n]) => a + n, 0);
+}
+
+/** "20 bulkQueryResults, 6 bulkIngestStatus, …": the org's count by kind, largest first. */
+export function kindsText(byKind: Record<string, number>): string {
+    return Object.entries(byKind)
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .map(([kind, n]) => `${fmtInt(n)} ${kind}`)
+        .join(', ');
+}
+
+/** The figures the design's bars are about, per size: nightly requests, memory, ratios. */
+function headline(ms: readonly Measurement[]): string[] {
+    const main = ms.filter((m) => m.variant === 'sync');
+    const sizes = [...new Set(main.map((m) => m.size))].sort((a, b) => a - b);
+    if (!sizes.length) return [];
+    const one = (
+        size: number,
+        job: BenchJob,
+        variant: Variant = 'sync',
+        latencyMs?: number
+    ): Measurement | undefined =>
+        ms
+            .filter(
+                (m) =>
+                    m.size === size &&
+                    m.job === job &&
+                    m.variant === variant &&
+                    (latencyMs === undefined || m.latencyMs === latencyMs)
+            )
+            .sort((a, b) => b.latencyMs - a.latencyMs)[0];
+    const rows = sizes.map((n) => {
+        const cold = one(n, 'nightly-cold');
+        const again = one(n, 'nightly-again');
+        const naive = cold && one(n, 'nightly-cold', 'naive', cold.latencyMs);
+        const atSize = main.filter((m) => m.size === n);
+        const syncPeak = Math.max(
+            ...atSize.map((m) => m.syncMemory.maxRssBytes)
+        );
+        const kept = atSize
+            .map((m) => m.syncMemory.heapAfterGcBytes)
+            .filter((b): b is number => b !== undefined);
+        return [
+            fmtInt(n),
+            cold
+                ? `${fmtInt(cold.apiRequests)} (${fmtInt(statusPolls(cold))} polls), ${fmtSeconds(cold.wallMs)}`
+                : '–',
+            again
+                ? `${fmtInt(again.apiRequests)} (${fmtInt(statusPolls(again))} polls), ${fmtSeconds(again.wallMs)}`
+                : '–',
+            cold && naive
+                ? `${fmtInt(naive.apiRequests)}${naive.naive?.extrapolated ? '*' : ''} (${fmtRatio(naive.apiRequests / cold.apiRequests)})`
+                : '–',
+            fmtMiB(syncPeak),
+            kept.length ? fmtMiB(Math.max(...kept)) : '–'
+        ];
+    });
+    return [
+        '## Headline',
+        '',
+        'At the highest latency measured. Requests of the nightly from cold and of the nightly with nothing new (of which Bulk job status polls), its wall time; what one request per record costs for the cold nightly (× the sync); the highest peak resident memory of the sync process over every job at that size, and the most heap it still used just after a full garbage collection (what it keeps).',
+        '',
+        table(
+            [
+                'persons',
+                'nightly, cold',
+                'nightly, nothing new',
+                'per record (cold)',
+                'sync MiB',
+                'sync heap kept, MiB'
+            ],
+            rows,
+            [0, 1, 2, 3, 4, 5]
+        ),
+        ''
+    ];
+}
+
+/** Where the sync's requests went at the largest size, by the org's count. */
+function requestsSection(main: readonly Measurement[]): string[] {
+    const largest = Math.max(0, ...main.map((m) => m.size));
+    const ms = main.filter((m) => m.size === largest);
+    if (!ms.length) return [];
+    const out = [
+        `### Where the requests go at ${fmtInt(largest)} persons`,
+        '',
+        'By kind, as the org served them (its `/local/stats`). Bulk API 2.0 jobs are polled on the schedule the client uses against a real org — right after the job is created or closed, then after 1 s, 1.5 s, 2.25 s … up to 10 s between polls — and the *Status* requests are those polls: they read a few hundred bytes and grow with how long the org takes to run the job, not with the number of records.',
+        ''
+    ];
+    for (const m of ms)
+        out.push(
+            `- ${JOB_TITLE[m.job]}, ${m.latencyMs} ms: ${fmtInt(m.orgRequests)} requests (${fmtInt(statusPolls(m))} status polls) — ${kindsText(m.orgRequestsByKind)}.`
+        );
+    out.push('');
+    return out;
+}
+
+/** Peak resident memory per job and size: the sync's process and the org's, apart. */
+function memorySection(main: readonly Measurement[]): string[] {
+    const sizes = [...new Set(main.map((m) => m.size))].sort((a, b) => a - b);
+    if (sizes.length < 2) return [];
+    const jobs = JOB_ORDER.filter((j) => main.some((m) => m.job === j));
+    const peak = (
+        job: BenchJob,
+        size: number,
+        of: (m: Measurement) => number | undefined
+    ): string => {
+        const list = main.filter((m) => m.job === job && m.size === size);
+        const known = list.map(of).filter((b): b is number => b !== undefined);
+        return known.length ? fmtMiB(Math.max(...known)) : '–';
+    };
+    return [
+        '### Memory as the org grows',
+        '',
+        'MiB, the highest over the latencies: peak resident set of the sync process (in brackets: the most heap it still used just after a full garbage collection — what it keeps, as opposed to what it allocated and V8 had not yet collected) / peak resident set of the local org process (which holds the SQLite database and serves every request, so it grows with the data; a real org does this work).',
+        '',
+        table(
+            ['job', ...sizes.map((n) => `${fmtInt(n)} persons`)],
+            jobs.map((job) => [
+                JOB_TITLE[job],
+                ...sizes.map(
+                    (n) =>
+                        `${peak(job, n, (m) => m.syncMemory.maxRssBytes)} (${peak(job, n, (m) => m.syncMemory.heapAfterGcBytes)}) / ${peak(job, n, (m) => m.orgMemory.maxRssBytes)}`
+                )
+            ]),
+            sizes.map((_, i) => i + 1)
+        ),
+        ''
+    ];
 }
 
 function writtenText(m: Measurement): string {
@@ -519,16 +661,24 @@ function writtenText(m: Measurement): string {
     return parts.length ? parts.join(', ') : 'nothing';
 }
 
+/** What the figures come from: the request arithmetic, growth and memory. */
+export const NOTES = `- **Nightly requests.** The settings query, two describes (R7), then per object a REST query whose first page (2,000 rows) tells the total: the rest follows in REST pages (a small org) or, when that is fewer requests, in one Bulk API 2.0 query job — create, a few status polls, ⌈rows ÷ 50,000⌉ results pages, delete. Writes of more than 2,000 records per object go in Bulk ingest jobs of up to 100,000 records — create, upload, close, polls, one results file — and fewer through sObject Collections, 200 a request. The only term that grows with the org is the results pages, one per 50,000 records: a million persons is ⌈801,818 ÷ 50,000⌉ + ⌈199,947 ÷ 50,000⌉ = 21 pages, hence a few dozen requests, and the nightly with nothing new costs the reads alone. Its slope on the log-log scale is well below 1 because the fixed part dominates up to a million; past that it tends to 1 with a constant of one request per 50,000 records.
+- **Status polls** grow with how long the org takes to run a job (logarithmically for short jobs, then one per 10 s), not with the records; they are GETs of a few hundred bytes, counted like any other request against the daily allowance.
+- **Hourly.** Up to a few thousand changed persons, it looks their records and membership rows up by id and email (a few queries per 200 persons); above that (here 1 % of 1,000,000 = 10,000 changes) one scan of Contacts, Leads and Audience_Membership__c in Bulk query pages is cheaper, and the all-audiences rule (R5b) reads the records of the persons it concerns again with the opt-out field.
+- **Push burst.** The webhook's push loop takes whatever has arrived (up to 200 or 1 s), so 1,000 unsubscribes arriving over 3 s go out in about five pushes of about six requests each (settings, the records by email, Collections writes of 200) — the same at every size, since a push reads only its persons' records.
+- **Against one request per record**, the gap grows with the org: the per-record way costs about three requests per unsubscribed person (query Contacts, query Leads, PATCH), the sync one per 50,000 records read and a handful per 100,000 written. *Collections only* reads 2,000 rows a request instead of 50,000 and writes 200 records a request instead of 100,000: the same as the sync for a small org (which uses the same path below the thresholds), tens of times more requests at a million.
+- **Memory.** What the sync keeps (heap after a full garbage collection) is the same at every size: it streams each page into a temporary SQLite table in the ledger's database (on disk) and decides in SQL. Its resident set still rises with the size because a longer job allocates more and V8 grows the heap before collecting, up to the heap limit (256 MiB); that the million-person jobs finish under that limit is the bound. The local org's memory is the simulated Salesforce's, not the sync's.`;
+
 export const METHOD = `- **Data set** (scripts/bench/layout.ts): persons = size; Salesforce records ≈ size — 80 % of persons have a Contact, 18 % a Lead, 2 % nothing; 2.5 % of Contacts share their email with a Lead (in capitals) and 10 % carry it in mixed case; 20 % of those duplicate Leads are converted into their Contact and 1 % of the other Leads into a new Contact. In the ledger: every person Subscribed to one audience (and the matching Audience_Membership__c rows in the org), half linked to their record's id; 10 % globally unsubscribed, not yet delivered; 1 % of the rest opted out only in Salesforce. Settings: nightly sync on, all-audiences rule on.
 - **Jobs**, in order, each on the state the previous one left: the nightly from cold (writes the 10 % and brings the Salesforce-only opt-outs to the ledger), the nightly again (nothing new: writes nothing), the hourly after 1 % of persons changed a membership (half unsubscribe from their only audience — so the all-audiences rule writes their records — half join a second one), and a push burst: 1,000 global unsubscribes recorded in the ledger over about 3 s (30 arrivals 100 ms apart) while the webhook's push loop (scripts/webhook/push-loop.ts: coalesce up to 1 s or 200, one push at a time) delivers them.
 - **Latency**: the local org's simulated network latency per request (0 ms, 50 ms).
-- **Requests**: the sync's own count, cross-checked against the requests the org served. **Wall**: the job's run, in its process. **Records/s**: the job's work items (${Object.entries(
+- **Requests**: the sync's own count, cross-checked against the requests the org served. Bulk API 2.0 jobs are polled on the client's schedule for a real org (1 s, then ×1.5 up to 10 s), so the status polls counted are those a real org would serve for jobs that take as long as the local org's. **Wall**: the job's run, in its process. **Records/s**: the job's work items (${Object.entries(
     RECORDS_OF
 )
     .map(([job, what]) => `${JOB_TITLE[job as BenchJob]}: ${what}`)
     .join(
         '; '
     )}) per second — the burst's includes the 3 s over which the unsubscribes arrive.
-- **Memory**: each job runs in a new process (the sync's) with V8's heap limited (\`--heap-mb\`, 256 MiB by default), against a local org in another process, restarted per job on the same database file; both report their kernel peak resident set. Without a limit V8 grows its heap lazily with what a run allocates rather than with what it keeps, so a longer run shows more memory whatever its working set; with one, a job whose working set grew with the org would fail, so a finished run at 1M is the proof that its memory is bounded. What grows between sizes is bounded by constants that 1M reaches: Bulk query pages of 50,000 rows and Bulk write jobs of 100,000 records.
+- **Memory**: each job runs in a new process (the sync's) with V8's heap limited (\`--heap-mb\`, 256 MiB by default), against a local org in another process, restarted per job on the same database file; both report their kernel peak resident set. The sync's process also reports the most heap it still used just after a full (mark-compact) garbage collection — the memory the job keeps, which is what must not grow with the org. Some 145 MiB of every process's resident set is Node, the TypeScript loader and the modules, present before the job starts. Without a limit V8 grows its heap lazily with what a run allocates rather than with what it keeps, so a longer run shows more memory whatever its working set; with one, a job whose working set grew with the org would fail, so a finished run at 1M is the proof that its memory is bounded. What grows between sizes is bounded by constants that 1M reaches: Bulk query pages of 50,000 rows and Bulk write jobs of 100,000 records.
 - **Baselines**, from the same starting state: *Collections only* is the same sync with the Bulk API switched off (bulk threshold above any size, REST query pages only); *per record* is scripts/bench/naive.ts — one query per object per person, one PATCH per record, one upsert per membership row. When it would run too long, an evenly spaced sample of persons (or changes) runs for real and its requests and time are multiplied out; the parts done once run in full.
 - The machine is shared: other work ran at the same time (load average above), so times are indicative; request counts are exact.`;

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --size 10000,100000,1000000] [--latency 0,50] [--jobs …]
- * [--variants …] [--naive-sample N] [--out DIR] [--smoke]`
+ * [--variants …] [--naive-sample N] [--out DIR] [--smoke]`; `--report` only regenerates
+ * the Markdown page from the results folder (sizes measured by separate commands).
  *
  * For each size: a fresh file-backed local org (in a process of its own) and a fresh
  * ledger get the data set of layout.ts; both files are kept as a snapshot. Then for
@@ -359,6 +360,27 @@ function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
     return { runs, files: names };
 }
 
+/** Writes a file as the repository's prettier settings format it (npm test checks them). */
+async function writeFormatted(file: string, text: string): Promise<void> {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    writeFileSync(
+        file,
+        await prettier.format(text, { ...options, filepath: file })
+    );
+}
+
+/** Regenerates README.md (beside the results folder) from every run in it. */
+export async function writeReadme(outDir: string): Promise<string> {
+    const { runs, files } = readRuns(outDir);
+    const readme = join(dirname(outDir), 'README.md');
+    await writeFormatted(readme, renderMarkdown(runs, files));
+    log(
+        `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
+    );
+    return readme;
+}
+
 /**
  * Runs the benchmark as `opts` say and returns the run (also written to its JSON
  * file; the folder is temporary, and removed, when `opts.out` is empty).
@@ -418,15 +440,9 @@ export async function runBench(
         }
         run.finishedAt = new Date().toISOString();
         save();
+        if (opts.out) await writeFormatted(file, readFileSync(file, 'utf8'));
         log(`results: ${file}`);
-        if (opts.readme) {
-            const { runs, files } = readRuns(outDir);
-            const readme = join(dirname(outDir), 'README.md');
-            writeFileSync(readme, renderMarkdown(runs, files));
-            log(
-                `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
-            );
-        }
+        if (opts.readme) await writeReadme(outDir);
     } finally {
         if (!opts.out) rmSync(outDir, { recursive: true, force: true });
     }
@@ -435,6 +451,20 @@ export async function runBench(
 
 export async function main(argv: readonly string[]): Promise<number> {
     const opts = parseArgs(argv);
+    if (opts.reportOnly) {
+        if (!existsSync(opts.out))
+            throw new OptoutError(
+                'NOT_FOUND',
+                `No results folder ${opts.out}.`,
+                { actions: ['Run `npm run bench` first.'] }
+            );
+        for (const f of readRuns(opts.out).files) {
+            const path = join(opts.out, f);
+            await writeFormatted(path, readFileSync(path, 'utf8'));
+        }
+        await writeReadme(opts.out);
+        return 0;
+    }
     const run = await runBench(
         opts,
         `npm run bench -- ${argv.join(' ')}`.trim()

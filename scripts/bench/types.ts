@@ -74,5 +74,9 @@ export interface WorkerResult {
         rssBeforeJobBytes: number;
         peakBytes: number;
         maxRssBytes: number;
+        /** Most heap in use just after a full GC (the kept set; older runs: absent). */
+        heapAfterGcBytes?: number;
+        /** Full (mark-compact) GCs during the job. */
+        fullGcs?: number;
     };
 }

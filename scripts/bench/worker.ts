@@ -16,6 +16,8 @@
  * arrivals for up to a second or 200 unsubscribes, one push at a time, as
  * `optout serve` does; the naive way writes each one as it arrives.
  */
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Ledger } from '../ledger/ledger';
 import { connectionFor } from '../local-org/connect';
 import { OrgClient } from '../salesforce/client';
@@ -309,10 +311,32 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss);
     }, 25);
+    // The heap in use just after each full (mark-compact) GC: what the job keeps, which
+    // resident memory hides (V8 grows the heap with what a job allocates, up to its limit).
+    let heapAfterGc = 0;
+    let fullGcs = 0;
+    const gcs = new PerformanceObserver((list) => {
+        for (const e of list.getEntries())
+            if (
+                (e as { detail?: { kind?: number } | null }).detail?.kind ===
+                perf.NODE_PERFORMANCE_GC_MAJOR
+            ) {
+                fullGcs++;
+                heapAfterGc = Math.max(
+                    heapAfterGc,
+                    getHeapStatistics().used_heap_size
+                );
+            }
+    });
+    gcs.observe({ entryTypes: ['gc'] });
     const ledger = Ledger.open(task.ledgerPath);
     const client = new OrgClient(connectionFor(task.org) as never, {
         targetOrg: 'local',
         local: true,
+        // Bulk jobs are polled on the schedule the client uses against a real org
+        // (1 s, then ×1.5 up to 10 s), not the local org's test schedule (20 ms up to
+        // 2 s): the status polls counted are the ones an org would serve.
+        poll: { minMs: 1000, maxMs: 10_000 },
         ...(task.variant === 'collections'
             ? { bulkThreshold: Number.MAX_SAFE_INTEGER, bulkQueryPageSize: 1 }
             : {}),
@@ -336,11 +360,19 @@ async function main(): Promise<void> {
             memory: {
                 rssBeforeJobBytes,
                 peakBytes: Math.max(peak, process.memoryUsage().rss),
-                maxRssBytes: process.resourceUsage().maxRSS * 1024
+                maxRssBytes: process.resourceUsage().maxRSS * 1024,
+                // No full GC: the heap never came near its limit; what it holds at the
+                // end bounds what the job kept.
+                heapAfterGcBytes:
+                    fullGcs > 0
+                        ? heapAfterGc
+                        : getHeapStatistics().used_heap_size,
+                fullGcs
             }
         };
     } finally {
         clearInterval(sampler);
+        gcs.disconnect();
         ledger.close();
     }
     // Idle keep-alive sockets would keep the process up: leave once the parent has it.

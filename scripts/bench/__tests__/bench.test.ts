@@ -10,9 +10,11 @@ import { evenSample, extrapolate } from '../naive';
 import {
     checkOutcome,
     growth,
+    kindsText,
     latest,
     logLogSlope,
     renderMarkdown,
+    statusPolls,
     type Measurement,
     type RunFile
 } from '../report';
@@ -255,6 +257,60 @@ describe('growth and checks', () => {
         expect(md).toContain('Test CPU, 2 cores, 8 GiB');
     });
 
+    it('states the headline, where the requests go and memory per size', () => {
+        const byKind = {
+            bulkQueryResults: 20,
+            bulkQueryStatus: 2,
+            bulkIngestStatus: 5,
+            describe: 2
+        };
+        expect(statusPolls({ orgRequestsByKind: byKind })).toBe(7);
+        expect(kindsText(byKind)).toBe(
+            '20 bulkQueryResults, 5 bulkIngestStatus, 2 bulkQueryStatus, 2 describe'
+        );
+        const md = renderMarkdown(
+            [
+                run('2025-02-01T00:00:00.000Z', [
+                    m({ latencyMs: 50, apiRequests: 12 }),
+                    m({
+                        size: 100_000,
+                        latencyMs: 50,
+                        apiRequests: 29,
+                        orgRequests: 29,
+                        orgRequestsByKind: byKind,
+                        wallMs: 20_000,
+                        syncMemory: {
+                            rssBeforeJobBytes: 0,
+                            peakBytes: 0,
+                            maxRssBytes: 160 * 2 ** 20,
+                            heapAfterGcBytes: 40 * 2 ** 20
+                        }
+                    }),
+                    m({
+                        size: 100_000,
+                        latencyMs: 50,
+                        variant: 'naive',
+                        apiRequests: 2900
+                    })
+                ])
+            ],
+            ['run.json']
+        );
+        expect(md).toContain(
+            '| 100,000 | 29 (7 polls), 20.0 s | – | 2,900 (100×) | 160 | 40 |'
+        );
+        expect(md).toContain(
+            '| 10,000 | 12 (0 polls), 1.00 s | – | – | 150 | – |'
+        );
+        expect(md).toContain('### Where the requests go at 100,000 persons');
+        expect(md).toContain(
+            'nightly, cold, 50 ms: 29 requests (7 status polls) — 20 bulkQueryResults'
+        );
+        expect(md).toContain(
+            '| nightly, cold | 150 (–) / 256 | 160 (40) / 256 |'
+        );
+    });
+
     it('flags smoke runs that break the design bounds', () => {
         expect(smokeProblems([m({})])).toEqual([]);
         expect(
@@ -278,6 +334,14 @@ describe('options and the per-record baseline', () => {
             /not a whole number/
         );
         expect(() => parseSizes('10', '--size', 1000)).toThrow(/≥ 1000/);
+    });
+
+    it('regenerates the page only when asked, never without writing it', () => {
+        expect(parseArgs([]).reportOnly).toBe(false);
+        expect(parseArgs(['--report']).reportOnly).toBe(true);
+        expect(() => parseArgs(['--report', '--no-readme'])).toThrow(
+            /--report writes README.md/
+        );
     });
 
     it('defaults a smoke run to 10,000 persons, no latency, no committed output', () => {
