@@ -7,8 +7,11 @@
  * every problem found; exit code 1 when there is one.
  *
  *   npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N]
- *                          [--property-runs N] [--only faults,crash,properties]
- *                          [--json FILE]
+ *                          [--property-runs N] [--seed N]
+ *                          [--only faults,crash,properties] [--json FILE]
+ *
+ * Trials are seeded (the same seed injects the same faults and kills); `--seed` moves
+ * every part to other seeds, to explore beyond the default ones.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,7 +27,7 @@ import {
 } from './matrix';
 import { caseArb, runCase, type CaseStats } from './properties';
 
-const USAGE = `usage: npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N] [--property-runs N] [--only faults,crash,properties] [--json FILE]`;
+const USAGE = `usage: npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N] [--property-runs N] [--seed N] [--only faults,crash,properties] [--json FILE]`;
 
 export interface ReliabilityOptions {
     /** Seeds per fault scenario on the Collections-sized data set. */
@@ -35,6 +38,8 @@ export interface ReliabilityOptions {
     crashTrials: number;
     /** Random histories. */
     propertyRuns: number;
+    /** Base seed of every part (0: the default seeds). */
+    seed: number;
     only: Set<'faults' | 'crash' | 'properties'>;
     json?: string;
 }
@@ -61,6 +66,7 @@ export function parseOptions(argv: readonly string[]): ReliabilityOptions {
                 'bulk-seeds': { type: 'string' },
                 'crash-trials': { type: 'string' },
                 'property-runs': { type: 'string' },
+                seed: { type: 'string' },
                 only: { type: 'string' },
                 json: { type: 'string' }
             },
@@ -85,6 +91,7 @@ export function parseOptions(argv: readonly string[]): ReliabilityOptions {
         bulkSeeds: count(values['bulk-seeds'], 'bulk-seeds', 2),
         crashTrials: count(values['crash-trials'], 'crash-trials', 16),
         propertyRuns: count(values['property-runs'], 'property-runs', 300),
+        seed: count(values.seed, 'seed', 0),
         only,
         ...(values.json ? { json: values.json } : {})
     };
@@ -166,7 +173,7 @@ async function faultRows(
     return rows;
 }
 
-async function crashRows(trials: number): Promise<Row[]> {
+async function crashRows(trials: number, firstSeed: number): Promise<Row[]> {
     const rows: Row[] = [];
     const variants = [
         { size: { contacts: 60 }, bulkThreshold: undefined, killsPerJob: 2 },
@@ -180,7 +187,7 @@ async function crashRows(trials: number): Promise<Row[]> {
         for (let t = 0; t < n; t++) {
             const r = await runCrashTrial({
                 size: variant.size,
-                seed: 100 + v * 1000 + t,
+                seed: firstSeed + 100 + v * 1000 + t,
                 killsPerJob: variant.killsPerJob,
                 ...(variant.bulkThreshold !== undefined
                     ? { bulkThreshold: variant.bulkThreshold }
@@ -213,7 +220,7 @@ async function crashRows(trials: number): Promise<Row[]> {
     return rows;
 }
 
-async function propertyRows(runs: number): Promise<Row[]> {
+async function propertyRows(runs: number, base: number): Promise<Row[]> {
     if (runs === 0) return [];
     const started = Date.now();
     const stats: CaseStats = { cases: 0, jobRuns: 0, faultyRuns: 0, lost: 0 };
@@ -226,7 +233,7 @@ async function propertyRows(runs: number): Promise<Row[]> {
                 if (problems.length) throw new Error(problems.join('\n'));
             }
         ),
-        { numRuns: runs, seed: 20260105, endOnFailure: true }
+        { numRuns: runs, seed: 20260105 + base, endOnFailure: true }
     );
     const problems: string[] = [];
     if (details.failed)
@@ -268,13 +275,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     const started = Date.now();
     const rows: Row[] = [];
     if (options.only.has('faults')) {
-        rows.push(...(await faultRows(SMALL, options.seeds, 1)));
-        rows.push(...(await faultRows(BULK, options.bulkSeeds, 51)));
+        rows.push(...(await faultRows(SMALL, options.seeds, options.seed + 1)));
+        rows.push(
+            ...(await faultRows(BULK, options.bulkSeeds, options.seed + 51))
+        );
     }
     if (options.only.has('crash'))
-        rows.push(...(await crashRows(options.crashTrials)));
+        rows.push(...(await crashRows(options.crashTrials, options.seed)));
     if (options.only.has('properties'))
-        rows.push(...(await propertyRows(options.propertyRuns)));
+        rows.push(...(await propertyRows(options.propertyRuns, options.seed)));
 
     const total = (k: 'trials' | 'faults' | 'reruns' | 'lost'): number =>
         rows.reduce((a, r) => a + r[k], 0);

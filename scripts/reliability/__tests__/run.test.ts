@@ -11,6 +11,7 @@ describe('npm run reliability options', () => {
         expect(o.seeds).toBeGreaterThan(1);
         expect(o.crashTrials).toBeGreaterThan(1);
         expect(o.propertyRuns).toBeGreaterThan(10);
+        expect(o.seed).toBe(0);
         expect(o.json).toBeUndefined();
     });
 
@@ -24,6 +25,8 @@ describe('npm run reliability options', () => {
             '4',
             '--property-runs',
             '10',
+            '--seed',
+            '1000',
             '--only',
             'crash, faults',
             '--json',
@@ -34,6 +37,7 @@ describe('npm run reliability options', () => {
             bulkSeeds: 0,
             crashTrials: 4,
             propertyRuns: 10,
+            seed: 1000,
             json: 'out.json'
         });
         expect([...o.only].sort()).toEqual(['crash', 'faults']);
