@@ -20,6 +20,8 @@ export interface BenchOptions {
     readme: boolean;
     /** V8 old-space limit of each job's process, MiB (0: Node's default). */
     heapMb: number;
+    /** Records per Bulk ingest job the sync uses (experiments; default: the client's). */
+    bulkJobSize?: number;
     /** Only regenerate README.md from the results folder (runs of several commands). */
     reportOnly: boolean;
 }
@@ -29,7 +31,7 @@ export const DEFAULT_RESULTS = resolve(__dirname, 'results');
 export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
                  [--jobs nightly-cold,nightly-again,hourly,push-burst]
                  [--variants sync,collections,naive] [--naive-sample 1000]
-                 [--heap-mb 256] [--out DIR] [--no-readme] [--smoke]
+                 [--heap-mb 256] [--bulk-job-size N] [--out DIR] [--no-readme] [--smoke]
        npm run bench -- --report [--out DIR]   (only regenerate README.md)`;
 
 function usage(message: string): OptoutError {
@@ -121,6 +123,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
                 break;
             case '--smoke':
                 o.smoke = true;
+                break;
+            case '--bulk-job-size':
+                [o.bulkJobSize] = parseSizes(value(), '--bulk-job-size', 1);
                 break;
             case '--report':
                 o.reportOnly = true;

@@ -223,7 +223,14 @@ async function measureSequence(
                         variant,
                         n,
                         naiveSample: opts.naiveSample,
-                        burstPersons: job === 'push-burst' ? state.burst : []
+                        burstPersons: job === 'push-burst' ? state.burst : [],
+                        ...(opts.bulkJobSize
+                            ? {
+                                  clientOptions: {
+                                      bulkJobSize: opts.bulkJobSize
+                                  }
+                              }
+                            : {})
                     },
                     opts.heapMb
                 );
@@ -403,6 +410,7 @@ export async function runBench(
         latencies: opts.latencies,
         naiveSample: opts.naiveSample,
         heapMb: opts.heapMb,
+        ...(opts.bulkJobSize ? { bulkJobSize: opts.bulkJobSize } : {}),
         datasets: {},
         measurements: []
     };
