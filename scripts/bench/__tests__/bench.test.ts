@@ -339,6 +339,8 @@ describe('options and the per-record baseline', () => {
     it('regenerates the page only when asked, never without writing it', () => {
         expect(parseArgs([]).reportOnly).toBe(false);
         expect(parseArgs(['--report']).reportOnly).toBe(true);
+        expect(parseArgs(['--bulk-job-size', '20k']).bulkJobSize).toBe(20_000);
+        expect(parseArgs([]).bulkJobSize).toBeUndefined();
         expect(() => parseArgs(['--report', '--no-readme'])).toThrow(
             /--report writes README.md/
         );
