@@ -208,7 +208,12 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
         const requeued = ctx.ledger.requeuePersons(
             matched.map((m) => m.personId)
         );
-        ctx.builder.skip('persons_with_new_records', requeued);
+        // Not a skip: their memberships are written by this run's (a).
+        if (requeued)
+            ctx.log(
+                'info',
+                `${requeued} persons have Contacts or Leads created since the last check: their memberships are queued for them`
+            );
         // A failed write is taken again from the same cursor next time.
         if (!failed) moveCursor();
     } finally {
