@@ -81,7 +81,7 @@ function runtimeImport(): string {
 
 /**
  * The rollup plugin for Salesforce-provided modules. It runs before the LWC plugin so
- * that its answers win over lightning-base-components' English-only stubs.
+ * that its answers win over lightning-base-components' built-in English-only label modules.
  */
 export function platformModules(labelNames: ReadonlySet<string>): Plugin {
     return {

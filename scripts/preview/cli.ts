@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { runCommand } from '../cli/command';
+import { waitForStopSignal } from '../scheduler/signals';
 import { resolveLocalOrg } from '../local-org/connect';
 import { OptoutError } from '../model/errors';
 import { DEFAULT_OUT_DIR, buildPreview } from './build';
@@ -138,15 +139,10 @@ export function previewProgram(): Command {
                         'Stop with Ctrl-C.'
                     ].join('\n')
             );
-            await new Promise<void>((resolveStop) => {
-                const stop = (): void => {
-                    process.off('SIGINT', stop);
-                    process.off('SIGTERM', stop);
-                    resolveStop();
-                };
-                process.on('SIGINT', stop);
-                process.on('SIGTERM', stop);
-            });
+            // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
+            const signal = waitForStopSignal(() => undefined);
+            await signal.stopped;
+            signal.dispose();
             await server.close();
             await org.close();
         });

@@ -9,11 +9,15 @@
  * - `deliveredUnconfirmed`: a delivered unsubscribe whose records do not carry it (R11);
  * - `auditProblems`: audit trail vs JobResults vs the org — nothing counted twice (R10);
  * - `removedWithoutResubscribe`: a ledger unsubscribe removed other than by resubscribe;
- * - `integrity`: SQLite's own check of the ledger file.
+ * - `integrity`: SQLite's own check of the ledger file;
+ * - `convergedProblems`: the end state against the fault-free run's, with R11's delivery;
+ * - `idleRound`: what one more round of every job changed (R11: nothing).
  */
 import Database from 'better-sqlite3';
+import type { LocalOrgStats } from '../local-org/admin';
 import { id18 } from '../sync/decisions';
 import type { JobResult } from '../sync/result';
+import { TRIAL_SETTINGS } from './dataset';
 import { optOutValuesSent, type SentRequest, type World } from './world';
 
 export interface Snapshot {
@@ -367,4 +371,55 @@ export function integrity(path: string): string[] {
     } finally {
         db.close();
     }
+}
+
+/**
+ * A trial's end state against the fault-free run's, and R11 both ways: every delivered
+ * unsubscribe confirmed, every one with a record delivered, and only the data set's
+ * unmatched ones still waiting. `lost`: unsubscribes undelivered or unconfirmed.
+ */
+export async function convergedProblems(
+    world: World,
+    baseline: Snapshot,
+    expectedWaiting: number
+): Promise<{ problems: string[]; lost: number }> {
+    const problems = diffSnapshots(baseline, await snapshot(world)).map(
+        (d) => `differs from the fault-free run: ${d}`
+    );
+    const delivery = await deliveryCheck(world, {
+        field: TRIAL_SETTINGS.optOutField ?? 'HasOptedOutOfEmail',
+        applyToSameEmail: TRIAL_SETTINGS.applyToSameEmail ?? true
+    });
+    problems.push(...delivery.unconfirmed, ...delivery.undelivered);
+    if (delivery.waiting !== expectedWaiting)
+        problems.push(
+            `${delivery.waiting} unsubscribe(s) wait for a record, ${expectedWaiting} expected`
+        );
+    return {
+        problems,
+        lost: delivery.undelivered.length + delivery.unconfirmed.length
+    };
+}
+
+/** What a round of jobs changed, by their results and by the write requests the org served. */
+export function idleRound(
+    before: LocalOrgStats,
+    after: LocalOrgStats,
+    results: readonly JobResult[]
+): { changes: number; writeRequests: number } {
+    return {
+        changes: results.reduce(
+            (a, r) =>
+                a +
+                r.recordsWritten +
+                r.membershipsUpserted +
+                r.ledgerUnsubscribesAdded +
+                r.unsubscribesDelivered,
+            0
+        ),
+        writeRequests:
+            after.groups.collections -
+            before.groups.collections +
+            (after.groups.bulkIngest - before.groups.bulkIngest)
+    };
 }

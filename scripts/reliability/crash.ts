@@ -18,8 +18,7 @@ import { join, resolve } from 'node:path';
 import type { JobName, JobResult } from '../sync/result';
 import {
     auditProblems,
-    deliveryCheck,
-    diffSnapshots,
+    convergedProblems,
     integrity,
     readPeople,
     removedWithoutResubscribe,
@@ -243,21 +242,13 @@ export async function runCrashTrial(
             ...integrity(world.ledgerPath).map((p) => `integrity: ${p}`)
         );
         world.reopenLedger();
-        problems.push(
-            ...diffSnapshots(base.snapshot, await snapshot(world)).map(
-                (d) => `differs from the fault-free run: ${d}`
-            )
+        const converged = await convergedProblems(
+            world,
+            base.snapshot,
+            seeded.unmatched
         );
+        problems.push(...converged.problems);
         const field = TRIAL_SETTINGS.optOutField ?? 'HasOptedOutOfEmail';
-        const delivery = await deliveryCheck(world, {
-            field,
-            applyToSameEmail: TRIAL_SETTINGS.applyToSameEmail ?? true
-        });
-        problems.push(...delivery.unconfirmed, ...delivery.undelivered);
-        if (delivery.waiting !== seeded.unmatched)
-            problems.push(
-                `${delivery.waiting} unsubscribe(s) wait for a record, ${seeded.unmatched} expected`
-            );
         problems.push(...removedWithoutResubscribe(world));
         problems.push(...(await auditProblems(world, { field })));
         const after = await readPeople(world);
@@ -272,7 +263,7 @@ export async function runCrashTrial(
             killedAt,
             runs,
             reruns: runs - JOB_ORDER.length,
-            lost: delivery.undelivered.length + delivery.unconfirmed.length,
+            lost: converged.lost,
             problems,
             durationMs: Date.now() - started
         };

@@ -16,8 +16,8 @@ import type { OrgClientOptions } from '../salesforce/client';
 import type { JobName, JobResult } from '../sync/result';
 import {
     auditProblems,
-    deliveryCheck,
-    diffSnapshots,
+    convergedProblems,
+    idleRound,
     falseWrites,
     integrity,
     removedWithoutResubscribe,
@@ -238,23 +238,14 @@ export async function runTrial(
         world.admin.clearFaults();
         world.admin.resetUsage();
 
-        // The state equals the fault-free run's.
-        problems.push(
-            ...diffSnapshots(baseline, await snapshot(world)).map(
-                (d) => `differs from the fault-free run: ${d}`
-            )
+        // The state equals the fault-free run's; R11 both ways; R4; R10.
+        const converged = await convergedProblems(
+            world,
+            baseline,
+            seeded.unmatched
         );
-        // R11 both ways; R4; R10.
+        problems.push(...converged.problems);
         const field = TRIAL_SETTINGS.optOutField ?? 'HasOptedOutOfEmail';
-        const delivery = await deliveryCheck(world, {
-            field,
-            applyToSameEmail: TRIAL_SETTINGS.applyToSameEmail ?? true
-        });
-        problems.push(...delivery.unconfirmed, ...delivery.undelivered);
-        if (delivery.waiting !== seeded.unmatched)
-            problems.push(
-                `${delivery.waiting} unsubscribe(s) wait for a record, ${seeded.unmatched} expected`
-            );
         problems.push(...falseWrites(world.sent));
         problems.push(...removedWithoutResubscribe(world));
         problems.push(...(await auditProblems(world, { results, field })));
@@ -318,20 +309,11 @@ export async function runTrial(
         const idle: JobResult[] = [];
         for (const job of JOB_ORDER)
             await runUntilClean(world, job, { maxRuns: 1, results: idle });
-        const after = world.admin.stats();
-        const written = idle.reduce(
-            (a, r) =>
-                a +
-                r.recordsWritten +
-                r.membershipsUpserted +
-                r.ledgerUnsubscribesAdded +
-                r.unsubscribesDelivered,
-            0
+        const { changes: written, writeRequests } = idleRound(
+            before,
+            world.admin.stats(),
+            idle
         );
-        const writeRequests =
-            after.groups.collections -
-            before.groups.collections +
-            (after.groups.bulkIngest - before.groups.bulkIngest);
         if (written > 0 || writeRequests > 0)
             problems.push(
                 `a second round was not idle: ${written} change(s), ${writeRequests} write request(s)`
@@ -353,7 +335,7 @@ export async function runTrial(
             retried,
             deferredRuns: deferredRuns.length,
             failedRuns: failedRuns.length,
-            lost: delivery.undelivered.length + delivery.unconfirmed.length,
+            lost: converged.lost,
             problems,
             modes: [
                 ...new Set(

@@ -24,6 +24,7 @@ import {
     auditProblems,
     deliveryCheck,
     falseWrites,
+    idleRound,
     readPeople,
     removedWithoutResubscribe
 } from './checks';
@@ -427,20 +428,11 @@ export async function runCase(
         for (const job of JOB_ORDER)
             idle.push((await world.run(job, { client })).result);
         model.results.push(...idle);
-        const after = world.admin.stats();
-        const changes = idle.reduce(
-            (a, r) =>
-                a +
-                r.recordsWritten +
-                r.membershipsUpserted +
-                r.ledgerUnsubscribesAdded +
-                r.unsubscribesDelivered,
-            0
+        const { changes, writeRequests } = idleRound(
+            before,
+            world.admin.stats(),
+            idle
         );
-        const writeRequests =
-            after.groups.collections -
-            before.groups.collections +
-            (after.groups.bulkIngest - before.groups.bulkIngest);
         if (changes > 0 || writeRequests > 0)
             problems.push(
                 `not idempotent: ${changes} change(s), ${writeRequests} write request(s) after healing: ${JSON.stringify(idle.map((r) => [r.job, r.recordsWritten, r.membershipsUpserted, r.ledgerUnsubscribesAdded, r.unsubscribesDelivered]))}`

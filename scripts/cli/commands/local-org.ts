@@ -20,6 +20,7 @@ import {
     parseLatency
 } from '../../local-org/faults';
 import { startLocalOrg } from '../../local-org/server';
+import { waitForStopSignal } from '../../scheduler/signals';
 
 interface StartOptions {
     port: string;
@@ -215,15 +216,10 @@ export function register(program: Command): void {
                             'Press Ctrl-C to stop.'
                         ].join('\n')
                 );
-                await new Promise<void>((resolveStop) => {
-                    const stop = (): void => {
-                        process.off('SIGINT', stop);
-                        process.off('SIGTERM', stop);
-                        resolveStop();
-                    };
-                    process.on('SIGINT', stop);
-                    process.on('SIGTERM', stop);
-                });
+                // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
+                const signal = waitForStopSignal(() => undefined);
+                await signal.stopped;
+                signal.dispose();
                 out.log('info', 'Stopping the local org…');
                 await org.close();
                 removeState(opts.stateFile);
