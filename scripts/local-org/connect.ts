@@ -185,8 +185,6 @@ export async function resolveLocalOrg(
         }
     }
     const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
-    if (dbPath !== ':memory:')
-        mkdirSync(dirname(resolve(dbPath)), { recursive: true });
     let org: LocalOrg;
     try {
         org = await startLocalOrg({ ...(options.orgOptions ?? {}), dbPath });

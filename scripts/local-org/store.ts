@@ -5,6 +5,8 @@
  * lookups, uniqueness, validation rules, converted leads, soft delete.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeId, normalizeId } from '../model/ids';
 import {
@@ -80,6 +82,9 @@ export class OrgStore {
     private lastStamp = 0;
 
     constructor(readonly dbPath: string) {
+        // A first start in a fresh clone: `.optout/` does not exist yet.
+        if (dbPath !== ':memory:')
+            mkdirSync(dirname(dbPath), { recursive: true });
         // One connection per org: a short busy timeout makes a locked file fail fast.
         this.db = new Database(dbPath, { timeout: 200 });
         if (dbPath !== ':memory:') {

@@ -98,7 +98,8 @@ describe('the sf CLI against `optout local-org start`', () => {
                 '--port',
                 '0',
                 '--db',
-                join(dir, 'org.db'),
+                // A folder that does not exist yet, as `.optout/` in a fresh clone.
+                join(dir, 'data', 'org.db'),
                 '--state-file',
                 stateFile,
                 '--json'
