@@ -4,7 +4,7 @@
  * org's bearer token, and the same operations in-process through `LocalOrg.admin`.
  * Faults and latency never apply here, and nothing here counts against the API limit.
  */
-import type { OrgContext } from './context';
+import { type OrgContext, type OrgOptions, parseOrgOptions } from './context';
 import { ApiError } from './errors';
 import {
     type FaultSpec,
@@ -50,6 +50,10 @@ export interface AdminHandle {
     setUsage(used: number): void;
     setApiLimit(limit: number): void;
     reseed(seed: number): void;
+    /** The org's configuration (duplicate rules, Translation Workbench, sharing). */
+    getOptions(): OrgOptions;
+    /** Changes some options (validated; unknown keys refused) and stores them. */
+    setOptions(options: Partial<OrgOptions>): OrgOptions;
 }
 
 const GROUPS: Record<string, string[]> = {
@@ -139,6 +143,17 @@ export function createAdmin(
         },
         reseed(seed) {
             org.faults.reseed(seed);
+        },
+        getOptions() {
+            return { ...org.settings.options };
+        },
+        setOptions(options) {
+            Object.assign(org.settings.options, parseOrgOptions(options));
+            org.store.setMeta(
+                'orgOptions',
+                JSON.stringify(org.settings.options)
+            );
+            return { ...org.settings.options };
         }
     };
     return admin;
@@ -269,6 +284,19 @@ export async function adminRoute(
                     used: org.usage.used,
                     limit: org.usage.limit
                 });
+            }
+        }
+        if (path === 'options') {
+            if (m === 'GET') return jsonReply(200, admin.getOptions());
+            if (m === 'PUT' || m === 'POST' || m === 'PATCH') {
+                const b = await body(ctx);
+                try {
+                    return jsonReply(200, admin.setOptions(b));
+                } catch (e) {
+                    throw badRequest(
+                        e instanceof Error ? e.message : String(e)
+                    );
+                }
             }
         }
         if (path === 'usage/reset' && m === 'POST') {

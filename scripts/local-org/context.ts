@@ -6,7 +6,56 @@ import type { FaultInjector } from './faults';
 import type { QueryEngine } from './query';
 import type { OrgStore } from './store';
 
+/**
+ * How this org is configured, where real orgs differ. The defaults are the strict ones
+ * (the local org is never kinder than Salesforce): duplicate rules active as the
+ * standard Contact and Lead rules are in most orgs, Translation Workbench off as in a
+ * new org. Persisted in the store (meta `orgOptions`) so every process that opens the
+ * same file sees the same org; `LocalOrgOptions.orgOptions` and `PUT /local/options`
+ * change them.
+ */
+export interface OrgOptions {
+    /** Standard duplicate rules on Contact and Lead (block unless allowSave=true). */
+    duplicateRules: boolean;
+    /** Translation Workbench enabled (Translations / CustomObjectTranslation deploy). */
+    translationWorkbench: boolean;
+    /** Org-wide default for Lead: Public Read/Write (default) or Private. */
+    leadSharing: 'ReadWrite' | 'Private';
+}
+
+export const DEFAULT_ORG_OPTIONS: OrgOptions = {
+    duplicateRules: true,
+    translationWorkbench: false,
+    leadSharing: 'ReadWrite'
+};
+
+/** Reads partial options (from JSON or a caller); refuses unknown keys and bad values. */
+export function parseOrgOptions(input: unknown): Partial<OrgOptions> {
+    if (!input || typeof input !== 'object' || Array.isArray(input))
+        throw new Error('Org options must be a JSON object');
+    const out: Partial<OrgOptions> = {};
+    for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+        if (k === 'duplicateRules' || k === 'translationWorkbench') {
+            if (typeof v !== 'boolean')
+                throw new Error(`Org option ${k} must be true or false`);
+            out[k] = v;
+        } else if (k === 'leadSharing') {
+            if (v !== 'ReadWrite' && v !== 'Private')
+                throw new Error(
+                    'Org option leadSharing must be "ReadWrite" or "Private"'
+                );
+            out.leadSharing = v;
+        } else
+            throw new Error(
+                `Unknown org option ${k} (known: ${Object.keys(DEFAULT_ORG_OPTIONS).join(', ')})`
+            );
+    }
+    return out;
+}
+
 export interface OrgSettings {
+    /** Org configuration (duplicate rules, Translation Workbench, sharing). */
+    options: OrgOptions;
     /** Rows per transaction when processing Bulk ingest jobs. */
     bulkChunkSize: number;
     /** Rows per Bulk query result page when the client gives no maxRecords. */

@@ -19,7 +19,15 @@ import {
 import type { AddressInfo } from 'node:net';
 import { adminRoute, createAdmin, type AdminHandle } from './admin';
 import { BulkService } from './bulk';
-import { ApiUsage, type OrgContext, type OrgSettings, Stats } from './context';
+import {
+    ApiUsage,
+    DEFAULT_ORG_OPTIONS,
+    type OrgContext,
+    type OrgOptions,
+    type OrgSettings,
+    parseOrgOptions,
+    Stats
+} from './context';
 import { DeployService } from './deploy';
 import { ApiError } from './errors';
 import {
@@ -54,6 +62,11 @@ export interface LocalOrgOptions {
     bulkChunkSize?: number;
     /** Rows per Bulk query result page when maxRecords is not given (default 50,000). */
     bulkQueryPageSize?: number;
+    /**
+     * Org configuration (see OrgOptions): given keys replace the ones stored in the
+     * file, and are stored; the rest keep their stored (or default, strict) values.
+     */
+    orgOptions?: Partial<OrgOptions>;
 }
 
 export interface LocalOrg {
@@ -457,7 +470,16 @@ export async function startLocalOrg(
 ): Promise<LocalOrg> {
     const dbPath = options.dbPath ?? ':memory:';
     const store = new OrgStore(dbPath);
+    const stored = store.getMeta('orgOptions');
+    const orgOptions: OrgOptions = {
+        ...DEFAULT_ORG_OPTIONS,
+        ...(stored ? parseOrgOptions(JSON.parse(stored)) : {}),
+        ...(options.orgOptions ? parseOrgOptions(options.orgOptions) : {})
+    };
+    if (options.orgOptions)
+        store.setMeta('orgOptions', JSON.stringify(orgOptions));
     const settings: OrgSettings = {
+        options: orgOptions,
         bulkChunkSize: options.bulkChunkSize ?? 10_000,
         bulkQueryPageSize: options.bulkQueryPageSize ?? 50_000,
         apiLimit: options.apiLimit ?? 15_000
