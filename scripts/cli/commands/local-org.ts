@@ -19,6 +19,7 @@ import {
     parseFaultSpec,
     parseLatency
 } from '../../local-org/faults';
+import type { OrgOptions } from '../../local-org/context';
 import { startLocalOrg } from '../../local-org/server';
 import { waitForStopSignal } from '../../scheduler/signals';
 
@@ -31,7 +32,44 @@ interface StartOptions {
     faults?: string;
     seed?: string;
     bulkQueryPageSize?: string;
+    duplicateRules?: string;
+    translationWorkbench?: string;
+    leadSharing?: string;
     stateFile: string;
+}
+
+function onOff(name: string, value: string | undefined): boolean | undefined {
+    if (value === undefined) return undefined;
+    if (value === 'on') return true;
+    if (value === 'off') return false;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `${name} must be on or off, got '${value}'`,
+        { exitCode: 2 }
+    );
+}
+
+/** The org options given on the command line (the rest keep their stored values). */
+export function orgOptionsFrom(opts: {
+    duplicateRules?: string;
+    translationWorkbench?: string;
+    leadSharing?: string;
+}): Partial<OrgOptions> {
+    const out: Partial<OrgOptions> = {};
+    const dup = onOff('--duplicate-rules', opts.duplicateRules);
+    if (dup !== undefined) out.duplicateRules = dup;
+    const tw = onOff('--translation-workbench', opts.translationWorkbench);
+    if (tw !== undefined) out.translationWorkbench = tw;
+    if (opts.leadSharing !== undefined) {
+        if (opts.leadSharing !== 'ReadWrite' && opts.leadSharing !== 'Private')
+            throw new OptoutError(
+                'BAD_ARGUMENT',
+                `--lead-sharing must be ReadWrite or Private, got '${opts.leadSharing}'`,
+                { exitCode: 2 }
+            );
+        out.leadSharing = opts.leadSharing;
+    }
+    return out;
 }
 
 function positiveInt(
@@ -90,6 +128,18 @@ export function register(program: Command): void {
             'rows per Bulk query result page when the client gives no maxRecords (default 50000)'
         )
         .option(
+            '--duplicate-rules <on|off>',
+            'standard Contact and Lead duplicate rules (stored with the org; on in a new org)'
+        )
+        .option(
+            '--translation-workbench <on|off>',
+            'Translation Workbench (stored with the org; off in a new org, as in Salesforce)'
+        )
+        .option(
+            '--lead-sharing <ReadWrite|Private>',
+            'org-wide default for Lead (stored with the org; ReadWrite in a new org)'
+        )
+        .option(
             '--state-file <file>',
             'where to write the URL and token for other commands',
             DEFAULT_STATE_FILE
@@ -97,6 +147,7 @@ export function register(program: Command): void {
         .action(async (opts: StartOptions, command: Command) => {
             await runCommand(command, async (out) => {
                 const port = positiveInt('--port', opts.port) as number;
+                const orgOptions = orgOptionsFrom(opts);
                 let faults;
                 let latency;
                 try {
@@ -151,6 +202,7 @@ export function register(program: Command): void {
                             opts.bulkQueryPageSize,
                             1
                         ),
+                        orgOptions,
                         log: (line) => out.log('debug', line)
                     });
                 } catch (err) {
@@ -200,12 +252,14 @@ export function register(program: Command): void {
                         orgId: org.orgId,
                         username: org.username,
                         stateFile: opts.stateFile,
-                        pid: process.pid
+                        pid: process.pid,
+                        options: org.admin.getOptions()
                     },
                     () =>
                         [
                             `Local org running at ${org.instanceUrl}`,
                             `  access token: ${org.accessToken}`,
+                            `  org options: duplicate rules ${org.admin.getOptions().duplicateRules ? 'on' : 'off'}, Translation Workbench ${org.admin.getOptions().translationWorkbench ? 'on' : 'off'}, Lead sharing ${org.admin.getOptions().leadSharing}`,
                             `  org id:       ${org.orgId}`,
                             `  username:     ${org.username}`,
                             `  database:     ${dbPath}`,
