@@ -14,6 +14,14 @@
  * | Lucas Moreau    | unsubscribed from an audience in Salesforce (Flow)      | R5c     |
  * | Sofia Rossi     | unsubscribed long ago on the platform, not in Salesforce| R3a     |
  * | Jordan Reyes    | in the ledger, no Salesforce record at all              | R6 skip |
+ * | Tomás Silva     | a Contact without an Account, owned by a sales rep       | R14 no access |
+ * | Margaret Okafor | Investor Relations: a customer validation rule refuses   | R14 validation rule |
+ *
+ * Ana López is also the demo's duplicate pair under the org's duplicate rules (a
+ * Contact and a Lead with one email): the sync's writes pass because it sends
+ * `allowSave=true`. Tomás Silva's Contact is private to its owner, Dana Whitfield (a
+ * second user the demo creates): the sync's integration user, with only the package's
+ * View All set, is refused until the demo assigns the Modify All set and retries.
  *
  * Pure: no I/O. Emails use the reserved `.example` top-level domain.
  */
@@ -28,7 +36,32 @@ export const DEMO_SIZES: Record<DemoSize, { contacts: number; leads: number }> =
     };
 
 /** Bumped when the generated data changes: a ledger seeded by another version is not reused. */
-export const DEMO_DATA_VERSION = 1;
+export const DEMO_DATA_VERSION = 2;
+
+/**
+ * The users the demo creates besides the org's administrator: the sync's integration
+ * user (Standard User profile, the package's permission sets) and the sales rep who
+ * owns the account-less Contact. Usernames are unique across Salesforce, so they use
+ * the reserved `.example` domain too.
+ */
+export const DEMO_USERS = {
+    integration: {
+        username: 'optout.integration@optout-demo.example',
+        firstName: 'Opt-Out Sync',
+        lastName: 'Integration'
+    },
+    salesRep: {
+        username: 'dana.whitfield@optout-demo.example',
+        firstName: 'Dana',
+        lastName: 'Whitfield'
+    }
+} as const;
+
+/**
+ * The customer's validation rule the demo deploys on Contact (scripts/demo/customer-org):
+ * Investor Relations contacts' email preferences may not be changed through the API.
+ */
+export const PROTECTED_DEPARTMENT = 'Investor Relations';
 
 export const AUDIENCES = [
     { id: '3f9a1c2b7d', name: 'Monthly Newsletter' },
@@ -284,6 +317,12 @@ export interface DemoPerson {
     optedOut: boolean;
     /** Index into the Contact or Lead list (insert order). */
     index: number;
+    /** Contacts only: created without an Account (then private to its owner). */
+    accountless?: boolean;
+    /** Owned by the demo's sales rep rather than the administrator. */
+    ownedBySalesRep?: boolean;
+    /** Contact.Department, when set. */
+    department?: string;
 }
 
 export type IdForm = '18' | '15' | 'none';
@@ -343,7 +382,9 @@ export type DemoExample =
     | 'allAudiences'
     | 'salesforceAudienceUnsubscribe'
     | 'platformBacklog'
-    | 'noMatch';
+    | 'noMatch'
+    | 'noAccess'
+    | 'validationRule';
 
 interface Named {
     example: DemoExample;
@@ -352,6 +393,10 @@ interface Named {
     company: string;
     object: 'Contact' | 'Lead' | null;
     email?: string;
+    /** Extra fields of the generated person. */
+    extra?: Partial<
+        Pick<DemoPerson, 'accountless' | 'ownedBySalesRep' | 'department'>
+    >;
 }
 
 const NAMED: Named[] = [
@@ -411,6 +456,24 @@ const NAMED: Named[] = [
         company: 'Freelance',
         object: null,
         email: 'jordan.reyes@mailbox.example'
+    },
+    {
+        // A freelance consultant sales keeps as a Contact without an Account.
+        example: 'noAccess',
+        first: 'Tomás',
+        last: 'Silva',
+        company: 'Freelance',
+        object: 'Contact',
+        email: 'tomas.silva@consulting.example',
+        extra: { accountless: true, ownedBySalesRep: true }
+    },
+    {
+        example: 'validationRule',
+        first: 'Margaret',
+        last: 'Okafor',
+        company: 'Woodgrove Bank',
+        object: 'Contact',
+        extra: { department: PROTECTED_DEPARTMENT }
     }
 ];
 
@@ -492,6 +555,7 @@ export function generateDemoData(
             n.email
         );
         if (n.email) used.add(n.email);
+        Object.assign(p, n.extra);
         list.push(p);
         examples[n.example] = p.key;
     }
@@ -657,7 +721,9 @@ export function generateDemoData(
         examples.sameEmail,
         examples.convertedLead,
         examples.id15,
-        examples.noMatch
+        examples.noMatch,
+        examples.noAccess,
+        examples.validationRule
     ])
         set(key, [sub(AUDIENCES[0].id), sub(AUDIENCES[1].id)]);
     set(
@@ -742,6 +808,20 @@ export function generateDemoData(
             audienceId: null,
             withId15: false,
             reason: 'Unsubscribed from all emails'
+        },
+        {
+            key: examples.noAccess,
+            kind: 'global',
+            audienceId: null,
+            withId15: false,
+            reason: 'Unsubscribed from all emails'
+        },
+        {
+            key: examples.validationRule,
+            kind: 'global',
+            audienceId: null,
+            withId15: false,
+            reason: 'Unsubscribed from all emails'
         }
     ];
     const taken = new Set(burst.map((b) => b.key));
@@ -779,7 +859,13 @@ export function generateDemoData(
     return {
         seed,
         size,
-        companies: [...new Set([...contacts, ...leads].map((p) => p.company))],
+        companies: [
+            ...new Set(
+                [...contacts, ...leads]
+                    .filter((p) => !p.accountless)
+                    .map((p) => p.company)
+            )
+        ],
         contacts,
         leads,
         prospects,

@@ -3,9 +3,14 @@
  * user. Starts the local org (or uses the running one), deploys the package through the
  * metadata deploy API, seeds a realistic data set (seed.ts, data.ts), turns the nightly
  * sync and the all-audiences rule on through the settings, then runs what production
- * runs: a burst of real-time unsubscribes through the webhook's HTTP endpoint and push
- * loop, the hourly sync and the nightly sync. The summary (summary.ts) says what
- * changed, with the audit trail's own numbers.
+ * runs, as a realistic integration user (a Standard User with the package's View All
+ * permission set, not a System Administrator): a burst of real-time unsubscribes
+ * through the webhook's HTTP endpoint and push loop, the hourly sync and the nightly
+ * sync. The org is as strict as a real one (duplicate rules on, private Contacts, a
+ * customer validation rule), so two named people are refused (R14); the demo then does
+ * what `optout status` tells an admin for one of them — assign the Modify All set,
+ * `optout retry` — and pushes again. The summary (summary.ts) says what changed, with
+ * the audit trail's own numbers, and what is still stuck and why.
  *
  * A second run reuses the seeded org and ledger and shows the jobs writing nothing (R11);
  * `--reset` starts over, but only on files the demo made.
@@ -20,11 +25,17 @@ import {
     DEFAULT_DB_PATH,
     DEFAULT_STATE_FILE,
     checkOrg,
+    connectionFor,
     readState
 } from '../local-org/connect';
+import type { StuckSummary } from '../ledger/ledger';
+import { STUCK_REASON_CATALOGUE } from '../model/stuck';
 import { deployPackage } from '../local-org/testing';
 import { openOrg } from '../salesforce/open';
-import type { OrgClient } from '../salesforce/client';
+import {
+    OrgClient,
+    type RequestingConnection
+} from '../salesforce/client';
 import { writeSettings } from '../salesforce/settings';
 import { runJob } from '../sync/run';
 import type { JobResult } from '../sync/result';
@@ -48,6 +59,14 @@ import {
     type SeedCounts
 } from './seed';
 import { buildSummary, type DemoSummary } from './summary';
+import {
+    MODIFY_ALL_PERMISSION_SET,
+    assignPermissionSet,
+    type DemoUsers
+} from './users';
+
+/** The demo customer's own metadata: a validation rule on Contact (see data.ts). */
+export const CUSTOMER_METADATA = 'scripts/demo/customer-org';
 
 /** An org the demo runs against (the local org, or a test's). */
 export interface DemoOrg {
@@ -95,6 +114,7 @@ export type DemoPhase =
     | 'burst'
     | 'hourly'
     | 'nightly'
+    | 'fix'
     | 'summary';
 
 export const PHASE_TITLES: Record<DemoPhase, string> = {
@@ -106,6 +126,7 @@ export const PHASE_TITLES: Record<DemoPhase, string> = {
     burst: 'Real-time unsubscribes through the webhook',
     hourly: 'Hourly audience sync',
     nightly: 'Nightly reconciliation',
+    fix: 'Fixing what Salesforce refused (optout status, then optout retry)',
     summary: 'Reading the audit trail'
 };
 
@@ -117,6 +138,64 @@ export interface BurstResult {
     refused: number;
     pushes: number;
     results: JobResult[];
+}
+
+/** What the demo did about the records Salesforce refused (the `fix` phase). */
+export interface FixResult {
+    /** What `optout status` listed as stuck after the three jobs, by reason. */
+    before: StuckSummary;
+    /** The Modify All set given to the integration user (null: nobody lacked access). */
+    permissionSet: 'assigned' | 'already assigned' | null;
+    /** Records `optout retry --reason no_access` put back. */
+    retried: number;
+    /** The push that sent them again (null when nothing was retried). */
+    push: JobResult | null;
+}
+
+/**
+ * A client for the sync's integration user: the same org, that user's own session,
+ * so sharing and its permission sets apply to every request the jobs make.
+ */
+function integrationClient(
+    target: OrgTarget,
+    users: DemoUsers,
+    log: DemoOptions['log']
+): OrgClient {
+    const conn = connectionFor({
+        instanceUrl: target.instanceUrl,
+        accessToken: users.integration.accessToken
+    }) as unknown as RequestingConnection;
+    return new OrgClient(conn, { targetOrg: 'local', local: true, log });
+}
+
+/**
+ * Does what `optout status` says for records refused for lack of access: assigns the
+ * integration user the Modify All set (as an admin would in Setup), puts the records
+ * back (`optout retry --reason no_access`) and pushes them again. Other reasons (the
+ * validation rule) are left for the admin: the summary shows them with their fix.
+ */
+async function fixNoAccess(
+    ledger: Ledger,
+    target: OrgTarget,
+    users: DemoUsers,
+    sync: OrgClient,
+    log: DemoOptions['log']
+): Promise<FixResult> {
+    const before = ledger.stuckSummary();
+    if (!before.byReason.some((g) => g.reason === 'no_access'))
+        return { before, permissionSet: null, retried: 0, push: null };
+    const permissionSet = await assignPermissionSet(
+        target,
+        users.integration.id,
+        MODIFY_ALL_PERMISSION_SET
+    );
+    const retried = ledger.retryStuck({
+        codes: [...STUCK_REASON_CATALOGUE.no_access.codes]
+    });
+    const push = retried.some((r) => r.kind === 'unsubscribe')
+        ? await runJob('push', { ledger, org: sync, log })
+        : null;
+    return { before, permissionSet, retried: retried.length, push };
 }
 
 /** The embedded local org on `dbPath`: the running one if it serves that file, else in-process. */
@@ -414,9 +493,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                             ]
                         }
                     );
+                const customer = await quietly(() =>
+                    deployPackage(o.target, CUSTOMER_METADATA)
+                );
+                if (!customer.success)
+                    throw new OptoutError(
+                        'DEPLOY_FAILED',
+                        `The demo customer's validation rule did not deploy: ${customer.componentFailures
+                            .map((f) => f.problem ?? f.fullName)
+                            .join('; ')}`
+                    );
                 return summary;
             },
-            (s) => `${s.numberComponentsDeployed} components`
+            (s) =>
+                `${s.numberComponentsDeployed} components, and the customer's validation rule on Contact`
         );
 
         const seeding = await phase(
@@ -431,10 +521,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                     { seed, size, ...DEMO_SIZES[size] },
                     { ledger: options.ledgerPath, db: dbPath }
                 );
-                if (decision === 'reuse')
+                if (decision === 'reuse' && marker)
                     return {
                         reused: true,
-                        ids: marker?.ids ?? {},
+                        ids: marker.ids,
+                        users: marker.users,
                         counts: {} as Partial<SeedCounts>
                     };
                 const seeded = await seedOrg(o.target, data, (what) =>
@@ -445,11 +536,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                     ledger,
                     data,
                     seeded.ids,
+                    seeded.users,
                     after
                 );
                 return {
                     reused: false,
                     ids: Object.fromEntries(seeded.ids),
+                    users: seeded.users,
                     counts: { ...seeded.counts, ...ledgerCounts }
                 };
             },
@@ -469,9 +562,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             () => 'nightly sync on, all-audiences rule on'
         );
 
+        // From here on the sync runs as the integration user, as in production.
+        const sync = integrationClient(o.target, seeding.users, options.log);
         const realtime = await phase(
             'burst',
-            () => burst(ledger, client, data, seeding.ids, options),
+            () => burst(ledger, sync, data, seeding.ids, options),
             (b) =>
                 `${b.sent} webhook calls, ${b.recorded} new unsubscribes, ${b.pushes} push${b.pushes === 1 ? '' : 'es'}`
         );
@@ -480,7 +575,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             () =>
                 runJob('hourly', {
                     ledger,
-                    org: client,
+                    org: sync,
                     onProgress: options.onProgress,
                     log: options.log
                 }),
@@ -491,11 +586,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             () =>
                 runJob('nightly', {
                     ledger,
-                    org: client,
+                    org: sync,
                     onProgress: options.onProgress,
                     log: options.log
                 }),
             (r) => `${r.status}, ${r.apiRequests} API requests`
+        );
+        const fix = await phase(
+            'fix',
+            () =>
+                fixNoAccess(
+                    ledger,
+                    o.target,
+                    seeding.users,
+                    sync,
+                    options.log
+                ),
+            (f) =>
+                f.permissionSet
+                    ? `${MODIFY_ALL_PERMISSION_SET} ${f.permissionSet}, ${f.retried} record${f.retried === 1 ? '' : 's'} retried: push ${f.push?.status ?? 'not run'}`
+                    : 'nobody lacked access: nothing to fix'
         );
         return await phase('summary', async () =>
             buildSummary({
@@ -508,6 +618,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                 burst: realtime,
                 hourly,
                 nightly,
+                fix,
                 deploy,
                 org: o,
                 ledgerPath: options.ledgerPath,

@@ -15,6 +15,7 @@ import {
     type DemoPerson,
     type DemoSize
 } from './data';
+import { createDemoUsers, type DemoUsers } from './users';
 
 export interface OrgTarget {
     instanceUrl: string;
@@ -31,6 +32,8 @@ export interface SeedMarker {
     leads: number;
     /** Salesforce ids of the generated people, by key. */
     ids: Record<string, string>;
+    /** The users the demo created (the sync runs as `integration`). */
+    users: DemoUsers;
 }
 
 export const MARKER = { job: 'demo', name: 'seed' } as const;
@@ -160,7 +163,13 @@ export async function seedOrg(
     target: OrgTarget,
     data: DemoData,
     step: (what: string) => void = () => undefined
-): Promise<{ ids: Map<string, string>; counts: Partial<SeedCounts> }> {
+): Promise<{
+    ids: Map<string, string>;
+    users: DemoUsers;
+    counts: Partial<SeedCounts>;
+}> {
+    step('the integration user and a sales rep');
+    const users = await createDemoUsers(target);
     step(`${data.companies.length} Accounts`);
     const accountIds = await seedRecords(
         target,
@@ -169,16 +178,29 @@ export async function seedOrg(
     );
     const accountOf = new Map(data.companies.map((c, i) => [c, accountIds[i]]));
     step(`${data.contacts.length} Contacts`);
+    const contactRow = (p: DemoPerson): Record<string, unknown> => ({
+        FirstName: p.firstName,
+        LastName: p.lastName,
+        Email: p.email,
+        Title: p.title,
+        ...(p.accountless ? {} : { AccountId: accountOf.get(p.company) }),
+        ...(p.department ? { Department: p.department } : {}),
+        HasOptedOutOfEmail: p.optedOut
+    });
+    // The sales rep's Contacts go in their own job: its rows all carry an OwnerId.
+    const bySalesRep = data.contacts.filter((p) => p.ownedBySalesRep);
+    const byAdmin = data.contacts.filter((p) => !p.ownedBySalesRep);
     const contactIds = await seedRecords(
         target,
         'Contact',
-        data.contacts.map((p) => ({
-            FirstName: p.firstName,
-            LastName: p.lastName,
-            Email: p.email,
-            Title: p.title,
-            AccountId: accountOf.get(p.company),
-            HasOptedOutOfEmail: p.optedOut
+        byAdmin.map(contactRow)
+    );
+    const repContactIds = await seedRecords(
+        target,
+        'Contact',
+        bySalesRep.map((p) => ({
+            ...contactRow(p),
+            OwnerId: users.salesRep.id
         }))
     );
     step(`${data.leads.length} Leads`);
@@ -196,7 +218,8 @@ export async function seedOrg(
         }))
     );
     const ids = new Map<string, string>([
-        ...zip(data.contacts, contactIds),
+        ...zip(byAdmin, contactIds),
+        ...zip(bySalesRep, repContactIds),
         ...zip(data.leads, leadIds)
     ]);
     step('a lead conversion');
@@ -233,9 +256,10 @@ export async function seedOrg(
     );
     return {
         ids,
+        users,
         counts: {
             accounts: accountIds.length,
-            contacts: contactIds.length + 1,
+            contacts: contactIds.length + repContactIds.length + 1,
             leads: leadIds.length,
             convertedLeads: 1,
             salesforcePending: data.salesforcePending.length
@@ -252,6 +276,7 @@ export function seedLedger(
     ledger: Ledger,
     data: DemoData,
     ids: Map<string, string>,
+    users: DemoUsers,
     org: { contacts: number; leads: number },
     now: Date = new Date()
 ): Partial<SeedCounts> {
@@ -311,7 +336,8 @@ export function seedLedger(
         seededAt: now.toISOString(),
         contacts: org.contacts,
         leads: org.leads,
-        ids: Object.fromEntries(ids)
+        ids: Object.fromEntries(ids),
+        users
     };
     ledger.setCursor(MARKER.job, MARKER.name, JSON.stringify(marker));
     return {

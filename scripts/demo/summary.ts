@@ -2,9 +2,11 @@
  * The demo's summary: what the three jobs changed, counted from their results and the
  * ledger's audit trail (R10) — records written per field, ledger unsubscribes added from
  * Salesforce, memberships upserted, skipped with reasons, push latency — the API
- * requests of each job, one story per rule from the named people, and where to look next.
+ * requests of each job, one story per rule from the named people, the records Salesforce
+ * refused grouped by reason with what to do (as `optout status` shows them, R14), and
+ * where to look next.
  */
-import type { Ledger } from '../ledger/ledger';
+import type { Ledger, StuckSummary } from '../ledger/ledger';
 import type { DeploySummary } from '../local-org/testing';
 import type { OrgClient } from '../salesforce/client';
 import type { JobResult } from '../sync/result';
@@ -17,7 +19,9 @@ import {
     type DemoExample
 } from './data';
 import type { SeedCounts } from './seed';
-import type { BurstResult, DemoOrg, DemoPhase } from './run';
+import type { BurstResult, DemoOrg, DemoPhase, FixResult } from './run';
+import { DEMO_USERS } from './data';
+import { MODIFY_ALL_PERMISSION_SET } from './users';
 
 export interface JobLine extends RunSummaryLine {
     /** The burst: how many push runs it took. */
@@ -29,6 +33,17 @@ export interface DemoExampleStory {
     name: string;
     email: string;
     story: string;
+}
+
+/** One reason records are stuck for, as `optout status` groups them (R14). */
+export interface DemoStuckReason {
+    reason: string;
+    title: string;
+    whatToDo: string;
+    retrying: number;
+    deadLetters: number;
+    /** Who, with Salesforce's own code and message. */
+    records: { email: string; errorCode: string; message: string | null }[];
 }
 
 export interface DemoSummary {
@@ -61,7 +76,13 @@ export interface DemoSummary {
         pushes: number;
         latencyMs: { median: number; max: number } | null;
     };
-    jobs: { push: JobLine; hourly: JobLine; nightly: JobLine };
+    jobs: {
+        push: JobLine;
+        hourly: JobLine;
+        nightly: JobLine;
+        /** The push after `optout retry` (null when nothing was retried). */
+        retry: JobLine | null;
+    };
     changes: {
         /** `Object.Field` → records written by this run's jobs. */
         fieldWrites: Record<string, number>;
@@ -76,8 +97,24 @@ export interface DemoSummary {
         push: number;
         hourly: number;
         nightly: number;
+        retry: number;
         total: number;
     };
+    /** The user the sync ran as (not a System Administrator). */
+    syncUser: string;
+    /** Records Salesforce refused, still stuck at the end (what `optout status` shows). */
+    stuck: {
+        retrying: number;
+        deadLetters: number;
+        byReason: DemoStuckReason[];
+    };
+    /** What the demo fixed (null when nothing lacked access). */
+    fixed: {
+        reason: 'no_access';
+        permissionSet: string;
+        retried: number;
+        delivered: number;
+    } | null;
     apiUsage: { used: number; max: number } | null;
     examples: DemoExampleStory[];
     next: string[];
@@ -93,6 +130,7 @@ interface Input {
     burst: BurstResult;
     hourly: JobResult;
     nightly: JobResult;
+    fix: FixResult;
     deploy: DeploySummary;
     org: DemoOrg;
     ledgerPath: string;
@@ -158,6 +196,64 @@ function writesFor(ledger: Ledger, email: string): AuditWrite[] {
         .all(email.toLowerCase()) as AuditWrite[];
 }
 
+interface AuditFailure {
+    recordId: string | null;
+    code: string;
+    message: string;
+    job: string | null;
+}
+
+/** The refused deliveries for an email (R14), with Salesforce's code and message. */
+function failuresFor(ledger: Ledger, email: string): AuditFailure[] {
+    const rows = ledger.db
+        .prepare(
+            `SELECT a.record_id AS recordId, a.detail, r.job
+             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
+             WHERE a.action = 'delivery_failed' AND a.email_norm = ? ORDER BY a.id`
+        )
+        .all(email.toLowerCase()) as {
+        recordId: string | null;
+        detail: string | null;
+        job: string | null;
+    }[];
+    return rows.map((r) => {
+        let detail: { code?: string; message?: string } = {};
+        try {
+            detail = JSON.parse(r.detail ?? '{}') as typeof detail;
+        } catch {
+            // free-text detail: no code to show
+        }
+        return {
+            recordId: r.recordId,
+            code: detail.code ?? '?',
+            message: detail.message ?? '',
+            job: r.job
+        };
+    });
+}
+
+/** The stuck records as the summary shows them (from the ledger's own grouping). */
+export function stuckForSummary(
+    summary: StuckSummary
+): DemoSummary['stuck'] {
+    return {
+        retrying: summary.retrying,
+        deadLetters: summary.deadLetters,
+        byReason: summary.byReason.map((g) => ({
+            reason: g.reason,
+            title: g.title,
+            whatToDo: g.whatToDo,
+            retrying: g.retrying,
+            deadLetters: g.deadLetters,
+            records: g.examples.map((e) => ({
+                email: e.email,
+                errorCode: e.errorCode,
+                message: e.errorMessage
+            }))
+        }))
+    };
+}
+
 function list(writes: AuditWrite[]): string {
     return writes.map((w) => `${w.object} ${w.recordId}`).join(' and ');
 }
@@ -191,7 +287,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         name: ana.name,
         email: ana.email,
         story: anaWrites.length
-            ? `Unsubscribed once, by email; the ${jobOf(anaWrites)} wrote ${anaWrites.length} records: ${list(anaWrites)} — the Lead's email is typed ${anaLead?.email ?? 'differently'}.`
+            ? `Unsubscribed once, by email; the ${jobOf(anaWrites)} wrote ${anaWrites.length} records: ${list(anaWrites)} — the Lead's email is typed ${anaLead?.email ?? 'differently'}. The org's duplicate rules match the two (same email), so an update of either without Sforce-Duplicate-Rule-Header: allowSave=true is refused with DUPLICATES_DETECTED; the sync sends it on every write.`
             : 'Not written yet.'
     });
 
@@ -285,15 +381,50 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
                 : 'The unsubscribe waits in the ledger for a record: the hourly job retries it with back-off (optout status shows it), so a Contact or Lead created later still gets the opt-out.'
         }`
     });
+    const tomas = ex('noAccess');
+    const tomasRefused = failuresFor(ledger, tomas.email);
+    const tomasWrites = writesFor(ledger, tomas.email);
+    const refusal = tomasRefused[0];
+    out.push({
+        rule: 'R14',
+        name: tomas.name,
+        email: tomas.email,
+        story: `A Contact without an Account, owned by the sales rep ${DEMO_USERS.salesRep.firstName} ${DEMO_USERS.salesRep.lastName}: private to her. The integration user can see it (View All) but not edit it, so ${
+            refusal
+                ? `Salesforce refused the ${refusal.job ?? ''} with ${refusal.code} (${refusal.message}); optout status listed it under "no access" with its fix`
+                : 'Salesforce would refuse the opt-out (no access)'
+        }. ${
+            tomasWrites.length
+                ? `The demo assigned ${MODIFY_ALL_PERMISSION_SET} to the integration user and ran optout retry --reason no_access; the ${jobOf(tomasWrites)} then wrote ${list(tomasWrites)}.`
+                : 'Still stuck: assign the Modify All set, then optout retry.'
+        }`
+    });
+
+    const margaret = ex('validationRule');
+    const margaretRefused = failuresFor(ledger, margaret.email);
+    const margaretWrites = writesFor(ledger, margaret.email);
+    const rule = margaretRefused.at(-1);
+    out.push({
+        rule: 'R14',
+        name: margaret.name,
+        email: margaret.email,
+        story: rule
+            ? `Investor Relations: the customer's validation rule refuses any change of Email Opt Out on her Contact. The ${rule.job ?? 'push'} got ${rule.code} ("${rule.message}") and wrote nothing; the other unsubscribes of the same request went through. She stays stuck, retried with back-off and set aside as a dead letter after 5 refusals; optout status says what to do, and optout retry --email ${margaret.email} sends her again once the rule lets the integration user through.`
+            : margaretWrites.length
+              ? `The validation rule let the write through: ${list(margaretWrites)}.`
+              : 'Not attempted yet.'
+    });
     return out;
 }
 
 export async function buildSummary(input: Input): Promise<DemoSummary> {
     const { ledger, data, burst, hourly, nightly } = input;
+    const retryResult = input.fix.push;
     const runIds = [
         ...burst.results.map((r) => r.runId),
         hourly.runId,
-        nightly.runId
+        nightly.runId,
+        ...(retryResult ? [retryResult.runId] : [])
     ];
     const marks = runIds.map(() => '?').join(',');
     const fieldWrites: Record<string, number> = {};
@@ -314,13 +445,17 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
     ).map((r) => r.ms);
 
     const push = pushLine(burst.results);
+    const retry = retryResult ? summarizeResult(retryResult) : null;
     const jobs = {
         push,
         hourly: summarizeResult(hourly),
-        nightly: summarizeResult(nightly)
+        nightly: summarizeResult(nightly),
+        retry
     };
     const skipped: Record<string, number> = {};
-    for (const j of Object.values(jobs)) add(skipped, j.skipped);
+    for (const j of Object.values(jobs)) if (j) add(skipped, j.skipped);
+    const retryCount = (f: (j: JobLine) => number): number =>
+        retry ? f(retry) : 0;
     const status = ledger.status();
     const people = peopleByKey(data);
     const ana = people.get(data.examples.sameEmail);
@@ -374,31 +509,54 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
             recordsWritten:
                 push.recordsWritten +
                 hourly.recordsWritten +
-                nightly.recordsWritten,
+                nightly.recordsWritten +
+                retryCount((j) => j.recordsWritten),
             ledgerUnsubscribesAdded:
                 hourly.ledgerUnsubscribesAdded +
                 nightly.ledgerUnsubscribesAdded,
             membershipsUpserted:
                 push.membershipsUpserted +
                 hourly.membershipsUpserted +
-                nightly.membershipsUpserted,
+                nightly.membershipsUpserted +
+                retryCount((j) => j.membershipsUpserted),
             unsubscribesDelivered:
                 push.unsubscribesDelivered +
                 hourly.unsubscribesDelivered +
-                nightly.unsubscribesDelivered,
+                nightly.unsubscribesDelivered +
+                retryCount((j) => j.unsubscribesDelivered),
             skipped,
-            failed: push.failed + hourly.failed.length + nightly.failed.length
+            failed:
+                push.failed +
+                hourly.failed.length +
+                nightly.failed.length +
+                retryCount((j) => j.failed)
         },
         apiRequests: {
             push: push.apiRequests,
             hourly: hourly.apiRequests,
             nightly: nightly.apiRequests,
-            total: push.apiRequests + hourly.apiRequests + nightly.apiRequests
+            retry: retryCount((j) => j.apiRequests),
+            total:
+                push.apiRequests +
+                hourly.apiRequests +
+                nightly.apiRequests +
+                retryCount((j) => j.apiRequests)
         },
+        syncUser: DEMO_USERS.integration.username,
+        stuck: stuckForSummary(ledger.stuckSummary()),
+        fixed: input.fix.permissionSet
+            ? {
+                  reason: 'no_access',
+                  permissionSet: MODIFY_ALL_PERMISSION_SET,
+                  retried: input.fix.retried,
+                  delivered: retryResult?.unsubscribesDelivered ?? 0
+              }
+            : null,
         apiUsage: nightly.apiUsage ?? hourly.apiUsage,
         examples: await stories(input),
         next: [
-            'optout status                      # the ledger, pending pushes, the last run of each job',
+            'optout status                      # the ledger, pending pushes, what is stuck and why, the last run of each job',
+            `optout history --email ${people.get(data.examples.validationRule)?.email ?? 'EMAIL'}   # a refused record: the reason and the attempts`,
             `optout history --email ${ana?.email ?? 'EMAIL'}   # one person's audit trail`,
             'npm run preview                    # the record pages of the local org, with the component',
             'npm start                          # again: the jobs find nothing to write (R11)',
@@ -453,6 +611,14 @@ export function renderSummary(s: DemoSummary): string {
             [
                 'Settings',
                 'nightly sync on, all-audiences rule on, opt-out field HasOptedOutOfEmail'
+            ],
+            [
+                'Sync user',
+                `${s.syncUser}: Standard User with the Opt_Out_Sync_Integration permission set (View All on Contact and Lead)${s.fixed ? `, then ${s.fixed.permissionSet}` : ''}`
+            ],
+            [
+                'Strict org',
+                "duplicate rules on, Contacts without an Account private to their owner, the customer's validation rule on Contact"
             ]
         ])
     );
@@ -495,7 +661,10 @@ export function renderSummary(s: DemoSummary): string {
                         : ''
                 ),
                 job('hourly', s.jobs.hourly),
-                job('nightly', s.jobs.nightly)
+                job('nightly', s.jobs.nightly),
+                ...(s.jobs.retry
+                    ? [job('push after optout retry', s.jobs.retry)]
+                    : [])
             ]
         )
     );
@@ -532,6 +701,7 @@ export function renderSummary(s: DemoSummary): string {
             ]
         ])
     );
+    parts.push('', ...renderStuck(s));
     parts.push(
         '',
         'A few people, one rule each',
@@ -550,6 +720,38 @@ export function renderSummary(s: DemoSummary): string {
         `Local org: ${s.org.dbPath} · ledger: ${s.ledger} · start over: npm start -- --reset`
     );
     return parts.join('\n');
+}
+
+/** What Salesforce refused: what was fixed, and what is still stuck, by reason (R14). */
+function renderStuck(s: DemoSummary): string[] {
+    const lines = ['Refused by Salesforce (optout status)'];
+    if (s.fixed)
+        lines.push(
+            `  Fixed: ${s.fixed.retried} no access — the demo assigned ${s.fixed.permissionSet} to the sync user and ran optout retry --reason no_access; ${s.fixed.delivered} delivered.`
+        );
+    if (s.stuck.byReason.length === 0) {
+        lines.push('  Nothing is stuck.');
+        return lines;
+    }
+    lines.push(
+        `  Still stuck: ${s.stuck.retrying} retrying with back-off, ${s.stuck.deadLetters} dead letter${s.stuck.deadLetters === 1 ? '' : 's'}. The other records of the same requests went through.`
+    );
+    for (const g of s.stuck.byReason) {
+        lines.push(
+            '',
+            `  ${g.title} (${g.reason}): ${g.retrying + g.deadLetters} record${g.retrying + g.deadLetters === 1 ? '' : 's'}`
+        );
+        for (const r of g.records)
+            lines.push(
+                `    ${r.email}: ${r.errorCode}${r.message ? ` — ${r.message}` : ''}`
+            );
+        lines.push(
+            ...wrap(`What to do: ${g.whatToDo}`, 84)
+                .split('\n')
+                .map((l) => `    ${l}`)
+        );
+    }
+    return lines;
 }
 
 function wrap(text: string, width: number): string {

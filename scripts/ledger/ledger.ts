@@ -46,7 +46,21 @@ import {
     type Migration
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
+import {
+    STUCK_OUTCOMES,
+    classifyRecordError,
+    isDeadLetter,
+    nextAttemptAt,
+    STUCK_REASON_CATALOGUE,
+    groupStuck,
+    stuckReasonOf,
+    type RecordErrorKind,
+    type StuckCount,
+    type StuckGroup,
+    type StuckReason
+} from '../model/stuck';
 import type {
+    AttemptError,
     AudienceRecord,
     AuditAction,
     AuditInput,
@@ -55,11 +69,13 @@ import type {
     LockResult,
     MembershipChange,
     MembershipRecord,
+    MembershipSyncState,
     PendingUnsubscribe,
     PersonRecord,
     RunRecord,
     RunStatus,
     RunSummary,
+    StuckRecord,
     UnsubscribeRecord
 } from './types';
 
@@ -202,8 +218,11 @@ export interface ImportBatchResult {
 export interface HistoryReport {
     email: string;
     person: PersonRecord | null;
-    memberships: (MembershipRecord & { audienceName: string })[];
+    memberships: (MembershipRecord &
+        MembershipSyncState & { audienceName: string })[];
     unsubscribes: UnsubscribeRecord[];
+    /** Of these, the ones Salesforce refused (R14), with why and what to do. */
+    stuck: StuckDetail[];
     /** Ordered by time, oldest first. */
     audit: AuditRecord[];
 }
@@ -239,7 +258,34 @@ export interface LedgerStatus {
         /** The next retry of a waiting one, if any. */
         nextRetryAt: string | null;
     };
+    /** Records Salesforce refused (R14): retrying with back-off, or dead letters. */
+    stuck: StuckSummary;
     lastRuns: RunSummary[];
+}
+
+/** A stuck record with its catalogue reason. */
+export interface StuckDetail extends StuckRecord {
+    reason: StuckReason;
+    whatToDo: string;
+}
+
+export interface StuckSummary {
+    retrying: number;
+    deadLetters: number;
+    /** By catalogue reason, most records first, with a few examples each. */
+    byReason: (StuckGroup & { examples: StuckDetail[] })[];
+}
+
+/** Examples per reason in `optout status`. */
+const STUCK_EXAMPLES = 3;
+
+function stuckDetail(r: StuckRecord): StuckDetail {
+    const reason = stuckReasonOf(r.errorCode);
+    return {
+        ...r,
+        reason,
+        whatToDo: STUCK_REASON_CATALOGUE[reason].whatToDo
+    };
 }
 
 /** Which undelivered unsubscribes to read (see `undeliveredUnsubscribes`). */
@@ -263,7 +309,30 @@ const UNSUB_COLS = `u.id, u.person_id AS personId, u.scope, u.audience_id AS aud
     u.source, u.reason, u.collected_at AS collectedAt, u.delivered_at AS deliveredAt,
     u.delivered_run_id AS deliveredRunId, u.removed_at AS removedAt,
     u.removed_reason AS removedReason, u.attempts, u.last_attempt_at AS lastAttemptAt,
-    u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt`;
+    u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt,
+    u.failures, u.error_code AS errorCode, u.error_message AS errorMessage,
+    u.error_record_id AS errorRecordId, u.dead_at AS deadAt`;
+/** A membership's sync state (alias m), see MembershipSyncState. */
+const MEMBERSHIP_SYNC_COLS = `m.sync_outcome AS syncOutcome, m.sync_attempts AS syncAttempts,
+    m.last_attempt_at AS lastAttemptAt, m.next_attempt_at AS nextAttemptAt,
+    m.sync_failures AS syncFailures, m.sync_error_code AS syncErrorCode,
+    m.sync_error_message AS syncErrorMessage, m.sync_error_record_id AS syncErrorRecordId,
+    m.sync_dead_at AS syncDeadAt`;
+/** SQL: outcomes of a permanent refusal (R14). */
+const STUCK_SQL = `(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
+/**
+ * SQL (alias u, one parameter: now): what the push takes — everything undelivered
+ * except those waiting for a matching record (unless re-opened: next attempt null),
+ * dead letters, and refused ones not due yet (R14).
+ */
+const PUSHABLE_SQL = `(u.last_outcome IS NULL
+    OR (u.last_outcome NOT IN ${`(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`} AND u.last_outcome NOT IN ${STUCK_SQL})
+    OR (u.last_outcome IN ${`(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`} AND u.next_attempt_at IS NULL)
+    OR (u.last_outcome = 'rejected' AND (u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)))`;
+/** Resets a membership's sync state (a new change or a requeue starts afresh). */
+const MEMBERSHIP_SYNC_RESET = `sync_outcome = NULL, sync_attempts = 0, last_attempt_at = NULL,
+    next_attempt_at = NULL, sync_failures = 0, sync_error_code = NULL,
+    sync_error_message = NULL, sync_error_record_id = NULL, sync_dead_at = NULL`;
 /** SQL: an unsubscribe (alias u) or membership waiting for a Salesforce record. */
 const WAITING_SQL = `(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
 const AUDIT_COLS = `id, run_id AS runId, at, action, email_norm AS emailNorm,
@@ -293,6 +362,176 @@ function isoTime(raw: string, what: string): string {
     const parsed = parseIsoTime(raw);
     if (!parsed.ok) throw invalid('BAD_TIME', `${what}: ${parsed.reason}`);
     return parsed.value;
+}
+
+/** Which stuck records (R14): all when empty. */
+export interface StuckFilter {
+    email?: string;
+    /** Only these status codes. */
+    codes?: readonly string[];
+    /** None of these status codes (the catalogue's `other`). */
+    excludeCodes?: readonly string[];
+    state?: 'retrying' | 'dead_letter';
+    limit?: number;
+}
+
+/** Stuck unsubscribes and memberships as one relation (see StuckRecord). */
+const STUCK_UNION = `
+    SELECT 'unsubscribe' AS kind, u.id AS unsubscribeId, u.person_id AS personId,
+           p.email AS email, p.email_norm AS emailNorm, u.audience_id AS audienceId,
+           CASE WHEN u.last_outcome = 'dead_letter' THEN 'dead_letter' ELSE 'retrying' END AS state,
+           u.error_code AS errorCode, u.error_message AS errorMessage,
+           u.error_record_id AS recordId, u.failures AS failures, u.attempts AS attempts,
+           u.last_attempt_at AS lastAttemptAt, u.next_attempt_at AS nextAttemptAt,
+           u.dead_at AS deadAt
+    FROM unsubscribes u JOIN persons p ON p.id = u.person_id
+    WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
+      AND u.last_outcome IN ${`(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`}
+    UNION ALL
+    SELECT 'membership', NULL, m.person_id, p.email, p.email_norm, m.audience_id,
+           CASE WHEN m.sync_outcome = 'dead_letter' THEN 'dead_letter' ELSE 'retrying' END,
+           m.sync_error_code, m.sync_error_message, m.sync_error_record_id,
+           m.sync_failures, m.sync_attempts, m.last_attempt_at, m.next_attempt_at,
+           m.sync_dead_at
+    FROM memberships m JOIN persons p ON p.id = m.person_id
+    WHERE m.sync_outcome IN ${`(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`}`;
+
+function stuckWhere(filter: StuckFilter): { where: string; args: unknown[] } {
+    const parts: string[] = [];
+    const args: unknown[] = [];
+    if (filter.email !== undefined) {
+        parts.push('s.emailNorm = ?');
+        args.push(normalizeEmail(filter.email));
+    }
+    if (filter.codes) {
+        parts.push(
+            filter.codes.length
+                ? `s.errorCode IN (${filter.codes.map(() => '?').join(', ')})`
+                : '0'
+        );
+        args.push(...filter.codes);
+    }
+    if (filter.excludeCodes?.length) {
+        parts.push(
+            `s.errorCode NOT IN (${filter.excludeCodes.map(() => '?').join(', ')})`
+        );
+        args.push(...filter.excludeCodes);
+    }
+    if (filter.state) {
+        parts.push('s.state = ?');
+        args.push(filter.state);
+    }
+    return {
+        where: parts.length ? `WHERE ${parts.join(' AND ')}` : '',
+        args
+    };
+}
+
+/** A row's delivery state after one attempt (see `attemptState`). */
+interface AttemptState {
+    outcome: string;
+    nextAttemptAt: string | null;
+    failures: number;
+    error: AttemptError | null;
+    deadAt: string | null;
+    /** The error's kind, when there is one. */
+    kind: RecordErrorKind | null;
+}
+
+/**
+ * What one attempt leaves on an unsubscribe or membership (R11, R14): waiting for a
+ * record → retried after `waitingDelayMs`; a refused write → by its status code, a
+ * transient one due at `transientNext`, a permanent one counted and backed off (a dead
+ * letter after DEAD_LETTER_AFTER in a row); anything else due at `transientNext`.
+ */
+function attemptState(
+    outcome: string,
+    error: AttemptError | null,
+    failures: number,
+    at: string,
+    waitingDelayMs: number,
+    transientNext: string | null
+): AttemptState {
+    if ((WAITING_OUTCOMES as readonly string[]).includes(outcome))
+        return {
+            outcome,
+            nextAttemptAt: new Date(
+                Date.parse(at) + waitingDelayMs
+            ).toISOString(),
+            failures: 0,
+            error: null,
+            deadAt: null,
+            kind: null
+        };
+    if (outcome === 'failed' && error) {
+        const kind = classifyRecordError(error.code);
+        if (kind === 'transient')
+            return {
+                outcome,
+                nextAttemptAt: transientNext,
+                failures,
+                error,
+                deadAt: null,
+                kind
+            };
+        const n = failures + 1;
+        const dead = isDeadLetter(n);
+        return {
+            outcome: dead ? 'dead_letter' : 'rejected',
+            nextAttemptAt: nextAttemptAt(n, at),
+            failures: n,
+            error,
+            deadAt: dead ? at : null,
+            kind
+        };
+    }
+    return {
+        outcome,
+        nextAttemptAt: transientNext,
+        failures: outcome === 'failed' ? failures : 0,
+        error: null,
+        deadAt: null,
+        kind: null
+    };
+}
+
+/** The audit entry of a refused write (R10, R14). */
+function failureAudit(
+    state: AttemptState,
+    e: {
+        runId: string | null;
+        at: string;
+        emailNorm: string;
+        personId: number;
+        before: string;
+        source: LedgerSource;
+        collectedAt: string | null;
+        detail: Record<string, unknown>;
+    }
+): AuditInput {
+    const error = state.error as AttemptError;
+    return {
+        action: 'delivery_failed',
+        runId: e.runId,
+        at: e.at,
+        emailNorm: e.emailNorm,
+        personId: e.personId,
+        recordId: error.recordId,
+        object: error.object ?? null,
+        before: e.before,
+        after: state.outcome,
+        source: e.source,
+        collectedAt: e.collectedAt,
+        detail: {
+            ...e.detail,
+            code: error.code,
+            message: error.message,
+            kind: state.kind,
+            failures: state.failures,
+            nextAttemptAt: state.nextAttemptAt,
+            ...(state.deadAt ? { deadLetter: true } : {})
+        }
+    };
 }
 
 export class Ledger {
@@ -522,14 +761,19 @@ export class Ledger {
         const memberships = this.stmt(
             'SELECT audience_id AS audienceId FROM memberships WHERE person_id = ? ORDER BY audience_id'
         ).all(personId) as { audienceId: string }[];
+        // A new record gets one try, dead letters included (R14): it may be the one
+        // to write. The refusals in a row are kept, so a record still refused is set
+        // aside again at once rather than after another full back-off.
         const bump = this.stmt(
             `UPDATE memberships SET seq = ?, sync_outcome = NULL, sync_attempts = 0,
-                 next_attempt_at = NULL WHERE person_id = ? AND audience_id = ?`
+                 next_attempt_at = NULL, sync_dead_at = NULL
+             WHERE person_id = ? AND audience_id = ?`
         );
         for (const m of memberships)
             bump.run(this.nextSeq(), personId, m.audienceId);
         this.stmt(
-            `UPDATE unsubscribes SET next_attempt_at = NULL
+            `UPDATE unsubscribes SET next_attempt_at = NULL, dead_at = NULL,
+                 last_outcome = CASE WHEN last_outcome = 'dead_letter' THEN 'rejected' ELSE last_outcome END
              WHERE person_id = ? AND delivered_at IS NULL AND removed_at IS NULL`
         ).run(personId);
     }
@@ -674,11 +918,12 @@ export class Ledger {
 
     listMemberships(
         personId: number
-    ): (MembershipRecord & { audienceName: string })[] {
+    ): (MembershipRecord & MembershipSyncState & { audienceName: string })[] {
         return this.stmt(
-            `SELECT ${MEMBERSHIP_COLS}, a.name AS audienceName FROM memberships m
+            `SELECT ${MEMBERSHIP_COLS}, ${MEMBERSHIP_SYNC_COLS}, a.name AS audienceName FROM memberships m
              JOIN audiences a ON a.id = m.audience_id WHERE m.person_id = ? ORDER BY m.audience_id`
-        ).all(personId) as (MembershipRecord & { audienceName: string })[];
+        ).all(personId) as (MembershipRecord &
+            MembershipSyncState & { audienceName: string })[];
     }
 
     /**
@@ -716,7 +961,7 @@ export class Ledger {
         const previous = current?.status ?? null;
         let outcome: MembershipOutcome | null = null;
         if (current && current.status === input.status) outcome = 'unchanged';
-        else if (current && !force && changedAt < current.changedAt)
+        else if (current && !force && olderThan(changedAt, current.changedAt))
             outcome = 'stale';
         else if (
             current?.status === 'Unsubscribed' &&
@@ -739,8 +984,7 @@ export class Ledger {
              ON CONFLICT (person_id, audience_id) DO UPDATE SET status = excluded.status,
                  changed_at = excluded.changed_at, source = excluded.source,
                  reason = excluded.reason, seq = excluded.seq,
-                 sync_outcome = NULL, sync_attempts = 0, last_attempt_at = NULL,
-                 next_attempt_at = NULL`
+                 ${MEMBERSHIP_SYNC_RESET}`
         ).run(
             input.personId,
             input.audienceId,
@@ -939,7 +1183,12 @@ export class Ledger {
             attempts: 0,
             lastAttemptAt: null,
             lastOutcome: null,
-            nextAttemptAt: null
+            nextAttemptAt: null,
+            failures: 0,
+            errorCode: null,
+            errorMessage: null,
+            errorRecordId: null,
+            deadAt: null
         };
     }
 
@@ -1092,7 +1341,8 @@ export class Ledger {
      * Active unsubscribes not yet delivered, oldest id first, with person data.
      * `select`: `all` (default); `pushable` — what the push takes: everything except
      * those waiting for a matching Salesforce record (unless re-opened, next attempt
-     * null); `waiting` — those waiting whose next attempt is due by `dueBy`.
+     * null), dead letters and refused ones not due by `dueBy` (R14); `waiting` — those
+     * waiting whose next attempt is due by `dueBy`.
      */
     undeliveredUnsubscribes(
         options: {
@@ -1108,12 +1358,12 @@ export class Ledger {
         const select = options.select ?? 'all';
         const filter =
             select === 'pushable'
-                ? `AND (u.last_outcome IS NULL OR u.last_outcome NOT IN ${WAITING_SQL} OR u.next_attempt_at IS NULL)`
+                ? `AND ${PUSHABLE_SQL}`
                 : select === 'waiting'
                   ? `AND u.last_outcome IN ${WAITING_SQL} AND (u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)`
                   : '';
         const args: unknown[] = [options.afterId ?? 0, scope, scope];
-        if (select === 'waiting') args.push(options.dueBy ?? this.nowIso());
+        if (select !== 'all') args.push(options.dueBy ?? this.nowIso());
         args.push(options.limit ?? 200);
         return this.stmt(
             `SELECT ${UNSUB_COLS}, p.email, p.email_norm AS emailNorm,
@@ -1153,12 +1403,11 @@ export class Ledger {
     }
 
     /** How many the push would take now (see `undeliveredUnsubscribes`, `pushable`). */
-    countPushable(): number {
+    countPushable(dueBy?: string): number {
         const row = this.stmt(
             `SELECT COUNT(*) AS n FROM unsubscribes u
-             WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
-               AND (u.last_outcome IS NULL OR u.last_outcome NOT IN ${WAITING_SQL} OR u.next_attempt_at IS NULL)`
-        ).get() as { n: number };
+             WHERE u.delivered_at IS NULL AND u.removed_at IS NULL AND ${PUSHABLE_SQL}`
+        ).get(dueBy ?? this.nowIso()) as { n: number };
         return row.n;
     }
 
@@ -1183,32 +1432,81 @@ export class Ledger {
 
     /**
      * Records what delivery attempts found (not deliveries: `markDelivered` does those).
-     * A waiting outcome (no matching record yet) is retried after `delay(attempts)` ms;
-     * any other outcome is due again at once.
+     * A waiting outcome (no matching record yet) is retried after `delay(attempts)` ms.
+     * `failed` with an error is classified (R14): a transient one is due again at once;
+     * a permanent one is `rejected`, counted, retried with back-off (nextAttemptAt) and
+     * after DEAD_LETTER_AFTER in a row a `dead_letter`; each is audited with Salesforce's
+     * code and message (`delivery_failed`, R10). Any other outcome is due at once.
      */
     recordUnsubscribeAttempts(
-        attempts: readonly { id: number; outcome: string }[],
-        options: { at: string; delay: (attempts: number) => number }
+        attempts: readonly {
+            id: number;
+            outcome: string;
+            error?: AttemptError | null;
+        }[],
+        options: {
+            at: string;
+            delay: (attempts: number) => number;
+            runId?: string | null;
+        }
     ): void {
         if (attempts.length === 0) return;
-        const waiting = new Set<string>(WAITING_OUTCOMES);
-        const base = Date.parse(options.at);
         this.transaction(() => {
             const get = this.stmt(
-                'SELECT attempts FROM unsubscribes WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL'
+                `SELECT ${UNSUB_COLS}, p.email_norm AS emailNorm FROM unsubscribes u
+                 JOIN persons p ON p.id = u.person_id
+                 WHERE u.id = ? AND u.delivered_at IS NULL AND u.removed_at IS NULL`
             );
             const update = this.stmt(
                 `UPDATE unsubscribes SET attempts = ?, last_attempt_at = ?, last_outcome = ?,
-                     next_attempt_at = ? WHERE id = ?`
+                     next_attempt_at = ?, failures = ?, error_code = ?, error_message = ?,
+                     error_record_id = ?, dead_at = ? WHERE id = ?`
             );
             for (const a of attempts) {
-                const row = get.get(a.id) as { attempts: number } | undefined;
+                const row = get.get(a.id) as
+                    (UnsubscribeRecord & { emailNorm: string }) | undefined;
                 if (!row) continue;
                 const n = row.attempts + 1;
-                const next = waiting.has(a.outcome)
-                    ? new Date(base + options.delay(n)).toISOString()
-                    : null;
-                update.run(n, options.at, a.outcome, next, a.id);
+                const next = attemptState(
+                    a.outcome,
+                    a.error ?? null,
+                    row.failures,
+                    options.at,
+                    options.delay(n),
+                    null
+                );
+                update.run(
+                    n,
+                    options.at,
+                    next.outcome,
+                    next.nextAttemptAt,
+                    next.failures,
+                    next.error?.code ?? null,
+                    next.error?.message ?? null,
+                    next.error?.recordId ?? null,
+                    next.deadAt,
+                    a.id
+                );
+                if (next.error)
+                    this.appendAuditIn(
+                        failureAudit(next, {
+                            runId: options.runId ?? null,
+                            at: options.at,
+                            emailNorm: row.emailNorm,
+                            personId: row.personId,
+                            before: row.lastOutcome ?? 'pending',
+                            source: row.source,
+                            collectedAt: row.collectedAt,
+                            detail: {
+                                unsubscribeId: row.id,
+                                scope: row.scope,
+                                ...(row.audienceId
+                                    ? { audienceId: row.audienceId }
+                                    : {}),
+                                attempts: n
+                            }
+                        })
+                    );
             }
         });
     }
@@ -1258,57 +1556,178 @@ export class Ledger {
 
     /**
      * Records the hourly job's attempts on memberships: a waiting outcome (no record)
-     * is retried after `delay(attempts)`, `failed` at the next run, null clears the
-     * state (written or already equal). The seq is not touched.
+     * is retried after `delay(attempts)`; `failed` with an error is classified as for
+     * unsubscribes (R14: transient → the next run, permanent → back-off, then a dead
+     * letter; audited); `failed` without one → the next run; null clears the state
+     * (written or already equal). The seq is not touched.
      */
     recordMembershipAttempts(
         attempts: readonly {
             personId: number;
             audienceId: string;
             outcome: string | null;
+            error?: AttemptError | null;
         }[],
-        options: { at: string; delay: (attempts: number) => number }
+        options: {
+            at: string;
+            delay: (attempts: number) => number;
+            runId?: string | null;
+        }
     ): void {
         if (attempts.length === 0) return;
-        const waiting = new Set<string>(WAITING_OUTCOMES);
-        const base = Date.parse(options.at);
         this.transaction(() => {
             const get = this.stmt(
-                'SELECT sync_attempts AS n, sync_outcome AS outcome FROM memberships WHERE person_id = ? AND audience_id = ?'
+                `SELECT m.sync_attempts AS n, m.sync_outcome AS outcome,
+                        m.sync_failures AS failures, m.status, m.source, m.changed_at AS changedAt,
+                        p.email_norm AS emailNorm
+                 FROM memberships m JOIN persons p ON p.id = m.person_id
+                 WHERE m.person_id = ? AND m.audience_id = ?`
+            );
+            const clear = this.stmt(
+                `UPDATE memberships SET sync_outcome = NULL, sync_attempts = 0,
+                     last_attempt_at = ?, next_attempt_at = NULL, sync_failures = 0,
+                     sync_error_code = NULL, sync_error_message = NULL,
+                     sync_error_record_id = NULL, sync_dead_at = NULL
+                 WHERE person_id = ? AND audience_id = ?`
             );
             const update = this.stmt(
                 `UPDATE memberships SET sync_outcome = ?, sync_attempts = ?, last_attempt_at = ?,
-                     next_attempt_at = ? WHERE person_id = ? AND audience_id = ?`
+                     next_attempt_at = ?, sync_failures = ?, sync_error_code = ?,
+                     sync_error_message = ?, sync_error_record_id = ?, sync_dead_at = ?
+                 WHERE person_id = ? AND audience_id = ?`
             );
             for (const a of attempts) {
                 const row = get.get(a.personId, a.audienceId) as
-                    { n: number; outcome: string | null } | undefined;
+                    | {
+                          n: number;
+                          outcome: string | null;
+                          failures: number;
+                          status: MembershipStatus;
+                          source: LedgerSource;
+                          changedAt: string;
+                          emailNorm: string;
+                      }
+                    | undefined;
                 if (!row) continue;
                 if (a.outcome === null) {
                     if (row.outcome !== null)
-                        update.run(
-                            null,
-                            0,
-                            options.at,
-                            null,
-                            a.personId,
-                            a.audienceId
-                        );
+                        clear.run(options.at, a.personId, a.audienceId);
                     continue;
                 }
                 const n = row.n + 1;
-                const next = waiting.has(a.outcome)
-                    ? new Date(base + options.delay(n)).toISOString()
-                    : options.at;
-                update.run(
+                const next = attemptState(
                     a.outcome,
+                    a.error ?? null,
+                    row.failures,
+                    options.at,
+                    options.delay(n),
+                    options.at
+                );
+                update.run(
+                    next.outcome,
                     n,
                     options.at,
-                    next,
+                    next.nextAttemptAt,
+                    next.failures,
+                    next.error?.code ?? null,
+                    next.error?.message ?? null,
+                    next.error?.recordId ?? null,
+                    next.deadAt,
                     a.personId,
                     a.audienceId
                 );
+                if (next.error)
+                    this.appendAuditIn(
+                        failureAudit(next, {
+                            runId: options.runId ?? null,
+                            at: options.at,
+                            emailNorm: row.emailNorm,
+                            personId: a.personId,
+                            before: row.outcome ?? 'pending',
+                            source: row.source,
+                            collectedAt: row.changedAt,
+                            detail: {
+                                audienceId: a.audienceId,
+                                status: row.status,
+                                attempts: n
+                            }
+                        })
+                    );
             }
+        });
+    }
+
+    // ------------------------------------------------------------ stuck (R14)
+
+    /** Stuck unsubscribes and memberships matching a filter, oldest attempt first. */
+    stuckRecords(filter: StuckFilter = {}): StuckRecord[] {
+        const { where, args } = stuckWhere(filter);
+        return this.db
+            .prepare(
+                `SELECT kind, unsubscribeId, personId, email, audienceId, state, errorCode,
+                        errorMessage, recordId, failures, attempts, lastAttemptAt,
+                        nextAttemptAt, deadAt
+                 FROM (${STUCK_UNION}) s ${where}
+                 ORDER BY s.lastAttemptAt, s.kind, s.personId, s.audienceId LIMIT ?`
+            )
+            .all(...args, filter.limit ?? -1) as StuckRecord[];
+    }
+
+    /** Stuck records by status code and state (R14), for `optout status`. */
+    stuckCounts(): StuckCount[] {
+        return this.stmt(
+            `SELECT errorCode, state, COUNT(*) AS count FROM (${STUCK_UNION}) s
+             GROUP BY errorCode, state ORDER BY errorCode, state`
+        ).all() as StuckCount[];
+    }
+
+    /**
+     * `optout retry`: puts the stuck records matching the filter back — dead letters
+     * and refused ones waiting for their back-off alike: their failure count is reset
+     * and they are due now, so the next push (unsubscribes) or hourly run (memberships)
+     * sends them again. Audited (`retry_requested`). Returns what was put back.
+     */
+    retryStuck(
+        filter: StuckFilter,
+        options: { at?: string; runId?: string | null } = {}
+    ): StuckRecord[] {
+        const at = options.at ?? this.nowIso();
+        return this.transaction(() => {
+            const records = this.stuckRecords(filter);
+            const unsub = this.stmt(
+                `UPDATE unsubscribes SET failures = 0, dead_at = NULL, last_outcome = 'rejected',
+                     next_attempt_at = ? WHERE id = ?`
+            );
+            const membership = this.stmt(
+                `UPDATE memberships SET sync_failures = 0, sync_dead_at = NULL,
+                     sync_outcome = 'rejected', next_attempt_at = ?
+                 WHERE person_id = ? AND audience_id = ?`
+            );
+            for (const r of records) {
+                if (r.kind === 'unsubscribe') unsub.run(at, r.unsubscribeId);
+                else membership.run(at, r.personId, r.audienceId);
+                this.appendAuditIn({
+                    action: 'retry_requested',
+                    runId: options.runId ?? null,
+                    at,
+                    emailNorm: normalizeEmail(r.email),
+                    personId: r.personId,
+                    recordId: r.recordId,
+                    object: 'ledger',
+                    field: r.kind,
+                    before: r.state,
+                    after: 'due',
+                    detail: {
+                        ...(r.unsubscribeId !== null
+                            ? { unsubscribeId: r.unsubscribeId }
+                            : {}),
+                        ...(r.audienceId ? { audienceId: r.audienceId } : {}),
+                        code: r.errorCode,
+                        failures: r.failures
+                    }
+                });
+            }
+            return records;
         });
     }
 
@@ -1340,7 +1759,8 @@ export class Ledger {
             const update = this.stmt(
                 `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?,
                      attempts = attempts + 1, last_attempt_at = ?,
-                     last_outcome = 'delivered', next_attempt_at = NULL
+                     last_outcome = 'delivered', next_attempt_at = NULL,
+                     failures = 0, dead_at = NULL
                  WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL`
             );
             for (const id of ids) {
@@ -1786,6 +2206,11 @@ export class Ledger {
             person,
             memberships: person ? this.listMemberships(person.id) : [],
             unsubscribes: person ? this.listUnsubscribes(person.id) : [],
+            stuck: person
+                ? this.stuckRecords({ email: person.emailNorm }).map(
+                      stuckDetail
+                  )
+                : [],
             audit: this.auditForEmail(email)
         };
     }
@@ -1880,7 +2305,29 @@ export class Ledger {
                         ).get() as { t: string | null }
                     ).t ?? null
             },
+            stuck: this.stuckSummary(),
             lastRuns: this.lastRuns()
+        };
+    }
+
+    /** Stuck records grouped by reason, with examples (see StuckSummary). */
+    stuckSummary(): StuckSummary {
+        const counts = this.stuckCounts();
+        const groups = groupStuck(counts);
+        return {
+            retrying: counts
+                .filter((c) => c.state === 'retrying')
+                .reduce((a, c) => a + c.count, 0),
+            deadLetters: counts
+                .filter((c) => c.state === 'dead_letter')
+                .reduce((a, c) => a + c.count, 0),
+            byReason: groups.map((g) => ({
+                ...g,
+                examples: this.stuckRecords({
+                    codes: Object.keys(g.codes),
+                    limit: STUCK_EXAMPLES
+                }).map(stuckDetail)
+            }))
         };
     }
 }
@@ -1955,4 +2402,17 @@ export function summarizeRun(run: RunRecord): RunSummary {
                 : null,
         summary
     };
+}
+
+/**
+ * Whether a change at `incoming` is older than the stored `stored`. A time that comes
+ * from Salesforce (whole seconds: DateTime fields drop the milliseconds) is compared to
+ * the second, so a Salesforce change made in the same second as the ledger's is not
+ * taken for an older one.
+ */
+function olderThan(incoming: string, stored: string): boolean {
+    const a = Date.parse(incoming);
+    const b = Date.parse(stored);
+    if (Number.isNaN(a) || Number.isNaN(b)) return incoming < stored;
+    return a % 1000 === 0 ? a < Math.floor(b / 1000) * 1000 : a < b;
 }

@@ -10,6 +10,7 @@ import {
     MEMBERSHIP_STATUSES,
     UNSUBSCRIBE_SCOPES
 } from '../model/statuses';
+import { STUCK_OUTCOMES } from '../model/stuck';
 
 /**
  * Outcomes of a delivery attempt that mean "no Salesforce record to write yet": the
@@ -157,6 +158,32 @@ ALTER TABLE memberships ADD COLUMN last_attempt_at TEXT NULL;
 ALTER TABLE memberships ADD COLUMN next_attempt_at TEXT NULL;
 CREATE INDEX memberships_retry ON memberships(next_attempt_at)
     WHERE sync_outcome IS NOT NULL;
+`
+    },
+    {
+        version: 3,
+        name: 'stuck records and dead letters (R14)',
+        // A write Salesforce refuses for one record keeps its status code, message and
+        // record id; permanent refusals in a row are counted (failures) and, after
+        // DEAD_LETTER_AFTER, the row is a dead letter (dead_at; outcome dead_letter)
+        // that only `optout retry` puts back. Outcomes: rejected | dead_letter.
+        sql: `
+ALTER TABLE unsubscribes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE unsubscribes ADD COLUMN error_code TEXT NULL;
+ALTER TABLE unsubscribes ADD COLUMN error_message TEXT NULL;
+ALTER TABLE unsubscribes ADD COLUMN error_record_id TEXT NULL;
+ALTER TABLE unsubscribes ADD COLUMN dead_at TEXT NULL;
+CREATE INDEX unsubscribes_stuck ON unsubscribes(error_code)
+    WHERE delivered_at IS NULL AND removed_at IS NULL
+      AND last_outcome IN (${list(STUCK_OUTCOMES)});
+
+ALTER TABLE memberships ADD COLUMN sync_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memberships ADD COLUMN sync_error_code TEXT NULL;
+ALTER TABLE memberships ADD COLUMN sync_error_message TEXT NULL;
+ALTER TABLE memberships ADD COLUMN sync_error_record_id TEXT NULL;
+ALTER TABLE memberships ADD COLUMN sync_dead_at TEXT NULL;
+CREATE INDEX memberships_stuck ON memberships(sync_error_code)
+    WHERE sync_outcome IN (${list(STUCK_OUTCOMES)});
 `
     }
 ];

@@ -67,13 +67,66 @@ export interface UnsubscribeRecord {
     lastAttemptAt: string | null;
     /**
      * What the last attempt found: `delivered`, `no_matching_record` or
-     * `converted_lead_without_contact` (waiting for a record), `failed`,
+     * `converted_lead_without_contact` (waiting for a record), `failed` (a transient
+     * refusal), `rejected` / `dead_letter` (a permanent one, R14),
      * `pending_in_salesforce`, `record_linked` (re-opened: the person was linked to
      * another record); null before the first attempt.
      */
     lastOutcome: string | null;
     /** When a waiting unsubscribe is due for its next retry (null: at once). */
     nextAttemptAt: string | null;
+    /** Permanent refusals in a row (R14); reset by a delivery, another outcome or a retry. */
+    failures: number;
+    /** Salesforce's status code, message and record of the last refused write (R14). */
+    errorCode: string | null;
+    errorMessage: string | null;
+    errorRecordId: string | null;
+    /** Set aside as a dead letter at (not retried until `optout retry`). */
+    deadAt: string | null;
+}
+
+/** A membership's sync state (migration 2 and 3), as `optout history` shows it. */
+export interface MembershipSyncState {
+    /** Null when written (or never tried); else the last attempt's outcome. */
+    syncOutcome: string | null;
+    syncAttempts: number;
+    lastAttemptAt: string | null;
+    nextAttemptAt: string | null;
+    syncFailures: number;
+    syncErrorCode: string | null;
+    syncErrorMessage: string | null;
+    syncErrorRecordId: string | null;
+    syncDeadAt: string | null;
+}
+
+/** What a refused write left on an unsubscribe or membership (R14). */
+export interface AttemptError {
+    /** Salesforce's status code (e.g. FIELD_CUSTOM_VALIDATION_EXCEPTION). */
+    code: string;
+    message: string;
+    /** The Contact, Lead or Audience_Membership__c (or its key) refused. */
+    recordId: string | null;
+    object?: string | null;
+}
+
+/** A record stuck after refused writes, for `optout status` and `optout retry`. */
+export interface StuckRecord {
+    kind: 'unsubscribe' | 'membership';
+    /** The unsubscribe's id (null for a membership). */
+    unsubscribeId: number | null;
+    personId: number;
+    email: string;
+    /** The audience (null: a global unsubscribe). */
+    audienceId: string | null;
+    state: 'retrying' | 'dead_letter';
+    errorCode: string;
+    errorMessage: string | null;
+    recordId: string | null;
+    failures: number;
+    attempts: number;
+    lastAttemptAt: string | null;
+    nextAttemptAt: string | null;
+    deadAt: string | null;
 }
 
 /** An active, undelivered unsubscribe with what the push job needs to find the records. */
@@ -88,7 +141,9 @@ export interface PendingUnsubscribe extends UnsubscribeRecord {
  * Audit actions. The first eight are the sync's (SYNC-DESIGN); `membership_changed`
  * is a ledger-side membership status change that did not come from an import;
  * `unsubscribe_requeued` re-opens a delivered global unsubscribe for delivery when its
- * person is linked to another Salesforce record.
+ * person is linked to another Salesforce record; `delivery_failed` is a write
+ * Salesforce refused for an unsubscribe or membership, with its status code and
+ * message (R10, R14); `retry_requested` is `optout retry` putting one back.
  */
 export type AuditAction =
     | 'field_write'
@@ -100,7 +155,9 @@ export type AuditAction =
     | 'pending_cleared'
     | 'import'
     | 'membership_changed'
-    | 'unsubscribe_requeued';
+    | 'unsubscribe_requeued'
+    | 'delivery_failed'
+    | 'retry_requested';
 
 export interface AuditInput {
     action: AuditAction;

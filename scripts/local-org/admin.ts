@@ -14,7 +14,13 @@ import {
     parseLatency
 } from './faults';
 import { type Reply, type RequestContext, jsonReply, readJson } from './http';
-import { RecordFailure } from './store';
+import { type MergeResult, RecordFailure } from './store';
+import {
+    type CreatedUser,
+    type NewUser,
+    createUser,
+    setUserActive
+} from './users';
 
 export interface LocalOrgStats {
     /** Requests counted against the daily allowance (Sforce-Limit-Info). */
@@ -46,6 +52,11 @@ export interface AdminHandle {
         leadId: string,
         options?: { contactId?: string; accountId?: string }
     ): { leadId: string; contactId: string; accountId: string };
+    /**
+     * Merges 1 or 2 Contacts (or Leads) into a master, as Salesforce's merge: lookups
+     * to the losers are re-parented to the master, the losers are deleted.
+     */
+    merge(masterId: string, duplicateIds: string[]): MergeResult;
     resetUsage(): void;
     setUsage(used: number): void;
     setApiLimit(limit: number): void;
@@ -54,6 +65,20 @@ export interface AdminHandle {
     getOptions(): OrgOptions;
     /** Changes some options (validated; unknown keys refused) and stores them. */
     setOptions(options: Partial<OrgOptions>): OrgOptions;
+    /**
+     * Creates an active user (profile 'Standard User' unless given) with its own
+     * session: requests with its accessToken run as that user (sharing applies).
+     */
+    createUser(input: NewUser): CreatedUser;
+    /** Deactivates (or reactivates) a user: its token stops working, it cannot own records. */
+    setUserActive(userId: string, active: boolean): void;
+    /** Every user: id, username, profile id, active. */
+    listUsers(): Array<{
+        id: string;
+        username: string;
+        profileId: string | null;
+        isActive: boolean;
+    }>;
 }
 
 const GROUPS: Record<string, string[]> = {
@@ -131,6 +156,9 @@ export function createAdmin(
         convertLead(leadId, options) {
             return org.store.convertLead(leadId, options);
         },
+        merge(masterId, duplicateIds) {
+            return org.store.merge(masterId, duplicateIds);
+        },
         resetUsage() {
             org.usage.set(0);
         },
@@ -154,6 +182,30 @@ export function createAdmin(
                 JSON.stringify(org.settings.options)
             );
             return { ...org.settings.options };
+        },
+        createUser(input) {
+            return createUser(org.store, input);
+        },
+        setUserActive(userId, active) {
+            setUserActive(org.store, userId, active);
+        },
+        listUsers() {
+            const rows = org.store
+                .prepare(
+                    'SELECT "Id" AS id, "Username" AS username, "ProfileId" AS profileId, "IsActive" AS a FROM "o_User" ORDER BY _rid'
+                )
+                .all() as Array<{
+                id: string;
+                username: string;
+                profileId: string | null;
+                a: number;
+            }>;
+            return rows.map((r) => ({
+                id: r.id,
+                username: r.username,
+                profileId: r.profileId,
+                isActive: r.a === 1
+            }));
         }
     };
     return admin;
@@ -262,6 +314,19 @@ export async function adminRoute(
                 })
             );
         }
+        if (path === 'merge' && m === 'POST') {
+            const b = await body(ctx);
+            const ids = b.duplicateIds;
+            if (
+                typeof b.masterId !== 'string' ||
+                !Array.isArray(ids) ||
+                !ids.every((x): x is string => typeof x === 'string')
+            )
+                throw badRequest(
+                    'Send {"masterId":"003…","duplicateIds":["003…"]} (1 or 2 ids)'
+                );
+            return jsonReply(200, admin.merge(b.masterId, ids));
+        }
         if (path === 'usage') {
             if (m === 'GET')
                 return jsonReply(200, {
@@ -298,6 +363,42 @@ export async function adminRoute(
                     );
                 }
             }
+        }
+        if (path === 'users') {
+            if (m === 'GET') return jsonReply(200, admin.listUsers());
+            if (m === 'POST') {
+                const b = await body(ctx);
+                if (typeof b.username !== 'string')
+                    throw badRequest(
+                        'Send {"username":"…","profile":"Standard User"|"System Administrator"|"00e…","email"?,"firstName"?,"lastName"?}'
+                    );
+                const str = (v: unknown): string | undefined =>
+                    typeof v === 'string' ? v : undefined;
+                return jsonReply(
+                    201,
+                    admin.createUser({
+                        username: b.username,
+                        email: str(b.email),
+                        firstName: str(b.firstName),
+                        lastName: str(b.lastName),
+                        profile: str(b.profile)
+                    })
+                );
+            }
+        }
+        if (
+            ctx.segments.length === 2 &&
+            ctx.segments[0] === 'users' &&
+            (m === 'PATCH' || m === 'PUT')
+        ) {
+            const b = await body(ctx);
+            if (typeof b.isActive !== 'boolean')
+                throw badRequest('Send {"isActive":true|false}');
+            admin.setUserActive(ctx.segments[1], b.isActive);
+            return jsonReply(200, {
+                id: ctx.segments[1],
+                isActive: b.isActive
+            });
         }
         if (path === 'usage/reset' && m === 'POST') {
             admin.resetUsage();

@@ -34,6 +34,8 @@ import {
     findField
 } from './schema';
 import { FormulaUnsupported, parseFormula, referencedFields } from './formula';
+import { UniqueIndexFailure } from './store';
+import { syncPermissionSets } from './users';
 import { formatDateTimeJson } from './values';
 
 export interface DeployMessage {
@@ -75,6 +77,78 @@ interface DeployRecord {
     total: number;
     errorMessage?: string;
     errorStatusCode?: string;
+}
+
+/** Metadata types that need Translation Workbench enabled in the org. */
+const TRANSLATION_TYPES = new Set(['Translations', 'CustomObjectTranslation']);
+
+/**
+ * Deploy test levels of the Metadata API (DeployOptions.testLevel,
+ * https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/meta_rest_deploy.htm).
+ * RunRelevantTests is new in API 66.0 (source-deploy-retrieve sends it).
+ */
+const TEST_LEVELS = new Set([
+    'NoTestRun',
+    'RunSpecifiedTests',
+    'RunLocalTests',
+    'RunAllTestsInOrg',
+    'RunRelevantTests'
+]);
+
+/** The levels that run Apex tests in a deploy (what runTestsEnabled reports). */
+const TESTING_LEVELS = new Set([
+    'RunSpecifiedTests',
+    'RunLocalTests',
+    'RunAllTestsInOrg',
+    'RunRelevantTests'
+]);
+
+/**
+ * Why Salesforce refuses a deploy request's test options, or null. Messages as the
+ * Metadata API gives them (INVALID_OPERATION; quoted in xjsender/haoide#138 and in
+ * the DevOps Center CLI plugin's messages): RunSpecifiedTests needs runTests, and
+ * runTests needs RunSpecifiedTests. An unknown level fails deserialisation.
+ */
+export function testOptionsProblem(
+    options: Record<string, unknown>
+): { errorCode: string; message: string } | null {
+    const level = options.testLevel;
+    const runTests = options.runTests;
+    if (level !== undefined && level !== null) {
+        if (typeof level !== 'string' || !TEST_LEVELS.has(level)) {
+            return {
+                errorCode: 'JSON_PARSER_ERROR',
+                message: `Cannot deserialize instance of TestLevel from VALUE_STRING value ${String(level)} or request may be missing a required field`
+            };
+        }
+    }
+    if (
+        runTests !== undefined &&
+        runTests !== null &&
+        (!Array.isArray(runTests) ||
+            runTests.some((t) => typeof t !== 'string'))
+    ) {
+        return {
+            errorCode: 'JSON_PARSER_ERROR',
+            message: `Cannot deserialize instance of String[] from ${typeof runTests === 'string' ? 'VALUE_STRING' : 'START_OBJECT'} value ${JSON.stringify(runTests)} or request may be missing a required field`
+        };
+    }
+    const tests = (runTests as string[] | undefined | null) ?? [];
+    if (level === 'RunSpecifiedTests' && tests.length === 0) {
+        return {
+            errorCode: 'INVALID_OPERATION',
+            message:
+                'runTests must not be empty when a testLevel of RunSpecifiedTests is used.'
+        };
+    }
+    if (tests.length > 0 && level !== 'RunSpecifiedTests') {
+        return {
+            errorCode: 'INVALID_OPERATION',
+            message:
+                'runTests can only be used with a testLevel of RunSpecifiedTests.'
+        };
+    }
+    return null;
 }
 
 /** Deploy limits of the Metadata API. */
@@ -270,6 +344,9 @@ export class DeployService {
                 );
             }
         }
+        const testProblem = testOptionsProblem(options);
+        if (testProblem)
+            throw new ApiError(400, testProblem.errorCode, testProblem.message);
         const id = makeId('0Af', this.counter++, '8d');
         const record: DeployRecord = {
             id,
@@ -365,10 +442,12 @@ export class DeployService {
             numberComponentsDeployed: done ? deployed : 0,
             numberComponentsTotal: r.total,
             numberComponentErrors: r.failures.length,
+            // Apex does not run here: the requested level shows in runTestsEnabled
+            // and deployOptions (testLevel, runTests), and no test is counted.
             numberTestsCompleted: 0,
             numberTestsTotal: 0,
             numberTestErrors: 0,
-            runTestsEnabled: false,
+            runTestsEnabled: TESTING_LEVELS.has(String(r.options.testLevel)),
             createdBy: this.org.store.userId.slice(0, 15),
             createdByName: 'Local Admin',
             createdDate: formatDateTimeJson(r.createdDate),
@@ -795,6 +874,22 @@ export class DeployService {
         for (const c of listed.filter((x) => !handled.has(x.type))) {
             if (!ok(c)) continue;
             const file = fileOf.get(c) as string;
+            if (
+                TRANSLATION_TYPES.has(c.type) &&
+                !this.org.settings.options.translationWorkbench
+            ) {
+                // An org without Translation Workbench refuses translations, and the
+                // atomic deploy installs nothing (forcedotcom/cli#1272,
+                // https://github.com/forcedotcom/cli/issues/1272;
+                // SalesforceFoundation/NPSP#2281).
+                fail(
+                    c.type,
+                    c.fullName,
+                    file,
+                    'Not available for deploy for this organization'
+                );
+                continue;
+            }
             const problem = this.checkReferences(c, parsed.get(file), work);
             if (problem) {
                 fail(c.type, c.fullName, file, problem);
@@ -836,15 +931,39 @@ export class DeployService {
         }
         succeed('', 'package.xml', 'package.xml', { changed: true });
         if (!r.checkOnly) {
-            store.db.transaction(() => {
-                this.install(work);
-                const put = store.db.prepare(
-                    'INSERT INTO _lo_components (type, fullName, fileName, content, deployId) VALUES (?, ?, ?, ?, ?) ON CONFLICT(type, fullName) DO UPDATE SET fileName = excluded.fileName, content = excluded.content, deployId = excluded.deployId'
+            try {
+                store.db.transaction(() => {
+                    this.install(work);
+                    const put = store.db.prepare(
+                        'INSERT INTO _lo_components (type, fullName, fileName, content, deployId) VALUES (?, ?, ?, ?, ?) ON CONFLICT(type, fullName) DO UPDATE SET fileName = excluded.fileName, content = excluded.content, deployId = excluded.deployId'
+                    );
+                    for (const s of stored)
+                        put.run(s.type, s.fullName, s.file, s.content, r.id);
+                })();
+            } catch (err) {
+                if (!(err instanceof UniqueIndexFailure)) throw err;
+                // The transaction rolled back: the field's component fails, nothing is installed.
+                const fullName = `${err.objectName}.${err.fieldName}`;
+                const done = r.successes.find(
+                    (m) =>
+                        m.componentType === 'CustomField' &&
+                        m.fullName === fullName
                 );
-                for (const s of stored)
-                    put.run(s.type, s.fullName, s.file, s.content, r.id);
-            })();
+                r.successes = r.successes.filter(
+                    (m) => m !== done && m.fullName !== 'package.xml'
+                );
+                fail(
+                    'CustomField',
+                    fullName,
+                    done?.fileName ?? 'package.xml',
+                    err.message
+                );
+                this.finish(r, 'Failed');
+                return;
+            }
             store.reloadSchemaCache();
+            // Deployed permission sets become PermissionSet rows (queryable, assignable).
+            syncPermissionSets(store);
         }
         this.finish(r, 'Succeeded');
     }

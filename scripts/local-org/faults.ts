@@ -10,6 +10,10 @@
  * | `503:next=3`           | answer 503 to the next 3 requests                                |
  * | `429:…`, `500:…`       | 429 (REQUEST_LIMIT_EXCEEDED, Retry-After) / 500 UNKNOWN_EXCEPTION |
  * | `502:…`, `504:…`       | gateway errors with an HTML body, as a load balancer sends them  |
+ * | `concurrent:…`         | 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit        |
+ * |                        | exceeded." (too many concurrent long-running requests: transient, |
+ * |                        | retry later), unlike the daily allowance ("TotalRequests Limit   |
+ * |                        | exceeded.", same status and code, which lasts until usage drops)  |
  * | `drop:…`               | destroy the connection before the request is processed           |
  * | `drop-after:…`         | process the request, then destroy the connection (no answer)     |
  * | `lock:0.05`            | fail 5 % of records (collections, bulk) with UNABLE_TO_LOCK_ROW  |
@@ -25,7 +29,8 @@
  * `DELETE`). Example: `503:0.1,lock:0.05,drop:next=3@PATCH,latency:20-80`.
  */
 
-export type StatusCode = 429 | 500 | 502 | 503 | 504;
+/** 403 is the concurrent long-running request limit (`concurrent`). */
+export type StatusCode = 403 | 429 | 500 | 502 | 503 | 504;
 
 export interface FaultRule {
     kind: 'status' | 'drop' | 'drop-after' | 'lock' | 'bulkfail';
@@ -110,6 +115,8 @@ export function parseFaultSpec(spec: string): FaultSpec {
                 ...rate,
                 scope
             });
+        } else if (name === 'concurrent') {
+            out.rules.push({ kind: 'status', status: 403, ...rate, scope });
         } else if (name === 'drop' || name === 'drop-before') {
             out.rules.push({ kind: 'drop', ...rate, scope });
         } else if (name === 'drop-after') {
@@ -120,7 +127,7 @@ export function parseFaultSpec(spec: string): FaultSpec {
             out.rules.push({ kind: 'bulkfail', ...rate, scope });
         } else {
             throw new FaultSpecError(
-                `unknown fault '${name}' in '${item}' (expected 429, 500, 502, 503, 504, drop, drop-after, lock, bulkfail or latency)`
+                `unknown fault '${name}' in '${item}' (expected 429, 500, 502, 503, 504, concurrent, drop, drop-after, lock, bulkfail or latency)`
             );
         }
     }
@@ -130,7 +137,12 @@ export function parseFaultSpec(spec: string): FaultSpec {
 /** Describes a spec back as SPEC text (for status output). */
 export function formatFaultSpec(spec: FaultSpec): string {
     const parts = spec.rules.map((r) => {
-        const name = r.kind === 'status' ? String(r.status) : r.kind;
+        const name =
+            r.kind !== 'status'
+                ? r.kind
+                : r.status === 403
+                  ? 'concurrent'
+                  : String(r.status);
         const arg =
             r.next !== undefined ? `next=${r.next}` : String(r.rate ?? 1);
         return `${name}:${arg}${r.scope?.length ? `@${r.scope.join('|')}` : ''}`;
@@ -234,7 +246,9 @@ export class FaultInjector {
             if (!this.matches(rule, kind, method)) continue;
             if (!this.fires(rule)) continue;
             if (rule.kind === 'status') {
-                this.count(String(rule.status));
+                this.count(
+                    rule.status === 403 ? 'concurrent' : String(rule.status)
+                );
                 return { status: rule.status };
             }
             this.count(rule.kind === 'drop' ? 'drop-before' : 'drop-after');

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './errors';
+import type { Access } from './sharing';
 
 export const JSON_TYPE = 'application/json;charset=UTF-8';
 
@@ -27,6 +28,12 @@ export interface RequestContext {
     /** Path segments after /services/data/vNN.N/ (or the full path for other routes). */
     segments: string[];
     apiVersion: string;
+    /**
+     * The session's user (set once the bearer token is checked); its record access
+     * travels with the request's async context too (sharing.ts runAs/currentActor).
+     */
+    userId?: string;
+    access?: Access;
 }
 
 export function jsonReply(status: number, body: unknown): Reply {

@@ -8,6 +8,7 @@
 import { makeId } from '../model/ids';
 import { ApiError } from './errors';
 import type { FieldDef } from './schema';
+import { currentActor, readFilter } from './sharing';
 import {
     type ChildPlan,
     type CompiledQuery,
@@ -39,9 +40,13 @@ interface Cursor {
     batchSize: number;
     /** 'query' or 'queryAll' in nextRecordsUrl. */
     resource: string;
+    /** The sharing condition of the user who opened it (sharing.ts), kept for every page. */
+    filter: RowFilter | null;
     /** REST cursors are evicted LRU; bulk job cursors live with their job. */
     bulk: boolean;
 }
+
+type RowFilter = { sql: string; params: string[] };
 
 const CURSOR_TTL_MS = 15 * 60_000;
 /** Salesforce keeps at most 10 open query cursors per user; older ones become invalid. */
@@ -80,11 +85,35 @@ export class QueryEngine {
         return compiled;
     }
 
-    private whereClause(q: CompiledQuery, queryAll: boolean): string {
+    /**
+     * The rows the acting user may see (sharing.ts): a condition on the query's main
+     * object, or null for administrators and objects without owner sharing.
+     */
+    private sharingFilter(q: CompiledQuery): RowFilter | null {
+        return readFilter(
+            currentActor(),
+            q.obj.name,
+            't0',
+            this.store.sharingOptions
+        );
+    }
+
+    /** WHERE (deleted rows, the query's own filter, sharing); its parameters follow q.params. */
+    private whereClause(
+        q: CompiledQuery,
+        queryAll: boolean,
+        filter: RowFilter | null = null
+    ): string {
         const parts: string[] = [];
         if (q.hasDeletedColumn && !queryAll) parts.push('t0."IsDeleted" = 0');
         if (q.whereSql) parts.push(`(${q.whereSql})`);
+        if (filter) parts.push(filter.sql);
         return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
+    }
+
+    /** The query's parameters followed by the sharing filter's. */
+    private whereParams(q: CompiledQuery, filter: RowFilter | null): unknown[] {
+        return filter ? [...q.params, ...filter.params] : q.params;
     }
 
     private limitClause(q: CompiledQuery): { sql: string; params: number[] } {
@@ -104,7 +133,9 @@ export class QueryEngine {
         options: { queryAll: boolean; batchSize: number; apiVersion: string }
     ): QueryPage {
         const q = this.compile(soql);
-        const where = this.whereClause(q, options.queryAll);
+        const filter = this.sharingFilter(q);
+        const where = this.whereClause(q, options.queryAll, filter);
+        const params = this.whereParams(q, filter);
         if (q.mode === 'count') {
             const lim = this.limitClause(q);
             const sql = lim.sql
@@ -112,7 +143,7 @@ export class QueryEngine {
                 : `SELECT COUNT(*) AS c0 FROM ${q.fromSql}${where}`;
             const row = this.store
                 .prepare(sql)
-                .get([...q.params, ...lim.params]) as { c0: number };
+                .get([...params, ...lim.params]) as { c0: number };
             return { totalSize: row.c0, done: true, records: [] };
         }
         if (q.mode === 'aggregate') {
@@ -121,7 +152,7 @@ export class QueryEngine {
                 .prepare(
                     `SELECT ${q.selectSql.join(', ')} FROM ${q.fromSql}${where}${q.orderSql}${lim.sql}`
                 )
-                .all([...q.params, ...lim.params]) as Row[];
+                .all([...params, ...lim.params]) as Row[];
             const records = rows.map((r) => {
                 const rec: Record<string, unknown> = {
                     attributes: { type: 'AggregateResult' }
@@ -150,7 +181,7 @@ export class QueryEngine {
                 .prepare(
                     `SELECT ${q.selectSql.join(', ')}, t0._rid AS __rid FROM ${q.fromSql}${where} ORDER BY t0._rid LIMIT ?`
                 )
-                .all([...q.params, want]) as Row[];
+                .all([...params, want]) as Row[];
             if (rows.length <= batch) {
                 return {
                     totalSize: rows.length,
@@ -312,7 +343,9 @@ export class QueryEngine {
         }
         this.expireCursors();
         const id = makeId('01g', this.cursorCounter++, '8d');
-        const where = this.whereClause(q, queryAll);
+        const filter = this.sharingFilter(q);
+        const where = this.whereClause(q, queryAll, filter);
+        const params = this.whereParams(q, filter);
         const lim = this.limitClause(q);
         let cursor: Cursor;
         if (q.ridOrder && q.offset === null) {
@@ -327,7 +360,7 @@ export class QueryEngine {
                 : `SELECT COUNT(*) AS n FROM ${q.fromSql}${where}`;
             const { n } = this.store
                 .prepare(countSql)
-                .get([...q.params, ...lim.params]) as { n: number };
+                .get([...params, ...lim.params]) as { n: number };
             cursor = {
                 id,
                 compiled: q,
@@ -339,7 +372,8 @@ export class QueryEngine {
                 lastUsed: Date.now(),
                 batchSize: options.batchSize,
                 resource: options.resource,
-                bulk: options.bulk
+                bulk: options.bulk,
+                filter
             };
         } else {
             const order = q.orderSql ? `${q.orderSql}, t0._rid` : 't0._rid';
@@ -347,7 +381,7 @@ export class QueryEngine {
                 .prepare(
                     `INSERT INTO _lo_cursor_rows (cursor, seq, rid) SELECT ?, seq, rid FROM (SELECT ROW_NUMBER() OVER (ORDER BY ${order}) AS seq, t0._rid AS rid FROM ${q.fromSql}${where} ORDER BY ${order}${lim.sql})`
                 )
-                .run([id, ...q.params, ...lim.params]);
+                .run([id, ...params, ...lim.params]);
             cursor = {
                 id,
                 compiled: q,
@@ -359,7 +393,8 @@ export class QueryEngine {
                 lastUsed: Date.now(),
                 batchSize: options.batchSize,
                 resource: options.resource,
-                bulk: options.bulk
+                bulk: options.bulk,
+                filter
             };
         }
         this.cursors.set(id, cursor);
@@ -383,13 +418,18 @@ export class QueryEngine {
         const q = cursor.compiled;
         let rows: Row[];
         if (cursor.kind === 'keyset') {
-            const base = this.whereClause(q, cursor.queryAll);
+            const base = this.whereClause(q, cursor.queryAll, cursor.filter);
             const where = `${base ? `${base} AND` : ' WHERE'} t0._rid > ? AND t0._rid <= ?`;
             rows = this.store
                 .prepare(
                     `SELECT ${q.selectSql.join(', ')}, t0._rid AS __rid FROM ${q.fromSql}${where} ORDER BY t0._rid LIMIT ?`
                 )
-                .all([...q.params, after, cursor.maxRid, want]) as Row[];
+                .all([
+                    ...this.whereParams(q, cursor.filter),
+                    after,
+                    cursor.maxRid,
+                    want
+                ]) as Row[];
             if (rows.length > 0) {
                 cursor.positions.set(
                     delivered + rows.length,

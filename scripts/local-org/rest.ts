@@ -4,12 +4,23 @@
  */
 import type { OrgContext } from './context';
 import { describeObject, globalDescribe, objectSummary } from './describe';
+import {
+    DuplicateCheck,
+    DuplicateFailure,
+    duplicateErrorBody
+} from './duplicates';
 import { ApiError, notFound } from './errors';
 import { type Reply, type RequestContext, jsonReply, readJson } from './http';
 import { jsonValue } from './query';
 import { type FieldDef, type ObjectDef, findField } from './schema';
+import { canRead, currentActor } from './sharing';
 import { type WriteResult, RecordFailure } from './store';
-import type { RecordError } from './values';
+import {
+    type RecordError,
+    duplicateExternalIdError,
+    externalIdKey,
+    repeatedKeys
+} from './values';
 import { normalizeId } from '../model/ids';
 
 export const MIN_VERSION = 31;
@@ -88,15 +99,19 @@ export function resources(v: string): Reply {
     return jsonReply(200, out);
 }
 
-export function userinfo(org: OrgContext, v = `${MAX_VERSION}.0`): Reply {
+export function userinfo(
+    org: OrgContext,
+    v = `${MAX_VERSION}.0`,
+    userId = org.store.userId
+): Reply {
     const { store } = org;
     const base = org.instanceUrl();
     const user =
-        store.getRow(store.getObject('User') as ObjectDef, store.userId) ?? {};
-    const id = `${base}/id/${store.orgId}/${store.userId}`;
+        store.getRow(store.getObject('User') as ObjectDef, userId) ?? {};
+    const id = `${base}/id/${store.orgId}/${userId}`;
     return jsonReply(200, {
         sub: id,
-        user_id: store.userId,
+        user_id: userId,
         organization_id: store.orgId,
         preferred_username: user.Username,
         nickname: user.Alias,
@@ -110,7 +125,7 @@ export function userinfo(org: OrgContext, v = `${MAX_VERSION}.0`): Reply {
             picture: `${base}/profilephoto/005/F`,
             thumbnail: `${base}/profilephoto/005/T`
         },
-        profile: `${base}/${store.userId}`,
+        profile: `${base}/${userId}`,
         picture: `${base}/profilephoto/005/F`,
         address: {},
         is_salesforce_integration_user: false,
@@ -125,7 +140,7 @@ export function userinfo(org: OrgContext, v = `${MAX_VERSION}.0`): Reply {
             recent: `${base}/services/data/v{version}/recent/`,
             tooling_soap: `${base}/services/Soap/T/{version}/${store.orgId.slice(0, 15)}`,
             tooling_rest: `${base}/services/data/v{version}/tooling/`,
-            profile: `${base}/${store.userId}`,
+            profile: `${base}/${userId}`,
             feeds: `${base}/services/data/v{version}/chatter/feeds`,
             groups: `${base}/services/data/v{version}/chatter/groups`,
             users: `${base}/services/data/v{version}/chatter/users`,
@@ -242,6 +257,13 @@ function failureReply(e: RecordError): Reply {
     ]);
 }
 
+/** A single-record write's failure answer (a duplicate carries the rule's findings). */
+function recordFailureReply(err: RecordFailure): Reply {
+    if (err instanceof DuplicateFailure)
+        return jsonReply(400, duplicateErrorBody(err));
+    return failureReply(err.error);
+}
+
 /** 404 answers for a row that is missing or deleted (single-row routes). */
 function liveRow(
     org: OrgContext,
@@ -261,6 +283,16 @@ function liveRow(
     if (row.IsDeleted)
         throw new ApiError(404, 'ENTITY_IS_DELETED', 'entity is deleted', []);
     return row;
+}
+
+/** Whether the request's user sees the row (sharing.ts); the org itself sees all. */
+function visible(
+    org: OrgContext,
+    obj: ObjectDef,
+    row: Record<string, unknown>
+): boolean {
+    const actor = currentActor();
+    return !actor || canRead(actor, obj.name, row, org.settings.options);
 }
 
 function parseFieldsParam(
@@ -333,13 +365,16 @@ export async function sobjectCreate(
     if (org.faults.lockRecord('sobjectCreate'))
         return failureReply(lockError(obj.keyPrefix));
     try {
+        const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
         const res = org.store.db.transaction(() =>
-            org.store.insert(obj, body, 'json', org.store.stamp())
+            dup.run(obj, undefined, () =>
+                org.store.insert(obj, body, 'json', org.store.stamp())
+            )
         )();
         return jsonReply(201, { id: res.id, success: true, errors: [] });
     } catch (err) {
         rethrowRequestLevel(err);
-        if (err instanceof RecordFailure) return failureReply(err.error);
+        if (err instanceof RecordFailure) return recordFailureReply(err);
         throw err;
     }
 }
@@ -352,6 +387,8 @@ export function sobjectRead(
 ): Reply {
     const obj = objectOr404(org, type);
     const row = liveRow(org, obj, id);
+    // A record the user may not see does not exist for them, as in Salesforce.
+    if (!visible(org, obj, row)) throw notFound();
     return jsonReply(
         200,
         recordJson(
@@ -383,13 +420,16 @@ export async function sobjectUpdate(
     if (org.faults.lockRecord('sobjectUpdate'))
         return failureReply(lockError(String(row.Id)));
     try {
+        const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
         org.store.db.transaction(() =>
-            org.store.update(obj, row.Id, body, 'json', org.store.stamp())
+            dup.run(obj, String(row.Id), () =>
+                org.store.update(obj, row.Id, body, 'json', org.store.stamp())
+            )
         )();
         return { status: 204 };
     } catch (err) {
         rethrowRequestLevel(err);
-        if (err instanceof RecordFailure) return failureReply(err.error);
+        if (err instanceof RecordFailure) return recordFailureReply(err);
         throw err;
     }
 }
@@ -455,13 +495,16 @@ export async function sobjectByExternalId(
         if (org.faults.lockRecord('sobjectUpsert'))
             return failureReply(lockError(value));
         try {
+            const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
             const res: WriteResult = org.store.db.transaction(() =>
-                org.store.upsert(
-                    obj,
-                    field,
-                    { ...body, [field.name]: value },
-                    'json',
-                    org.store.stamp()
+                dup.run(obj, dup.upsertTarget(obj, field.name, value), () =>
+                    org.store.upsert(
+                        obj,
+                        field,
+                        { ...body, [field.name]: value },
+                        'json',
+                        org.store.stamp()
+                    )
                 )
             )();
             return jsonReply(res.created ? 201 : 200, {
@@ -476,7 +519,7 @@ export async function sobjectByExternalId(
                 if (err.error.statusCode === 'DUPLICATE_EXTERNAL_ID') {
                     return jsonReply(300, err.error.message);
                 }
-                return failureReply(err.error);
+                return recordFailureReply(err);
             }
             throw err;
         }
@@ -494,6 +537,8 @@ export async function sobjectByExternalId(
                     : value
                 : value
         ) as Array<Record<string, unknown>>;
+    if (ctx.method === 'GET' && !rows.every((r) => visible(org, obj, r)))
+        throw notFound();
     if (rows.length === 0) throw notFound();
     if (rows.length > 1) {
         return jsonReply(
@@ -750,6 +795,7 @@ export async function collectionsCreate(
     body.records.forEach((r, i) =>
         rejectUnknownFields(org, objs[i], r, ['attributes'])
     );
+    const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
     const outcomes = runCollection(
         org,
         body.records.length,
@@ -758,7 +804,9 @@ export async function collectionsCreate(
         (i) => objs[i].keyPrefix,
         (i, now) => {
             const { attributes: _a, ...fields } = body.records[i];
-            return org.store.insert(objs[i], fields, 'json', now);
+            return dup.run(objs[i], undefined, () =>
+                org.store.insert(objs[i], fields, 'json', now)
+            );
         },
         () => undefined
     );
@@ -782,6 +830,7 @@ export async function collectionsUpdate(
     body.records.forEach((r, i) =>
         rejectUnknownFields(org, objs[i], r, ['attributes', 'id', 'Id'])
     );
+    const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
     const outcomes = runCollection(
         org,
         body.records.length,
@@ -803,7 +852,11 @@ export async function collectionsUpdate(
                     fields: []
                 });
             }
-            return org.store.update(objs[i], id, fields, 'json', now);
+            return dup.run(
+                objs[i],
+                typeof id === 'string' ? id : undefined,
+                () => org.store.update(objs[i], id, fields, 'json', now)
+            );
         },
         (i) => {
             const id = recordId(body.records[i]);
@@ -814,6 +867,17 @@ export async function collectionsUpdate(
         200,
         outcomes.map((o) => resultJson(o, false, true))
     );
+}
+
+/** A record's external id value (its key matched case-insensitively, as store.upsert does). */
+function externalIdValue(
+    rec: Record<string, unknown>,
+    field: FieldDef
+): unknown {
+    const key = Object.keys(rec).find(
+        (k) => k.toLowerCase() === field.name.toLowerCase()
+    );
+    return key === undefined ? undefined : rec[key];
 }
 
 export async function collectionsUpsert(
@@ -843,6 +907,13 @@ export async function collectionsUpsert(
         }
         rejectUnknownFields(org, obj, r, ['attributes', 'id']);
     });
+    // Every record whose key occurs twice in the request fails; the others are saved.
+    const rawKeys = body.records.map((r) => externalIdValue(r, field));
+    const dup = DuplicateCheck.forRequest(org, ctx.req, ctx.apiVersion);
+    const repeated =
+        field.name === 'Id'
+            ? new Set<string>()
+            : repeatedKeys(rawKeys.map((v) => externalIdKey(field, v, 'json')));
     const outcomes = runCollection(
         org,
         body.records.length,
@@ -850,8 +921,15 @@ export async function collectionsUpsert(
         'collectionsUpsert',
         (i) => String(body.records[i][field.name] ?? ''),
         (i, now) => {
+            const key = externalIdKey(field, rawKeys[i], 'json');
+            if (key !== null && repeated.has(key))
+                throw duplicateExternalIdError(field, rawKeys[i]);
             const { attributes: _a, id: _id, ...fields } = body.records[i];
-            return org.store.upsert(obj, field, fields, 'json', now);
+            return dup.run(
+                obj,
+                dup.upsertTarget(obj, field.name, rawKeys[i]),
+                () => org.store.upsert(obj, field, fields, 'json', now)
+            );
         },
         () => undefined
     );
@@ -941,7 +1019,7 @@ export async function collectionsRetrieve(
         const check = normalizeId(raw);
         if (!check.ok) return null;
         const row = org.store.getRow(obj, check.id);
-        if (!row || row.IsDeleted) return null;
+        if (!row || row.IsDeleted || !visible(org, obj, row)) return null;
         return recordJson(obj, row, ctx.apiVersion, fields);
     });
     return jsonReply(200, out);

@@ -275,6 +275,20 @@ function account(): ObjectDef {
     };
 }
 
+/**
+ * MasterRecordId: on a record deleted by a merge, the record it was merged into
+ * (SOAP API merge(): "SELECT Id FROM Contact WHERE isDeleted=true and masterRecordId
+ * != null", https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_merge.htm).
+ */
+function masterRecordField(object: 'Contact' | 'Lead'): FieldDef {
+    return f('MasterRecordId', 'Master Record ID', 'reference', {
+        ...readOnly,
+        length: 18,
+        referenceTo: [object],
+        relationshipName: 'MasterRecord'
+    });
+}
+
 function contact(): ObjectDef {
     return {
         name: 'Contact',
@@ -290,6 +304,7 @@ function contact(): ObjectDef {
         fields: [
             idField(),
             isDeletedField(),
+            masterRecordField('Contact'),
             f('AccountId', 'Account ID', 'reference', {
                 length: 18,
                 referenceTo: ['Account'],
@@ -348,6 +363,7 @@ function lead(): ObjectDef {
         fields: [
             idField(),
             isDeletedField(),
+            masterRecordField('Lead'),
             ...nameParts(),
             f('Company', 'Company', 'string', {
                 nillable: false,
@@ -458,6 +474,191 @@ function user(): ObjectDef {
                 ...ro,
                 ...picklist(['UTF-8'])
             }),
+            f('ProfileId', 'Profile ID', 'reference', {
+                ...ro,
+                length: 18,
+                referenceTo: ['Profile'],
+                relationshipName: 'Profile'
+            }),
+            ...auditFields()
+        ]
+    };
+}
+
+/**
+ * Profile: the two standard profiles a new org's users get here (System Administrator
+ * with Modify All Data, Standard User without). Read-only through the API, as the
+ * standard profiles are. Queried by id (their names are translated per user language).
+ */
+function profile(): ObjectDef {
+    const ro = { ...readOnly, system: false };
+    return {
+        name: 'Profile',
+        label: 'Profile',
+        labelPlural: 'Profiles',
+        keyPrefix: '00e',
+        custom: false,
+        createable: false,
+        updateable: false,
+        deletable: false,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            f('Name', 'Name', 'string', { ...ro, nameField: true }),
+            f('UserType', 'User Type', 'picklist', {
+                ...ro,
+                ...picklist(['Standard'])
+            }),
+            f('PermissionsModifyAllData', 'Modify All Data', 'boolean', {
+                ...ro,
+                nillable: false,
+                defaultValue: false
+            }),
+            f('PermissionsViewAllData', 'View All Data', 'boolean', {
+                ...ro,
+                nillable: false,
+                defaultValue: false
+            }),
+            ...auditFields()
+        ]
+    };
+}
+
+/**
+ * PermissionSet: one row per deployed permission set (kept in step with the deployed
+ * metadata, see OrgStore.syncPermissionSets) and one owned by each profile
+ * (IsOwnedByProfile), as Salesforce has. Createable through the API as in Salesforce.
+ */
+function permissionSet(): ObjectDef {
+    const flag = (name: string, label: string): FieldDef =>
+        f(name, label, 'boolean', { nillable: false, defaultValue: false });
+    return {
+        name: 'PermissionSet',
+        label: 'Permission Set',
+        labelPlural: 'Permission Sets',
+        keyPrefix: '0PS',
+        custom: false,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            isDeletedField(),
+            f('Name', 'Name', 'string', {
+                length: 80,
+                nillable: false,
+                required: true,
+                unique: true,
+                nameField: true
+            }),
+            f('Label', 'Label', 'string', {
+                length: 80,
+                nillable: false,
+                required: true
+            }),
+            f('Description', 'Description', 'textarea', { length: 255 }),
+            f('IsOwnedByProfile', 'Is Owned by Profile', 'boolean', {
+                ...readOnly,
+                system: false,
+                nillable: false,
+                defaultValue: false
+            }),
+            f('ProfileId', 'Profile ID', 'reference', {
+                ...readOnly,
+                system: false,
+                length: 18,
+                referenceTo: ['Profile'],
+                relationshipName: 'Profile'
+            }),
+            flag('PermissionsModifyAllData', 'Modify All Data'),
+            flag('PermissionsViewAllData', 'View All Data'),
+            ...auditFields()
+        ]
+    };
+}
+
+/** ObjectPermissions: a permission set's access to one object (Read … Modify All). */
+function objectPermissions(): ObjectDef {
+    const flag = (name: string, label: string): FieldDef =>
+        f(name, label, 'boolean', { nillable: false, defaultValue: false });
+    return {
+        name: 'ObjectPermissions',
+        label: 'Object Permissions',
+        labelPlural: 'Object Permissions',
+        keyPrefix: '110',
+        custom: false,
+        createable: true,
+        updateable: true,
+        deletable: true,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            isDeletedField(),
+            f('ParentId', 'Parent ID', 'reference', {
+                length: 18,
+                nillable: false,
+                required: true,
+                updateable: false,
+                referenceTo: ['PermissionSet'],
+                relationshipName: 'Parent',
+                childRelationshipName: 'ObjectPerms',
+                deleteConstraint: 'Cascade'
+            }),
+            f('SobjectType', 'Sobject Type Name', 'string', {
+                length: 80,
+                nillable: false,
+                required: true,
+                updateable: false
+            }),
+            flag('PermissionsRead', 'Read'),
+            flag('PermissionsCreate', 'Create'),
+            flag('PermissionsEdit', 'Edit'),
+            flag('PermissionsDelete', 'Delete'),
+            flag('PermissionsViewAllRecords', 'View All'),
+            flag('PermissionsModifyAllRecords', 'Modify All'),
+            ...auditFields()
+        ]
+    };
+}
+
+/** PermissionSetAssignment: a permission set given to a user (create, query, delete). */
+function permissionSetAssignment(): ObjectDef {
+    return {
+        name: 'PermissionSetAssignment',
+        label: 'Permission Set Assignment',
+        labelPlural: 'Permission Set Assignments',
+        keyPrefix: '0Pa',
+        custom: false,
+        createable: true,
+        updateable: false,
+        deletable: true,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            isDeletedField(),
+            f('AssigneeId', 'Assignee ID', 'reference', {
+                length: 18,
+                nillable: false,
+                required: true,
+                updateable: false,
+                referenceTo: ['User'],
+                relationshipName: 'Assignee'
+            }),
+            f('PermissionSetId', 'Permission Set ID', 'reference', {
+                length: 18,
+                nillable: false,
+                required: true,
+                updateable: false,
+                referenceTo: ['PermissionSet'],
+                relationshipName: 'PermissionSet',
+                childRelationshipName: 'Assignments',
+                deleteConstraint: 'Cascade'
+            }),
             ...auditFields()
         ]
     };
@@ -516,7 +717,17 @@ function organization(): ObjectDef {
 
 /** The standard objects of a fresh local org. */
 export function standardObjects(): ObjectDef[] {
-    return [account(), contact(), lead(), user(), organization()];
+    return [
+        account(),
+        contact(),
+        lead(),
+        user(),
+        organization(),
+        profile(),
+        permissionSet(),
+        objectPermissions(),
+        permissionSetAssignment()
+    ];
 }
 
 /**

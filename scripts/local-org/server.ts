@@ -39,7 +39,9 @@ import {
 import { JSON_TYPE, type Reply, type RequestContext, errorReply } from './http';
 import { QueryEngine } from './query';
 import * as rest from './rest';
+import { type Access, runAs } from './sharing';
 import { OrgStore } from './store';
+import { accessFor, userForToken } from './users';
 
 export interface LocalOrgOptions {
     /** TCP port; 0 (default) picks a free one. */
@@ -419,6 +421,23 @@ function sendReply(
 
 function faultReply(status: number): Reply {
     switch (status) {
+        case 403:
+            // The concurrent long-running request limit: REST answers 403 with
+            // REQUEST_LIMIT_EXCEEDED ("If the error code is REQUEST_LIMIT_EXCEEDED,
+            // you've exceeded API request limits in your org",
+            // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm)
+            // and this message (listed as intermittent in Adobe Marketo's "Salesforce
+            // Sync Errors" page, and what integrations retry on), no Retry-After. Same status and code as the daily allowance
+            // (TotalRequests Limit exceeded.): only the message tells them apart.
+            return {
+                status,
+                json: [
+                    {
+                        message: 'ConcurrentPerOrgLongTxn Limit exceeded.',
+                        errorCode: 'REQUEST_LIMIT_EXCEEDED'
+                    }
+                ]
+            };
         case 503:
             return {
                 status,
@@ -515,10 +534,14 @@ export async function startLocalOrg(
     const deploys = new DeployService(org);
     const admin = createAdmin(org, queries);
 
-    const authorized = (req: IncomingMessage): boolean => {
+    // Sharing reads the live options (PUT /local/options changes them in place).
+    store.sharingOptions = settings.options;
+
+    /** The user whose session the bearer token is, or undefined (401). */
+    const authenticate = (req: IncomingMessage): string | undefined => {
         const h = req.headers.authorization ?? '';
         const m = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(h);
-        return !!m && m[1].trim() === store.accessToken;
+        return m ? userForToken(store, m[1].trim()) : undefined;
     };
 
     async function handle(
@@ -554,7 +577,8 @@ export async function startLocalOrg(
         try {
             // Admin routes: same token, no faults, not counted.
             if (parts[0] === 'local') {
-                if (!authorized(req)) {
+                const adminUser = authenticate(req);
+                if (!adminUser) {
                     req.resume();
                     await finish(
                         errorReply(
@@ -562,6 +586,20 @@ export async function startLocalOrg(
                                 401,
                                 'INVALID_SESSION_ID',
                                 'Session expired or invalid'
+                            )
+                        )
+                    );
+                    return;
+                }
+                // The admin surface is the org's setup: administrators only.
+                if (!accessFor(store, adminUser).modifyAllData) {
+                    req.resume();
+                    await finish(
+                        errorReply(
+                            new ApiError(
+                                403,
+                                'INSUFFICIENT_ACCESS',
+                                'The /local/ admin routes need a System Administrator session'
                             )
                         )
                     );
@@ -602,7 +640,7 @@ export async function startLocalOrg(
                     kind: 'userinfo',
                     counted: false,
                     auth: true,
-                    run: () => rest.userinfo(org)
+                    run: () => rest.userinfo(org, undefined, ctx.userId)
                 };
             } else if (parts[0] === 'services' && parts[1] === 'Soap') {
                 // The SOAP APIs are not served: say so in a SOAP fault that sf and
@@ -619,7 +657,7 @@ export async function startLocalOrg(
                     kind: 'identity',
                     counted: false,
                     auth: true,
-                    run: () => rest.userinfo(org)
+                    run: () => rest.userinfo(org, undefined, ctx.userId)
                 };
             } else if (parts[0] === 'services' && parts[1] === 'data') {
                 const vm = VERSION_RE.exec(parts[2]);
@@ -691,7 +729,8 @@ export async function startLocalOrg(
                 await finish(faultReply(fault.status), { Connection: 'close' });
                 return;
             }
-            if (route.auth && !authorized(req)) {
+            const sessionUser = route.auth ? authenticate(req) : undefined;
+            if (route.auth && !sessionUser) {
                 req.resume();
                 org.stats.rejected.unauthorized++;
                 await finish(
@@ -727,7 +766,21 @@ export async function startLocalOrg(
             }
             let reply: Reply;
             try {
-                reply = await route.run();
+                if (sessionUser) {
+                    ctx.userId = sessionUser;
+                    ctx.access = accessFor(store, sessionUser);
+                }
+                if (sessionUser && sessionUser !== store.userId) {
+                    // Every store write and query of this request (and the Bulk
+                    // jobs it starts) runs as the session's user (sharing.ts). The
+                    // org's own admin runs outside it, as the org itself (Modify All
+                    // Data, the same ids): an active AsyncLocalStorage slows every
+                    // promise in the process (Node 20 promise hooks, about 2x on a
+                    // promise-bound loop), and the benchmarks run as the admin.
+                    reply = await runAs(ctx.access as Access, () =>
+                        route.run()
+                    );
+                } else reply = await route.run();
             } catch (err) {
                 if (!(err instanceof ApiError)) throw err;
                 req.resume();

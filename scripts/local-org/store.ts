@@ -23,7 +23,8 @@ import {
     type ValueSource,
     RecordFailure,
     recordError,
-    toColumn
+    toColumn,
+    toWholeSecond
 } from './values';
 import {
     type FormulaNode,
@@ -31,6 +32,15 @@ import {
     evaluateFormula,
     parseFormula
 } from './formula';
+import type { OrgOptions } from './context';
+import {
+    type Access,
+    INSUFFICIENT_ACCESS,
+    canDelete,
+    canEdit,
+    currentActor
+} from './sharing';
+import { checkAssignment, checkOwner, ensureAccessModel } from './users';
 
 export type Row = Record<string, unknown>;
 
@@ -63,13 +73,46 @@ export interface WriteResult {
 const POD = '8d';
 
 const ORG_NAME = 'Local Org';
+
+/** Objects whose changes alter some user's record access (see accessVersion). */
+const ACCESS_OBJECTS = new Set([
+    'User',
+    'Profile',
+    'PermissionSet',
+    'ObjectPermissions',
+    'PermissionSetAssignment'
+]);
 const USER_NAME = 'admin@optout.local';
+
+/**
+ * A unique index that cannot be built because rows already share a value (a field made
+ * unique, or case-insensitive, over duplicates). Salesforce refuses the change with
+ * "Duplicate value found when building unique index" (Knowledge Article 000385434,
+ * https://help.salesforce.com/s/articleView?id=000385434&type=1).
+ */
+export class UniqueIndexFailure extends Error {
+    constructor(
+        readonly objectName: string,
+        readonly fieldName: string
+    ) {
+        super('Duplicate value found when building unique index');
+    }
+}
 
 export class OrgStore {
     readonly db: Database.Database;
     orgId = '';
     userId = '';
     accessToken = '';
+    /**
+     * Bumped whenever users, profiles, permission sets, object permissions or
+     * assignments change: cached per-user access (users.ts accessFor) is then stale.
+     */
+    accessVersion = 0;
+    /** The org's sharing options (the server points this at its live settings). */
+    sharingOptions: Pick<OrgOptions, 'leadSharing'> = {
+        leadSharing: 'ReadWrite'
+    };
     /** Bumped whenever a deploy changes the schema (invalidates compiled queries). */
     schemaVersion = 0;
     readonly counters = { inserted: 0, updated: 0, deleted: 0 };
@@ -79,7 +122,6 @@ export class OrgStore {
     private nextRid = new Map<string, number>();
     private statements = new Map<string, Database.Statement>();
     private formulas = new Map<string, FormulaNode | null>();
-    private lastStamp = 0;
 
     constructor(readonly dbPath: string) {
         // A first start in a fresh clone: `.optout/` does not exist yet.
@@ -123,6 +165,55 @@ export class OrgStore {
         this.userId = this.getMeta('userId') as string;
         this.accessToken = this.getMeta('accessToken') as string;
         this.loadSchema();
+        ensureAccessModel(this, standardObjects());
+    }
+
+    /** Invalidates every user's cached record access (see accessVersion). */
+    accessChanged(): void {
+        this.accessVersion++;
+    }
+
+    /**
+     * The user a write runs as: the request's session user (sharing.ts), or undefined
+     * for the org itself (setup, deploys, admin routes), which sharing does not limit.
+     */
+    private actor(): Access | undefined {
+        return currentActor();
+    }
+
+    /** Refuses a write to a record the acting user may not change (sharing.ts). */
+    private checkWriteAccess(
+        obj: ObjectDef,
+        row: Row,
+        op: 'edit' | 'delete'
+    ): void {
+        const actor = this.actor();
+        // Modify All Data (every admin request): no per-row work at all.
+        if (!actor || actor.modifyAllData) return;
+        const ok =
+            op === 'edit'
+                ? canEdit(actor, obj.name, row, this.sharingOptions)
+                : canDelete(actor, obj.name, row);
+        if (!ok)
+            throw recordError(
+                INSUFFICIENT_ACCESS.statusCode,
+                INSUFFICIENT_ACCESS.message
+            );
+    }
+
+    /**
+     * Users, profiles and permission sets are setup: changing them needs an
+     * administrator (Salesforce asks for Manage Users / Assign Permission Sets, which
+     * the local org's Standard User profile does not have).
+     */
+    private checkSetupAccess(obj: ObjectDef): void {
+        if (!ACCESS_OBJECTS.has(obj.name)) return;
+        const actor = this.actor();
+        if (actor && !actor.modifyAllData)
+            throw recordError(
+                INSUFFICIENT_ACCESS.statusCode,
+                INSUFFICIENT_ACCESS.message
+            );
     }
 
     private bootstrap(): void {
@@ -327,14 +418,36 @@ export class OrgStore {
         }
     }
 
-    /** Rebuilds the indexes of a field whose definition changed (unique/external id). */
+    /**
+     * Rebuilds the indexes of a field whose definition changed (unique, external id,
+     * case sensitivity). A text column is rebuilt too: its collation (NOCASE, or exact
+     * for a case-sensitive unique field) decides unique checks, upsert matching and SOQL
+     * `=`, and SQLite cannot change a column's collation in place.
+     */
     reindexField(def: ObjectDef, field: FieldDef): void {
         for (const prefix of ['ux', 'ix']) {
             this.db.exec(
                 `DROP INDEX IF EXISTS ${quoteIdent(`${prefix}_${def.name}_${field.name}`)}`
             );
         }
-        this.createFieldIndex(def, field);
+        if (/ TEXT( COLLATE NOCASE)?$/.test(columnDecl(field))) {
+            const table = quoteIdent(tableName(def.name));
+            const col = quoteIdent(field.name);
+            const old = quoteIdent(`lo_old_${field.name}`);
+            this.db.exec(`ALTER TABLE ${table} RENAME COLUMN ${col} TO ${old}`);
+            this.db.exec(
+                `ALTER TABLE ${table} ADD COLUMN ${columnDecl(field)}`
+            );
+            this.db.exec(`UPDATE ${table} SET ${col} = ${old}`);
+            this.db.exec(`ALTER TABLE ${table} DROP COLUMN ${old}`);
+        }
+        try {
+            this.createFieldIndex(def, field);
+        } catch (err) {
+            if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+                throw new UniqueIndexFailure(def.name, field.name);
+            throw err;
+        }
     }
 
     private createFieldIndex(def: ObjectDef, field: FieldDef): void {
@@ -375,14 +488,13 @@ export class OrgStore {
     // ---- time and ids -------------------------------------------------------
 
     /**
-     * A write timestamp: wall-clock milliseconds, strictly greater than the previous
-     * one, so SystemModstamp moves on every write request (one stamp per request or
-     * per bulk chunk, as records saved together share one in Salesforce).
+     * A write timestamp: the current whole second (one stamp per request or per bulk
+     * slice, as records saved together share one in Salesforce). Salesforce keeps
+     * DateTime to the second, so several writes, even several requests, can share one
+     * SystemModstamp: a cursor on it needs a look-back (see toWholeSecond for sources).
      */
     stamp(): number {
-        const now = Date.now();
-        this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1;
-        return this.lastStamp;
+        return toWholeSecond(Date.now());
     }
 
     private newId(obj: ObjectDef): { rid: number; id: string } {
@@ -685,7 +797,9 @@ export class OrgStore {
         const row: Row = {};
         for (const [name, v] of plan.defaults) row[name] = v;
         for (const [field, v] of values) row[field.name] = v;
-        if (plan.hasOwner && !row.OwnerId) row.OwnerId = this.userId;
+        this.checkSetupAccess(obj);
+        const actingId = this.actor()?.userId ?? this.userId;
+        if (plan.hasOwner && !row.OwnerId) row.OwnerId = actingId;
         if (plan.derivedName) this.computeDerived(obj, row);
         this.checkRequired(obj, row, plan.required);
         for (const field of plan.references) {
@@ -693,11 +807,16 @@ export class OrgStore {
             // The org's own user always exists (the default owner).
             if (
                 typeof v === 'string' &&
-                !(field.name === 'OwnerId' && v === this.userId)
+                !(
+                    field.name === 'OwnerId' &&
+                    (v === this.userId || v === actingId)
+                )
             ) {
                 this.checkReference(field, v);
+                if (field.name === 'OwnerId') checkOwner(this, obj, v);
             }
         }
+        if (obj.name === 'PermissionSetAssignment') checkAssignment(this, row);
         if (plan.hasRules) this.runValidationRules(obj, row, undefined);
         for (const field of plan.uniques) {
             this.checkUnique(
@@ -711,9 +830,10 @@ export class OrgStore {
             row[field.name] = this.nextAutoNumber(obj, field);
         const { rid, id } = this.newId(obj);
         row.Id = id;
-        this.fillSystem(obj, row, now, this.userId, true);
+        this.fillSystem(obj, row, now, actingId, true);
         this.insertRow(obj, rid, row);
         this.counters.inserted++;
+        if (ACCESS_OBJECTS.has(obj.name)) this.accessChanged();
         return { id, created: true };
     }
 
@@ -843,6 +963,8 @@ export class OrgStore {
                 `entity type ${obj.name} does not support update`
             );
         }
+        this.checkWriteAccess(obj, existing, 'edit');
+        this.checkSetupAccess(obj);
         if (obj.name === 'Lead' && existing.IsConverted) {
             throw recordError(
                 'CANNOT_UPDATE_CONVERTED_LEAD',
@@ -861,13 +983,20 @@ export class OrgStore {
                 v !== existing[field.name]
             ) {
                 this.checkReference(field, v);
+                if (field.name === 'OwnerId') checkOwner(this, obj, v);
             }
         }
         this.runValidationRules(obj, row, existing);
         for (const [field, v] of values) {
             if (field.unique) this.checkUnique(obj, field, v, id);
         }
-        this.fillSystem(obj, row, now, this.userId, false);
+        this.fillSystem(
+            obj,
+            row,
+            now,
+            this.actor()?.userId ?? this.userId,
+            false
+        );
         const changed = obj.fields.filter(
             (fd) =>
                 values.has(fd) ||
@@ -891,6 +1020,7 @@ export class OrgStore {
             id
         ]);
         this.counters.updated++;
+        if (ACCESS_OBJECTS.has(obj.name)) this.accessChanged();
         return { id, created: false };
     }
 
@@ -958,7 +1088,13 @@ export class OrgStore {
     }
 
     /** Soft-deletes one record (IsDeleted = true; queryAll still sees it). */
-    delete(obj: ObjectDef, rawId: unknown, now: number): WriteResult {
+    delete(
+        obj: ObjectDef,
+        rawId: unknown,
+        now: number,
+        /** A cascade from a deleted parent: the parent's access decided. */
+        cascade = false
+    ): WriteResult {
         if (!obj.deletable) {
             throw recordError(
                 'INVALID_TYPE_FOR_OPERATION',
@@ -966,6 +1102,8 @@ export class OrgStore {
             );
         }
         const existing = this.rowForWrite(obj, rawId);
+        if (!cascade) this.checkWriteAccess(obj, existing, 'delete');
+        this.checkSetupAccess(obj);
         const id = existing.Id as string;
         for (const { child, field } of this.childReferences(obj.name)) {
             const table = quoteIdent(tableName(child.name));
@@ -999,13 +1137,14 @@ export class OrgStore {
                 const kids = this.prepare(
                     `SELECT "Id" AS id FROM ${table} WHERE ${col} = ? AND "IsDeleted" = 0`
                 ).all(id) as Array<{ id: string }>;
-                for (const k of kids) this.delete(child, k.id, now);
+                for (const k of kids) this.delete(child, k.id, now, true);
             }
         }
         this.prepare(
             `UPDATE ${quoteIdent(tableName(obj.name))} SET "IsDeleted" = 1, "LastModifiedDate" = ?, "LastModifiedById" = ?, "SystemModstamp" = ? WHERE "Id" = ?`
-        ).run(now, this.userId, now, id);
+        ).run(now, this.actor()?.userId ?? this.userId, now, id);
         this.counters.deleted++;
+        if (ACCESS_OBJECTS.has(obj.name)) this.accessChanged();
         return { id };
     }
 
@@ -1095,6 +1234,147 @@ export class OrgStore {
             return { leadId: lead.Id as string, contactId, accountId };
         })();
     }
+
+    /**
+     * Merges one or two Contacts (or Leads) into a master record, as the SOAP API's
+     * merge() and the Merge button do (test setup; REST has no merge): every lookup
+     * that points at a losing record is re-parented to the master, without running
+     * validation rules and without touching the child's other fields; the losers are
+     * deleted with MasterRecordId set (when the schema has it); the master's other
+     * field values stay. "Up to three records can be merged in a single request,
+     * including the master record"; "merge() deletes the other records … If a victim
+     * record has related records, merge() makes the master record the new parent"
+     * (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_merge.htm).
+     */
+    merge(masterId: string, duplicateIds: string[]): MergeResult {
+        if (duplicateIds.length < 1 || duplicateIds.length > 2) {
+            throw recordError(
+                'INVALID_OPERATION',
+                `Up to three records can be merged in a single request, including the master record: give 1 or 2 records to merge, got ${duplicateIds.length}`
+            );
+        }
+        const master = this.objectForId(masterId);
+        if (!master) {
+            throw recordError(
+                'MALFORMED_ID',
+                `id value of incorrect type: ${masterId}`,
+                ['Id']
+            );
+        }
+        if (master.name !== 'Contact' && master.name !== 'Lead') {
+            throw recordError(
+                'INVALID_TYPE',
+                `Only Contacts and Leads can be merged in the local org, got ${master.name}`
+            );
+        }
+        return this.db.transaction(() => {
+            const now = this.stamp();
+            const masterRow = this.mergeable(master, masterId);
+            const id = masterRow.Id as string;
+            const losers: string[] = [];
+            for (const raw of duplicateIds) {
+                const obj = this.objectForId(raw);
+                if (obj && obj !== master) {
+                    throw recordError(
+                        'INVALID_TYPE',
+                        `Records to merge must be of the master record's type (${master.name}): ${raw}`
+                    );
+                }
+                const loser = this.mergeable(master, raw).Id as string;
+                if (loser === id || losers.includes(loser)) {
+                    throw recordError(
+                        'INVALID_OPERATION',
+                        `The same record can't be merged twice or into itself: ${raw}`
+                    );
+                }
+                losers.push(loser);
+            }
+            const updatedRelatedIds: string[] = [];
+            for (const { child, field } of this.childReferences(master.name)) {
+                const table = quoteIdent(tableName(child.name));
+                const col = quoteIdent(field.name);
+                const live = findField(child, 'IsDeleted')
+                    ? ' AND "IsDeleted" = 0'
+                    : '';
+                const marks = losers.map(() => '?').join(', ');
+                const kids = this.prepare(
+                    `SELECT "Id" AS id FROM ${table} WHERE ${col} IN (${marks})${live}`
+                ).all(...losers) as Array<{ id: string }>;
+                if (kids.length === 0) continue;
+                const has = this.insertPlan(child).system;
+                const sets = [
+                    `${col} = ?`,
+                    ...(has.LastModifiedDate ? ['"LastModifiedDate" = ?'] : []),
+                    ...(has.LastModifiedById ? ['"LastModifiedById" = ?'] : []),
+                    ...(has.SystemModstamp ? ['"SystemModstamp" = ?'] : [])
+                ];
+                const args = [
+                    id,
+                    ...(has.LastModifiedDate ? [now] : []),
+                    ...(has.LastModifiedById ? [this.userId] : []),
+                    ...(has.SystemModstamp ? [now] : [])
+                ];
+                const stmt = this.prepare(
+                    `UPDATE ${table} SET ${sets.join(', ')} WHERE "Id" = ?`
+                );
+                for (const k of kids) {
+                    stmt.run(...args, k.id);
+                    updatedRelatedIds.push(k.id);
+                    this.counters.updated++;
+                }
+            }
+            const table = quoteIdent(tableName(master.name));
+            const masterRecord = findField(master, 'MasterRecordId')
+                ? ', "MasterRecordId" = ?'
+                : '';
+            const remove = this.prepare(
+                `UPDATE ${table} SET "IsDeleted" = 1${masterRecord}, "LastModifiedDate" = ?, "LastModifiedById" = ?, "SystemModstamp" = ? WHERE "Id" = ?`
+            );
+            for (const loser of losers) {
+                remove.run(
+                    ...(masterRecord ? [id] : []),
+                    now,
+                    this.userId,
+                    now,
+                    loser
+                );
+                this.counters.deleted++;
+            }
+            this.prepare(
+                `UPDATE ${table} SET "LastModifiedDate" = ?, "LastModifiedById" = ?, "SystemModstamp" = ? WHERE "Id" = ?`
+            ).run(now, this.userId, now, id);
+            this.counters.updated++;
+            const result: MergeResult = {
+                id,
+                success: true,
+                errors: [],
+                mergedRecordIds: losers,
+                updatedRelatedIds
+            };
+            return result;
+        })();
+    }
+
+    /** A record that can take part in a merge: live, and not a converted lead. */
+    private mergeable(obj: ObjectDef, rawId: string): Row {
+        const row = this.rowForWrite(obj, rawId);
+        if (obj.name === 'Lead' && row.IsConverted) {
+            throw recordError(
+                'CANNOT_UPDATE_CONVERTED_LEAD',
+                'cannot reference converted lead'
+            );
+        }
+        return row;
+    }
+}
+
+/** What a merge did, shaped as the SOAP API's MergeResult. */
+export interface MergeResult {
+    id: string;
+    success: true;
+    errors: [];
+    mergedRecordIds: string[];
+    updatedRelatedIds: string[];
 }
 
 export { RecordFailure };

@@ -110,6 +110,37 @@ export async function withSalesforceHome<T>(
 }
 
 /**
+ * Creates a user in a test org (profile 'Standard User' unless given) and a jsforce
+ * connection that runs as that user: sharing and its permission sets apply to it.
+ */
+export function createTestUser(
+    t: TestOrg,
+    options: {
+        username?: string;
+        profile?: string;
+        lastName?: string;
+    } = {}
+): { id: string; username: string; accessToken: string; conn: Connection } {
+    const username =
+        options.username ??
+        `user.${createHash('sha256').update(`${Math.random()}`).digest('hex').slice(0, 10)}@optout.local`;
+    const user = t.admin.createUser({
+        username,
+        profile: options.profile,
+        lastName: options.lastName
+    });
+    return {
+        id: user.id,
+        username: user.username,
+        accessToken: user.accessToken,
+        conn: connectionFor({
+            instanceUrl: t.instanceUrl,
+            accessToken: user.accessToken
+        })
+    };
+}
+
+/**
  * Starts an in-memory org on a free port (options as startLocalOrg), optionally with
  * this repository's force-app deployed (`deploy: true`) or another source folder.
  */
@@ -117,6 +148,19 @@ export async function startTestOrg(
     options: LocalOrgOptions & { deploy?: boolean | string } = {}
 ): Promise<TestOrg> {
     const { deploy, ...orgOptions } = options;
+    const sourceDir = typeof deploy === 'string' ? deploy : 'force-app';
+    // Translations need Translation Workbench (off in a new org): a test that deploys
+    // a folder with translations gets an org that has it, unless it says otherwise.
+    if (
+        deploy &&
+        orgOptions.orgOptions?.translationWorkbench === undefined &&
+        hasTranslations(resolve(REPO_ROOT, sourceDir))
+    ) {
+        orgOptions.orgOptions = {
+            ...orgOptions.orgOptions,
+            translationWorkbench: true
+        };
+    }
     const org = await startLocalOrg({
         port: 0,
         dbPath: ':memory:',
@@ -156,6 +200,19 @@ export async function startTestOrg(
         throw err;
     }
     return t;
+}
+
+/** Whether a source folder holds Translations or CustomObjectTranslation components. */
+export function hasTranslations(dir: string): boolean {
+    if (!existsSync(dir)) return false;
+    return readdirSync(dir, { withFileTypes: true }).some(
+        (entry) =>
+            entry.isDirectory() &&
+            entry.name !== 'node_modules' &&
+            (entry.name === 'translations' ||
+                entry.name === 'objectTranslations' ||
+                hasTranslations(join(dir, entry.name)))
+    );
 }
 
 function sourceFingerprint(dir: string): string {
@@ -366,8 +423,44 @@ function parseCsv(text: string): string[][] {
  * input order. Fails with the org's per-record errors if any record is rejected.
  * Counts against the org's API usage like any client: reset stats after seeding if
  * the test measures requests.
+ *
+ * Seeded records are the org's existing data, so duplicates among them (a Contact
+ * and a Lead with one email) are allowed: the org's duplicate rules are off while the
+ * job runs (as an admin deactivates them for a data load) and back on after it. A
+ * Bulk job can't send the duplicate rule header.
  */
 export async function seedRecords(
+    target: { instanceUrl: string; accessToken: string },
+    objectName: string,
+    records: Array<Record<string, unknown>>
+): Promise<string[]> {
+    if (records.length === 0) return [];
+    const options = async (
+        method: 'GET' | 'PUT',
+        body?: unknown
+    ): Promise<{ duplicateRules?: boolean }> => {
+        const res = await fetch(`${target.instanceUrl}/local/options`, {
+            method,
+            headers: {
+                Authorization: `Bearer ${target.accessToken}`,
+                'Content-Type': 'application/json'
+            },
+            body: body === undefined ? undefined : JSON.stringify(body)
+        });
+        if (!res.ok)
+            throw new Error(`seed: /local/options: ${await res.text()}`);
+        return (await res.json()) as { duplicateRules?: boolean };
+    };
+    const rulesOn = (await options('GET')).duplicateRules === true;
+    if (rulesOn) await options('PUT', { duplicateRules: false });
+    try {
+        return await insertThroughBulk(target, objectName, records);
+    } finally {
+        if (rulesOn) await options('PUT', { duplicateRules: true });
+    }
+}
+
+async function insertThroughBulk(
     target: { instanceUrl: string; accessToken: string },
     objectName: string,
     records: Array<Record<string, unknown>>

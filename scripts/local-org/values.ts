@@ -29,7 +29,21 @@ export function recordError(
 const DATETIME_RE =
     /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** Epoch milliseconds of an ISO-8601 date-time (UTC when no offset); null if invalid. */
+/**
+ * A date-time as Salesforce keeps it: whole seconds, the milliseconds dropped (not
+ * rounded). "Regular dateTime fields are full timestamps with a precision of one second"
+ * (SOAP API Developer Guide, Primitive Data Types,
+ * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/primitive_data_types.htm);
+ * "the millisecond value is simply zeroed out without any rounding"
+ * (http://frombelvideres4thfloor.blogspot.com/2011/12/last-modified-date-rounding-to-whole.html).
+ * SOQL comparisons ignore a literal's milliseconds the same way
+ * (https://salesforce.stackexchange.com/questions/234824).
+ */
+export function toWholeSecond(ms: number): number {
+    return Math.floor(ms / 1000) * 1000;
+}
+
+/** Epoch milliseconds of an ISO-8601 date-time (UTC when no offset), truncated to the second; null if invalid. */
 export function parseDateTime(text: string): number | null {
     const m = DATETIME_RE.exec(text.trim());
     if (!m) return null;
@@ -61,7 +75,7 @@ export function parseDateTime(text: string): number | null {
             Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4));
         t -= sign * offset * 60_000;
     }
-    return t;
+    return toWholeSecond(t);
 }
 
 /** A date (YYYY-MM-DD) from a date or date-time text; null if invalid. */
@@ -78,14 +92,14 @@ export function parseDate(text: string): string | null {
     return dt === null ? null : new Date(dt).toISOString().slice(0, 10);
 }
 
-/** Salesforce's REST date-time format: 2024-05-20T20:49:32.000+0000. */
+/** Salesforce's REST date-time format: 2024-05-20T20:49:32.000+0000 (always .000). */
 export function formatDateTimeJson(ms: number): string {
-    return new Date(ms).toISOString().replace('Z', '+0000');
+    return new Date(toWholeSecond(ms)).toISOString().replace('Z', '+0000');
 }
 
-/** Bulk API CSV date-time format: 2024-05-20T20:49:32.000Z. */
+/** Bulk API CSV date-time format: 2024-05-20T20:49:32.000Z (always .000). */
 export function formatDateTimeCsv(ms: number): string {
-    return new Date(ms).toISOString();
+    return new Date(toWholeSecond(ms)).toISOString();
 }
 
 // Practical address check (local@domain.tld); Salesforce's own is close to this.
@@ -303,4 +317,58 @@ export function toCsvText(field: FieldDef, value: unknown): string {
 /** Quotes one CSV value (Bulk API 2.0 quotes every value). */
 export function csvQuote(text: string): string {
     return `"${text.replace(/"/g, '""')}"`;
+}
+
+/**
+ * What an upsert matches a row's external id on, as the field compares text: exactly
+ * for a case-sensitive field, case-folded otherwise (a unique field without
+ * `caseSensitive` is "Unique, case-insensitive"). Null when the row has no usable value:
+ * that row then fails on its own (MISSING_ARGUMENT, bad type…).
+ */
+export function externalIdKey(
+    field: FieldDef,
+    raw: unknown,
+    source: ValueSource
+): string | null {
+    if (raw === undefined || raw === null || raw === '') return null;
+    let value: ColumnValue;
+    try {
+        value = toColumn(field, raw, source);
+    } catch (err) {
+        if (err instanceof RecordFailure) return null;
+        throw err;
+    }
+    if (value === null) return null;
+    const text = String(value);
+    return field.caseSensitive ? text : text.toLowerCase();
+}
+
+/** The keys that occur more than once in one request or job. */
+export function repeatedKeys(keys: Iterable<string | null>): Set<string> {
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const k of keys) {
+        if (k === null) continue;
+        if (seen.has(k)) repeated.add(k);
+        else seen.add(k);
+    }
+    return repeated;
+}
+
+/**
+ * The error of every row whose external id value occurs more than once in one upsert:
+ * Salesforce neither inserts nor updates any of them ("If the key is matched multiple
+ * times, then an error is generated and the object record is neither inserted or
+ * updated"; text as in https://salesforce.stackexchange.com/questions/104048:
+ * "DUPLICATE_VALUE, Duplicate external id specified: ABC123: [Name]").
+ */
+export function duplicateExternalIdError(
+    field: FieldDef,
+    raw: unknown
+): RecordFailure {
+    return recordError(
+        'DUPLICATE_VALUE',
+        `Duplicate external id specified: ${String(raw)}`,
+        [field.name]
+    );
 }

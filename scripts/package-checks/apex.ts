@@ -375,3 +375,89 @@ function collectWhere(where: WhereClause | undefined, fields: string[]): void {
     if (left && typeof left.field === 'string') fields.push(left.field);
     if ('right' in where && where.right) collectWhere(where.right, fields);
 }
+
+export interface ProfileNameFilter {
+    line: number;
+    column: number;
+    /** The filter as written, e.g. `Profile.Name` or `Name (on Profile)`. */
+    field: string;
+}
+
+/**
+ * Where a query filters on a profile's name: `FROM Profile WHERE Name …` or
+ * `… WHERE Profile.Name …` (any relationship ending in `Profile.Name`). Standard profile
+ * names are translated for users whose language is not English, so such a filter finds
+ * nothing in those orgs and an Apex test that relies on it fails
+ * (https://salesforce.stackexchange.com/q/156802). Looks at SOQL literals (`[...]`) and
+ * at string literals that hold a query (dynamic SOQL).
+ */
+export function profileNameFilters(source: string): ProfileNameFilter[] {
+    const found: ProfileNameFilter[] = [];
+    for (const literal of parseApex(source).soql) {
+        for (const field of profileNameFieldsOf(literal.text))
+            found.push({ line: literal.line, column: literal.column, field });
+    }
+    for (const token of apexTokens(source)) {
+        if (token.type !== ApexLexer.StringLiteral) continue;
+        const text = token.text.slice(1, -1).replace(/\\'/g, "'");
+        if (!/^\s*SELECT\b/i.test(text)) continue;
+        for (const field of profileNameFieldsOf(text))
+            found.push({ line: token.line, column: token.column, field });
+    }
+    return found;
+}
+
+/** The profile-name fields a query's WHERE clause filters on (also in subqueries). */
+function profileNameFieldsOf(text: string): string[] {
+    const where = whereFields(text);
+    if (where === undefined) {
+        // A query the parser cannot read (e.g. dynamic SOQL built from pieces): the text
+        // itself is enough to recognise the two forms.
+        const out: string[] = [];
+        if (/\bProfile\.Name\b/i.test(text)) out.push('Profile.Name');
+        if (/\bFROM\s+Profile\b[\s\S]*\bWHERE\b[\s\S]*\bName\b/i.test(text))
+            out.push('Name (on Profile)');
+        return out;
+    }
+    return where.flatMap(({ object, field }) => {
+        if (/(^|\.)Profile\.Name$/i.test(field)) return [field];
+        if (
+            object.toLowerCase() === 'profile' &&
+            field.toLowerCase() === 'name'
+        )
+            return ['Name (on Profile)'];
+        return [];
+    });
+}
+
+/** Fields in the WHERE clauses of a query and its semi-join subqueries; undefined when it does not parse. */
+function whereFields(
+    text: string
+): { object: string; field: string }[] | undefined {
+    const cleaned = text
+        .replace(/\bALL\s+ROWS\b/gi, '')
+        .replace(/\bFOR\s+(UPDATE|VIEW|REFERENCE)\b/gi, '');
+    let query: Query;
+    try {
+        query = parseQuery(cleaned, { allowApexBindVariables: true });
+    } catch {
+        return undefined;
+    }
+    const out: { object: string; field: string }[] = [];
+    const visit = (q: Query | Subquery, object: string): void => {
+        let where: WhereClause | undefined = q.where;
+        while (where) {
+            const left = where.left as {
+                field?: unknown;
+                valueQuery?: Query;
+            } | null;
+            if (left && typeof left.field === 'string')
+                out.push({ object, field: left.field });
+            if (left?.valueQuery)
+                visit(left.valueQuery, left.valueQuery.sObject ?? '');
+            where = 'right' in where ? where.right : undefined;
+        }
+    };
+    visit(query, query.sObject ?? '');
+    return out;
+}

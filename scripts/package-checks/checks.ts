@@ -1,21 +1,29 @@
 /**
  * The package checks `npm run check:package` runs, offline, in order: conversion with
- * source-deploy-retrieve, Apex syntax and formatting, PMD, and the consistency check.
+ * source-deploy-retrieve, Apex syntax and formatting (and no query by profile name), PMD,
+ * and the consistency check.
  */
 import * as path from 'node:path';
 import { CheckResult, Problem } from './problems';
 import { convertPackageDir } from './convert';
-import { parseApex } from './apex';
+import { parseApex, profileNameFilters } from './apex';
 import { listUnformatted } from './format';
 import { checkConsistency } from './consistency';
 import { loadPackage } from './model';
 import { runPmd } from './pmd';
+// The types an org refuses without Translation Workbench; `optout deploy` sends them
+// separately, from force-app-translations.
+import { WORKBENCH_TYPES } from '../cli/commands/deploy-plan';
 
 export interface CheckOptions {
     projectRoot: string;
     /** The package (deployed by default). */
     packageDir: string;
-    /** Directories an admin deploys deliberately (e.g. the lead-convert mapping). */
+    /**
+     * Directories deployed on their own after the package: the lead-convert mapping (by
+     * the admin, deliberately) and the translations (by `optout deploy`, when the org has
+     * Translation Workbench).
+     */
     extraDirs: string[];
     /** Skip PMD (needs Java); the summary says it was skipped. */
     skipPmd?: boolean;
@@ -25,7 +33,7 @@ export interface CheckOptions {
 
 export const DEFAULT_OPTIONS: Omit<CheckOptions, 'projectRoot'> = {
     packageDir: 'force-app',
-    extraDirs: ['force-app-lead-convert']
+    extraDirs: ['force-app-lead-convert', 'force-app-translations']
 };
 
 async function timed(
@@ -51,6 +59,17 @@ async function timed(
     }
 }
 
+function translationsInPackage(
+    dir: string,
+    types: Map<string, number>
+): Problem[] {
+    return WORKBENCH_TYPES.filter((type) => types.has(type)).map((type) => ({
+        file: dir,
+        rule: 'translations-in-package',
+        message: `${types.get(type)} ${type} component(s) in ${dir}: an org without Translation Workbench refuses the whole deploy. Move them to force-app-translations/main/default (optout deploy sends that folder after the package)`
+    }));
+}
+
 export async function conversionCheck(
     options: CheckOptions
 ): Promise<CheckResult> {
@@ -65,6 +84,8 @@ export async function conversionCheck(
                     options.projectRoot
                 );
                 problems.push(...result.problems);
+                if (dir === options.packageDir)
+                    problems.push(...translationsInPackage(dir, result.types));
                 parts.push(
                     `${dir}: ${result.components} components in ${result.types.size} types`
                 );
@@ -98,6 +119,15 @@ export async function apexSourceCheck(
                 }
                 if (parsed.errors.length === 0)
                     parsable.push(path.resolve(options.projectRoot, apex.file));
+                for (const filter of profileNameFilters(apex.source)) {
+                    problems.push({
+                        file: apex.file,
+                        line: filter.line,
+                        column: filter.column,
+                        rule: 'apex-profile-name',
+                        message: `SOQL filters on ${filter.field}: standard profile names are translated for users whose language is not English, so this finds nothing there. Find the profile by what it grants (e.g. PermissionSet WHERE IsOwnedByProfile = TRUE AND Profile.UserLicense.LicenseDefinitionKey = 'SFDC' AND PermissionsModifyAllData = FALSE) or use UserInfo.getProfileId()`
+                    });
+                }
             }
             const format = await listUnformatted(
                 parsable,

@@ -29,6 +29,8 @@ import {
     FORBIDDEN_LAYOUTS,
     INTEGRATION_PERMISSION_SET,
     LANGUAGES,
+    MODIFY_ALL_PERMISSION_SET,
+    PERMISSION_SET_DESCRIPTION_MAX,
     STANDARD_RELATED_LISTS,
     USER_PERMISSION_SET
 } from './standard-schema';
@@ -60,6 +62,7 @@ export function checkConsistency(model: PackageModel): Problem[] {
         ...checkFlexiPages(model),
         ...checkPermissionSets(model),
         ...checkIntegrationGrants(model),
+        ...checkFlowPermissionGrants(model),
         ...checkFlows(model),
         ...checkApps(model),
         ...checkLabels(model),
@@ -591,6 +594,43 @@ export function checkFlexiPages(model: PackageModel): Problem[] {
     return problems;
 }
 
+/**
+ * The object permissions a grant lacks although its other permissions depend on them.
+ * Create and Edit need Read, Delete needs Read and Edit, View All needs Read, and
+ * Modify All ("read, edit, delete, transfer… all records") needs Read, Edit, Delete and
+ * View All (https://help.salesforce.com/s/articleView?id=platform.users_profiles_object_perms.htm);
+ * a permission set that breaks a dependency is refused ("Permission X depends on
+ * permission(s): Y").
+ */
+export function missingObjectDependencies(grant: {
+    read: boolean;
+    edit: boolean;
+    create: boolean;
+    delete: boolean;
+    viewAll: boolean;
+    modifyAll: boolean;
+}): string[] {
+    const needed = new Set<string>();
+    if (grant.create || grant.edit || grant.delete || grant.viewAll)
+        needed.add('allowRead');
+    if (grant.delete) needed.add('allowEdit');
+    if (grant.modifyAll)
+        for (const p of [
+            'allowRead',
+            'allowEdit',
+            'allowDelete',
+            'viewAllRecords'
+        ])
+            needed.add(p);
+    const has: Record<string, boolean> = {
+        allowRead: grant.read,
+        allowEdit: grant.edit,
+        allowDelete: grant.delete,
+        viewAllRecords: grant.viewAll
+    };
+    return [...needed].filter((p) => !has[p]);
+}
+
 /** Permission sets: every granted name exists; no grant a deploy would reject. */
 export function checkPermissionSets(model: PackageModel): Problem[] {
     const problems: Problem[] = [];
@@ -644,6 +684,16 @@ export function checkPermissionSets(model: PackageModel): Problem[] {
             }
         }
         for (const grant of set.objectPermissions) {
+            const missing = missingObjectDependencies(grant);
+            if (missing.length)
+                problems.push(
+                    at(
+                        set,
+                        `<object>${grant.object}</object>`,
+                        'object-permission-dependency',
+                        `${set.name} grants ${grant.object} permissions without ${missing.join(', ')}, which they depend on; the deploy fails`
+                    )
+                );
             if (!objectExists(model, grant.object)) {
                 problems.push(
                     at(
@@ -693,6 +743,29 @@ export function checkPermissionSets(model: PackageModel): Problem[] {
                     )
                 );
         }
+        for (const permission of set.customPermissions) {
+            if (!model.customPermissions.has(permission))
+                problems.push(
+                    at(
+                        set,
+                        permission,
+                        'missing-custom-permission',
+                        `${set.name} enables the custom permission ${permission}, which is not in customPermissions/`
+                    )
+                );
+        }
+        if (
+            set.description &&
+            set.description.length > PERMISSION_SET_DESCRIPTION_MAX
+        )
+            problems.push(
+                at(
+                    set,
+                    '<description',
+                    'description-too-long',
+                    `${set.name}'s description has ${set.description.length} characters; a permission set allows ${PERMISSION_SET_DESCRIPTION_MAX}, so the deploy fails`
+                )
+            );
         for (const setting of set.customSettings) {
             if (!model.objects.get(setting)?.customSettingsType) {
                 problems.push(
@@ -721,6 +794,37 @@ export function checkPermissionSets(model: PackageModel): Problem[] {
                     message: `${USER_PERMISSION_SET} does not grant the invocable class ${apex.name}`
                 });
             }
+        }
+    }
+    return problems;
+}
+
+/**
+ * Every custom permission a Flow tests (`$Permission.X`, e.g. the integration user's,
+ * which the example Flows exclude) is enabled by both integration permission sets, so
+ * the sync's own writes never start them whichever set the admin assigned.
+ */
+export function checkFlowPermissionGrants(model: PackageModel): Problem[] {
+    const problems: Problem[] = [];
+    const tested = new Set(
+        [...model.flows.values()].flatMap((flow) => flow.permissions)
+    );
+    for (const setName of [
+        INTEGRATION_PERMISSION_SET,
+        MODIFY_ALL_PERMISSION_SET
+    ]) {
+        const set = model.permissionSets.get(setName);
+        if (!set) continue; // the integration set's absence is reported below
+        for (const permission of tested) {
+            if (
+                model.customPermissions.has(permission) &&
+                !set.customPermissions.includes(permission)
+            )
+                problems.push({
+                    file: set.file,
+                    rule: 'ungranted-custom-permission',
+                    message: `${setName} does not enable ${permission}, which the example Flows exclude: the sync's own writes would start them`
+                });
         }
     }
     return problems;
@@ -829,6 +933,17 @@ export function checkFlows(model: PackageModel): Problem[] {
                     }
                 }
             }
+        }
+        for (const permission of new Set(flow.permissions)) {
+            if (!model.customPermissions.has(permission))
+                problems.push(
+                    at(
+                        flow,
+                        `$Permission.${permission}`,
+                        'missing-custom-permission',
+                        `Flow ${flow.name} tests $Permission.${permission}, which is not in customPermissions/`
+                    )
+                );
         }
         for (const call of flow.actionCalls) {
             if (call.actionType !== 'apex') continue;

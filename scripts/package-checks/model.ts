@@ -79,11 +79,22 @@ export interface FlexiPageDef extends SourceFile {
 export interface PermissionSetDef extends SourceFile {
     name: string;
     fieldPermissions: { field: string; readable: boolean; editable: boolean }[];
-    objectPermissions: { object: string; read: boolean; edit: boolean }[];
+    objectPermissions: {
+        object: string;
+        read: boolean;
+        edit: boolean;
+        create: boolean;
+        delete: boolean;
+        viewAll: boolean;
+        modifyAll: boolean;
+    }[];
     classes: string[];
     tabs: string[];
     applications: string[];
     customSettings: string[];
+    /** Custom permissions the set enables. */
+    customPermissions: string[];
+    description?: string;
 }
 
 export interface FlowActionCall {
@@ -102,6 +113,8 @@ export interface FlowDef extends SourceFile {
     filterFields: string[];
     /** Field names used as `$Record.Field`. */
     recordFields: string[];
+    /** Custom permissions used as `$Permission.Name` (entry conditions, formulas). */
+    permissions: string[];
     actionCalls: FlowActionCall[];
 }
 
@@ -186,6 +199,7 @@ export interface PackageModel {
     apex: (SourceFile & { name: string; kind: 'class' | 'trigger' })[];
     lwc: Map<string, LwcBundle>;
     leadConvert: LeadConvertDef[];
+    customPermissions: Map<string, SourceFile & { name: string }>;
     /** Files that could not be read as metadata. */
     problems: Problem[];
 }
@@ -243,6 +257,7 @@ export function loadPackage(
         apex: [],
         lwc: new Map(),
         leadConvert: [],
+        customPermissions: new Map(),
         problems: []
     };
     for (const dir of packageDirs) {
@@ -479,7 +494,11 @@ function addFile(model: PackageModel, file: string, full: string): void {
             objectPermissions: children(root, 'objectPermissions').map((p) => ({
                 object: text(p, 'object') ?? '',
                 read: isTrue(text(p, 'allowRead')),
-                edit: isTrue(text(p, 'allowEdit'))
+                edit: isTrue(text(p, 'allowEdit')),
+                create: isTrue(text(p, 'allowCreate')),
+                delete: isTrue(text(p, 'allowDelete')),
+                viewAll: isTrue(text(p, 'viewAllRecords')),
+                modifyAll: isTrue(text(p, 'modifyAllRecords'))
             })),
             classes: children(root, 'classAccesses')
                 .filter((c) => isTrue(text(c, 'enabled')))
@@ -492,8 +511,16 @@ function addFile(model: PackageModel, file: string, full: string): void {
             ),
             customSettings: children(root, 'customSettingAccesses')
                 .filter((c) => isTrue(text(c, 'enabled')))
-                .map((c) => text(c, 'name') ?? '')
+                .map((c) => text(c, 'name') ?? ''),
+            customPermissions: children(root, 'customPermissions')
+                .filter((c) => isTrue(text(c, 'enabled')))
+                .map((c) => text(c, 'name') ?? ''),
+            description: text(root, 'description')
         });
+    } else if (
+        (name = SUFFIX(base, '.customPermission-meta.xml')) !== undefined
+    ) {
+        model.customPermissions.set(name, { file, source, name });
     } else if ((name = SUFFIX(base, '.flow-meta.xml')) !== undefined) {
         const { root } = parseXml(source);
         const start = children(root, 'start')[0];
@@ -510,6 +537,9 @@ function addFile(model: PackageModel, file: string, full: string): void {
             ),
             recordFields: [
                 ...source.matchAll(/\$Record\.([A-Za-z0-9_]+)/g)
+            ].map((m) => m[1]),
+            permissions: [
+                ...source.matchAll(/\$Permission\.([A-Za-z0-9_]+)/g)
             ].map((m) => m[1]),
             actionCalls: children(root, 'actionCalls').map((call) => ({
                 name: text(call, 'name') ?? '',

@@ -57,9 +57,18 @@ export const STANDARD_FIELDS: Readonly<Record<string, readonly string[]>> = {
         'LocaleSidKey',
         'TimeZoneSidKey'
     ],
-    Profile: ['Id', 'Name'],
-    PermissionSet: ['Id', 'Name'],
-    PermissionSetAssignment: ['Id', 'AssigneeId', 'PermissionSetId']
+    Profile: [
+        'Id',
+        'Name',
+        'CreatedDate',
+        'UserLicenseId',
+        'PermissionsModifyAllData',
+        'PermissionsViewAllData'
+    ],
+    PermissionSet: ['Id', 'Name', 'ProfileId', 'IsOwnedByProfile'],
+    PermissionSetAssignment: ['Id', 'AssigneeId', 'PermissionSetId'],
+    ObjectPermissions: ['Id', 'ParentId', 'SobjectType'],
+    UserLicense: ['Id', 'LicenseDefinitionKey']
 };
 
 /** Fields every custom object has. */
@@ -95,6 +104,14 @@ export const LANGUAGES: readonly string[] = ['fr', 'zh_CN', 'ja'];
 
 /** The permission set the sync's integration user gets: it must grant every custom field. */
 export const INTEGRATION_PERMISSION_SET = 'Opt_Out_Sync_Integration';
+/** The optional set with Modify All on Contact and Lead (private Contacts and Leads). */
+export const MODIFY_ALL_PERMISSION_SET = 'Opt_Out_Sync_Integration_Modify_All';
+/**
+ * PermissionSet.Description is a 255-character string
+ * (https://developer.salesforce.com/docs/atlas.en-us.sfFieldRef.meta/sfFieldRef/salesforce_field_reference_PermissionSet.htm):
+ * a longer description fails the deploy.
+ */
+export const PERMISSION_SET_DESCRIPTION_MAX = 255;
 /** The permission set for users of the component and the Flow action. */
 export const USER_PERMISSION_SET = 'Opt_Out_Sync_User';
 

@@ -1,8 +1,10 @@
 /**
  * The preview's languages, from the package's own metadata: custom labels
- * (labels/CustomLabels.labels-meta.xml) with their translations
+ * (labels/CustomLabels.labels-meta.xml, in force-app) with their translations
  * (translations/<lang>.translation-meta.xml), and the picklist value translations of
- * the package's object translations (objectTranslations/<Object>-<lang>/).
+ * the package's object translations (objectTranslations/<Object>-<lang>/). The
+ * translations live in their own source folder, force-app-translations, because an
+ * org without Translation Workbench refuses a deploy that contains them.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,6 +16,16 @@ export const DEFAULT_PACKAGE_DIR = resolve(
     '..',
     '..',
     'force-app',
+    'main',
+    'default'
+);
+
+/** The translations' own source folder (deployed after the package when the org accepts it). */
+export const DEFAULT_TRANSLATIONS_DIR = resolve(
+    __dirname,
+    '..',
+    '..',
+    'force-app-translations',
     'main',
     'default'
 );
@@ -100,8 +112,17 @@ function emptyPerLanguage<T>(make: () => T): Record<Language, T> {
     >;
 }
 
-/** Reads the labels and translations of a package folder (force-app/main/default). */
-export function loadPackageI18n(packageDir = DEFAULT_PACKAGE_DIR): PackageI18n {
+/**
+ * Reads the labels of a package folder (force-app/main/default) and the translations
+ * of `translationsDir`: by default force-app-translations for the default package, and
+ * the package folder itself for any other (a folder of its own holds both).
+ */
+export function loadPackageI18n(
+    packageDir = DEFAULT_PACKAGE_DIR,
+    translationsDir = packageDir === DEFAULT_PACKAGE_DIR
+        ? DEFAULT_TRANSLATIONS_DIR
+        : packageDir
+): PackageI18n {
     const labelsFile = join(
         packageDir,
         'labels',
@@ -129,7 +150,7 @@ export function loadPackageI18n(packageDir = DEFAULT_PACKAGE_DIR): PackageI18n {
     for (const lang of LANGUAGES) {
         if (lang === 'en_US') continue;
         const file = join(
-            packageDir,
+            translationsDir,
             'translations',
             `${lang}.translation-meta.xml`
         );
@@ -146,17 +167,17 @@ export function loadPackageI18n(packageDir = DEFAULT_PACKAGE_DIR): PackageI18n {
         }
     }
 
-    const translationsDir = join(packageDir, 'objectTranslations');
-    if (existsSync(translationsDir)) {
-        for (const dir of readdirSync(translationsDir)) {
+    const objectsDir = join(translationsDir, 'objectTranslations');
+    if (existsSync(objectsDir)) {
+        for (const dir of readdirSync(objectsDir)) {
             const match = /^(.+)-([A-Za-z_]+)$/.exec(dir);
             if (!match) continue;
             const [, objectName, lang] = match;
             if (!(LANGUAGES as readonly string[]).includes(lang)) continue;
             const language = lang as Language;
-            for (const file of readdirSync(join(translationsDir, dir))) {
+            for (const file of readdirSync(join(objectsDir, dir))) {
                 if (!file.endsWith('.fieldTranslation-meta.xml')) continue;
-                const { root } = readXml(join(translationsDir, dir, file));
+                const { root } = readXml(join(objectsDir, dir, file));
                 const field = text(root, 'name');
                 if (!field) continue;
                 const label = text(root, 'label');

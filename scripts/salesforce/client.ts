@@ -133,6 +133,33 @@ export interface DescribeResult {
     fields: DescribeField[];
 }
 
+/**
+ * Sent with every sObject write. The sync only sets a checkbox or writes its own rows:
+ * it never creates a duplicate, so a Contact or Lead that a duplicate rule with an
+ * Alert action flags (the standard rules match Contacts and Leads by email, which R8
+ * duplicates share) is saved anyway instead of failing with DUPLICATES_DETECTED
+ * (REST API 52.0+, "allowSave … true—allow the user to acknowledge the alert and save
+ * the duplicate record":
+ * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_duplicaterules.htm).
+ * A Block rule still refuses; that is a per-record failure.
+ */
+export const DUPLICATE_RULE_HEADER = {
+    'Sforce-Duplicate-Rule-Header': 'allowSave=true'
+} as const;
+
+/**
+ * Bulk API 2.0 has no duplicate rule header (its job requests document none, and
+ * https://github.com/simple-salesforce/simple-salesforce/issues/628 reports Bulk saves
+ * refused by Alert rules): records a Bulk job lost to a duplicate rule are sent again
+ * through sObject Collections, which carries the header.
+ */
+function refusedAsDuplicate(r: WriteResult): boolean {
+    return (
+        !r.success &&
+        r.errors.some((e) => e.statusCode === 'DUPLICATES_DETECTED')
+    );
+}
+
 const realSleep = (ms: number): Promise<void> =>
     new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -544,9 +571,13 @@ export class OrgClient {
     ): Promise<WriteResult[]> {
         const mode =
             options.mode ?? chooseWriteMode(records.length, this.bulkThreshold);
-        if (mode === 'bulk') {
-            return bulkWrite(this, object, 'update', 'Id', records);
-        }
+        if (mode === 'bulk')
+            return this.againWithHeader(
+                object,
+                'Id',
+                records,
+                await bulkWrite(this, object, 'update', 'Id', records)
+            );
         return this.collectionsWrite(object, 'Id', records);
     }
 
@@ -559,10 +590,50 @@ export class OrgClient {
     ): Promise<WriteResult[]> {
         const mode =
             options.mode ?? chooseWriteMode(records.length, this.bulkThreshold);
-        if (mode === 'bulk') {
-            return bulkWrite(this, object, 'upsert', externalIdField, records);
-        }
+        if (mode === 'bulk')
+            return this.againWithHeader(
+                object,
+                externalIdField,
+                records,
+                await bulkWrite(
+                    this,
+                    object,
+                    'upsert',
+                    externalIdField,
+                    records
+                )
+            );
         return this.collectionsWrite(object, externalIdField, records);
+    }
+
+    /** Bulk results with the duplicate-rule refusals sent again through Collections. */
+    private async againWithHeader(
+        object: string,
+        key: string,
+        records: readonly SObjectRow[],
+        results: WriteResult[]
+    ): Promise<WriteResult[]> {
+        const refused = new Set(
+            results.filter(refusedAsDuplicate).map((r) => r.key)
+        );
+        if (refused.size === 0) return results;
+        this.log(
+            'info',
+            `${refused.size} ${object} record(s) refused by a duplicate rule in a Bulk job (which cannot carry the duplicate rule header): sending them again through sObject Collections`
+        );
+        const again = new Map(
+            (
+                await this.collectionsWrite(
+                    object,
+                    key,
+                    records.filter((r) => refused.has(String(r[key])))
+                )
+            ).map((r) => [r.key, r])
+        );
+        return results.map((r) => {
+            const next = again.get(r.key);
+            return next ? { ...next, attempts: next.attempts + r.attempts } : r;
+        });
     }
 
     /** Creates one record (settings); returns its id. */
@@ -570,7 +641,8 @@ export class OrgClient {
         const res = await this.request<{ id: string }>({
             method: 'POST',
             path: `/sobjects/${object}`,
-            body: fields
+            body: fields,
+            headers: { ...DUPLICATE_RULE_HEADER }
         });
         return res.body.id;
     }
@@ -584,7 +656,8 @@ export class OrgClient {
         await this.request({
             method: 'PATCH',
             path: `/sobjects/${object}/${id}`,
-            body: fields
+            body: fields,
+            headers: { ...DUPLICATE_RULE_HEADER }
         });
     }
 
@@ -635,7 +708,8 @@ export class OrgClient {
                         key === 'Id'
                             ? '/composite/sobjects'
                             : `/composite/sobjects/${object}/${key}`,
-                    body
+                    body,
+                    headers: { ...DUPLICATE_RULE_HEADER }
                 });
                 res.body.forEach((r, j) => {
                     const item = chunk[j];

@@ -54,13 +54,29 @@ export type FailureClass =
     | 'fatal';
 
 /**
+ * REQUEST_LIMIT_EXCEEDED names two limits. "TotalRequests Limit exceeded" is the 24-hour
+ * allowance: nothing helps before it frees up, so the run is deferred. The concurrent
+ * limits — long-running requests ("ConcurrentPerOrgLongTxn Limit exceeded": at most 25
+ * requests running 20 s or more in production) and "ConcurrentRequests … Limit exceeded"
+ * — clear as soon as other requests finish, so they are retried with back-off
+ * ("ConcurrentPerOrgLongTxn Limit exceeded, REQUEST_LIMIT_EXCEEDED with error code 403":
+ * https://docs.cloud-elements.com/home/9838da8; "'ConcurrentRequests (Concurrent API
+ * Requests) Limit exceeded' … typically set to 25 long running API calls over 20
+ * seconds": https://help.salesforce.com/s/articleView?id=000389067&type=1).
+ */
+export function concurrentLimit(message: string | undefined): boolean {
+    return /concurrent/i.test(message ?? '');
+}
+
+/**
  * Classifies a failed request. Every method is retried here (jsforce's own retries are
  * switched off so that each attempt is budget-checked and the back-off is ours):
  * updates and upserts by id or external id are idempotent, so repeating one whose
  * answer was lost is safe.
  */
 export function classifyFailure(f: FailureFacts): FailureClass {
-    if (f.status === 403 && f.code === 'REQUEST_LIMIT_EXCEEDED') return 'limit';
+    if (f.status === 403 && f.code === 'REQUEST_LIMIT_EXCEEDED')
+        return concurrentLimit(f.message) ? 'retry' : 'limit';
     if (f.status !== undefined && RETRY_STATUSES.includes(f.status))
         return 'retry';
     if (f.status === undefined) {

@@ -1,7 +1,9 @@
 /**
- * The sync's settings live in the org: the organization default of the hierarchy custom
- * setting `Opt_Out_Sync_Settings__c` (the record whose SetupOwnerId is the org, 00D…).
- * No record → the fields' defaults. An `Opt_Out_Field__c` that is neither allowed field
+ * The sync's settings live in the org: the hierarchy custom setting
+ * `Opt_Out_Sync_Settings__c`, read as Apex `getInstance()` reads it for the user the
+ * sync runs as — the user's record, then its profile's, then the organization default
+ * (SetupOwnerId 00D…), field by field. No record → the fields' defaults. `optout
+ * settings set` writes the organization default. An `Opt_Out_Field__c` that is neither allowed field
  * (custom settings cannot carry validation rules) stops the sync with a clear error.
  */
 import { KEY_PREFIX } from '../model/ids';
@@ -29,8 +31,16 @@ export interface SettingsReadResult {
     settings: SyncSettings;
     /** Where they came from. */
     source: 'org-default' | 'defaults';
+    /** The organization default's record id. */
     recordId: string | null;
+    /**
+     * The hierarchy levels that gave at least one value, lowest first (absent: only
+     * the organization default, or none).
+     */
+    levels?: HierarchyLevel[];
 }
+
+export type HierarchyLevel = 'user' | 'profile' | 'org';
 
 export const DEFAULT_SETTINGS: SyncSettings = {
     nightlySyncEnabled: DEFAULTS.Nightly_Sync_Enabled__c,
@@ -109,22 +119,110 @@ const FIELDS = [
 ];
 
 function notInstalled(client: OrgClient, cause: unknown): OptoutError {
+    // Salesforce answers INVALID_TYPE both when the object does not exist and when the
+    // user may not see it (no permission set), so the message names both causes.
     return new OptoutError(
         'SETTINGS_NOT_INSTALLED',
-        `${client.targetOrg} has no ${SOBJECT.OPT_OUT_SYNC_SETTINGS} custom setting: the package is not deployed there.`,
+        `${client.targetOrg} has no ${SOBJECT.OPT_OUT_SYNC_SETTINGS} custom setting this user can read: the package is not deployed there, or the user the sync runs as lacks the Opt_Out_Sync_Integration permission set.`,
         {
             actions: [
-                `Deploy it: optout deploy --target-org ${client.targetOrg}`
+                `Deploy it: optout deploy --target-org ${client.targetOrg}`,
+                `Or assign the permission set: sf org assign permset --name Opt_Out_Sync_Integration --target-org ${client.targetOrg}`
             ],
             cause
         }
     );
 }
 
-async function orgDefaultRecord(
-    client: OrgClient
-): Promise<Partial<OptOutSyncSettingsRecord> | undefined> {
-    let rows: Partial<OptOutSyncSettingsRecord>[];
+type SettingsRow = Partial<OptOutSyncSettingsRecord>;
+
+const VALUE_FIELDS = [
+    F.Nightly_Sync_Enabled__c,
+    F.Opt_Out_Field__c,
+    F.All_Audiences_Rule__c,
+    F.Apply_To_Same_Email__c
+] as const;
+
+function ownerPrefix(row: SettingsRow): string {
+    return String(row.SetupOwnerId ?? '').slice(0, 3);
+}
+
+/** SetupOwnerId is 18 characters; an id from elsewhere may be 15. */
+function sameId(
+    a: string | null | undefined,
+    b: string | null | undefined
+): boolean {
+    return !!a && !!b && a.slice(0, 15) === b.slice(0, 15);
+}
+
+/**
+ * Apex `getInstance()` for one user, as a pure function: each field from the user's
+ * row, else the profile's, else the organization default's — a value left empty
+ * (null) at a level falls through to the next ("the fields returned in the custom
+ * setting record are merged based on the lowest level fields that are defined in the
+ * hierarchy": Apex Reference, Custom Settings Methods,
+ * https://developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_methods_system_custom_settings.htm).
+ * Undefined when no level has a row.
+ */
+export function mergeHierarchy(
+    rows: readonly SettingsRow[],
+    who: { userId?: string | null; profileId?: string | null }
+): { record: SettingsRow; levels: HierarchyLevel[] } | undefined {
+    const levels: { level: HierarchyLevel; row: SettingsRow | undefined }[] = [
+        {
+            level: 'user',
+            row: rows.find((r) => sameId(r.SetupOwnerId, who.userId))
+        },
+        {
+            level: 'profile',
+            row: rows.find((r) => sameId(r.SetupOwnerId, who.profileId))
+        },
+        {
+            level: 'org',
+            row: rows.find((r) => ownerPrefix(r) === KEY_PREFIX.Organization)
+        }
+    ];
+    const present = levels.filter((l) => l.row !== undefined);
+    if (present.length === 0) return undefined;
+    const record: Record<string, unknown> = {};
+    const used = new Set<HierarchyLevel>();
+    for (const field of VALUE_FIELDS) {
+        for (const { level, row } of present) {
+            const v = (row as Record<string, unknown>)[field];
+            if (v === null || v === undefined || v === '') continue;
+            record[field] = v;
+            used.add(level);
+            break;
+        }
+    }
+    const org = levels[2].row;
+    if (org?.Id) record[F.Id] = org.Id;
+    if (org?.SetupOwnerId) record[F.SetupOwnerId] = org.SetupOwnerId;
+    return {
+        record: record as SettingsRow,
+        levels: present.map((l) => l.level).filter((l) => used.has(l))
+    };
+}
+
+/** The user the client is logged in as, and its profile (one request each). */
+async function whoAmI(
+    client: OrgClient,
+    needProfile: boolean
+): Promise<{ userId: string | null; profileId: string | null }> {
+    const info = await client.request<{ user_id?: string }>({
+        method: 'GET',
+        path: '/services/oauth2/userinfo'
+    });
+    const userId = info.body.user_id ?? null;
+    if (!userId || !needProfile) return { userId, profileId: null };
+    const rows = await client.queryAll<{ ProfileId?: string | null }>(
+        `SELECT ProfileId FROM User WHERE Id = '${userId.replace(/[^A-Za-z0-9]/g, '')}'`
+    );
+    return { userId, profileId: rows[0]?.ProfileId ?? null };
+}
+
+async function settingsRows(client: OrgClient): Promise<SettingsRow[]> {
+    let rows: SettingsRow[];
     try {
         // Hierarchy settings hold a handful of rows (org, profiles, users): read them all.
         rows = await client.queryAll<Partial<OptOutSyncSettingsRecord>>(
@@ -139,26 +237,61 @@ async function orgDefaultRecord(
             throw notInstalled(client, err);
         throw err;
     }
-    return rows.find((r) =>
-        String(r.SetupOwnerId ?? '').startsWith(KEY_PREFIX.Organization)
+    return rows;
+}
+
+async function orgDefaultRecord(
+    client: OrgClient
+): Promise<SettingsRow | undefined> {
+    return (await settingsRows(client)).find(
+        (r) => ownerPrefix(r) === KEY_PREFIX.Organization
     );
 }
 
-/** Reads the organization default (one request). */
+/**
+ * Reads the settings as they apply to the sync's own user (see mergeHierarchy): one
+ * request when every row is the organization default; with user or profile rows, one
+ * more for the user id, and one for its profile when there are profile rows.
+ */
 export async function readSettings(
     client: OrgClient
 ): Promise<SettingsReadResult> {
-    const record = await orgDefaultRecord(client);
-    if (!record)
+    const rows = await settingsRows(client);
+    const others = rows.filter(
+        (r) => ownerPrefix(r) !== KEY_PREFIX.Organization
+    );
+    let who: { userId?: string | null; profileId?: string | null } = {};
+    if (others.length) {
+        try {
+            who = await whoAmI(
+                client,
+                others.some((r) => ownerPrefix(r) !== KEY_PREFIX.User)
+            );
+        } catch (err) {
+            // A session without access to the identity service (an OAuth scope the
+            // connected app lacks) still syncs, with the organization default.
+            if (!(err instanceof SalesforceError)) throw err;
+            client.log(
+                'warn',
+                `${SOBJECT.OPT_OUT_SYNC_SETTINGS}: user and profile values not applied, the sync's user could not be identified (${err.message}); using the organization default`
+            );
+        }
+    }
+    const merged = mergeHierarchy(rows, who);
+    const org = rows.find((r) => ownerPrefix(r) === KEY_PREFIX.Organization);
+    if (!merged)
         return {
             settings: { ...DEFAULT_SETTINGS },
             source: 'defaults',
             recordId: null
         };
     return {
-        settings: settingsFromRecord(record, client.targetOrg),
-        source: 'org-default',
-        recordId: record.Id ?? null
+        settings: settingsFromRecord(merged.record, client.targetOrg),
+        source: org ? 'org-default' : 'defaults',
+        recordId: org?.Id ?? null,
+        ...(merged.levels.some((l) => l !== 'org')
+            ? { levels: merged.levels }
+            : {})
     };
 }
 

@@ -3,7 +3,7 @@
  * of Salesforce writes with their bookkeeping — failures into the result, an audit
  * entry for every confirmed write (R10), converted leads rewritten to their Contact (R9).
  */
-import type { AuditInput } from '../ledger/types';
+import type { AttemptError, AuditInput } from '../ledger/types';
 import type { Ledger } from '../ledger/ledger';
 import type { LogLevel } from '../cli/output';
 import {
@@ -20,7 +20,12 @@ import {
     readSettings,
     type SettingsReadResult
 } from '../salesforce/settings';
-import { id18, type MembershipFields } from './decisions';
+import {
+    id18,
+    membershipClaim,
+    oneRowPerKey,
+    type MembershipFields
+} from './decisions';
 import type { Progress } from './records';
 import type { JobName, ResultBuilder } from './result';
 
@@ -68,7 +73,23 @@ export interface WriteMeta {
 
 export type WriteOutcome =
     | { ok: true; writtenId: string; object: PersonObject }
-    | { ok: false; deleted: boolean };
+    /** `error`: what Salesforce said about a refused record (R14). */
+    | { ok: false; deleted: boolean; error?: AttemptError };
+
+/** Salesforce's error of a refused record, as the ledger keeps it (R14). */
+export function attemptError(
+    r: WriteResult,
+    object: string,
+    recordId?: string
+): AttemptError {
+    const e = r.errors[0];
+    return {
+        code: e?.statusCode ?? 'UNKNOWN',
+        message: e?.message ?? 'no error reported',
+        recordId: recordId ?? r.id ?? r.key,
+        object
+    };
+}
 
 /**
  * Sets `field` = true on the targets (never false, R4). Returns each target's outcome.
@@ -117,7 +138,11 @@ export async function writeOptOut(
                 ctx.builder.skip('record_deleted');
                 continue;
             }
-            outcomes.set(id, { ok: false, deleted: false });
+            outcomes.set(id, {
+                ok: false,
+                deleted: false,
+                error: attemptError(r, object, id)
+            });
             recordFailure(ctx, r, object, field, meta(id).emailNorm);
         }
     }
@@ -161,7 +186,17 @@ export async function writeOptOut(
                 : undefined;
             if (o) outcomes.set(lead, o);
             else {
-                outcomes.set(lead, { ok: false, deleted: false });
+                outcomes.set(lead, {
+                    ok: false,
+                    deleted: false,
+                    error: {
+                        code: 'CANNOT_UPDATE_CONVERTED_LEAD',
+                        message:
+                            'The lead is converted and its converted Contact could not be found',
+                        recordId: lead,
+                        object: 'Lead'
+                    }
+                });
                 ctx.builder.fail({
                     recordId: lead,
                     object: 'Lead',
@@ -233,14 +268,30 @@ export interface MembershipWrite {
 
 /**
  * Upserts Audience_Membership__c rows on Membership_Key__c; confirmed rows are counted
- * and audited (`membership_written`). Returns the outcome per key.
+ * and audited (`membership_written`). Returns the outcome per key (exact: the key is
+ * case-sensitive).
+ *
+ * R13: one row per key. Two persons that resolve to one record and audience claim one
+ * key; Salesforce refuses every row of a request carrying an external id twice
+ * (DUPLICATE_VALUE), so only the winner of `claimWins` is sent, and the other claims
+ * share its outcome (they are settled by that write, not failed).
  */
 export async function upsertMemberships(
     ctx: JobContext,
-    writes: readonly MembershipWrite[]
+    writes: readonly MembershipWrite[],
+    /** Filled with Salesforce's error of each refused key (R14). */
+    errors?: Map<string, AttemptError>
 ): Promise<Map<string, boolean>> {
     const outcomes = new Map<string, boolean>();
     if (writes.length === 0) return outcomes;
+    const winners = oneRowPerKey(
+        writes,
+        (w) => w.fields[AM.Membership_Key__c],
+        (w) => membershipClaim(w.fields, w.meta.personId)
+    );
+    if (winners.size < writes.length)
+        ctx.builder.skip('membership_shared_row', writes.length - winners.size);
+    writes = [...winners.values()];
     ctx.heartbeat();
     const results = await ctx.client.upsertRecords(
         SOBJECT.AUDIENCE_MEMBERSHIP,
@@ -256,8 +307,12 @@ export async function upsertMemberships(
     results.forEach((r, i) => {
         const w = writes[i];
         const key = w.fields[AM.Membership_Key__c];
-        outcomes.set(key.toLowerCase(), r.success);
+        outcomes.set(key, r.success);
         if (!r.success) {
+            errors?.set(
+                key,
+                attemptError(r, SOBJECT.AUDIENCE_MEMBERSHIP, r.id ?? key)
+            );
             recordFailure(
                 ctx,
                 r,

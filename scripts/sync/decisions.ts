@@ -205,7 +205,9 @@ export function desiredMembership(
         [AM.Audience_Name__c]: m.audienceName.slice(0, 255),
         [AM.Email__c]: m.email,
         [AM.Status__c]: m.status,
-        [AM.Status_Changed_At__c]: m.changedAt,
+        // Sent as Salesforce will store it (to the second), so that what is read back
+        // equals what was written (R11).
+        [AM.Status_Changed_At__c]: toSecond(m.changedAt),
         [AM.Source__c]: SOURCE_PICKLIST[m.source],
         [AM.Unsubscribe_Reason__c]:
             m.status === 'Unsubscribed' ? cleanReason(m.reason) : null
@@ -228,11 +230,33 @@ export interface ExistingMembership {
     pending: boolean;
 }
 
-function sameInstant(a: string | null, b: string | null): boolean {
+/**
+ * Milliseconds since the epoch, cut to the whole second, or null for a value that is
+ * not a time. Salesforce stores DateTime fields to the second ("Regular dateTime fields
+ * are full timestamps with a precision of one second", SOAP API primitive data types:
+ * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/primitive_data_types.htm),
+ * so a ledger time with milliseconds reads back without them.
+ */
+export function epochSecond(raw: string | null | undefined): number | null {
+    if (!raw) return null;
+    const t = parseIsoTime(raw);
+    if (!t.ok) return null;
+    const ms = Date.parse(t.value);
+    return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/** An ISO time as Salesforce keeps it: cut to the second (`…T10:00:00.000Z`). */
+export function toSecond(raw: string): string {
+    const s = epochSecond(raw);
+    return s === null ? raw : new Date(s * 1000).toISOString();
+}
+
+/** Two times equal at the precision Salesforce stores (R11 on a real org). */
+export function sameInstant(a: string | null, b: string | null): boolean {
     if (!a || !b) return !a && !b;
-    const x = parseIsoTime(a);
-    const y = parseIsoTime(b);
-    return x.ok && y.ok ? x.value === y.value : a === b;
+    const x = epochSecond(a);
+    const y = epochSecond(b);
+    return x !== null && y !== null ? x === y : a === b;
 }
 
 function sameText(
@@ -268,6 +292,75 @@ export function membershipWrite(
         sameText(existing.reason, desired[AM.Unsubscribe_Reason__c]) &&
         sameInstant(existing.changedAt, desired[AM.Status_Changed_At__c]);
     return same ? 'unchanged' : 'update';
+}
+
+/** What decides between two persons' rows for one Membership_Key__c (R13). */
+export interface RowClaim {
+    status: string;
+    changedAt: string | null;
+    /** The ledger person (null: unknown, loses ties). */
+    personId: number | null;
+}
+
+/**
+ * How strongly a status holds a shared row (R13, R4): an unsubscribe is never given
+ * up for anything else; Cleaned (the address bounced) beats every live status. With
+ * Unsubscribed above Cleaned, a person's audience unsubscribe always ends in a row
+ * that says Unsubscribed, so it can be marked delivered when that row is written.
+ */
+function statusWeight(status: string): number {
+    if (status === 'Unsubscribed') return 2;
+    if (status === 'Cleaned') return 1;
+    return 0;
+}
+
+/**
+ * R13: whether claim `a` wins the shared row over `b` — the stronger status
+ * (Unsubscribed, then Cleaned, then anything else), then the later change (to the
+ * second, as Salesforce keeps it; a missing time is oldest), then the lower ledger
+ * person id. False for two equal claims (the first one seen keeps the row).
+ */
+export function claimWins(a: RowClaim, b: RowClaim): boolean {
+    const w = statusWeight(a.status) - statusWeight(b.status);
+    if (w !== 0) return w > 0;
+    const ta = epochSecond(a.changedAt) ?? -Infinity;
+    const tb = epochSecond(b.changedAt) ?? -Infinity;
+    if (ta !== tb) return ta > tb;
+    const pa = a.personId ?? Infinity;
+    const pb = b.personId ?? Infinity;
+    return pa < pb;
+}
+
+/**
+ * R13: the one item per key that is written (Salesforce refuses every row of a request
+ * that carries an external id twice, DUPLICATE_VALUE). Keys are compared exactly, as
+ * the case-sensitive Membership_Key__c does. Returns the winner of each key.
+ */
+export function oneRowPerKey<T>(
+    items: readonly T[],
+    keyOf: (item: T) => string,
+    claimOf: (item: T) => RowClaim
+): Map<string, T> {
+    const winners = new Map<string, T>();
+    for (const item of items) {
+        const key = keyOf(item);
+        const held = winners.get(key);
+        if (held === undefined || claimWins(claimOf(item), claimOf(held)))
+            winners.set(key, item);
+    }
+    return winners;
+}
+
+/** The claim a membership row stands for (R13). */
+export function membershipClaim(
+    fields: MembershipFields,
+    personId: number | null
+): RowClaim {
+    return {
+        status: fields[AM.Status__c],
+        changedAt: fields[AM.Status_Changed_At__c],
+        personId
+    };
 }
 
 /** A pending row from Salesforce, as the ledger change it stands for (R5c). */

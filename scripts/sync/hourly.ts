@@ -14,11 +14,12 @@
  *
  * Taking (c) first means a Salesforce unsubscribe is never overwritten by an older
  * ledger status in (a). Cursors move only after the work they cover is confirmed. A
- * change whose person matches no record yet does not hold the cursor back: it waits in
- * the ledger (sync_outcome) and (a) retries it with back-off, as it retries the global
+ * change whose person matches no record yet, or whose write Salesforce refuses (R14),
+ * does not hold the cursor back: it waits in the ledger (sync_outcome, with the
+ * refusal's code and message) and (a) retries it with back-off, as it retries the global
  * unsubscribes that wait for a record (with the nightly sync off; on, nightly covers them).
  */
-import type { MembershipChange } from '../ledger/types';
+import type { AttemptError, MembershipChange } from '../ledger/types';
 import {
     AUDIENCE_MEMBERSHIP as AM,
     CONTACT,
@@ -26,16 +27,20 @@ import {
     type OptOutField
 } from '../model/schema';
 import { SOURCE_PICKLIST } from '../model/statuses';
+import { classifyRecordError } from '../model/stuck';
 import { SalesforceError } from '../salesforce/errors';
 import { requireWritableFields } from '../salesforce/describe';
 import type { SyncSettings } from '../salesforce/settings';
 import {
     desiredMembership,
+    membershipClaim,
     membershipWrite,
     nextCursor,
+    oneRowPerKey,
     optOutDecision,
     pendingChange,
     resolveTargets,
+    toSecond,
     waitingRetryDelay,
     type ExistingMembership,
     type PersonRef,
@@ -50,7 +55,7 @@ import {
     type MembershipWrite,
     type WriteMeta
 } from './context';
-import { MEMBERSHIP_WRITE_FIELDS, runPush } from './push';
+import { MEMBERSHIP_WRITE_FIELDS, firstError, runPush } from './push';
 import { takeNewRecords } from './new-records';
 import {
     AUDIENCE_MEMBERSHIP_SELECT,
@@ -216,7 +221,9 @@ async function takePending(ctx: JobContext): Promise<void> {
                     if (r.outcome === 'blocked' && r.membership)
                         restore = {
                             [AM.Status__c]: r.membership.status,
-                            [AM.Status_Changed_At__c]: r.membership.changedAt,
+                            [AM.Status_Changed_At__c]: toSecond(
+                                r.membership.changedAt
+                            ),
                             [AM.Source__c]:
                                 SOURCE_PICKLIST[r.membership.source],
                             [AM.Unsubscribe_Reason__c]: r.membership.reason
@@ -360,7 +367,14 @@ async function upsertChanges(
     const index = new RecordIndex(ctx.ledger, []);
     const memberships = new MembershipIndex(ctx.ledger);
     let handledMax = cursor;
-    const failedSeqs: number[] = [];
+    /**
+     * Changes with a write Salesforce refused, by person\taudience: they stay behind
+     * in the ledger's retry state (R14), never in the cursor.
+     */
+    const refused = new Map<
+        string,
+        { personId: number; audienceId: string; error: AttemptError | null }
+    >();
     const flushAt = Math.max(
         ctx.client.bulkThreshold,
         Math.min(ctx.client.bulkJobSize, 50_000)
@@ -369,8 +383,12 @@ async function upsertChanges(
         seq: number;
         write: MembershipWrite;
         unsubscribeId: number | null;
-        /** The retry this write belongs to (person\taudience), if any. */
-        retry: string | null;
+        /** The change this write belongs to (person\taudience). */
+        track: string;
+        personId: number;
+        audienceId: string;
+        /** A retry (seq ≤ cursor) rather than a change taken through the cursor. */
+        retry: boolean;
     }[] = [];
     const waiting = new Map<
         number,
@@ -385,6 +403,7 @@ async function upsertChanges(
         personId: number;
         audienceId: string;
         outcome: string | null;
+        error?: AttemptError | null;
     }[] = [];
     const deliver: number[] = [];
     let done = 0;
@@ -414,24 +433,43 @@ async function upsertChanges(
         const batch = buffer;
         buffer = [];
         if (ctx.dryRun) {
+            const rows = [
+                ...oneRowPerKey(
+                    batch.map((b) => b.write),
+                    (w) => w.fields[AM.Membership_Key__c],
+                    (w) => membershipClaim(w.fields, w.meta.personId)
+                ).values()
+            ];
             ctx.builder.plan(
                 'membershipUpserts',
-                batch.length,
-                batch.map((b) => ({ ...b.write.fields }))
+                rows.length,
+                rows.map((w) => ({ ...w.fields }))
             );
             return;
         }
+        const errors = new Map<string, AttemptError>();
         const outcomes = await upsertMemberships(
             ctx,
-            batch.map((b) => b.write)
+            batch.map((b) => b.write),
+            errors
         );
         for (const b of batch) {
-            const ok = outcomes.get(
-                b.write.fields[AM.Membership_Key__c].toLowerCase()
-            );
-            if (!ok && b.retry === null) failedSeqs.push(b.seq);
-            if (ok && b.retry !== null) {
-                const r = retried.get(b.retry);
+            const key = b.write.fields[AM.Membership_Key__c];
+            const ok = outcomes.get(key);
+            if (!ok) {
+                const seen = refused.get(b.track);
+                refused.set(b.track, {
+                    personId: b.personId,
+                    audienceId: b.audienceId,
+                    error:
+                        firstError([
+                            seen?.error ?? undefined,
+                            errors.get(key)
+                        ]) ?? null
+                });
+            }
+            if (ok && b.retry) {
+                const r = retried.get(b.track);
                 if (r) r.ok += 1;
             }
             if (b.unsubscribeId !== null) {
@@ -521,16 +559,24 @@ async function upsertChanges(
         if (!large && keys.length) {
             ctx.builder.mode(
                 'read memberships',
-                await memberships.loadFor(ctx.client, keys)
+                await memberships.loadFor(
+                    ctx.client,
+                    planned.flatMap((p) => p.writes.map((w) => w.fields))
+                )
             );
         }
+        const winnerOf = memberships.claim(planned.flatMap((p) => p.writes));
         for (const p of planned) {
             const toWrite: MembershipWrite[] = [];
             for (const w of p.writes) {
-                const existing = memberships.get(
-                    w.fields[AM.Membership_Key__c]
+                const key = w.fields[AM.Membership_Key__c];
+                const existing = memberships.get(key);
+                // R13: the row says what the winning claim says; a losing claim is
+                // settled with it (and sent along: upsertMemberships sends one row).
+                const what = membershipWrite(
+                    (winnerOf.get(key) ?? w).fields,
+                    existing
                 );
-                const what = membershipWrite(w.fields, existing);
                 if (what === 'unchanged') {
                     ctx.builder.skip('membership_unchanged');
                     p.settled += 1;
@@ -543,11 +589,9 @@ async function upsertChanges(
                         before: existing?.status ?? null
                     });
             }
-            const retryKey = retry
-                ? `${p.change.personId}\t${p.change.audienceId}`
-                : null;
-            if (retryKey !== null)
-                retried.set(retryKey, {
+            const track = `${p.change.personId}\t${p.change.audienceId}`;
+            if (retry)
+                retried.set(track, {
                     personId: p.change.personId,
                     audienceId: p.change.audienceId,
                     keys: toWrite.length,
@@ -576,7 +620,10 @@ async function upsertChanges(
                     write: w,
                     unsubscribeId:
                         unsub !== null && p.pending === 0 ? unsub : null,
-                    retry: retryKey
+                    track,
+                    personId: p.change.personId,
+                    audienceId: p.change.audienceId,
+                    retry
                 });
         }
         if (!ctx.dryRun)
@@ -612,26 +659,44 @@ async function upsertChanges(
             ctx.builder.plan('deliveries', deliver.length + waiting.size);
             return;
         }
-        for (const r of retried.values())
+        for (const [track, r] of retried)
+            if (!refused.has(track))
+                attempts.push({
+                    personId: r.personId,
+                    audienceId: r.audienceId,
+                    outcome: r.ok === r.keys ? null : 'failed'
+                });
+        // R14: a refused write is kept with Salesforce's error and retried with
+        // back-off (then a dead letter); the cursor moves on past it.
+        for (const f of refused.values())
             attempts.push({
-                personId: r.personId,
-                audienceId: r.audienceId,
-                outcome: r.ok === r.keys ? null : 'failed'
+                personId: f.personId,
+                audienceId: f.audienceId,
+                outcome: 'failed',
+                error: f.error
             });
         ctx.ledger.recordMembershipAttempts(attempts, {
             at: dueBy,
-            delay: waitingRetryDelay
+            delay: waitingRetryDelay,
+            runId: ctx.runId
         });
+        if (refused.size)
+            ctx.log(
+                'warn',
+                `${refused.size} membership change(s) refused by Salesforce: retried with back-off, then set aside (optout status shows why and what to do)`
+            );
         if (deliver.length)
             ctx.builder.result.unsubscribesDelivered +=
                 ctx.ledger.markDelivered(deliver, {
                     runId: ctx.runId,
                     detail: { job: 'hourly' }
                 });
+        // Nothing refused pins the cursor (R14): those changes live on in the
+        // ledger's retry state (membershipRetryBatches), not behind the cursor.
         ctx.ledger.setCursor(
             HOURLY_CURSOR.job,
             HOURLY_CURSOR.name,
-            nextCursor(cursor, handledMax, failedSeqs)
+            nextCursor(cursor, handledMax, [])
         );
     } finally {
         index.drop();
@@ -743,9 +808,39 @@ async function allAudiencesRule(
                     [...toWrite.values()],
                     (id) => metas.get(id) as WriteMeta
                 );
+                // Only a transient refusal holds this cursor (the next run sends it
+                // again); a permanent one is in the result and the audit trail, and
+                // must not hold back every later person (R14).
                 failed = [...outcomes.values()].some(
-                    (o) => !o.ok && !o.deleted
+                    (o) =>
+                        !o.ok &&
+                        !o.deleted &&
+                        (!o.error ||
+                            classifyRecordError(o.error.code) === 'transient')
                 );
+                const refusals = [...outcomes].flatMap(([id, o]) =>
+                    !o.ok && o.error ? [{ id, error: o.error }] : []
+                );
+                if (refusals.length)
+                    ctx.ledger.appendAudits(
+                        refusals.map(({ id, error }) => ({
+                            action: 'delivery_failed' as const,
+                            runId: ctx.runId,
+                            emailNorm: metas.get(id)?.emailNorm ?? null,
+                            personId: metas.get(id)?.personId ?? null,
+                            recordId: id,
+                            object: error.object ?? null,
+                            field,
+                            before: 'false',
+                            after: 'refused',
+                            detail: {
+                                rule: 'R5b unsubscribed from all audiences',
+                                code: error.code,
+                                message: error.message,
+                                kind: classifyRecordError(error.code)
+                            }
+                        }))
+                    );
             }
         } finally {
             index.drop();

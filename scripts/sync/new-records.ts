@@ -48,6 +48,24 @@ interface NewRecordsCursor {
     seen: string[];
 }
 
+/**
+ * The SOQL condition for records created (or Leads converted) since `sinceMs`.
+ * ConvertedDate is a Date, stamped in the converting user's time zone (a lead converted
+ * at 17:30 in San Francisco carries the date before the UTC one), and a Date literal
+ * has no zone: the check allows a day of overlap, from the UTC date of since − 1 day.
+ * A Lead read again is harmless: the seen-set drops the previous check's records, and
+ * what is already right is not written (R11).
+ */
+export function newRecordsWhere(
+    object: 'Contact' | 'Lead',
+    sinceMs: number
+): string {
+    const since = soqlDateTime(sinceMs);
+    if (object === 'Contact') return `CreatedDate >= ${since}`;
+    const convertedFrom = soqlDateTime(sinceMs - 24 * 3_600_000).slice(0, 10);
+    return `(CreatedDate >= ${since} OR (IsConverted = true AND ConvertedDate >= ${convertedFrom}))`;
+}
+
 function readCursor(value: string | undefined): NewRecordsCursor | null {
     if (value === undefined) return null;
     try {
@@ -120,19 +138,14 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
     // The sync never wrote: this run's own lookups see every record there is; only
     // note the recent ones, so that the next check does not take them again.
     const first = from === null;
-    const since = soqlDateTime(
-        Date.parse(from ?? startedAt) - NEW_RECORDS_LOOKBACK_MS
-    );
+    const sinceMs = Date.parse(from ?? startedAt) - NEW_RECORDS_LOOKBACK_MS;
     const field = effectiveOptOutField(settings);
     const index = new RecordIndex(ctx.ledger, [field]);
     try {
         // Leads converted since then too: their person's records now include a Contact.
         await index.loadWhere(
             ctx.client,
-            (object) =>
-                object === 'Lead'
-                    ? `(CreatedDate >= ${since} OR (IsConverted = true AND ConvertedDate >= ${since.slice(0, 10)}))`
-                    : `CreatedDate >= ${since}`,
+            (object) => newRecordsWhere(object, sinceMs),
             ctx.progress
         );
         read = index.ids();

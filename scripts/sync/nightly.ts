@@ -30,6 +30,10 @@ import {
     type WriteMeta
 } from './context';
 import { RecordIndex, col, tempName } from './records';
+import { waitingRetryDelay } from './decisions';
+import { firstError } from './push';
+import type { AttemptError } from '../ledger/types';
+import { classifyRecordError } from '../model/stuck';
 
 export const NIGHTLY_CURSOR = { job: 'nightly', name: 'last_success' } as const;
 
@@ -70,7 +74,8 @@ export async function runNightly(ctx: JobContext): Promise<void> {
             PRIMARY KEY (unsub_id, target))`);
         db.exec(`CREATE INDEX ${matches}_target ON ${matches}(target)`);
         db.exec(
-            `CREATE TEMP TABLE ${written} (target TEXT PRIMARY KEY, ok INTEGER NOT NULL)`
+            `CREATE TEMP TABLE ${written} (target TEXT PRIMARY KEY, ok INTEGER NOT NULL,
+                code TEXT NULL, message TEXT NULL, object TEXT NULL)`
         );
         const targetExpr = `CASE WHEN r.object = 'Lead' AND r.is_converted = 1 THEN r.converted_contact_id ELSE r.id END`;
         const active = `u.scope = 'all' AND u.removed_at IS NULL`;
@@ -106,8 +111,21 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                 `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
             )
         );
+        // R14: a record refused for good is not sent again before its back-off is over,
+        // nor at all once its unsubscribe is a dead letter (optout retry puts it back).
+        const now = ctx.now().toISOString();
+        // (COALESCE: a NULL outcome must read as "not deferred", not as unknown.)
+        const deferred = `(COALESCE(u.last_outcome, '') = 'dead_letter' OR (COALESCE(u.last_outcome, '') = 'rejected' AND COALESCE(u.next_attempt_at, '') > '${now}'))`;
+        ctx.builder.skip(
+            'stuck_record',
+            count(
+                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
+                 JOIN unsubscribes u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
+            )
+        );
         const toWrite = count(
-            `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 0`
+            `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
+             JOIN unsubscribes u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
         );
         // One representative unsubscribe per record (the oldest) for the audit trail.
         const page = db.prepare(
@@ -116,7 +134,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                     u.collected_at AS collectedAt
              FROM ${matches} m JOIN ${T} c ON c.id = m.target
              JOIN unsubscribes u ON u.id = m.unsub_id JOIN persons p ON p.id = m.person_id
-             WHERE c.${F} = 0 AND m.target > ?
+             WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
              GROUP BY m.target ORDER BY m.target LIMIT ?`
         );
         const chunk = ctx.client.bulkJobSize;
@@ -173,11 +191,20 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                 };
             });
             const mark = db.prepare(
-                `INSERT OR REPLACE INTO ${written} (target, ok) VALUES (?, ?)`
+                `INSERT OR REPLACE INTO ${written} (target, ok, code, message, object)
+                 VALUES (?, ?, ?, ?, ?)`
             );
             db.transaction(() => {
-                for (const [id, o] of outcomes)
-                    mark.run(id, o.ok || o.deleted ? 1 : 0);
+                for (const [id, o] of outcomes) {
+                    const error = o.ok ? undefined : o.error;
+                    mark.run(
+                        id,
+                        o.ok || o.deleted ? 1 : 0,
+                        error?.code ?? null,
+                        error?.message ?? null,
+                        error?.object ?? null
+                    );
+                }
             })();
             done += rows.length;
             ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
@@ -204,7 +231,15 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                         deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
                         { runId: ctx.runId, detail: { job: 'nightly' } }
                     );
-        if (!ctx.dryRun && ctx.builder.result.failed.length === 0)
+        if (!ctx.dryRun) recordRefusals(ctx, matches, written);
+        // A permanent refusal is kept on its unsubscribe (R14) and does not hold this
+        // mark back; a transient one does (the next night sends it again).
+        if (
+            !ctx.dryRun &&
+            !ctx.builder.result.failed.some(
+                (f) => classifyRecordError(f.errorCode) === 'transient'
+            )
+        )
             ctx.ledger.setCursor(
                 NIGHTLY_CURSOR.job,
                 NIGHTLY_CURSOR.name,
@@ -215,6 +250,53 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         db.exec(`DROP TABLE IF EXISTS temp.${matches}`);
         db.exec(`DROP TABLE IF EXISTS temp.${written}`);
     }
+}
+
+/**
+ * R14: unsubscribes with a record Salesforce refused keep the refusal (code, message,
+ * record) and are retried with back-off, then set aside as dead letters.
+ */
+function recordRefusals(
+    ctx: JobContext,
+    matches: string,
+    written: string
+): void {
+    const rows = ctx.ledger.db
+        .prepare(
+            `SELECT m.unsub_id AS id, w.target AS recordId, w.code, w.message, w.object
+             FROM ${matches} m JOIN ${written} w ON w.target = m.target
+             WHERE w.ok = 0 AND w.code IS NOT NULL ORDER BY m.unsub_id, w.target`
+        )
+        .all() as {
+        id: number;
+        recordId: string;
+        code: string;
+        message: string | null;
+        object: string | null;
+    }[];
+    const byUnsub = new Map<number, AttemptError[]>();
+    for (const r of rows)
+        byUnsub.set(r.id, [
+            ...(byUnsub.get(r.id) ?? []),
+            {
+                code: r.code,
+                message: r.message ?? '',
+                recordId: r.recordId,
+                object: r.object
+            }
+        ]);
+    ctx.ledger.recordUnsubscribeAttempts(
+        [...byUnsub].map(([id, errors]) => ({
+            id,
+            outcome: 'failed',
+            error: firstError(errors) ?? null
+        })),
+        {
+            at: ctx.now().toISOString(),
+            delay: waitingRetryDelay,
+            runId: ctx.runId
+        }
+    );
 }
 
 /** R3(b): records with the field true whose person is not unsubscribed → ledger. */

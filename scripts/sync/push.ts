@@ -10,14 +10,18 @@
  *   Unsubscribed (R5: an audience unsubscribe is not a global one).
  *
  * An unsubscribe is marked delivered only when Salesforce confirmed every record of the
- * person (R11); anything that failed stays pending for the next push. A person matched
+ * person (R11); anything that failed stays pending for the next push. A record
+ * Salesforce refuses for good (a validation rule, trigger, duplicate rule, no access…)
+ * leaves its code and message on the unsubscribe, which is retried with back-off and
+ * then set aside as a dead letter (R14); it never holds back the rest of the batch. A person matched
  * to no record is counted as skipped and NOT delivered: it waits for a record (the
  * ledger keeps its attempts and outcome, `optout status` shows it) and the hourly job
  * retries it with back-off (`waiting`), so a record created later gets the opt-out even
  * with the nightly sync off. The push itself does not ask again on every run.
  */
 import { WAITING_OUTCOMES } from '../ledger/migrations';
-import type { PendingUnsubscribe } from '../ledger/types';
+import type { AttemptError, PendingUnsubscribe } from '../ledger/types';
+import { classifyRecordError, retryDeferred } from '../model/stuck';
 import { AUDIENCE_MEMBERSHIP as AM, SOBJECT } from '../model/schema';
 import { requireWritableFields, type FieldNeed } from '../salesforce/describe';
 import { effectiveOptOutField } from '../salesforce/settings';
@@ -35,7 +39,8 @@ import {
     writeOptOut,
     type JobContext,
     type MembershipWrite,
-    type WriteMeta
+    type WriteMeta,
+    type WriteOutcome
 } from './context';
 import { MembershipIndex, RecordIndex } from './records';
 
@@ -70,6 +75,17 @@ export const MEMBERSHIP_WRITE_FIELDS: FieldNeed[] = [
     access: 'upsert' as const
 }));
 
+/** The error to keep for an unsubscribe: a permanent one first (R14), else the first. */
+export function firstError(
+    errors: readonly (AttemptError | undefined)[]
+): AttemptError | undefined {
+    const known = errors.filter((e): e is AttemptError => e !== undefined);
+    return (
+        known.find((e) => classifyRecordError(e.code) === 'permanent') ??
+        known[0]
+    );
+}
+
 function metaOf(u: PendingUnsubscribe): WriteMeta {
     return {
         emailNorm: u.emailNorm,
@@ -92,13 +108,17 @@ export async function runPush(
         ? new Set(options.unsubscribeIds)
         : undefined;
     const pending: PendingUnsubscribe[] = [];
+    const now = ctx.now().toISOString();
     for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
         batchSize: 1000,
-        // An explicit list is pushed whatever its state; otherwise those waiting for
-        // a record are left to the hourly retry.
-        select: wanted ? 'all' : 'pushable'
+        // An explicit list is pushed whatever its state (except refused ones not due:
+        // R14); otherwise those waiting for a record are left to the hourly retry.
+        select: wanted ? 'all' : 'pushable',
+        dueBy: now
     }))
-        for (const u of batch) if (!wanted || wanted.has(u.id)) pending.push(u);
+        for (const u of batch)
+            if (!wanted || (wanted.has(u.id) && !retryDeferred(u, now)))
+                pending.push(u);
     // Nothing pending: no request at all (R11, and the webhook calls this often).
     if (pending.length === 0) return;
     await pushBatch(ctx, pending);
@@ -175,6 +195,8 @@ async function pushBatch(
         const deliver: number[] = [];
         /** What the attempt found for those not delivered (R11: they stay pending). */
         const outcomeOf = new Map<number, string>();
+        /** Salesforce's error for those refused (R14: kept, backed off, dead-lettered). */
+        const errorOf = new Map<number, AttemptError>();
         const targetsOf = (u: PendingUnsubscribe): Target[] | undefined => {
             const r = resolveTargets(
                 { emailNorm: u.emailNorm, salesforceId: u.salesforceId },
@@ -212,6 +234,7 @@ async function pushBatch(
         }
         let confirmed = (id: string): boolean =>
             index.get(id)?.optOut[field] === true;
+        let writeOutcomes = new Map<string, WriteOutcome>();
         if (ctx.dryRun) {
             // Planning: count every would-be write as confirmed.
             confirmed = () => true;
@@ -233,6 +256,7 @@ async function pushBatch(
                 [...toWrite.values()],
                 (id) => metas.get(id) as WriteMeta
             );
+            writeOutcomes = outcomes;
             const before = confirmed;
             confirmed = (id) => {
                 const o = outcomes.get(id);
@@ -246,7 +270,16 @@ async function pushBatch(
         }
         for (const { u, targets } of plans)
             if (targets.every((t) => confirmed(t.id))) deliver.push(u.id);
-            else outcomeOf.set(u.id, 'failed');
+            else {
+                outcomeOf.set(u.id, 'failed');
+                const error = firstError(
+                    targets.map((t) => {
+                        const o = writeOutcomes.get(t.id);
+                        return o && !o.ok ? o.error : undefined;
+                    })
+                );
+                if (error) errorOf.set(u.id, error);
+            }
 
         // ---- audience unsubscribes → the membership status (R5)
         const rows: { u: PendingUnsubscribe; writes: MembershipWrite[] }[] = [];
@@ -286,22 +319,32 @@ async function pushBatch(
         if (keys.length) {
             ctx.builder.mode(
                 'read memberships',
-                await memberships.loadFor(ctx.client, keys, ctx.progress)
+                await memberships.loadFor(
+                    ctx.client,
+                    rows.flatMap((r) => r.writes.map((w) => w.fields)),
+                    ctx.progress
+                )
             );
         }
         const upserts: MembershipWrite[] = [];
         const settled = new Map<string, boolean>();
+        const keyErrors = new Map<string, AttemptError>();
+        // R13 (two persons' unsubscribes on one record) and merged records' keys.
+        const winnerOf = memberships.claim(rows.flatMap((r) => r.writes));
         for (const { writes } of rows) {
             for (const w of writes) {
                 const key = w.fields[AM.Membership_Key__c];
                 const existing = memberships.get(key);
-                const what = membershipWrite(w.fields, existing);
+                const what = membershipWrite(
+                    (winnerOf.get(key) ?? w).fields,
+                    existing
+                );
                 if (what === 'unchanged') {
                     ctx.builder.skip('membership_unchanged');
-                    settled.set(key.toLowerCase(), true);
+                    settled.set(key, true);
                 } else if (what === 'pending_in_salesforce') {
                     ctx.builder.skip('pending_in_salesforce');
-                    settled.set(key.toLowerCase(), false);
+                    settled.set(key, false);
                 } else {
                     upserts.push({ ...w, before: existing?.status ?? null });
                 }
@@ -314,27 +357,38 @@ async function pushBatch(
                 upserts.map((w) => ({ ...w.fields }))
             );
             for (const w of upserts)
-                settled.set(w.fields[AM.Membership_Key__c].toLowerCase(), true);
+                settled.set(w.fields[AM.Membership_Key__c], true);
         } else {
-            for (const [k, ok] of await upsertMemberships(ctx, upserts))
+            for (const [k, ok] of await upsertMemberships(
+                ctx,
+                upserts,
+                keyErrors
+            ))
                 settled.set(k, ok);
         }
         for (const { u, writes } of rows) {
             const states = writes.map((w) =>
-                settled.get(w.fields[AM.Membership_Key__c].toLowerCase())
+                settled.get(w.fields[AM.Membership_Key__c])
             );
             if (states.every((x) => x === true)) deliver.push(u.id);
-            else
+            else {
+                const pendingHere = writes.some(
+                    (w) =>
+                        memberships.get(w.fields[AM.Membership_Key__c])?.pending
+                );
                 outcomeOf.set(
                     u.id,
-                    writes.some(
-                        (w) =>
-                            memberships.get(w.fields[AM.Membership_Key__c])
-                                ?.pending
-                    )
-                        ? 'pending_in_salesforce'
-                        : 'failed'
+                    pendingHere ? 'pending_in_salesforce' : 'failed'
                 );
+                const error = pendingHere
+                    ? undefined
+                    : firstError(
+                          writes.map((w) =>
+                              keyErrors.get(w.fields[AM.Membership_Key__c])
+                          )
+                      );
+                if (error) errorOf.set(u.id, error);
+            }
         }
 
         // ---- R11: delivered only after Salesforce confirmed
@@ -347,10 +401,26 @@ async function pushBatch(
                         detail: { job: ctx.job }
                     });
             ctx.ledger.recordUnsubscribeAttempts(
-                [...outcomeOf].map(([id, outcome]) => ({ id, outcome })),
-                { at: ctx.now().toISOString(), delay: waitingRetryDelay }
+                [...outcomeOf].map(([id, outcome]) => ({
+                    id,
+                    outcome,
+                    error: errorOf.get(id) ?? null
+                })),
+                {
+                    at: ctx.now().toISOString(),
+                    delay: waitingRetryDelay,
+                    runId: ctx.runId
+                }
             );
         }
+        const refused = [...errorOf.values()].filter(
+            (e) => classifyRecordError(e.code) === 'permanent'
+        ).length;
+        if (refused > 0)
+            ctx.log(
+                'warn',
+                `${refused} unsubscribe(s) refused by Salesforce: retried with back-off, then set aside (optout status shows why and what to do; optout retry puts them back)`
+            );
         const waiting = [...outcomeOf.values()].filter((o) =>
             (WAITING_OUTCOMES as readonly string[]).includes(o)
         ).length;

@@ -6,7 +6,8 @@
  * - RecordIndex: Contacts and Leads (id, email, opt-out fields, conversion), loaded by
  *   targeted REST queries for a few persons (`Email IN (…) OR Id IN (…)`, packed to
  *   the URI limit) or by a full scan (REST pages or Bulk API 2.0, streamed page by page).
- * - MembershipIndex: Audience_Membership__c rows by Membership_Key__c, loaded likewise.
+ * - MembershipIndex: Audience_Membership__c rows by Membership_Key__c (exact) and by
+ *   record and audience, loaded likewise (by the rows' Contact or Lead).
  *
  * Temporary tables live in SQLite's temp database (a file, not memory, by default) and
  * disappear with the connection; each run uses its own names and drops them when done.
@@ -27,7 +28,10 @@ import { packInQueries } from '../salesforce/soql';
 import {
     emailKey,
     id18,
+    membershipClaim,
+    oneRowPerKey,
     type ExistingMembership,
+    type MembershipFields,
     type PersonRef,
     type SfRecord
 } from './decisions';
@@ -387,7 +391,12 @@ export function toExistingMembership(r: SObjectRow): ExistingMembership {
     };
 }
 
-/** Existing Audience_Membership__c rows by Membership_Key__c (case-insensitive, as the field). */
+/**
+ * Existing Audience_Membership__c rows by Membership_Key__c — compared exactly: the key
+ * is case-sensitive, so audiences `AbC` and `abc` never share a row — and by record and
+ * audience, for rows re-parented by a merge (their key still names the merged-away
+ * record).
+ */
 export class MembershipIndex {
     readonly table: string;
     mode: 'lookup' | 'scan' | 'empty' = 'empty';
@@ -397,7 +406,11 @@ export class MembershipIndex {
         this.db = ledger.db;
         this.table = tempName('sf_memberships');
         this.db.exec(
-            `CREATE TEMP TABLE ${this.table} (key TEXT PRIMARY KEY COLLATE NOCASE, json TEXT NOT NULL)`
+            `CREATE TEMP TABLE ${this.table} (key TEXT PRIMARY KEY, record_id TEXT NULL,
+             audience_id TEXT NULL, json TEXT NOT NULL)`
+        );
+        this.db.exec(
+            `CREATE INDEX ${this.table}_record ON ${this.table}(record_id, audience_id)`
         );
     }
 
@@ -408,12 +421,18 @@ export class MembershipIndex {
 
     insertRows(rows: readonly SObjectRow[]): void {
         const stmt = this.db.prepare(
-            `INSERT OR REPLACE INTO ${this.table} (key, json) VALUES (?, ?)`
+            `INSERT OR REPLACE INTO ${this.table} (key, record_id, audience_id, json) VALUES (?, ?, ?, ?)`
         );
         this.db.transaction(() => {
             for (const r of rows) {
                 const m = toExistingMembership(r);
-                if (m.key) stmt.run(m.key, JSON.stringify(m));
+                if (m.key)
+                    stmt.run(
+                        m.key,
+                        id18(m.contactId) ?? id18(m.leadId),
+                        m.audienceId,
+                        JSON.stringify(m)
+                    );
             }
         })();
     }
@@ -425,14 +444,75 @@ export class MembershipIndex {
         return row ? (JSON.parse(row.json) as ExistingMembership) : undefined;
     }
 
-    /** Loads the rows with these keys (targeted) or every row (scan) when too many. */
+    /**
+     * The row a desired membership updates: the one with its key, else a row of the
+     * same record and audience under another key — a merge in Salesforce re-parents the
+     * loser's rows to the winner and keeps their `<audience>:<loser id>` key, and a
+     * second row for the winner would show the audience twice. Callers write such a row
+     * by its existing key.
+     */
+    find(fields: MembershipFields): ExistingMembership | undefined {
+        const exact = this.get(fields[AM.Membership_Key__c]);
+        if (exact) return exact;
+        const recordId = fields[AM.Contact__c] ?? fields[AM.Lead__c];
+        if (!recordId) return undefined;
+        const row = this.db
+            .prepare(
+                `SELECT json FROM ${this.table} WHERE record_id = ? AND audience_id = ? ORDER BY key LIMIT 1`
+            )
+            .get(recordId, fields[AM.Audience_Id__c]) as
+            { json: string } | undefined;
+        return row ? (JSON.parse(row.json) as ExistingMembership) : undefined;
+    }
+
+    /**
+     * The rows to write for these desired rows, one per key. Merged records first: a
+     * desired row whose record and audience have a row under another key is given that
+     * key (so the upsert updates it). Then R13: the winning claim of each key. Returns
+     * the winner per key; the caller decides for every claim with its key's winner.
+     */
+    claim<
+        T extends {
+            fields: MembershipFields;
+            meta: { personId: number | null };
+        }
+    >(writes: readonly T[]): Map<string, T> {
+        for (const w of writes) {
+            const existing = this.find(w.fields);
+            if (existing) w.fields[AM.Membership_Key__c] = existing.key;
+        }
+        return oneRowPerKey(
+            writes,
+            (w) => w.fields[AM.Membership_Key__c],
+            (w) => membershipClaim(w.fields, w.meta.personId)
+        );
+    }
+
+    /**
+     * Loads the rows with these keys or on these rows' records (targeted), or every row
+     * (scan) when that takes too many queries.
+     */
     async loadFor(
         client: OrgClient,
-        keys: readonly string[],
+        wanted: readonly MembershipFields[],
         onProgress?: Progress
     ): Promise<'lookup' | 'scan'> {
-        if (keys.length === 0) return 'lookup';
+        if (wanted.length === 0) return 'lookup';
+        // By record: a row's key names its record, so this finds the rows by key too,
+        // and a record's id is shorter than its keys (one per audience) in the URI.
+        // The rows of a merged-away record hang on the winner, so they come along.
+        const contacts = wanted
+            .map((f) => f[AM.Contact__c])
+            .filter((id): id is string => !!id);
+        const leads = wanted
+            .map((f) => f[AM.Lead__c])
+            .filter((id): id is string => !!id);
+        const keys = wanted
+            .filter((f) => !f[AM.Contact__c] && !f[AM.Lead__c])
+            .map((f) => f[AM.Membership_Key__c]);
         const queries = packInQueries(AUDIENCE_MEMBERSHIP_SELECT, [
+            { field: AM.Contact__c, values: contacts },
+            { field: AM.Lead__c, values: leads },
             { field: AM.Membership_Key__c, values: keys }
         ]);
         if (queries.length > MAX_LOOKUP_QUERIES) {

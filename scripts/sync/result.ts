@@ -71,6 +71,8 @@ export interface JobResult {
     modes?: Record<string, string>;
     /** Dry run only: what would have been written. */
     plan?: DryRunPlan;
+    /** Records Salesforce refused, in the ledger after the run (R14; optout status). */
+    stuck?: { retrying: number; deadLetters: number };
     /** Why the run was skipped or could not run. */
     message?: string;
     error?: { code: string; message: string; actions: string[] };
@@ -156,8 +158,18 @@ export function finalStatus(
     return 'succeeded';
 }
 
-/** Exit status of `optout sync`: non-zero when a record failed for good or the job could not run. */
+/**
+ * Exit statuses of `optout sync`. 0 and 2 as every command (success, usage error); 1:
+ * the job could not run; 3: the run was partial — Salesforce refused some records
+ * (listed under `failed`, kept in the ledger to retry or as dead letters, R14) and
+ * everything else was delivered. A distinct code lets a scheduler tell "the sync is
+ * broken" (1) from "some records need an admin" (3).
+ */
+export const EXIT_FAILED = 1;
+export const EXIT_PARTIAL = 3;
+
 export function exitCodeFor(r: Pick<JobResult, 'status' | 'failed'>): number {
-    if (r.status === 'failed' || r.status === 'partial') return 1;
-    return r.failed.length > 0 ? 1 : 0;
+    if (r.status === 'failed') return EXIT_FAILED;
+    if (r.status === 'partial' || r.failed.length > 0) return EXIT_PARTIAL;
+    return 0;
 }

@@ -85,6 +85,18 @@ function pendingWork(ledger: Ledger, job: JobName): number {
         : ledger.countUndelivered('all');
 }
 
+/** Stuck records in the ledger (R14), for the run's result. */
+function stuckTotals(ledger: Ledger): {
+    retrying: number;
+    deadLetters: number;
+} {
+    const totals = { retrying: 0, deadLetters: 0 };
+    for (const c of ledger.stuckCounts())
+        if (c.state === 'dead_letter') totals.deadLetters += c.count;
+        else totals.retrying += c.count;
+    return totals;
+}
+
 export async function runJob(
     job: JobName,
     options: RunJobOptions
@@ -210,6 +222,7 @@ export async function runJob(
         org.signal = previousSignal;
         org.log = previousLog;
         try {
+            if (!dryRun) result.stuck = stuckTotals(ledger);
             ledger.finishRun(run.id, { status: result.status, result });
         } finally {
             if (holder) ledger.releaseLock(lockName, holder);

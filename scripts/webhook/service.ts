@@ -5,6 +5,7 @@
  */
 import type { Ledger } from '../ledger/ledger';
 import { WAITING_OUTCOMES } from '../ledger/migrations';
+import { retryDeferred } from '../model/stuck';
 import type { LogLevel } from '../cli/output';
 import type { OrgClient } from '../salesforce/client';
 import { runJob } from '../sync/run';
@@ -107,7 +108,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
 /**
  * Active, not yet confirmed by Salesforce, and something a push can deliver: one
  * waiting for a matching Salesforce record is left to the hourly retry (retrying it
- * here would spend a lookup a second for nothing).
+ * here would spend a lookup a second for nothing), one Salesforce refused to its
+ * back-off or, as a dead letter, to `optout retry` (R14).
  */
 export function isPending(ledger: Ledger, id: number): boolean {
     const u = ledger.getUnsubscribe(id);
@@ -120,7 +122,9 @@ export function isPending(ledger: Ledger, id: number): boolean {
             (WAITING_OUTCOMES as readonly string[]).includes(
                 u.lastOutcome ?? ''
             )
-        )
+        ) &&
+        // Refused by Salesforce (R14): its back-off, not the loop's, decides.
+        !retryDeferred(u, new Date().toISOString())
     );
 }
 
@@ -149,7 +153,12 @@ export function pendingWebhookIds(ledger: Ledger, limit: number): number[] {
         batchSize: 1000
     })) {
         for (const u of batch)
-            if (u.source === 'webhook' && ids.length < limit) ids.push(u.id);
+            if (
+                u.source === 'webhook' &&
+                ids.length < limit &&
+                !retryDeferred(u, new Date().toISOString())
+            )
+                ids.push(u.id);
         if (ids.length >= limit) break;
     }
     return ids;

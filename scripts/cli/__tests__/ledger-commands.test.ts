@@ -658,6 +658,7 @@ describe('optout history and status', () => {
             'ledger',
             'memberships',
             'person',
+            'stuck',
             'unsubscribes'
         ]);
         expect(j.json.email).toBe('a@x.io');

@@ -280,7 +280,7 @@ describe('optout sync', () => {
         expect(ledger((l) => l.countUndelivered())).toBe(1);
     });
 
-    it('exits 1 when a record failed for good, 0 when the run is deferred by the budget', async () => {
+    it('exits 3 (partial) when a record failed for good, 0 when the run is deferred by the budget', async () => {
         const org = await localOrg();
         await deployPackage(
             org,
@@ -305,7 +305,8 @@ describe('optout sync', () => {
             ledgerPath,
             '--json'
         );
-        expect(failed.code).toBe(1);
+        // Partial (a record refused, R14): exit 3, distinct from a run that failed (1).
+        expect(failed.code).toBe(3);
         expect(failed.json.status).toBe('partial');
         expect(failed.json.failed).toEqual([
             expect.objectContaining({
@@ -313,6 +314,14 @@ describe('optout sync', () => {
                 object: 'Contact'
             })
         ]);
+        // The refused one waits for its back-off (R14); a new one is due now.
+        ledger((l) =>
+            l.recordUnsubscribe({
+                email: 'c@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        );
         org.admin.setApiLimit(100);
         org.admin.setUsage(99);
         const deferred = await cli(
@@ -326,7 +335,7 @@ describe('optout sync', () => {
         expect(deferred.code).toBe(0);
         expect(deferred.stdout).toMatch(/push → local: deferred/);
         expect(deferred.stdout).toMatch(
-            /Deferred: 1 item\(s\) left for the next run/
+            /Deferred: 2 item\(s\) left for the next run/
         );
     });
 });
@@ -440,7 +449,7 @@ describe('optout settings', () => {
 });
 
 describe('optout deploy', () => {
-    it('deploys the package over REST, and says the local org cannot assign permission sets', async () => {
+    it('deploys the package over REST, and assigns the integration permission set to the deploying user', async () => {
         const org = await localOrg(false);
         const r = await cli(
             'deploy',
@@ -459,10 +468,10 @@ describe('optout deploy', () => {
             failures: [],
             permissionSet: {
                 name: 'Opt_Out_Sync_Integration',
-                supported: false,
-                assigned: false,
+                supported: true,
+                assigned: true,
                 message: expect.stringMatching(
-                    /has no PermissionSetAssignment object/
+                    /^Assigned Opt_Out_Sync_Integration to /
                 )
             }
         });

@@ -1,7 +1,8 @@
 /**
  * `optout history --email E` — what the ledger knows about one email and its audit
  * trail by time (R10): unsubscribes and their delivery, membership changes, field
- * writes with push latency, resubscribes.
+ * writes with push latency, resubscribes, and writes Salesforce refused with the
+ * attempts, the reason and what to do (R14).
  */
 import type { Command } from 'commander';
 import { OptoutError } from '../../model/errors';
@@ -51,6 +52,24 @@ export function describeAudit(a: AuditRecord): string {
             );
         case 'resubscribe':
             return `unsubscribe from ${a.before ?? ''} removed${reason}`;
+        case 'delivery_failed': {
+            const what =
+                typeof d.unsubscribeId === 'number'
+                    ? `unsubscribe #${d.unsubscribeId}`
+                    : typeof d.audienceId === 'string'
+                      ? `membership in ${d.audienceId}`
+                      : 'opt-out';
+            const record = [a.object, a.recordId].filter(Boolean).join(' ');
+            const next =
+                a.after === 'dead_letter'
+                    ? ' — set aside as a dead letter (optout retry puts it back)'
+                    : typeof d.nextAttemptAt === 'string'
+                      ? ` — next try ${d.nextAttemptAt}`
+                      : '';
+            return `${what}: Salesforce refused ${record}: ${String(d.code ?? '')} ${String(d.message ?? '')}${next}`.trim();
+        }
+        case 'retry_requested':
+            return `${a.field ?? 'record'} put back for another try (was ${a.before ?? ''}, ${String(d.code ?? '')})`;
         case 'import':
         case 'membership_changed':
         case 'membership_from_salesforce':
@@ -67,6 +86,22 @@ export function describeAudit(a: AuditRecord): string {
             return `${target}${change ? `: ${change}` : ''}${latency}${text}`.trim();
         }
     }
+}
+
+/** "3 attempts, rejected FIELD_CUSTOM_VALIDATION_EXCEPTION, next …" (R14), or ''. */
+function syncState(
+    outcome: string | null,
+    attempts: number,
+    code: string | null,
+    next: string | null
+): string {
+    if (outcome === null) return attempts ? String(attempts) : '';
+    const error =
+        code && ['failed', 'rejected', 'dead_letter'].includes(outcome)
+            ? ` ${code}`
+            : '';
+    const when = next && outcome !== 'dead_letter' ? `, next ${next}` : '';
+    return `${attempts}: ${outcome}${error}${when}`;
 }
 
 function human(h: HistoryReport): string {
@@ -87,7 +122,8 @@ function human(h: HistoryReport): string {
                     'Status',
                     'Changed at',
                     'Source',
-                    'Reason'
+                    'Reason',
+                    'Sync'
                 ],
                 h.memberships.map((m) => [
                     m.audienceId,
@@ -95,7 +131,13 @@ function human(h: HistoryReport): string {
                     m.status,
                     m.changedAt,
                     m.source,
-                    m.reason
+                    m.reason,
+                    syncState(
+                        m.syncOutcome,
+                        m.syncAttempts,
+                        m.syncErrorCode,
+                        m.nextAttemptAt
+                    )
                 ])
             )
         );
@@ -109,7 +151,8 @@ function human(h: HistoryReport): string {
                     'Source',
                     'Collected',
                     'Delivered',
-                    'Removed'
+                    'Removed',
+                    'Attempts'
                 ],
                 h.unsubscribes.map((u) => [
                     u.id,
@@ -119,11 +162,26 @@ function human(h: HistoryReport): string {
                     u.source,
                     u.collectedAt,
                     u.deliveredAt ?? (u.removedAt ? '' : 'pending'),
-                    u.removedAt ? `${u.removedAt} (${u.removedReason})` : ''
+                    u.removedAt ? `${u.removedAt} (${u.removedReason})` : '',
+                    u.deliveredAt || u.removedAt
+                        ? u.attempts
+                        : syncState(
+                              u.lastOutcome,
+                              u.attempts,
+                              u.errorCode,
+                              u.nextAttemptAt
+                          )
                 ])
             )
         );
     }
+    for (const x of h.stuck)
+        parts.push(
+            `Refused by Salesforce (${x.kind === 'unsubscribe' ? `unsubscribe #${x.unsubscribeId ?? ''}` : `membership in ${x.audienceId ?? ''}`}): ` +
+                `${x.errorCode} on ${x.recordId ?? 'a record'}: ${x.errorMessage ?? ''} — ` +
+                `${x.state === 'dead_letter' ? `dead letter since ${x.deadAt ?? ''}` : `retrying, next try ${x.nextAttemptAt ?? 'at the next run'}`}, ` +
+                `${x.failures} refusal(s) in a row, ${x.attempts} attempt(s).\n  What to do: ${x.whatToDo}`
+        );
     parts.push(
         h.audit.length
             ? renderTable(

@@ -8,6 +8,7 @@ import { register as history } from './history';
 import { register as importCsv } from './import';
 import { register as localOrg } from './local-org';
 import { register as resubscribe } from './resubscribe';
+import { register as retry } from './retry';
 import { register as schedule } from './schedule';
 import { register as serve } from './serve';
 import { register as settings } from './settings';
@@ -21,6 +22,7 @@ export const commands: CommandModule[] = [
     resubscribe,
     history,
     status,
+    retry,
     localOrg,
     sync,
     deploy,

@@ -12,6 +12,7 @@ import {
     checkOrg,
     readState,
     removeState,
+    resolveLocalOrg,
     writeState
 } from '../../local-org/connect';
 import {
@@ -281,6 +282,54 @@ export function register(program: Command): void {
             });
         });
 
+    cmd.command('user')
+        .description(
+            'Create a user in the local org, with its own access token (sharing applies to it).'
+        )
+        .argument('<action>', 'create')
+        .requiredOption('--username <email>', "the new user's username")
+        .option(
+            '--profile <name>',
+            "'Standard User' or 'System Administrator' (or a Profile id)",
+            'Standard User'
+        )
+        .option('--last-name <name>', 'last name (default: the username)')
+        .option('--db <file>', 'database file', DEFAULT_DB_PATH)
+        .option(
+            '--state-file <file>',
+            'state file written by local-org start',
+            DEFAULT_STATE_FILE
+        )
+        .action(
+            async (
+                action: string,
+                opts: {
+                    username: string;
+                    profile: string;
+                    lastName?: string;
+                    db: string;
+                    stateFile: string;
+                },
+                command: Command
+            ) => {
+                await runCommand(command, async (out) => {
+                    if (action !== 'create')
+                        throw new OptoutError(
+                            'BAD_ARGUMENT',
+                            `Unknown action '${action}' (known: create)`,
+                            { exitCode: 2 }
+                        );
+                    const user = await createLocalUser(opts);
+                    out.result(
+                        user,
+                        () =>
+                            `Created ${user.username} (${user.id}). Its access token: ${user.accessToken}`
+                    );
+                    return 0;
+                });
+            }
+        );
+
     cmd.command('status')
         .description(
             'Show whether a local org runs (from the state file) and answers.'
@@ -353,4 +402,57 @@ export function register(program: Command): void {
                 return 0;
             });
         });
+}
+
+/** Creates a user in the running local org (admin route) or in its database file. */
+async function createLocalUser(opts: {
+    username: string;
+    profile: string;
+    lastName?: string;
+    db: string;
+    stateFile: string;
+}): Promise<{ id: string; username: string; accessToken: string }> {
+    const org = await resolveLocalOrg({
+        dbPath: opts.db,
+        stateFile: opts.stateFile
+    });
+    const input = {
+        username: opts.username,
+        profile: opts.profile,
+        lastName: opts.lastName
+    };
+    try {
+        if (org.org) return org.org.admin.createUser(input);
+        const res = await fetch(new URL('/local/users', org.instanceUrl), {
+            method: 'POST',
+            headers: {
+                Authorization: `Bearer ${org.accessToken}`,
+                'Content-Type': 'application/json'
+            },
+            body: JSON.stringify(input)
+        });
+        const body = (await res.json()) as unknown;
+        if (!res.ok) {
+            const e = (Array.isArray(body) ? body[0] : body) as {
+                message?: string;
+                errorCode?: string;
+            };
+            throw new OptoutError(
+                'LOCAL_ORG_USER_FAILED',
+                `Could not create ${opts.username}: ${e.errorCode ?? res.status}: ${e.message ?? ''}`,
+                { exitCode: 1 }
+            );
+        }
+        return body as { id: string; username: string; accessToken: string };
+    } catch (err) {
+        if (err instanceof OptoutError) throw err;
+        const e = err as { error?: { statusCode?: string; message?: string } };
+        throw new OptoutError(
+            'LOCAL_ORG_USER_FAILED',
+            `Could not create ${opts.username}: ${e.error ? `${e.error.statusCode}: ${e.error.message}` : String(err)}`,
+            { exitCode: 1 }
+        );
+    } finally {
+        await org.close();
+    }
 }

@@ -1,12 +1,42 @@
 /**
  * `optout status` — the ledger at a glance: counts, unsubscribes waiting to reach
- * Salesforce and the age of the oldest, the last run of each job with its API usage.
+ * Salesforce and the age of the oldest, records Salesforce refused grouped by reason
+ * with what to do (R14), the last run of each job with its API usage.
  */
 import type { Command } from 'commander';
-import type { LedgerStatus } from '../../ledger/ledger';
+import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
 import { runCommand, type CommandModule } from '../command';
 import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
 import { formatAge, renderPairs, renderTable } from '../table';
+
+/**
+ * Stuck records by reason (R14): one block per reason with its counts, status codes,
+ * a few examples (email, record, audience) and the one thing to do about it.
+ */
+export function renderStuck(stuck: StuckSummary): string {
+    return stuck.byReason
+        .map((g) => {
+            const codes = Object.entries(g.codes)
+                .map(([code, n]) => `${code} ${n}`)
+                .join(', ');
+            const examples = g.examples.map(
+                (e) =>
+                    `    ${e.email}${e.recordId ? ` — ${e.recordId}` : ''}` +
+                    (e.kind === 'membership'
+                        ? ` (audience ${e.audienceId ?? ''})`
+                        : e.audienceId
+                          ? ` (unsubscribe from ${e.audienceId})`
+                          : ' (unsubscribe from all)') +
+                    `: ${e.errorMessage ?? e.errorCode}`
+            );
+            return [
+                `${g.title}: ${g.retrying} retrying, ${g.deadLetters} dead letter(s) [${codes}]`,
+                ...examples,
+                `  What to do: ${g.whatToDo}`
+            ].join('\n');
+        })
+        .join('\n');
+}
 
 /** Human rendering of the ledger part of `optout status` (reusable by the sync part). */
 export function renderLedgerStatus(s: LedgerStatus): string {
@@ -48,9 +78,16 @@ export function renderLedgerStatus(s: LedgerStatus): string {
                 s.memberships.waitingForRecord === 0
                     ? 'none'
                     : `${s.pending.waitingForRecord} unsubscribe(s), ${s.memberships.waitingForRecord} membership(s)${s.pending.nextRetryAt ? `; next retry ${s.pending.nextRetryAt}` : ''} (the hourly job retries them; create or link the record: optout history --email EMAIL)`
+            ],
+            [
+                'Refused by Salesforce',
+                s.stuck.retrying + s.stuck.deadLetters === 0
+                    ? 'none'
+                    : `${s.stuck.retrying} retrying with back-off, ${s.stuck.deadLetters} dead letter(s) (not retried until optout retry)`
             ]
         ])
     ];
+    if (s.stuck.byReason.length) parts.push(renderStuck(s.stuck));
     if (s.lastRuns.length) {
         parts.push(
             renderTable(

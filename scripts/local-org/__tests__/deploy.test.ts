@@ -166,10 +166,11 @@ describe('metadata deploy: the package', () => {
         expect(picklist.message).toBe(
             'Status: bad value for restricted picklist field: Bounced'
         );
+        // Membership_Key__c is unique and case-sensitive: only the exact key collides.
         const dup = await failure(
             am.create({
                 Lead__c: lead.id,
-                Membership_Key__c: key.toUpperCase()
+                Membership_Key__c: key
             })
         );
         expect(dup.errorCode).toBe('DUPLICATE_VALUE');
@@ -217,13 +218,27 @@ describe('metadata deploy: the package', () => {
         };
         expect(single).toMatchObject({ success: true, created: true });
         const again = (await am.upsert(
-            { Membership_Key__c: `AUD3:${lead.id}`, Status__c: 'Archived' },
+            { Membership_Key__c: `aud3:${lead.id}`, Status__c: 'Archived' },
             'Membership_Key__c'
         )) as {
             created: boolean;
             id: string;
         };
         expect(again).toMatchObject({ created: false, id: single.id });
+        // The key is case-sensitive: AUD3 is another audience, another record.
+        const upper = (await am.upsert(
+            {
+                Membership_Key__c: `AUD3:${lead.id}`,
+                Lead__c: lead.id,
+                Status__c: 'Subscribed'
+            },
+            'Membership_Key__c'
+        )) as {
+            created: boolean;
+            id: string;
+        };
+        expect(upper.created).toBe(true);
+        expect(upper.id).not.toBe(single.id);
 
         // The child relationship lives on Contact and Lead, not on the membership itself.
         const wrongSide = await failure(

@@ -192,6 +192,47 @@ describe('fault injection as jsforce sees it', () => {
         t.admin.resetUsage();
     });
 
+    it('answers the concurrent-request limit with 403 REQUEST_LIMIT_EXCEEDED, told apart from the daily allowance by its message', async () => {
+        t.admin.setFaults('concurrent:next=1@sobjectCreate');
+        const err = await failure(
+            t.conn.sobject('Contact').create({ LastName: 'Busy' })
+        );
+        expect(err.errorCode).toBe('REQUEST_LIMIT_EXCEEDED');
+        expect(err.message).toBe('ConcurrentPerOrgLongTxn Limit exceeded.');
+        // Transient: the next request goes through.
+        const ok = (await t.conn
+            .sobject('Contact')
+            .create({ LastName: 'Busy' })) as { success: boolean };
+        expect(ok.success).toBe(true);
+        expect(t.admin.stats().faultsInjected).toMatchObject({
+            concurrent: 1
+        });
+
+        t.admin.setFaults('concurrent:next=1@query');
+        const res = await fetch(
+            `${t.instanceUrl}/services/data/v${t.conn.version}/query?q=SELECT+Id+FROM+Contact+LIMIT+1`,
+            { headers: { Authorization: `Bearer ${t.accessToken}` } }
+        );
+        expect(res.status).toBe(403);
+        expect(res.headers.get('retry-after')).toBeNull();
+        expect(await res.json()).toEqual([
+            {
+                message: 'ConcurrentPerOrgLongTxn Limit exceeded.',
+                errorCode: 'REQUEST_LIMIT_EXCEEDED'
+            }
+        ]);
+
+        // The daily allowance: same status and code, another message.
+        t.admin.setApiLimit(t.admin.stats().apiUsage);
+        const daily = await failure(
+            t.conn.query('SELECT Id FROM Contact LIMIT 1')
+        );
+        expect(daily.errorCode).toBe('REQUEST_LIMIT_EXCEEDED');
+        expect(daily.message).toBe('TotalRequests Limit exceeded.');
+        t.admin.setApiLimit(15_000);
+        t.admin.resetUsage();
+    });
+
     it('never applies faults to admin routes, and changes them at run time over HTTP', async () => {
         const auth = {
             Authorization: `Bearer ${t.accessToken}`,

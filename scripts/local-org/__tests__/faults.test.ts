@@ -25,6 +25,22 @@ describe('fault SPEC', () => {
         expect(parseLatency('50')).toEqual({ min: 50, max: 50 });
     });
 
+    it('parses the concurrent-request limit (403) and prints it back by name', () => {
+        const spec = parseFaultSpec('concurrent:0.2@collections, concurrent');
+        expect(spec.rules).toEqual([
+            { kind: 'status', status: 403, rate: 0.2, scope: ['collections'] },
+            { kind: 'status', status: 403, rate: 1, scope: undefined }
+        ]);
+        expect(formatFaultSpec(spec)).toBe(
+            'concurrent:0.2@collections,concurrent:1'
+        );
+        const f = new FaultInjector(1);
+        f.set(parseFaultSpec('concurrent:next=1'));
+        expect(f.forRequest('query', 'GET')).toEqual({ status: 403 });
+        expect(f.forRequest('query', 'GET')).toEqual({});
+        expect(f.injected).toEqual({ concurrent: 1 });
+    });
+
     it('rejects bad specs with a clear message', () => {
         expect(() => parseFaultSpec('504:2')).toThrow(FaultSpecError);
         expect(() => parseFaultSpec('teapot:0.1')).toThrow(

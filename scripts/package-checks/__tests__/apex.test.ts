@@ -3,6 +3,7 @@ import {
     invocableVariables,
     hasInvocableMethod,
     parseApex,
+    profileNameFilters,
     soqlShape
 } from '../apex';
 
@@ -142,5 +143,35 @@ describe('soqlShape', () => {
 
     it('returns the parser message for a query that does not parse', () => {
         expect(typeof soqlShape('SELECT FROM WHERE')).toBe('string');
+    });
+});
+
+describe('profileNameFilters', () => {
+    const inClass = (...body: string[]): string =>
+        ['public with sharing class Q {', ...body, '}'].join('\n');
+
+    it('finds a filter on Profile.Name, on Name of Profile, in a semi-join and in dynamic SOQL', () => {
+        const source = inClass(
+            "    List<Profile> a = [SELECT Id FROM Profile WHERE Name = 'Standard User'];",
+            "    List<User> b = [SELECT Id FROM User WHERE IsActive = true AND Profile.Name = 'System Administrator'];",
+            "    List<User> c = [SELECT Id FROM User WHERE ProfileId IN (SELECT Id FROM Profile WHERE Name LIKE 'Std%')];",
+            "    List<SObject> d = Database.query('SELECT Id FROM User WHERE Owner.Profile.Name = \\'X\\'');"
+        );
+        expect(profileNameFilters(source)).toEqual([
+            { line: 2, column: 23, field: 'Name (on Profile)' },
+            { line: 3, column: 20, field: 'Profile.Name' },
+            { line: 4, column: 20, field: 'Name (on Profile)' },
+            { line: 5, column: 38, field: 'Owner.Profile.Name' }
+        ]);
+    });
+
+    it('accepts language-neutral ways to find a profile', () => {
+        const source = inClass(
+            '    Id mine = UserInfo.getProfileId();',
+            "    List<PermissionSet> p = [SELECT ProfileId FROM PermissionSet WHERE IsOwnedByProfile = TRUE AND Profile.UserLicense.LicenseDefinitionKey = 'SFDC'];",
+            '    List<Profile> q = [SELECT Id, Name FROM Profile WHERE Id = :mine];',
+            "    List<Contact> r = [SELECT Id FROM Contact WHERE Name = 'Ada'];"
+        );
+        expect(profileNameFilters(source)).toEqual([]);
     });
 });

@@ -1,4 +1,4 @@
-import { Fixture, DEFAULT, copyProject } from './fixture';
+import { Fixture, DEFAULT, TRANSLATIONS, copyProject } from './fixture';
 import { apexSourceCheck, conversionCheck, pmdCheck } from '../checks';
 import { formatReport } from '../report';
 
@@ -13,12 +13,29 @@ describe('package checks on broken input', () => {
     });
     afterEach(() => fixture.dispose());
 
-    it('converts the package and the lead-convert folder with no problem', async () => {
+    it('converts the package, the lead-convert folder and the translations with no problem', async () => {
         const result = await conversionCheck(fixture.options());
         expect(result.problems).toEqual([]);
         expect(result.summary).toMatch(
-            /^force-app: \d+ components in \d+ types; force-app-lead-convert: 1 components in 1 types$/
+            /^force-app: \d+ components in \d+ types; force-app-lead-convert: 1 components in 1 types; force-app-translations: 12 components in 2 types$/
         );
+    });
+
+    it('reports translations in the package itself (an org without Translation Workbench refuses the whole deploy)', async () => {
+        fixture.write(
+            `${DEFAULT}/translations/de.translation-meta.xml`,
+            fixture.read(`${TRANSLATIONS}/translations/fr.translation-meta.xml`)
+        );
+        const result = await conversionCheck(fixture.options());
+        expect(result.problems).toEqual([
+            expect.objectContaining({
+                file: 'force-app',
+                rule: 'translations-in-package',
+                message: expect.stringMatching(
+                    /^1 Translations component\(s\) in force-app: an org without Translation Workbench refuses the whole deploy/
+                )
+            })
+        ]);
     });
 
     it('reports a file in a metadata folder that no component claims', async () => {
@@ -80,6 +97,46 @@ describe('package checks on broken input', () => {
             `  ${CLASSES}/Broken.cls:3:21 [apex-syntax] mismatched input ';'`
         );
         expect(report).toContain('2 problems found.');
+    });
+
+    it('reports a SOQL filter on a profile name in the package Apex (names are translated)', async () => {
+        fixture.write(
+            `${CLASSES}/ByName.cls`,
+            [
+                '@IsTest',
+                'private class ByName {',
+                '    @IsTest',
+                '    static void findsProfiles() {',
+                '        List<Profile> profiles = [',
+                '            SELECT Id',
+                '            FROM Profile',
+                "            WHERE Name IN ('Minimum Access - Salesforce', 'Standard User')",
+                '        ];',
+                '        List<User> admins = [',
+                '            SELECT Id',
+                '            FROM User',
+                "            WHERE Profile.Name = 'System Administrator'",
+                '        ];',
+                "        Assert.isFalse(profiles.isEmpty(), admins.size() + ' found');",
+                '    }',
+                '}',
+                ''
+            ].join('\n')
+        );
+        fixture.write(`${CLASSES}/ByName.cls-meta.xml`, META);
+        const result = await apexSourceCheck(fixture.options());
+        expect(
+            result.problems.map((p) => `${p.file}:${p.line} ${p.rule}`)
+        ).toEqual([
+            `${CLASSES}/ByName.cls:5 apex-profile-name`,
+            `${CLASSES}/ByName.cls:10 apex-profile-name`
+        ]);
+        expect(result.problems[0].message).toMatch(
+            /^SOQL filters on Name \(on Profile\): standard profile names are translated/
+        );
+        expect(result.problems[1].message).toMatch(
+            /^SOQL filters on Profile\.Name:/
+        );
     });
 
     it('runs PMD on the Apex and reports Security and BestPractices violations by file, line and rule', async () => {

@@ -1,4 +1,4 @@
-import { Fixture, DEFAULT, copyProject } from './fixture';
+import { Fixture, DEFAULT, TRANSLATIONS, copyProject } from './fixture';
 import { Problem } from '../problems';
 import { checkConsistency } from '../consistency';
 
@@ -25,7 +25,7 @@ describe('consistency check', () => {
         fixture.remove(`${AM}/fields/Pending_Push__c.field-meta.xml`);
         for (const language of ['fr', 'ja', 'zh_CN']) {
             fixture.remove(
-                `${DEFAULT}/objectTranslations/Audience_Membership__c-${language}/Pending_Push__c.fieldTranslation-meta.xml`
+                `${TRANSLATIONS}/objectTranslations/Audience_Membership__c-${language}/Pending_Push__c.fieldTranslation-meta.xml`
             );
         }
         const problems = checkConsistency(fixture.model()).filter(
@@ -67,7 +67,7 @@ describe('consistency check', () => {
     });
 
     it('reports a custom label missing from one translation', () => {
-        const ja = `${DEFAULT}/translations/ja.translation-meta.xml`;
+        const ja = `${TRANSLATIONS}/translations/ja.translation-meta.xml`;
         fixture.edit(
             ja,
             /\s*<customLabels>\s*<label>[^<]*<\/label>\s*<name>Flow_Action_No_Access<\/name>\s*<\/customLabels>/,
@@ -80,7 +80,7 @@ describe('consistency check', () => {
     });
 
     it('reports a translation whose placeholders differ from the label', () => {
-        const fr = `${DEFAULT}/translations/fr.translation-meta.xml`;
+        const fr = `${TRANSLATIONS}/translations/fr.translation-meta.xml`;
         fixture.edit(
             fr,
             /\{0\}(?=[^<]*<\/label>\s*<name>Flow_Action_Success<)/,
@@ -105,7 +105,7 @@ describe('consistency check', () => {
         expect(missing.map((p) => p.file)).toEqual(
             expect.arrayContaining([
                 `${DEFAULT}/classes/UnsubscribeFromAudienceAction.cls`,
-                `${DEFAULT}/translations/fr.translation-meta.xml`
+                `${TRANSLATIONS}/translations/fr.translation-meta.xml`
             ])
         );
         expect(
@@ -114,7 +114,7 @@ describe('consistency check', () => {
     });
 
     it('reports an untranslated picklist value and help text', () => {
-        const status = `${DEFAULT}/objectTranslations/Audience_Membership__c-zh_CN/Status__c.fieldTranslation-meta.xml`;
+        const status = `${TRANSLATIONS}/objectTranslations/Audience_Membership__c-zh_CN/Status__c.fieldTranslation-meta.xml`;
         fixture.edit(
             status,
             /\s*<picklistValues>\s*<masterLabel>Cleaned<\/masterLabel>[\s\S]*?<\/picklistValues>/,
@@ -133,7 +133,7 @@ describe('consistency check', () => {
     it('matches picklist translations by the value’s label, reporting one keyed by its API name', () => {
         // Source__c's value Platform is labelled "Marketing platform": masterLabel is
         // the label, so a translation keyed "Platform" would not apply in an org.
-        const source = `${DEFAULT}/objectTranslations/Audience_Membership__c-ja/Source__c.fieldTranslation-meta.xml`;
+        const source = `${TRANSLATIONS}/objectTranslations/Audience_Membership__c-ja/Source__c.fieldTranslation-meta.xml`;
         fixture.edit(
             source,
             '<masterLabel>Marketing platform</masterLabel>',
@@ -162,7 +162,7 @@ describe('consistency check', () => {
 
     it('reports a custom field with no translation file in a language', () => {
         fixture.remove(
-            `${DEFAULT}/objectTranslations/Lead-fr/Marketo_Sales_Opt_Out__c.fieldTranslation-meta.xml`
+            `${TRANSLATIONS}/objectTranslations/Lead-fr/Marketo_Sales_Opt_Out__c.fieldTranslation-meta.xml`
         );
         expect(checkConsistency(fixture.model()).map((p) => p.message)).toEqual(
             ['Lead.Marketo_Sales_Opt_Out__c (fr) has no translated label']
@@ -318,6 +318,52 @@ describe('consistency check', () => {
         const problems = checkConsistency(fixture.model());
         expect(summary(problems)).toEqual([
             `missing-label ${labels} imports @salesforce/label/c.Audience_Subscriptions_Reload, which is not in the custom labels`
+        ]);
+    });
+
+    it('reports a Modify All grant without the permissions it depends on', () => {
+        const modifyAll = `${DEFAULT}/permissionsets/Opt_Out_Sync_Integration_Modify_All.permissionset-meta.xml`;
+        fixture.edit(
+            modifyAll,
+            /<allowDelete>true<\/allowDelete>(\s*<allowEdit>true<\/allowEdit>\s*<allowRead>true<\/allowRead>\s*<modifyAllRecords>true<\/modifyAllRecords>\s*<object>Contact<\/object>\s*)<viewAllRecords>true<\/viewAllRecords>/,
+            '<allowDelete>false</allowDelete>$1<viewAllRecords>false</viewAllRecords>'
+        );
+        expect(summary(checkConsistency(fixture.model()))).toEqual([
+            `object-permission-dependency ${modifyAll} Opt_Out_Sync_Integration_Modify_All grants Contact permissions without allowDelete, viewAllRecords, which they depend on; the deploy fails`
+        ]);
+    });
+
+    it('reports a permission set description longer than 255 characters', () => {
+        fixture.edit(
+            INTEGRATION,
+            /<description\s*>[^<]*<\/description>/,
+            `<description>${'x'.repeat(256)}</description>`
+        );
+        expect(summary(checkConsistency(fixture.model()))).toEqual([
+            `description-too-long ${INTEGRATION} Opt_Out_Sync_Integration's description has 256 characters; a permission set allows 255, so the deploy fails`
+        ]);
+    });
+
+    it('reports a Flow excluding a custom permission that an integration set does not grant, or that does not exist', () => {
+        const modifyAll = `${DEFAULT}/permissionsets/Opt_Out_Sync_Integration_Modify_All.permissionset-meta.xml`;
+        fixture.edit(
+            modifyAll,
+            /\s*<customPermissions>[\s\S]*?<\/customPermissions>/,
+            ''
+        );
+        expect(summary(checkConsistency(fixture.model()))).toEqual([
+            `ungranted-custom-permission ${modifyAll} Opt_Out_Sync_Integration_Modify_All does not enable Opt_Out_Sync_Integration_User, which the example Flows exclude: the sync's own writes would start them`
+        ]);
+        fixture.remove(
+            `${DEFAULT}/customPermissions/Opt_Out_Sync_Integration_User.customPermission-meta.xml`
+        );
+        const rules = checkConsistency(fixture.model()).map(
+            (p) => `${p.rule} ${p.file ?? ''}`
+        );
+        expect(rules).toEqual([
+            `missing-custom-permission ${INTEGRATION}`,
+            `missing-custom-permission ${DEFAULT}/flows/Opt_Out_Sync_Contact_Email_Opt_Out.flow-meta.xml`,
+            `missing-custom-permission ${DEFAULT}/flows/Opt_Out_Sync_Lead_Email_Opt_Out.flow-meta.xml`
         ]);
     });
 });

@@ -10,6 +10,8 @@ import { PackageModel, loadPackage } from '../model';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const DEFAULT = 'force-app/main/default';
+/** The translations' own source folder (deployed after the package, when the org accepts them). */
+export const TRANSLATIONS = 'force-app-translations/main/default';
 
 export interface Fixture {
     root: string;
@@ -30,6 +32,7 @@ export function copyProject(): Fixture {
     for (const entry of [
         'force-app',
         'force-app-lead-convert',
+        'force-app-translations',
         'sfdx-project.json',
         '.forceignore'
     ]) {
@@ -63,11 +66,16 @@ export function copyProject(): Fixture {
         },
         remove: (relative) =>
             fs.rmSync(abs(relative), { recursive: true, force: true }),
-        model: () => loadPackage(root, ['force-app', 'force-app-lead-convert']),
+        model: () =>
+            loadPackage(root, [
+                'force-app',
+                'force-app-lead-convert',
+                'force-app-translations'
+            ]),
         options: () => ({
             projectRoot: root,
             packageDir: 'force-app',
-            extraDirs: ['force-app-lead-convert'],
+            extraDirs: ['force-app-lead-convert', 'force-app-translations'],
             prettierConfig: path.join(REPO_ROOT, '.prettierrc')
         }),
         dispose: () => fs.rmSync(root, { recursive: true, force: true })

@@ -45,6 +45,7 @@ if (!chromiumStatus.ok) {
 const execFileAsync = promisify(execFile);
 const REPO = resolve(__dirname, '..', '..', '..');
 const PACKAGE = join(REPO, 'force-app', 'main', 'default');
+const TRANSLATIONS = join(REPO, 'force-app-translations', 'main', 'default');
 const SCREENSHOTS =
     process.env.PREVIEW_SCREENSHOTS === 'update'
         ? join(__dirname, '..', 'screenshots')
@@ -69,7 +70,7 @@ function packageLabel(name: string, lang = 'en_US'): string {
         return decode(m[1].trim());
     }
     const xml = readFileSync(
-        join(PACKAGE, 'translations', `${lang}.translation-meta.xml`),
+        join(TRANSLATIONS, 'translations', `${lang}.translation-meta.xml`),
         'utf8'
     );
     const m = new RegExp(
@@ -86,7 +87,7 @@ function picklistTranslation(
 ): string {
     const xml = readFileSync(
         join(
-            PACKAGE,
+            TRANSLATIONS,
             'objectTranslations',
             `Audience_Membership__c-${lang}`,
             `${field}.fieldTranslation-meta.xml`

@@ -121,6 +121,16 @@ describe('writes and retries', () => {
         expect(sleeps).toEqual([250, 1000, 1000, 2000]);
     });
 
+    it('retries the concurrent long-running request limit (403 REQUEST_LIMIT_EXCEEDED) instead of deferring the run', async () => {
+        t = await startTestOrg({ deploy: true });
+        t.admin.setFaults('concurrent:next=2@query');
+        const c = client();
+        const rows = await c.queryAll('SELECT Id FROM Contact');
+        expect(rows).toEqual([]);
+        expect(c.retried.requests).toBe(2);
+        expect(sleeps).toEqual([250, 500]);
+    });
+
     it('gives up after the last attempt with the request, status and Salesforce’s error', async () => {
         t = await startTestOrg({ deploy: true });
         t.admin.setFaults('503:1@query');
@@ -210,6 +220,69 @@ describe('writes and retries', () => {
     });
 });
 
+describe('duplicate rules', () => {
+    /** A Contact and a Lead with one email: each is the other's duplicate. */
+    async function duplicatePair(): Promise<{ contact: string; lead: string }> {
+        t = await startTestOrg({
+            deploy: true,
+            orgOptions: { duplicateRules: false }
+        });
+        const [contact] = await seedRecords(t, 'Contact', [
+            { LastName: 'Ana', Email: 'ana@example.com' }
+        ]);
+        const [lead] = await seedRecords(t, 'Lead', [
+            { LastName: 'Ana', Company: 'Acme', Email: 'ANA@example.com' }
+        ]);
+        t.admin.setOptions({ duplicateRules: true });
+        return { contact, lead };
+    }
+
+    it('updates a Contact and a Lead that duplicate each other: every sObject write says allowSave=true', async () => {
+        const { contact, lead } = await duplicatePair();
+        // Without the header the org refuses (the strict org is not kinder).
+        await expect(
+            t.conn
+                .sobject('Lead')
+                .update({ Id: lead, HasOptedOutOfEmail: true })
+        ).rejects.toThrow(/Use one of these records/);
+        const c = client();
+        for (const [object, id] of [
+            ['Contact', contact],
+            ['Lead', lead]
+        ] as const) {
+            const [r] = await c.updateRecords(object, [
+                { Id: id, HasOptedOutOfEmail: true }
+            ]);
+            expect(r).toMatchObject({ success: true, errors: [] });
+        }
+        await c.updateRecord('Contact', contact, { Title: 'x' });
+        const rows = await t.conn.query<{ HasOptedOutOfEmail: boolean }>(
+            `SELECT HasOptedOutOfEmail FROM Lead WHERE Id = '${lead}'`
+        );
+        expect(rows.records[0].HasOptedOutOfEmail).toBe(true);
+    });
+
+    it('sends records a Bulk job lost to a duplicate rule again through Collections, with the header', async () => {
+        const { lead } = await duplicatePair();
+        const [other] = await seedRecords(t, 'Lead', [
+            { LastName: 'Bo', Company: 'Acme', Email: 'bo@example.com' }
+        ]);
+        t.admin.resetStats();
+        const c = client({ bulkThreshold: 1 });
+        const results = await c.updateRecords('Lead', [
+            { Id: lead, HasOptedOutOfEmail: true },
+            { Id: other, HasOptedOutOfEmail: true }
+        ]);
+        expect(results.map((r) => [r.key, r.success])).toEqual([
+            [lead, true],
+            [other, true]
+        ]);
+        expect(results[0].attempts).toBe(2);
+        const stats = t.admin.stats();
+        expect(stats.byKind.collectionsUpdate).toBe(1);
+    });
+});
+
 describe('settings', () => {
     it('reads defaults, creates the org default, updates it, and repairs a bad value', async () => {
         t = await startTestOrg({ deploy: true });
@@ -261,5 +334,56 @@ describe('settings', () => {
         ).rejects.toThrow(
             /must be HasOptedOutOfEmail or Marketo_Sales_Opt_Out__c, not 'DoNotCall'/
         );
+    });
+
+    it('applies the sync user’s own values, then its profile’s, then the org default, field by field (getInstance)', async () => {
+        t = await startTestOrg({ deploy: true });
+        const c = client();
+        await writeSettings(c, {
+            nightlySyncEnabled: false,
+            allAudiencesRule: false,
+            applyToSameEmail: false
+        });
+        t.admin.resetStats();
+        expect((await readSettings(c)).levels).toBeUndefined();
+        // Only the org default: one request, no user lookup.
+        expect(t.admin.stats().totalRequests).toBe(1);
+
+        const info = (await t.conn.request('/services/oauth2/userinfo')) as {
+            user_id: string;
+        };
+        const users = await t.conn.query<{ ProfileId: string }>(
+            `SELECT ProfileId FROM User WHERE Id = '${info.user_id}'`
+        );
+        const profileId = users.records[0].ProfileId;
+        expect(profileId).toMatch(/^00e/);
+        const settings = t.conn.sobject('Opt_Out_Sync_Settings__c');
+        // The user's row: nightly on, the field left empty (falls through; a
+        // checkbox is never empty, so the user's checkboxes all apply).
+        await settings.create({
+            SetupOwnerId: info.user_id,
+            Nightly_Sync_Enabled__c: true,
+            All_Audiences_Rule__c: true,
+            Apply_To_Same_Email__c: true,
+            Opt_Out_Field__c: null
+        });
+        // The profile's row: the Marketo field.
+        await settings.create({
+            SetupOwnerId: profileId,
+            Opt_Out_Field__c: 'Marketo_Sales_Opt_Out__c',
+            All_Audiences_Rule__c: false
+        });
+        t.admin.resetStats();
+        const read = await readSettings(c);
+        expect(read.settings).toEqual({
+            nightlySyncEnabled: true,
+            optOutField: 'Marketo_Sales_Opt_Out__c',
+            allAudiencesRule: true,
+            applyToSameEmail: true
+        });
+        expect(read.levels).toEqual(['user', 'profile']);
+        expect(read.source).toBe('org-default');
+        // The rows, the user id, the user's profile.
+        expect(t.admin.stats().totalRequests).toBe(3);
     });
 });

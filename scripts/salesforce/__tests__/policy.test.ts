@@ -29,6 +29,32 @@ describe('retries', () => {
         [{ status: 500 }, 'retry'],
         [{ status: 429, code: 'REQUEST_LIMIT_EXCEEDED' }, 'retry'],
         [{ status: 403, code: 'REQUEST_LIMIT_EXCEEDED' }, 'limit'],
+        [
+            {
+                status: 403,
+                code: 'REQUEST_LIMIT_EXCEEDED',
+                message: 'TotalRequests Limit exceeded.'
+            },
+            'limit'
+        ],
+        // The concurrent limits clear when other requests finish: retried.
+        [
+            {
+                status: 403,
+                code: 'REQUEST_LIMIT_EXCEEDED',
+                message: 'ConcurrentPerOrgLongTxn Limit exceeded.'
+            },
+            'retry'
+        ],
+        [
+            {
+                status: 403,
+                code: 'REQUEST_LIMIT_EXCEEDED',
+                message:
+                    'ConcurrentRequests (Concurrent API Requests) Limit exceeded.'
+            },
+            'retry'
+        ],
         [{ status: 400, code: 'INVALID_FIELD' }, 'fatal'],
         [{ status: 404, code: 'NOT_FOUND' }, 'fatal'],
         [{ status: 401, code: 'INVALID_SESSION_ID' }, 'fatal'],

@@ -4,17 +4,23 @@
 import { makeId } from '../../model/ids';
 import {
     allAudiencesUnsubscribed,
+    claimWins,
     desiredMembership,
     emailKey,
     membershipKey,
     membershipWrite,
     nextCursor,
+    oneRowPerKey,
     optOutDecision,
     pendingChange,
     resolveTargets,
+    sameInstant,
+    toSecond,
     type ExistingMembership,
+    type RowClaim,
     type SfRecord
 } from '../decisions';
+import { newRecordsWhere } from '../new-records';
 import { exitCodeFor, finalStatus } from '../result';
 
 const C1 = makeId('003', 1);
@@ -221,6 +227,40 @@ describe('R5a memberships', () => {
         );
     });
 
+    it('R11 on a real org: times compare to the second, and are sent cut to the second', () => {
+        // Salesforce keeps DateTime to the second: a ledger time with milliseconds
+        // reads back without them, and the row is the same.
+        const withMs = desiredMembership(
+            { ...m, changedAt: '2024-05-20T20:49:32.789Z' },
+            { id: L1, object: 'Lead' }
+        );
+        expect(withMs.Status_Changed_At__c).toBe('2024-05-20T20:49:32.000Z');
+        expect(
+            membershipWrite(
+                {
+                    ...desired,
+                    Status_Changed_At__c: '2024-05-20T20:49:32.123Z'
+                },
+                existing
+            )
+        ).toBe('unchanged');
+        expect(
+            membershipWrite(desired, {
+                ...existing,
+                changedAt: '2024-05-20T20:49:33.000+0000'
+            })
+        ).toBe('update');
+        expect(
+            sameInstant('2024-05-20T20:49:32.999Z', '2024-05-20T22:49:32+0200')
+        ).toBe(true);
+        expect(sameInstant('2024-05-20T20:49:32Z', null)).toBe(false);
+        expect(sameInstant(null, null)).toBe(true);
+        expect(toSecond('2024-05-20T22:49:32.5+02:00')).toBe(
+            '2024-05-20T20:49:32.000Z'
+        );
+        expect(toSecond('not a time')).toBe('not a time');
+    });
+
     it('R5c: a pending row becomes a ledger change (Flow → flow, else salesforce)', () => {
         expect(pendingChange(existing)).toEqual({
             ok: true,
@@ -265,6 +305,119 @@ describe('R5a memberships', () => {
     });
 });
 
+describe('R13 one row per key', () => {
+    const claim = (
+        status: string,
+        changedAt: string | null,
+        personId: number | null
+    ): RowClaim => ({ status, changedAt, personId });
+
+    it('an unsubscribe beats Cleaned, Cleaned beats every live status, whatever the times', () => {
+        const old = '2024-01-01T00:00:00Z';
+        const late = '2024-06-01T00:00:00Z';
+        expect(
+            claimWins(claim('Unsubscribed', old, 2), claim('Cleaned', late, 1))
+        ).toBe(true);
+        expect(
+            claimWins(claim('Cleaned', old, 2), claim('Subscribed', late, 1))
+        ).toBe(true);
+        expect(
+            claimWins(claim('Subscribed', late, 1), claim('Cleaned', old, 2))
+        ).toBe(false);
+        expect(
+            claimWins(claim('Archived', late, 1), claim('Unsubscribed', old, 2))
+        ).toBe(false);
+    });
+
+    it('otherwise the later change wins (to the second), then the lower person id', () => {
+        expect(
+            claimWins(
+                claim('Subscribed', '2024-06-02T00:00:00Z', 9),
+                claim('Pending', '2024-06-01T00:00:00Z', 1)
+            )
+        ).toBe(true);
+        expect(
+            claimWins(
+                claim('Subscribed', null, 1),
+                claim('Pending', '2024-06-01T00:00:00Z', 9)
+            )
+        ).toBe(false);
+        // Same second: the milliseconds do not count (Salesforce drops them).
+        expect(
+            claimWins(
+                claim('Subscribed', '2024-06-01T00:00:00.900Z', 9),
+                claim('Pending', '2024-06-01T00:00:00.100Z', 1)
+            )
+        ).toBe(false);
+        expect(
+            claimWins(
+                claim('Pending', '2024-06-01T00:00:00.100Z', 1),
+                claim('Subscribed', '2024-06-01T00:00:00.900Z', 9)
+            )
+        ).toBe(true);
+        expect(
+            claimWins(
+                claim('Subscribed', null, null),
+                claim('Subscribed', null, 3)
+            )
+        ).toBe(false);
+    });
+
+    it('keeps one item per exact key, whatever the order they come in', () => {
+        const items = [
+            {
+                key: `news:${C1}`,
+                c: claim('Subscribed', '2024-06-02T00:00:00Z', 1)
+            },
+            {
+                key: `NEWS:${C1}`,
+                c: claim('Subscribed', '2024-06-02T00:00:00Z', 2)
+            },
+            {
+                key: `news:${C1}`,
+                c: claim('Unsubscribed', '2024-06-01T00:00:00Z', 3)
+            },
+            { key: `news:${C2}`, c: claim('Pending', null, 4) },
+            {
+                key: `news:${C1}`,
+                c: claim('Unsubscribed', '2024-06-01T00:00:00Z', 2)
+            }
+        ];
+        const pick = (list: typeof items): [string, number | null][] =>
+            [
+                ...oneRowPerKey(
+                    list,
+                    (i) => i.key,
+                    (i) => i.c
+                )
+            ]
+                .map(([k, i]): [string, number | null] => [k, i.c.personId])
+                .sort((a, b) => a[0].localeCompare(b[0]));
+        const expected: [string, number | null][] = [
+            [`NEWS:${C1}`, 2],
+            [`news:${C1}`, 2],
+            [`news:${C2}`, 4]
+        ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))) as [
+            string,
+            number | null
+        ][];
+        expect(pick(items)).toEqual(expected);
+        expect(pick([...items].reverse())).toEqual(expected);
+    });
+});
+
+describe('records created or converted since the last check', () => {
+    it('reads Leads converted from the day before (ConvertedDate is a date in the org’s time zone)', () => {
+        const since = Date.parse('2024-06-02T01:30:00.250Z');
+        expect(newRecordsWhere('Contact', since)).toBe(
+            'CreatedDate >= 2024-06-02T01:30:00Z'
+        );
+        expect(newRecordsWhere('Lead', since)).toBe(
+            '(CreatedDate >= 2024-06-02T01:30:00Z OR (IsConverted = true AND ConvertedDate >= 2024-06-01))'
+        );
+    });
+});
+
 describe('run status and exit codes', () => {
     it('deferred is not a failure; a record failed for good is', () => {
         const failure = {
@@ -285,8 +438,9 @@ describe('run status and exit codes', () => {
         ).toBe('deferred');
         expect(exitCodeFor({ status: 'deferred', failed: [] })).toBe(0);
         expect(exitCodeFor({ status: 'skipped', failed: [] })).toBe(0);
-        expect(exitCodeFor({ status: 'partial', failed: [failure] })).toBe(1);
-        expect(exitCodeFor({ status: 'deferred', failed: [failure] })).toBe(1);
+        // A partial run (records refused, R14) has its own code: 3, not 1.
+        expect(exitCodeFor({ status: 'partial', failed: [failure] })).toBe(3);
+        expect(exitCodeFor({ status: 'deferred', failed: [failure] })).toBe(3);
         expect(exitCodeFor({ status: 'failed', failed: [] })).toBe(1);
     });
 });

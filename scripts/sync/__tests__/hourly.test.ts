@@ -427,7 +427,7 @@ describe('R11 idempotent and monotone (hourly)', () => {
         expect(rows[0].Pending_Push__c).toBe(true);
     });
 
-    it('keeps the cursor before a change whose write failed, and writes it next time', async () => {
+    it('moves the cursor past a change whose write was refused, keeps the refusal and writes it when due (R14)', async () => {
         f = await setup();
         await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' },
@@ -461,13 +461,258 @@ describe('R11 idempotent and monotone (hourly)', () => {
             errorCode: 'STORAGE_LIMIT_EXCEEDED',
             email: 'ana@example.com'
         });
+        // The cursor is not pinned by the refused change (it was '0' before R14).
         expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            '0'
+            String(f.ledger.maxSeq())
         );
+        const [stuck] = f.ledger.stuckRecords();
+        expect(stuck).toMatchObject({
+            kind: 'membership',
+            email: 'ana@example.com',
+            audienceId: 'news',
+            state: 'retrying',
+            errorCode: 'STORAGE_LIMIT_EXCEEDED',
+            errorMessage: 'storage limit exceeded',
+            failures: 1
+        });
         f.client.collectionsWrite = collections;
-        const next = await f.run('hourly');
+        // Not due yet: nothing is sent again.
+        const early = await f.run('hourly');
+        expect(early.membershipsUpserted).toBe(0);
+        const later = new Date(Date.now() + 6 * 60_000);
+        const next = await f.run('hourly', { now: () => later });
         expect(next.membershipsUpserted).toBe(1);
-        expect(next.skipped.membership_unchanged).toBe(1);
+        expect(next.status).toBe('succeeded');
         expect(await f.memberships()).toHaveLength(2);
+        expect(f.ledger.stuckRecords()).toEqual([]);
+    });
+});
+
+describe('R13 one row per key (hourly)', () => {
+    /** Records every membership upsert request the client sends (keys per request). */
+    function watchUpserts(fx: Fixture): string[][] {
+        const requests: string[][] = [];
+        const collections = fx.client.collectionsWrite.bind(fx.client);
+        fx.client.collectionsWrite = async (object, key, records) => {
+            if (object === 'Audience_Membership__c')
+                requests.push(records.map((r) => String(r[key])));
+            return collections(object, key, records);
+        };
+        return requests;
+    }
+
+    it('two persons on one Contact in one audience send one row; Cleaned beats a later Subscribed, both are handled and the cursor moves', async () => {
+        f = await setup();
+        // Person A is linked by id to Contact X, whose email is now b@x.com (an email
+        // change); person B is b@x.com, so R8 resolves both to X (audit A1).
+        const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
+        member(f.ledger, 'a@x.com', 'news', 'Subscribed', {
+            salesforceId: x,
+            changedAt: '2024-06-02T00:00:00.000Z'
+        });
+        member(f.ledger, 'b@x.com', 'news', 'Cleaned', {
+            changedAt: '2024-06-01T00:00:00.000Z'
+        });
+        const requests = watchUpserts(f);
+        const r = await f.run('hourly');
+        expect(r.status).toBe('succeeded');
+        expect(r.failed).toEqual([]);
+        expect(requests).toEqual([[`news:${x}`]]);
+        expect(r.membershipsUpserted).toBe(1);
+        expect(r.skipped.membership_shared_row).toBe(1);
+        const rows = await f.memberships();
+        expect(rows).toHaveLength(1);
+        expect(rows[0]).toMatchObject({
+            Status__c: 'Cleaned',
+            Email__c: 'b@x.com'
+        });
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            String(f.ledger.maxSeq())
+        );
+        // R11: both claims are settled by the row; nothing is written again, even
+        // when both changes are taken again (a cursor reset).
+        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
+        const again = await f.run('hourly');
+        expect(again.membershipsUpserted).toBe(0);
+        expect(again.failed).toEqual([]);
+    });
+
+    it('between two live statuses the later change wins', async () => {
+        f = await setup();
+        const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
+        member(f.ledger, 'a@x.com', 'news', 'Pending', {
+            salesforceId: x,
+            changedAt: '2024-06-01T00:00:00.000Z'
+        });
+        member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
+            changedAt: '2024-06-02T00:00:00.000Z'
+        });
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        const rows = await f.memberships();
+        expect(rows.map((m) => m.Status__c)).toEqual(['Subscribed']);
+    });
+
+    it('two audience unsubscribes on one Contact: one row, both delivered', async () => {
+        f = await setup();
+        const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
+        member(f.ledger, 'a@x.com', 'news', 'Subscribed', { salesforceId: x });
+        member(f.ledger, 'b@x.com', 'news', 'Subscribed');
+        for (const email of ['a@x.com', 'b@x.com'])
+            f.ledger.recordUnsubscribe({
+                email,
+                scope: 'audience',
+                audienceId: 'news',
+                source: 'webhook'
+            });
+        const requests = watchUpserts(f);
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        expect(requests).toEqual([[`news:${x}`]]);
+        expect(r.unsubscribesDelivered).toBe(2);
+        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            String(f.ledger.maxSeq())
+        );
+    });
+
+    it('on the Bulk path too: one row per key in the job', async () => {
+        f = await setup({ client: { bulkThreshold: 1 } });
+        const [x, y] = await f.contacts([
+            { LastName: 'X', Email: 'b@x.com' },
+            { LastName: 'Y', Email: 'y@x.com' }
+        ]);
+        member(f.ledger, 'a@x.com', 'news', 'Cleaned', {
+            salesforceId: x,
+            changedAt: '2024-06-01T00:00:00.000Z'
+        });
+        member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
+            changedAt: '2024-06-02T00:00:00.000Z'
+        });
+        member(f.ledger, 'y@x.com', 'news', 'Subscribed');
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        expect(r.modes?.['write memberships']).toBe('bulk');
+        const rows = await f.memberships();
+        expect(rows.map((m) => [m.Membership_Key__c, m.Status__c])).toEqual(
+            [
+                [`news:${x}`, 'Cleaned'],
+                [`news:${y}`, 'Subscribed']
+            ].sort((a, b) => a[0].localeCompare(b[0]))
+        );
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            String(f.ledger.maxSeq())
+        );
+    });
+});
+
+describe('Merged records and case-sensitive keys (hourly)', () => {
+    it('a row re-parented by a merge (key still names the loser) is updated under the winner, not duplicated', async () => {
+        f = await setup();
+        const [winner, loser] = await f.contacts([
+            { LastName: 'Winner', Email: 'ana@example.com' },
+            { LastName: 'Loser', Email: 'old@example.com' }
+        ]);
+        // What a merge leaves: the loser's row, its key unchanged, on the winner.
+        const res = (await f.t.conn.sobject('Audience_Membership__c').create({
+            Membership_Key__c: `news:${loser}`,
+            Contact__c: winner,
+            Audience_Id__c: 'news',
+            Audience_Name__c: 'Audience news',
+            Email__c: 'ana@example.com',
+            Status__c: 'Subscribed',
+            Status_Changed_At__c: '2024-05-01T00:00:00.000Z',
+            Source__c: 'Import'
+        })) as { id: string; success: boolean };
+        expect(res.success).toBe(true);
+        member(f.ledger, 'ana@example.com', 'news', 'Unsubscribed', {
+            changedAt: '2024-06-01T00:00:00.000Z'
+        });
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        expect(r.membershipsUpserted).toBe(1);
+        const rows = await f.memberships();
+        expect(rows).toHaveLength(1);
+        expect(rows[0]).toMatchObject({
+            Id: res.id,
+            Membership_Key__c: `news:${loser}`,
+            Contact__c: winner,
+            Status__c: 'Unsubscribed'
+        });
+        // R11: the row now says the same; nothing is written again.
+        member(f.ledger, 'other@example.com', 'news', 'Subscribed');
+        const again = await f.run('hourly');
+        expect(again.membershipsUpserted).toBe(0);
+    });
+
+    it('after a merge in Salesforce (admin merge), the loser’s row is found under the winner and updated', async () => {
+        f = await setup();
+        const [winner, loser] = await f.contacts([
+            { LastName: 'Ana', Email: 'ana@example.com' },
+            { LastName: 'Ana Old', Email: 'old@example.com' }
+        ]);
+        member(f.ledger, 'old@example.com', 'news', 'Subscribed', {
+            salesforceId: loser
+        });
+        await f.run('hourly');
+        expect((await f.memberships()).map((m) => m.Membership_Key__c)).toEqual(
+            [`news:${loser}`]
+        );
+        f.t.admin.merge(winner, [loser]);
+        const [moved] = await f.memberships();
+        expect(moved).toMatchObject({
+            Membership_Key__c: `news:${loser}`,
+            Contact__c: winner
+        });
+        // The winner's email unsubscribes from the audience.
+        f.ledger.upsertPerson({ email: 'ana@example.com' });
+        f.ledger.recordUnsubscribe({
+            email: 'ana@example.com',
+            scope: 'audience',
+            audienceId: 'news',
+            source: 'webhook'
+        });
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        const rows = await f.memberships();
+        expect(rows).toHaveLength(1);
+        expect(rows[0]).toMatchObject({
+            Id: moved.Id,
+            Membership_Key__c: `news:${loser}`,
+            Contact__c: winner,
+            Status__c: 'Unsubscribed'
+        });
+        expect(f.ledger.countUndelivered()).toBe(0);
+    });
+
+    it('audiences whose ids differ only in case get a row each', async () => {
+        f = await setup();
+        const [x] = await f.contacts([
+            { LastName: 'X', Email: 'ana@example.com' }
+        ]);
+        member(f.ledger, 'ana@example.com', 'AbC', 'Subscribed');
+        member(f.ledger, 'ana@example.com', 'abc', 'Unsubscribed');
+        const r = await f.run('hourly');
+        expect(r.failed).toEqual([]);
+        const rows = await f.memberships();
+        expect(
+            rows
+                .map((m) => [m.Membership_Key__c, m.Status__c])
+                .sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+        ).toEqual(
+            [
+                [`AbC:${x}`, 'Subscribed'],
+                [`abc:${x}`, 'Unsubscribed']
+            ].sort((a, b) => a[0].localeCompare(b[0]))
+        );
+        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
+            String(f.ledger.maxSeq())
+        );
+        // Read back and compared by exact key: both rows already say the same (a
+        // case-insensitive lookup would compare each change with the other row).
+        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
+        const again = await f.run('hourly');
+        expect(again.membershipsUpserted).toBe(0);
+        expect(again.skipped.membership_unchanged).toBe(2);
     });
 });

@@ -254,7 +254,8 @@ describe('R7 installed field', () => {
         const err = (await f.run('push').catch((e: unknown) => e)) as JobFailed;
         expect(err.code).toBe('SETTINGS_NOT_INSTALLED');
         expect(err.actions).toEqual([
-            'Deploy it: optout deploy --target-org local'
+            'Deploy it: optout deploy --target-org local',
+            'Or assign the permission set: sf org assign permset --name Opt_Out_Sync_Integration --target-org local'
         ]);
     });
 

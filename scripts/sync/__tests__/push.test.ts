@@ -605,3 +605,38 @@ describe('runs', () => {
         expect((await f.run('push')).unsubscribesDelivered).toBe(2);
     });
 });
+
+describe('R13 one row per key (push)', () => {
+    it('two persons’ audience unsubscribes on one Contact send one row, and both are delivered', async () => {
+        f = await setup();
+        // Person A is linked by id to the Contact whose email is b@x.com; person B
+        // is b@x.com: with R8 both resolve to it (audit A1).
+        const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
+        f.ledger.upsertAudience({ id: 'news', name: 'News' });
+        for (const [email, salesforceId] of [
+            ['a@x.com', x],
+            ['b@x.com', undefined]
+        ] as const)
+            f.ledger.recordUnsubscribe({
+                email,
+                salesforceId,
+                scope: 'audience',
+                audienceId: 'news',
+                source: 'webhook'
+            });
+        const keys: string[][] = [];
+        const collections = f.client.collectionsWrite.bind(f.client);
+        f.client.collectionsWrite = async (object, key, records) => {
+            if (object === 'Audience_Membership__c')
+                keys.push(records.map((r) => String(r[key])));
+            return collections(object, key, records);
+        };
+        const r = await f.run('push');
+        expect(r.failed).toEqual([]);
+        expect(keys).toEqual([[`news:${x}`]]);
+        expect(r.unsubscribesDelivered).toBe(2);
+        expect(f.ledger.countUndelivered()).toBe(0);
+        const rows = await f.memberships();
+        expect(rows.map((m) => m.Status__c)).toEqual(['Unsubscribed']);
+    });
+});

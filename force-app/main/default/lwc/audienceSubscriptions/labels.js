@@ -1,6 +1,7 @@
 /**
  * Every user-visible text of the component, from custom labels
- * (labels/CustomLabels.labels-meta.xml, translated in translations/).
+ * (labels/CustomLabels.labels-meta.xml, translated in
+ * force-app-translations/main/default/translations/).
  */
 import title from '@salesforce/label/c.Audience_Subscriptions_Title';
 import refresh from '@salesforce/label/c.Audience_Subscriptions_Refresh';

@@ -7,10 +7,16 @@ const fs = require('fs');
 const path = require('path');
 
 const DEFAULT_DIR = path.resolve(__dirname, '../../..');
+// Translations have their own source folder (an org without Translation Workbench
+// refuses a deploy that contains them).
+const TRANSLATIONS_DIR = path.resolve(
+    DEFAULT_DIR,
+    '../../../force-app-translations/main/default'
+);
 const LANGUAGES = ['fr', 'ja', 'zh_CN'];
 
-function read(relative) {
-    return fs.readFileSync(path.join(DEFAULT_DIR, relative), 'utf8');
+function read(relative, dir = DEFAULT_DIR) {
+    return fs.readFileSync(path.join(dir, relative), 'utf8');
 }
 
 function unescapeXml(text) {
@@ -48,7 +54,10 @@ const translations = Object.fromEntries(
         language,
         new Map(
             blocks(
-                read(`translations/${language}.translation-meta.xml`),
+                read(
+                    `translations/${language}.translation-meta.xml`,
+                    TRANSLATIONS_DIR
+                ),
                 'customLabels'
             ).map((b) => [textOf(b, 'name'), textOf(b, 'label')])
         )

@@ -1,0 +1,161 @@
+/**
+ * `optout retry (--all | --email E | --reason CODE)` — after an admin fixed why
+ * Salesforce refused some records (a validation rule, a trigger, sharing…), puts the
+ * stuck unsubscribes and memberships back (R14): dead letters and refused records
+ * still waiting for their back-off alike get their failure count reset and are due
+ * now, so the next push (unsubscribes) or hourly run (memberships) sends them again.
+ * Audited (`retry_requested`). Never touches Salesforce itself; bad input changes
+ * nothing.
+ */
+import type { Command } from 'commander';
+import type { StuckFilter } from '../../ledger/ledger';
+import type { StuckRecord } from '../../ledger/types';
+import { OptoutError } from '../../model/errors';
+import {
+    STUCK_REASONS,
+    STUCK_REASON_CATALOGUE,
+    parseRetryReason,
+    stuckReasonOf
+} from '../../model/stuck';
+import { runCommand, type CommandModule } from '../command';
+import {
+    addLedgerOption,
+    parseEmailOption,
+    resolveLedgerPath,
+    withLedger,
+    type LedgerOptions
+} from '../options';
+import { renderTable } from '../table';
+
+interface RetryOptions extends LedgerOptions {
+    all?: boolean;
+    email?: string;
+    reason?: string;
+}
+
+/** Every status code the catalogue names (the `other` reason is everything else). */
+const CATALOGUE_CODES = STUCK_REASONS.flatMap((r) => [
+    ...STUCK_REASON_CATALOGUE[r].codes
+]);
+
+/** The options as a ledger filter; throws (and nothing changes) on bad input. */
+export function retryFilter(opts: RetryOptions): StuckFilter {
+    const filtered = opts.email !== undefined || opts.reason !== undefined;
+    if (opts.all && filtered)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            '--all puts back every stuck record: leave out --email and --reason, or leave out --all.',
+            { exitCode: 2 }
+        );
+    if (!opts.all && !filtered)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            'Say which stuck records to put back: --all, --email EMAIL or --reason CODE (nothing was changed).',
+            {
+                actions: [
+                    'See the stuck records and their reasons: optout status'
+                ],
+                exitCode: 2
+            }
+        );
+    const filter: StuckFilter = {};
+    if (opts.email !== undefined) filter.email = parseEmailOption(opts.email);
+    if (opts.reason !== undefined) {
+        const parsed = parseRetryReason(opts.reason);
+        if (!parsed.ok)
+            throw new OptoutError('BAD_ARGUMENT', `${parsed.reason}.`, {
+                exitCode: 2
+            });
+        if (parsed.codes) filter.codes = parsed.codes;
+        else filter.excludeCodes = CATALOGUE_CODES;
+    }
+    return filter;
+}
+
+function describe(r: StuckRecord): string {
+    return r.kind === 'unsubscribe'
+        ? `unsubscribe #${r.unsubscribeId ?? ''}${r.audienceId ? ` from ${r.audienceId}` : ' from all'}`
+        : `membership in ${r.audienceId ?? ''}`;
+}
+
+export const register: CommandModule = (program: Command) => {
+    addLedgerOption(
+        program
+            .command('retry')
+            .description(
+                'Put records Salesforce refused (dead letters, and those waiting for their back-off) back for the next sync, after the cause was fixed (R14)'
+            )
+            .option('--all', 'every stuck record')
+            .option('--email <email>', 'the stuck records of this person')
+            .option(
+                '--reason <code>',
+                `a Salesforce status code (e.g. FIELD_CUSTOM_VALIDATION_EXCEPTION) or a reason: ${STUCK_REASONS.join(', ')}`
+            )
+    ).action(async (opts: RetryOptions, cmd: Command) =>
+        runCommand(cmd, async (out) => {
+            const filter = retryFilter(opts);
+            const ledgerPath = resolveLedgerPath(opts.ledger);
+            return withLedger(
+                opts,
+                (ledger) => {
+                    if (
+                        filter.email !== undefined &&
+                        !ledger.findPerson(filter.email)
+                    )
+                        throw new OptoutError(
+                            'UNKNOWN_EMAIL',
+                            `No person with email '${filter.email}' in the ledger; nothing was changed.`,
+                            {
+                                actions: [
+                                    'Check the spelling',
+                                    'See the stuck records: optout status'
+                                ]
+                            }
+                        );
+                    const records = ledger.retryStuck(filter);
+                    const count = (pred: (r: StuckRecord) => boolean): number =>
+                        records.filter(pred).length;
+                    const result = {
+                        status: records.length ? 'retried' : 'nothing_to_retry',
+                        putBack: records.length,
+                        deadLetters: count((r) => r.state === 'dead_letter'),
+                        retrying: count((r) => r.state === 'retrying'),
+                        unsubscribes: count((r) => r.kind === 'unsubscribe'),
+                        memberships: count((r) => r.kind === 'membership'),
+                        filter: {
+                            all: opts.all === true,
+                            email: filter.email ?? null,
+                            reason: opts.reason ?? null
+                        },
+                        records: records.map((r) => ({
+                            ...r,
+                            reason: stuckReasonOf(r.errorCode)
+                        })),
+                        ledger: ledgerPath
+                    };
+                    out.result(result, () => {
+                        if (records.length === 0)
+                            return 'Nothing to retry: no stuck record matches (optout status lists them).';
+                        return [
+                            `Put back ${records.length} record(s) (${result.deadLetters} dead letter(s), ${result.retrying} retrying): ` +
+                                'the next push sends the unsubscribes, the next hourly run the memberships.',
+                            renderTable(
+                                ['Email', 'What', 'Record', 'Code', 'Was'],
+                                records.map((r) => [
+                                    r.email,
+                                    describe(r),
+                                    r.recordId,
+                                    r.errorCode,
+                                    r.state === 'dead_letter'
+                                        ? 'dead letter'
+                                        : 'retrying'
+                                ])
+                            )
+                        ].join('\n');
+                    });
+                },
+                { mustExist: true }
+            );
+        })
+    );
+};

@@ -1,0 +1,362 @@
+/**
+ * R14 in the ledger: refused writes recorded with Salesforce's code and message,
+ * backed off, dead-lettered after DEAD_LETTER_AFTER in a row, and put back by
+ * `retryStuck`; migration 3 on a file written by an older version.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEAD_LETTER_AFTER } from '../../model/stuck';
+import { Ledger } from '../ledger';
+import { MIGRATIONS } from '../migrations';
+import type { AttemptError } from '../types';
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+const MIN = 60_000;
+
+function clocked(path = ':memory:'): {
+    ledger: Ledger;
+    tick: (ms: number) => void;
+    now: () => string;
+} {
+    let t = T0;
+    const ledger = Ledger.open(path, { now: () => new Date(t) });
+    return {
+        ledger,
+        tick: (ms) => (t += ms),
+        now: () => new Date(t).toISOString()
+    };
+}
+
+const RULE: AttemptError = {
+    code: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+    message: 'Blocked contacts cannot be opted out.',
+    recordId: '003000000000001AAA',
+    object: 'Contact'
+};
+const LOCK: AttemptError = {
+    code: 'UNABLE_TO_LOCK_ROW',
+    message: 'unable to obtain exclusive access to this record',
+    recordId: '003000000000002AAA',
+    object: 'Contact'
+};
+const delay = (): number => 50 * MIN;
+
+function pushableIds(ledger: Ledger, dueBy: string): number[] {
+    return ledger
+        .undeliveredUnsubscribes({ select: 'pushable', dueBy })
+        .map((u) => u.id);
+}
+
+describe('migration 3 (stuck records)', () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = mkdtempSync(join(tmpdir(), 'ledger-stuck-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('adds the columns to a version 2 ledger, keeping its rows', () => {
+        const path = join(dir, 'ledger.db');
+        const old = Ledger.open(path, { migrations: MIGRATIONS.slice(0, 2) });
+        expect(old.schemaVersion).toBe(2);
+        old.recordUnsubscribe({
+            email: 'a@example.com',
+            scope: 'all',
+            source: 'webhook'
+        });
+        old.close();
+        const ledger = Ledger.open(path);
+        try {
+            expect(ledger.schemaVersion).toBe(3);
+            const [u] = ledger.undeliveredUnsubscribes();
+            expect(u).toMatchObject({
+                failures: 0,
+                errorCode: null,
+                errorMessage: null,
+                errorRecordId: null,
+                deadAt: null
+            });
+            expect(ledger.status().stuck).toEqual({
+                retrying: 0,
+                deadLetters: 0,
+                byReason: []
+            });
+        } finally {
+            ledger.close();
+        }
+    });
+});
+
+describe('refused unsubscribes', () => {
+    it('records the code and message, backs off, and dead-letters after DEAD_LETTER_AFTER refusals', () => {
+        const { ledger, tick, now } = clocked();
+        const blocked = ledger.recordUnsubscribe({
+            email: 'blocked@example.com',
+            scope: 'all',
+            source: 'webhook'
+        }).unsubscribe.id;
+        const other = ledger.recordUnsubscribe({
+            email: 'fine@example.com',
+            scope: 'all',
+            source: 'webhook'
+        }).unsubscribe.id;
+        const delays = [5, 30, 120, 720];
+        for (let i = 1; i <= DEAD_LETTER_AFTER; i++) {
+            expect(pushableIds(ledger, now())).toContain(blocked);
+            ledger.recordUnsubscribeAttempts(
+                [{ id: blocked, outcome: 'failed', error: RULE }],
+                { at: now(), delay, runId: `run-${i}` }
+            );
+            const dead = i === DEAD_LETTER_AFTER;
+            expect(ledger.getUnsubscribe(blocked)).toMatchObject({
+                failures: i,
+                attempts: i,
+                errorCode: RULE.code,
+                errorMessage: RULE.message,
+                errorRecordId: RULE.recordId,
+                lastOutcome: dead ? 'dead_letter' : 'rejected',
+                deadAt: dead ? now() : null,
+                nextAttemptAt: dead
+                    ? null
+                    : new Date(
+                          Date.parse(now()) + delays[i - 1] * MIN
+                      ).toISOString()
+            });
+            // Not due before its back-off is over; the other one always is.
+            expect(pushableIds(ledger, now())).toEqual([other]);
+            if (!dead) tick(delays[i - 1] * MIN);
+        }
+        // A dead letter is never due on its own.
+        tick(30 * 24 * 60 * MIN);
+        expect(pushableIds(ledger, now())).toEqual([other]);
+        expect(ledger.countPushable(now())).toBe(1);
+        const audit = ledger
+            .auditForEmail('blocked@example.com')
+            .filter((a) => a.action === 'delivery_failed');
+        expect(audit).toHaveLength(DEAD_LETTER_AFTER);
+        expect(JSON.parse(audit[0].detail ?? '{}')).toMatchObject({
+            code: RULE.code,
+            message: RULE.message,
+            kind: 'permanent',
+            failures: 1
+        });
+        expect(audit[0]).toMatchObject({
+            recordId: RULE.recordId,
+            object: 'Contact',
+            after: 'rejected'
+        });
+        expect(audit[DEAD_LETTER_AFTER - 1].after).toBe('dead_letter');
+        ledger.close();
+    });
+
+    it('keeps a transient refusal due at once and does not count it toward a dead letter', () => {
+        const { ledger, now } = clocked();
+        const id = ledger.recordUnsubscribe({
+            email: 'a@example.com',
+            scope: 'all',
+            source: 'webhook'
+        }).unsubscribe.id;
+        ledger.recordUnsubscribeAttempts(
+            [{ id, outcome: 'failed', error: RULE }],
+            { at: now(), delay }
+        );
+        ledger.recordUnsubscribeAttempts(
+            [{ id, outcome: 'failed', error: LOCK }],
+            { at: now(), delay }
+        );
+        expect(ledger.getUnsubscribe(id)).toMatchObject({
+            lastOutcome: 'failed',
+            failures: 1,
+            errorCode: 'UNABLE_TO_LOCK_ROW',
+            nextAttemptAt: null
+        });
+        expect(pushableIds(ledger, now())).toEqual([id]);
+        expect(ledger.stuckRecords()).toEqual([]);
+        ledger.close();
+    });
+
+    it('a delivery ends the stuck state', () => {
+        const { ledger, now } = clocked();
+        const id = ledger.recordUnsubscribe({
+            email: 'a@example.com',
+            scope: 'all',
+            source: 'webhook'
+        }).unsubscribe.id;
+        ledger.recordUnsubscribeAttempts(
+            [{ id, outcome: 'failed', error: RULE }],
+            { at: now(), delay }
+        );
+        expect(ledger.stuckRecords()).toHaveLength(1);
+        ledger.markDelivered([id], { runId: 'r' });
+        expect(ledger.stuckRecords()).toEqual([]);
+        expect(ledger.getUnsubscribe(id)?.failures).toBe(0);
+        ledger.close();
+    });
+});
+
+describe('refused memberships', () => {
+    function member(ledger: Ledger, email: string, audienceId: string): number {
+        const person = ledger.upsertPerson({ email }).person;
+        ledger.upsertAudience({ id: audienceId, name: audienceId });
+        ledger.setMembershipStatus({
+            personId: person.id,
+            audienceId,
+            status: 'Subscribed',
+            source: 'platform'
+        });
+        return person.id;
+    }
+
+    it('backs off, dead-letters, is left out of the retries, and a new change starts afresh', () => {
+        const { ledger, tick, now } = clocked();
+        const ana = member(ledger, 'ana@example.com', 'news');
+        const dup: AttemptError = {
+            code: 'DUPLICATES_DETECTED',
+            message: 'Use one of these records?',
+            recordId: 'news:003000000000001AAA',
+            object: 'Audience_Membership__c'
+        };
+        const due = (): number =>
+            ledger.countMembershipRetries({ dueBy: now(), maxSeq: 99 });
+        for (let i = 1; i <= DEAD_LETTER_AFTER; i++) {
+            ledger.recordMembershipAttempts(
+                [
+                    {
+                        personId: ana,
+                        audienceId: 'news',
+                        outcome: 'failed',
+                        error: dup
+                    }
+                ],
+                { at: now(), delay, runId: `run-${i}` }
+            );
+            expect(due()).toBe(0);
+            tick(13 * 60 * MIN);
+        }
+        const [m] = ledger.listMemberships(ana);
+        expect(m).toMatchObject({
+            syncOutcome: 'dead_letter',
+            syncFailures: DEAD_LETTER_AFTER,
+            syncErrorCode: 'DUPLICATES_DETECTED',
+            syncErrorMessage: 'Use one of these records?',
+            syncErrorRecordId: dup.recordId,
+            nextAttemptAt: null
+        });
+        expect(due()).toBe(0);
+        const status = ledger.status().stuck;
+        expect(status.deadLetters).toBe(1);
+        expect(status.byReason[0]).toMatchObject({
+            reason: 'duplicate_rule',
+            deadLetters: 1,
+            codes: { DUPLICATES_DETECTED: 1 },
+            examples: [
+                expect.objectContaining({
+                    email: 'ana@example.com',
+                    kind: 'membership',
+                    audienceId: 'news',
+                    recordId: dup.recordId
+                })
+            ]
+        });
+        expect(status.byReason[0].whatToDo).toMatch(/duplicate rule/);
+        // A new change in the ledger is a new start (the cursor takes it).
+        ledger.setMembershipStatus({
+            personId: ana,
+            audienceId: 'news',
+            status: 'Unsubscribed',
+            source: 'platform'
+        });
+        expect(ledger.listMemberships(ana)[0]).toMatchObject({
+            syncOutcome: null,
+            syncFailures: 0,
+            syncErrorCode: null
+        });
+        ledger.close();
+    });
+});
+
+describe('retryStuck', () => {
+    function stuckLedger(): ReturnType<typeof clocked> & {
+        ids: Record<string, number>;
+    } {
+        const c = clocked();
+        const ids: Record<string, number> = {};
+        for (const email of ['a@example.com', 'b@example.com', 'c@example.com'])
+            ids[email] = c.ledger.recordUnsubscribe({
+                email,
+                scope: 'all',
+                source: 'webhook'
+            }).unsubscribe.id;
+        const errors: Record<string, AttemptError> = {
+            'a@example.com': RULE,
+            'b@example.com': {
+                ...RULE,
+                code: 'INSUFFICIENT_ACCESS_OR_READONLY',
+                message: 'insufficient access rights on object id'
+            },
+            'c@example.com': { ...RULE, code: 'FIELD_INTEGRITY_EXCEPTION' }
+        };
+        for (let i = 0; i < DEAD_LETTER_AFTER; i++)
+            c.ledger.recordUnsubscribeAttempts(
+                Object.entries(ids).map(([email, id]) => ({
+                    id,
+                    outcome: 'failed',
+                    error: errors[email]
+                })),
+                { at: c.now(), delay }
+            );
+        return { ...c, ids };
+    }
+
+    it('puts back what matches the filter: due now, failures reset, audited; the rest stays', () => {
+        const { ledger, now, ids } = stuckLedger();
+        expect(ledger.status().stuck.deadLetters).toBe(3);
+        const back = ledger.retryStuck({
+            codes: ['FIELD_CUSTOM_VALIDATION_EXCEPTION']
+        });
+        expect(back.map((r) => r.email)).toEqual(['a@example.com']);
+        expect(ledger.getUnsubscribe(ids['a@example.com'])).toMatchObject({
+            lastOutcome: 'rejected',
+            failures: 0,
+            deadAt: null,
+            nextAttemptAt: now()
+        });
+        expect(pushableIds(ledger, now())).toEqual([ids['a@example.com']]);
+        expect(
+            ledger
+                .auditForEmail('a@example.com')
+                .filter((a) => a.action === 'retry_requested')
+        ).toHaveLength(1);
+        // `other`: every code outside the catalogue.
+        expect(
+            ledger
+                .retryStuck({
+                    excludeCodes: [
+                        'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+                        'INSUFFICIENT_ACCESS_OR_READONLY'
+                    ],
+                    state: 'dead_letter'
+                })
+                .map((r) => r.email)
+        ).toEqual(['c@example.com']);
+        expect(
+            ledger
+                .retryStuck({ email: 'B@Example.com' })
+                .map((r) => r.errorCode)
+        ).toEqual(['INSUFFICIENT_ACCESS_OR_READONLY']);
+        expect(ledger.status().stuck).toMatchObject({
+            retrying: 3,
+            deadLetters: 0
+        });
+        ledger.close();
+    });
+
+    it('changes nothing when nothing matches', () => {
+        const { ledger } = stuckLedger();
+        const before = ledger.stuckRecords();
+        expect(ledger.retryStuck({ codes: ['DUPLICATE_VALUE'] })).toEqual([]);
+        expect(ledger.retryStuck({ email: 'nobody@example.com' })).toEqual([]);
+        expect(ledger.stuckRecords()).toEqual(before);
+        ledger.close();
+    });
+});
