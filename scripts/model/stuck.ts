@@ -125,14 +125,14 @@ export const STUCK_REASON_CATALOGUE: Record<StuckReason, StuckReasonInfo> = {
         title: 'A validation rule refuses the write',
         codes: ['FIELD_CUSTOM_VALIDATION_EXCEPTION'],
         whatToDo:
-            'Change the validation rule named in the message so it lets the integration user set the opt-out (e.g. skip it for that user), or fix the record; then optout retry --reason FIELD_CUSTOM_VALIDATION_EXCEPTION'
+            'Change the validation rule named in the message so it lets the sync set the opt-out (add NOT($Permission.Opt_Out_Sync_Integration_User) to its condition), or fix the record; then optout retry --reason FIELD_CUSTOM_VALIDATION_EXCEPTION'
     },
     trigger_or_flow: {
         reason: 'trigger_or_flow',
         title: 'An Apex trigger, Flow or process refuses the write',
         codes: ['CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY'],
         whatToDo:
-            'Fix the trigger or Flow named in the message (or have it skip the integration user), then optout retry --reason CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY'
+            "Fix the trigger or Flow named in the message, or have it skip the sync (FeatureManagement.checkPermission('Opt_Out_Sync_Integration_User') in Apex, $Permission.Opt_Out_Sync_Integration_User in a Flow); then optout retry --reason CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
     },
     duplicate_rule: {
         reason: 'duplicate_rule',

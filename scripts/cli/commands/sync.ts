@@ -111,6 +111,14 @@ export function renderJobResult(r: JobResult): string {
         ['Unsubscribes delivered', count(r.unsubscribesDelivered)],
         ['Skipped', skipped || 'none'],
         ['Failed records', count(r.failed.length)],
+        ...(r.stuck && r.stuck.retrying + r.stuck.deadLetters > 0
+            ? ([
+                  [
+                      'Stuck in the ledger',
+                      `${count(r.stuck.retrying)} retrying, ${count(r.stuck.deadLetters)} dead letter(s) — optout status says why and what to do`
+                  ]
+              ] as [string, string][])
+            : []),
         [
             'Retried',
             `${count(r.retried.requests)} request(s), ${count(r.retried.records)} record(s)`
