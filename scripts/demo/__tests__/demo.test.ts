@@ -3,6 +3,12 @@
  * seeds, pushes a webhook burst, runs hourly and nightly, and the Salesforce state
  * matches each named person's rule; a second run reuses the data and writes nothing
  * (R11); someone else's ledger is left alone. Plus the generator's determinism.
+ *
+ * The org is the strict default one (duplicate rules on, private account-less
+ * Contacts, the customer's validation rule): the assertions on Tomás Silva (refused
+ * with INSUFFICIENT_ACCESS_OR_READONLY, then delivered after the Modify All set and
+ * optout retry), Margaret Okafor (stuck on FIELD_CUSTOM_VALIDATION_EXCEPTION) and Ana
+ * López's duplicate pair fail against a kinder org.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +17,13 @@ import { Ledger } from '../../ledger/ledger';
 import { OptoutError } from '../../model/errors';
 import { startTestOrg, type TestOrg } from '../../local-org/testing';
 import { OrgClient } from '../../salesforce/client';
-import { generateDemoData, peopleByKey, AUDIENCES } from '../data';
+import {
+    generateDemoData,
+    peopleByKey,
+    AUDIENCES,
+    DEMO_USERS,
+    PROTECTED_DEPARTMENT
+} from '../data';
 import { runDemo, type DemoOptions, type PhaseEvent } from '../run';
 import { readMarker } from '../seed';
 import { renderSummary, type DemoSummary } from '../summary';
@@ -45,6 +57,26 @@ describe('generateDemoData', () => {
         expect(new Set(d.ledger.map((p) => p.idForm))).toEqual(
             new Set(['15', '18', 'none'])
         );
+        // The strict org's people: an account-less Contact of the sales rep, and an
+        // Investor Relations Contact the customer's validation rule protects.
+        const byKey = peopleByKey(d);
+        expect(byKey.get(d.examples.noAccess)).toMatchObject({
+            object: 'Contact',
+            accountless: true,
+            ownedBySalesRep: true
+        });
+        expect(byKey.get(d.examples.validationRule)).toMatchObject({
+            object: 'Contact',
+            department: PROTECTED_DEPARTMENT
+        });
+        expect(d.companies).not.toContain('Freelance');
+        expect(
+            d.burst.filter((b) =>
+                [d.examples.noAccess, d.examples.validationRule].includes(
+                    b.key
+                )
+            )
+        ).toHaveLength(2);
         expect(
             all.every((p) => p.email.toLowerCase().endsWith('.example'))
         ).toBe(true);
@@ -107,6 +139,7 @@ describe('runDemo (small, in-memory org)', () => {
             'burst',
             'hourly',
             'nightly',
+            'fix',
             'summary'
         ]);
         const data = generateDemoData({ size: 'small' });
@@ -122,19 +155,21 @@ describe('runDemo (small, in-memory org)', () => {
         });
         expect(first.burst.pushes).toBeGreaterThanOrEqual(1);
         // Delivered: every one whose person has a Salesforce record (the others
-        // are counted as skipped, no matching record).
+        // are counted as skipped, no matching record), except the two Salesforce
+        // refuses: Tomás (no access) and Margaret (validation rule).
         const withRecord = data.burst.filter(
             (b) => !b.key.startsWith('prospect:')
         ).length;
         expect(first.jobs.push.unsubscribesDelivered).toBeGreaterThanOrEqual(
-            withRecord
+            withRecord - 2
         );
+        expect(first.jobs.push.failed).toBe(2);
         expect(first.jobs.push.skipped.no_matching_record).toBe(
             data.burst.length - withRecord
         );
         expect(first.jobs.hourly.membershipsUpserted).toBeGreaterThan(200);
         expect(first.jobs.nightly.ledgerUnsubscribesAdded).toBeGreaterThan(0);
-        expect(first.changes.failed).toBe(0);
+        expect(first.changes.failed).toBeGreaterThanOrEqual(2);
         expect(first.changes.recordsWritten).toBe(
             Object.values(first.changes.fieldWrites).reduce((a, b) => a + b, 0)
         );
@@ -142,7 +177,8 @@ describe('runDemo (small, in-memory org)', () => {
         expect(first.apiRequests.total).toBe(
             first.apiRequests.push +
                 first.apiRequests.hourly +
-                first.apiRequests.nightly
+                first.apiRequests.nightly +
+                first.apiRequests.retry
         );
         expect(first.examples.map((e) => e.rule)).toEqual([
             'R8',
@@ -152,7 +188,43 @@ describe('runDemo (small, in-memory org)', () => {
             'R5b',
             'R5c',
             'R3a',
-            'R6'
+            'R6',
+            'R14',
+            'R14'
+        ]);
+        // R14: the no-access record was fixed during the demo; the validation rule's
+        // record is what is left, grouped by reason with what to do.
+        expect(first.syncUser).toBe(DEMO_USERS.integration.username);
+        expect(first.fixed).toEqual({
+            reason: 'no_access',
+            permissionSet: 'Opt_Out_Sync_Integration_Modify_All',
+            retried: 1,
+            delivered: 1
+        });
+        expect(first.jobs.retry).toMatchObject({
+            status: 'succeeded',
+            unsubscribesDelivered: 1,
+            failed: 0
+        });
+        const margaretEmail = peopleByKey(data).get(
+            data.examples.validationRule
+        )?.email as string;
+        const tomasEmail = peopleByKey(data).get(data.examples.noAccess)
+            ?.email as string;
+        expect(first.stuck.byReason).toEqual([
+            expect.objectContaining({
+                reason: 'validation_rule',
+                retrying: 1,
+                deadLetters: 0,
+                whatToDo: expect.stringMatching(/optout retry/),
+                records: [
+                    {
+                        email: margaretEmail,
+                        errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+                        message: expect.stringMatching(/Investor Relations/)
+                    }
+                ]
+            })
         ]);
 
         // The org's own state, read back through the API.
@@ -179,10 +251,56 @@ describe('runDemo (small, in-memory org)', () => {
         // R9: the converted Lead untouched, its Contact written.
         expect(await optOut(ids[ex.convertedLead])).toBe(false);
         expect(await optOut(ids[`${ex.convertedLead}:contact`])).toBe(true);
+        // Duplicate rules are on: Ana's Lead matches her Contact, so an update without
+        // allowSave=true is refused; the sync's writes (above) carried the header.
+        await expect(
+            t.conn
+                .sobject('Lead')
+                .update({ Id: ids[anaLead?.key as string], Title: 'Buyer' })
+        ).resolves.toMatchObject({
+            success: false,
+            errors: [expect.objectContaining({ errorCode: 'DUPLICATES_DETECTED' })]
+        });
         // R6, R5b, R3a.
         expect(await optOut(ids[ex.id15])).toBe(true);
         expect(await optOut(ids[ex.allAudiences])).toBe(true);
         expect(await optOut(ids[ex.platformBacklog])).toBe(true);
+        // The sync ran as the integration user (a Standard User), not the admin.
+        const users = await t.conn.query<{
+            Id: string;
+            Username: string;
+            ProfileId: string;
+        }>('SELECT Id, Username, ProfileId FROM User');
+        const integration = users.records.find(
+            (u) => u.Username === DEMO_USERS.integration.username
+        );
+        const salesRep = users.records.find(
+            (u) => u.Username === DEMO_USERS.salesRep.username
+        );
+        const written = await t.conn.query<{ LastModifiedById: string }>(
+            `SELECT LastModifiedById FROM Contact WHERE Id = '${ids[ex.id15]}'`
+        );
+        expect(written.records[0].LastModifiedById).toBe(integration?.Id);
+        const profile = await t.conn.query<{ Name: string }>(
+            `SELECT Name FROM Profile WHERE Id = '${integration?.ProfileId}'`
+        );
+        expect(profile.records[0].Name).toBe('Standard User');
+        // R14 no access: Tomás's Contact has no Account and belongs to the sales rep;
+        // the first push was refused, the one after optout retry wrote it.
+        const tomas = await t.conn.query<{
+            AccountId: string | null;
+            OwnerId: string;
+            HasOptedOutOfEmail: boolean;
+        }>(
+            `SELECT AccountId, OwnerId, HasOptedOutOfEmail FROM Contact WHERE Id = '${ids[ex.noAccess]}'`
+        );
+        expect(tomas.records[0]).toMatchObject({
+            AccountId: null,
+            OwnerId: salesRep?.Id,
+            HasOptedOutOfEmail: true
+        });
+        // R14 validation rule: Margaret's Contact is not opted out.
+        expect(await optOut(ids[ex.validationRule])).toBe(false);
         // R5c: the membership made in Salesforce reached the ledger; the flag is cleared.
         const pending = await t.conn.query<{ Pending_Push__c: boolean }>(
             'SELECT Pending_Push__c FROM Audience_Membership__c WHERE Pending_Push__c = true'
@@ -203,18 +321,50 @@ describe('runDemo (small, in-memory org)', () => {
             expect(ledger.listUnsubscribes(wei?.id as number)).toEqual([
                 expect.objectContaining({ scope: 'all', source: 'salesforce' })
             ]);
-            // Everything delivered, except what waits for a Salesforce record: the
-            // people only the platform knows.
+            // Everything delivered, except what waits for a Salesforce record (the
+            // people only the platform knows) and Margaret's, refused by the rule.
             const left = ledger.undeliveredUnsubscribes({ limit: 1000 });
             expect(
-                left.filter((u) => !u.email.endsWith('@mailbox.example'))
-            ).toEqual([]);
+                left
+                    .filter((u) => !u.email.endsWith('@mailbox.example'))
+                    .map((u) => u.email)
+            ).toEqual([margaretEmail]);
+            // Tomás: refused first for lack of access, then delivered.
+            const tomasAudit = ledger.db
+                .prepare(
+                    `SELECT action, detail FROM audit WHERE email_norm = ?
+                     AND action IN ('delivery_failed', 'retry_requested', 'unsubscribe_delivered') ORDER BY id`
+                )
+                .all(tomasEmail) as { action: string; detail: string }[];
+            expect(tomasAudit.map((a) => a.action)).toContain(
+                'retry_requested'
+            );
+            expect(tomasAudit.at(-1)?.action).toBe('unsubscribe_delivered');
+            expect(
+                tomasAudit
+                    .filter((a) => a.action === 'delivery_failed')
+                    .map(
+                        (a) => (JSON.parse(a.detail) as { code: string }).code
+                    )
+            ).toContain('INSUFFICIENT_ACCESS_OR_READONLY');
+            expect(
+                ledger.stuckRecords({ email: margaretEmail })
+            ).toMatchObject([
+                {
+                    kind: 'unsubscribe',
+                    errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+                    state: 'retrying'
+                }
+            ]);
         } finally {
             ledger.close();
         }
         const text = renderSummary(first);
         expect(text).toMatch(/^Demo finished in/);
         expect(text).toContain('optout history --email');
+        expect(text).toContain('Refused by Salesforce (optout status)');
+        expect(text).toContain('A validation rule refuses the write');
+        expect(text).toContain('What to do:');
     });
 
     it('runs again cleanly on the same data: nothing seeded, the jobs write nothing (R11)', async () => {
@@ -235,6 +385,12 @@ describe('runDemo (small, in-memory org)', () => {
             failed: 0
         });
         expect(second.apiRequests.push).toBe(0);
+        // Margaret is still stuck (her back-off is not over): nothing marks her
+        // unsubscribe delivered while Salesforce has not taken it.
+        expect(second.fixed).toBeNull();
+        expect(second.stuck.byReason.map((g) => g.reason)).toEqual([
+            'validation_rule'
+        ]);
         expect(renderSummary(second)).toMatch(/^Demo run again/);
     });
 
