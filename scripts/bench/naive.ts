@@ -19,6 +19,7 @@ import {
     SOBJECT,
     type OptOutField
 } from '../model/schema';
+import { DUPLICATE_RULE_HEADER } from '../salesforce/client';
 import { desiredMembership, id18 } from '../sync/decisions';
 
 export interface NaiveContext {
@@ -150,9 +151,17 @@ async function writeEach(
     for (const [id, r] of found.records) {
         if (r.value === true) continue;
         counter.requests += 1;
+        // The org's duplicate rules (on in most orgs, and by default in the local org)
+        // refuse an update of a Contact or Lead whose email another record shares,
+        // unless the request says allowSave=true; a hand-written script has to send it
+        // too, as the sync does:
+        // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_duplicaterules.htm
         const res = await ctx.conn
             .sobject(r.object)
-            .update({ Id: id, [field]: true });
+            .update(
+                { Id: id, [field]: true },
+                { headers: { ...DUPLICATE_RULE_HEADER } }
+            );
         if (!res.success)
             throw new Error(`naive: ${r.object} ${id}: ${JSON.stringify(res)}`);
         writes += 1;

@@ -32,10 +32,7 @@ import type { StuckSummary } from '../ledger/ledger';
 import { STUCK_REASON_CATALOGUE } from '../model/stuck';
 import { deployPackage } from '../local-org/testing';
 import { openOrg } from '../salesforce/open';
-import {
-    OrgClient,
-    type RequestingConnection
-} from '../salesforce/client';
+import { OrgClient, type RequestingConnection } from '../salesforce/client';
 import { writeSettings } from '../salesforce/settings';
 import { runJob } from '../sync/run';
 import type { JobResult } from '../sync/result';
@@ -595,13 +592,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const fix = await phase(
             'fix',
             () =>
-                fixNoAccess(
-                    ledger,
-                    o.target,
-                    seeding.users,
-                    sync,
-                    options.log
-                ),
+                fixNoAccess(ledger, o.target, seeding.users, sync, options.log),
             (f) =>
                 f.permissionSet
                     ? `${MODIFY_ALL_PERMISSION_SET} ${f.permissionSet}, ${f.retried} record${f.retried === 1 ? '' : 's'} retried: push ${f.push?.status ?? 'not run'}`

@@ -22,6 +22,7 @@ import type { SeedCounts } from './seed';
 import type { BurstResult, DemoOrg, DemoPhase, FixResult } from './run';
 import { DEMO_USERS } from './data';
 import { MODIFY_ALL_PERMISSION_SET } from './users';
+import { DEAD_LETTER_AFTER } from '../model/stuck';
 
 export interface JobLine extends RunSummaryLine {
     /** The burst: how many push runs it took. */
@@ -233,9 +234,7 @@ function failuresFor(ledger: Ledger, email: string): AuditFailure[] {
 }
 
 /** The stuck records as the summary shows them (from the ledger's own grouping). */
-export function stuckForSummary(
-    summary: StuckSummary
-): DemoSummary['stuck'] {
+export function stuckForSummary(summary: StuckSummary): DemoSummary['stuck'] {
     return {
         retrying: summary.retrying,
         deadLetters: summary.deadLetters,
@@ -403,13 +402,14 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     const margaret = ex('validationRule');
     const margaretRefused = failuresFor(ledger, margaret.email);
     const margaretWrites = writesFor(ledger, margaret.email);
-    const rule = margaretRefused.at(-1);
+    const rule = margaretRefused[0];
+    const refusals = margaretRefused.length;
     out.push({
         rule: 'R14',
         name: margaret.name,
         email: margaret.email,
         story: rule
-            ? `Investor Relations: the customer's validation rule refuses any change of Email Opt Out on her Contact. The ${rule.job ?? 'push'} got ${rule.code} ("${rule.message}") and wrote nothing; the other unsubscribes of the same request went through. She stays stuck, retried with back-off and set aside as a dead letter after 5 refusals; optout status says what to do, and optout retry --email ${margaret.email} sends her again once the rule lets the integration user through.`
+            ? `Investor Relations: the customer's validation rule refuses any change of Email Opt Out on her Contact. The ${rule.job ?? 'push'} got ${rule.code} ("${rule.message}") and wrote nothing; the other unsubscribes of the same request went through. Refused ${refusals} time${refusals === 1 ? '' : 's'} so far: she stays stuck, retried with back-off and set aside as a dead letter after ${DEAD_LETTER_AFTER} refusals in a row; optout status says what to do, and optout retry --email ${margaret.email} sends her again once the rule lets the integration user through.`
             : margaretWrites.length
               ? `The validation rule let the write through: ${list(margaretWrites)}.`
               : 'Not attempted yet.'
@@ -697,7 +697,7 @@ export function renderSummary(s: DemoSummary): string {
             ],
             [
                 'API requests',
-                `${s.apiRequests.total} for the three jobs${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
+                `${s.apiRequests.total} for the jobs${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
             ]
         ])
     );

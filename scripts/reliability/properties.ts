@@ -18,7 +18,10 @@
 import fc from 'fast-check';
 import { to18 } from '../model/ids';
 import type { OptOutField } from '../model/schema';
-import type { OrgClientOptions } from '../salesforce/client';
+import {
+    DUPLICATE_RULE_HEADER,
+    type OrgClientOptions
+} from '../salesforce/client';
 import type { JobName, JobResult } from '../sync/result';
 import {
     auditProblems,
@@ -262,9 +265,16 @@ async function apply(
             const list = await records(world);
             if (list.length === 0) return [];
             const r = list[c.rec % list.length];
+            // A user editing a record that shares its email with another (the org's
+            // duplicate rules, on by default, flag it) sees the Alert and saves anyway
+            // ("Save (Ignore Alert)"), which the API spells allowSave=true:
+            // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_duplicaterules.htm
             await world.t.conn
                 .sobject(r.object)
-                .update({ Id: r.id, [c.field]: c.value });
+                .update(
+                    { Id: r.id, [c.field]: c.value },
+                    { headers: { ...DUPLICATE_RULE_HEADER } }
+                );
             if (!c.value) model.unchecked.add(to18(r.id));
             return [];
         }

@@ -219,7 +219,9 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                      SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
                      LEFT JOIN ${written} w ON w.target = m.target
                      WHERE m.unsub_id = u.id AND m.target IS NOT NULL
-                       AND NOT (c.${F} = 1 OR w.ok = 1 OR c.id IS NULL))
+                       -- COALESCE: a record not written this run (a refused one
+                       -- waiting for its back-off, R14) is not confirmed.
+                       AND NOT (c.${F} = 1 OR COALESCE(w.ok, 0) = 1 OR c.id IS NULL))
                  ORDER BY u.id`
             )
             .all() as { id: number }[];

@@ -156,6 +156,38 @@ describe('R14 a failing record never holds the rest back', () => {
         });
     });
 
+    it('the nightly keeps the refusal on the unsubscribe and does not send it again before it is due', async () => {
+        f = await setup();
+        await deployRules(f);
+        await f.settings({ nightlySyncEnabled: true });
+        const [fine, blocked] = await f.contacts([
+            { LastName: 'Fine', Email: 'fine@example.com' },
+            { LastName: 'Blocked', Email: 'blocked@example.com' }
+        ]);
+        const [, id] = unsubscribe(f.ledger, [
+            'fine@example.com',
+            'blocked@example.com'
+        ]);
+        const t = Date.now();
+        const first = await f.run('nightly', { now: () => new Date(t) });
+        expect(first.status).toBe('partial');
+        expect(first.unsubscribesDelivered).toBe(1);
+        expect(f.ledger.getUnsubscribe(id)).toMatchObject({
+            lastOutcome: 'rejected',
+            failures: 1,
+            errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+            errorRecordId: blocked
+        });
+        expect(await f.values('Contact', [fine])).toEqual({ [fine]: true });
+        const second = await f.run('nightly', {
+            now: () => new Date(t + 60_000)
+        });
+        expect(second.failed).toEqual([]);
+        expect(second.status).toBe('succeeded');
+        expect(second.skipped.stuck_record).toBe(1);
+        expect(f.ledger.getUnsubscribe(id)?.failures).toBe(1);
+    });
+
     it('the webhook push loop leaves a refused unsubscribe to its back-off', async () => {
         f = await setup();
         await deployRules(f);
