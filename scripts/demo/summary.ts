@@ -571,7 +571,11 @@ const REASONS: Record<string, string> = {
     membership_unchanged: 'membership already up to date',
     pending_in_salesforce: 'changed in Salesforce, waiting for the hourly',
     converted_lead: 'converted Lead (its Contact was written)',
-    record_deleted: 'record deleted in Salesforce'
+    record_deleted: 'record deleted in Salesforce',
+    stuck_record:
+        'refused by Salesforce before, waiting for its back-off (R14)',
+    membership_shared_row:
+        'membership of a record another person claims too (one row per key, R13)'
 };
 
 function n(x: number): string {
