@@ -85,7 +85,7 @@ describe('optout deploy: translations in a deploy of their own', () => {
             translations: {
                 status: 'refused',
                 message: expect.stringMatching(
-                    /^Translations not deployed: local has no Translation Workbench\. Enable it \(Setup → Translation Workbench → Translation Settings → Enable\), add the languages fr, ja, zh_CN, then run: optout deploy --target-org local --translations-only$/
+                    /^Translations not deployed: the local org has Translation Workbench off, as a new org does\. Restart it with optout local-org start --translation-workbench on, then run: optout deploy --target-org local --translations-only$/
                 )
             }
         });

@@ -4,6 +4,7 @@ import {
     isWorkbenchRefusal,
     parseTestOptions,
     planTests,
+    workbenchHint,
     type OrgKind
 } from '../commands/deploy-plan';
 
@@ -144,5 +145,19 @@ describe('isWorkbenchRefusal', () => {
             ])
         ).toBe(false);
         expect(isWorkbenchRefusal([])).toBe(false);
+    });
+});
+
+describe('workbenchHint', () => {
+    it('tells a real org what to enable in Setup and the command that adds the translations later', () => {
+        expect(workbenchHint('my-org')).toBe(
+            'Translations not deployed: my-org has no Translation Workbench. Enable it (Setup → Translation Workbench → Translation Settings → Enable), add the languages fr, ja, zh_CN, then run: optout deploy --target-org my-org --translations-only'
+        );
+    });
+
+    it('tells the local org user the option that turns it on', () => {
+        expect(workbenchHint('local')).toMatch(
+            /optout local-org start --translation-workbench on, then run: optout deploy --target-org local --translations-only$/
+        );
     });
 });

@@ -203,5 +203,7 @@ export const TRANSLATION_LANGUAGES = ['fr', 'ja', 'zh_CN'] as const;
 
 /** One line: what to enable, and the command that adds the translations later. */
 export function workbenchHint(targetOrg: string): string {
+    if (targetOrg === 'local')
+        return 'Translations not deployed: the local org has Translation Workbench off, as a new org does. Restart it with optout local-org start --translation-workbench on, then run: optout deploy --target-org local --translations-only';
     return `Translations not deployed: ${targetOrg} has no Translation Workbench. Enable it (Setup → Translation Workbench → Translation Settings → Enable), add the languages ${TRANSLATION_LANGUAGES.join(', ')}, then run: optout deploy --target-org ${targetOrg} --translations-only`;
 }
