@@ -51,7 +51,13 @@ async function createUser(
     if (!res.ok)
         throw new OptoutError(
             'DEMO_SEED_FAILED',
-            `The local org refused to create the user ${user.username}: ${text.slice(0, 300)}`
+            `The local org refused to create the user ${user.username}: ${text.slice(0, 300)}`,
+            {
+                // An earlier seed that stopped half-way leaves the users behind.
+                actions: [
+                    'Start over with fresh demo data: npm start -- --reset'
+                ]
+            }
         );
     const body = JSON.parse(text) as DemoUser;
     return {

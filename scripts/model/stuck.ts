@@ -17,11 +17,14 @@ export type RecordErrorKind = 'transient' | 'permanent';
 
 /**
  * Per-record codes worth sending again as they are: locks, records Bulk did not
- * process, server-side hiccups reported per record, and our own "no error reported".
+ * process (unprocessed rows, and every row of a job that failed as a whole, which
+ * Salesforce never looked at), server-side hiccups reported per record, and our own
+ * "no error reported".
  */
 export const TRANSIENT_RECORD_ERRORS: readonly string[] = [
     'UNABLE_TO_LOCK_ROW',
     'UNPROCESSED',
+    'BULK_JOB_FAILED',
     'REQUEST_LIMIT_EXCEEDED',
     'SERVER_UNAVAILABLE',
     'UNKNOWN_EXCEPTION',

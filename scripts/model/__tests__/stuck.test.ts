@@ -27,12 +27,14 @@ describe('classifyRecordError (R14)', () => {
         expect(classifyRecordError(code)).toBe('permanent');
     });
 
-    it.each(['UNABLE_TO_LOCK_ROW', 'UNPROCESSED', 'unable_to_lock_row '])(
-        '%s is transient',
-        (code) => {
-            expect(classifyRecordError(code)).toBe('transient');
-        }
-    );
+    it.each([
+        'UNABLE_TO_LOCK_ROW',
+        'UNPROCESSED',
+        'BULK_JOB_FAILED',
+        'unable_to_lock_row '
+    ])('%s is transient', (code) => {
+        expect(classifyRecordError(code)).toBe('transient');
+    });
 });
 
 describe('back-off and dead letters', () => {
