@@ -59,6 +59,18 @@ export const SCENARIOS: FaultScenario[] = [
     { name: '500 burst', spec: '500:next=3', expect: 'retried' },
     { name: '502/504 gateway', spec: '502:0.08,504:0.08', expect: 'retried' },
     { name: '429 10%', spec: '429:0.1', expect: 'retried' },
+    // 403 REQUEST_LIMIT_EXCEEDED for too many concurrent long-running requests:
+    // transient, retried with back-off (only the daily allowance defers a run).
+    {
+        name: 'concurrent-request limit burst',
+        spec: 'concurrent:next=3',
+        expect: 'retried'
+    },
+    {
+        name: 'concurrent-request limit 10%',
+        spec: 'concurrent:0.1',
+        expect: 'retried'
+    },
     {
         name: 'REQUEST_LIMIT_EXCEEDED mid-run',
         spec: '',
@@ -105,7 +117,7 @@ export const SCENARIOS: FaultScenario[] = [
     { name: 'bulk jobs fail 50%', spec: 'bulkfail:0.5', expect: 'retried' },
     {
         name: 'mixed',
-        spec: '503:0.05,500:0.02,429:0.05,lock:0.1,drop:0.03,drop-after:0.03,bulkfail:0.2,latency:0-5',
+        spec: '503:0.05,500:0.02,429:0.05,concurrent:0.03,lock:0.1,drop:0.03,drop-after:0.03,bulkfail:0.2,latency:0-5',
         expect: 'retried'
     }
 ];
@@ -269,6 +281,7 @@ export async function runTrial(
             (faults['502'] ?? 0) +
             (faults['504'] ?? 0) +
             (faults['429'] ?? 0) +
+            (faults.concurrent ?? 0) +
             (faults['drop-before'] ?? 0) +
             (faults['drop-after'] ?? 0);
         const failedRuns = results.filter((r) => r.status === 'failed');
