@@ -10,7 +10,6 @@ import {
     MEMBERSHIP_STATUSES,
     UNSUBSCRIBE_SCOPES
 } from '../model/statuses';
-import { STUCK_OUTCOMES } from '../model/stuck';
 
 /**
  * Outcomes of a delivery attempt that mean "no Salesforce record to write yet": the
@@ -167,6 +166,8 @@ CREATE INDEX memberships_retry ON memberships(next_attempt_at)
         // record id; permanent refusals in a row are counted (failures) and, after
         // DEAD_LETTER_AFTER, the row is a dead letter (dead_at; outcome dead_letter)
         // that only `optout retry` puts back. Outcomes: rejected | dead_letter.
+        // Literal SQL (not built from STUCK_OUTCOMES): a released migration never
+        // changes; the test beside it checks the constant still matches.
         sql: `
 ALTER TABLE unsubscribes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE unsubscribes ADD COLUMN error_code TEXT NULL;
@@ -175,7 +176,7 @@ ALTER TABLE unsubscribes ADD COLUMN error_record_id TEXT NULL;
 ALTER TABLE unsubscribes ADD COLUMN dead_at TEXT NULL;
 CREATE INDEX unsubscribes_stuck ON unsubscribes(error_code)
     WHERE delivered_at IS NULL AND removed_at IS NULL
-      AND last_outcome IN (${list(STUCK_OUTCOMES)});
+      AND last_outcome IN ('rejected', 'dead_letter');
 
 ALTER TABLE memberships ADD COLUMN sync_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE memberships ADD COLUMN sync_error_code TEXT NULL;
@@ -183,7 +184,7 @@ ALTER TABLE memberships ADD COLUMN sync_error_message TEXT NULL;
 ALTER TABLE memberships ADD COLUMN sync_error_record_id TEXT NULL;
 ALTER TABLE memberships ADD COLUMN sync_dead_at TEXT NULL;
 CREATE INDEX memberships_stuck ON memberships(sync_error_code)
-    WHERE sync_outcome IN (${list(STUCK_OUTCOMES)});
+    WHERE sync_outcome IN ('rejected', 'dead_letter');
 `
     }
 ];

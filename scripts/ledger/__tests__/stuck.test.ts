@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEAD_LETTER_AFTER } from '../../model/stuck';
+import { DEAD_LETTER_AFTER, STUCK_OUTCOMES } from '../../model/stuck';
 import { Ledger } from '../ledger';
 import { MIGRATIONS } from '../migrations';
 import type { AttemptError } from '../types';
@@ -84,6 +84,16 @@ describe('migration 3 (stuck records)', () => {
         } finally {
             ledger.close();
         }
+    });
+});
+
+describe('migration 3 is frozen', () => {
+    it('names the stuck outcomes literally, and they are still the ones the ledger uses', () => {
+        const sql = MIGRATIONS[2].sql;
+        const literal = `IN (${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
+        // If STUCK_OUTCOMES changes, add a migration for the new vocabulary: a
+        // released migration's text never changes.
+        expect(sql.split(literal)).toHaveLength(3);
     });
 });
 
