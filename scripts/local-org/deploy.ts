@@ -33,7 +33,12 @@ import {
     customObjectSystemFields,
     findField
 } from './schema';
-import { FormulaUnsupported, parseFormula, referencedFields } from './formula';
+import {
+    FormulaUnsupported,
+    parseFormula,
+    referencedFields,
+    referencedPermissions
+} from './formula';
 import { UniqueIndexFailure } from './store';
 import { syncPermissionSets } from './users';
 import { formatDateTimeJson } from './values';
@@ -837,6 +842,10 @@ export class DeployService {
                 succeed
             );
 
+        // Custom permissions a rule's $Permission or a permission set may name: the
+        // deployed ones and those in this deploy (lower-cased DeveloperNames).
+        const customPermissions = this.knownCustomPermissions(listed);
+
         // 3. Validation rules
         for (const c of listed.filter((x) => x.type === 'ValidationRule')) {
             if (!ok(c)) continue;
@@ -854,7 +863,15 @@ export class DeployService {
                 );
                 continue;
             }
-            this.deployRule(objectName, rx, file, work, fail, succeed);
+            this.deployRule(
+                objectName,
+                rx,
+                file,
+                work,
+                customPermissions,
+                fail,
+                succeed
+            );
         }
 
         // 4. Everything else: checked, stored, reported.
@@ -890,7 +907,12 @@ export class DeployService {
                 );
                 continue;
             }
-            const problem = this.checkReferences(c, parsed.get(file), work);
+            const problem = this.checkReferences(
+                c,
+                parsed.get(file),
+                work,
+                customPermissions
+            );
             if (problem) {
                 fail(c.type, c.fullName, file, problem);
                 continue;
@@ -1582,11 +1604,29 @@ export class DeployService {
         return { field: base, warning };
     }
 
+    /** The org's custom permissions after this deploy (lower-cased names). */
+    private knownCustomPermissions(listed: Listed[]): Set<string> {
+        const stored = this.org.store.db
+            .prepare(
+                "SELECT fullName FROM _lo_components WHERE type = 'CustomPermission'"
+            )
+            .all() as Array<{ fullName: string }>;
+        return new Set(
+            [
+                ...stored.map((r) => r.fullName),
+                ...listed
+                    .filter((c) => c.type === 'CustomPermission')
+                    .map((c) => c.fullName)
+            ].map((n) => n.toLowerCase())
+        );
+    }
+
     private deployRule(
         objectName: string,
         rx: Xml,
         file: string,
         work: Working,
+        customPermissions: ReadonlySet<string>,
         fail: ReportFailure,
         succeed: ReportSuccess
     ): void {
@@ -1654,6 +1694,21 @@ export class DeployService {
                     return;
                 }
             }
+            // `$Permission.X` must name a custom permission of the org: the formula
+            // compiler treats it as a field and refuses an unknown one the same way
+            // (the wording of a missing field; not confirmed for $Permission
+            // against a real org, see /tmp/notes/WP8.md).
+            for (const name of referencedPermissions(node)) {
+                if (!customPermissions.has(name.toLowerCase())) {
+                    fail(
+                        'ValidationRule',
+                        fullName,
+                        file,
+                        `Error: Field $Permission.${name} does not exist. Check spelling.`
+                    );
+                    return;
+                }
+            }
         } catch (err) {
             if (!(err instanceof FormulaUnsupported)) throw err;
             rule.supported = false;
@@ -1681,7 +1736,8 @@ export class DeployService {
     private checkReferences(
         c: Listed,
         doc: Xml | undefined,
-        work: Working
+        work: Working,
+        customPermissions: ReadonlySet<string>
     ): string | undefined {
         const hasObject = (n: string): boolean =>
             work.objects.has(n.toLowerCase());
@@ -1723,6 +1779,12 @@ export class DeployService {
                 const o = text(cs, 'name') ?? '';
                 if (o.endsWith('__c') && !hasObject(o))
                     return `In field: name - no CustomObject named ${o} found`;
+            }
+            for (const cp of list(ps, 'customPermissions')) {
+                const n = text(cp, 'name') ?? '';
+                // Same shape as the other unresolved references of a permission set.
+                if (n && !customPermissions.has(n.toLowerCase()))
+                    return `In field: name - no CustomPermission named ${n} found`;
             }
         }
         if (

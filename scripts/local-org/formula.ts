@@ -2,7 +2,9 @@
  * The subset of Salesforce's formula language the local org evaluates for validation
  * rules: literals, field references on the record itself, the logical functions and
  * operators (AND, OR, NOT, &&, ||, !), comparisons, IF, ISBLANK, ISNULL, ISPICKVAL,
- * TEXT, LEN, BEGINS, CONTAINS, ISNEW, ISCHANGED, PRIORVALUE and BLANKVALUE.
+ * TEXT, LEN, BEGINS, CONTAINS, ISNEW, ISCHANGED, PRIORVALUE and BLANKVALUE, and the
+ * `$Permission.<CustomPermission>` global (true when the acting user holds that custom
+ * permission through the profile or an assigned permission set).
  *
  * Anything else (relationship paths, $User/$Setup globals, date and math functions,
  * string concatenation…) is reported as unsupported: the deploy stores such a rule,
@@ -12,6 +14,7 @@
 export type FormulaNode =
     | { kind: 'literal'; value: string | number | boolean | null }
     | { kind: 'field'; name: string }
+    | { kind: 'permission'; name: string }
     | { kind: 'call'; name: string; args: FormulaNode[] }
     | { kind: 'binary'; op: string; left: FormulaNode; right: FormulaNode }
     | { kind: 'not'; operand: FormulaNode };
@@ -215,6 +218,8 @@ export function parseFormula(src: string): FormulaNode {
             if (upper === 'TRUE') return { kind: 'literal', value: true };
             if (upper === 'FALSE') return { kind: 'literal', value: false };
             if (upper === 'NULL') return { kind: 'literal', value: null };
+            const perm = /^\$Permission\.([A-Za-z][A-Za-z0-9_]*)$/i.exec(t.v);
+            if (perm) return { kind: 'permission', name: perm[1] };
             if (t.v.startsWith('$') || t.v.includes('.')) {
                 throw new FormulaUnsupported(
                     `reference ${t.v} is not supported by the local org`
@@ -235,11 +240,11 @@ export function parseFormula(src: string): FormulaNode {
     return node;
 }
 
-/** Every field name a formula references (for the deploy's existence check). */
-export function referencedFields(node: FormulaNode): string[] {
+/** Every name of one kind a formula references. */
+function referenced(node: FormulaNode, kind: 'field' | 'permission'): string[] {
     const out = new Set<string>();
     const walk = (n: FormulaNode): void => {
-        if (n.kind === 'field') out.add(n.name);
+        if (n.kind === kind) out.add(n.name);
         else if (n.kind === 'call') n.args.forEach(walk);
         else if (n.kind === 'binary') {
             walk(n.left);
@@ -250,12 +255,28 @@ export function referencedFields(node: FormulaNode): string[] {
     return [...out];
 }
 
+/** Every field name a formula references (for the deploy's existence check). */
+export function referencedFields(node: FormulaNode): string[] {
+    return referenced(node, 'field');
+}
+
+/** Every custom permission a formula's `$Permission.X` references (deploy check). */
+export function referencedPermissions(node: FormulaNode): string[] {
+    return referenced(node, 'permission');
+}
+
 export interface FormulaContext {
     /** Field value of the record being saved (JSON-style: booleans, strings, numbers). */
     get(name: string): unknown;
     /** Value before this save (undefined on create). */
     prior(name: string): unknown;
     isNew: boolean;
+    /**
+     * Whether the acting user holds the custom permission (`$Permission.<name>`).
+     * Called only when a formula reaches such a reference, so callers can look the
+     * user's permissions up lazily.
+     */
+    hasPermission(name: string): boolean;
 }
 
 const blank = (v: unknown): boolean =>
@@ -299,6 +320,8 @@ export function evaluateFormula(
             return node.value;
         case 'field':
             return ctx.get(node.name);
+        case 'permission':
+            return ctx.hasPermission(node.name);
         case 'not':
             return !truthy(evaluateFormula(node.operand, ctx));
         case 'binary':

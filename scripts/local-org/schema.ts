@@ -664,6 +664,101 @@ function permissionSetAssignment(): ObjectDef {
     };
 }
 
+/**
+ * CustomPermission: one row per deployed custom permission (kept in step with the
+ * deployed metadata, see users.ts syncPermissionSets). Read-only through the API, as
+ * in Salesforce (describeSObjects, query, retrieve only:
+ * https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-custompermission.html).
+ */
+function customPermission(): ObjectDef {
+    const ro = { ...readOnly, system: false };
+    return {
+        name: 'CustomPermission',
+        label: 'Custom Permission',
+        labelPlural: 'Custom Permissions',
+        keyPrefix: '0CP',
+        custom: false,
+        createable: false,
+        updateable: false,
+        deletable: false,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            isDeletedField(),
+            f('DeveloperName', 'Name', 'string', {
+                ...ro,
+                length: 80,
+                nillable: false
+            }),
+            f('MasterLabel', 'Label', 'string', {
+                ...ro,
+                length: 80,
+                nillable: false,
+                nameField: true
+            }),
+            f('Description', 'Description', 'textarea', { ...ro, length: 255 }),
+            f('IsLicensed', 'Is Licensed', 'boolean', {
+                ...ro,
+                nillable: false,
+                defaultValue: false
+            }),
+            f('NamespacePrefix', 'Namespace Prefix', 'string', {
+                ...ro,
+                length: 15
+            }),
+            ...auditFields()
+        ]
+    };
+}
+
+/**
+ * SetupEntityAccess: a permission set's (or profile's) grant of a setup entity; the
+ * local org models the custom-permission kind (SetupEntityType 'CustomPermission'),
+ * written from each deployed permission set's <customPermissions> entries.
+ */
+function setupEntityAccess(): ObjectDef {
+    return {
+        name: 'SetupEntityAccess',
+        label: 'Setup Entity Access',
+        labelPlural: 'Setup Entity Access',
+        keyPrefix: '0J0',
+        custom: false,
+        createable: true,
+        updateable: false,
+        deletable: true,
+        queryable: true,
+        validationRules: [],
+        fields: [
+            idField(),
+            isDeletedField(),
+            f('ParentId', 'Parent ID', 'reference', {
+                length: 18,
+                nillable: false,
+                required: true,
+                updateable: false,
+                referenceTo: ['PermissionSet'],
+                relationshipName: 'Parent',
+                childRelationshipName: 'SetupEntityAccessItems',
+                deleteConstraint: 'Cascade'
+            }),
+            f('SetupEntityId', 'Setup Entity ID', 'reference', {
+                length: 18,
+                nillable: false,
+                required: true,
+                updateable: false,
+                referenceTo: ['CustomPermission']
+            }),
+            f('SetupEntityType', 'Setup Entity Type', 'picklist', {
+                ...readOnly,
+                system: false,
+                ...picklist(['CustomPermission'])
+            }),
+            ...auditFields()
+        ]
+    };
+}
+
 function organization(): ObjectDef {
     const ro = { ...readOnly, system: false };
     return {
@@ -726,7 +821,9 @@ export function standardObjects(): ObjectDef[] {
         profile(),
         permissionSet(),
         objectPermissions(),
-        permissionSetAssignment()
+        permissionSetAssignment(),
+        customPermission(),
+        setupEntityAccess()
     ];
 }
 

@@ -40,7 +40,12 @@ import {
     canEdit,
     currentActor
 } from './sharing';
-import { checkAssignment, checkOwner, ensureAccessModel } from './users';
+import {
+    checkAssignment,
+    checkOwner,
+    customPermissionsFor,
+    ensureAccessModel
+} from './users';
 
 export type Row = Record<string, unknown>;
 
@@ -80,7 +85,9 @@ const ACCESS_OBJECTS = new Set([
     'Profile',
     'PermissionSet',
     'ObjectPermissions',
-    'PermissionSetAssignment'
+    'PermissionSetAssignment',
+    'CustomPermission',
+    'SetupEntityAccess'
 ]);
 const USER_NAME = 'admin@optout.local';
 
@@ -650,6 +657,18 @@ export class OrgStore {
         record: Row,
         prior: Row | undefined
     ): void {
+        if (obj.validationRules.length === 0) return;
+        // `$Permission.X` is about the acting user (the request's session user; the
+        // org's own admin outside a request). Looked up only when a rule reaches it,
+        // and then from the per-user cache: no SQL per row.
+        let held: ReadonlySet<string> | undefined;
+        const hasPermission = (name: string): boolean => {
+            held ??= customPermissionsFor(
+                this,
+                this.actor()?.userId ?? this.userId
+            );
+            return held.has(name.toLowerCase());
+        };
         for (const rule of obj.validationRules) {
             if (!rule.active || !rule.supported) continue;
             const node = this.compiledRule(rule.errorConditionFormula);
@@ -666,7 +685,8 @@ export class OrgStore {
                 hit = evaluateFormula(node, {
                     get: (n) => valueOf(record, n),
                     prior: (n) => valueOf(prior, n),
-                    isNew: prior === undefined
+                    isNew: prior === undefined,
+                    hasPermission
                 });
             } catch (err) {
                 if (err instanceof FormulaUnsupported) continue;

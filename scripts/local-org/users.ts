@@ -358,7 +358,9 @@ const permissionXml = new XMLParser({
     parseTagValue: false,
     trimValues: true,
     isArray: (name) =>
-        name === 'objectPermissions' || name === 'userPermissions'
+        name === 'objectPermissions' ||
+        name === 'userPermissions' ||
+        name === 'customPermissions'
 });
 
 interface ParsedSet {
@@ -366,6 +368,8 @@ interface ParsedSet {
     description: string | null;
     modifyAllData: boolean;
     viewAllData: boolean;
+    /** The custom permissions the set enables (<customPermissions>, enabled true). */
+    customPermissions: string[];
     objects: Array<{
         object: string;
         read: boolean;
@@ -407,6 +411,13 @@ export function parsePermissionSet(
         viewAllData:
             userPerms.includes('ViewAllData') ||
             userPerms.includes('ModifyAllData'),
+        customPermissions: (
+            (ps.customPermissions as
+                Array<Record<string, unknown>> | undefined) ?? []
+        )
+            .filter((c) => b(c, 'enabled'))
+            .map((c) => t(c, 'name'))
+            .filter((n): n is string => !!n),
         objects: (
             (ps.objectPermissions as
                 Array<Record<string, unknown>> | undefined) ?? []
@@ -423,13 +434,79 @@ export function parsePermissionSet(
 }
 
 /**
- * Keeps PermissionSet and ObjectPermissions rows in step with the deployed permission
- * sets (_lo_components): a deploy creates or updates the set by Name and replaces its
- * object permissions, as a Metadata API deploy does. Runs after every deploy and at start.
+ * Keeps CustomPermission rows in step with the deployed custom permissions
+ * (_lo_components, type CustomPermission): created or updated by DeveloperName.
+ * Returns the id of each, by lower-cased DeveloperName.
+ */
+function syncCustomPermissions(store: OrgStore): Map<string, string> {
+    const cpObj = object(store, 'CustomPermission');
+    const components = store
+        .prepare(
+            "SELECT fullName, content FROM _lo_components WHERE type = 'CustomPermission'"
+        )
+        .all() as Array<{ fullName: string; content: Buffer | string | null }>;
+    const ids = new Map<string, string>();
+    for (const r of store
+        .prepare(
+            'SELECT "Id" AS id, "DeveloperName" AS name FROM "o_CustomPermission" WHERE "IsDeleted" = 0'
+        )
+        .all() as Array<{ id: string; name: string }>)
+        ids.set(r.name.toLowerCase(), r.id);
+    let changed = false;
+    for (const c of components) {
+        const content = String(c.content ?? '');
+        const start = content.indexOf('<');
+        const doc = permissionXml.parse(
+            start < 0 ? '' : content.slice(start)
+        ) as { CustomPermission?: Record<string, unknown> };
+        const cp = doc.CustomPermission ?? {};
+        const str = (k: string): string | null =>
+            typeof cp[k] === 'string' ? (cp[k] as string) : null;
+        const values = {
+            MasterLabel: str('label') ?? c.fullName,
+            Description: str('description'),
+            IsLicensed: str('isLicensed')?.toLowerCase() === 'true' ? 1 : 0
+        };
+        const id = ids.get(c.fullName.toLowerCase());
+        if (id) {
+            store
+                .prepare(
+                    'UPDATE "o_CustomPermission" SET "MasterLabel" = ?, "Description" = ?, "IsLicensed" = ? WHERE "Id" = ?'
+                )
+                .run(
+                    values.MasterLabel,
+                    values.Description,
+                    values.IsLicensed,
+                    id
+                );
+            continue;
+        }
+        ids.set(
+            c.fullName.toLowerCase(),
+            store.insertRaw(
+                cpObj,
+                { DeveloperName: c.fullName, ...values },
+                Date.now(),
+                store.userId
+            )
+        );
+        changed = true;
+    }
+    if (changed) store.accessChanged();
+    return ids;
+}
+
+/**
+ * Keeps PermissionSet, ObjectPermissions and SetupEntityAccess (custom permission)
+ * rows in step with the deployed permission sets (_lo_components): a deploy creates
+ * or updates the set by Name and replaces its object and custom permissions, as a
+ * Metadata API deploy does. Runs after every deploy and at start.
  */
 export function syncPermissionSets(store: OrgStore): void {
     const psObj = object(store, 'PermissionSet');
     const opObj = object(store, 'ObjectPermissions');
+    const seaObj = object(store, 'SetupEntityAccess');
+    const customPermissionIds = syncCustomPermissions(store);
     const components = store
         .prepare(
             "SELECT fullName, content FROM _lo_components WHERE type = 'PermissionSet'"
@@ -467,6 +544,11 @@ export function syncPermissionSets(store: OrgStore): void {
                         'DELETE FROM "o_ObjectPermissions" WHERE "ParentId" = ?'
                     )
                     .run(id);
+                store
+                    .prepare(
+                        'DELETE FROM "o_SetupEntityAccess" WHERE "ParentId" = ?'
+                    )
+                    .run(id);
             } else {
                 id = store.insertRaw(
                     psObj,
@@ -500,7 +582,64 @@ export function syncPermissionSets(store: OrgStore): void {
                     store.userId
                 );
             }
+            for (const name of parsed.customPermissions) {
+                // The deploy refuses a set naming an unknown custom permission.
+                const entity = customPermissionIds.get(name.toLowerCase());
+                if (!entity) continue;
+                store.insertRaw(
+                    seaObj,
+                    {
+                        ParentId: id,
+                        SetupEntityId: entity,
+                        SetupEntityType: 'CustomPermission'
+                    },
+                    now,
+                    store.userId
+                );
+            }
         }
         store.accessChanged();
     })();
+}
+
+const customPermissionCache = new WeakMap<
+    OrgStore,
+    { version: number; byUser: Map<string, ReadonlySet<string>> }
+>();
+
+/**
+ * The custom permissions a user holds (lower-cased DeveloperNames): those enabled in
+ * the profile's own permission set or in any assigned one. A System Administrator
+ * holds none unless granted so: Modify All Data does not imply custom permissions,
+ * which are enabled per profile or permission set (Salesforce Help, "Enable Custom
+ * Permissions in Permission Sets",
+ * https://help.salesforce.com/s/articleView?id=platform.perm_sets_custom_perms.htm&type=5).
+ * Cached per user like accessFor (one query per user until access changes), so a
+ * validation rule's `$Permission` costs no SQL per row.
+ */
+export function customPermissionsFor(
+    store: OrgStore,
+    userId: string
+): ReadonlySet<string> {
+    let cache = customPermissionCache.get(store);
+    if (!cache || cache.version !== store.accessVersion) {
+        cache = { version: store.accessVersion, byUser: new Map() };
+        customPermissionCache.set(store, cache);
+    }
+    const hit = cache.byUser.get(userId);
+    if (hit) return hit;
+    const rows = store
+        .prepare(
+            `SELECT DISTINCT cp."DeveloperName" AS name
+             FROM "o_SetupEntityAccess" sea
+             JOIN "o_CustomPermission" cp ON cp."Id" = sea."SetupEntityId" AND cp."IsDeleted" = 0
+             JOIN "o_PermissionSet" ps ON ps."Id" = sea."ParentId" AND ps."IsDeleted" = 0
+             WHERE sea."IsDeleted" = 0 AND (
+                 ps."Id" IN (SELECT a."PermissionSetId" FROM "o_PermissionSetAssignment" a WHERE a."AssigneeId" = ? AND a."IsDeleted" = 0)
+                 OR (ps."IsOwnedByProfile" = 1 AND ps."ProfileId" = (SELECT u."ProfileId" FROM "o_User" u WHERE u."Id" = ?)))`
+        )
+        .all(userId, userId) as Array<{ name: string }>;
+    const held = new Set(rows.map((r) => r.name.toLowerCase()));
+    cache.byUser.set(userId, held);
+    return held;
 }

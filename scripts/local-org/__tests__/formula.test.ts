@@ -2,18 +2,21 @@ import {
     evaluateFormula,
     FormulaUnsupported,
     parseFormula,
-    referencedFields
+    referencedFields,
+    referencedPermissions
 } from '../formula';
 
 function evaluate(
     formula: string,
     record: Record<string, unknown>,
-    prior?: Record<string, unknown>
+    prior?: Record<string, unknown>,
+    permissions: string[] = []
 ): unknown {
     return evaluateFormula(parseFormula(formula), {
         get: (n) => record[n] ?? null,
         prior: (n) => prior?.[n] ?? null,
-        isNew: prior === undefined
+        isNew: prior === undefined,
+        hasPermission: (n) => permissions.includes(n)
     });
 }
 
@@ -109,10 +112,46 @@ describe('validation rule formulas (local org subset)', () => {
         ]);
     });
 
+    it('evaluates $Permission.<Name> as whether the acting user holds it', () => {
+        const rule =
+            "AND(ISCHANGED(HasOptedOutOfEmail), Department = 'Investor Relations', NOT($Permission.Opt_Out_Sync_Integration_User))";
+        const prior = {
+            HasOptedOutOfEmail: false,
+            Department: 'Investor Relations'
+        };
+        const next = { ...prior, HasOptedOutOfEmail: true };
+        expect(evaluate(rule, next, prior)).toBe(true);
+        expect(
+            evaluate(rule, next, prior, ['Opt_Out_Sync_Integration_User'])
+        ).toBe(false);
+        expect(referencedPermissions(parseFormula(rule))).toEqual([
+            'Opt_Out_Sync_Integration_User'
+        ]);
+        // A permission is not a field: the deploy's field check must not see it.
+        expect(referencedFields(parseFormula(rule)).sort()).toEqual([
+            'Department',
+            'HasOptedOutOfEmail'
+        ]);
+        // Only asked for when the formula reaches it (lazy lookup per user).
+        let asked = 0;
+        evaluateFormula(parseFormula(rule), {
+            get: () => false,
+            prior: () => false,
+            isNew: false,
+            hasPermission: () => {
+                asked++;
+                return false;
+            }
+        });
+        expect(asked).toBe(0);
+    });
+
     it('reports what it cannot evaluate instead of guessing', () => {
         for (const f of [
             'Contact__r.Email = "x"',
             '$User.Id = OwnerId',
+            '$Permission.Has.Dot',
+            '$Setup.Opt_Out_Sync_Settings__c.Enabled__c',
             'TODAY() > Due__c',
             'A__c & B__c = "x"',
             'REGEX(Email__c, "[a-z]+")',
