@@ -8,13 +8,12 @@
  * (Mailchimp kept failing) exits 3, like a partial sync.
  */
 import type { Command } from 'commander';
-import type { Ledger } from '../../ledger/ledger';
 import { OptoutError } from '../../model/errors';
-import { MailchimpApiError, MailchimpClient } from '../../mailchimp/client';
+import { MailchimpClient } from '../../mailchimp/client';
 import { mailchimpConfig } from '../../mailchimp/config';
-import { chosenLists } from '../../mailchimp/lists';
-import { PULL_JOB, pullMailchimp, type PullResult } from '../../mailchimp/pull';
-import { PUSH_JOB, pushMailchimp, type PushResult } from '../../mailchimp/push';
+import { listsFor, runPull, runPush } from '../../mailchimp/job';
+import type { PullResult } from '../../mailchimp/pull';
+import type { PushResult } from '../../mailchimp/push';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -31,50 +30,6 @@ interface ConnectorOptions extends LedgerOptions {
 
 function collect(value: string, previous: string[] = []): string[] {
     return [...previous, value];
-}
-
-/** Mailchimp's own title and detail, with what to do. */
-function apiError(err: unknown): unknown {
-    if (!(err instanceof MailchimpApiError)) return err;
-    const auth = err.status === 401 || err.status === 403;
-    return new OptoutError(
-        auth ? 'MAILCHIMP_REFUSED' : 'MAILCHIMP_ERROR',
-        `Mailchimp: ${err.message}`,
-        {
-            actions: auth
-                ? [
-                      'Check MAILCHIMP_API_KEY (Mailchimp: Profile → Extras → API keys) and its data centre suffix'
-                  ]
-                : [
-                      'Run the command again: what was done is recorded and is not repeated'
-                  ],
-            cause: err
-        }
-    );
-}
-
-/** Runs one connector job as a ledger run (shown by `optout status`). */
-async function asRun<T extends { requests: number }>(
-    ledger: Ledger,
-    job: string,
-    work: (runId: string) => Promise<T>,
-    partial: (r: T) => boolean
-): Promise<T> {
-    const run = ledger.startRun({ job });
-    try {
-        const result = await work(run.id);
-        ledger.finishRun(run.id, {
-            status: partial(result) ? 'partial' : 'succeeded',
-            result
-        });
-        return result;
-    } catch (err) {
-        ledger.finishRun(run.id, {
-            status: 'failed',
-            result: { error: String(err) }
-        });
-        throw apiError(err);
-    }
 }
 
 function prepare(opts: ConnectorOptions): {
@@ -154,18 +109,9 @@ export const register: CommandModule = (program: Command) => {
         runCommand(sub, async (out) => {
             const { client, wanted } = prepare(opts);
             const ledgerPath = resolveLedgerPath(opts.ledger);
-            const lists = await chosenLists(client, wanted).catch(
-                (e: unknown) => {
-                    throw apiError(e);
-                }
-            );
+            const lists = await listsFor(client, wanted);
             return withLedger(opts, async (ledger) => {
-                const result = await asRun(
-                    ledger,
-                    PULL_JOB,
-                    (runId) => pullMailchimp(ledger, client, lists, runId),
-                    () => false
-                );
+                const result = await runPull(ledger, client, lists);
                 out.result({ ...result, ledger: ledgerPath }, () =>
                     renderPull(result)
                 );
@@ -207,21 +153,13 @@ export const register: CommandModule = (program: Command) => {
                     );
                 const { client, wanted } = prepare(opts);
                 const ledgerPath = resolveLedgerPath(opts.ledger);
-                const lists = await chosenLists(client, wanted).catch(
-                    (e: unknown) => {
-                        throw apiError(e);
-                    }
-                );
+                const lists = await listsFor(client, wanted);
                 return withLedger(opts, async (ledger) => {
-                    const result = await asRun(
+                    const result = await runPush(
                         ledger,
-                        PUSH_JOB,
-                        (runId) =>
-                            pushMailchimp(ledger, client, lists, {
-                                runId,
-                                batchThreshold: threshold
-                            }),
-                        (r) => r.failed.length > 0
+                        client,
+                        lists,
+                        threshold
                     );
                     out.result({ ...result, ledger: ledgerPath }, () =>
                         renderPush(result)

@@ -61,6 +61,30 @@ describe('optout mailchimp', () => {
         }
     );
 
+    it('optout schedule refuses a malformed key before starting', async () => {
+        process.env.MAILCHIMP_API_KEY = 'nope';
+        const r = await cli(
+            'schedule',
+            '--target-org',
+            'local',
+            '--dry-run',
+            '--ledger',
+            ledgerPath
+        );
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain('MAILCHIMP_BAD_KEY');
+        delete process.env.MAILCHIMP_API_KEY;
+        const ok = await cli(
+            'schedule',
+            '--target-org',
+            'local',
+            '--dry-run',
+            '--ledger',
+            ledgerPath
+        );
+        expect(ok.code).toBe(0);
+    });
+
     it('refuses an audience Mailchimp does not have, naming the ones it has', async () => {
         const news = mc.admin.createList('Newsletter').id;
         const r = await cli(

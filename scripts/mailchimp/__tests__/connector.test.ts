@@ -14,6 +14,7 @@ import {
     startLocalMailchimp
 } from '../../local-mailchimp/server';
 import { MailchimpClient, type ClientOptions } from '../client';
+import { type ConnectorEvent, MailchimpSchedule } from '../job';
 import { fetchLists } from '../lists';
 import { PULL_JOB, pullMailchimp } from '../pull';
 import { pushMailchimp, subscriberHash, type PushOptions } from '../push';
@@ -336,5 +337,41 @@ describe('mailchimp push', () => {
         expect(mc.admin.member(news, 'p0@example.com')?.id).toBe(
             subscriberHash('p0@example.com')
         );
+    });
+
+    it('runs pull then push as the hourly scheduled job, recorded as runs', async () => {
+        const { news } = seedMailchimp();
+        const events: ConnectorEvent[] = [];
+        const jobs = new MailchimpSchedule({
+            ledger,
+            config: { apiKey: mc.apiKey, dc: mc.dc, apiUrl: mc.apiUrl },
+            cron: '0 * * * *',
+            timezone: 'UTC',
+            onEvent: (e) => events.push(e)
+        });
+        await jobs.runOnce();
+        ledger.recordUnsubscribe({
+            email: 'cat@example.com',
+            scope: 'all',
+            source: 'salesforce'
+        });
+        await jobs.runOnce();
+        await jobs.stop();
+        expect(events.map((e) => e.event)).toEqual(['mailchimp', 'mailchimp']);
+        const last = events[1];
+        expect(last.event === 'mailchimp' && last.push.delivered).toBe(1);
+        expect(apiChanges()).toEqual([`${news}:cat@example.com→unsubscribed`]);
+        expect(
+            ledger
+                .listRuns()
+                .map((r) => r.job)
+                .sort()
+        ).toEqual([
+            'mailchimp-pull',
+            'mailchimp-pull',
+            'mailchimp-push',
+            'mailchimp-push'
+        ]);
+        expect(ledger.getLock('job:mailchimp')).toBeUndefined();
     });
 });
