@@ -1,5 +1,5 @@
 /**
- * `optout mailchimp pull | push` — the Mailchimp connector (R15).
+ * `optout mailchimp pull | push | webhook` — the Mailchimp connector (R15).
  * pull: audiences and members changed since the last pull into the ledger; push: every
  * ledger unsubscribe a Mailchimp audience has not got, as "unsubscribed" (never
  * subscribes anyone). Configured by MAILCHIMP_API_KEY (and MAILCHIMP_API_URL); a
@@ -11,9 +11,15 @@ import type { Command } from 'commander';
 import { OptoutError } from '../../model/errors';
 import { MailchimpClient } from '../../mailchimp/client';
 import { mailchimpConfig } from '../../mailchimp/config';
-import { listsFor, runPull, runPush } from '../../mailchimp/job';
+import {
+    connectorError,
+    listsFor,
+    runPull,
+    runPush
+} from '../../mailchimp/job';
 import type { PullResult } from '../../mailchimp/pull';
 import type { PushResult } from '../../mailchimp/push';
+import { checkWebhookUrl, registerWebhooks } from '../../mailchimp/webhooks';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -168,4 +174,49 @@ export const register: CommandModule = (program: Command) => {
                 });
             })
     );
+
+    cmd.command('webhook')
+        .description(
+            'Register the audience webhook that sends Mailchimp changes to optout serve'
+        )
+        .requiredOption(
+            '--url <url>',
+            'the public URL of optout serve: https://HOST/mailchimp?secret=SECRET'
+        )
+        .option(
+            '--audience <id>',
+            'only this audience (Mailchimp list id); repeatable',
+            collect
+        )
+        .action(
+            async (opts: { url: string; audience?: string[] }, sub: Command) =>
+                runCommand(sub, async (out) => {
+                    const url = checkWebhookUrl(opts.url);
+                    const { client, wanted } = prepare(opts);
+                    const lists = await listsFor(client, wanted);
+                    const registered = await registerWebhooks(
+                        client,
+                        lists,
+                        url
+                    ).catch((e: unknown) => {
+                        throw connectorError(e);
+                    });
+                    out.result({ url, audiences: registered }, () =>
+                        registered.length === 0
+                            ? 'This Mailchimp account has no audience.'
+                            : renderTable(
+                                  ['Audience', 'Name', 'Webhook', 'Outcome'],
+                                  registered.map((r) => [
+                                      r.listId,
+                                      r.name,
+                                      r.webhookId,
+                                      r.outcome === 'already'
+                                          ? 'already registered'
+                                          : 'registered'
+                                  ])
+                              )
+                    );
+                    return 0;
+                })
+        );
 };

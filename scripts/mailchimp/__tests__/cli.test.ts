@@ -4,6 +4,8 @@
  * push run end to end against the local Mailchimp, recorded as runs.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../../cli/__tests__/run-cli';
@@ -160,5 +162,70 @@ describe('optout mailchimp', () => {
             'mailchimp-push:succeeded'
         ]);
         runs.close();
+    });
+
+    it('registers the audience webhook once, with the events the server handles', async () => {
+        const news = mc.admin.createList('Newsletter').id;
+        // Mailchimp checks the URL with a GET that must answer 200 (optout serve does).
+        const serve = createServer((_req, res) => res.end('ok'));
+        await new Promise<void>((r) => serve.listen(0, '127.0.0.1', r));
+        const url = `http://127.0.0.1:${(serve.address() as AddressInfo).port}/mailchimp?secret=s3cret-s3cret-s3cret`;
+        try {
+            const bad = await cli(
+                'mailchimp',
+                'webhook',
+                '--url',
+                'http://x.example/hook',
+                '--json'
+            );
+            expect(bad.code).toBe(2);
+            expect(bad.stderr + bad.stdout).toContain('BAD_WEBHOOK_URL');
+            expect(mc.admin.stats().requests).toEqual({});
+            const first = await cli(
+                'mailchimp',
+                'webhook',
+                '--url',
+                url,
+                '--json'
+            );
+            expect(first.code).toBe(0);
+            expect(first.json.audiences).toEqual([
+                expect.objectContaining({ listId: news, outcome: 'registered' })
+            ]);
+            const again = await cli(
+                'mailchimp',
+                'webhook',
+                '--url',
+                url,
+                '--json'
+            );
+            expect(again.json.audiences).toEqual([
+                expect.objectContaining({ listId: news, outcome: 'already' })
+            ]);
+            const hooks = (await (
+                await fetch(`${mc.apiUrl}/lists/${news}/webhooks`, {
+                    headers: { authorization: `apikey ${mc.apiKey}` }
+                })
+            ).json()) as {
+                webhooks: {
+                    events: Record<string, boolean>;
+                    sources: Record<string, boolean>;
+                }[];
+            };
+            expect(hooks.webhooks).toHaveLength(1);
+            expect(hooks.webhooks[0].events).toMatchObject({
+                unsubscribe: true,
+                cleaned: true,
+                subscribe: true,
+                campaign: false
+            });
+            expect(hooks.webhooks[0].sources).toMatchObject({
+                user: true,
+                admin: true,
+                api: false
+            });
+        } finally {
+            await new Promise((r) => serve.close(r));
+        }
     });
 });
