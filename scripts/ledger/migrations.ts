@@ -186,6 +186,27 @@ ALTER TABLE memberships ADD COLUMN sync_dead_at TEXT NULL;
 CREATE INDEX memberships_stuck ON memberships(sync_error_code)
     WHERE sync_outcome IN ('rejected', 'dead_letter');
 `
+    },
+    {
+        version: 5,
+        name: 'Mailchimp deliveries (R15)',
+        // One row per (unsubscribe, Mailchimp audience) once that audience has it:
+        // delivered (Mailchimp answered the PATCH), skipped (Mailchimp refused it for
+        // good, e.g. 404 not a member; its title and detail kept) or in_mailchimp (a
+        // pull saw the member unsubscribed there: it came from Mailchimp or already
+        // reached it). Rows are only added, so a re-run never sends one twice.
+        sql: `
+CREATE TABLE mailchimp_deliveries (
+    unsubscribe_id INTEGER NOT NULL REFERENCES unsubscribes(id),
+    list_id TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'skipped', 'in_mailchimp')),
+    detail TEXT NULL,
+    run_id TEXT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (unsubscribe_id, list_id)
+);
+CREATE INDEX mailchimp_deliveries_list ON mailchimp_deliveries(list_id);
+`
     }
 ];
 

@@ -157,7 +157,9 @@ export type AuditAction =
     | 'membership_changed'
     | 'unsubscribe_requeued'
     | 'delivery_failed'
-    | 'retry_requested';
+    | 'retry_requested'
+    | 'mailchimp_delivered'
+    | 'mailchimp_skipped';
 
 export interface AuditInput {
     action: AuditAction;

@@ -7,6 +7,7 @@ import { register as deploy } from './deploy';
 import { register as history } from './history';
 import { register as importCsv } from './import';
 import { register as localOrg } from './local-org';
+import { register as mailchimp } from './mailchimp';
 import { register as resubscribe } from './resubscribe';
 import { register as retry } from './retry';
 import { register as schedule } from './schedule';
@@ -29,5 +30,6 @@ export const commands: CommandModule[] = [
     settings,
     serve,
     schedule,
-    demo
+    demo,
+    mailchimp
 ];

@@ -28,6 +28,8 @@ import {
     type SchedulerEvent
 } from '../../scheduler';
 import { waitForStopSignal } from '../../scheduler/signals';
+import { mailchimpConfig, mailchimpConfigured } from '../../mailchimp/config';
+import { MailchimpSchedule, type ConnectorEvent } from '../../mailchimp/job';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -68,6 +70,14 @@ function renderPlan(plan: SchedulePlan): string {
 function emit(out: Output, value: Record<string, unknown>, text: string): void {
     if (out.json) process.stdout.write(`${JSON.stringify(value)}\n`);
     else out.print(text);
+}
+
+/** One line per hourly Mailchimp pull and push. */
+export function mailchimpLine(e: ConnectorEvent): string {
+    if (e.event === 'mailchimp_failed')
+        return `${e.at} Mailchimp failed: ${e.error.message}`;
+    const changed = e.pull.audiences.reduce((n, a) => n + a.changed, 0);
+    return `${e.at} Mailchimp: pulled ${changed} change(s) from ${e.pull.audiences.length} audience(s); pushed ${e.push.delivered} unsubscribe(s), ${e.push.skipped.length} skipped, ${e.push.failed.length} left for the next run.`;
 }
 
 /** One line per scheduler event. */
@@ -161,6 +171,9 @@ export const register: CommandModule = (program: Command) => {
                     { minMs: 1000, maxMs: 3_600_000 }
                 )
             });
+            // With MAILCHIMP_API_KEY set, the hourly cron also pulls from and pushes
+            // to Mailchimp; a bad key is a usage error before anything starts.
+            const mailchimp = mailchimpConfigured() ? mailchimpConfig() : null;
             const ledgerPath = resolveLedgerPath(opts.ledger);
             const plan = schedulePlan(config);
             if (opts.dryRun) {
@@ -218,6 +231,22 @@ export const register: CommandModule = (program: Command) => {
                     ].join('\n')
                 );
                 scheduler.start();
+                const mailchimpJobs =
+                    mailchimp &&
+                    new MailchimpSchedule({
+                        ledger,
+                        config: mailchimp,
+                        cron: config.hourly,
+                        timezone: config.timezone,
+                        onEvent: (e) => emit(out, e, mailchimpLine(e))
+                    });
+                if (mailchimpJobs) {
+                    mailchimpJobs.start();
+                    out.log(
+                        'info',
+                        `Mailchimp (${mailchimp.apiUrl}): pull and push on the hourly schedule.`
+                    );
+                }
                 const stop = waitForStopSignal(() => {
                     out.log(
                         'warn',
@@ -232,6 +261,7 @@ export const register: CommandModule = (program: Command) => {
                     `${signal}: no new runs${busy.length ? `; waiting for ${busy.join(', ')} to finish (Ctrl-C again to stop at once)` : ''}.`
                 );
                 await scheduler.stop({ timeoutMs: 60_000 });
+                await mailchimpJobs?.stop();
                 stop.dispose();
                 emit(
                     out,

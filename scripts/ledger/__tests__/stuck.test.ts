@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEAD_LETTER_AFTER, STUCK_OUTCOMES } from '../../model/stuck';
 import { Ledger } from '../ledger';
-import { MIGRATIONS } from '../migrations';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../migrations';
 import type { AttemptError } from '../types';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -67,7 +67,7 @@ describe('migration 3 (stuck records)', () => {
         old.close();
         const ledger = Ledger.open(path);
         try {
-            expect(ledger.schemaVersion).toBe(3);
+            expect(ledger.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
             const [u] = ledger.undeliveredUnsubscribes();
             expect(u).toMatchObject({
                 failures: 0,
