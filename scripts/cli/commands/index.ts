@@ -3,6 +3,7 @@
  */
 import type { CommandModule } from '../command';
 import { register as demo } from './demo';
+import { register as exportData } from './export';
 import { register as deploy } from './deploy';
 import { register as history } from './history';
 import { register as importCsv } from './import';
@@ -29,5 +30,6 @@ export const commands: CommandModule[] = [
     settings,
     serve,
     schedule,
-    demo
+    demo,
+    exportData
 ];
