@@ -2131,6 +2131,13 @@ export class Ledger {
         return row?.value;
     }
 
+    /** Every cursor of a job (e.g. the notify URLs' delivery cursors), by name. */
+    listCursors(job: string): { name: string; value: string }[] {
+        return this.stmt(
+            'SELECT name, value FROM cursors WHERE job = ? ORDER BY name'
+        ).all(job) as { name: string; value: string }[];
+    }
+
     setCursor(job: string, name: string, value: string | number): void {
         this.transaction(() =>
             this.stmt(

@@ -157,7 +157,10 @@ export type AuditAction =
     | 'membership_changed'
     | 'unsubscribe_requeued'
     | 'delivery_failed'
-    | 'retry_requested';
+    | 'retry_requested'
+    /** An outbound notification (R15) a URL confirmed with a 2xx, or did not. */
+    | 'notify_delivered'
+    | 'notify_failed';
 
 export interface AuditInput {
     action: AuditAction;
