@@ -56,7 +56,7 @@ INSERT INTO unsubscribes (id, person_id, scope, audience_id, source, reason, col
         old.close();
 
         const ledger = Ledger.open(path);
-        expect(ledger.schemaVersion).toBe(4);
+        expect(ledger.schemaVersion).toBe(Ledger.LATEST_SCHEMA_VERSION);
         const page = ledger.suppressionPage(undefined);
         expect(
             page.items.map((i) => [i.eventId, i.email, i.removedAt])
