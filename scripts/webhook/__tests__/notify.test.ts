@@ -278,7 +278,9 @@ describe('the delivery loop', () => {
     it('a restart resumes from the cursor: nothing lost, nothing confirmed sent twice', async () => {
         let ledger = Ledger.open(ledgerPath);
         // Event 3's first answer is lost (500), then the process stops.
-        const r = await receiver((_n, body) => (body.eventId === 3 ? 500 : 200));
+        const r = await receiver((_n, body) =>
+            body.eventId === 3 ? 500 : 200
+        );
         receivers.push(r);
         const loop = start(ledger, [r.url]);
         for (let i = 0; i < 4; i++) unsubscribe(ledger, `p${i}@x.org`);
