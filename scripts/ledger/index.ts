@@ -15,3 +15,16 @@ export { CSV_COLUMNS, detectMailchimp } from './csv-format';
 export type { ImportFormat, MailchimpKind } from './csv-format';
 export { lockHolderId, pidAlive } from './locks';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';
+export {
+    FEED_DEFAULT_LIMIT,
+    FEED_MAX_LIMIT,
+    decodeCursor,
+    encodeCursor,
+    feedItem,
+    parseFeedLimit
+} from './feed';
+export type {
+    SuppressionEvent,
+    SuppressionItem,
+    SuppressionPage
+} from './feed';

@@ -47,6 +47,13 @@ import {
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
 import {
+    decodeCursor,
+    encodeCursor,
+    parseFeedLimit,
+    type SuppressionEvent,
+    type SuppressionPage
+} from './feed';
+import {
     STUCK_OUTCOMES,
     classifyRecordError,
     isDeadLetter,
@@ -1146,6 +1153,8 @@ export class Ledger {
             u.collectedAt
         );
         const id = Number(info.lastInsertRowid);
+        // The feed's event, in the same transaction as the unsubscribe (R15).
+        this.appendSuppressionEventIn(id, 'added', u.collectedAt);
         this.appendAuditIn({
             action: 'unsubscribe_recorded',
             runId: u.runId,
@@ -1838,6 +1847,7 @@ export class Ledger {
             this.stmt(
                 'UPDATE unsubscribes SET removed_at = ?, removed_reason = ? WHERE id = ?'
             ).run(at, reason, active.id);
+            this.appendSuppressionEventIn(active.id, 'removed', at);
             this.appendAuditIn({
                 action: 'resubscribe',
                 at,
@@ -2121,6 +2131,13 @@ export class Ledger {
         return row?.value;
     }
 
+    /** Every cursor of a job (e.g. the notify URLs' delivery cursors), by name. */
+    listCursors(job: string): { name: string; value: string }[] {
+        return this.stmt(
+            'SELECT name, value FROM cursors WHERE job = ? ORDER BY name'
+        ).all(job) as { name: string; value: string }[];
+    }
+
     setCursor(job: string, name: string, value: string | number): void {
         this.transaction(() =>
             this.stmt(
@@ -2308,6 +2325,65 @@ export class Ledger {
             stuck: this.stuckSummary(),
             lastRuns: this.lastRuns()
         };
+    }
+
+    // ------------------------------------------------------ suppression feed
+
+    /** Appends a feed event; callers are inside the write that made the change. */
+    private appendSuppressionEventIn(
+        unsubscribeId: number,
+        kind: 'added' | 'removed',
+        at: string
+    ): void {
+        this.stmt(
+            'INSERT INTO suppression_events (unsubscribe_id, kind, at) VALUES (?, ?, ?)'
+        ).run(unsubscribeId, kind, at);
+    }
+
+    /** The id of the newest feed event (0: none yet). */
+    lastSuppressionEventId(): number {
+        const row = this.stmt(
+            'SELECT MAX(id) AS id FROM suppression_events'
+        ).get() as { id: number | null };
+        return row.id ?? 0;
+    }
+
+    /** Feed events with an id above `afterId`, oldest first (see feed.ts). */
+    suppressionEvents(afterId: number, limit: number): SuppressionEvent[] {
+        return this.stmt(
+            `SELECT e.id AS eventId, p.email AS email, u.scope AS scope,
+                    u.audience_id AS audienceId, u.source AS source, u.reason AS reason,
+                    u.collected_at AS collectedAt,
+                    CASE WHEN e.kind = 'removed' THEN u.removed_at END AS removedAt
+             FROM suppression_events e
+             JOIN unsubscribes u ON u.id = e.unsubscribe_id
+             JOIN persons p ON p.id = u.person_id
+             WHERE e.id > ? ORDER BY e.id LIMIT ?`
+        ).all(afterId, limit) as SuppressionEvent[];
+    }
+
+    /** How many feed events have an id above `afterId`. */
+    countSuppressionEventsAfter(afterId: number): number {
+        return (
+            this.stmt(
+                'SELECT COUNT(*) AS n FROM suppression_events WHERE id > ?'
+            ).get(afterId) as { n: number }
+        ).n;
+    }
+
+    /**
+     * One page of the feed after `cursor` (none: from the beginning), and the cursor
+     * to continue from. A bad cursor or limit throws BAD_CURSOR / BAD_LIMIT.
+     */
+    suppressionPage(
+        cursor: string | null | undefined,
+        limit: string | number | undefined = undefined
+    ): SuppressionPage {
+        const size = parseFeedLimit(limit);
+        const after = decodeCursor(cursor, this.lastSuppressionEventId());
+        const items = this.suppressionEvents(after, size);
+        const last = items.length ? items[items.length - 1].eventId : after;
+        return { items, next: encodeCursor(last) };
     }
 
     /** Stuck records grouped by reason, with examples (see StuckSummary). */

@@ -188,6 +188,34 @@ CREATE INDEX memberships_stuck ON memberships(sync_error_code)
 `
     },
     {
+        version: 4,
+        name: 'suppression events (R15 feed)',
+        // An append-only log of unsubscribes added and removed: the suppression feed and
+        // the outbound notifications read it by id. AUTOINCREMENT never reuses an id (not
+        // even after the last row is deleted) and SQLite has one writer at a time, so ids
+        // are committed in increasing order: a cursor "after id N" never skips or repeats
+        // an event. A PostgreSQL engine (issue 12) must keep that property — a sequence
+        // alone does not (a transaction may commit after a later id): it needs e.g. a
+        // per-transaction ordering (an advisory lock around the insert, or reading only up
+        // to the oldest in-flight transaction's first id).
+        // Backfill: every existing unsubscribe as "added" in id order, then every removed
+        // one as "removed" in removed_at order.
+        sql: `
+CREATE TABLE suppression_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    unsubscribe_id INTEGER NOT NULL REFERENCES unsubscribes(id),
+    kind TEXT NOT NULL CHECK (kind IN ('added', 'removed')),
+    at TEXT NOT NULL
+);
+CREATE INDEX suppression_events_unsubscribe ON suppression_events(unsubscribe_id);
+INSERT INTO suppression_events (unsubscribe_id, kind, at)
+    SELECT id, 'added', collected_at FROM unsubscribes ORDER BY id;
+INSERT INTO suppression_events (unsubscribe_id, kind, at)
+    SELECT id, 'removed', removed_at FROM unsubscribes
+    WHERE removed_at IS NOT NULL ORDER BY removed_at, id;
+`
+    },
+    {
         version: 5,
         name: 'Mailchimp deliveries (R15)',
         // One row per (unsubscribe, Mailchimp audience) once that audience has it:

@@ -159,7 +159,10 @@ export type AuditAction =
     | 'delivery_failed'
     | 'retry_requested'
     | 'mailchimp_delivered'
-    | 'mailchimp_skipped';
+    | 'mailchimp_skipped'
+    /** An outbound notification (R15) a URL confirmed with a 2xx, or did not. */
+    | 'notify_delivered'
+    | 'notify_failed';
 
 export interface AuditInput {
     action: AuditAction;

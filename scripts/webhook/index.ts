@@ -39,3 +39,22 @@ export type { IntakeOutcome, UnsubscribeItem } from './intake';
 export { WebhookError } from './errors';
 export { startWebhook } from './service';
 export type { Webhook, WebhookOptions } from './service';
+export {
+    NOTIFY_SECRET_ENV,
+    SIGNATURE_HEADER,
+    EVENT_ID_HEADER,
+    NotifyLoop,
+    backoffDelay,
+    notificationBody,
+    notifyStatus,
+    parseNotifyUrls,
+    resolveNotifySecret,
+    signBody,
+    startCursors,
+    verifySignature
+} from './notify';
+export type {
+    NotifyAttempt,
+    NotifyLoopOptions,
+    NotifyUrlStatus
+} from './notify';

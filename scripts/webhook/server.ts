@@ -6,6 +6,8 @@
  *   POST /mailchimp        Mailchimp events, application/x-www-form-urlencoded
  *   POST /unsubscribes     JSON `{ email, audienceId?, audienceName?, reason?, salesforceId? }`
  *                          or an array of them (other platforms; no audience = global, R2)
+ *   GET  /suppressions     the suppression feed (R15): `?since=<cursor>&limit=<n>` →
+ *                          `{ items, next }`, oldest first (see ../ledger/feed.ts)
  *
  * Order of checks: rate limit (429) → route (404/405) → secret (401) → content type
  * (415) → body size (413) → parse and validate (400/422) → one ledger transaction →
@@ -17,7 +19,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../ledger/ledger';
 import type { LogLevel } from '../cli/output';
-import { errorMessage } from '../model/errors';
+import { OptoutError, errorMessage } from '../model/errors';
+import { feedItem, type SuppressionItem } from '../ledger/feed';
 import { presentedSecret, secretChecker } from './auth';
 import { WebhookError } from './errors';
 import {
@@ -159,8 +162,34 @@ function requireType(req: http.IncomingMessage, wanted: string): void {
 const ROUTES: Record<string, string[]> = {
     '/healthz': ['GET', 'HEAD'],
     '/mailchimp': ['GET', 'HEAD', 'POST'],
-    '/unsubscribes': ['POST']
+    '/unsubscribes': ['POST'],
+    '/suppressions': ['GET', 'HEAD']
 };
+
+/**
+ * GET /suppressions: one page of the feed. A bad cursor or limit is a 400 that says
+ * which; the items are the feed items without their event ids (the cursor is the
+ * position), exactly as `optout export suppressions` writes them.
+ */
+function suppressionsPage(
+    ledger: Ledger,
+    url: URL
+): { items: SuppressionItem[]; next: string } {
+    try {
+        const page = ledger.suppressionPage(
+            url.searchParams.get('since'),
+            url.searchParams.get('limit') ?? undefined
+        );
+        return { items: page.items.map(feedItem), next: page.next };
+    } catch (err) {
+        if (
+            err instanceof OptoutError &&
+            (err.code === 'BAD_CURSOR' || err.code === 'BAD_LIMIT')
+        )
+            throw new WebhookError(400, err.code, err.message);
+        throw err;
+    }
+}
 
 export async function startWebhookServer(
     options: WebhookServerOptions
@@ -239,6 +268,10 @@ export async function startWebhookServer(
                 [],
                 { 'WWW-Authenticate': 'Bearer realm="optout"' }
             );
+        if (path === '/suppressions') {
+            send(res, 200, suppressionsPage(ledger, url));
+            return 200;
+        }
         if (path === '/mailchimp' && (method === 'GET' || method === 'HEAD')) {
             // Mailchimp's validation request when the webhook is created.
             send(res, 200, {

@@ -3,6 +3,7 @@
  */
 import type { CommandModule } from '../command';
 import { register as demo } from './demo';
+import { register as exportData } from './export';
 import { register as deploy } from './deploy';
 import { register as history } from './history';
 import { register as importCsv } from './import';
@@ -31,5 +32,6 @@ export const commands: CommandModule[] = [
     serve,
     schedule,
     demo,
-    mailchimp
+    mailchimp,
+    exportData
 ];

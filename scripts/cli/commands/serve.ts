@@ -24,6 +24,12 @@ import {
     type Webhook
 } from '../../webhook';
 import { preflight } from '../../webhook/service';
+import {
+    NOTIFY_SECRET_ENV,
+    NotifyLoop,
+    parseNotifyUrls,
+    resolveNotifySecret
+} from '../../webhook/notify';
 import { parseDuration } from '../../scheduler/plan';
 import { describeRun, summarizeResult } from '../../scheduler/format';
 import { waitForStopSignal } from '../../scheduler/signals';
@@ -46,6 +52,7 @@ interface ServeOptions extends LedgerOptions {
     maxItems: string;
     pushDelay: string;
     audience: string[];
+    notify: string[];
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -164,6 +171,12 @@ export const register: CommandModule = (program: Command) => {
                 collect,
                 []
             )
+            .option(
+                '--notify <url>',
+                `POST each unsubscribe and resubscribe, signed, to this http(s) URL (needs ${NOTIFY_SECRET_ENV}); repeatable`,
+                collect,
+                []
+            )
     ).action(async (opts: ServeOptions, cmd: Command) =>
         runCommand(cmd, async (out) => {
             // Every option is checked before anything opens.
@@ -183,11 +196,16 @@ export const register: CommandModule = (program: Command) => {
                 maxMs: 60_000
             });
             const audiences = parseAudienceSpecs(opts.audience);
+            const notifyUrls = parseNotifyUrls(opts.notify);
+            const notifySecret = notifyUrls.length
+                ? resolveNotifySecret()
+                : undefined;
             const ledgerPath = resolveLedgerPath(opts.ledger);
 
             const ledger = Ledger.open(ledgerPath);
             let org: OrgClient | undefined;
             let webhook: Webhook | undefined;
+            let notify: NotifyLoop | undefined;
             try {
                 for (const [id, name] of audiences)
                     ledger.upsertAudience({ id, name });
@@ -257,6 +275,25 @@ export const register: CommandModule = (program: Command) => {
                         );
                     throw err;
                 }
+                if (notifySecret)
+                    notify = new NotifyLoop({
+                        ledger,
+                        urls: notifyUrls,
+                        secret: notifySecret,
+                        log: (level, message) => out.log(level, message),
+                        onAttempt: (a) =>
+                            emit(
+                                out,
+                                {
+                                    event: a.delivered
+                                        ? 'notify_delivered'
+                                        : 'notify_failed',
+                                    at: new Date().toISOString(),
+                                    ...a
+                                },
+                                `${new Date().toISOString()} notify ${a.url}: event ${a.eventId} ${a.delivered ? `delivered (${a.status})` : `not delivered (${a.error}); retry in ${a.retryInMs} ms`}`
+                            )
+                    });
                 if (!isLoopback(webhook.server.host))
                     out.log(
                         'warn',
@@ -275,8 +312,10 @@ export const register: CommandModule = (program: Command) => {
                         endpoints: {
                             mailchimp: `${url}/mailchimp?secret=…`,
                             unsubscribes: `${url}/unsubscribes`,
-                            health: `${url}/healthz`
+                            health: `${url}/healthz`,
+                            suppressions: `${url}/suppressions`
                         },
+                        notify: notifyUrls,
                         pending: ledger.countUndelivered()
                     },
                     [
@@ -284,6 +323,11 @@ export const register: CommandModule = (program: Command) => {
                         `  Mailchimp webhook URL:  ${url}/mailchimp?secret=<the secret>   (or your public HTTPS address)`,
                         `  JSON unsubscribes:      POST ${url}/unsubscribes   with Authorization: Bearer <the secret>`,
                         `  Health check:           GET ${url}/healthz`,
+                        `  Suppression feed:       GET ${url}/suppressions?since=<cursor>   with Authorization: Bearer <the secret>`,
+                        ...notifyUrls.map(
+                            (u) =>
+                                `  Notifying:              POST ${u}   (signed with ${NOTIFY_SECRET_ENV})`
+                        ),
                         'Press Ctrl-C to stop.'
                     ].join('\n')
                 );
@@ -301,6 +345,8 @@ export const register: CommandModule = (program: Command) => {
                     `${signal}: no new requests; finishing the push in flight… (press Ctrl-C again to stop at once)`
                 );
                 await active.close({ timeoutMs: 30_000 });
+                // An event not yet confirmed stays after the URL's cursor: sent on restart.
+                await notify?.close();
                 stop.dispose();
                 const stats = active.loop.stats;
                 const counters = active.server.counters;
@@ -322,6 +368,7 @@ export const register: CommandModule = (program: Command) => {
                 );
                 return 0;
             } catch (err) {
+                await notify?.close().catch(() => undefined);
                 if (webhook)
                     await webhook
                         .close({ timeoutMs: 5_000 })

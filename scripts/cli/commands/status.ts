@@ -8,6 +8,7 @@ import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
 import { runCommand, type CommandModule } from '../command';
 import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
 import { formatAge, renderPairs, renderTable } from '../table';
+import { notifyStatus, type NotifyUrlStatus } from '../../webhook/notify';
 
 /**
  * Stuck records by reason (R14): one block per reason with its counts, status codes,
@@ -132,10 +133,33 @@ export const register: CommandModule = (program: Command) => {
                 opts,
                 (ledger) => {
                     const s = ledger.status();
-                    out.result(s, () => renderLedgerStatus(s));
+                    const notifications = notifyStatus(ledger);
+                    out.result({ ...s, notifications }, () =>
+                        [
+                            renderLedgerStatus(s),
+                            ...(notifications.length
+                                ? [renderNotifications(notifications)]
+                                : [])
+                        ].join('\n')
+                    );
                 },
                 { mustExist: true }
             )
         )
     );
 };
+
+/** Outbound notifications (R15): per URL, how far it confirmed and its last error. */
+export function renderNotifications(rows: readonly NotifyUrlStatus[]): string {
+    return renderTable(
+        ['Notify URL', 'Delivered up to event', 'Pending', 'Last error'],
+        rows.map((r) => [
+            r.url,
+            r.deliveredUpTo,
+            r.pending,
+            r.lastError
+                ? `${r.lastError.at} event ${r.lastError.eventId}: ${r.lastError.error}`
+                : 'none'
+        ])
+    );
+}

@@ -59,11 +59,13 @@ describe('migration 3 (stuck records)', () => {
         const path = join(dir, 'ledger.db');
         const old = Ledger.open(path, { migrations: MIGRATIONS.slice(0, 2) });
         expect(old.schemaVersion).toBe(2);
-        old.recordUnsubscribe({
-            email: 'a@example.com',
-            scope: 'all',
-            source: 'webhook'
-        });
+        // Plain SQL: today's ledger API writes tables a version-2 file lacks
+        // (migration 4's suppression_events).
+        old.db.exec(`
+INSERT INTO persons (id, email, email_norm, created_at, updated_at)
+    VALUES (1, 'a@example.com', 'a@example.com', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
+INSERT INTO unsubscribes (person_id, scope, source, collected_at)
+    VALUES (1, 'all', 'webhook', '2025-01-01T00:00:00.000Z');`);
         old.close();
         const ledger = Ledger.open(path);
         try {
