@@ -35,7 +35,7 @@ export function mailchimpConfig(
     const raw = (env[API_KEY_ENV] ?? '').trim();
     const actions = [
         `Create a key in Mailchimp (Profile → Extras → API keys) and set ${API_KEY_ENV}=<key>`,
-        `For the local Mailchimp (development): node bin/run-ts scripts/local-mailchimp/main.ts prints ${API_KEY_ENV} and ${API_URL_ENV}`
+        `For the local Mailchimp (development): optout mailchimp local start prints ${API_KEY_ENV} and ${API_URL_ENV}`
     ];
     if (raw === '')
         throw new OptoutError(

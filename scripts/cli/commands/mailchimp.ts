@@ -29,6 +29,7 @@ import {
     type LedgerOptions
 } from '../options';
 import { renderTable } from '../table';
+import { waitForStopSignal } from '../../scheduler/signals';
 
 interface ConnectorOptions extends LedgerOptions {
     audience?: string[];
@@ -174,6 +175,94 @@ export const register: CommandModule = (program: Command) => {
                 });
             })
     );
+
+    const local = cmd
+        .command('local')
+        .description(
+            'The local Mailchimp (development and tests): the Marketing API 3.0 resources the connector uses, on SQLite'
+        );
+    local
+        .command('start')
+        .description(
+            'Start the local Mailchimp in the foreground (stop with Ctrl-C); prints MAILCHIMP_API_URL and MAILCHIMP_API_KEY'
+        )
+        .option('--port <port>', 'TCP port (0 picks a free one)', '8643')
+        .option('--host <host>', 'interface to listen on', '127.0.0.1')
+        .option(
+            '--db <file>',
+            "SQLite database file (':memory:' for a throw-away one)",
+            '.optout/local-mailchimp.db'
+        )
+        .option(
+            '--list <name>',
+            'create this audience when none has that name; repeatable',
+            collect
+        )
+        .option(
+            '--faults <spec>',
+            'fault injection, e.g. 429:0.1,503:next=2 (see scripts/local-mailchimp/README.md)'
+        )
+        .action(
+            async (
+                opts: {
+                    port: string;
+                    host: string;
+                    db: string;
+                    list?: string[];
+                    faults?: string;
+                },
+                sub: Command
+            ) =>
+                runCommand(sub, async (out) => {
+                    const port = Number(opts.port);
+                    if (!Number.isInteger(port) || port < 0 || port > 65535)
+                        throw new OptoutError(
+                            'BAD_ARGUMENT',
+                            `--port must be an integer from 0 to 65535, got '${opts.port}'`,
+                            { exitCode: 2 }
+                        );
+                    // A development tool: loaded only when this command runs, never at
+                    // the product's start.
+                    const tool =
+                        // eslint-disable-next-line @typescript-eslint/no-require-imports
+                        require('../../local-mailchimp/server') as typeof import('../../local-mailchimp/server');
+                    const mc = await tool.startLocalMailchimp({
+                        port,
+                        host: opts.host,
+                        dbPath: opts.db,
+                        faults: opts.faults
+                    });
+                    const audiences = (opts.list ?? []).map((name) => ({
+                        name,
+                        id:
+                            mc.admin.listsByName(name) ??
+                            mc.admin.createList(name).id
+                    }));
+                    out.result(
+                        {
+                            status: 'running',
+                            apiUrl: mc.apiUrl,
+                            apiKey: mc.apiKey,
+                            dbPath: mc.dbPath,
+                            audiences
+                        },
+                        () =>
+                            [
+                                `Local Mailchimp running at ${mc.baseUrl} (data: ${mc.dbPath}); stop with Ctrl-C`,
+                                ...audiences.map(
+                                    (a) => `  audience ${a.name}: ${a.id}`
+                                ),
+                                `export MAILCHIMP_API_URL=${mc.apiUrl}`,
+                                `export MAILCHIMP_API_KEY=${mc.apiKey}`
+                            ].join('\n')
+                    );
+                    const signal = waitForStopSignal(() => undefined);
+                    await signal.stopped;
+                    signal.dispose();
+                    await mc.close();
+                    return 0;
+                })
+        );
 
     cmd.command('webhook')
         .description(

@@ -3,6 +3,7 @@
  * are usage errors (exit 2) that touch neither Mailchimp nor the ledger; a pull and a
  * push run end to end against the local Mailchimp, recorded as runs.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -228,4 +229,80 @@ describe('optout mailchimp', () => {
             await new Promise((r) => serve.close(r));
         }
     });
+});
+
+describe('optout mailchimp local start', () => {
+    it('serves the local Mailchimp until Ctrl-C, printing the URL and key the connector takes', async () => {
+        const child = spawn(
+            process.execPath,
+            [
+                join(__dirname, '..', '..', '..', 'bin', 'optout'),
+                'mailchimp',
+                'local',
+                'start',
+                '--port',
+                '0',
+                '--db',
+                ':memory:',
+                '--list',
+                'Newsletter',
+                '--json'
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] }
+        );
+        try {
+            let stdout = '';
+            child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+            const started = await new Promise<{
+                apiUrl: string;
+                apiKey: string;
+                audiences: unknown[];
+            }>((resolve, reject) => {
+                child.on('exit', (code) =>
+                    reject(new Error(`exited with ${code}: ${stdout}`))
+                );
+                const poll = setInterval(() => {
+                    try {
+                        const parsed = JSON.parse(stdout) as never;
+                        clearInterval(poll);
+                        resolve(parsed);
+                    } catch {
+                        // not all of it yet
+                    }
+                }, 50);
+            });
+            const { apiUrl, apiKey, audiences } = started;
+            expect(apiKey).toMatch(/-us\d+$/);
+            expect(audiences).toEqual([
+                { name: 'Newsletter', id: expect.any(String) }
+            ]);
+            process.env.MAILCHIMP_API_KEY = apiKey;
+            process.env.MAILCHIMP_API_URL = apiUrl;
+            const pull = await cli(
+                'mailchimp',
+                'pull',
+                '--ledger',
+                ledgerPath,
+                '--json'
+            );
+            expect(pull.code).toBe(0);
+            const ledger = Ledger.open(ledgerPath);
+            try {
+                expect(ledger.listAudiences()).toEqual([
+                    expect.objectContaining({ name: 'Newsletter' })
+                ]);
+            } finally {
+                ledger.close();
+            }
+            const exited = new Promise<number | null>((resolve) =>
+                child.on('exit', resolve)
+            );
+            child.kill('SIGINT');
+            expect(await exited).toBe(0);
+        } finally {
+            // A failed assertion must not leave the server running.
+            if (child.exitCode === null && child.signalCode === null)
+                child.kill('SIGKILL');
+        }
+    }, 60_000);
 });
