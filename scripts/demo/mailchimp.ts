@@ -18,7 +18,7 @@ import { fetchLists } from '../mailchimp/lists';
 import { PULL_JOB, pullMailchimp, type PullResult } from '../mailchimp/pull';
 import { PUSH_JOB, pushMailchimp, type PushResult } from '../mailchimp/push';
 import type { LocalMailchimp } from '../local-mailchimp/server';
-import type { MemberStatus } from '../local-mailchimp/store';
+import type { MailchimpStore, MemberStatus } from '../local-mailchimp/store';
 import { AUDIENCES, peopleByKey, type DemoData } from './data';
 
 /** The local Mailchimp's database: beside the local org's (`.optout/local-mailchimp.db`). */
@@ -85,25 +85,34 @@ export interface MailchimpSeed {
     membersAdded: number;
 }
 
+/** What seeding needs of the local Mailchimp: its admin handle, or its store. */
+interface SeedTarget {
+    hasList(name: string): boolean;
+    createList(name: string, id: string): void;
+    addMember(
+        listId: string,
+        email: string,
+        status: MemberStatus,
+        merge: Record<string, string>
+    ): void;
+}
+
 /**
  * Creates each demo audience that is missing, with the same id as the ledger's, and its
  * members with their statuses (Mailchimp's own import: no webhook fires). An audience
  * already there is left as it is (a second run reuses it).
  */
-export function seedMailchimp(
-    mc: LocalMailchimp,
-    data: DemoData
-): MailchimpSeed {
+function seedInto(target: SeedTarget, data: DemoData): MailchimpSeed {
     const people = peopleByKey(data);
     const out: MailchimpSeed = { audiencesCreated: 0, membersAdded: 0 };
     for (const a of AUDIENCES) {
-        if (mc.admin.listsByName(a.name) !== undefined) continue;
-        mc.admin.createList(a.name, a.id);
+        if (target.hasList(a.name)) continue;
+        target.createList(a.name, a.id);
         out.audiencesCreated += 1;
         for (const m of data.mailchimpMembers) {
             const p = people.get(m.key);
             if (m.audienceId !== a.id || !p) continue;
-            mc.admin.addMember(
+            target.addMember(
                 a.id,
                 p.email,
                 m.status.toLowerCase() as MemberStatus,
@@ -113,6 +122,61 @@ export function seedMailchimp(
         }
     }
     return out;
+}
+
+/** Seeds a running local Mailchimp through its admin handle (tests' small data). */
+export function seedMailchimp(
+    mc: LocalMailchimp,
+    data: DemoData
+): MailchimpSeed {
+    return seedInto(
+        {
+            hasList: (name) => mc.admin.listsByName(name) !== undefined,
+            createList: (name, id) => void mc.admin.createList(name, id),
+            addMember: (listId, email, status, merge) =>
+                void mc.admin.addMember(listId, email, status, merge)
+        },
+        data
+    );
+}
+
+/**
+ * Seeds the local Mailchimp's file before it starts, in one transaction: the full
+ * size's ~8,000 members one commit each would take seconds of the demo's time.
+ */
+export function seedMailchimpFile(
+    dbPath: string,
+    data: DemoData
+): MailchimpSeed {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MailchimpStore: Store } = require('../local-mailchimp/store') as {
+        MailchimpStore: typeof MailchimpStore;
+    };
+    const store = new Store(dbPath);
+    const now = Math.floor(Date.now() / 1000);
+    try {
+        return store.db.transaction(() =>
+            seedInto(
+                {
+                    hasList: (name) => store.listIdByName(name) !== undefined,
+                    createList: (name, id) =>
+                        void store.createList(name, now, id),
+                    addMember: (listId, email, status, merge) =>
+                        void store.insertMember(
+                            listId,
+                            email,
+                            status,
+                            merge,
+                            now,
+                            'Import'
+                        )
+                },
+                data
+            )
+        )();
+    } finally {
+        store.close();
+    }
 }
 
 export interface DemoPull {

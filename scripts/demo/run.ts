@@ -71,6 +71,7 @@ import {
     mailchimpDbPathFor,
     removeDemoMailchimp,
     seedMailchimp,
+    seedMailchimpFile,
     startDemoMailchimp,
     type DemoPull,
     type DemoPush
@@ -598,15 +599,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const mailchimp = await phase(
             'mailchimp',
             async () => {
-                let mc = options.mailchimp;
-                if (!mc) {
-                    // A fresh seed starts Mailchimp over too (only on the demo's own file).
-                    if (!seeding.reused)
-                        await removeDemoMailchimp(mailchimpDbPath);
-                    mc = ownMailchimp =
-                        await startDemoMailchimp(mailchimpDbPath);
-                }
-                return { mc, seeded: seedMailchimp(mc, data) };
+                if (options.mailchimp)
+                    return {
+                        mc: options.mailchimp,
+                        seeded: seedMailchimp(options.mailchimp, data)
+                    };
+                // A fresh seed starts Mailchimp over too (only on the demo's own file).
+                if (!seeding.reused) await removeDemoMailchimp(mailchimpDbPath);
+                const seeded = seedMailchimpFile(mailchimpDbPath, data);
+                ownMailchimp = await startDemoMailchimp(mailchimpDbPath);
+                return { mc: ownMailchimp, seeded };
             },
             (m) =>
                 m.seeded.audiencesCreated

@@ -548,7 +548,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         email: elena.email,
         story:
             elenaUnsub && elenaSent.length
-                ? `Opted out in Salesforce, subscribed in Mailchimp: the pull brought her membership into the ledger, the nightly her opt-out (an unsubscribe from everything, source salesforce), and optout mailchimp push set her unsubscribed in ${elenaSent.map((d) => nameOf(d.listId)).join(', ')}. The connector only ever sends "unsubscribed".`
+                ? `Opted out in Salesforce, subscribed in Mailchimp: the pull brought her membership into the ledger, the nightly her opt-out (an unsubscribe from everything, source salesforce), and optout mailchimp push set her unsubscribed in ${[...new Set(elenaSent.map((d) => nameOf(d.listId)))].join(', ')}. The connector only ever sends "unsubscribed".`
                 : elenaUnsub
                   ? 'Opted out in Salesforce and in the ledger; not yet in Mailchimp.'
                   : 'Opted out in Salesforce; not yet in the ledger.'
@@ -560,9 +560,15 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     const noahMembership = noahPerson
         ? ledger.getMembership(noahPerson.id, left)
         : undefined;
-    const noahWrites = writesFor(ledger, noah.email).filter(
-        (w) => w.object === 'Audience_Membership__c'
-    );
+    // Membership rows are audited as membership_written, not field_write.
+    const noahWrites = ledger.db
+        .prepare(
+            `SELECT a.record_id AS recordId, a.object, a.field, r.job
+             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
+             WHERE a.action = 'membership_written' AND a.email_norm = ? AND a.detail LIKE ?
+             ORDER BY a.id DESC LIMIT 1`
+        )
+        .all(noah.email.toLowerCase(), `%${left}%`) as AuditWrite[];
     out.push({
         rule: 'R5 ← Mailchimp',
         name: noah.name,

@@ -437,6 +437,12 @@ describe('runDemo (small, in-memory org)', () => {
             changes.filter((c) => c.source === 'api').length
         );
         expect(first.mailchimp.pull.apiRequests).toBeGreaterThan(0);
+        expect(first.examples.at(-1)?.story).toMatch(
+            /wrote Audience_Membership__c a\w+ as Unsubscribed/
+        );
+        expect(first.examples.at(-2)?.story).toMatch(
+            /set her unsubscribed in Monthly Newsletter\./
+        );
         // The members the push unsubscribed come back on the next pull; the demo
         // runs it (and the hourly) so that the loop is closed when it ends.
         expect(first.mailchimp.readback.membershipsChanged).toBeGreaterThan(0);
