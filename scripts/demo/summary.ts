@@ -117,6 +117,20 @@ function mailchimpSummary(m: MailchimpInput): DemoMailchimp {
     };
 }
 
+/** The summary's Mailchimp line: both directions, and the read-back. */
+function mailchimpLine(m: DemoMailchimp): string {
+    const plural = (x: number, one: string, many: string): string =>
+        `${n(x)} ${x === 1 ? one : many}`;
+    return [
+        m.audiencesCreated
+            ? `${plural(m.audiencesCreated, 'audience', 'audiences')} with ${plural(m.membersAdded, 'member', 'members')} created at ${m.apiUrl}`
+            : `the audiences at ${m.apiUrl} reused`,
+        `${m.pull.unsubscribedInMailchimp ? 'a member unsubscribed in Mailchimp; ' : ''}the pull read ${plural(m.pull.membersRead, 'member', 'members')}: ${plural(m.pull.audienceUnsubscribes, 'new audience unsubscribe', 'new audience unsubscribes')}, to Salesforce by the hourly`,
+        `the push sent ${plural(m.push.delivered, 'unsubscribe', 'unsubscribes')} there${m.push.skipped ? ` (${n(m.push.skipped)} skipped)` : ''}`,
+        `the read-back pull found ${plural(m.readback.membershipsChanged, 'membership', 'memberships')} it changed, for the next hourly`
+    ].join('; ');
+}
+
 /** What Mailchimp recorded for an email's unsubscribes (the connector's deliveries). */
 function mailchimpDeliveriesFor(
     ledger: Ledger,
@@ -907,13 +921,10 @@ export function renderSummary(s: DemoSummary): string {
                           .join('; ')
                     : 'nothing'
             ],
-            [
-                'Mailchimp',
-                `${s.mailchimp.audiencesCreated ? `${s.mailchimp.audiencesCreated} audiences with ${n(s.mailchimp.membersAdded)} members created at ${s.mailchimp.apiUrl}; ` : ''}${s.mailchimp.pull.unsubscribedInMailchimp ? 'a member unsubscribed there, ' : ''}the pull read ${n(s.mailchimp.pull.membersRead)} members (${n(s.mailchimp.pull.audienceUnsubscribes)} new audience unsubscribes, to Salesforce by the hourly); the push set ${n(s.mailchimp.push.delivered)} unsubscribed there${s.mailchimp.push.skipped ? `, ${n(s.mailchimp.push.skipped)} skipped` : ''}`
-            ],
+            ['Mailchimp', mailchimpLine(s.mailchimp)],
             [
                 'API requests',
-                `${s.apiRequests.total} to Salesforce for the jobs, ${n(s.mailchimp.pull.apiRequests + s.mailchimp.push.apiRequests)} to Mailchimp${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
+                `${s.apiRequests.total} to Salesforce for the jobs, ${n(s.mailchimp.pull.apiRequests + s.mailchimp.push.apiRequests + s.mailchimp.readback.apiRequests)} to Mailchimp${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
             ]
         ])
     );
