@@ -16,6 +16,8 @@
  * | Jordan Reyes    | in the ledger, no Salesforce record at all              | R6 skip |
  * | Tomás Silva     | a Contact without an Account, owned by a sales rep       | R14 no access |
  * | Margaret Okafor | Investor Relations: a customer validation rule refuses   | R14 validation rule |
+ * | Elena Petrova   | opted out in Salesforce, a Mailchimp member: pushed there | R3b → Mailchimp |
+ * | Noah Fischer    | unsubscribes from one audience in Mailchimp: pulled     | R5 ← Mailchimp |
  *
  * Ana López is also the demo's duplicate pair under the org's duplicate rules (a
  * Contact and a Lead with one email): the sync's writes pass because it sends
@@ -36,7 +38,7 @@ export const DEMO_SIZES: Record<DemoSize, { contacts: number; leads: number }> =
     };
 
 /** Bumped when the generated data changes: a ledger seeded by another version is not reused. */
-export const DEMO_DATA_VERSION = 2;
+export const DEMO_DATA_VERSION = 3;
 
 /**
  * The users the demo creates besides the org's administrator: the sync's integration
@@ -371,7 +373,17 @@ export interface DemoData {
     /** The Lead (key) converted to a Contact before the jobs run. */
     convertLead: string;
     burst: BurstItem[];
+    /** The local Mailchimp's members: the ledger's memberships, plus Mailchimp-only ones. */
+    mailchimpMembers: MailchimpMember[];
+    /** The member who unsubscribes in Mailchimp during the demo (then pulled). */
+    mailchimpUnsubscribe: { key: string; audienceId: string };
     examples: Record<DemoExample, string>;
+}
+
+export interface MailchimpMember {
+    key: string;
+    audienceId: string;
+    status: MembershipStatus;
 }
 
 export type DemoExample =
@@ -384,7 +396,9 @@ export type DemoExample =
     | 'platformBacklog'
     | 'noMatch'
     | 'noAccess'
-    | 'validationRule';
+    | 'validationRule'
+    | 'mailchimpPush'
+    | 'mailchimpPull';
 
 interface Named {
     example: DemoExample;
@@ -474,6 +488,21 @@ const NAMED: Named[] = [
         company: 'Woodgrove Bank',
         object: 'Contact',
         extra: { department: PROTECTED_DEPARTMENT }
+    },
+    {
+        // Opted out in Salesforce; known only to Mailchimp (not in the ledger's seed).
+        example: 'mailchimpPush',
+        first: 'Elena',
+        last: 'Petrova',
+        company: 'Fourth Coffee',
+        object: 'Contact'
+    },
+    {
+        example: 'mailchimpPull',
+        first: 'Noah',
+        last: 'Fischer',
+        company: 'Trey Research',
+        object: 'Contact'
     }
 ];
 
@@ -575,6 +604,7 @@ export function generateDemoData(
     });
     contacts.find((c) => c.key === examples.optedOutInSalesforce)!.optedOut =
         true;
+    contacts.find((c) => c.key === examples.mailchimpPush)!.optedOut = true;
 
     while (contacts.length < counts.contacts) {
         const i = contacts.length;
@@ -693,7 +723,11 @@ export function generateDemoData(
         return r < 0.1 ? '15' : r < 0.9 ? '18' : 'none';
     };
     for (const c of contacts) {
-        if (c.key === examples.optedOutInSalesforce) continue;
+        if (
+            c.key === examples.optedOutInSalesforce ||
+            c.key === examples.mailchimpPush
+        )
+            continue;
         if (c.key === examples.id15) addLedger(c, '15');
         else if (Object.values(examples).includes(c.key) || chance(0.85))
             addLedger(c, idFormOf());
@@ -735,6 +769,8 @@ export function generateDemoData(
         sub(AUDIENCES[1].id)
     ]);
     set(examples.platformBacklog, [sub(AUDIENCES[2].id)]);
+    // Two audiences: leaving one in Mailchimp is not leaving everything (R5).
+    set(examples.mailchimpPull, [sub(AUDIENCES[0].id), sub(AUDIENCES[1].id)]);
     // Old platform unsubscribes from everything that never reached Salesforce.
     for (const plan of ledger)
         if (plan.key.startsWith('contact') || plan.key.startsWith('lead'))
@@ -873,6 +909,24 @@ export function generateDemoData(
         salesforcePending,
         convertLead: examples.convertedLead,
         burst,
+        mailchimpMembers: [
+            ...ledger.flatMap((plan) =>
+                plan.memberships.map((m) => ({
+                    key: plan.key,
+                    audienceId: m.audienceId,
+                    status: m.status
+                }))
+            ),
+            {
+                key: examples.mailchimpPush,
+                audienceId: AUDIENCES[0].id,
+                status: 'Subscribed' as const
+            }
+        ],
+        mailchimpUnsubscribe: {
+            key: examples.mailchimpPull,
+            audienceId: AUDIENCES[1].id
+        },
         examples
     };
 }

@@ -12,6 +12,14 @@
  * `optout retry` — and pushes again. The summary (summary.ts) says what changed, with
  * the audit trail's own numbers, and what is still stuck and why.
  *
+ * A local Mailchimp (mailchimp.ts) holds the three audiences: before the hourly the
+ * connector pulls them (a member who just unsubscribed there reaches the ledger, then
+ * Salesforce), after the nightly it pushes the ledger's unsubscribes to them (an opt-out
+ * made in Salesforce reaches Mailchimp). The members the push unsubscribed come back on
+ * the next pull as audience unsubscribes, which the next hourly writes as memberships:
+ * the demo runs that pull and hourly too, so the loop is closed when it ends and a
+ * second run has nothing to write (R11).
+ *
  * A second run reuses the seeded org and ledger and shows the jobs writing nothing (R11);
  * `--reset` starts over, but only on files the demo made.
  */
@@ -56,6 +64,18 @@ import {
     type SeedCounts
 } from './seed';
 import { buildSummary, type DemoSummary } from './summary';
+import type { LocalMailchimp } from '../local-mailchimp/server';
+import {
+    demoPull,
+    demoPush,
+    mailchimpDbPathFor,
+    removeDemoMailchimp,
+    seedMailchimp,
+    seedMailchimpFile,
+    startDemoMailchimp,
+    type DemoPull,
+    type DemoPush
+} from './mailchimp';
 import {
     MODIFY_ALL_PERMISSION_SET,
     assignPermissionSet,
@@ -92,6 +112,10 @@ export interface DemoOptions {
     log?: (level: LogLevel, message: string) => void;
     /** How long the push loop gathers arrivals (ms, default 500). */
     pushDelayMs?: number;
+    /** The local Mailchimp's database (default: local-mailchimp.db beside dbPath). */
+    mailchimpDbPath?: string;
+    /** A running local Mailchimp to use instead (tests; the demo does not close it). */
+    mailchimp?: LocalMailchimp;
 }
 
 export interface PhaseEvent {
@@ -107,11 +131,15 @@ export type DemoPhase =
     | 'org'
     | 'deploy'
     | 'seed'
+    | 'mailchimp'
     | 'settings'
     | 'burst'
+    | 'mailchimp-pull'
     | 'hourly'
     | 'nightly'
+    | 'mailchimp-push'
     | 'fix'
+    | 'readback'
     | 'summary';
 
 export const PHASE_TITLES: Record<DemoPhase, string> = {
@@ -119,10 +147,17 @@ export const PHASE_TITLES: Record<DemoPhase, string> = {
     org: 'Starting the local org',
     deploy: 'Deploying the package',
     seed: 'Seeding Salesforce and the ledger',
+    mailchimp: 'Starting the local Mailchimp with the three audiences',
     settings: 'Turning the nightly sync on',
     burst: 'Real-time unsubscribes through the webhook',
+    'mailchimp-pull':
+        'Someone unsubscribes in Mailchimp; optout mailchimp pull reads the audiences',
     hourly: 'Hourly audience sync',
     nightly: 'Nightly reconciliation',
+    'mailchimp-push':
+        'optout mailchimp push: the ledger unsubscribes to Mailchimp',
+    readback:
+        'The next pull and hourly read back what the push set in Mailchimp',
     fix: 'Fixing what Salesforce refused (optout status, then optout retry)',
     summary: 'Reading the audit trail'
 };
@@ -236,7 +271,8 @@ function removeSqlite(path: string): void {
 async function reset(
     options: DemoOptions,
     dbPath: string,
-    stateFile: string
+    stateFile: string,
+    mailchimpDbPath: string
 ): Promise<string> {
     const running = readState(stateFile);
     if (
@@ -289,9 +325,12 @@ async function reset(
                 ]
             }
         );
+    // Checked before anything is removed: a foreign Mailchimp file stops the reset whole.
+    const mailchimpThere = existsSync(mailchimpDbPath);
+    if (mailchimpThere) await removeDemoMailchimp(mailchimpDbPath);
     removeSqlite(options.ledgerPath);
     removeSqlite(dbPath);
-    return `removed ${options.ledgerPath} and ${dbPath}`;
+    return `removed ${options.ledgerPath}, ${dbPath}${mailchimpThere ? ` and ${mailchimpDbPath}` : ''}`;
 }
 
 /**
@@ -432,6 +471,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const seed = options.seed ?? 42;
     const dbPath = resolve(options.dbPath ?? DEFAULT_DB_PATH);
     const stateFile = options.stateFile ?? DEFAULT_STATE_FILE;
+    const mailchimpDbPath = resolve(
+        options.mailchimpDbPath ?? mailchimpDbPathFor(dbPath)
+    );
     const timings: Partial<Record<DemoPhase, number>> = {};
     const phase = async <T>(
         name: DemoPhase,
@@ -454,13 +496,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (options.reset && !options.connect)
         await phase(
             'reset',
-            () => reset(options, dbPath, stateFile),
+            () => reset(options, dbPath, stateFile, mailchimpDbPath),
             (s) => s
         );
 
     const data = generateDemoData({ seed, size });
     const ledger = Ledger.open(options.ledgerPath);
     let org: DemoOrg | undefined;
+    let ownMailchimp: LocalMailchimp | undefined;
     try {
         org = await phase(
             'org',
@@ -553,6 +596,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                     : `${s.counts.contacts} Contacts, ${s.counts.leads} Leads, ${s.counts.ledgerPersons} people in the ledger`
         );
 
+        const mailchimp = await phase(
+            'mailchimp',
+            async () => {
+                if (options.mailchimp)
+                    return {
+                        mc: options.mailchimp,
+                        seeded: seedMailchimp(options.mailchimp, data)
+                    };
+                // A fresh seed starts Mailchimp over too (only on the demo's own file).
+                if (!seeding.reused) await removeDemoMailchimp(mailchimpDbPath);
+                const seeded = seedMailchimpFile(mailchimpDbPath, data);
+                ownMailchimp = await startDemoMailchimp(mailchimpDbPath);
+                return { mc: ownMailchimp, seeded };
+            },
+            (m) =>
+                m.seeded.audiencesCreated
+                    ? `${m.seeded.audiencesCreated} audiences, ${m.seeded.membersAdded} members at ${m.mc.apiUrl}`
+                    : `reusing its audiences at ${m.mc.apiUrl}`
+        );
+        const mc = mailchimp.mc;
+
         await phase(
             'settings',
             () =>
@@ -570,6 +634,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             () => burst(ledger, sync, data, seeding.ids, options),
             (b) =>
                 `${b.sent} webhook calls, ${b.recorded} new unsubscribes, ${b.pushes} push${b.pushes === 1 ? '' : 'es'}`
+        );
+        const mailchimpPull: DemoPull = await phase(
+            'mailchimp-pull',
+            () => demoPull(ledger, mc, data),
+            (p) =>
+                `${p.result.audiences.reduce((n, a) => n + a.changed, 0)} memberships changed, ${p.result.audiences.reduce((n, a) => n + a.unsubscribes, 0)} audience unsubscribes, ${p.result.requests} Mailchimp API requests`
         );
         const hourly = await phase(
             'hourly',
@@ -593,6 +663,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                 }),
             (r) => `${r.status}, ${r.apiRequests} API requests`
         );
+        const mailchimpPush: DemoPush = await phase(
+            'mailchimp-push',
+            () => demoPush(ledger, mc),
+            (p) =>
+                `${p.result.delivered} delivered, ${p.result.skipped.length} skipped, ${p.result.requests} Mailchimp API requests${p.result.mode === 'batch' ? ' (batch operations)' : ''}`
+        );
         const fix = await phase(
             'fix',
             () =>
@@ -601,6 +677,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                 f.permissionSet
                     ? `${MODIFY_ALL_PERMISSION_SET} ${f.permissionSet}, ${f.retried} record${f.retried === 1 ? '' : 's'} retried: push ${f.push?.status ?? 'not run'}`
                     : 'nobody lacked access: nothing to fix'
+        );
+        const readback = await phase(
+            'readback',
+            async () => {
+                const pull = await demoPull(ledger, mc, data);
+                const hourly2 = await runJob('hourly', {
+                    ledger,
+                    org: sync,
+                    onProgress: options.onProgress,
+                    log: options.log
+                });
+                return { pull, hourly: hourly2 };
+            },
+            (r) =>
+                `${r.pull.result.audiences.reduce((n, a) => n + a.changed, 0)} memberships changed in the ledger, hourly ${r.hourly.status}: ${r.hourly.membershipsUpserted} memberships upserted`
         );
         return await phase('summary', async () =>
             buildSummary({
@@ -614,6 +705,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                 hourly,
                 nightly,
                 fix,
+                readbackHourly: readback.hourly,
+                mailchimp: {
+                    seed: mailchimp.seeded,
+                    pull: mailchimpPull,
+                    push: mailchimpPush,
+                    readback: readback.pull,
+                    apiUrl: mc.apiUrl,
+                    dbPath: options.mailchimp ? mc.dbPath : mailchimpDbPath
+                },
                 deploy,
                 org: o,
                 ledgerPath: options.ledgerPath,
@@ -623,6 +723,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
             })
         );
     } finally {
+        await ownMailchimp?.close().catch(() => undefined);
         await org?.close().catch(() => undefined);
         ledger.close();
     }

@@ -3,7 +3,8 @@
  * ledger's audit trail (R10) — records written per field, ledger unsubscribes added from
  * Salesforce, memberships upserted, skipped with reasons, push latency — the API
  * requests of each job, one story per rule from the named people, the records Salesforce
- * refused grouped by reason with what to do (as `optout status` shows them, R14), and
+ * refused grouped by reason with what to do (as `optout status` shows them, R14), the
+ * Mailchimp connector's pull and push against the local Mailchimp (both directions), and
  * where to look next.
  */
 import type { Ledger, StuckSummary } from '../ledger/ledger';
@@ -23,6 +24,126 @@ import type { BurstResult, DemoOrg, DemoPhase, FixResult } from './run';
 import { DEMO_USERS } from './data';
 import { MODIFY_ALL_PERMISSION_SET } from './users';
 import { DEAD_LETTER_AFTER } from '../model/stuck';
+import type { DemoPull, DemoPush, MailchimpSeed } from './mailchimp';
+
+/** The Mailchimp connector's runs in the demo, against the local Mailchimp. */
+export interface DemoMailchimp {
+    apiUrl: string;
+    dbPath: string;
+    /** Audiences and members created this run (0 when reused). */
+    audiencesCreated: number;
+    membersAdded: number;
+    pull: {
+        runId: string | null;
+        /** The named member unsubscribed in Mailchimp just before (false: an earlier run did). */
+        unsubscribedInMailchimp: boolean;
+        membersRead: number;
+        membershipsChanged: number;
+        audienceUnsubscribes: number;
+        skipped: number;
+        apiRequests: number;
+        durationMs: number;
+    };
+    /** The pull after the push, reading back the members it unsubscribed. */
+    readback: {
+        runId: string | null;
+        membershipsChanged: number;
+        audienceUnsubscribes: number;
+        apiRequests: number;
+        durationMs: number;
+    };
+    push: {
+        runId: string | null;
+        mode: 'none' | 'requests' | 'batch';
+        delivered: number;
+        skipped: number;
+        failed: number;
+        apiRequests: number;
+        durationMs: number;
+    };
+}
+
+interface MailchimpInput {
+    seed: MailchimpSeed;
+    pull: DemoPull;
+    push: DemoPush;
+    /** The pull after the push: reads back what the push set. */
+    readback: DemoPull;
+    apiUrl: string;
+    dbPath: string;
+}
+
+function mailchimpSummary(m: MailchimpInput): DemoMailchimp {
+    const pulled = m.pull.result.audiences;
+    const sum = (f: (a: (typeof pulled)[number]) => number): number =>
+        pulled.reduce((x, a) => x + f(a), 0);
+    return {
+        apiUrl: m.apiUrl,
+        dbPath: m.dbPath,
+        audiencesCreated: m.seed.audiencesCreated,
+        membersAdded: m.seed.membersAdded,
+        pull: {
+            runId: m.pull.result.runId,
+            unsubscribedInMailchimp: m.pull.unsubscribedInMailchimp,
+            membersRead: sum((a) => a.read),
+            membershipsChanged: sum((a) => a.changed),
+            audienceUnsubscribes: sum((a) => a.unsubscribes),
+            skipped: sum((a) => a.skipped.length),
+            apiRequests: m.pull.result.requests,
+            durationMs: m.pull.durationMs
+        },
+        readback: {
+            runId: m.readback.result.runId,
+            membershipsChanged: m.readback.result.audiences.reduce(
+                (x, a) => x + a.changed,
+                0
+            ),
+            audienceUnsubscribes: m.readback.result.audiences.reduce(
+                (x, a) => x + a.unsubscribes,
+                0
+            ),
+            apiRequests: m.readback.result.requests,
+            durationMs: m.readback.durationMs
+        },
+        push: {
+            runId: m.push.result.runId,
+            mode: m.push.result.mode,
+            delivered: m.push.result.delivered,
+            skipped: m.push.result.skipped.length,
+            failed: m.push.result.failed.length,
+            apiRequests: m.push.result.requests,
+            durationMs: m.push.durationMs
+        }
+    };
+}
+
+/** The summary's Mailchimp line: both directions, and the read-back. */
+function mailchimpLine(m: DemoMailchimp): string {
+    const plural = (x: number, one: string, many: string): string =>
+        `${n(x)} ${x === 1 ? one : many}`;
+    return [
+        m.audiencesCreated
+            ? `${plural(m.audiencesCreated, 'audience', 'audiences')} with ${plural(m.membersAdded, 'member', 'members')} created at ${m.apiUrl}`
+            : `the audiences at ${m.apiUrl} reused`,
+        `${m.pull.unsubscribedInMailchimp ? 'a member unsubscribed in Mailchimp; ' : ''}the pull read ${plural(m.pull.membersRead, 'member', 'members')}: ${plural(m.pull.audienceUnsubscribes, 'new audience unsubscribe', 'new audience unsubscribes')}, to Salesforce by the hourly`,
+        `the push sent ${plural(m.push.delivered, 'unsubscribe', 'unsubscribes')} there${m.push.skipped ? ` (${n(m.push.skipped)} skipped)` : ''}`,
+        `the read-back pull found ${plural(m.readback.membershipsChanged, 'membership', 'memberships')} it changed, for the next hourly`
+    ].join('; ');
+}
+
+/** What Mailchimp recorded for an email's unsubscribes (the connector's deliveries). */
+function mailchimpDeliveriesFor(
+    ledger: Ledger,
+    email: string
+): { listId: string; outcome: string }[] {
+    return ledger.db
+        .prepare(
+            `SELECT d.list_id AS listId, d.outcome FROM mailchimp_deliveries d
+             JOIN unsubscribes u ON u.id = d.unsubscribe_id JOIN persons p ON p.id = u.person_id
+             WHERE p.email_norm = ? ORDER BY d.unsubscribe_id, d.list_id`
+        )
+        .all(email.toLowerCase()) as { listId: string; outcome: string }[];
+}
 
 export interface JobLine extends RunSummaryLine {
     /** The burst: how many push runs it took. */
@@ -83,6 +204,8 @@ export interface DemoSummary {
         nightly: JobLine;
         /** The push after `optout retry` (null when nothing was retried). */
         retry: JobLine | null;
+        /** The hourly after the Mailchimp push and its read-back pull. */
+        readback: JobLine;
     };
     changes: {
         /** `Object.Field` → records written by this run's jobs. */
@@ -99,8 +222,11 @@ export interface DemoSummary {
         hourly: number;
         nightly: number;
         retry: number;
+        readback: number;
+        /** Salesforce requests of the jobs above (Mailchimp's are in `mailchimp`). */
         total: number;
     };
+    mailchimp: DemoMailchimp;
     /** The user the sync ran as (not a System Administrator). */
     syncUser: string;
     /** Records Salesforce refused, still stuck at the end (what `optout status` shows). */
@@ -132,6 +258,9 @@ interface Input {
     hourly: JobResult;
     nightly: JobResult;
     fix: FixResult;
+    /** The hourly after the Mailchimp push's read-back. */
+    readbackHourly: JobResult;
+    mailchimp: MailchimpInput;
     deploy: DeploySummary;
     org: DemoOrg;
     ledgerPath: string;
@@ -414,6 +543,55 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
               ? `The validation rule let the write through: ${list(margaretWrites)}.`
               : 'Not attempted yet.'
     });
+
+    const nameOf = (id: string): string =>
+        AUDIENCES.find((a) => a.id === id)?.name ?? id;
+    const elena = ex('mailchimpPush');
+    const elenaPerson = ledger.findPerson(elena.email);
+    const elenaUnsub = elenaPerson
+        ? ledger
+              .listUnsubscribes(elenaPerson.id)
+              .find((u) => u.source === 'salesforce')
+        : undefined;
+    const elenaSent = mailchimpDeliveriesFor(ledger, elena.email).filter(
+        (d) => d.outcome === 'delivered' || d.outcome === 'in_mailchimp'
+    );
+    out.push({
+        rule: 'R3b → Mailchimp',
+        name: elena.name,
+        email: elena.email,
+        story:
+            elenaUnsub && elenaSent.length
+                ? `Opted out in Salesforce, subscribed in Mailchimp: the pull brought her membership into the ledger, the nightly her opt-out (an unsubscribe from everything, source salesforce), and optout mailchimp push set her unsubscribed in ${[...new Set(elenaSent.map((d) => nameOf(d.listId)))].join(', ')}. The connector only ever sends "unsubscribed".`
+                : elenaUnsub
+                  ? 'Opted out in Salesforce and in the ledger; not yet in Mailchimp.'
+                  : 'Opted out in Salesforce; not yet in the ledger.'
+    });
+
+    const noah = ex('mailchimpPull');
+    const noahPerson = ledger.findPerson(noah.email);
+    const left = data.mailchimpUnsubscribe.audienceId;
+    const noahMembership = noahPerson
+        ? ledger.getMembership(noahPerson.id, left)
+        : undefined;
+    // Membership rows are audited as membership_written, not field_write.
+    const noahWrites = ledger.db
+        .prepare(
+            `SELECT a.record_id AS recordId, a.object, a.field, r.job
+             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
+             WHERE a.action = 'membership_written' AND a.email_norm = ? AND a.detail LIKE ?
+             ORDER BY a.id DESC LIMIT 1`
+        )
+        .all(noah.email.toLowerCase(), `%${left}%`) as AuditWrite[];
+    out.push({
+        rule: 'R5 ← Mailchimp',
+        name: noah.name,
+        email: noah.email,
+        story:
+            noahMembership?.status === 'Unsubscribed'
+                ? `Unsubscribed from ${nameOf(left)} with Mailchimp's link: optout mailchimp pull recorded it in the ledger (source ${noahMembership.source})${noahWrites.length ? `, and the ${jobOf(noahWrites)} wrote Audience_Membership__c ${noahWrites[0].recordId} as Unsubscribed` : ''}. Leaving one audience is not leaving everything (R5): his Contact's Email Opt Out stays off and he still gets the other audience.`
+                : 'Not unsubscribed in Mailchimp yet.'
+    });
     return out;
 }
 
@@ -424,7 +602,8 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
         ...burst.results.map((r) => r.runId),
         hourly.runId,
         nightly.runId,
-        ...(retryResult ? [retryResult.runId] : [])
+        ...(retryResult ? [retryResult.runId] : []),
+        input.readbackHourly.runId
     ];
     const marks = runIds.map(() => '?').join(',');
     const fieldWrites: Record<string, number> = {};
@@ -450,12 +629,14 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
         push,
         hourly: summarizeResult(hourly),
         nightly: summarizeResult(nightly),
-        retry
+        retry,
+        readback: summarizeResult(input.readbackHourly)
     };
     const skipped: Record<string, number> = {};
     for (const j of Object.values(jobs)) if (j) add(skipped, j.skipped);
+    // The push after optout retry and the read-back hourly: counted like the others.
     const retryCount = (f: (j: JobLine) => number): number =>
-        retry ? f(retry) : 0;
+        (retry ? f(retry) : 0) + f(jobs.readback);
     const status = ledger.status();
     const people = peopleByKey(data);
     const ana = people.get(data.examples.sameEmail);
@@ -513,7 +694,8 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
                 retryCount((j) => j.recordsWritten),
             ledgerUnsubscribesAdded:
                 hourly.ledgerUnsubscribesAdded +
-                nightly.ledgerUnsubscribesAdded,
+                nightly.ledgerUnsubscribesAdded +
+                jobs.readback.ledgerUnsubscribesAdded,
             membershipsUpserted:
                 push.membershipsUpserted +
                 hourly.membershipsUpserted +
@@ -535,7 +717,8 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
             push: push.apiRequests,
             hourly: hourly.apiRequests,
             nightly: nightly.apiRequests,
-            retry: retryCount((j) => j.apiRequests),
+            retry: retry?.apiRequests ?? 0,
+            readback: jobs.readback.apiRequests,
             total:
                 push.apiRequests +
                 hourly.apiRequests +
@@ -553,12 +736,14 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
               }
             : null,
         apiUsage: nightly.apiUsage ?? hourly.apiUsage,
+        mailchimp: mailchimpSummary(input.mailchimp),
         examples: await stories(input),
         next: [
             'optout status                      # the ledger, pending pushes, what is stuck and why, the last run of each job',
             `optout history --email ${people.get(data.examples.validationRule)?.email ?? 'EMAIL'}   # a refused record: the reason and the attempts`,
             `optout history --email ${ana?.email ?? 'EMAIL'}   # one person's audit trail`,
             'npm run preview                    # the record pages of the local org, with the component',
+            `optout mailchimp pull|push         # the connector, with MAILCHIMP_API_KEY (the demo's local Mailchimp: ${input.mailchimp.apiUrl}, stopped with the demo)`,
             'npm start                          # again: the jobs find nothing to write (R11)',
             'optout serve --target-org local    # the webhook for real (OPTOUT_WEBHOOK_SECRET=…)'
         ]
@@ -664,8 +849,45 @@ export function renderSummary(s: DemoSummary): string {
                         ? ` (${s.jobs.push.runs} run${s.jobs.push.runs === 1 ? '' : 's'})`
                         : ''
                 ),
+                [
+                    'mailchimp pull',
+                    s.mailchimp.pull.skipped ? 'partial' : 'succeeded',
+                    '-',
+                    n(s.mailchimp.pull.audienceUnsubscribes),
+                    n(s.mailchimp.pull.membershipsChanged),
+                    '-',
+                    0,
+                    `${n(s.mailchimp.pull.apiRequests)} to Mailchimp`,
+                    secs(s.mailchimp.pull.durationMs)
+                ],
                 job('hourly', s.jobs.hourly),
                 job('nightly', s.jobs.nightly),
+                [
+                    'mailchimp push',
+                    (s.mailchimp.push.failed ? 'partial' : 'succeeded') +
+                        (s.mailchimp.push.mode === 'batch'
+                            ? ' (batch operations)'
+                            : ''),
+                    '-',
+                    '-',
+                    '-',
+                    n(s.mailchimp.push.delivered),
+                    s.mailchimp.push.failed,
+                    `${n(s.mailchimp.push.apiRequests)} to Mailchimp`,
+                    secs(s.mailchimp.push.durationMs)
+                ],
+                [
+                    'mailchimp pull (read back)',
+                    'succeeded',
+                    '-',
+                    n(s.mailchimp.readback.audienceUnsubscribes),
+                    n(s.mailchimp.readback.membershipsChanged),
+                    '-',
+                    0,
+                    `${n(s.mailchimp.readback.apiRequests)} to Mailchimp`,
+                    secs(s.mailchimp.readback.durationMs)
+                ],
+                job('hourly (read back)', s.jobs.readback),
                 ...(s.jobs.retry
                     ? [job('push after optout retry', s.jobs.retry)]
                     : [])
@@ -699,9 +921,10 @@ export function renderSummary(s: DemoSummary): string {
                           .join('; ')
                     : 'nothing'
             ],
+            ['Mailchimp', mailchimpLine(s.mailchimp)],
             [
                 'API requests',
-                `${s.apiRequests.total} for the jobs${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
+                `${s.apiRequests.total} to Salesforce for the jobs, ${n(s.mailchimp.pull.apiRequests + s.mailchimp.push.apiRequests + s.mailchimp.readback.apiRequests)} to Mailchimp${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
             ]
         ])
     );
@@ -721,7 +944,7 @@ export function renderSummary(s: DemoSummary): string {
     parts.push('', 'Where to look next', ...s.next.map((x) => `  ${x}`));
     parts.push(
         '',
-        `Local org: ${s.org.dbPath} · ledger: ${s.ledger} · start over: npm start -- --reset`
+        `Local org: ${s.org.dbPath} · local Mailchimp: ${s.mailchimp.dbPath} · ledger: ${s.ledger} · start over: npm start -- --reset`
     );
     return parts.join('\n');
 }

@@ -9,6 +9,12 @@
  * with INSUFFICIENT_ACCESS_OR_READONLY, then delivered after the Modify All set and
  * optout retry), Margaret Okafor (stuck on FIELD_CUSTOM_VALIDATION_EXCEPTION) and Ana
  * López's duplicate pair fail against a kinder org.
+ *
+ * The Mailchimp side is a local Mailchimp the test starts and hands to the demo, so it
+ * can read the members and every status change: Elena Petrova's Salesforce opt-out
+ * reaches Mailchimp (push), Noah Fischer's unsubscribe in Mailchimp reaches the ledger
+ * and his Audience_Membership__c row (pull, then the hourly), and nothing was ever set
+ * to subscribed by the connector.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +22,10 @@ import { join } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
 import { OptoutError } from '../../model/errors';
 import { startTestOrg, type TestOrg } from '../../local-org/testing';
+import {
+    startLocalMailchimp,
+    type LocalMailchimp
+} from '../../local-mailchimp/server';
 import { OrgClient } from '../../salesforce/client';
 import {
     generateDemoData,
@@ -86,6 +96,7 @@ describe('runDemo (small, in-memory org)', () => {
     let dir: string;
     let options: DemoOptions;
     let phases: PhaseEvent[];
+    let mc: LocalMailchimp;
 
     beforeAll(async () => {
         for (const k of [
@@ -98,7 +109,13 @@ describe('runDemo (small, in-memory org)', () => {
         t = await startTestOrg(); // empty: the demo deploys the package itself
         dir = mkdtempSync(join(tmpdir(), 'optout-demo-'));
         phases = [];
+        mc = await startLocalMailchimp({
+            port: 0,
+            dbPath: join(dir, 'local-mailchimp.db'),
+            batchStepMs: 0
+        });
         options = {
+            mailchimp: mc,
             size: 'small',
             ledgerPath: join(dir, 'ledger.db'),
             pushDelayMs: 200,
@@ -119,6 +136,7 @@ describe('runDemo (small, in-memory org)', () => {
     });
 
     afterAll(async () => {
+        await mc?.close();
         await t?.close();
         rmSync(dir, { recursive: true, force: true });
     });
@@ -133,11 +151,15 @@ describe('runDemo (small, in-memory org)', () => {
             'org',
             'deploy',
             'seed',
+            'mailchimp',
             'settings',
             'burst',
+            'mailchimp-pull',
             'hourly',
             'nightly',
+            'mailchimp-push',
             'fix',
+            'readback',
             'summary'
         ]);
         const data = generateDemoData({ size: 'small' });
@@ -176,7 +198,8 @@ describe('runDemo (small, in-memory org)', () => {
             first.apiRequests.push +
                 first.apiRequests.hourly +
                 first.apiRequests.nightly +
-                first.apiRequests.retry
+                first.apiRequests.retry +
+                first.apiRequests.readback
         );
         expect(first.examples.map((e) => e.rule)).toEqual([
             'R8',
@@ -188,7 +211,9 @@ describe('runDemo (small, in-memory org)', () => {
             'R3a',
             'R6',
             'R14',
-            'R14'
+            'R14',
+            'R3b → Mailchimp',
+            'R5 ← Mailchimp'
         ]);
         // R14: the no-access record was fixed during the demo; the validation rule's
         // record is what is left, grouped by reason with what to do.
@@ -352,8 +377,81 @@ describe('runDemo (small, in-memory org)', () => {
         } finally {
             ledger.close();
         }
+
+        // Mailchimp, both directions.
+        const elena = people.get(ex.mailchimpPush)?.email as string;
+        const noah = people.get(ex.mailchimpPull)?.email as string;
+        const [newsletter, productUpdates] = AUDIENCES;
+        // (a) Salesforce → Mailchimp: Elena's opt-out (nightly, R3b) pushed there.
+        expect(await optOut(ids[ex.mailchimpPush])).toBe(true);
+        expect(mc.admin.member(newsletter.id, elena)?.status).toBe(
+            'unsubscribed'
+        );
+        expect(
+            mc.admin
+                .statusChanges()
+                .filter((c) => c.email === elena && c.to === 'unsubscribed')
+                .map((c) => c.source)
+        ).toEqual(['api']);
+        // (b) Mailchimp → Salesforce: Noah left Product Updates with the link; the
+        // pull took it into the ledger, the hourly wrote his membership row; his
+        // Contact is not opted out (R5: one audience is not everything).
+        expect(mc.admin.member(productUpdates.id, noah)?.status).toBe(
+            'unsubscribed'
+        );
+        expect(mc.admin.member(newsletter.id, noah)?.status).toBe('subscribed');
+        const rows = await t.conn.query<{
+            Audience_Id__c: string;
+            Status__c: string;
+        }>(
+            `SELECT Audience_Id__c, Status__c FROM Audience_Membership__c WHERE Contact__c = '${ids[ex.mailchimpPull]}'`
+        );
+        expect(
+            Object.fromEntries(
+                rows.records.map((r) => [r.Audience_Id__c, r.Status__c])
+            )
+        ).toEqual({
+            [newsletter.id]: 'Subscribed',
+            [productUpdates.id]: 'Unsubscribed'
+        });
+        expect(await optOut(ids[ex.mailchimpPull])).toBe(false);
+        // The connector only ever unsubscribes.
+        const changes = mc.admin.statusChanges();
+        expect(
+            changes.filter((c) => c.to === 'subscribed' && c.source === 'api')
+        ).toEqual([]);
+        expect(
+            changes.filter((c) => c.source === 'api').length
+        ).toBeGreaterThan(0);
+        expect(first.mailchimp).toMatchObject({
+            audiencesCreated: 3,
+            pull: { unsubscribedInMailchimp: true, skipped: 0 },
+            push: { failed: 0 }
+        });
+        expect(
+            first.mailchimp.pull.audienceUnsubscribes
+        ).toBeGreaterThanOrEqual(1);
+        // Every change the connector made is one of its deliveries (some PATCHes
+        // found the member unsubscribed already: delivered, no change).
+        expect(first.mailchimp.push.delivered).toBeGreaterThanOrEqual(
+            changes.filter((c) => c.source === 'api').length
+        );
+        expect(first.mailchimp.pull.apiRequests).toBeGreaterThan(0);
+        expect(first.examples.at(-1)?.story).toMatch(
+            /wrote Audience_Membership__c a\w+ as Unsubscribed/
+        );
+        expect(first.examples.at(-2)?.story).toMatch(
+            /set her unsubscribed in Monthly Newsletter\./
+        );
+        // The members the push unsubscribed come back on the next pull; the demo
+        // runs it (and the hourly) so that the loop is closed when it ends.
+        expect(first.mailchimp.readback.membershipsChanged).toBeGreaterThan(0);
+        expect(first.jobs.readback.membershipsUpserted).toBeGreaterThan(0);
+
         const text = renderSummary(first);
         expect(text).toMatch(/^Demo finished in/);
+        expect(text).toContain('mailchimp pull');
+        expect(text).toContain('mailchimp push');
         expect(text).toContain('optout history --email');
         expect(text).toContain('Refused by Salesforce (optout status)');
         expect(text).toContain('A validation rule refuses the write');
@@ -378,6 +476,13 @@ describe('runDemo (small, in-memory org)', () => {
             failed: 0
         });
         expect(second.apiRequests.push).toBe(0);
+        // Mailchimp reused: nothing new pulled, nothing pushed again.
+        expect(second.mailchimp).toMatchObject({
+            audiencesCreated: 0,
+            pull: { unsubscribedInMailchimp: false, membershipsChanged: 0 },
+            push: { mode: 'none', delivered: 0 },
+            readback: { membershipsChanged: 0 }
+        });
         // Margaret is still stuck (her back-off is not over): nothing marks her
         // unsubscribe delivered while Salesforce has not taken it.
         expect(second.fixed).toBeNull();
