@@ -480,7 +480,15 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         rule: 'R5c',
         name: lucas.name,
         email: lucas.email,
-        story: `A Flow in Salesforce unsubscribed him from ${audienceName}; the hourly brought it into the ledger (now ${lucasMembership?.status ?? '?'}, source ${lucasMembership?.source ?? '?'}) and cleared Pending_Push__c. His other audiences are untouched: an audience unsubscribe is not a global one.`
+        story: `A Flow in Salesforce unsubscribed him from ${audienceName}; the hourly brought it into the ledger (now ${lucasMembership?.status ?? '?'}, source ${lucasMembership?.source ?? '?'}) and cleared Pending_Push__c. His other audiences are untouched: an audience unsubscribe is not a global one.${
+            mailchimpDeliveriesFor(ledger, lucas.email).some(
+                (d) =>
+                    d.listId === pending?.audienceId &&
+                    d.outcome === 'delivered'
+            )
+                ? ` optout mailchimp push then set him unsubscribed from ${audienceName} in Mailchimp (R15).`
+                : ''
+        }`
     });
 
     const sofia = ex('platformBacklog');

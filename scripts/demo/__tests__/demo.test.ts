@@ -393,6 +393,21 @@ describe('runDemo (small, in-memory org)', () => {
                 .filter((c) => c.email === elena && c.to === 'unsubscribed')
                 .map((c) => c.source)
         ).toEqual(['api']);
+        // (c) An audience unsubscribe made in Salesforce (Lucas, a Flow, R5c) reaches
+        // Mailchimp for that audience only (R15).
+        const lucasEmail = people.get(ex.salesforceAudienceUnsubscribe)
+            ?.email as string;
+        expect(
+            mc.admin
+                .statusChanges()
+                .filter(
+                    (c) =>
+                        c.email === lucasEmail &&
+                        c.to === 'unsubscribed' &&
+                        c.source === 'api'
+                )
+                .map((c) => c.listId)
+        ).toEqual([productUpdates.id]);
         // (b) Mailchimp → Salesforce: Noah left Product Updates with the link; the
         // pull took it into the ledger, the hourly wrote his membership row; his
         // Contact is not opted out (R5: one audience is not everything).
