@@ -325,6 +325,8 @@ const MEMBERSHIP_SYNC_COLS = `m.sync_outcome AS syncOutcome, m.sync_attempts AS 
     m.sync_failures AS syncFailures, m.sync_error_code AS syncErrorCode,
     m.sync_error_message AS syncErrorMessage, m.sync_error_record_id AS syncErrorRecordId,
     m.sync_dead_at AS syncDeadAt`;
+/** SQL: an unsubscribe (alias u) or membership waiting for a Salesforce record. */
+const WAITING_SQL = `(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
 /** SQL: outcomes of a permanent refusal (R14). */
 const STUCK_SQL = `(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
 /**
@@ -333,15 +335,13 @@ const STUCK_SQL = `(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
  * dead letters, and refused ones not due yet (R14).
  */
 const PUSHABLE_SQL = `(u.last_outcome IS NULL
-    OR (u.last_outcome NOT IN ${`(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`} AND u.last_outcome NOT IN ${STUCK_SQL})
-    OR (u.last_outcome IN ${`(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`} AND u.next_attempt_at IS NULL)
+    OR (u.last_outcome NOT IN ${WAITING_SQL} AND u.last_outcome NOT IN ${STUCK_SQL})
+    OR (u.last_outcome IN ${WAITING_SQL} AND u.next_attempt_at IS NULL)
     OR (u.last_outcome = 'rejected' AND (u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)))`;
 /** Resets a membership's sync state (a new change or a requeue starts afresh). */
 const MEMBERSHIP_SYNC_RESET = `sync_outcome = NULL, sync_attempts = 0, last_attempt_at = NULL,
     next_attempt_at = NULL, sync_failures = 0, sync_error_code = NULL,
     sync_error_message = NULL, sync_error_record_id = NULL, sync_dead_at = NULL`;
-/** SQL: an unsubscribe (alias u) or membership waiting for a Salesforce record. */
-const WAITING_SQL = `(${WAITING_OUTCOMES.map((o) => `'${o}'`).join(', ')})`;
 const AUDIT_COLS = `id, run_id AS runId, at, action, email_norm AS emailNorm,
     person_id AS personId, record_id AS recordId, object, field, before, after, source,
     collected_at AS collectedAt, written_at AS writtenAt, latency_ms AS latencyMs, detail`;
@@ -393,7 +393,7 @@ const STUCK_UNION = `
            u.dead_at AS deadAt
     FROM unsubscribes u JOIN persons p ON p.id = u.person_id
     WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
-      AND u.last_outcome IN ${`(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`}
+      AND u.last_outcome IN ${STUCK_SQL}
     UNION ALL
     SELECT 'membership', NULL, m.person_id, p.email, p.email_norm, m.audience_id,
            CASE WHEN m.sync_outcome = 'dead_letter' THEN 'dead_letter' ELSE 'retrying' END,
@@ -401,7 +401,7 @@ const STUCK_UNION = `
            m.sync_failures, m.sync_attempts, m.last_attempt_at, m.next_attempt_at,
            m.sync_dead_at
     FROM memberships m JOIN persons p ON p.id = m.person_id
-    WHERE m.sync_outcome IN ${`(${STUCK_OUTCOMES.map((o) => `'${o}'`).join(', ')})`}`;
+    WHERE m.sync_outcome IN ${STUCK_SQL}`;
 
 function stuckWhere(filter: StuckFilter): { where: string; args: unknown[] } {
     const parts: string[] = [];

@@ -6,13 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeState, DEFAULT_STATE_FILE } from '../../local-org/connect';
 import type { OrgOptions } from '../../local-org/context';
 import {
     seedRecords,
     startTestOrg,
     type TestOrg
 } from '../../local-org/testing';
+import { localOrgFolder } from '../../webhook/__tests__/cli';
 import { cli, ROOT } from './run-cli';
 
 const cwd = process.cwd();
@@ -28,16 +28,7 @@ async function localOrg(
     orgOptions: Partial<OrgOptions> = {}
 ): Promise<TestOrg> {
     t = await startTestOrg({ deploy: false, orgOptions });
-    writeState(join(dir, DEFAULT_STATE_FILE), {
-        instanceUrl: t.instanceUrl,
-        accessToken: t.accessToken,
-        pid: process.pid,
-        port: t.org.port,
-        dbPath: t.org.dbPath,
-        orgId: t.org.orgId,
-        username: t.org.username,
-        startedAt: new Date().toISOString()
-    });
+    localOrgFolder(dir, t);
     return t;
 }
 
