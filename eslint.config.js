@@ -112,9 +112,9 @@ module.exports = defineConfig([
         }
     },
 
-    // Browser modules of the component preview (scripts/preview), bundled by rollup
+    // Browser modules of the component preview (scripts/tools/preview), bundled by rollup
     {
-        files: ['scripts/preview/client/**/*.js'],
+        files: ['scripts/tools/preview/client/**/*.js'],
         languageOptions: {
             sourceType: 'module',
             ecmaVersion: 'latest',

@@ -11,10 +11,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
+import { PROJECT_ROOT } from './project';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const REPO_ROOT = PROJECT_ROOT;
 export const SCHEMA_FILE = join(REPO_ROOT, 'scripts', 'model', 'schema.ts');
 const OBJECTS_DIR = join(REPO_ROOT, 'force-app', 'main', 'default', 'objects');
 

@@ -10,7 +10,7 @@ import {
     type RequestingConnection
 } from './client';
 import { RequestMeter } from './meter';
-import { connectionFor, resolveLocalOrg } from '../local-org/connect';
+import { connectionFor, resolveLocalOrg } from '../tools/local-org/connect';
 import { BUDGET_SHARE_ENV, parseBudgetShare } from './policy';
 
 export interface OpenOrgOptions extends Omit<OrgClientOptions, 'targetOrg'> {

@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OrgOptions } from '../../local-org/context';
+import type { OrgOptions } from '../../tools/local-org/context';
 import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { localOrgFolder } from '../../webhook/__tests__/cli';
 import { cli, ROOT } from './run-cli';
 

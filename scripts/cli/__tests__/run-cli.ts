@@ -2,10 +2,10 @@
  * Runs `optout ARGS` in this process for the CLI contract tests: stdout, stderr and the
  * exit code captured, and the JSON object parsed when `--json` was given.
  */
-import { resolve } from 'node:path';
 import { main } from '../main';
+import { PROJECT_ROOT } from '../../model/project';
 
-export const ROOT = resolve(__dirname, '../../..');
+export const ROOT = PROJECT_ROOT;
 
 export interface Run {
     code: number;

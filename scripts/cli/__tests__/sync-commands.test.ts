@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
-import { writeState, DEFAULT_STATE_FILE } from '../../local-org/connect';
+import { writeState, DEFAULT_STATE_FILE } from '../../tools/local-org/connect';
 import {
     deployPackage,
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { readSettings, writeSettings } from '../../salesforce/settings';
 import { cli, ROOT } from './run-cli';

@@ -1,15 +1,15 @@
 /**
  * `optout demo` (`npm start`) — the product end to end on the embedded local org: local
  * org, deploy, a seeded data set, a burst of real-time unsubscribes through the webhook,
- * the hourly and nightly syncs, and a summary of what changed (scripts/demo). Phases
+ * the hourly and nightly syncs, and a summary of what changed (scripts/tools/demo). Phases
  * and progress on stderr at a terminal; `--json` prints the summary as one object.
  */
 import type { Command } from 'commander';
 import { OptoutError } from '../../model/errors';
-import { DEFAULT_DB_PATH } from '../../local-org/connect';
-import { DEMO_SIZES, type DemoSize } from '../../demo/data';
-import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../demo/run';
-import { renderSummary } from '../../demo/summary';
+import { DEFAULT_DB_PATH } from '../../tools/local-org/connect';
+import { DEMO_SIZES, type DemoSize } from '../../tools/demo/data';
+import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../tools/demo/run';
+import { renderSummary } from '../../tools/demo/summary';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {

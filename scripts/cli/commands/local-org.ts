@@ -14,14 +14,14 @@ import {
     removeState,
     resolveLocalOrg,
     writeState
-} from '../../local-org/connect';
+} from '../../tools/local-org/connect';
 import {
     FaultSpecError,
     parseFaultSpec,
     parseLatency
-} from '../../local-org/faults';
-import type { OrgOptions } from '../../local-org/context';
-import { startLocalOrg } from '../../local-org/server';
+} from '../../tools/local-org/faults';
+import type { OrgOptions } from '../../tools/local-org/context';
+import { startLocalOrg } from '../../tools/local-org/server';
 import { waitForStopSignal } from '../../scheduler/signals';
 
 interface StartOptions {

@@ -200,7 +200,7 @@ export const register: CommandModule = (program: Command) => {
         )
         .option(
             '--faults <spec>',
-            'fault injection, e.g. 429:0.1,503:next=2 (see scripts/local-mailchimp/README.md)'
+            'fault injection, e.g. 429:0.1,503:next=2 (see scripts/tools/local-mailchimp/README.md)'
         )
         .action(
             async (
@@ -225,7 +225,7 @@ export const register: CommandModule = (program: Command) => {
                     // the product's start.
                     const tool =
                         // eslint-disable-next-line @typescript-eslint/no-require-imports
-                        require('../../local-mailchimp/server') as typeof import('../../local-mailchimp/server');
+                        require('../../tools/local-mailchimp/server') as typeof import('../../tools/local-mailchimp/server');
                     const mc = await tool.startLocalMailchimp({
                         port,
                         host: opts.host,

@@ -5,6 +5,7 @@ import { OptoutError } from '../../model/errors';
 import { Ledger } from '../ledger';
 import { MIGRATIONS } from '../migrations';
 import { decodeCursor, encodeCursor, parseFeedLimit } from '../feed';
+import { projectPath } from '../../model/project';
 
 let dir: string;
 beforeEach(() => {
@@ -147,7 +148,7 @@ describe('events on every path that adds or removes an unsubscribe', () => {
 
     it('has no other place that inserts or removes unsubscribes than the two that append events', () => {
         // A guard: a new path that writes unsubscribes must append its event too.
-        const root = join(__dirname, '..', '..');
+        const root = projectPath('scripts');
         const offenders: string[] = [];
         const walk = (d: string): void => {
             for (const e of readdirSync(d, { withFileTypes: true })) {

@@ -7,6 +7,7 @@ import { makeId } from '../../model/ids';
 import { OptoutError } from '../../model/errors';
 import { Ledger } from '../ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, migrate } from '../migrations';
+import { PROJECT_ROOT } from '../../model/project';
 
 const CONTACT = makeId('003', 1001);
 const LEAD = makeId('00Q', 2002);
@@ -840,7 +841,7 @@ describe('several processes on one file', () => {
             db.exec('COMMIT');
             db.close();`;
         const child = spawn(process.execPath, ['-e', script], {
-            cwd: join(__dirname, '../../..'),
+            cwd: PROJECT_ROOT,
             stdio: ['ignore', 'pipe', 'inherit']
         });
         const exited = new Promise((res) => child.once('exit', res));

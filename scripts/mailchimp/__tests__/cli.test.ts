@@ -14,7 +14,8 @@ import { Ledger } from '../../ledger/ledger';
 import {
     type LocalMailchimp,
     startLocalMailchimp
-} from '../../local-mailchimp/server';
+} from '../../tools/local-mailchimp/server';
+import { projectPath } from '../../model/project';
 
 let dir: string;
 let ledgerPath: string;
@@ -236,7 +237,7 @@ describe('optout mailchimp local start', () => {
         const child = spawn(
             process.execPath,
             [
-                join(__dirname, '..', '..', '..', 'bin', 'optout'),
+                projectPath('bin', 'optout'),
                 'mailchimp',
                 'local',
                 'start',

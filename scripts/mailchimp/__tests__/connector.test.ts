@@ -12,7 +12,7 @@ import { Ledger } from '../../ledger/ledger';
 import {
     type LocalMailchimp,
     startLocalMailchimp
-} from '../../local-mailchimp/server';
+} from '../../tools/local-mailchimp/server';
 import { MailchimpClient, type ClientOptions } from '../client';
 import { type ConnectorEvent, MailchimpSchedule } from '../job';
 import { fetchLists } from '../lists';

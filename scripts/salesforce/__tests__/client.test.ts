@@ -8,7 +8,7 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { OrgClient, type OrgClientOptions } from '../client';
 import { SalesforceError } from '../errors';
 import { readSettings, writeSettings } from '../settings';

@@ -4,7 +4,7 @@
  * the server closed meanwhile: no ECONNRESET, no retry.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { connectionFor } from '../../local-org/connect';
+import { connectionFor } from '../../tools/local-org/connect';
 import { OrgClient, type RequestingConnection } from '../client';
 
 // A server in another process, so that it closes idle sockets while this one is blocked.

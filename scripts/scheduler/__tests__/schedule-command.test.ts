@@ -12,7 +12,7 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { cli, localOrgFolder, spawnCli } from '../../webhook/__tests__/cli';
 
 let dir: string;

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Ledger } from '../../ledger/ledger';
 import { OptoutError } from '../../model/errors';
@@ -16,15 +16,16 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { writeSettings } from '../../salesforce/settings';
 import { runJob } from '../../sync/run';
 import type { JobName, JobResult } from '../../sync/result';
 import { checkConfig } from '../plan';
 import { Scheduler, type SchedulerEvent } from '../scheduler';
+import { PROJECT_ROOT } from '../../model/project';
 
-const ROOT = resolve(__dirname, '../../..');
+const ROOT = PROJECT_ROOT;
 
 function fakeResult(job: JobName, extra: Partial<JobResult> = {}): JobResult {
     return {

@@ -9,7 +9,7 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { OrgClient, type OrgClientOptions } from '../../salesforce/client';
 import { writeSettings, type SyncSettings } from '../../salesforce/settings';
 import { runJob, type RunJobOptions } from '../run';

@@ -8,7 +8,7 @@
  * back (optout retry), the next push delivers it.
  */
 import type { Connection } from 'jsforce';
-import { createTestUser } from '../../local-org/testing';
+import { createTestUser } from '../../tools/local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { setup, unsubscribe, type Fixture } from './fixture';
 

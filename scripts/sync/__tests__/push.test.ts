@@ -2,7 +2,7 @@
  * The real-time push against the local org: final Salesforce state (through jsforce),
  * ledger state and the JobResult, per rule.
  */
-import { deployPackage } from '../../local-org/testing';
+import { deployPackage } from '../../tools/local-org/testing';
 import { makeId } from '../../model/ids';
 import { ResultBuilder } from '../result';
 import { jobLockName, runJob } from '../run';

@@ -3,7 +3,7 @@
  * (the local org runs them as Salesforce does), and a ledger membership in one line.
  */
 import type { Ledger } from '../../ledger/ledger';
-import { deployPackage } from '../../local-org/testing';
+import { deployPackage } from '../../tools/local-org/testing';
 import type { MembershipStatus } from '../../model/statuses';
 import type { Fixture } from './fixture';
 

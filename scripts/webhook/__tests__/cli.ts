@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { writeState } from '../../local-org/connect';
-import type { TestOrg } from '../../local-org/testing';
+import { writeState } from '../../tools/local-org/connect';
+import type { TestOrg } from '../../tools/local-org/testing';
 import { ROOT } from '../../cli/__tests__/run-cli';
 
 export { cli, ROOT, type Run } from '../../cli/__tests__/run-cli';

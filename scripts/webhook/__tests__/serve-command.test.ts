@@ -12,7 +12,7 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { SECRET_ENV } from '../auth';
 import { cli, localOrgFolder, spawnCli } from './cli';
 

@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestOrg, type TestOrg } from '../../local-org/testing';
+import { startTestOrg, type TestOrg } from '../../tools/local-org/testing';
 import { SECRET_ENV } from '../auth';
 import { NOTIFY_SECRET_ENV } from '../notify';
 import { cli, localOrgFolder, spawnCli } from './cli';

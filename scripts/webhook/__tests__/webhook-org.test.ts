@@ -9,7 +9,7 @@ import {
     seedRecords,
     startTestOrg,
     type TestOrg
-} from '../../local-org/testing';
+} from '../../tools/local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { preflight, startWebhook, type Webhook } from '../service';
 import type { PushRun } from '../push-loop';

@@ -1,0 +1,155 @@
+/**
+ * Command-line options of `npm run bench` (see run.ts), parsed without side effects.
+ */
+import { resolve } from 'node:path';
+import { OptoutError } from '../../model/errors';
+import { BENCH_JOBS, VARIANTS, type BenchJob, type Variant } from './types';
+
+export interface BenchOptions {
+    sizes: number[];
+    latencies: number[];
+    jobs: BenchJob[];
+    variants: Variant[];
+    /** Results folder (JSON per run); the Markdown page is written beside it. */
+    out: string;
+    /** Persons (or changes) the per-record baseline runs for real before extrapolating. */
+    naiveSample: number;
+    /** CI smoke run: checks request bounds, writes to a temporary folder by default. */
+    smoke: boolean;
+    /** Regenerate README.md from the results folder (default: unless --smoke). */
+    readme: boolean;
+    /** V8 old-space limit of each job's process, MiB (0: Node's default). */
+    heapMb: number;
+    /** Records per Bulk ingest job the sync uses (experiments; default: the client's). */
+    bulkJobSize?: number;
+    /** Only regenerate README.md from the results folder (runs of several commands). */
+    reportOnly: boolean;
+}
+
+export const DEFAULT_RESULTS = resolve(__dirname, 'results');
+
+export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
+                 [--jobs nightly-cold,nightly-again,hourly,push-burst]
+                 [--variants sync,collections,naive] [--naive-sample 1000]
+                 [--heap-mb 256] [--bulk-job-size N] [--out DIR] [--no-readme] [--smoke]
+       npm run bench -- --report [--out DIR]   (only regenerate README.md)`;
+
+function usage(message: string): OptoutError {
+    return new OptoutError('BAD_ARGUMENT', message, {
+        exitCode: 2,
+        actions: [`Usage: ${USAGE}`]
+    });
+}
+
+/** "10000,100_000,1e6,1M,100k" → numbers. */
+export function parseSizes(text: string, what: string, min: number): number[] {
+    const out = text.split(',').map((raw) => {
+        const t = raw.trim().replace(/_/g, '').toLowerCase();
+        const m = /^(\d+(?:\.\d+)?)(k|m)?$/.exec(t);
+        const n = m
+            ? Number(m[1]) * (m[2] === 'k' ? 1e3 : m[2] === 'm' ? 1e6 : 1)
+            : Number(t);
+        if (!Number.isInteger(n) || n < min)
+            throw usage(`${what}: '${raw}' is not a whole number ≥ ${min}`);
+        return n;
+    });
+    if (out.length === 0) throw usage(`${what}: give at least one value`);
+    return [...new Set(out)];
+}
+
+function parseList<T extends string>(
+    text: string,
+    allowed: readonly T[],
+    what: string
+): T[] {
+    const out = text.split(',').map((s) => s.trim());
+    for (const v of out)
+        if (!(allowed as readonly string[]).includes(v))
+            throw usage(`${what}: '${v}' is not one of ${allowed.join(', ')}`);
+    return [...new Set(out)] as T[];
+}
+
+export function parseArgs(argv: readonly string[]): BenchOptions {
+    const o: BenchOptions = {
+        sizes: [10_000, 100_000],
+        latencies: [0, 50],
+        jobs: [...BENCH_JOBS],
+        variants: [...VARIANTS],
+        out: DEFAULT_RESULTS,
+        naiveSample: 1000,
+        smoke: false,
+        readme: true,
+        heapMb: 256,
+        reportOnly: false
+    };
+    let outGiven = false;
+    let readmeGiven = false;
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const [flag, inline] = a.startsWith('--') ? a.split(/=(.*)/s) : [a];
+        const value = (): string => {
+            const v = inline ?? argv[++i];
+            if (v === undefined || v === '')
+                throw usage(`${flag} needs a value`);
+            return v;
+        };
+        switch (flag) {
+            case '--size':
+            case '--sizes':
+                o.sizes = parseSizes(value(), '--size', 1000);
+                break;
+            case '--latency':
+                o.latencies = parseSizes(value(), '--latency', 0);
+                break;
+            case '--jobs':
+                o.jobs = parseList(value(), BENCH_JOBS, '--jobs');
+                break;
+            case '--variants':
+                o.variants = parseList(value(), VARIANTS, '--variants');
+                break;
+            case '--naive-sample':
+                [o.naiveSample] = parseSizes(value(), '--naive-sample', 1);
+                break;
+            case '--heap-mb':
+                o.heapMb = parseSizes(value(), '--heap-mb', 0)[0];
+                break;
+            case '--out':
+                o.out = resolve(value());
+                outGiven = true;
+                break;
+            case '--no-readme':
+                o.readme = false;
+                readmeGiven = true;
+                break;
+            case '--smoke':
+                o.smoke = true;
+                break;
+            case '--bulk-job-size':
+                [o.bulkJobSize] = parseSizes(value(), '--bulk-job-size', 1);
+                break;
+            case '--report':
+                o.reportOnly = true;
+                break;
+            case '--help':
+            case '-h':
+                throw new OptoutError('HELP', USAGE, { exitCode: 0 });
+            default:
+                throw usage(`unknown option '${a}'`);
+        }
+    }
+    if (o.reportOnly && (o.smoke || !o.readme))
+        throw usage(
+            '--report writes README.md: not with --smoke or --no-readme'
+        );
+    if (o.smoke) {
+        // Unless told otherwise: 10,000 persons, no latency, a small baseline sample,
+        // results in a temporary folder (the committed ones stay as they are).
+        if (!argv.some((a) => a.startsWith('--size'))) o.sizes = [10_000];
+        if (!argv.some((a) => a.startsWith('--latency'))) o.latencies = [0];
+        if (!argv.some((a) => a.startsWith('--naive-sample')))
+            o.naiveSample = 200;
+        if (!outGiven) o.out = '';
+        if (!readmeGiven) o.readme = false;
+    }
+    return o;
+}

@@ -1,0 +1,507 @@
+/**
+ * `npm run bench [-- --size 10000,100000,1000000] [--latency 0,50] [--jobs …]
+ * [--variants …] [--naive-sample N] [--out DIR] [--smoke]`; `--report` only regenerates
+ * the Markdown page from the results folder (sizes measured by separate commands).
+ *
+ * For each size: a fresh file-backed local org (in a process of its own) and a fresh
+ * ledger get the data set of layout.ts; both files are kept as a snapshot. Then for
+ * each latency and each way (the sync, Collections only, one request per record) the
+ * snapshot is copied and the jobs run in order, each in a new worker process against
+ * an org process restarted on the copied database with the latency set — so that each
+ * peak memory figure is one job's. Every measurement goes to a JSON file in the results
+ * folder (rewritten after each job: a long run keeps what it measured) and the Markdown
+ * page (README.md beside the results folder) is regenerated from every JSON file there.
+ *
+ * `--smoke` (CI): 10,000 persons, 0 ms, a small baseline sample, results in a temporary
+ * folder, and checks that follow from the design — the expected writes, requests the
+ * org confirms, a second nightly that writes nothing, request counts within bounds.
+ */
+import {
+    copyFileSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readFileSync,
+    readdirSync,
+    rmSync,
+    statSync,
+    writeFileSync
+} from 'node:fs';
+import * as os from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { Ledger } from '../../ledger/ledger';
+import { OptoutError, errorMessage } from '../../model/errors';
+import { parseArgs, type BenchOptions } from './args';
+import { Child } from './child';
+import { admin, buildDataset } from './dataset';
+import {
+    NEWS,
+    OFFERS,
+    expected as expectedFor,
+    person,
+    pushBurstPersons,
+    sizes as sizesOf,
+    type Expected
+} from './layout';
+import { OrgHandle } from './org-handle';
+import {
+    checkOutcome,
+    fmtInt,
+    fmtSize,
+    renderMarkdown,
+    type Machine,
+    type Measurement,
+    type RunFile
+} from './report';
+import type { BenchJob, Variant, WorkerResult, WorkerTask } from './types';
+import type { LocalOrgStats } from '../local-org/admin';
+
+function log(line: string): void {
+    process.stderr.write(`${line}\n`);
+}
+
+export function describeMachine(): Machine {
+    const cpus = os.cpus();
+    return {
+        cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+        cores: cpus.length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.type()} ${os.release()} ${os.arch()}`,
+        date: new Date().toISOString(),
+        loadAverage: { start: os.loadavg()[0] }
+    };
+}
+
+/** Copies a SQLite database (and its WAL/SHM files when present). */
+function copyDb(from: string, to: string): void {
+    for (const suffix of ['', '-wal', '-shm']) {
+        rmSync(to + suffix, { force: true });
+        if (existsSync(from + suffix)) copyFileSync(from + suffix, to + suffix);
+    }
+}
+
+/** The hourly's 1 %: half unsubscribe from news (their only audience), half join offers. */
+export function applyHourlyChanges(ledgerPath: string, n: number): number {
+    const s = sizesOf(n);
+    const ledger = Ledger.open(ledgerPath);
+    let changed = 0;
+    try {
+        ledger.upsertAudience({ id: OFFERS.id, name: OFFERS.name });
+        ledger.transaction(() => {
+            for (let i = 0; i < n; i++) {
+                const p = person(i, s);
+                if (!p.hourly) continue;
+                const found = ledger.findPerson(p.email);
+                if (!found) throw new Error(`no ledger person ${p.email}`);
+                ledger.setMembershipStatus({
+                    personId: found.id,
+                    audienceId:
+                        p.hourly === 'unsubscribe' ? NEWS.id : OFFERS.id,
+                    status:
+                        p.hourly === 'unsubscribe'
+                            ? 'Unsubscribed'
+                            : 'Subscribed',
+                    source: 'platform',
+                    ...(p.hourly === 'unsubscribe'
+                        ? { reason: 'benchmark: left the newsletter' }
+                        : {})
+                });
+                changed++;
+            }
+        });
+    } finally {
+        ledger.close();
+    }
+    return changed;
+}
+
+/** Work items of a job, the denominator of records per second. */
+function workItems(job: BenchJob, e: Expected): number {
+    if (job === 'hourly') return e.hourlyChanges;
+    if (job === 'push-burst') return e.pushUnsubscribes;
+    return e.salesforceRecords;
+}
+
+async function runWorker(
+    task: WorkerTask,
+    heapMb: number
+): Promise<WorkerResult> {
+    const child = new Child<WorkerResult | { type: 'error'; message: string }>(
+        'worker.ts',
+        'BENCH_TASK',
+        task,
+        heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : []
+    );
+    try {
+        const result = await child.next<WorkerResult>('result');
+        // It exits once its handles close; do not wait for ever on a stray socket.
+        await Promise.race([
+            child.exited(),
+            new Promise((r) => setTimeout(r, 10_000).unref())
+        ]);
+        return result;
+    } finally {
+        child.kill();
+    }
+}
+
+interface SizeState {
+    dir: string;
+    orgSnapshot: string;
+    ledgerSnapshot: string;
+    expected: Expected;
+    burst: number[];
+}
+
+async function prepareSize(
+    n: number,
+    run: RunFile,
+    save: () => void
+): Promise<SizeState> {
+    const dir = mkdtempSync(join(os.tmpdir(), `optout-bench-${fmtSize(n)}-`));
+    const orgSnapshot = join(dir, 'snapshot-org.db');
+    const ledgerSnapshot = join(dir, 'snapshot-ledger.db');
+    log(`${fmtSize(n)}: building the data set in ${dir}`);
+    const t0 = Date.now();
+    const org = await OrgHandle.start({ dbPath: orgSnapshot });
+    let build;
+    try {
+        build = await buildDataset(org, ledgerSnapshot, n, log);
+    } finally {
+        await org.stop();
+    }
+    const expected = expectedFor(n);
+    run.datasets[String(n)] = {
+        expected,
+        build,
+        orgDbBytes: statSync(orgSnapshot).size,
+        ledgerDbBytes: statSync(ledgerSnapshot).size
+    };
+    save();
+    log(
+        `${fmtSize(n)}: data set ready in ${((Date.now() - t0) / 1000).toFixed(0)} s — ${fmtInt(expected.salesforceRecords)} records, ${fmtInt(expected.ledgerUnsubscribes)} ledger unsubscribes`
+    );
+    return {
+        dir,
+        orgSnapshot,
+        ledgerSnapshot,
+        expected,
+        burst: pushBurstPersons(sizesOf(n))
+    };
+}
+
+async function measureSequence(
+    opts: BenchOptions,
+    state: SizeState,
+    n: number,
+    latencyMs: number,
+    variant: Variant,
+    onMeasurement: (m: Measurement) => void
+): Promise<void> {
+    const orgDb = join(state.dir, `org-${latencyMs}-${variant}.db`);
+    const ledgerDb = join(state.dir, `ledger-${latencyMs}-${variant}.db`);
+    copyDb(state.orgSnapshot, orgDb);
+    copyDb(state.ledgerSnapshot, ledgerDb);
+    let sampledBefore = false;
+    try {
+        for (const job of opts.jobs) {
+            if (job === 'hourly') applyHourlyChanges(ledgerDb, n);
+            const org = await OrgHandle.start({ dbPath: orgDb, latencyMs });
+            let result: WorkerResult;
+            let stats: LocalOrgStats;
+            let orgMemory;
+            try {
+                result = await runWorker(
+                    {
+                        org: {
+                            instanceUrl: org.instanceUrl,
+                            accessToken: org.accessToken
+                        },
+                        ledgerPath: ledgerDb,
+                        job,
+                        variant,
+                        n,
+                        naiveSample: opts.naiveSample,
+                        burstPersons: job === 'push-burst' ? state.burst : [],
+                        ...(opts.bulkJobSize
+                            ? {
+                                  clientOptions: {
+                                      bulkJobSize: opts.bulkJobSize
+                                  }
+                              }
+                            : {})
+                    },
+                    opts.heapMb
+                );
+                stats = await admin<LocalOrgStats>(org, 'stats');
+                orgMemory = await org.memory();
+            } finally {
+                await org.stop();
+            }
+            const records = workItems(job, state.expected);
+            const m: Measurement = {
+                size: n,
+                latencyMs,
+                variant,
+                job,
+                wallMs: result.wallMs,
+                apiRequests: result.apiRequests,
+                orgRequests: stats.totalRequests,
+                orgRequestsByKind: stats.byKind,
+                records,
+                recordsPerSecond:
+                    result.wallMs > 0 ? (records * 1000) / result.wallMs : 0,
+                recordsWritten: result.recordsWritten,
+                membershipsUpserted: result.membershipsUpserted,
+                ledgerUnsubscribesAdded: result.ledgerUnsubscribesAdded,
+                unsubscribesDelivered: result.unsubscribesDelivered,
+                status: result.status,
+                failed: result.failed,
+                retried: result.retried,
+                skipped: result.skipped,
+                modes: result.modes,
+                ...(result.pushes !== undefined
+                    ? { pushes: result.pushes }
+                    : {}),
+                ...(result.deliverySeconds
+                    ? { deliverySeconds: result.deliverySeconds }
+                    : {}),
+                ...(result.naive ? { naive: result.naive } : {}),
+                ...(result.phases ? { phases: result.phases } : {}),
+                ...(result.timeline ? { timeline: result.timeline } : {}),
+                syncMemory: result.memory,
+                orgMemory,
+                check: checkOutcome(
+                    job,
+                    variant,
+                    result,
+                    state.expected,
+                    result.naive?.extrapolated,
+                    sampledBefore
+                )
+            };
+            if (result.naive?.extrapolated) sampledBefore = true;
+            log(
+                `${fmtSize(n)} ${latencyMs} ms ${variant.padEnd(11)} ${job.padEnd(13)} ${fmtInt(m.apiRequests).padStart(8)} requests (org ${fmtInt(m.orgRequests)}), ${(m.wallMs / 1000).toFixed(2)} s, sync ${Math.round(m.syncMemory.maxRssBytes / 2 ** 20)} MiB, org ${Math.round(orgMemory.maxRssBytes / 2 ** 20)} MiB — ${m.check}`
+            );
+            onMeasurement(m);
+        }
+    } finally {
+        for (const f of [orgDb, ledgerDb])
+            for (const suffix of ['', '-wal', '-shm'])
+                rmSync(f + suffix, { force: true });
+    }
+}
+
+/** Bounds the smoke run checks: they follow from the design, not from timings. */
+export function smokeProblems(ms: readonly Measurement[]): string[] {
+    const problems: string[] = [];
+    const get = (job: BenchJob, variant: Variant): Measurement[] =>
+        ms.filter((m) => m.job === job && m.variant === variant);
+    for (const m of ms) {
+        if (m.check !== 'ok')
+            problems.push(`${m.variant} ${m.job}: ${m.check}`);
+        if (m.variant !== 'naive' && m.apiRequests !== m.orgRequests)
+            problems.push(
+                `${m.variant} ${m.job}: the sync counted ${m.apiRequests} requests, the org served ${m.orgRequests}`
+            );
+        if (m.status !== 'succeeded')
+            problems.push(`${m.variant} ${m.job}: status ${m.status}`);
+    }
+    for (const m of get('nightly-cold', 'sync')) {
+        // Reads: ~1 request per 2,000 records (REST) or a few per 50,000 (Bulk); writes:
+        // ~1 per 200 (Collections) or ~8 per Bulk job; plus settings and describes.
+        const bound =
+            8 +
+            2 * Math.ceil(m.records / 2000) +
+            Math.ceil(m.recordsWritten / 200);
+        if (m.apiRequests > bound)
+            problems.push(
+                `nightly of ${m.size}: ${m.apiRequests} requests, more than ${bound}`
+            );
+    }
+    for (const m of get('nightly-again', 'sync'))
+        if (m.recordsWritten !== 0 || m.ledgerUnsubscribesAdded !== 0)
+            problems.push(`second nightly wrote ${m.recordsWritten} records`);
+    for (const m of get('push-burst', 'sync')) {
+        // R2: each push reads settings, the records (a query or two per object) and
+        // writes ≤ 200 records a request; a burst of 1,000 is about five pushes.
+        const bound = 10 * Math.max(1, m.pushes ?? 1);
+        if (m.apiRequests > bound || (m.pushes ?? 0) > 12)
+            problems.push(
+                `push burst: ${m.apiRequests} requests in ${m.pushes} pushes`
+            );
+    }
+    for (const m of get('hourly', 'sync')) {
+        // Settings, describes, the check for records created since the last run (a
+        // query per object), the persons' records and memberships, then the writes.
+        const bound =
+            14 + Math.ceil((m.membershipsUpserted + m.recordsWritten) / 200);
+        if (m.apiRequests > bound)
+            problems.push(
+                `hourly: ${m.apiRequests} requests, more than ${bound}`
+            );
+    }
+    return problems;
+}
+
+function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
+    if (!existsSync(dir)) return { runs: [], files: [] };
+    const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort();
+    const runs: RunFile[] = [];
+    const names: string[] = [];
+    for (const f of files) {
+        try {
+            const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunFile;
+            if (r.kind === 'optout-bench') {
+                runs.push(r);
+                names.push(f);
+            }
+        } catch {
+            log(`skipping ${f}: not a benchmark result`);
+        }
+    }
+    return { runs, files: names };
+}
+
+/** Writes a file as the repository's prettier settings format it (npm test checks them). */
+async function writeFormatted(file: string, text: string): Promise<void> {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    writeFileSync(
+        file,
+        await prettier.format(text, { ...options, filepath: file })
+    );
+}
+
+/** Regenerates README.md (beside the results folder) from every run in it. */
+export async function writeReadme(outDir: string): Promise<string> {
+    const { runs, files } = readRuns(outDir);
+    const readme = join(dirname(outDir), 'README.md');
+    await writeFormatted(readme, renderMarkdown(runs, files));
+    log(
+        `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
+    );
+    return readme;
+}
+
+/**
+ * Runs the benchmark as `opts` say and returns the run (also written to its JSON
+ * file; the folder is temporary, and removed, when `opts.out` is empty).
+ */
+export async function runBench(
+    opts: BenchOptions,
+    command = 'npm run bench'
+): Promise<RunFile> {
+    const outDir =
+        opts.out || mkdtempSync(join(os.tmpdir(), 'optout-bench-results-'));
+    mkdirSync(outDir, { recursive: true });
+    const startedAt = new Date().toISOString();
+    const run: RunFile = {
+        kind: 'optout-bench',
+        version: 1,
+        startedAt,
+        command,
+        machine: describeMachine(),
+        sizes: opts.sizes,
+        latencies: opts.latencies,
+        naiveSample: opts.naiveSample,
+        heapMb: opts.heapMb,
+        ...(opts.bulkJobSize ? { bulkJobSize: opts.bulkJobSize } : {}),
+        datasets: {},
+        measurements: []
+    };
+    const file = join(
+        outDir,
+        `${startedAt.slice(0, 19).replace(/:/g, '-')}Z-${opts.sizes.map(fmtSize).join('-')}.json`
+    );
+    const save = (): void => {
+        run.machine.loadAverage.end = os.loadavg()[0];
+        writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
+    };
+    log(
+        `${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load ${run.machine.loadAverage.start.toFixed(1)}`
+    );
+    try {
+        for (const n of opts.sizes) {
+            const state = await prepareSize(n, run, save);
+            try {
+                for (const latencyMs of opts.latencies)
+                    for (const variant of opts.variants)
+                        await measureSequence(
+                            opts,
+                            state,
+                            n,
+                            latencyMs,
+                            variant,
+                            (m) => {
+                                run.measurements.push(m);
+                                save();
+                            }
+                        );
+            } finally {
+                rmSync(state.dir, { recursive: true, force: true });
+            }
+        }
+        run.finishedAt = new Date().toISOString();
+        save();
+        if (opts.out) await writeFormatted(file, readFileSync(file, 'utf8'));
+        log(`results: ${file}`);
+        if (opts.readme) await writeReadme(outDir);
+    } finally {
+        if (!opts.out) rmSync(outDir, { recursive: true, force: true });
+    }
+    return run;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+    const opts = parseArgs(argv);
+    if (opts.reportOnly) {
+        if (!existsSync(opts.out))
+            throw new OptoutError(
+                'NOT_FOUND',
+                `No results folder ${opts.out}.`,
+                { actions: ['Run `npm run bench` first.'] }
+            );
+        for (const f of readRuns(opts.out).files) {
+            const path = join(opts.out, f);
+            await writeFormatted(path, readFileSync(path, 'utf8'));
+        }
+        await writeReadme(opts.out);
+        return 0;
+    }
+    const run = await runBench(
+        opts,
+        `npm run bench -- ${argv.join(' ')}`.trim()
+    );
+    if (!opts.smoke) return 0;
+    const problems = smokeProblems(run.measurements);
+    for (const p of problems) log(`smoke: ${p}`);
+    if (!problems.length)
+        log(`smoke: ${run.measurements.length} measurements within bounds`);
+    return problems.length ? 1 : 0;
+}
+
+// Run as a script (bin/run-ts sets argv[1] to this file), not when imported by a test.
+if (process.argv[1] === __filename) {
+    main(process.argv.slice(2))
+        .then((code) => {
+            process.exitCode = code;
+        })
+        .catch((err: unknown) => {
+            if (err instanceof OptoutError) {
+                process.stderr.write(
+                    `${err.message}\n${err.actions.map((a) => `  ${a}\n`).join('')}`
+                );
+                process.exitCode = err.exitCode;
+                return;
+            }
+            process.stderr.write(
+                `${err instanceof Error ? (err.stack ?? errorMessage(err)) : String(err)}\n`
+            );
+            process.exitCode = 1;
+        });
+}
