@@ -11,7 +11,10 @@ import { gunzipSync } from 'node:zlib';
 import mailchimp, {
     type MailchimpHttpError
 } from '@mailchimp/mailchimp_marketing';
-import { mailchimpAction, parseMailchimpForm } from '../../../webhook/mailchimp';
+import {
+    mailchimpAction,
+    parseMailchimpForm
+} from '../../../webhook/mailchimp';
 import { type LocalMailchimp, startLocalMailchimp } from '../server';
 import { subscriberHash } from '../store';
 

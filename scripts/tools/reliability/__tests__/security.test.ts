@@ -14,7 +14,10 @@ import { cli as runCli } from '../../../cli/__tests__/run-cli';
 import { Ledger } from '../../../ledger/ledger';
 import { connectionFor } from '../../local-org/connect';
 import { makeId } from '../../../model/ids';
-import { OrgClient, type RequestingConnection } from '../../../salesforce/client';
+import {
+    OrgClient,
+    type RequestingConnection
+} from '../../../salesforce/client';
 import { runJob } from '../../../sync/run';
 import { startWebhookServer } from '../../../webhook/server';
 import { deliveryCheck, falseWrites, readPeople } from '../checks';
