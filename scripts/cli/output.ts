@@ -4,8 +4,9 @@
  */
 import { OptoutError, errorMessage } from '../model/errors';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-const LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+import { LOG_LEVELS, shouldLog, type LogLevel } from '../model/log';
+
+export type { LogLevel } from '../model/log';
 
 export interface OutputOptions {
     json: boolean;
@@ -27,8 +28,7 @@ export class Output {
     }
 
     log(level: LogLevel, message: string): void {
-        if (LEVELS.indexOf(level) > LEVELS.indexOf(this.options.logLevel))
-            return;
+        if (!shouldLog(level, this.options.logLevel)) return;
         process.stderr.write(
             `${level === 'info' ? '' : `${level}: `}${message}\n`
         );
@@ -87,9 +87,10 @@ export class Output {
 }
 
 export function parseLogLevel(value: string): LogLevel {
-    if ((LEVELS as string[]).includes(value)) return value as LogLevel;
+    if ((LOG_LEVELS as readonly string[]).includes(value))
+        return value as LogLevel;
     throw new OptoutError(
         'BAD_ARGUMENT',
-        `--log-level must be one of ${LEVELS.join(', ')}`
+        `--log-level must be one of ${LOG_LEVELS.join(', ')}`
     );
 }

@@ -10,7 +10,7 @@
  * ingest above the bulk threshold, with per-record UNABLE_TO_LOCK_ROW retries.
  */
 import { OptoutError, errorMessage } from '../model/errors';
-import type { LogLevel } from '../cli/output';
+import type { LogFn } from '../model/log';
 import { BudgetExhausted, RunAborted, SalesforceError } from './errors';
 import { type ApiUsage, type CallCapture, RequestMeter } from './meter';
 import {
@@ -109,7 +109,7 @@ export interface OrgClientOptions {
     /** How long describe results are reused (default 5 minutes). */
     describeTtlMs?: number;
     signal?: AbortSignal;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     /** Called when the client closes (stops an in-process local org). */
     onClose?: () => Promise<void>;
     /** Whether the org is the embedded local org. */
@@ -248,7 +248,7 @@ export class OrgClient {
     /** Retries made: requests re-sent, records re-sent (lock errors). */
     readonly retried = { requests: 0, records: 0 };
     signal: AbortSignal | undefined;
-    log: (level: LogLevel, message: string) => void;
+    log: LogFn;
     private readonly describeTtlMs: number;
     private readonly describeCache = new Map<
         string,

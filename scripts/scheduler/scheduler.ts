@@ -15,7 +15,7 @@
  */
 import { Cron } from 'croner';
 import type { Ledger } from '../ledger/ledger';
-import type { LogLevel } from '../cli/output';
+import type { LogFn, LogLevel } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import { OrgClient } from '../salesforce/client';
 import { runJob as realRunJob, type RunJobOptions } from '../sync/run';
@@ -56,7 +56,7 @@ export interface SchedulerOptions {
     ledger: Ledger;
     org: OrgClient;
     config: ScheduleConfig;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     onEvent?: (event: SchedulerEvent) => void;
     /** Injected in tests. */
     runJob?: (job: JobName, options: RunJobOptions) => Promise<JobResult>;

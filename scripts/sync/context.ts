@@ -5,7 +5,7 @@
  */
 import type { AttemptError, AuditInput } from '../ledger/types';
 import type { Ledger } from '../ledger/ledger';
-import type { LogLevel } from '../cli/output';
+import type { LogFn } from '../model/log';
 import {
     AUDIENCE_MEMBERSHIP as AM,
     LEAD,
@@ -36,7 +36,7 @@ export interface JobContext {
     client: OrgClient;
     dryRun: boolean;
     builder: ResultBuilder;
-    log: (level: LogLevel, message: string) => void;
+    log: LogFn;
     progress: Progress;
     now: () => Date;
     /** Keeps the job lock alive during long phases. */

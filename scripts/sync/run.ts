@@ -7,7 +7,7 @@
  * its error rethrown as `JobFailed` (carrying the result).
  */
 import type { Ledger } from '../ledger/ledger';
-import type { LogLevel } from '../cli/output';
+import type { LogFn } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import type { OrgClient } from '../salesforce/client';
 import { BudgetExhausted, RunAborted } from '../salesforce/errors';
@@ -31,7 +31,7 @@ export interface RunJobOptions {
     dryRun?: boolean;
     runId?: string;
     onProgress?: Progress;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     /** Stops the run between requests; the run ends deferred. */
     signal?: AbortSignal;
     /** Take the job's lock (default true); pass false when the caller holds it. */

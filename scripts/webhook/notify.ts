@@ -25,7 +25,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Ledger } from '../ledger/ledger';
 import type { SuppressionEvent } from '../ledger/feed';
-import type { LogLevel } from '../cli/output';
+import type { LogFn } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import { normalizeEmail } from '../model/statuses';
 import { MIN_SECRET_LENGTH } from './auth';
@@ -234,7 +234,7 @@ export interface NotifyLoopOptions {
     batch?: number;
     fetch?: typeof fetch;
     now?: () => Date;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     onAttempt?: (attempt: NotifyAttempt) => void;
 }
 

@@ -9,7 +9,7 @@
  */
 import type { JobResult } from '../sync/result';
 import { errorMessage } from '../model/errors';
-import type { LogLevel } from '../cli/output';
+import type { LogFn, LogLevel } from '../model/log';
 
 export interface PushLoopOptions {
     /** Runs one push of these unsubscribes (runJob('push', { unsubscribeIds })). */
@@ -24,7 +24,7 @@ export interface PushLoopOptions {
     backoff?: { initialMs?: number; maxMs?: number };
     /** Attempts per unsubscribe before leaving it to the scheduler (default 8). */
     maxAttempts?: number;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     /** Each finished push (for logs and tests). */
     onRun?: (run: PushRun) => void;
     now?: () => number;

@@ -18,7 +18,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../ledger/ledger';
-import type { LogLevel } from '../cli/output';
+import type { LogFn } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import { feedItem, type SuppressionItem } from '../ledger/feed';
 import { presentedSecret, secretChecker } from './auth';
@@ -56,7 +56,7 @@ export interface WebhookServerOptions {
     maxItems?: number;
     /** Receives the ids of unsubscribes to push (the push loop). */
     onUnsubscribes?: (ids: number[]) => void;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     now?: () => Date;
     /** Clock of the rate limiter (ms). */
     clock?: () => number;

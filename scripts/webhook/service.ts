@@ -6,7 +6,7 @@
 import type { Ledger } from '../ledger/ledger';
 import { WAITING_OUTCOMES } from '../ledger/migrations';
 import { retryDeferred } from '../model/stuck';
-import type { LogLevel } from '../cli/output';
+import type { LogLevel } from '../model/log';
 import type { OrgClient } from '../salesforce/client';
 import { runJob } from '../sync/run';
 import { MEMBERSHIP_WRITE_FIELDS } from '../sync/push';

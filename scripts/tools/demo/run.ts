@@ -27,7 +27,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
-import type { LogLevel } from '../../cli/output';
+import type { LogFn } from '../../model/log';
 import { OptoutError } from '../../model/errors';
 import {
     DEFAULT_DB_PATH,
@@ -109,7 +109,7 @@ export interface DemoOptions {
     onPhase?: (event: PhaseEvent) => void;
     /** Progress of a job's reads and writes. */
     onProgress?: Progress;
-    log?: (level: LogLevel, message: string) => void;
+    log?: LogFn;
     /** How long the push loop gathers arrivals (ms, default 500). */
     pushDelayMs?: number;
     /** The local Mailchimp's database (default: local-mailchimp.db beside dbPath). */
