@@ -37,6 +37,7 @@ const scripts = {
     rootDir: __dirname,
     roots: ['<rootDir>/scripts'],
     testEnvironment: 'node',
+    globalSetup: '<rootDir>/jest.global-setup.js',
     testMatch: ['**/__tests__/**/*.test.ts'],
     transform: {
         '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }]

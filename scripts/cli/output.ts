@@ -1,6 +1,8 @@
 /**
- * How commands talk to people and to scripts: one JSON object on stdout with --json,
- * readable text otherwise; logs always on stderr so stdout stays parseable.
+ * How commands talk to people and to scripts: one JSON envelope on stdout with --json
+ * (`{"status": 0, "result": …, "warnings": []}`, or on failure `{"status": 1, "name":
+ * CODE, "message": …, "actions": […], "exitCode": N}`, as the sf CLI prints), readable
+ * text otherwise; logs always on stderr so stdout stays parseable.
  */
 import { OptoutError, errorMessage } from '../model/errors';
 
@@ -13,6 +15,8 @@ export interface OutputOptions {
     logLevel: LogLevel;
     /** Whether stdout is a terminal: progress bars and colours only then. */
     interactive: boolean;
+    /** Width of the terminal, for tables (80 when not a terminal). */
+    columns?: number;
 }
 
 export class Output {
@@ -20,6 +24,11 @@ export class Output {
 
     get json(): boolean {
         return this.options.json;
+    }
+
+    /** The width human output should fit in. */
+    get columns(): number {
+        return this.options.columns ?? 80;
     }
 
     /** Progress bars and spinners are shown only to a person at a terminal. */
@@ -40,13 +49,54 @@ export class Output {
             process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
 
-    /** The command's result: JSON with --json, the given human rendering otherwise. */
+    private recorded: { value: unknown; human?: () => string } | undefined;
+    private readonly warnings: string[] = [];
+    private streamed = false;
+
+    /**
+     * The command's result. As text it is printed now; with --json it is kept for the
+     * envelope that `finish` prints once the exit code is known.
+     */
     result(value: unknown, human?: () => string): void {
-        if (this.options.json) {
-            process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-        } else if (human) {
-            this.print(human());
-        }
+        this.recorded = { value, human };
+        if (!this.options.json && human) this.print(human());
+    }
+
+    /**
+     * A warning for the person or script: on stderr as text, and in the envelope's
+     * `warnings` with --json.
+     */
+    warn(message: string): void {
+        this.warnings.push(message);
+        if (!this.options.json) process.stderr.write(`Warning: ${message}\n`);
+    }
+
+    /**
+     * One line of an event stream (long-running commands: serve, schedule, local
+     * servers): a compact JSON object per line with --json, the text otherwise.
+     */
+    event(value: Record<string, unknown>, text: string): void {
+        this.streamed = true;
+        if (this.options.json)
+            process.stdout.write(`${JSON.stringify(value)}\n`);
+        else this.print(text);
+    }
+
+    /**
+     * Ends a command that did not throw: with --json, prints the envelope
+     * `{"status": exitCode, "result": …, "warnings": […]}` as the sf CLI does. A command
+     * that streams events prints it compact, as the stream's last line.
+     */
+    finish(exitCode: number): void {
+        if (!this.options.json) return;
+        const envelope = {
+            status: exitCode,
+            result: this.recorded ? this.recorded.value : null,
+            warnings: this.warnings
+        };
+        process.stdout.write(
+            `${this.streamed ? JSON.stringify(envelope) : JSON.stringify(envelope, null, 2)}\n`
+        );
     }
 
     /** Reports an error the way the result would have been reported; returns the exit code. */
@@ -61,10 +111,12 @@ export class Output {
             process.stdout.write(
                 `${JSON.stringify(
                     {
-                        status: 'error',
-                        code: e.code,
+                        status: 1,
+                        name: e.code,
                         message: e.message,
-                        actions: e.actions
+                        actions: e.actions,
+                        exitCode: e.exitCode,
+                        warnings: this.warnings
                     },
                     null,
                     2

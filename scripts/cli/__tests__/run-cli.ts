@@ -11,8 +11,14 @@ export interface Run {
     code: number;
     stdout: string;
     stderr: string;
-    /** The `--json` output; `{}` without `--json` or when nothing was printed. */
+    /**
+     * With `--json`: the envelope's `result` when the command returned one, else the
+     * error envelope (`{status: 1, name, message, actions, exitCode}`); `{}` without
+     * `--json` or when nothing was printed.
+     */
     json: Record<string, unknown>;
+    /** The whole `--json` envelope. */
+    envelope: Record<string, unknown>;
 }
 
 export async function cli(...args: string[]): Promise<Run> {
@@ -40,8 +46,12 @@ export async function cli(...args: string[]): Promise<Run> {
     const code = Number(process.exitCode ?? 0);
     process.exitCode = undefined;
     const stdout = out.join('');
-    let json: Record<string, unknown> = {};
+    let envelope: Record<string, unknown> = {};
     if (args.includes('--json') && stdout.trim())
-        json = JSON.parse(stdout) as Record<string, unknown>;
-    return { code, stdout, stderr: err.join(''), json };
+        envelope = JSON.parse(stdout) as Record<string, unknown>;
+    const json =
+        'result' in envelope
+            ? (envelope.result as Record<string, unknown>)
+            : envelope;
+    return { code, stdout, stderr: err.join(''), json, envelope };
 }

@@ -10,6 +10,7 @@ import { DEFAULT_DB_PATH } from '../../tools/local-org/connect';
 import { DEMO_SIZES, type DemoSize } from '../../tools/demo/data';
 import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../tools/demo/run';
 import { renderSummary } from '../../tools/demo/summary';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -63,9 +64,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('demo')
-            .description(
-                'Run the whole product on the embedded local org with a realistic data set (npm start)'
-            )
+            .description(summaryOf('demo'))
             .option(
                 '--size <size>',
                 `data set size: full (${DEMO_SIZES.full.contacts} Contacts, ${DEMO_SIZES.full.leads} Leads) or small (${DEMO_SIZES.small.contacts}, ${DEMO_SIZES.small.leads})`,

@@ -23,6 +23,7 @@ import { OptoutError, errorMessage } from '../../model/errors';
 import { openOrg } from '../../salesforce/open';
 import type { OrgClient, SObjectRow } from '../../salesforce/client';
 import { soqlQuote } from '../../salesforce/soql';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import { renderPairs, renderTable } from '../table';
@@ -775,9 +776,7 @@ async function deploy(opts: DeployOptions, out: Output): Promise<number> {
 export const register: CommandModule = (program: Command) => {
     program
         .command('deploy')
-        .description(
-            'Deploy the package (force-app) to an org, then its translations (force-app-translations) where the org has Translation Workbench, and give the sync’s user the Opt_Out_Sync_Integration permission set'
-        )
+        .description(summaryOf('deploy'))
         .requiredOption(
             '--target-org <org>',
             'org alias or username known to the sf CLI, or "local"'

@@ -20,6 +20,7 @@ import {
     type SuppressionItem
 } from '../../ledger/feed';
 import { OptoutError } from '../../model/errors';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -143,7 +144,7 @@ function toFile<T>(
 export const register: CommandModule = (program: Command) => {
     const exportCmd = program
         .command('export')
-        .description('Export ledger data for other tools');
+        .description(summaryOf('export'));
     addLedgerOption(
         exportCmd
             .command('suppressions')

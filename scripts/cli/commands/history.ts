@@ -9,6 +9,7 @@ import { OptoutError } from '../../model/errors';
 import { normalizeEmail } from '../../model/statuses';
 import type { HistoryReport } from '../../ledger/ledger';
 import type { AuditRecord } from '../../ledger/types';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -203,9 +204,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('history')
-            .description(
-                'Show the audit trail of an email: unsubscribes, memberships, Salesforce writes (R10)'
-            )
+            .description(summaryOf('history'))
             .requiredOption('--email <email>', 'the email address (any case)')
     ).action(async (opts: HistoryOptions, cmd: Command) =>
         runCommand(cmd, async (out) => {

@@ -13,6 +13,7 @@ import {
     type ImportReport
 } from '../../ledger/import';
 import type { ImportFormat } from '../../ledger/csv-format';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -120,9 +121,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('import')
-            .description(
-                'Import memberships into the ledger from a CSV file (email,salesforce_id,audience_id,audience_name,status,changed_at) or a Mailchimp audience export'
-            )
+            .description(summaryOf('import'))
             .argument('<file>', 'the CSV file')
             .option(
                 '--skip-invalid',

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { summaryOf } from './index';
 import { runCommand } from '../command';
 import { OptoutError } from '../../model/errors';
 import {
@@ -93,9 +94,7 @@ function positiveInt(
 export function register(program: Command): void {
     const cmd = program
         .command('local-org')
-        .description(
-            'Run the local org: the Salesforce REST, Bulk API 2.0 and deploy APIs on SQLite, for development and tests without a Salesforce org.'
-        );
+        .description(summaryOf('local-org'));
 
     cmd.command('start')
         .description(
@@ -243,9 +242,9 @@ export function register(program: Command): void {
                     username: org.username,
                     startedAt: new Date().toISOString()
                 });
-                out.result(
+                out.event(
                     {
-                        status: 'running',
+                        event: 'running',
                         instanceUrl: org.instanceUrl,
                         accessToken: org.accessToken,
                         port: org.port,
@@ -256,20 +255,19 @@ export function register(program: Command): void {
                         pid: process.pid,
                         options: org.admin.getOptions()
                     },
-                    () =>
-                        [
-                            `Local org running at ${org.instanceUrl}`,
-                            `  access token: ${org.accessToken}`,
-                            `  org options: duplicate rules ${org.admin.getOptions().duplicateRules ? 'on' : 'off'}, Translation Workbench ${org.admin.getOptions().translationWorkbench ? 'on' : 'off'}, Lead sharing ${org.admin.getOptions().leadSharing}`,
-                            `  org id:       ${org.orgId}`,
-                            `  username:     ${org.username}`,
-                            `  database:     ${dbPath}`,
-                            '',
-                            'Connect the sf CLI:',
-                            `  SF_ACCESS_TOKEN='${org.accessToken}' sf org login access-token --instance-url ${org.instanceUrl} --alias local --no-prompt`,
-                            '',
-                            'Press Ctrl-C to stop.'
-                        ].join('\n')
+                    [
+                        `Local org running at ${org.instanceUrl}`,
+                        `  access token: ${org.accessToken}`,
+                        `  org options: duplicate rules ${org.admin.getOptions().duplicateRules ? 'on' : 'off'}, Translation Workbench ${org.admin.getOptions().translationWorkbench ? 'on' : 'off'}, Lead sharing ${org.admin.getOptions().leadSharing}`,
+                        `  org id:       ${org.orgId}`,
+                        `  username:     ${org.username}`,
+                        `  database:     ${dbPath}`,
+                        '',
+                        'Connect the sf CLI:',
+                        `  SF_ACCESS_TOKEN='${org.accessToken}' sf org login access-token --instance-url ${org.instanceUrl} --alias local --no-prompt`,
+                        '',
+                        'Press Ctrl-C to stop.'
+                    ].join('\n')
                 );
                 // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
                 const signal = waitForStopSignal(() => undefined);
@@ -278,6 +276,10 @@ export function register(program: Command): void {
                 out.log('info', 'Stopping the local org…');
                 await org.close();
                 removeState(opts.stateFile);
+                out.result(
+                    { status: 'stopped', instanceUrl: org.instanceUrl },
+                    () => 'Local org stopped.'
+                );
                 return 0;
             });
         });

@@ -20,6 +20,7 @@ import {
 import type { PullResult } from '../../mailchimp/pull';
 import type { PushResult } from '../../mailchimp/push';
 import { checkWebhookUrl, registerWebhooks } from '../../mailchimp/webhooks';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -97,9 +98,7 @@ function renderPush(r: PushResult): string {
 export const register: CommandModule = (program: Command) => {
     const cmd = program
         .command('mailchimp')
-        .description(
-            'The Mailchimp connector: pull audiences and members, push unsubscribes (MAILCHIMP_API_KEY)'
-        );
+        .description(summaryOf('mailchimp'));
 
     addLedgerOption(
         cmd
@@ -238,28 +237,31 @@ export const register: CommandModule = (program: Command) => {
                             mc.admin.listsByName(name) ??
                             mc.admin.createList(name).id
                     }));
-                    out.result(
+                    out.event(
                         {
-                            status: 'running',
+                            event: 'running',
                             apiUrl: mc.apiUrl,
                             apiKey: mc.apiKey,
                             dbPath: mc.dbPath,
                             audiences
                         },
-                        () =>
-                            [
-                                `Local Mailchimp running at ${mc.baseUrl} (data: ${mc.dbPath}); stop with Ctrl-C`,
-                                ...audiences.map(
-                                    (a) => `  audience ${a.name}: ${a.id}`
-                                ),
-                                `export MAILCHIMP_API_URL=${mc.apiUrl}`,
-                                `export MAILCHIMP_API_KEY=${mc.apiKey}`
-                            ].join('\n')
+                        [
+                            `Local Mailchimp running at ${mc.baseUrl} (data: ${mc.dbPath}); stop with Ctrl-C`,
+                            ...audiences.map(
+                                (a) => `  audience ${a.name}: ${a.id}`
+                            ),
+                            `export MAILCHIMP_API_URL=${mc.apiUrl}`,
+                            `export MAILCHIMP_API_KEY=${mc.apiKey}`
+                        ].join('\n')
                     );
                     const signal = waitForStopSignal(() => undefined);
                     await signal.stopped;
                     signal.dispose();
                     await mc.close();
+                    out.result(
+                        { status: 'stopped', apiUrl: mc.apiUrl },
+                        () => 'Local Mailchimp stopped.'
+                    );
                     return 0;
                 })
         );

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { UnsubscribeRecord } from '../../ledger/types';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -45,9 +46,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('resubscribe')
-            .description(
-                'Remove an unsubscribe from the ledger, deliberately and audited (R4); never changes Salesforce'
-            )
+            .description(summaryOf('resubscribe'))
             .requiredOption('--email <email>', 'the person’s email address')
             .requiredOption(
                 '--reason <text>',

@@ -17,6 +17,7 @@ import {
     parseRetryReason,
     stuckReasonOf
 } from '../../model/stuck';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import {
     addLedgerOption,
@@ -82,9 +83,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('retry')
-            .description(
-                'Put records Salesforce refused (dead letters, and those waiting for their back-off) back for the next sync, after the cause was fixed (R14)'
-            )
+            .description(summaryOf('retry'))
             .option('--all', 'every stuck record')
             .option('--email <email>', 'the stuck records of this person')
             .option(

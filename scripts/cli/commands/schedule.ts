@@ -30,8 +30,8 @@ import {
 import { waitForStopSignal } from '../../scheduler/signals';
 import { mailchimpConfig, mailchimpConfigured } from '../../mailchimp/config';
 import { MailchimpSchedule, type ConnectorEvent } from '../../mailchimp/job';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
-import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
@@ -65,11 +65,6 @@ function renderPlan(plan: SchedulePlan): string {
             ]
         ]
     );
-}
-
-function emit(out: Output, value: Record<string, unknown>, text: string): void {
-    if (out.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-    else out.print(text);
 }
 
 /** One line per hourly Mailchimp pull and push. */
@@ -123,9 +118,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('schedule')
-            .description(
-                'Run the hourly and nightly syncs on a schedule and push pending unsubscribes, until stopped'
-            )
+            .description(summaryOf('schedule'))
             .requiredOption(
                 '--target-org <org>',
                 'org to sync: an alias or username known to sf, or "local"'
@@ -210,11 +203,10 @@ export const register: CommandModule = (program: Command) => {
                     log: (level, message) => out.log(level, message),
                     onEvent: (e) => {
                         const line = eventLine(e, config.timezone);
-                        emit(out, line.json, line.text);
+                        out.event(line.json, line.text);
                     }
                 });
-                emit(
-                    out,
+                out.event(
                     {
                         event: 'started',
                         targetOrg,
@@ -238,7 +230,7 @@ export const register: CommandModule = (program: Command) => {
                         config: mailchimp,
                         cron: config.hourly,
                         timezone: config.timezone,
-                        onEvent: (e) => emit(out, e, mailchimpLine(e))
+                        onEvent: (e) => out.event(e, mailchimpLine(e))
                     });
                 if (mailchimpJobs) {
                     mailchimpJobs.start();
@@ -263,10 +255,9 @@ export const register: CommandModule = (program: Command) => {
                 await scheduler.stop({ timeoutMs: 60_000 });
                 await mailchimpJobs?.stop();
                 stop.dispose();
-                emit(
-                    out,
-                    { event: 'stopped', at: new Date().toISOString() },
-                    'Stopped.'
+                out.result(
+                    { stopped: true, signal, at: new Date().toISOString() },
+                    () => 'Stopped.'
                 );
                 return 0;
             } catch (err) {

@@ -3,7 +3,7 @@
  * events on /mailchimp?secret=…, JSON unsubscribes on /unsubscribes, /healthz; every
  * accepted unsubscribe pushed to the org within seconds. Runs until SIGINT/SIGTERM, then
  * stops accepting, finishes the push in flight and exits. With --json, one JSON object
- * per line (listening, push, stopped). The secret is never printed or logged.
+ * per line (listening, push), then the envelope with the totals when stopped. The secret is never printed or logged.
  */
 import type { Command } from 'commander';
 import { isIP } from 'node:net';
@@ -33,8 +33,8 @@ import {
 import { parseDuration } from '../../scheduler/plan';
 import { describeRun, summarizeResult } from '../../scheduler/format';
 import { waitForStopSignal } from '../../scheduler/signals';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
-import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
@@ -122,19 +122,11 @@ function parseMaxItems(raw: string): number {
     return n;
 }
 
-/** Prints an event: one JSON line with --json, a line of text otherwise. */
-function emit(out: Output, value: Record<string, unknown>, text: string): void {
-    if (out.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-    else out.print(text);
-}
-
 export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('serve')
-            .description(
-                'Receive unsubscribes over HTTP (Mailchimp webhooks and JSON) and push them to Salesforce within seconds'
-            )
+            .description(summaryOf('serve'))
             .requiredOption(
                 '--target-org <org>',
                 'org to push to: an alias or username known to sf, or "local"'
@@ -227,8 +219,7 @@ export const register: CommandModule = (program: Command) => {
                         log: (level, message) => out.log(level, message),
                         onPush: (run) => {
                             if (run.result)
-                                emit(
-                                    out,
+                                out.event(
                                     {
                                         event: 'push',
                                         at: new Date().toISOString(),
@@ -238,8 +229,7 @@ export const register: CommandModule = (program: Command) => {
                                     `${new Date().toISOString()} ${describeRun(run.result)}${run.stillPending ? ` (${run.stillPending} still pending, retried)` : ''}`
                                 );
                             else
-                                emit(
-                                    out,
+                                out.event(
                                     {
                                         event: 'push',
                                         at: new Date().toISOString(),
@@ -282,8 +272,7 @@ export const register: CommandModule = (program: Command) => {
                         secret: notifySecret,
                         log: (level, message) => out.log(level, message),
                         onAttempt: (a) =>
-                            emit(
-                                out,
+                            out.event(
                                 {
                                     event: a.delivered
                                         ? 'notify_delivered'
@@ -300,8 +289,7 @@ export const register: CommandModule = (program: Command) => {
                         `Listening on ${webhook.server.host}, reachable from other machines: put it behind HTTPS (a reverse proxy), since the Mailchimp secret travels in the URL.`
                     );
                 const url = webhook.url;
-                emit(
-                    out,
+                out.event(
                     {
                         event: 'listening',
                         url,
@@ -351,10 +339,9 @@ export const register: CommandModule = (program: Command) => {
                 const stats = active.loop.stats;
                 const counters = active.server.counters;
                 const pending = ledger.countUndelivered();
-                emit(
-                    out,
+                out.result(
                     {
-                        event: 'stopped',
+                        stopped: true,
                         requests: counters.requests,
                         accepted: counters.accepted,
                         refused: counters.refused,
@@ -364,7 +351,8 @@ export const register: CommandModule = (program: Command) => {
                         apiRequests: stats.apiRequests,
                         pending
                     },
-                    `Stopped. ${counters.requests} requests (${counters.refused} refused), ${counters.unsubscribesRecorded} unsubscribes recorded, ${stats.runs} pushes delivered ${stats.delivered} with ${stats.apiRequests} API requests; ${pending} pending in the ledger${pending ? ' (the next push delivers them: optout sync push or optout schedule)' : ''}.`
+                    () =>
+                        `Stopped. ${counters.requests} requests (${counters.refused} refused), ${counters.unsubscribesRecorded} unsubscribes recorded, ${stats.runs} pushes delivered ${stats.delivered} with ${stats.apiRequests} API requests; ${pending} pending in the ledger${pending ? ' (the next push delivers them: optout sync push or optout schedule)' : ''}.`
                 );
                 return 0;
             } catch (err) {

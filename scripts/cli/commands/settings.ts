@@ -15,6 +15,7 @@ import {
     type SettingsPatch,
     type SettingsReadResult
 } from '../../salesforce/settings';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import { renderTable } from '../table';
@@ -189,9 +190,7 @@ async function settingsCommand(
 export const register: CommandModule = (program: Command) => {
     program
         .command('settings')
-        .description(
-            'Show or change the org’s Opt-Out Sync Settings (organization default)'
-        )
+        .description(summaryOf('settings'))
         .addArgument(
             new Argument('<action>', 'show or set').choices(['show', 'set'])
         )

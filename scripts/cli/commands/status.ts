@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
 import { formatAge, renderPairs, renderTable } from '../table';
@@ -122,11 +123,7 @@ export function renderLedgerStatus(s: LedgerStatus): string {
 
 export const register: CommandModule = (program: Command) => {
     addLedgerOption(
-        program
-            .command('status')
-            .description(
-                'Show ledger counts, pending pushes with their age, and the last run of each job'
-            )
+        program.command('status').description(summaryOf('status'))
     ).action(async (opts: LedgerOptions, cmd: Command) =>
         runCommand(cmd, async (out) =>
             withLedger(

@@ -19,6 +19,7 @@ import {
     type JobResult
 } from '../../sync/result';
 import type { Progress } from '../../sync/records';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -279,9 +280,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('sync')
-            .description(
-                'Run a sync job against an org: push (pending unsubscribes, real time), hourly (audience memberships), nightly (two-way reconciliation)'
-            )
+            .description(summaryOf('sync'))
             .addArgument(
                 new Argument('<job>', 'push, hourly or nightly').choices(JOBS)
             )

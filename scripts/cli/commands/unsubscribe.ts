@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { OptoutError, errorMessage } from '../../model/errors';
 import type { Ledger, RecordUnsubscribeResult } from '../../ledger/ledger';
 import type { JobResult } from '../../sync/result';
+import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -164,9 +165,7 @@ export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
             .command('unsubscribe')
-            .description(
-                'Record an unsubscribe in the ledger: from all email, or from one audience with --audience'
-            )
+            .description(summaryOf('unsubscribe'))
             .requiredOption('--email <email>', 'the person’s email address')
             .option(
                 '--audience <id>',

@@ -172,16 +172,16 @@ describe('optout serve: the real entry point', () => {
         });
         child.proc.kill('SIGTERM');
         expect(await child.exited).toBe(0);
-        const stopped = JSON.parse(
-            child
-                .stdout()
-                .split('\n')
-                .find((l) => l.includes('"stopped"')) as string
-        ) as Record<string, unknown>;
-        expect(stopped).toMatchObject({
-            event: 'stopped',
-            unsubscribesRecorded: 2,
-            pending: 0
+        // The last line is the envelope, with the totals as its result.
+        const lines = child.stdout().trim().split('\n');
+        const envelope = JSON.parse(lines[lines.length - 1]) as Record<
+            string,
+            unknown
+        >;
+        expect(envelope).toMatchObject({
+            status: 0,
+            result: { stopped: true, unsubscribesRecorded: 2, pending: 0 },
+            warnings: []
         });
         expect(child.stdout() + child.stderr()).not.toContain(SECRET);
         expect(child.stderr()).toMatch(/POST \/mailchimp 200/);
