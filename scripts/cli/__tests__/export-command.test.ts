@@ -163,7 +163,7 @@ describe('optout export suppressions', () => {
                 '--json',
                 ...args
             );
-            expect([args, r.code, r.json.code]).toEqual([args, 2, code]);
+            expect([args, r.code, r.json.name]).toEqual([args, 2, code]);
         }
         const noOut = await cli(
             'export',
@@ -172,7 +172,7 @@ describe('optout export suppressions', () => {
             ledgerPath,
             '--json'
         );
-        expect(noOut.json.code).toBe('OUT_REQUIRED');
+        expect(noOut.json.name).toBe('OUT_REQUIRED');
         const missing = await cli(
             'export',
             'suppressions',
@@ -182,7 +182,7 @@ describe('optout export suppressions', () => {
             file,
             '--json'
         );
-        expect(missing.json.code).toBe('LEDGER_NOT_FOUND');
+        expect(missing.json.name).toBe('LEDGER_NOT_FOUND');
         expect(existsSync(file)).toBe(false);
         expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
     });

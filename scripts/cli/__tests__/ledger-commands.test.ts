@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeId } from '../../model/ids';
 import { Ledger } from '../../ledger/ledger';
-import { cli, ROOT, type Run } from './run-cli';
+import { cli, readJson, ROOT, type Run } from './run-cli';
 import { ResultBuilder, type JobResult } from '../../sync/result';
 import { unsubscribeHooks } from '../commands/unsubscribe';
 import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
@@ -51,10 +51,12 @@ function spawnCli(...args: string[]): Run {
         env,
         encoding: 'utf8'
     });
-    let json: Record<string, unknown> = {};
-    if (args.includes('--json') && r.stdout.trim())
-        json = JSON.parse(r.stdout) as Record<string, unknown>;
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+    return {
+        code: r.status ?? -1,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        ...readJson(r.stdout, args)
+    };
 }
 
 function withLedger<T>(fn: (l: Ledger) => T): T {
@@ -114,8 +116,8 @@ describe('ledger location', () => {
         );
         expect(h.code).toBe(1);
         expect(h.json).toMatchObject({
-            status: 'error',
-            code: 'LEDGER_NOT_FOUND'
+            status: 1,
+            name: 'LEDGER_NOT_FOUND'
         });
     });
 });
@@ -217,7 +219,7 @@ describe('optout unsubscribe', () => {
             '--json'
         );
         expect(other.json).toMatchObject({
-            code: 'UNKNOWN_AUDIENCE',
+            name: 'UNKNOWN_AUDIENCE',
             message: expect.stringMatching(
                 /Known audiences: news \(Newsletter\)/
             )

@@ -46,6 +46,14 @@ export async function cli(...args: string[]): Promise<Run> {
     const code = Number(process.exitCode ?? 0);
     process.exitCode = undefined;
     const stdout = out.join('');
+    return { code, stdout, stderr: err.join(''), ...readJson(stdout, args) };
+}
+
+/** The `--json` envelope on stdout, and its result (or the error envelope). */
+export function readJson(
+    stdout: string,
+    args: readonly string[]
+): Pick<Run, 'json' | 'envelope'> {
     let envelope: Record<string, unknown> = {};
     if (args.includes('--json') && stdout.trim())
         envelope = JSON.parse(stdout) as Record<string, unknown>;
@@ -53,5 +61,5 @@ export async function cli(...args: string[]): Promise<Run> {
         'result' in envelope
             ? (envelope.result as Record<string, unknown>)
             : envelope;
-    return { code, stdout, stderr: err.join(''), json, envelope };
+    return { json, envelope };
 }

@@ -198,7 +198,7 @@ describe('optout retry', () => {
             '--json'
         );
         expect(badReason.code).toBe(2);
-        expect(badReason.json).toMatchObject({ code: 'BAD_ARGUMENT' });
+        expect(badReason.json).toMatchObject({ name: 'BAD_ARGUMENT' });
         const unknown = await cli(
             'retry',
             '--email',

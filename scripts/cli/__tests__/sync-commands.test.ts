@@ -656,7 +656,8 @@ describe('the optout entry point', () => {
         const r = { status, stdout, stderr };
         expect(r.status).toBe(0);
         const json = JSON.parse(r.stdout) as Record<string, unknown>;
-        expect(json).toMatchObject({
+        expect(json).toMatchObject({ status: 0, warnings: [] });
+        expect(json.result).toMatchObject({
             job: 'hourly',
             status: 'succeeded',
             apiRequests: 2

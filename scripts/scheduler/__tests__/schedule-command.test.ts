@@ -72,7 +72,7 @@ describe('optout schedule: arguments', () => {
             ledger
         );
         expect(r.code).toBe(0);
-        const plan = JSON.parse(r.stdout) as {
+        const plan = r.json as unknown as {
             status: string;
             timezone: string;
             jobs: {
@@ -169,10 +169,14 @@ describe('optout schedule: the real entry point', () => {
         });
         child.proc.kill('SIGINT');
         expect(await child.exited).toBe(0);
-        expect(child.stdout()).toMatch(/"event":"stopped"/);
-        // One line per event, each a JSON object.
-        for (const line of child.stdout().split('\n').filter(Boolean))
-            expect(() => JSON.parse(line)).not.toThrow();
+        // One line per event, each a JSON object; the last is the envelope.
+        const lines = child.stdout().split('\n').filter(Boolean);
+        for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+        expect(JSON.parse(lines[lines.length - 1])).toMatchObject({
+            status: 0,
+            result: { stopped: true, signal: 'SIGINT' },
+            warnings: []
+        });
         const after = Ledger.open(ledgerPath);
         expect(after.countUndelivered()).toBe(0);
         expect(after.getLock('job:push')).toBeUndefined();

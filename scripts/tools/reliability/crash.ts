@@ -125,7 +125,8 @@ async function runChild(
 
 function parseResult(stdout: string): JobResult | undefined {
     try {
-        const r = JSON.parse(stdout) as JobResult;
+        // The sf-style envelope: {"status", "result": JobResult, "warnings"}.
+        const r = (JSON.parse(stdout) as { result?: JobResult }).result;
         return typeof r === 'object' && r && 'job' in r ? r : undefined;
     } catch {
         return undefined;

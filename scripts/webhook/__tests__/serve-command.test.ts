@@ -84,8 +84,8 @@ describe('optout serve: usage errors', () => {
         const r = await cli('--json', 'serve', '--target-org', 'local');
         expect(r.code).toBe(2);
         expect(JSON.parse(r.stdout)).toMatchObject({
-            status: 'error',
-            code: 'SECRET_REQUIRED',
+            status: 1,
+            name: 'SECRET_REQUIRED',
             message: expect.stringContaining(SECRET_ENV),
             actions: [expect.stringMatching(/openssl rand/), expect.any(String)]
         });

@@ -54,7 +54,7 @@ describe('optout serve --notify: usage errors', () => {
             ...args
         );
         expect(r.code).toBe(2);
-        expect(r.json.code).toBe(code);
+        expect(r.json.name).toBe(code);
         expect(existsSync(ledger)).toBe(false);
     });
 
@@ -73,7 +73,7 @@ describe('optout serve --notify: usage errors', () => {
         );
         expect(r.code).toBe(2);
         expect(r.json).toMatchObject({
-            code: 'NOTIFY_SECRET_REQUIRED',
+            name: 'NOTIFY_SECRET_REQUIRED',
             message: expect.stringContaining(NOTIFY_SECRET_ENV)
         });
         expect(existsSync(ledger)).toBe(false);

@@ -36,8 +36,9 @@ describe('optout demo: the real entry point', () => {
     it('runs in a fresh folder on the embedded org, refuses other-size data clearly, and starts over with --reset', async () => {
         const first = spawnCli(dir, ['--json', 'demo', '--size', 'small']);
         expect(await first.exited).toBe(0);
-        const summary = JSON.parse(first.stdout()) as Record<string, unknown>;
-        expect(summary).toMatchObject({
+        const envelope = JSON.parse(first.stdout()) as Record<string, unknown>;
+        expect(envelope).toMatchObject({ status: 0, warnings: [] });
+        expect(envelope.result).toMatchObject({
             status: 'ok',
             seeded: true,
             size: 'small',
@@ -50,8 +51,8 @@ describe('optout demo: the real entry point', () => {
         const other = spawnCli(dir, ['--json', 'demo', '--size', 'full']);
         expect(await other.exited).toBe(1);
         expect(JSON.parse(other.stdout())).toMatchObject({
-            status: 'error',
-            code: 'DEMO_DATA_CHANGED',
+            status: 1,
+            name: 'DEMO_DATA_CHANGED',
             actions: [
                 expect.stringMatching(/--reset/),
                 expect.stringMatching(/--size small --seed 42/)
@@ -68,7 +69,7 @@ describe('optout demo: the real entry point', () => {
             '--reset'
         ]);
         expect(await again.exited).toBe(0);
-        expect(JSON.parse(again.stdout())).toMatchObject({
+        expect(JSON.parse(again.stdout()).result).toMatchObject({
             status: 'ok',
             seeded: true,
             seed: 7

@@ -121,10 +121,10 @@ describe('the sf CLI against `optout local-org start`', () => {
         const json = JSON.parse(out) as {
             instanceUrl: string;
             accessToken: string;
-            status: string;
+            event: string;
             pid: number;
         };
-        if (json.status !== 'running')
+        if (json.event !== 'running')
             throw new Error(`local-org start: ${out}`);
         started = {
             instanceUrl: json.instanceUrl,
@@ -264,19 +264,21 @@ describe('the sf CLI against `optout local-org start`', () => {
                 ],
                 cleanEnv(dir)
             );
-        const status = JSON.parse((await optout(['status'])).stdout) as Record<
-            string,
-            unknown
-        >;
+        const status = (
+            JSON.parse((await optout(['status'])).stdout) as {
+                result: Record<string, unknown>;
+            }
+        ).result;
         expect(status).toMatchObject({
             status: 'running',
             instanceUrl: started.instanceUrl,
             pid: child.pid
         });
-        const stop = JSON.parse((await optout(['stop'])).stdout) as Record<
-            string,
-            unknown
-        >;
+        const stop = (
+            JSON.parse((await optout(['stop'])).stdout) as {
+                result: Record<string, unknown>;
+            }
+        ).result;
         expect(stop).toMatchObject({ status: 'stopped', pid: child.pid });
         expect(await exitCode).toBe(0);
         expect(existsSync(started.stateFile)).toBe(false);

@@ -144,7 +144,11 @@ describe('two runs of the same job at once', () => {
         world.admin.setLatency(null);
         expect([a.code, b.code]).toEqual([0, 0]);
         const statuses = [a, b]
-            .map((r) => (JSON.parse(r.stdout) as JobResult).status)
+            .map(
+                (r) =>
+                    (JSON.parse(r.stdout) as { result: JobResult }).result
+                        .status
+            )
             .sort();
         expect(statuses).toEqual(['skipped', 'succeeded']);
         world.reopenLedger();
@@ -228,7 +232,8 @@ describe('webhook bursts during a nightly run in another process', () => {
         expect(replies.every((r) => r.status === 200)).toBe(true);
         const done = await nightly;
         expect(done.code).toBe(0);
-        const nightlyResult = JSON.parse(done.stdout) as JobResult;
+        const nightlyResult = (JSON.parse(done.stdout) as { result: JobResult })
+            .result;
         expect(nightlyResult.status).toBe('succeeded');
         // The bursts really overlapped the run.
         const run = webhookLedger.getRun(nightlyResult.runId);

@@ -181,7 +181,7 @@ describe('Salesforce ids that are wrong: a clear error, nothing stored', () => {
                 ledger
             );
             expect(r.code).toBe(1);
-            expect(r.json).toMatchObject({ code: 'BAD_SALESFORCE_ID' });
+            expect(r.json).toMatchObject({ name: 'BAD_SALESFORCE_ID' });
             expect(String(r.json.message)).toMatch(message);
             // No ledger file, or one with nobody in it.
             const stored = existsSync(ledger)
