@@ -11,6 +11,7 @@ module.exports = defineConfig([
     {
         ignores: [
             'node_modules/**',
+            'dist/**',
             'coverage/**',
             '.optout/**',
             '.sfdx/**',

@@ -1,9 +1,10 @@
 /**
- * Options shared by commands: where the ledger is (`--ledger PATH`, env
+ * Every option parser of the CLI, in one place, and the options shared by commands: where the ledger is (`--ledger PATH`, env
  * `OPTOUT_LEDGER`, default `.optout/ledger.db`), and parsers for option values that
  * turn bad input into an OptoutError before anything is stored.
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OptoutError } from '../model/errors';
@@ -15,6 +16,13 @@ import {
     type LedgerSource
 } from '../model/statuses';
 import { Ledger } from '../ledger/ledger';
+import type { ImportFormat } from '../ledger/csv-format';
+
+/** Durations (`30s`, `5m`, `1h`), shared with the scheduler's own settings. */
+export { parseDuration } from '../scheduler/plan';
+
+export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const DEFAULT_LEDGER_PATH = join('.optout', 'ledger.db');
 export const LEDGER_ENV = 'OPTOUT_LEDGER';
@@ -121,4 +129,159 @@ export function requireText(
         actions: [hint],
         exitCode: 2
     });
+}
+
+/** `--audience ID=NAME` values → [id, name]. */
+export function parseAudienceSpecs(
+    specs: readonly string[]
+): [string, string][] {
+    return specs.map((spec) => {
+        const i = spec.indexOf('=');
+        const id = i > 0 ? spec.slice(0, i).trim() : '';
+        const name = i > 0 ? spec.slice(i + 1).trim() : '';
+        if (!id || !name)
+            throw new OptoutError(
+                'BAD_ARGUMENT',
+                `--audience must be LIST_ID=NAME (the Mailchimp audience id and its name), not '${spec}'.`,
+                {
+                    actions: [
+                        'Example: --audience a1b2c3d4e5="Monthly newsletter"'
+                    ],
+                    exitCode: 2
+                }
+            );
+        return [id, name];
+    });
+}
+
+export function parsePort(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--port must be a whole number from 0 to 65535 (0 picks a free port), not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
+}
+
+export function parseHost(raw: string): string {
+    const host = raw.trim();
+    if (
+        host === '' ||
+        !(isIP(host) || host === 'localhost' || /^[a-z0-9.-]+$/i.test(host))
+    )
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--host must be an interface address such as 127.0.0.1 or 0.0.0.0, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return host;
+}
+
+export function parseMaxItems(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--max-items must be a whole number from 1 to 10000, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
+}
+
+export function positiveInt(
+    name: string,
+    value: string | undefined,
+    min = 0
+): number | undefined {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `${name} must be an integer ≥ ${min}, got '${value}'`,
+            { exitCode: 2 }
+        );
+    }
+    return n;
+}
+
+/** on/off (also true/false, yes/no) → boolean; anything else is a usage error. */
+export function parseOnOff(
+    raw: string | undefined,
+    option: string
+): boolean | undefined {
+    if (raw === undefined) return undefined;
+    const v = raw.trim().toLowerCase();
+    if (['on', 'true', 'yes'].includes(v)) return true;
+    if (['off', 'false', 'no'].includes(v)) return false;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `${option} must be on or off, not '${raw}'. Nothing was written.`,
+        {
+            exitCode: 2
+        }
+    );
+}
+
+/** `--bulk-threshold`: a whole number of records ≥ 1 (usage error otherwise). */
+export function parseBulkThreshold(
+    raw: string | undefined
+): number | undefined {
+    if (raw === undefined) return undefined;
+    const text = raw.trim().replace(/_/g, '');
+    if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `--bulk-threshold must be a whole number of records (1 or more), not '${raw}'.`,
+        { actions: ['For example --bulk-threshold 2000'], exitCode: 2 }
+    );
+}
+
+export function parseExportFormat(raw: string | undefined): ExportFormat {
+    const value = (raw ?? 'csv').trim().toLowerCase();
+    if ((EXPORT_FORMATS as readonly string[]).includes(value))
+        return value as ExportFormat;
+    throw new OptoutError(
+        'BAD_FORMAT',
+        `--format must be csv or jsonl, not '${String(raw).slice(0, 30)}'.`,
+        { actions: ['Use --format csv or --format jsonl'], exitCode: 2 }
+    );
+}
+
+export function parseImportFormat(raw: string): ImportFormat | 'auto' {
+    const value = raw.trim().toLowerCase();
+    if (value === 'auto' || value === 'csv' || value === 'mailchimp')
+        return value;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `--format must be auto, csv or mailchimp, not '${raw}'.`,
+        { exitCode: 2 }
+    );
+}
+
+/** One of a fixed set of values (usage error, exit 2, otherwise). */
+export function parseChoice<T extends string>(
+    raw: string,
+    option: string,
+    choices: readonly T[]
+): T {
+    if ((choices as readonly string[]).includes(raw)) return raw as T;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `${option} must be ${choices.join(' or ')}, not '${raw}'.`,
+        { exitCode: 2 }
+    );
+}
+
+export function parseDemoSeed(raw: string): number {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--seed must be a whole number from 0 to 2147483648, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return n;
 }

@@ -5,7 +5,6 @@
  * and progress on stderr at a terminal; `--json` prints the summary as one object.
  */
 import type { Command } from 'commander';
-import { OptoutError } from '../../model/errors';
 import { DEFAULT_DB_PATH } from '../../tools/local-org/connect';
 import { DEMO_SIZES, type DemoSize } from '../../tools/demo/data';
 import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../tools/demo/run';
@@ -16,7 +15,9 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     resolveLedgerPath,
-    type LedgerOptions
+    type LedgerOptions,
+    parseChoice,
+    parseDemoSeed
 } from '../options';
 import { progressBars } from './sync';
 
@@ -25,26 +26,6 @@ interface DemoCommandOptions extends LedgerOptions {
     seed: string;
     db: string;
     reset?: boolean;
-}
-
-function parseSize(raw: string): DemoSize {
-    if (raw in DEMO_SIZES) return raw as DemoSize;
-    throw new OptoutError(
-        'BAD_ARGUMENT',
-        `--size must be ${Object.keys(DEMO_SIZES).join(' or ')}, not '${raw}'.`,
-        { exitCode: 2 }
-    );
-}
-
-function parseSeed(raw: string): number {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31)
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            `--seed must be a whole number from 0 to 2147483648, not '${raw}'.`,
-            { exitCode: 2 }
-        );
-    return n;
 }
 
 /** Phase lines on stderr for a person at a terminal. */
@@ -78,8 +59,12 @@ export const register: CommandModule = (program: Command) => {
             )
     ).action(async (opts: DemoCommandOptions, cmd: Command) =>
         runCommand(cmd, async (out) => {
-            const size = parseSize(opts.size);
-            const seed = parseSeed(opts.seed);
+            const size = parseChoice(
+                opts.size,
+                '--size',
+                Object.keys(DEMO_SIZES) as DemoSize[]
+            );
+            const seed = parseDemoSeed(opts.seed);
             const ledgerPath = resolveLedgerPath(opts.ledger);
             const bars = progressBars(out);
             try {

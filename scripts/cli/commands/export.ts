@@ -26,11 +26,10 @@ import {
     addLedgerOption,
     resolveLedgerPath,
     withLedger,
-    type LedgerOptions
+    type LedgerOptions,
+    parseExportFormat,
+    type ExportFormat
 } from '../options';
-
-export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** CSV columns: the feed item's fields, in its order. */
 export const SUPPRESSION_COLUMNS: readonly (keyof SuppressionItem)[] = [
@@ -60,17 +59,6 @@ export interface ExportResult {
     /** Pass it as --since next time. */
     next: string;
     ledger: string;
-}
-
-export function parseExportFormat(raw: string | undefined): ExportFormat {
-    const value = (raw ?? 'csv').trim().toLowerCase();
-    if ((EXPORT_FORMATS as readonly string[]).includes(value))
-        return value as ExportFormat;
-    throw new OptoutError(
-        'BAD_FORMAT',
-        `--format must be csv or jsonl, not '${String(raw).slice(0, 30)}'.`,
-        { actions: ['Use --format csv or --format jsonl'], exitCode: 2 }
-    );
 }
 
 /** One chunk of output: the CSV header only with the first chunk. */

@@ -6,13 +6,11 @@
 import { statSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { OptoutError } from '../../model/errors';
 import {
     importCsv,
     type ImportProgress,
     type ImportReport
 } from '../../ledger/import';
-import type { ImportFormat } from '../../ledger/csv-format';
 import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
@@ -21,7 +19,8 @@ import {
     parseSourceOption,
     resolveLedgerPath,
     withLedger,
-    type LedgerOptions
+    type LedgerOptions,
+    parseImportFormat
 } from '../options';
 import { renderPairs } from '../table';
 
@@ -37,17 +36,6 @@ interface ImportOptions extends LedgerOptions {
 const SHOWN_PROBLEMS = 100;
 /** Files smaller than this import too fast for a progress bar to help. */
 const PROGRESS_MIN_BYTES = 1_000_000;
-
-function parseFormat(raw: string): ImportFormat | 'auto' {
-    const value = raw.trim().toLowerCase();
-    if (value === 'auto' || value === 'csv' || value === 'mailchimp')
-        return value;
-    throw new OptoutError(
-        'BAD_ARGUMENT',
-        `--format must be auto, csv or mailchimp, not '${raw}'.`,
-        { exitCode: 2 }
-    );
-}
 
 /** A progress bar on stderr for the two phases; null when not at a terminal. */
 function progressBar(
@@ -143,7 +131,7 @@ export const register: CommandModule = (program: Command) => {
             )
     ).action(async (file: string, opts: ImportOptions, cmd: Command) =>
         runCommand(cmd, async (out) => {
-            const format = parseFormat(opts.format);
+            const format = parseImportFormat(opts.format);
             const source = parseSourceOption(opts.source, 'import');
             const ledgerPath = resolveLedgerPath(opts.ledger);
             const started = Date.now();

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { summaryOf } from './index';
+import { positiveInt } from '../options';
 import { runCommand } from '../command';
 import { OptoutError } from '../../model/errors';
 import {
@@ -72,23 +73,6 @@ export function orgOptionsFrom(opts: {
         out.leadSharing = opts.leadSharing;
     }
     return out;
-}
-
-function positiveInt(
-    name: string,
-    value: string | undefined,
-    min = 0
-): number | undefined {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            `${name} must be an integer ≥ ${min}, got '${value}'`,
-            { exitCode: 2 }
-        );
-    }
-    return n;
 }
 
 export function register(program: Command): void {

@@ -21,7 +21,6 @@ import {
     describeRun,
     formatDuration,
     localTime,
-    parseDuration,
     schedulePlan,
     summarizeResult,
     type SchedulePlan,
@@ -36,6 +35,7 @@ import {
     addLedgerOption,
     requireText,
     resolveLedgerPath,
+    parseDuration,
     type LedgerOptions
 } from '../options';
 import { renderTable } from '../table';

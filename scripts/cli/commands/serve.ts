@@ -6,7 +6,6 @@
  * per line (listening, push), then the envelope with the totals when stopped. The secret is never printed or logged.
  */
 import type { Command } from 'commander';
-import { isIP } from 'node:net';
 import { OptoutError, errorMessage } from '../../model/errors';
 import { Ledger } from '../../ledger/ledger';
 import { openOrg } from '../../salesforce/open';
@@ -30,7 +29,6 @@ import {
     parseNotifyUrls,
     resolveNotifySecret
 } from '../../webhook/notify';
-import { parseDuration } from '../../scheduler/plan';
 import { describeRun, summarizeResult } from '../../scheduler/format';
 import { waitForStopSignal } from '../../scheduler/signals';
 import { summaryOf } from './index';
@@ -39,7 +37,12 @@ import {
     addLedgerOption,
     requireText,
     resolveLedgerPath,
-    type LedgerOptions
+    type LedgerOptions,
+    parseAudienceSpecs,
+    parsePort,
+    parseHost,
+    parseMaxItems,
+    parseDuration
 } from '../options';
 
 interface ServeOptions extends LedgerOptions {
@@ -59,67 +62,8 @@ function collect(value: string, previous: string[]): string[] {
     return [...previous, value];
 }
 
-/** `--audience ID=NAME` values → [id, name]. */
-export function parseAudienceSpecs(
-    specs: readonly string[]
-): [string, string][] {
-    return specs.map((spec) => {
-        const i = spec.indexOf('=');
-        const id = i > 0 ? spec.slice(0, i).trim() : '';
-        const name = i > 0 ? spec.slice(i + 1).trim() : '';
-        if (!id || !name)
-            throw new OptoutError(
-                'BAD_ARGUMENT',
-                `--audience must be LIST_ID=NAME (the Mailchimp audience id and its name), not '${spec}'.`,
-                {
-                    actions: [
-                        'Example: --audience a1b2c3d4e5="Monthly newsletter"'
-                    ],
-                    exitCode: 2
-                }
-            );
-        return [id, name];
-    });
-}
-
-function parsePort(raw: string): number {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > 65535)
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            `--port must be a whole number from 0 to 65535 (0 picks a free port), not '${raw}'.`,
-            { exitCode: 2 }
-        );
-    return n;
-}
-
-function parseHost(raw: string): string {
-    const host = raw.trim();
-    if (
-        host === '' ||
-        !(isIP(host) || host === 'localhost' || /^[a-z0-9.-]+$/i.test(host))
-    )
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            `--host must be an interface address such as 127.0.0.1 or 0.0.0.0, not '${raw}'.`,
-            { exitCode: 2 }
-        );
-    return host;
-}
-
 function isLoopback(host: string): boolean {
     return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-function parseMaxItems(raw: string): number {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1 || n > 10_000)
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            `--max-items must be a whole number from 1 to 10000, not '${raw}'.`,
-            { exitCode: 2 }
-        );
-    return n;
 }
 
 export const register: CommandModule = (program: Command) => {

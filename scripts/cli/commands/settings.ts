@@ -16,6 +16,7 @@ import {
     type SettingsReadResult
 } from '../../salesforce/settings';
 import { summaryOf } from './index';
+import { parseOnOff } from '../options';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import { renderTable } from '../table';
@@ -27,24 +28,6 @@ interface SettingsOptions {
     optOutField?: string;
     allAudiencesRule?: string;
     sameEmail?: string;
-}
-
-/** on/off (also true/false, yes/no) → boolean; anything else is a usage error. */
-export function parseOnOff(
-    raw: string | undefined,
-    option: string
-): boolean | undefined {
-    if (raw === undefined) return undefined;
-    const v = raw.trim().toLowerCase();
-    if (['on', 'true', 'yes'].includes(v)) return true;
-    if (['off', 'false', 'no'].includes(v)) return false;
-    throw new OptoutError(
-        'BAD_ARGUMENT',
-        `${option} must be on or off, not '${raw}'. Nothing was written.`,
-        {
-            exitCode: 2
-        }
-    );
 }
 
 /** The patch a `set` asks for, validated (nothing is sent when a value is bad). */

@@ -26,7 +26,8 @@ import {
     addLedgerOption,
     requireText,
     withLedger,
-    type LedgerOptions
+    type LedgerOptions,
+    parseBulkThreshold
 } from '../options';
 import { renderPairs, renderTable } from '../table';
 import { unsubscribeHooks, type PushAfterUnsubscribe } from './unsubscribe';
@@ -36,20 +37,6 @@ interface SyncOptions extends LedgerOptions {
     dryRun?: boolean;
     apiBudgetShare?: string;
     bulkThreshold?: string;
-}
-
-/** `--bulk-threshold`: a whole number of records ≥ 1 (usage error otherwise). */
-export function parseBulkThreshold(
-    raw: string | undefined
-): number | undefined {
-    if (raw === undefined) return undefined;
-    const text = raw.trim().replace(/_/g, '');
-    if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
-    throw new OptoutError(
-        'BAD_ARGUMENT',
-        `--bulk-threshold must be a whole number of records (1 or more), not '${raw}'.`,
-        { actions: ['For example --bulk-threshold 2000'], exitCode: 2 }
-    );
 }
 
 export function targetOrgOption(raw: string | undefined): string {
