@@ -1,28 +1,122 @@
 /**
- * Plain tables for human output (cli-table3 without colours, so that piped output
- * has no escape codes), and small formatters shared by the ledger commands.
+ * Plain tables for human output (cli-table3 without colours, so that piped output has no
+ * escape codes), fitted to the terminal: a table wider than `columns` wraps its widest
+ * cells, and when even that leaves too little room per column it becomes one block of
+ * "Heading: value" lines per row. Also small formatters shared by the ledger commands.
  */
 import Table from 'cli-table3';
 
+type Cell = string | number | null | undefined;
+
+/** Narrowest a wrapped column may become before the table turns into key/value blocks. */
+const MIN_COLUMN = 10;
+
+const text = (c: Cell): string =>
+    c === null || c === undefined ? '' : String(c);
+
+/** Widest line of a cell's text. */
+const cellWidth = (s: string): number =>
+    Math.max(0, ...s.split('\n').map((l) => [...l].length));
+
+/**
+ * Content widths (padding excluded) that make a table of these natural widths fit in
+ * `columns`, shrinking the widest first; undefined when a column would go below
+ * MIN_COLUMN. A table's width is the sum of content widths + 3 per column + 1.
+ */
+export function fitWidths(
+    natural: readonly number[],
+    columns: number
+): number[] | undefined {
+    const widths = [...natural];
+    const total = (): number => widths.reduce((a, w) => a + w + 3, 1);
+    while (total() > columns) {
+        const widest = widths.indexOf(Math.max(...widths));
+        if (widths[widest] <= MIN_COLUMN) return undefined;
+        widths[widest] -= Math.min(
+            total() - columns,
+            widths[widest] - MIN_COLUMN
+        );
+    }
+    return widths;
+}
+
+/** Cuts text into lines of at most `width` characters, at spaces where it can. */
+export function wrapText(s: string, width: number): string[] {
+    const out: string[] = [];
+    for (const line of s.split('\n')) {
+        let rest = line;
+        while ([...rest].length > width) {
+            const cut = rest.lastIndexOf(' ', width);
+            const at = cut > width / 3 ? cut : width;
+            out.push(rest.slice(0, at).trimEnd());
+            rest = rest.slice(at).trimStart();
+        }
+        out.push(rest);
+    }
+    return out;
+}
+
+/** A cell's text wrapped to `width` (long words cut, never truncated). */
+const fit = (s: string, width: number): string => wrapText(s, width).join('\n');
+
+/** One block per row, "Heading: value", each line within `columns`. */
+function keyValueBlocks(
+    head: readonly string[],
+    rows: readonly string[][],
+    columns: number
+): string {
+    const label = Math.max(...head.map((h) => h.length)) + 2;
+    const room = Math.max(MIN_COLUMN, columns - label);
+    return rows
+        .map((row) =>
+            head
+                .map((h, i) =>
+                    wrapText(row[i] ?? '', room)
+                        .map(
+                            (l, k) =>
+                                `${k === 0 ? `${h}:`.padEnd(label) : ' '.repeat(label)}${l}`
+                        )
+                        .join('\n')
+                )
+                .join('\n')
+        )
+        .join('\n\n');
+}
+
 export function renderTable(
     head: string[],
-    rows: (string | number | null | undefined)[][]
+    rows: Cell[][],
+    columns = 80
 ): string {
+    const cells = rows.map((r) => r.map(text));
+    const natural = head.map((h, i) =>
+        Math.max(cellWidth(h), ...cells.map((r) => cellWidth(r[i] ?? '')))
+    );
+    const widths = fitWidths(natural, columns);
+    if (!widths) return keyValueBlocks(head, cells, columns);
     const table = new Table({ head, style: { head: [], border: [] } });
-    for (const row of rows)
-        table.push(
-            row.map((c) => (c === null || c === undefined ? '' : String(c)))
-        );
+    for (const row of cells) table.push(row.map((c, i) => fit(c, widths[i])));
     return table.toString();
 }
 
-/** Two columns, label and value. */
-export function renderPairs(
-    pairs: [string, string | number | null | undefined][]
-): string {
+/** Two columns, label and value; long values wrap within `columns`. */
+export function renderPairs(pairs: [string, Cell][], columns = 80): string {
+    const values = pairs.map(([, v]) => text(v));
+    const natural = [
+        Math.max(...pairs.map(([k]) => cellWidth(k))),
+        Math.max(0, ...values.map(cellWidth))
+    ];
+    const widths = fitWidths(natural, columns);
+    if (!widths)
+        return keyValueBlocks(
+            pairs.map(([k]) => k),
+            [values],
+            columns
+        );
     const table = new Table({ style: { head: [], border: [] } });
-    for (const [k, v] of pairs)
-        table.push({ [k]: v === null || v === undefined ? '' : String(v) });
+    pairs.forEach(([k], i) =>
+        table.push({ [fit(k, widths[0])]: fit(values[i], widths[1]) })
+    );
     return table.toString();
 }
 
