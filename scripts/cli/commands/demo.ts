@@ -6,10 +6,7 @@
  */
 import type { Command } from 'commander';
 import { OptoutError } from '../../model/errors';
-import { DEFAULT_DB_PATH } from '../../tools/local-org/connect';
-import { DEMO_SIZES, type DemoSize } from '../../tools/demo/data';
-import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../tools/demo/run';
-import { renderSummary } from '../../tools/demo/summary';
+import { DEFAULT_DB_PATH } from '../../salesforce/local-org';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -17,6 +14,13 @@ import {
     resolveLedgerPath,
     type LedgerOptions
 } from '../options';
+import {
+    demoData,
+    demoRun,
+    demoSummary,
+    type DemoSize,
+    type PhaseEvent
+} from '../tools';
 import { progressBars } from './sync';
 
 interface DemoCommandOptions extends LedgerOptions {
@@ -27,6 +31,7 @@ interface DemoCommandOptions extends LedgerOptions {
 }
 
 function parseSize(raw: string): DemoSize {
+    const { DEMO_SIZES } = demoData();
     if (raw in DEMO_SIZES) return raw as DemoSize;
     throw new OptoutError(
         'BAD_ARGUMENT',
@@ -49,6 +54,7 @@ function parseSeed(raw: string): number {
 /** Phase lines on stderr for a person at a terminal. */
 function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
     if (!out.showProgress) return undefined;
+    const { PHASE_TITLES } = demoRun();
     return (e) => {
         const title = PHASE_TITLES[e.phase];
         if (e.state === 'start') process.stderr.write(`▸ ${title}…\n`);
@@ -60,6 +66,7 @@ function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
 }
 
 export const register: CommandModule = (program: Command) => {
+    const { DEMO_SIZES } = demoData();
     addLedgerOption(
         program
             .command('demo')
@@ -84,7 +91,7 @@ export const register: CommandModule = (program: Command) => {
             const ledgerPath = resolveLedgerPath(opts.ledger);
             const bars = progressBars(out);
             try {
-                const summary = await runDemo({
+                const summary = await demoRun().runDemo({
                     size,
                     seed,
                     ledgerPath,
@@ -98,7 +105,7 @@ export const register: CommandModule = (program: Command) => {
                     log: (level, message) => out.log(level, message)
                 });
                 bars?.stop();
-                out.result(summary, () => renderSummary(summary));
+                out.result(summary, () => demoSummary().renderSummary(summary));
                 return 0;
             } finally {
                 bars?.stop();
