@@ -6,6 +6,89 @@ const jestPlugin = require('eslint-plugin-jest');
 const salesforceLwcConfig = require('@salesforce/eslint-config-lwc/recommended');
 const tseslint = require('typescript-eslint');
 const globals = require('globals');
+const importPlugin = require('eslint-plugin-import');
+
+// ---------------------------------------------------------------------------------------
+// The cut between the product and the development tools, and the product's layers
+// (scripts/README.md). Each product folder may import only the folders listed for it;
+// no product folder imports scripts/tools/, except through the two lazy entry points.
+const PRODUCT_LAYERS = {
+    model: [],
+    metadata: ['model'],
+    ledger: ['model'],
+    salesforce: ['model', 'metadata'],
+    sync: ['model', 'ledger', 'salesforce'],
+    mailchimp: ['model', 'ledger'],
+    webhook: ['model', 'ledger', 'salesforce', 'sync', 'mailchimp'],
+    scheduler: ['model', 'ledger', 'salesforce', 'sync', 'mailchimp'],
+    cli: [
+        'model',
+        'metadata',
+        'ledger',
+        'salesforce',
+        'sync',
+        'mailchimp',
+        'webhook',
+        'scheduler'
+    ]
+};
+const PRODUCT = Object.keys(PRODUCT_LAYERS);
+const TOOL_ENTRY_POINTS = [
+    'scripts/salesforce/local-org.ts',
+    'scripts/cli/tools.ts'
+];
+const REACH_TOOLS =
+    'Product code does not load development tools: reach the local org through scripts/salesforce/local-org.ts, the demo and the local Mailchimp through scripts/cli/tools.ts (lazy loaders; add one there if needed).';
+/** One zone per product folder: the product folders it may not import. */
+function layerZonesFor(layers) {
+    return PRODUCT.flatMap((folder) => {
+        const allowed = layers[folder];
+        const forbidden = PRODUCT.filter(
+            (other) => other !== folder && !allowed.includes(other)
+        );
+        if (forbidden.length === 0) return [];
+        return [
+            {
+                target: `scripts/${folder}`,
+                from: forbidden.map((other) => `scripts/${other}`),
+                message: `scripts/${folder}/ may import only ${allowed.length ? allowed.map((a) => `scripts/${a}/`).join(', ') : 'its own files'}: move what both need down to a lower layer, or pass it in (see scripts/README.md).`
+            }
+        ];
+    });
+}
+const layerZones = layerZonesFor(PRODUCT_LAYERS);
+const toolZones = [
+    {
+        target: PRODUCT.map((folder) => `scripts/${folder}`),
+        from: 'scripts/tools',
+        message: REACH_TOOLS
+    },
+    {
+        target: PRODUCT.map((folder) => `scripts/${folder}`),
+        from: ['scripts/**/__tests__/**'],
+        message:
+            'Product code does not load test helpers: move what it needs out of __tests__/.'
+    }
+];
+// Zones resolve against basePath: this folder, wherever eslint is started from.
+const restrictedPaths = (zones) => ['error', { basePath: __dirname, zones }];
+// import/no-restricted-paths also checks a literal require('…') it can resolve; these
+// catch a require or an import type naming a tool however it is written.
+const TOOL_PATH = String.raw`/(^|\/)tools\//`;
+const toolRequireSyntax = [
+    {
+        selector: `CallExpression[callee.name='require'][arguments.0.value=${TOOL_PATH}]`,
+        message: REACH_TOOLS
+    },
+    {
+        selector: `CallExpression[callee.name='require'] > TemplateLiteral TemplateElement[value.raw=${TOOL_PATH}]`,
+        message: REACH_TOOLS
+    },
+    {
+        selector: `TSImportType[source.value=${TOOL_PATH}]`,
+        message: REACH_TOOLS
+    }
+];
 
 module.exports = defineConfig([
     {
@@ -86,6 +169,47 @@ module.exports = defineConfig([
                 'error',
                 { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }
             ]
+        }
+    },
+    // The cut and the layers (see PRODUCT_LAYERS above), for product code. Tests are
+    // exempt: they are never loaded by the product, they use the local org and the local
+    // Mailchimp as fixtures, and a command's test may sit beside the engine it drives
+    // (mailchimp/__tests__/cli.test.ts runs `optout mailchimp` through cli/__tests__).
+    {
+        files: PRODUCT.map((folder) => `scripts/${folder}/**/*.ts`),
+        ignores: ['scripts/**/__tests__/**'],
+        plugins: { import: importPlugin },
+        settings: {
+            'import/resolver': {
+                node: { extensions: ['.ts', '.js', '.json'] }
+            }
+        },
+        rules: {
+            'import/no-restricted-paths': restrictedPaths([
+                ...layerZones,
+                ...toolZones
+            ]),
+            'no-restricted-syntax': ['error', ...toolRequireSyntax]
+        }
+    },
+    // The two lazy entry points: the layers apply, the tools are theirs to load.
+    {
+        files: TOOL_ENTRY_POINTS,
+        rules: {
+            'import/no-restricted-paths': restrictedPaths(layerZones),
+            'no-restricted-syntax': 'off'
+        }
+    },
+    // The generator of model/schema.ts (npm run generate:schema) reads force-app through
+    // scripts/metadata/: a build step that nothing in the product imports, so it is held
+    // to the metadata layer's rule although it sits beside the file it writes.
+    {
+        files: ['scripts/model/generate-schema.ts'],
+        rules: {
+            'import/no-restricted-paths': restrictedPaths([
+                ...layerZonesFor({ ...PRODUCT_LAYERS, model: ['metadata'] }),
+                ...toolZones
+            ])
         }
     },
     {

@@ -10,6 +10,10 @@
 import { OptoutError } from '../model/errors';
 import type { LedgerSource, UnsubscribeScope } from '../model/statuses';
 
+/** `suppression_events.kind` (migration 4's CHECK). */
+export const SUPPRESSION_EVENT_KINDS = ['added', 'removed'] as const;
+export type SuppressionEventKind = (typeof SUPPRESSION_EVENT_KINDS)[number];
+
 export const FEED_DEFAULT_LIMIT = 500;
 export const FEED_MAX_LIMIT = 5000;
 

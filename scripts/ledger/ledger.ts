@@ -51,6 +51,7 @@ import {
     encodeCursor,
     parseFeedLimit,
     type SuppressionEvent,
+    type SuppressionEventKind,
     type SuppressionPage
 } from './feed';
 import {
@@ -2332,7 +2333,7 @@ export class Ledger {
     /** Appends a feed event; callers are inside the write that made the change. */
     private appendSuppressionEventIn(
         unsubscribeId: number,
-        kind: 'added' | 'removed',
+        kind: SuppressionEventKind,
         at: string
     ): void {
         this.stmt(

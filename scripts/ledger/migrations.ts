@@ -1,15 +1,18 @@
 /**
  * Versioned ledger schema. Each migration runs once, in order, inside a transaction,
- * and is recorded in `schema_migrations`. Never edit a released migration: add one.
- * Table and column names are the contract of SYNC-DESIGN.md.
+ * and is recorded in `schema_migrations`. Table and column names are the contract of
+ * SYNC-DESIGN.md.
+ *
+ * Every migration is literal SQL, never built from the constants in model/statuses.ts:
+ * a ledger created by an earlier release keeps the CHECK constraints its migrations
+ * wrote, so a migration whose text followed a constant would give new files one schema
+ * and old files another (and old files would refuse the new value at run time). A
+ * vocabulary change is a new migration that rebuilds the table. Never edit a released
+ * migration: `__tests__/migrations.test.ts` pins each one by hash, and checks that the
+ * constants still equal what the latest schema allows.
  */
 import type Database from 'better-sqlite3';
 import { OptoutError } from '../model/errors';
-import {
-    LEDGER_SOURCES,
-    MEMBERSHIP_STATUSES,
-    UNSUBSCRIBE_SCOPES
-} from '../model/statuses';
 
 /**
  * Outcomes of a delivery attempt that mean "no Salesforce record to write yet": the
@@ -26,9 +29,6 @@ export interface Migration {
     name: string;
     sql: string;
 }
-
-const list = (values: readonly string[]): string =>
-    values.map((v) => `'${v}'`).join(', ');
 
 export const MIGRATIONS: readonly Migration[] = [
     {
@@ -55,9 +55,9 @@ CREATE TABLE audiences (
 CREATE TABLE memberships (
     person_id INTEGER NOT NULL REFERENCES persons(id),
     audience_id TEXT NOT NULL REFERENCES audiences(id),
-    status TEXT NOT NULL CHECK (status IN (${list(MEMBERSHIP_STATUSES)})),
+    status TEXT NOT NULL CHECK (status IN ('Subscribed', 'Unsubscribed', 'Cleaned', 'Pending', 'Transactional', 'Archived')),
     changed_at TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN (${list(LEDGER_SOURCES)})),
+    source TEXT NOT NULL CHECK (source IN ('platform', 'webhook', 'salesforce', 'flow', 'import')),
     reason TEXT NULL,
     seq INTEGER NOT NULL,
     PRIMARY KEY (person_id, audience_id)
@@ -68,9 +68,9 @@ CREATE INDEX memberships_audience ON memberships(audience_id);
 CREATE TABLE unsubscribes (
     id INTEGER PRIMARY KEY,
     person_id INTEGER NOT NULL REFERENCES persons(id),
-    scope TEXT NOT NULL CHECK (scope IN (${list(UNSUBSCRIBE_SCOPES)})),
+    scope TEXT NOT NULL CHECK (scope IN ('all', 'audience')),
     audience_id TEXT NULL REFERENCES audiences(id),
-    source TEXT NOT NULL CHECK (source IN (${list(LEDGER_SOURCES)})),
+    source TEXT NOT NULL CHECK (source IN ('platform', 'webhook', 'salesforce', 'flow', 'import')),
     reason TEXT NULL,
     collected_at TEXT NOT NULL,
     delivered_at TEXT NULL,
@@ -149,7 +149,7 @@ ALTER TABLE unsubscribes ADD COLUMN last_outcome TEXT NULL;
 ALTER TABLE unsubscribes ADD COLUMN next_attempt_at TEXT NULL;
 CREATE INDEX unsubscribes_waiting ON unsubscribes(next_attempt_at)
     WHERE delivered_at IS NULL AND removed_at IS NULL
-      AND last_outcome IN (${list(WAITING_OUTCOMES)});
+      AND last_outcome IN ('no_matching_record', 'converted_lead_without_contact');
 
 ALTER TABLE memberships ADD COLUMN sync_outcome TEXT NULL;
 ALTER TABLE memberships ADD COLUMN sync_attempts INTEGER NOT NULL DEFAULT 0;

@@ -19,7 +19,13 @@ export interface PushTarget {
     collectedAt: string;
 }
 
-export type DeliveryOutcome = 'delivered' | 'skipped' | 'in_mailchimp';
+/** `mailchimp_deliveries.outcome` (ledger migration 5's CHECK). */
+export const DELIVERY_OUTCOMES = [
+    'delivered',
+    'skipped',
+    'in_mailchimp'
+] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
 export interface RecordedOutcome {
     target: PushTarget;

@@ -1,7 +1,8 @@
 /**
  * `openOrg(targetOrg)`: `local` → the embedded local org (running, or served in-process
- * on .optout/local-org.db); anything else → an alias or username the Salesforce CLI
- * knows, through @salesforce/core (which refreshes the session when it expires).
+ * on .optout/local-org.db; loaded only then, through ./local-org); anything else → an
+ * alias or username the Salesforce CLI knows, through @salesforce/core (which refreshes
+ * the session when it expires).
  */
 import { OptoutError, errorMessage } from '../model/errors';
 import {
@@ -10,7 +11,7 @@ import {
     type RequestingConnection
 } from './client';
 import { RequestMeter } from './meter';
-import { connectionFor, resolveLocalOrg } from '../tools/local-org/connect';
+import { localOrgConnect } from './local-org';
 import { BUDGET_SHARE_ENV, parseBudgetShare } from './policy';
 
 export interface OpenOrgOptions extends Omit<OrgClientOptions, 'targetOrg'> {
@@ -96,6 +97,7 @@ export async function openOrg(
         ...(share !== undefined ? { apiBudgetShare: share } : {})
     };
     if (target === LOCAL_TARGET) {
+        const { resolveLocalOrg, connectionFor } = localOrgConnect();
         const resolved = await resolveLocalOrg({
             stateFile: options.localOrg?.stateFile,
             dbPath: options.localOrg?.dbPath

@@ -5,10 +5,7 @@
  * and progress on stderr at a terminal; `--json` prints the summary as one object.
  */
 import type { Command } from 'commander';
-import { DEFAULT_DB_PATH } from '../../tools/local-org/connect';
-import { DEMO_SIZES, type DemoSize } from '../../tools/demo/data';
-import { PHASE_TITLES, runDemo, type PhaseEvent } from '../../tools/demo/run';
-import { renderSummary } from '../../tools/demo/summary';
+import { DEFAULT_DB_PATH } from '../../salesforce/local-org';
 import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
 import type { Output } from '../output';
@@ -19,6 +16,13 @@ import {
     parseChoice,
     parseDemoSeed
 } from '../options';
+import {
+    demoData,
+    demoRun,
+    demoSummary,
+    type DemoSize,
+    type PhaseEvent
+} from '../tools';
 import { progressBars } from './sync';
 
 interface DemoCommandOptions extends LedgerOptions {
@@ -31,6 +35,7 @@ interface DemoCommandOptions extends LedgerOptions {
 /** Phase lines on stderr for a person at a terminal. */
 function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
     if (!out.showProgress) return undefined;
+    const { PHASE_TITLES } = demoRun();
     return (e) => {
         const title = PHASE_TITLES[e.phase];
         if (e.state === 'start') process.stderr.write(`▸ ${title}…\n`);
@@ -42,6 +47,7 @@ function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
 }
 
 export const register: CommandModule = (program: Command) => {
+    const { DEMO_SIZES } = demoData();
     addLedgerOption(
         program
             .command('demo')
@@ -68,7 +74,7 @@ export const register: CommandModule = (program: Command) => {
             const ledgerPath = resolveLedgerPath(opts.ledger);
             const bars = progressBars(out);
             try {
-                const summary = await runDemo({
+                const summary = await demoRun().runDemo({
                     size,
                     seed,
                     ledgerPath,
@@ -82,7 +88,7 @@ export const register: CommandModule = (program: Command) => {
                     log: (level, message) => out.log(level, message)
                 });
                 bars?.stop();
-                out.result(summary, () => renderSummary(summary));
+                out.result(summary, () => demoSummary().renderSummary(summary));
                 return 0;
             } finally {
                 bars?.stop();

@@ -8,22 +8,15 @@ import { summaryOf } from './index';
 import { positiveInt } from '../options';
 import { runCommand } from '../command';
 import { OptoutError } from '../../model/errors';
+// The local org is a development tool: loaded in the action bodies, never at start.
 import {
     DEFAULT_DB_PATH,
     DEFAULT_STATE_FILE,
-    checkOrg,
-    readState,
-    removeState,
-    resolveLocalOrg,
-    writeState
-} from '../../tools/local-org/connect';
-import {
-    FaultSpecError,
-    parseFaultSpec,
-    parseLatency
-} from '../../tools/local-org/faults';
-import type { OrgOptions } from '../../tools/local-org/context';
-import { startLocalOrg } from '../../tools/local-org/server';
+    localOrgConnect,
+    localOrgFaults,
+    localOrgServer,
+    type OrgOptions
+} from '../../salesforce/local-org';
 import { waitForStopSignal } from '../../scheduler/signals';
 
 interface StartOptions {
@@ -130,6 +123,11 @@ export function register(program: Command): void {
         )
         .action(async (opts: StartOptions, command: Command) => {
             await runCommand(command, async (out) => {
+                const { FaultSpecError, parseFaultSpec, parseLatency } =
+                    localOrgFaults();
+                const { checkOrg, readState, removeState, writeState } =
+                    localOrgConnect();
+                const { startLocalOrg } = localOrgServer();
                 const port = positiveInt('--port', opts.port) as number;
                 const orgOptions = orgOptionsFrom(opts);
                 let faults;
@@ -327,6 +325,7 @@ export function register(program: Command): void {
         )
         .action(async (opts: { stateFile: string }, command: Command) => {
             await runCommand(command, async (out) => {
+                const { checkOrg, readState } = localOrgConnect();
                 const state = readState(opts.stateFile);
                 const answers = state
                     ? await checkOrg(state.instanceUrl, state.accessToken, 5000)
@@ -358,6 +357,7 @@ export function register(program: Command): void {
         )
         .action(async (opts: { stateFile: string }, command: Command) => {
             await runCommand(command, async (out) => {
+                const { checkOrg, readState, removeState } = localOrgConnect();
                 const state = readState(opts.stateFile);
                 if (!state) {
                     out.result(
@@ -398,7 +398,7 @@ async function createLocalUser(opts: {
     db: string;
     stateFile: string;
 }): Promise<{ id: string; username: string; accessToken: string }> {
-    const org = await resolveLocalOrg({
+    const org = await localOrgConnect().resolveLocalOrg({
         dbPath: opts.db,
         stateFile: opts.stateFile
     });

@@ -30,6 +30,7 @@ import {
     type LedgerOptions
 } from '../options';
 import { renderTable } from '../table';
+import { localMailchimpServer } from '../tools';
 import { waitForStopSignal } from '../../scheduler/signals';
 
 interface ConnectorOptions extends LedgerOptions {
@@ -222,15 +223,14 @@ export const register: CommandModule = (program: Command) => {
                         );
                     // A development tool: loaded only when this command runs, never at
                     // the product's start.
-                    const tool =
-                        // eslint-disable-next-line @typescript-eslint/no-require-imports
-                        require('../../tools/local-mailchimp/server') as typeof import('../../tools/local-mailchimp/server');
-                    const mc = await tool.startLocalMailchimp({
-                        port,
-                        host: opts.host,
-                        dbPath: opts.db,
-                        faults: opts.faults
-                    });
+                    const mc = await localMailchimpServer().startLocalMailchimp(
+                        {
+                            port,
+                            host: opts.host,
+                            dbPath: opts.db,
+                            faults: opts.faults
+                        }
+                    );
                     const audiences = (opts.list ?? []).map((name) => ({
                         name,
                         id:

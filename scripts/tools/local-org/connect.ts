@@ -14,10 +14,15 @@ import { dirname, resolve } from 'node:path';
 import * as http from 'node:http';
 import { Connection } from 'jsforce';
 import { OptoutError } from '../../model/errors';
+import {
+    DEFAULT_DB_PATH,
+    DEFAULT_STATE_FILE
+} from '../../salesforce/local-org';
 import { startLocalOrg, type LocalOrg, type LocalOrgOptions } from './server';
 
-export const DEFAULT_STATE_FILE = '.optout/local-org.json';
-export const DEFAULT_DB_PATH = '.optout/local-org.db';
+// Defined on the product side (the CLI's option defaults need them without loading
+// the simulator); re-exported for the tools and tests that use them from here.
+export { DEFAULT_DB_PATH, DEFAULT_STATE_FILE };
 export const LOCAL_ORG_API_VERSION = '66.0';
 
 /** What `optout local-org start` writes so that other commands can find the org. */
