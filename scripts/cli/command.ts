@@ -1,7 +1,12 @@
 /**
- * The shape every command file follows: it registers itself on the program and runs
- * through `runCommand`, which turns its result or error into output (text, or the
- * `--json` envelope) and an exit code.
+ * The shape every command file follows, as the sf CLI's commands do:
+ * - `register` declares the command and its options on the program (parsers from
+ *   `options.ts`), and nothing else;
+ * - a `run` function takes the parsed options and returns a typed result (no printing:
+ *   logs, progress, events and warnings go through the Output);
+ * - a renderer (in `render/`) turns the result into text fitted to the terminal.
+ * `execute` ties them together; `runCommand` turns the result or error into output
+ * (text, or the `--json` envelope) and an exit code.
  */
 import type { Command } from 'commander';
 import { Output, parseLogLevel } from './output';
@@ -63,4 +68,26 @@ export async function runCommand(
     } catch (err) {
         process.exitCode = out.fail(err);
     }
+}
+
+/** A command's work, apart from its options (commander) and from its text. */
+export interface CommandWork<R> {
+    /** Does the work and returns the typed result, which is the `--json` envelope's `result`. */
+    run(out: Output): Promise<R>;
+    /** The result as text for a person, fitted to `columns`. */
+    render(result: R, columns: number): string;
+    /** The exit code for a result; 0 when omitted (e.g. 1 when Salesforce refused rows). */
+    exitCode?(result: R): number;
+}
+
+/** Runs a command's work: the result printed as text or as the envelope, and the exit code. */
+export async function execute<R>(
+    cmd: Command,
+    work: CommandWork<R>
+): Promise<void> {
+    await runCommand(cmd, async (out) => {
+        const result = await work.run(out);
+        out.result(result, () => work.render(result, out.columns));
+        return work.exitCode ? work.exitCode(result) : 0;
+    });
 }

@@ -1,162 +1,37 @@
 /**
  * `optout status` — the ledger at a glance: counts, unsubscribes waiting to reach
  * Salesforce and the age of the oldest, records Salesforce refused grouped by reason
- * with what to do (R14), the last run of each job with its API usage.
+ * with what to do (R14), the last run of each job with its API usage, and the outbound
+ * notifications (R15). Text in render/status.ts.
  */
 import type { Command } from 'commander';
-import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
-import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
-import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
-import { formatAge, renderPairs, renderTable } from '../table';
+import type { LedgerStatus } from '../../ledger/ledger';
 import { notifyStatus, type NotifyUrlStatus } from '../../webhook/notify';
+import { execute, type CommandModule } from '../command';
+import { addLedgerOption, withLedger, type LedgerOptions } from '../options';
+import { renderStatus } from '../render/status';
+import { summaryOf } from './index';
 
-/**
- * Stuck records by reason (R14): one block per reason with its counts, status codes,
- * a few examples (email, record, audience) and the one thing to do about it.
- */
-export function renderStuck(stuck: StuckSummary): string {
-    return stuck.byReason
-        .map((g) => {
-            const codes = Object.entries(g.codes)
-                .map(([code, n]) => `${code} ${n}`)
-                .join(', ');
-            const examples = g.examples.map(
-                (e) =>
-                    `    ${e.email}${e.recordId ? ` — ${e.recordId}` : ''}` +
-                    (e.kind === 'membership'
-                        ? ` (audience ${e.audienceId ?? ''})`
-                        : e.audienceId
-                          ? ` (unsubscribe from ${e.audienceId})`
-                          : ' (unsubscribe from all)') +
-                    `: ${e.errorMessage ?? e.errorCode}`
-            );
-            return [
-                `${g.title}: ${g.retrying} retrying, ${g.deadLetters} dead letter(s) [${codes}]`,
-                ...examples,
-                `  What to do: ${g.whatToDo}`
-            ].join('\n');
-        })
-        .join('\n');
-}
+export type StatusResult = LedgerStatus & {
+    notifications: NotifyUrlStatus[];
+};
 
-/** Human rendering of the ledger part of `optout status` (reusable by the sync part). */
-export function renderLedgerStatus(s: LedgerStatus): string {
-    const statuses = Object.entries(s.memberships.byStatus)
-        .filter(([, n]) => n > 0)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ');
-    const sources = Object.entries(s.unsubscribes.bySource)
-        .filter(([, n]) => n > 0)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ');
-    const parts = [
-        renderPairs([
-            ['Ledger', `${s.path} (schema ${s.schemaVersion})`],
-            [
-                'Persons',
-                `${s.persons} (${s.personsWithSalesforceId} with a Salesforce id)`
-            ],
-            ['Audiences', s.audiences],
-            [
-                'Memberships',
-                `${s.memberships.total}${statuses ? ` — ${statuses}` : ''}`
-            ],
-            [
-                'Active unsubscribes',
-                `${s.unsubscribes.active} — ${s.unsubscribes.byScope.all} global, ${s.unsubscribes.byScope.audience} audience${sources ? `; ${sources}` : ''}`
-            ],
-            ['Delivered to Salesforce', s.unsubscribes.delivered],
-            ['Removed by resubscribe', s.unsubscribes.removed],
-            [
-                'Pending pushes',
-                s.pending.count === 0
-                    ? 'none'
-                    : `${s.pending.count} (${s.pending.global} global, ${s.pending.audience} audience), oldest ${formatAge(s.pending.oldestAgeMs)} ago`
-            ],
-            [
-                'Waiting for a matching Salesforce record',
-                s.pending.waitingForRecord === 0 &&
-                s.memberships.waitingForRecord === 0
-                    ? 'none'
-                    : `${s.pending.waitingForRecord} unsubscribe(s), ${s.memberships.waitingForRecord} membership(s)${s.pending.nextRetryAt ? `; next retry ${s.pending.nextRetryAt}` : ''} (the hourly job retries them; create or link the record: optout history --email EMAIL)`
-            ],
-            [
-                'Refused by Salesforce',
-                s.stuck.retrying + s.stuck.deadLetters === 0
-                    ? 'none'
-                    : `${s.stuck.retrying} retrying with back-off, ${s.stuck.deadLetters} dead letter(s) (not retried until optout retry)`
-            ]
-        ])
-    ];
-    if (s.stuck.byReason.length) parts.push(renderStuck(s.stuck));
-    if (s.lastRuns.length) {
-        parts.push(
-            renderTable(
-                [
-                    'Job',
-                    'Last run',
-                    'Status',
-                    'Duration',
-                    'API requests',
-                    'Org API usage',
-                    'Summary'
-                ],
-                s.lastRuns.map((r) => [
-                    r.job + (r.dryRun ? ' (dry run)' : ''),
-                    r.startedAt,
-                    r.status,
-                    formatAge(r.durationMs),
-                    r.apiRequests,
-                    r.apiUsage ? `${r.apiUsage.used}/${r.apiUsage.max}` : '',
-                    Object.entries(r.summary)
-                        .map(([k, v]) => `${k} ${v}`)
-                        .join(', ')
-                ])
-            )
-        );
-    } else {
-        parts.push('No job has run yet.');
-    }
-    return parts.join('\n');
+/** Reads the status of the ledger of `opts` (which must exist). */
+export async function status(opts: LedgerOptions): Promise<StatusResult> {
+    return withLedger(
+        opts,
+        (ledger) => ({
+            ...ledger.status(),
+            notifications: notifyStatus(ledger)
+        }),
+        { mustExist: true }
+    );
 }
 
 export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program.command('status').description(summaryOf('status'))
     ).action(async (opts: LedgerOptions, cmd: Command) =>
-        runCommand(cmd, async (out) =>
-            withLedger(
-                opts,
-                (ledger) => {
-                    const s = ledger.status();
-                    const notifications = notifyStatus(ledger);
-                    out.result({ ...s, notifications }, () =>
-                        [
-                            renderLedgerStatus(s),
-                            ...(notifications.length
-                                ? [renderNotifications(notifications)]
-                                : [])
-                        ].join('\n')
-                    );
-                },
-                { mustExist: true }
-            )
-        )
+        execute(cmd, { run: () => status(opts), render: renderStatus })
     );
 };
-
-/** Outbound notifications (R15): per URL, how far it confirmed and its last error. */
-export function renderNotifications(rows: readonly NotifyUrlStatus[]): string {
-    return renderTable(
-        ['Notify URL', 'Delivered up to event', 'Pending', 'Last error'],
-        rows.map((r) => [
-            r.url,
-            r.deliveredUpTo,
-            r.pending,
-            r.lastError
-                ? `${r.lastError.at} event ${r.lastError.eventId}: ${r.lastError.error}`
-                : 'none'
-        ])
-    );
-}
