@@ -19,8 +19,9 @@ export interface GlobalOptions {
 export type CommandModule = (program: Command) => void;
 
 /**
- * The terminal's width: `COLUMNS` when set (tests, and shells that export it), else the
- * terminal's own, else 80.
+ * The width human output fits in: `COLUMNS` when set (tests, and shells that export it),
+ * else the terminal's own; unlimited when stdout is not a terminal (piped to a file or
+ * grep: one line per row, as git and kubectl do).
  */
 export function terminalColumns(
     env: NodeJS.ProcessEnv = process.env,
@@ -28,7 +29,7 @@ export function terminalColumns(
 ): number {
     const fromEnv = Number(env.COLUMNS);
     if (Number.isInteger(fromEnv) && fromEnv >= 20) return fromEnv;
-    return stdoutColumns && stdoutColumns >= 20 ? stdoutColumns : 80;
+    return stdoutColumns && stdoutColumns >= 20 ? stdoutColumns : Infinity;
 }
 
 /** Output settings from the options of the command and of the program. */

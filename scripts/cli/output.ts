@@ -15,7 +15,7 @@ export interface OutputOptions {
     logLevel: LogLevel;
     /** Whether stdout is a terminal: progress bars and colours only then. */
     interactive: boolean;
-    /** Width of the terminal, for tables (80 when not a terminal). */
+    /** Width of the terminal, for tables (unlimited when not a terminal). */
     columns?: number;
 }
 
@@ -28,7 +28,7 @@ export class Output {
 
     /** The width human output should fit in. */
     get columns(): number {
-        return this.options.columns ?? 80;
+        return this.options.columns ?? Infinity;
     }
 
     /** Progress bars and spinners are shown only to a person at a terminal. */

@@ -19,26 +19,41 @@ const cellWidth = (s: string): number =>
     Math.max(0, ...s.split('\n').map((l) => [...l].length));
 
 /**
- * Content widths (padding excluded) that make a table of these natural widths fit in
- * `columns`, shrinking the widest first; undefined when a column would go below
- * MIN_COLUMN. A table's width is the sum of content widths + 3 per column + 1.
+ * Content widths (padding excluded) that make a table fit in `columns`, or undefined
+ * when it cannot: each column keeps at least its longest word (up to 24 characters, so
+ * that dates and ids are not cut) or its whole text when shorter than MIN_COLUMN; the
+ * room left is shared fairly among the columns that want more (the narrowest are served
+ * first). A table's width is the sum of content widths + 3 per column + 1.
  */
 export function fitWidths(
     natural: readonly number[],
-    columns: number
+    columns: number,
+    longestWord: readonly number[] = natural
 ): number[] | undefined {
-    const widths = [...natural];
-    const total = (): number => widths.reduce((a, w) => a + w + 3, 1);
-    while (total() > columns) {
-        const widest = widths.indexOf(Math.max(...widths));
-        if (widths[widest] <= MIN_COLUMN) return undefined;
-        widths[widest] -= Math.min(
-            total() - columns,
-            widths[widest] - MIN_COLUMN
-        );
-    }
+    const overhead = 3 * natural.length + 1;
+    if (natural.reduce((a, w) => a + w, overhead) <= columns)
+        return [...natural];
+    const widths = natural.map((w, i) =>
+        Math.min(w, Math.max(MIN_COLUMN, Math.min(longestWord[i], 24)))
+    );
+    let room = columns - overhead - widths.reduce((a, w) => a + w, 0);
+    if (room < 0) return undefined;
+    const wanting = natural
+        .map((_, i) => i)
+        .filter((i) => natural[i] > widths[i])
+        .sort((a, b) => natural[a] - natural[b]);
+    wanting.forEach((i, k) => {
+        const share = Math.floor(room / (wanting.length - k));
+        const add = Math.min(share, natural[i] - widths[i]);
+        widths[i] += add;
+        room -= add;
+    });
     return widths;
 }
+
+/** Longest run of non-space characters in a cell's text. */
+const longestWordOf = (s: string): number =>
+    Math.max(0, ...s.split(/\s+/).map((w) => [...w].length));
 
 /** Cuts text into lines of at most `width` characters, at spaces where it can. */
 export function wrapText(s: string, width: number): string[] {
@@ -86,13 +101,19 @@ function keyValueBlocks(
 export function renderTable(
     head: string[],
     rows: Cell[][],
-    columns = 80
+    columns = Infinity
 ): string {
     const cells = rows.map((r) => r.map(text));
     const natural = head.map((h, i) =>
         Math.max(cellWidth(h), ...cells.map((r) => cellWidth(r[i] ?? '')))
     );
-    const widths = fitWidths(natural, columns);
+    const words = head.map((h, i) =>
+        Math.max(
+            longestWordOf(h),
+            ...cells.map((r) => longestWordOf(r[i] ?? ''))
+        )
+    );
+    const widths = fitWidths(natural, columns, words);
     if (!widths) return keyValueBlocks(head, cells, columns);
     const table = new Table({ head, style: { head: [], border: [] } });
     for (const row of cells) table.push(row.map((c, i) => fit(c, widths[i])));
@@ -106,7 +127,11 @@ export function renderPairs(pairs: [string, Cell][], columns = 80): string {
         Math.max(...pairs.map(([k]) => cellWidth(k))),
         Math.max(0, ...values.map(cellWidth))
     ];
-    const widths = fitWidths(natural, columns);
+    const words = [
+        Math.max(...pairs.map(([k]) => longestWordOf(k))),
+        Math.max(0, ...values.map(longestWordOf))
+    ];
+    const widths = fitWidths(natural, columns, words);
     if (!widths)
         return keyValueBlocks(
             pairs.map(([k]) => k),

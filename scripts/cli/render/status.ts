@@ -48,7 +48,10 @@ export function renderStuck(stuck: StuckSummary): string {
 }
 
 /** Human rendering of the ledger part of `optout status` (reusable by the sync part). */
-export function renderLedgerStatus(s: LedgerStatus, columns = 80): string {
+export function renderLedgerStatus(
+    s: LedgerStatus,
+    columns = Infinity
+): string {
     const statuses = Object.entries(s.memberships.byStatus)
         .filter(([, n]) => n > 0)
         .map(([k, n]) => `${k} ${n}`)
@@ -135,7 +138,7 @@ export function renderLedgerStatus(s: LedgerStatus, columns = 80): string {
 /** Outbound notifications (R15): per URL, how far it confirmed and its last error. */
 export function renderNotifications(
     rows: readonly NotifyUrlStatus[],
-    columns = 80
+    columns = Infinity
 ): string {
     return renderTable(
         ['Notify URL', 'Delivered up to event', 'Pending', 'Last error'],
