@@ -1,7 +1,7 @@
 /**
  * The consistency check: every object, field, relationship, label, class, component, tab,
  * app and page the package refers to exists in the package (or is a standard name from
- * standard-schema.ts); every custom field is granted to the integration permission set;
+ * metadata/standard-fields.ts); every custom field is granted to the integration permission set;
  * every custom label and custom field is translated into every language.
  */
 import { Problem, lineOf } from './problems';

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectPath } from '../../model/project';
 import { OptoutError } from '../../model/errors';
-import { children, parseXml, text } from '../package-checks/xml';
+import { children, parseMetadataXml, text } from '../../metadata/xml';
 
 export const DEFAULT_PACKAGE_DIR = projectPath('force-app', 'main', 'default');
 
@@ -84,13 +84,14 @@ export interface PackageI18n {
     fieldLabels: Record<Language, Record<string, Record<string, string>>>;
 }
 
-function readXml(file: string): ReturnType<typeof parseXml> {
+function readXml(file: string): ReturnType<typeof parseMetadataXml> {
     try {
-        return parseXml(readFileSync(file, 'utf8'));
+        return parseMetadataXml(readFileSync(file, 'utf8'), file);
     } catch (err) {
+        // A MetadataXmlError's message starts with the file and the position.
         throw new OptoutError(
             'PREVIEW_BAD_METADATA',
-            `Cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`,
+            `Cannot read ${err instanceof Error ? err.message : `${file}: ${String(err)}`}`,
             { actions: ['Run npm run check:package to see what is wrong'] }
         );
     }
