@@ -367,3 +367,17 @@ export function readManifest(
         return texts(t, 'members').map((fullName) => ({ type, fullName }));
     });
 }
+
+export interface CustomPermissionMeta {
+    label?: string;
+    description?: string;
+    isLicensed: boolean;
+}
+
+export function readCustomPermission(root: XmlElement): CustomPermissionMeta {
+    return {
+        label: text(root, 'label'),
+        description: text(root, 'description'),
+        isLicensed: isTrue(root, 'isLicensed')
+    };
+}
