@@ -12,8 +12,7 @@ export interface XmlElement {
 
 /** A parsed metadata file: its root element's name (e.g. `CustomField`) and content. */
 export interface XmlDocument {
-    /** Undefined when the file has no element at all. */
-    name: string | undefined;
+    name: string;
     root: XmlElement;
 }
 
@@ -48,10 +47,10 @@ const parser = new XMLParser({
 });
 
 /**
- * Parses one metadata file's text. Throws MetadataXmlError naming `file` when the text is
- * not well-formed; a well-formed file without a root element reads as `name: undefined`.
+ * Parses one metadata file's text (a file of a package folder, or one read from a deploy
+ * zip). Throws MetadataXmlError naming `file` when the text is not well-formed XML.
  */
-export function parseXmlDocument(source: string, file: string): XmlDocument {
+export function parseMetadataXml(source: string, file: string): XmlDocument {
     const check = XMLValidator.validate(source);
     if (check !== true)
         throw new MetadataXmlError(
@@ -64,21 +63,11 @@ export function parseXmlDocument(source: string, file: string): XmlDocument {
     const name = Object.keys(doc).find(
         (key) => !key.startsWith('?') && !key.startsWith('#')
     );
-    if (!name) return { name: undefined, root: {} };
+    // The validator refuses a document without an element; kept for safety.
+    if (!name) throw new MetadataXmlError(file, 'no root element');
     const value = doc[name];
     const first = Array.isArray(value) ? value[0] : undefined;
     return { name, root: typeof first === 'object' ? first : {} };
-}
-
-/** Like parseXmlDocument, for files that must have a root element. */
-export function parseMetadataXml(
-    source: string,
-    file: string
-): { name: string; root: XmlElement } {
-    const doc = parseXmlDocument(source, file);
-    if (doc.name === undefined)
-        throw new MetadataXmlError(file, 'no root element');
-    return { name: doc.name, root: doc.root };
 }
 
 /** Child elements named `name` (leaf values are skipped). */

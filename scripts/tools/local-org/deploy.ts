@@ -26,7 +26,7 @@ import {
 import {
     MetadataXmlError,
     type XmlDocument,
-    parseXmlDocument
+    parseMetadataXml
 } from '../../metadata/xml';
 import { makeId } from '../../model/ids';
 import type { OrgContext } from './context';
@@ -188,7 +188,7 @@ function parseDeployFile(
     file: string
 ): { doc: XmlDocument } | { problem: XmlProblem } {
     try {
-        return { doc: parseXmlDocument(source, file) };
+        return { doc: parseMetadataXml(source, file) };
     } catch (err) {
         if (!(err instanceof MetadataXmlError)) throw err;
         return {

@@ -10,7 +10,7 @@ import {
     readCustomPermission,
     readPermissionSet
 } from '../../metadata/components';
-import { parseXmlDocument } from '../../metadata/xml';
+import { parseMetadataXml } from '../../metadata/xml';
 import { makeId } from '../../model/ids';
 import type { ObjectDef } from './schema';
 import { type Access, type PermissionGrant, accessFromGrants } from './sharing';
@@ -382,7 +382,7 @@ export function parsePermissionSet(
     content: string
 ): ParsedSet {
     const start = content.indexOf('<');
-    const doc = parseXmlDocument(
+    const doc = parseMetadataXml(
         start < 0 ? '' : content.slice(start),
         fullName
     );
@@ -433,7 +433,7 @@ function syncCustomPermissions(store: OrgStore): Map<string, string> {
     for (const c of components) {
         const content = String(c.content ?? '');
         const start = content.indexOf('<');
-        const doc = parseXmlDocument(
+        const doc = parseMetadataXml(
             start < 0 ? '' : content.slice(start),
             c.fullName
         );
