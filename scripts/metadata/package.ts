@@ -15,6 +15,8 @@ import {
     LayoutMeta,
     LeadConvertMapping,
     LwcMeta,
+    ObjectPermissionMeta,
+    PermissionSetMeta,
     enabledNames,
     readApp,
     readCustomLabels,
@@ -75,16 +77,8 @@ export interface FlexiPageDef extends SourceFile, FlexiPageMeta {
 
 export interface PermissionSetDef extends SourceFile {
     name: string;
-    fieldPermissions: { field: string; readable: boolean; editable: boolean }[];
-    objectPermissions: {
-        object: string;
-        read: boolean;
-        edit: boolean;
-        create: boolean;
-        delete: boolean;
-        viewAll: boolean;
-        modifyAll: boolean;
-    }[];
+    fieldPermissions: PermissionSetMeta['fieldPermissions'];
+    objectPermissions: ObjectPermissionMeta[];
     /** Enabled Apex class accesses. */
     classes: string[];
     tabs: string[];
@@ -268,6 +262,13 @@ interface MetadataFile extends SourceFile {
 
 type Reader = (pkg: MetadataPackage, f: MetadataFile) => void;
 
+/** The file, its text and the component's name, as every named definition starts. */
+const named = (f: MetadataFile): SourceFile & { name: string } => ({
+    file: f.file,
+    source: f.source,
+    name: f.name
+});
+
 /** One reader per `-meta.xml` suffix. */
 const READERS: [suffix: string, read: Reader][] = [
     [
@@ -329,9 +330,7 @@ const READERS: [suffix: string, read: Reader][] = [
         (pkg, f) => {
             const dash = f.name.indexOf('-');
             pkg.layouts.push({
-                file: f.file,
-                source: f.source,
-                name: f.name,
+                ...named(f),
                 object: dash > 0 ? f.name.slice(0, dash) : f.name,
                 layoutName: dash > 0 ? f.name.slice(dash + 1) : f.name,
                 ...readLayout(f.root)
@@ -342,9 +341,7 @@ const READERS: [suffix: string, read: Reader][] = [
         '.flexipage-meta.xml',
         (pkg, f) =>
             pkg.flexipages.set(f.name, {
-                file: f.file,
-                source: f.source,
-                name: f.name,
+                ...named(f),
                 ...readFlexiPage(f.root)
             })
     ],
@@ -353,9 +350,7 @@ const READERS: [suffix: string, read: Reader][] = [
         (pkg, f) => {
             const meta = readPermissionSet(f.root);
             pkg.permissionSets.set(f.name, {
-                file: f.file,
-                source: f.source,
-                name: f.name,
+                ...named(f),
                 fieldPermissions: meta.fieldPermissions,
                 objectPermissions: meta.objectPermissions,
                 classes: enabledNames(meta.classAccesses),
@@ -369,20 +364,13 @@ const READERS: [suffix: string, read: Reader][] = [
     ],
     [
         '.customPermission-meta.xml',
-        (pkg, f) =>
-            pkg.customPermissions.set(f.name, {
-                file: f.file,
-                source: f.source,
-                name: f.name
-            })
+        (pkg, f) => pkg.customPermissions.set(f.name, named(f))
     ],
     [
         '.flow-meta.xml',
         (pkg, f) =>
             pkg.flows.set(f.name, {
-                file: f.file,
-                source: f.source,
-                name: f.name,
+                ...named(f),
                 ...readFlow(f.root, f.source)
             })
     ],
@@ -390,9 +378,7 @@ const READERS: [suffix: string, read: Reader][] = [
         '.app-meta.xml',
         (pkg, f) =>
             pkg.apps.set(f.name, {
-                file: f.file,
-                source: f.source,
-                name: f.name,
+                ...named(f),
                 ...readApp(f.root)
             })
     ],

@@ -108,14 +108,16 @@ describe('parsing one metadata file', () => {
         expect(parse).toThrow(
             /^layouts\/Widget__c-Widget Layout\.layout:3:\d+: Expected closing tag 'layoutSections'/
         );
+        let thrown: unknown;
         try {
             parse();
         } catch (err) {
-            expect(err).toMatchObject({
-                file: 'layouts/Widget__c-Widget Layout.layout',
-                line: 3
-            });
+            thrown = err;
         }
+        expect(thrown).toMatchObject({
+            file: 'layouts/Widget__c-Widget Layout.layout',
+            line: 3
+        });
     });
 
     it('refuses a file without an element', () => {
