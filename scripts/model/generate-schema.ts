@@ -6,13 +6,20 @@
  *   npm run generate:schema          # rewrites scripts/model/schema.ts
  *   node bin/run-ts scripts/model/generate-schema.ts --check   # exit 1 when stale
  *
- * Standard fields (Salesforce defines them, force-app has no file for them) come from the
- * short list below: only the ones the sync reads or writes.
+ * The package is read by metadata/package.ts. Standard fields (Salesforce defines them,
+ * force-app has no file for them) are the ones the sync reads, named below, typed from
+ * metadata/standard-fields.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
+import { readPackage } from '../metadata/package';
+import { CustomFieldMeta, readCustomField } from '../metadata/objects';
+import {
+    StandardFieldType,
+    standardFieldsOf
+} from '../metadata/standard-fields';
+import { parseMetadataXml } from '../metadata/xml';
 import { PROJECT_ROOT } from './project';
 
 export const REPO_ROOT = PROJECT_ROOT;
@@ -44,37 +51,33 @@ interface ObjectSpec {
     fields: FieldSpec[];
 }
 
-/** The standard fields the sync uses, per object (Salesforce-defined). */
-const STANDARD: Record<string, FieldSpec[]> = {
-    Contact: [
-        std('Id', 'id', false),
-        std('FirstName', 'string'),
-        std('LastName', 'string', false),
-        std('Email', 'string'),
-        std('HasOptedOutOfEmail', 'boolean', false)
-    ],
+/**
+ * The standard fields the sync reads, per object, in the order the schema lists them.
+ * Their types come from the one list of standard fields (metadata/standard-fields.ts).
+ */
+const SYNC_STANDARD_FIELDS: Readonly<Record<string, readonly string[]>> = {
+    Contact: ['Id', 'FirstName', 'LastName', 'Email', 'HasOptedOutOfEmail'],
     Lead: [
-        std('Id', 'id', false),
-        std('FirstName', 'string'),
-        std('LastName', 'string', false),
-        std('Company', 'string', false),
-        std('Email', 'string'),
-        std('HasOptedOutOfEmail', 'boolean', false),
-        std('IsConverted', 'boolean', false),
-        std('ConvertedContactId', 'id')
+        'Id',
+        'FirstName',
+        'LastName',
+        'Company',
+        'Email',
+        'HasOptedOutOfEmail',
+        'IsConverted',
+        'ConvertedContactId'
     ],
-    Audience_Membership__c: [
-        std('Id', 'id', false),
-        std('Name', 'string', false)
-    ],
-    Opt_Out_Sync_Settings__c: [
-        std('Id', 'id', false),
-        std('Name', 'string'),
-        std('SetupOwnerId', 'id', false)
-    ]
+    Audience_Membership__c: ['Id', 'Name'],
+    Opt_Out_Sync_Settings__c: ['Id', 'Name', 'SetupOwnerId']
 };
 
-const OBJECTS: { name: string; constName: string; typeName: string }[] = [
+const OBJECTS: {
+    name: string;
+    constName: string;
+    typeName: string;
+    /** A custom setting: its standard fields are a setting's, not a custom object's. */
+    customSetting?: true;
+}[] = [
     { name: 'Contact', constName: 'CONTACT', typeName: 'ContactRecord' },
     { name: 'Lead', constName: 'LEAD', typeName: 'LeadRecord' },
     {
@@ -85,53 +88,65 @@ const OBJECTS: { name: string; constName: string; typeName: string }[] = [
     {
         name: 'Opt_Out_Sync_Settings__c',
         constName: 'OPT_OUT_SYNC_SETTINGS',
-        typeName: 'OptOutSyncSettingsRecord'
+        typeName: 'OptOutSyncSettingsRecord',
+        customSetting: true
     }
 ];
 
-function std(name: string, kind: TsKind, nillable = true): FieldSpec {
+function kindOf(type: StandardFieldType): TsKind {
+    switch (type) {
+        case 'id':
+        case 'reference':
+            return 'id';
+        case 'boolean':
+            return 'boolean';
+        case 'datetime':
+            return 'datetime';
+        default:
+            return 'string';
+    }
+}
+
+/** A standard field the sync reads, typed from the standard-field list. */
+function standardSpec(
+    objectName: string,
+    customSetting: boolean,
+    name: string
+): FieldSpec {
+    const field = standardFieldsOf(
+        objectName,
+        customSetting ? 'Hierarchy' : undefined
+    ).find((f) => f.name === name);
+    if (!field)
+        throw new Error(
+            `${objectName}.${name} is not in metadata/standard-fields.ts`
+        );
+    const kind = kindOf(field.type);
     return {
         name,
         kind,
-        nillable,
+        nillable: field.nillable,
         custom: false,
         type: kind === 'boolean' ? 'Checkbox' : 'Standard'
     };
 }
 
-const parser = new XMLParser({
-    ignoreAttributes: true,
-    parseTagValue: false,
-    isArray: (name) => name === 'value'
-});
-
-type Xml = Record<string, unknown>;
-
-function text(node: unknown): string | undefined {
-    if (node === undefined || node === null) return undefined;
-    if (typeof node === 'object') return undefined;
-    return String(node).trim();
-}
-
-/** One custom field file → FieldSpec. */
-export function parseFieldXml(xml: string, file: string): FieldSpec {
-    const doc = (parser.parse(xml) as Xml).CustomField as Xml | undefined;
-    if (!doc) throw new Error(`${file}: not a CustomField`);
-    const name = text(doc.fullName);
-    const type = text(doc.type);
-    if (!name || !type) throw new Error(`${file}: fullName and type needed`);
+/** A custom field's metadata → FieldSpec. */
+function customSpec(f: CustomFieldMeta, file: string): FieldSpec {
+    if (!f.name || !f.type)
+        throw new Error(`${file}: fullName and type needed`);
     const spec: FieldSpec = {
-        name,
-        type,
+        name: f.name,
+        type: f.type,
         kind: 'string',
         nillable: true,
         custom: true
     };
-    switch (type) {
+    switch (f.type) {
         case 'Checkbox':
             spec.kind = 'boolean';
             spec.nillable = false;
-            spec.defaultValue = text(doc.defaultValue) === 'true';
+            spec.defaultValue = f.defaultValue === 'true';
             break;
         case 'DateTime':
             spec.kind = 'datetime';
@@ -144,40 +159,48 @@ export function parseFieldXml(xml: string, file: string): FieldSpec {
         case 'Lookup':
         case 'MasterDetail':
             spec.kind = 'id';
-            spec.referenceTo = text(doc.referenceTo);
+            spec.referenceTo = f.referenceTo;
             break;
-        case 'Picklist': {
-            const set = (doc.valueSet as Xml | undefined)
-                ?.valueSetDefinition as Xml | undefined;
-            const values = (set?.value as Xml[] | undefined) ?? [];
-            spec.picklist = values.map((v) => text(v.fullName) ?? '');
+        case 'Picklist':
+            spec.picklist = f.picklistValues.map((v) => v.name);
             break;
-        }
-        default: {
-            const def = text(doc.defaultValue);
+        default:
             // Text defaults are formulas: a quoted literal is the only form we use.
-            if (def && /^"[^"]*"$/.test(def))
-                spec.defaultValue = def.slice(1, -1);
-        }
+            if (f.defaultValue && /^"[^"]*"$/.test(f.defaultValue))
+                spec.defaultValue = f.defaultValue.slice(1, -1);
     }
-    const length = text(doc.length);
-    if (length) spec.length = Number(length);
-    if (text(doc.externalId) === 'true') spec.externalId = true;
+    if (f.length) spec.length = f.length;
+    if (f.externalId) spec.externalId = true;
     return spec;
 }
 
-function loadObject(root: string, o: (typeof OBJECTS)[number]): ObjectSpec {
-    const dir = join(root, o.name, 'fields');
-    const custom = existsSync(dir)
-        ? readdirSync(dir)
-              .filter((f) => f.endsWith('.field-meta.xml'))
-              .sort()
-              .map((f) => parseFieldXml(readFileSync(join(dir, f), 'utf8'), f))
-        : [];
-    return {
-        ...o,
-        fields: [...(STANDARD[o.name] ?? []), ...custom]
-    };
+/** One custom field file → FieldSpec. */
+export function parseFieldXml(xml: string, file: string): FieldSpec {
+    const doc = parseMetadataXml(xml, file);
+    if (doc.name !== 'CustomField')
+        throw new Error(`${file}: not a CustomField`);
+    return customSpec(readCustomField(doc.root), file);
+}
+
+function loadObjects(root: string): ObjectSpec[] {
+    const pkg = readPackage(root, ['.']);
+    const [unreadable] = pkg.unreadable;
+    if (unreadable) throw unreadable.error;
+    return OBJECTS.map((o) => {
+        const object = pkg.objects.get(o.name);
+        const custom = [...(object?.fields.values() ?? [])].map((f) =>
+            customSpec(f, f.file)
+        );
+        const standard = (SYNC_STANDARD_FIELDS[o.name] ?? []).map((name) =>
+            standardSpec(o.name, o.customSetting === true, name)
+        );
+        return {
+            name: o.name,
+            constName: o.constName,
+            typeName: o.typeName,
+            fields: [...standard, ...custom]
+        };
+    });
 }
 
 function tsType(f: FieldSpec, picklistType?: string): string {
@@ -205,7 +228,7 @@ function q(s: string): string {
 
 /** The source text of schema.ts (before prettier). */
 export function renderSchema(root = OBJECTS_DIR): string {
-    const objects = OBJECTS.map((o) => loadObject(root, o));
+    const objects = loadObjects(root);
     const out: string[] = [];
     out.push(
         '/**',

@@ -12,6 +12,10 @@ import {
     parseFieldXml,
     renderSchema
 } from '../generate-schema';
+import {
+    STANDARD_OBJECT_FIELDS,
+    StandardField
+} from '../../metadata/standard-fields';
 import * as schema from '../schema';
 import { MEMBERSHIP_STATUSES, SOURCE_PICKLIST } from '../statuses';
 
@@ -80,5 +84,22 @@ describe('generated schema', () => {
         expect(() => parseFieldXml('<Other/>', 'bad.xml')).toThrow(
             /not a CustomField/
         );
+    });
+
+    it('types the standard fields from the one list of metadata/standard-fields.ts', () => {
+        const email = (STANDARD_OBJECT_FIELDS.Contact as StandardField[]).find(
+            (f) => f.name === 'Email'
+        ) as StandardField;
+        expect(renderSchema()).toMatch(
+            /interface ContactRecord \{[^}]*\n {4}Email: string \| null;/
+        );
+        email.nillable = false;
+        try {
+            expect(renderSchema()).toMatch(
+                /interface ContactRecord \{[^}]*\n {4}Email: string;/
+            );
+        } finally {
+            email.nillable = true;
+        }
     });
 });

@@ -11,8 +11,23 @@
  * stored, and reported as deployed without effect (Apex is not compiled or run).
  */
 import JSZip from 'jszip';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { RegistryAccess } from '@salesforce/source-deploy-retrieve';
+import {
+    readLayout,
+    readManifest,
+    readPermissionSet
+} from '../../metadata/components';
+import {
+    type CustomFieldMeta,
+    type CustomObjectMeta,
+    type ValidationRuleMeta,
+    readCustomObject
+} from '../../metadata/objects';
+import {
+    MetadataXmlError,
+    type XmlDocument,
+    parseMetadataXml
+} from '../../metadata/xml';
 import { makeId } from '../../model/ids';
 import type { OrgContext } from './context';
 import { ApiError } from './errors';
@@ -160,50 +175,26 @@ export function testOptionsProblem(
 const MAX_ZIP_BYTES = 39 * 1024 * 1024;
 const MAX_FILES = 10_000;
 
-const ARRAY_TAGS = new Set([
-    'types',
-    'members',
-    'fields',
-    'value',
-    'values',
-    'validationRules',
-    'fieldPermissions',
-    'objectPermissions',
-    'customSettingAccesses',
-    'layoutSections',
-    'layoutColumns',
-    'layoutItems',
-    'listViews',
-    'labels'
-]);
-
-const xml = new XMLParser({
-    ignoreAttributes: true,
-    parseTagValue: false,
-    trimValues: true,
-    isArray: (name) => ARRAY_TAGS.has(name)
-});
-
-type Xml = Record<string, unknown>;
-
-function text(node: unknown, key: string): string | undefined {
-    if (!node || typeof node !== 'object') return undefined;
-    const v = (node as Xml)[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v === 'object') return undefined;
-    return String(v);
+/** Where a file is not well-formed XML, as the deploy reports it. */
+interface XmlProblem {
+    msg: string;
+    line?: number;
+    col?: number;
 }
 
-function bool(node: unknown, key: string): boolean | undefined {
-    const t = text(node, key);
-    return t === undefined ? undefined : t.trim().toLowerCase() === 'true';
-}
-
-function list(node: unknown, key: string): Xml[] {
-    if (!node || typeof node !== 'object') return [];
-    const v = (node as Xml)[key];
-    if (v === undefined || v === null) return [];
-    return (Array.isArray(v) ? v : [v]) as Xml[];
+/** Parses a file of the deploy: its document, or why it is not well-formed XML. */
+function parseDeployFile(
+    source: string,
+    file: string
+): { doc: XmlDocument } | { problem: XmlProblem } {
+    try {
+        return { doc: parseMetadataXml(source, file) };
+    } catch (err) {
+        if (!(err instanceof MetadataXmlError)) throw err;
+        return {
+            problem: { msg: err.reason, line: err.line, col: err.column }
+        };
+    }
 }
 
 /** Splits a multipart/form-data body into its named parts. */
@@ -587,31 +578,26 @@ export class DeployService {
             if (!n.startsWith(root)) continue;
             files.set(n.slice(root.length), await zip.files[n].async('string'));
         }
-        const pkgText = files.get('package.xml') as string;
-        const pkgCheck = XMLValidator.validate(pkgText);
-        if (pkgCheck !== true) {
+        const manifest = parseDeployFile(
+            files.get('package.xml') as string,
+            'package.xml'
+        );
+        if ('problem' in manifest) {
             r.failures.push(
                 this.message(r, '', 'package.xml', 'package.xml', {
-                    problem: `Error parsing file: ${pkgCheck.err.msg}`,
+                    problem: `Error parsing file: ${manifest.problem.msg}`,
                     problemType: 'Error',
-                    line: pkgCheck.err.line,
-                    column: pkgCheck.err.col
+                    line: manifest.problem.line,
+                    column: manifest.problem.col
                 })
             );
             this.finish(r, 'Failed');
             return;
         }
-        const pkg = (xml.parse(pkgText) as Xml).Package as Xml | undefined;
-        const listed: Listed[] = [];
-        for (const t of list(pkg, 'types')) {
-            const typeName = text(t, 'name') ?? '';
-            for (const member of (Array.isArray(t.members)
-                ? t.members
-                : [t.members]
-            ).filter((x) => x !== undefined)) {
-                listed.push({ type: typeName, fullName: String(member) });
-            }
-        }
+        const listed: Listed[] =
+            manifest.doc.name === 'Package'
+                ? readManifest(manifest.doc.root)
+                : [];
         r.total = listed.length;
         this.validateAndInstall(r, listed, files);
     }
@@ -697,11 +683,8 @@ export class DeployService {
         };
 
         // Which listed components exist, and parse every XML file once.
-        const parsed = new Map<string, Xml>();
-        const badFiles = new Map<
-            string,
-            { msg: string; line: number; col: number }
-        >();
+        const parsed = new Map<string, XmlDocument>();
+        const badFiles = new Map<string, XmlProblem>();
         const fileOf = new Map<Listed, string>();
         for (const c of listed) {
             let known = true;
@@ -741,14 +724,9 @@ export class DeployService {
             );
             for (const f of xmlFiles) {
                 if (parsed.has(f) || badFiles.has(f)) continue;
-                const check = XMLValidator.validate(files.get(f) as string);
-                if (check !== true)
-                    badFiles.set(f, {
-                        msg: check.err.msg,
-                        line: check.err.line,
-                        col: check.err.col
-                    });
-                else parsed.set(f, xml.parse(files.get(f) as string) as Xml);
+                const result = parseDeployFile(files.get(f) as string, f);
+                if ('problem' in result) badFiles.set(f, result.problem);
+                else parsed.set(f, result.doc);
             }
         }
         const ok = (c: Listed): boolean => {
@@ -768,8 +746,19 @@ export class DeployService {
             }
             return true;
         };
-        const objectXml = (file: string): Xml | undefined =>
-            (parsed.get(file)?.CustomObject as Xml | undefined) ?? undefined;
+        const objectMetas = new Map<string, CustomObjectMeta>();
+        /** The object file's definition (empty when the file is not a CustomObject). */
+        const objectMeta = (file: string): CustomObjectMeta => {
+            let meta = objectMetas.get(file);
+            if (!meta) {
+                const doc = parsed.get(file);
+                meta = readCustomObject(
+                    doc?.name === 'CustomObject' ? doc.root : {}
+                );
+                objectMetas.set(file, meta);
+            }
+            return meta;
+        };
 
         // 1. Custom objects
         for (const c of listed.filter((x) => x.type === 'CustomObject')) {
@@ -777,7 +766,7 @@ export class DeployService {
             const file = fileOf.get(c) as string;
             this.deployObject(
                 c.fullName,
-                objectXml(file) ?? {},
+                objectMeta(file),
                 file,
                 work,
                 fail,
@@ -787,7 +776,7 @@ export class DeployService {
         // 2. Fields: listed ones, and every field in the file of a listed custom object.
         const fieldJobs: Array<{
             objectName: string;
-            fieldXml: Xml;
+            field: CustomFieldMeta;
             file: string;
             listed: boolean;
         }> = [];
@@ -795,10 +784,10 @@ export class DeployService {
             if (!ok(c)) continue;
             const file = fileOf.get(c) as string;
             const [objectName, fieldName] = c.fullName.split('.');
-            const fx = list(objectXml(file), 'fields').find(
-                (f) => text(f, 'fullName') === fieldName
+            const field = objectMeta(file).fields.find(
+                (f) => f.name === fieldName
             );
-            if (!fx) {
+            if (!field) {
                 fail(
                     c.type,
                     c.fullName,
@@ -807,24 +796,23 @@ export class DeployService {
                 );
                 continue;
             }
-            fieldJobs.push({ objectName, fieldXml: fx, file, listed: true });
+            fieldJobs.push({ objectName, field, file, listed: true });
         }
         for (const c of listed.filter(
             (x) => x.type === 'CustomObject' && fileOf.has(x)
         )) {
             const file = fileOf.get(c) as string;
-            for (const fx of list(objectXml(file), 'fields')) {
-                const name = text(fx, 'fullName');
+            for (const field of objectMeta(file).fields) {
                 if (
                     !fieldJobs.some(
                         (j) =>
                             j.objectName === c.fullName &&
-                            text(j.fieldXml, 'fullName') === name
+                            j.field.name === field.name
                     )
                 ) {
                     fieldJobs.push({
                         objectName: c.fullName,
-                        fieldXml: fx,
+                        field,
                         file,
                         listed: false
                     });
@@ -834,7 +822,7 @@ export class DeployService {
         for (const j of fieldJobs)
             this.deployField(
                 j.objectName,
-                j.fieldXml,
+                j.field,
                 j.file,
                 j.listed,
                 work,
@@ -851,8 +839,8 @@ export class DeployService {
             if (!ok(c)) continue;
             const file = fileOf.get(c) as string;
             const [objectName, ruleName] = c.fullName.split('.');
-            const rx = list(objectXml(file), 'validationRules').find(
-                (v) => text(v, 'fullName') === ruleName
+            const rx = objectMeta(file).validationRules.find(
+                (v) => v.name === ruleName
             );
             if (!rx) {
                 fail(
@@ -1033,7 +1021,7 @@ export class DeployService {
 
     private deployObject(
         name: string,
-        ox: Xml,
+        ox: CustomObjectMeta,
         file: string,
         work: Working,
         fail: ReportFailure,
@@ -1077,7 +1065,7 @@ export class DeployService {
             );
             return;
         }
-        const label = text(ox, 'label');
+        const label = ox.label;
         if (!label) {
             fail(
                 'CustomObject',
@@ -1087,7 +1075,7 @@ export class DeployService {
             );
             return;
         }
-        const settingsType = text(ox, 'customSettingsType');
+        const settingsType = ox.customSettingsType;
         if (
             settingsType !== undefined &&
             settingsType !== 'Hierarchy' &&
@@ -1101,7 +1089,7 @@ export class DeployService {
             );
             return;
         }
-        const nameField = ox.nameField as Xml | undefined;
+        const nameField = ox.nameField;
         if (!settingsType && !nameField) {
             fail(
                 'CustomObject',
@@ -1111,10 +1099,10 @@ export class DeployService {
             );
             return;
         }
-        const pluralLabel = text(ox, 'pluralLabel') ?? label;
+        const pluralLabel = ox.pluralLabel ?? label;
         const nameType =
-            text(nameField, 'type') === 'AutoNumber' ? 'AutoNumber' : 'Text';
-        const nameLabel = text(nameField, 'label') ?? `${label} Name`;
+            nameField?.type === 'AutoNumber' ? 'AutoNumber' : 'Text';
+        const nameLabel = nameField?.label ?? `${label} Name`;
         if (existing) {
             const before = JSON.stringify([
                 existing.label,
@@ -1122,7 +1110,7 @@ export class DeployService {
             ]);
             existing.label = label;
             existing.labelPlural = pluralLabel;
-            existing.description = text(ox, 'description');
+            existing.description = ox.description;
             const nameDef = findField(existing, 'Name');
             let problem: string | undefined;
             if (nameDef) {
@@ -1133,8 +1121,7 @@ export class DeployService {
                         'The local org cannot change the type of an existing Name field; the previous type is kept';
                 } else if (wasAuto) {
                     nameDef.autoNumberFormat =
-                        text(nameField, 'displayFormat') ??
-                        nameDef.autoNumberFormat;
+                        nameField?.displayFormat ?? nameDef.autoNumberFormat;
                 }
             }
             work.changedObjects.add(key);
@@ -1144,7 +1131,7 @@ export class DeployService {
             });
             return;
         }
-        if (nameType === 'AutoNumber' && !text(nameField, 'displayFormat')) {
+        if (nameType === 'AutoNumber' && !nameField?.displayFormat) {
             fail(
                 'CustomObject',
                 name,
@@ -1167,11 +1154,11 @@ export class DeployService {
             deletable: true,
             queryable: true,
             validationRules: [],
-            description: text(ox, 'description'),
+            description: ox.description,
             fields: customObjectSystemFields({
                 nameLabel: settingsType ? 'Name' : nameLabel,
                 nameType: settingsType ? 'Text' : nameType,
-                autoNumberFormat: text(nameField, 'displayFormat'),
+                autoNumberFormat: nameField?.displayFormat,
                 customSetting: settingsType as 'Hierarchy' | 'List' | undefined
             })
         };
@@ -1182,14 +1169,14 @@ export class DeployService {
 
     private deployField(
         objectName: string,
-        fx: Xml,
+        fx: CustomFieldMeta,
         file: string,
         listed: boolean,
         work: Working,
         fail: ReportFailure,
         succeed: ReportSuccess
     ): void {
-        const fieldName = text(fx, 'fullName') ?? '';
+        const fieldName = fx.name;
         const fullName = `${objectName}.${fieldName}`;
         const report = listed ? succeed : (): void => undefined;
         const obj = work.objects.get(objectName.toLowerCase());
@@ -1290,13 +1277,13 @@ export class DeployService {
     private buildField(
         obj: ObjectDef,
         name: string,
-        fx: Xml,
+        fx: CustomFieldMeta,
         work: Working
     ):
         | { field: FieldDef; warning?: string }
         | { problem: string; fatal: boolean } {
-        const type = text(fx, 'type');
-        const label = text(fx, 'label');
+        const type = fx.type;
+        const label = fx.label;
         if (!type)
             return {
                 problem: 'Must specify a type for the CustomField',
@@ -1314,7 +1301,7 @@ export class DeployService {
             };
         }
         const isSetting = obj.customSetting !== undefined;
-        const formula = text(fx, 'formula');
+        const formula = fx.formula;
         const base: FieldDef = {
             name,
             label,
@@ -1323,17 +1310,17 @@ export class DeployService {
             nillable: true,
             createable: true,
             updateable: true,
-            externalId: bool(fx, 'externalId') === true,
-            unique: bool(fx, 'unique') === true,
-            caseSensitive: bool(fx, 'caseSensitive') === true,
-            inlineHelpText: text(fx, 'inlineHelpText'),
-            description: text(fx, 'description')
+            externalId: fx.externalId,
+            unique: fx.unique,
+            caseSensitive: fx.caseSensitive,
+            inlineHelpText: fx.help,
+            description: fx.description
         };
-        if (bool(fx, 'required')) {
+        if (fx.required) {
             base.required = true;
             base.nillable = false;
         }
-        const length = text(fx, 'length');
+        const length = fx.length;
         const map: Record<string, FieldType> = {
             Checkbox: 'boolean',
             Text: 'string',
@@ -1366,19 +1353,22 @@ export class DeployService {
             case 'Checkbox':
                 base.nillable = false;
                 base.defaultValue =
-                    (text(fx, 'defaultValue') ?? 'false')
-                        .trim()
-                        .toLowerCase() === 'true';
+                    (fx.defaultValue ?? 'false').trim().toLowerCase() ===
+                    'true';
                 break;
             case 'Text': {
-                const n = Number(length);
-                if (!length || !Number.isInteger(n) || n < 1 || n > 255) {
+                if (
+                    length === undefined ||
+                    !Number.isInteger(length) ||
+                    length < 1 ||
+                    length > 255
+                ) {
                     return {
                         problem: `Length must be between 1 and 255 for a Text field: ${length ?? '(none)'}`,
                         fatal: true
                     };
                 }
-                base.length = n;
+                base.length = length;
                 break;
             }
             case 'TextArea':
@@ -1386,7 +1376,7 @@ export class DeployService {
                 break;
             case 'LongTextArea':
             case 'Html': {
-                const n = Number(length ?? 32768);
+                const n = length ?? 32768;
                 if (!Number.isInteger(n) || n < 256 || n > 131072) {
                     return {
                         problem: `Length must be between 256 and 131,072 for a long text area: ${length}`,
@@ -1408,8 +1398,8 @@ export class DeployService {
             case 'Number':
             case 'Currency':
             case 'Percent': {
-                const precision = Number(text(fx, 'precision') ?? 18);
-                const scale = Number(text(fx, 'scale') ?? 0);
+                const precision = fx.precision ?? 18;
+                const scale = fx.scale ?? 0;
                 if (
                     !Number.isInteger(precision) ||
                     precision < 1 ||
@@ -1435,17 +1425,13 @@ export class DeployService {
                             'Picklist fields are not allowed on custom settings',
                         fatal: true
                     };
-                const valueSet = fx.valueSet as Xml | undefined;
-                const definition = valueSet?.valueSetDefinition as
-                    Xml | undefined;
-                const values: PicklistValue[] = list(definition, 'value').map(
-                    (v) => ({
-                        value: text(v, 'fullName') ?? '',
-                        label: text(v, 'label') ?? text(v, 'fullName') ?? '',
-                        active: bool(v, 'isActive') !== false,
-                        defaultValue: bool(v, 'default') === true
-                    })
-                );
+                const valueSet = fx.valueSet;
+                const values: PicklistValue[] = fx.picklistValues.map((v) => ({
+                    value: v.name,
+                    label: v.label,
+                    active: v.active,
+                    defaultValue: v.default
+                }));
                 if (values.some((v) => v.value === ''))
                     return {
                         problem: 'Every picklist value needs a fullName',
@@ -1460,8 +1446,8 @@ export class DeployService {
                         };
                     seen.add(v.value.toLowerCase());
                 }
-                if (!definition && text(valueSet, 'valueSetName')) {
-                    warning = `Global value set ${text(valueSet, 'valueSetName')} is not served by the local org; the picklist accepts any value`;
+                if (!valueSet?.inline && valueSet?.valueSetName) {
+                    warning = `Global value set ${valueSet.valueSetName} is not served by the local org; the picklist accepts any value`;
                 } else if (values.length === 0) {
                     return {
                         problem: 'A picklist needs at least one value',
@@ -1469,7 +1455,7 @@ export class DeployService {
                     };
                 }
                 base.picklistValues = values;
-                base.restrictedPicklist = bool(valueSet, 'restricted') === true;
+                base.restrictedPicklist = valueSet?.restricted === true;
                 base.length = type === 'Picklist' ? 255 : 4099;
                 const def = values.find((v) => v.defaultValue);
                 if (def) base.defaultValue = def.value;
@@ -1483,7 +1469,7 @@ export class DeployService {
                             'Lookup fields are not allowed on custom settings',
                         fatal: true
                     };
-                const target = text(fx, 'referenceTo');
+                const target = fx.referenceTo;
                 if (!target)
                     return {
                         problem:
@@ -1497,7 +1483,7 @@ export class DeployService {
                         fatal: true
                     };
                 }
-                const rel = text(fx, 'relationshipName');
+                const rel = fx.relationshipName;
                 if (!rel)
                     return {
                         problem:
@@ -1532,10 +1518,9 @@ export class DeployService {
                     base.required = true;
                     base.nillable = false;
                     base.deleteConstraint = 'Cascade';
-                    base.updateable =
-                        bool(fx, 'reparentableMasterDetail') === true;
+                    base.updateable = fx.reparentableMasterDetail;
                 } else {
-                    const dc = text(fx, 'deleteConstraint') ?? 'SetNull';
+                    const dc = fx.deleteConstraint ?? 'SetNull';
                     if (
                         dc !== 'SetNull' &&
                         dc !== 'Restrict' &&
@@ -1558,7 +1543,7 @@ export class DeployService {
                 break;
             }
             case 'AutoNumber':
-                base.autoNumberFormat = text(fx, 'displayFormat') ?? '{0}';
+                base.autoNumberFormat = fx.displayFormat ?? '{0}';
                 base.createable = false;
                 base.updateable = false;
                 base.nillable = false;
@@ -1577,7 +1562,7 @@ export class DeployService {
             type !== 'Picklist' &&
             type !== 'MultiselectPicklist'
         ) {
-            const dv = text(fx, 'defaultValue');
+            const dv = fx.defaultValue;
             if (dv !== undefined && dv.trim() !== '') {
                 const parsed = parseDefault(dv.trim(), base.type);
                 if (parsed === undefined) {
@@ -1623,14 +1608,14 @@ export class DeployService {
 
     private deployRule(
         objectName: string,
-        rx: Xml,
+        rx: ValidationRuleMeta,
         file: string,
         work: Working,
         customPermissions: ReadonlySet<string>,
         fail: ReportFailure,
         succeed: ReportSuccess
     ): void {
-        const ruleName = text(rx, 'fullName') ?? '';
+        const ruleName = rx.name;
         const fullName = `${objectName}.${ruleName}`;
         const obj = work.objects.get(objectName.toLowerCase());
         if (!obj) {
@@ -1642,8 +1627,8 @@ export class DeployService {
             );
             return;
         }
-        const formula = text(rx, 'errorConditionFormula');
-        const message = text(rx, 'errorMessage');
+        const formula = rx.errorConditionFormula;
+        const message = rx.errorMessage;
         if (!formula) {
             fail(
                 'ValidationRule',
@@ -1662,7 +1647,7 @@ export class DeployService {
             );
             return;
         }
-        const display = text(rx, 'errorDisplayField');
+        const display = rx.errorDisplayField;
         if (display && !findField(obj, display)) {
             fail(
                 'ValidationRule',
@@ -1674,7 +1659,7 @@ export class DeployService {
         }
         const rule: ValidationRuleDef = {
             fullName: ruleName,
-            active: bool(rx, 'active') !== false,
+            active: rx.active,
             errorConditionFormula: formula,
             errorMessage: message,
             ...(display ? { errorDisplayField: display } : {}),
@@ -1735,7 +1720,7 @@ export class DeployService {
     /** References to custom objects and fields in layouts, permission sets and tabs must resolve. */
     private checkReferences(
         c: Listed,
-        doc: Xml | undefined,
+        doc: XmlDocument | undefined,
         work: Working,
         customPermissions: ReadonlySet<string>
     ): string | undefined {
@@ -1749,39 +1734,37 @@ export class DeployService {
             const objName = c.fullName.split('-')[0];
             if (!hasObject(objName))
                 return `no CustomObject named ${objName} found`;
-            const layout = doc?.Layout as Xml | undefined;
-            for (const section of list(layout, 'layoutSections')) {
-                for (const column of list(section, 'layoutColumns')) {
-                    for (const item of list(column, 'layoutItems')) {
-                        const f = text(item, 'field');
-                        if (f && f.endsWith('__c') && !hasField(objName, f)) {
-                            return `In field: field - no CustomField named ${objName}.${f} found`;
-                        }
-                    }
-                }
+            const fields =
+                doc?.name === 'Layout' ? readLayout(doc.root).fields : [];
+            for (const f of fields) {
+                if (f.endsWith('__c') && !hasField(objName, f))
+                    return `In field: field - no CustomField named ${objName}.${f} found`;
             }
         }
         if (c.type === 'PermissionSet' || c.type === 'Profile') {
-            const ps = (doc?.PermissionSet ?? doc?.Profile) as Xml | undefined;
-            for (const fp of list(ps, 'fieldPermissions')) {
-                const f = text(fp, 'field') ?? '';
+            const ps =
+                doc?.name === 'PermissionSet' || doc?.name === 'Profile'
+                    ? readPermissionSet(doc.root)
+                    : undefined;
+            for (const fp of ps?.fieldPermissions ?? []) {
+                const f = fp.field;
                 const [o, fname] = f.split('.');
                 if (fname?.endsWith('__c') && !hasField(o, fname)) {
                     return `In field: field - no CustomField named ${f} found`;
                 }
             }
-            for (const op of list(ps, 'objectPermissions')) {
-                const o = text(op, 'object') ?? '';
+            for (const op of ps?.objectPermissions ?? []) {
+                const o = op.object;
                 if (o.endsWith('__c') && !hasObject(o))
                     return `In field: object - no CustomObject named ${o} found`;
             }
-            for (const cs of list(ps, 'customSettingAccesses')) {
-                const o = text(cs, 'name') ?? '';
+            for (const cs of ps?.customSettingAccesses ?? []) {
+                const o = cs.name;
                 if (o.endsWith('__c') && !hasObject(o))
                     return `In field: name - no CustomObject named ${o} found`;
             }
-            for (const cp of list(ps, 'customPermissions')) {
-                const n = text(cp, 'name') ?? '';
+            for (const cp of ps?.customPermissions ?? []) {
+                const n = cp.name;
                 // Same shape as the other unresolved references of a permission set.
                 if (n && !customPermissions.has(n.toLowerCase()))
                     return `In field: name - no CustomPermission named ${n} found`;

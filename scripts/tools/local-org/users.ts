@@ -5,7 +5,12 @@
  * worked out from the profile and the assigned sets, cached until any of those change.
  */
 import { randomBytes } from 'node:crypto';
-import { XMLParser } from 'fast-xml-parser';
+import {
+    enabledNames,
+    readCustomPermission,
+    readPermissionSet
+} from '../../metadata/components';
+import { parseMetadataXml } from '../../metadata/xml';
 import { makeId } from '../../model/ids';
 import type { ObjectDef } from './schema';
 import { type Access, type PermissionGrant, accessFromGrants } from './sharing';
@@ -353,16 +358,6 @@ export function checkOwner(
     }
 }
 
-const permissionXml = new XMLParser({
-    ignoreAttributes: true,
-    parseTagValue: false,
-    trimValues: true,
-    isArray: (name) =>
-        name === 'objectPermissions' ||
-        name === 'userPermissions' ||
-        name === 'customPermissions'
-});
-
 interface ParsedSet {
     label: string;
     description: string | null;
@@ -387,48 +382,30 @@ export function parsePermissionSet(
     content: string
 ): ParsedSet {
     const start = content.indexOf('<');
-    const doc = permissionXml.parse(start < 0 ? '' : content.slice(start)) as {
-        PermissionSet?: Record<string, unknown>;
-    };
-    const ps = doc.PermissionSet ?? {};
-    const t = (node: unknown, key: string): string | undefined => {
-        const v = (node as Record<string, unknown> | undefined)?.[key];
-        return v === undefined || v === null || typeof v === 'object'
-            ? undefined
-            : String(v);
-    };
-    const b = (node: unknown, key: string): boolean =>
-        t(node, key)?.toLowerCase() === 'true';
-    const userPerms = (
-        (ps.userPermissions as Array<Record<string, unknown>> | undefined) ?? []
-    )
-        .filter((u) => b(u, 'enabled'))
-        .map((u) => t(u, 'name'));
+    const doc = parseMetadataXml(
+        start < 0 ? '' : content.slice(start),
+        fullName
+    );
+    const ps = readPermissionSet(doc.name === 'PermissionSet' ? doc.root : {});
+    const userPerms = enabledNames(ps.userPermissions);
     return {
-        label: t(ps, 'label') ?? fullName,
-        description: t(ps, 'description') ?? null,
+        label: ps.label ?? fullName,
+        description: ps.description ?? null,
         modifyAllData: userPerms.includes('ModifyAllData'),
         viewAllData:
             userPerms.includes('ViewAllData') ||
             userPerms.includes('ModifyAllData'),
-        customPermissions: (
-            (ps.customPermissions as
-                Array<Record<string, unknown>> | undefined) ?? []
-        )
-            .filter((c) => b(c, 'enabled'))
-            .map((c) => t(c, 'name'))
-            .filter((n): n is string => !!n),
-        objects: (
-            (ps.objectPermissions as
-                Array<Record<string, unknown>> | undefined) ?? []
-        ).map((o) => ({
-            object: t(o, 'object') ?? '',
-            read: b(o, 'allowRead'),
-            create: b(o, 'allowCreate'),
-            edit: b(o, 'allowEdit'),
-            del: b(o, 'allowDelete'),
-            viewAll: b(o, 'viewAllRecords'),
-            modifyAll: b(o, 'modifyAllRecords')
+        customPermissions: enabledNames(ps.customPermissions).filter(
+            (n) => n !== ''
+        ),
+        objects: ps.objectPermissions.map((o) => ({
+            object: o.object,
+            read: o.read,
+            create: o.create,
+            edit: o.edit,
+            del: o.delete,
+            viewAll: o.viewAll,
+            modifyAll: o.modifyAll
         }))
     };
 }
@@ -456,16 +433,17 @@ function syncCustomPermissions(store: OrgStore): Map<string, string> {
     for (const c of components) {
         const content = String(c.content ?? '');
         const start = content.indexOf('<');
-        const doc = permissionXml.parse(
-            start < 0 ? '' : content.slice(start)
-        ) as { CustomPermission?: Record<string, unknown> };
-        const cp = doc.CustomPermission ?? {};
-        const str = (k: string): string | null =>
-            typeof cp[k] === 'string' ? (cp[k] as string) : null;
+        const doc = parseMetadataXml(
+            start < 0 ? '' : content.slice(start),
+            c.fullName
+        );
+        const cp = readCustomPermission(
+            doc.name === 'CustomPermission' ? doc.root : {}
+        );
         const values = {
-            MasterLabel: str('label') ?? c.fullName,
-            Description: str('description'),
-            IsLicensed: str('isLicensed')?.toLowerCase() === 'true' ? 1 : 0
+            MasterLabel: cp.label ?? c.fullName,
+            Description: cp.description ?? null,
+            IsLicensed: cp.isLicensed ? 1 : 0
         };
         const id = ids.get(c.fullName.toLowerCase());
         if (id) {

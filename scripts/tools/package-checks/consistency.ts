@@ -1,9 +1,10 @@
 /**
  * The consistency check: every object, field, relationship, label, class, component, tab,
  * app and page the package refers to exists in the package (or is a standard name from
- * standard-schema.ts); every custom field is granted to the integration permission set;
+ * metadata/standard-fields.ts); every custom field is granted to the integration permission set;
  * every custom label and custom field is translated into every language.
  */
+import type { ObjectPermissionMeta } from '../../metadata/components';
 import { Problem, lineOf } from './problems';
 import {
     FieldDef,
@@ -602,14 +603,9 @@ export function checkFlexiPages(model: PackageModel): Problem[] {
  * a permission set that breaks a dependency is refused ("Permission X depends on
  * permission(s): Y").
  */
-export function missingObjectDependencies(grant: {
-    read: boolean;
-    edit: boolean;
-    create: boolean;
-    delete: boolean;
-    viewAll: boolean;
-    modifyAll: boolean;
-}): string[] {
+export function missingObjectDependencies(
+    grant: Omit<ObjectPermissionMeta, 'object'>
+): string[] {
     const needed = new Set<string>();
     if (grant.create || grant.edit || grant.delete || grant.viewAll)
         needed.add('allowRead');

@@ -10,7 +10,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectPath } from '../../model/project';
 import { OptoutError } from '../../model/errors';
-import { children, parseXml, text } from '../package-checks/xml';
+import {
+    readCustomLabels,
+    readFieldTranslation,
+    readTranslations
+} from '../../metadata/components';
+import { parseMetadataXml } from '../../metadata/xml';
 
 export const DEFAULT_PACKAGE_DIR = projectPath('force-app', 'main', 'default');
 
@@ -84,13 +89,14 @@ export interface PackageI18n {
     fieldLabels: Record<Language, Record<string, Record<string, string>>>;
 }
 
-function readXml(file: string): ReturnType<typeof parseXml> {
+function readXml(file: string): ReturnType<typeof parseMetadataXml> {
     try {
-        return parseXml(readFileSync(file, 'utf8'));
+        return parseMetadataXml(readFileSync(file, 'utf8'), file);
     } catch (err) {
+        // A MetadataXmlError's message starts with the file and the position.
         throw new OptoutError(
             'PREVIEW_BAD_METADATA',
-            `Cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`,
+            `Cannot read ${err instanceof Error ? err.message : `${file}: ${String(err)}`}`,
             { actions: ['Run npm run check:package to see what is wrong'] }
         );
     }
@@ -127,9 +133,8 @@ export function loadPackageI18n(
         );
     }
     const english: Record<string, string> = {};
-    for (const label of children(readXml(labelsFile).root, 'labels')) {
-        const name = text(label, 'fullName');
-        if (name) english[name] = text(label, 'value') ?? '';
+    for (const { name, value } of readCustomLabels(readXml(labelsFile).root)) {
+        if (name) english[name] = value;
     }
 
     const i18n: PackageI18n = {
@@ -146,9 +151,7 @@ export function loadPackageI18n(
             `${lang}.translation-meta.xml`
         );
         if (existsSync(file)) {
-            for (const entry of children(readXml(file).root, 'customLabels')) {
-                const name = text(entry, 'name');
-                const value = text(entry, 'label');
+            for (const [name, value] of readTranslations(readXml(file).root)) {
                 // A translation of a label the package does not define is ignored,
                 // as the platform refuses it at deploy time (check:package reports it).
                 if (name && value && name in english) {
@@ -168,17 +171,19 @@ export function loadPackageI18n(
             const language = lang as Language;
             for (const file of readdirSync(join(objectsDir, dir))) {
                 if (!file.endsWith('.fieldTranslation-meta.xml')) continue;
-                const { root } = readXml(join(objectsDir, dir, file));
-                const field = text(root, 'name');
+                const {
+                    name: field,
+                    label,
+                    picklistValues
+                } = readFieldTranslation(
+                    readXml(join(objectsDir, dir, file)).root
+                );
                 if (!field) continue;
-                const label = text(root, 'label');
                 if (label) {
                     (i18n.fieldLabels[language][objectName] ??= {})[field] =
                         label;
                 }
-                for (const value of children(root, 'picklistValues')) {
-                    const master = text(value, 'masterLabel');
-                    const translation = text(value, 'translation');
+                for (const [master, translation] of picklistValues) {
                     if (master && translation) {
                         ((i18n.picklists[language][objectName] ??= {})[
                             field
