@@ -200,18 +200,6 @@ module.exports = defineConfig([
             'no-restricted-syntax': 'off'
         }
     },
-    // The generator of model/schema.ts (npm run generate:schema) reads force-app through
-    // scripts/metadata/: a build step that nothing in the product imports, so it is held
-    // to the metadata layer's rule although it sits beside the file it writes.
-    {
-        files: ['scripts/model/generate-schema.ts'],
-        rules: {
-            'import/no-restricted-paths': restrictedPaths([
-                ...layerZonesFor({ ...PRODUCT_LAYERS, model: ['metadata'] }),
-                ...toolZones
-            ])
-        }
-    },
     {
         files: ['scripts/**/__tests__/**/*.ts'],
         plugins: { jest: jestPlugin },

@@ -12,12 +12,9 @@ import {
     parseFieldXml,
     renderSchema
 } from '../generate-schema';
-import {
-    STANDARD_OBJECT_FIELDS,
-    StandardField
-} from '../../metadata/standard-fields';
-import * as schema from '../schema';
-import { MEMBERSHIP_STATUSES, SOURCE_PICKLIST } from '../statuses';
+import { STANDARD_OBJECT_FIELDS, StandardField } from '../standard-fields';
+import * as schema from '../../model/schema';
+import { MEMBERSHIP_STATUSES, SOURCE_PICKLIST } from '../../model/statuses';
 
 describe('generated schema', () => {
     it('is up to date with force-app (run npm run generate:schema when this fails)', () => {
