@@ -6,7 +6,16 @@
 import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
 import type { NotifyUrlStatus } from '../../webhook/notify';
 import type { StatusResult } from '../commands/status';
-import { formatAge, renderPairs, renderTable } from '../table';
+import { formatAge, renderPairs, renderTable, wrapText } from '../table';
+
+/** A line wrapped to `columns`, its continuation lines indented by `indent`. */
+function indented(line: string, indent: string, columns: number): string[] {
+    const [first, ...rest] = wrapText(line, columns);
+    const more = rest.length
+        ? wrapText(rest.join(' '), Math.max(20, columns - indent.length))
+        : [];
+    return [first, ...more.map((l) => indent + l)];
+}
 
 /** The whole `optout status` text. */
 export function renderStatus(r: StatusResult, columns: number): string {
@@ -22,7 +31,7 @@ export function renderStatus(r: StatusResult, columns: number): string {
  * Stuck records by reason (R14): one block per reason with its counts, status codes,
  * a few examples (email, record, audience) and the one thing to do about it.
  */
-export function renderStuck(stuck: StuckSummary): string {
+export function renderStuck(stuck: StuckSummary, columns = Infinity): string {
     return stuck.byReason
         .map((g) => {
             const codes = Object.entries(g.codes)
@@ -39,9 +48,13 @@ export function renderStuck(stuck: StuckSummary): string {
                     `: ${e.errorMessage ?? e.errorCode}`
             );
             return [
-                `${g.title}: ${g.retrying} retrying, ${g.deadLetters} dead letter(s) [${codes}]`,
-                ...examples,
-                `  What to do: ${g.whatToDo}`
+                ...indented(
+                    `${g.title}: ${g.retrying} retrying, ${g.deadLetters} dead letter(s) [${codes}]`,
+                    '',
+                    columns
+                ),
+                ...examples.flatMap((e) => indented(e, '      ', columns)),
+                ...indented(`  What to do: ${g.whatToDo}`, '    ', columns)
             ].join('\n');
         })
         .join('\n');
@@ -102,7 +115,7 @@ export function renderLedgerStatus(
             columns
         )
     ];
-    if (s.stuck.byReason.length) parts.push(renderStuck(s.stuck));
+    if (s.stuck.byReason.length) parts.push(renderStuck(s.stuck, columns));
     if (s.lastRuns.length) {
         parts.push(
             renderTable(
