@@ -28,7 +28,7 @@ import {
 import { waitForStopSignal } from '../../scheduler/signals';
 import {
     renderRunning,
-    renderStatus,
+    renderLocalOrgStatus,
     renderStop,
     renderStopped,
     renderUser
@@ -409,7 +409,7 @@ function registerStatus(cmd: Command): void {
         .action(async (opts: StateFileOptions, command: Command) =>
             execute(command, {
                 run: () => localOrgStatus(opts),
-                render: renderStatus,
+                render: renderLocalOrgStatus,
                 exitCode: (r) => (r.status === 'not-answering' ? 1 : 0)
             })
         );

@@ -66,7 +66,10 @@ export function renderUser(u: LocalUserResult, columns: number): string {
     ).join('\n');
 }
 
-export function renderStatus(r: LocalOrgStatusResult, columns: number): string {
+export function renderLocalOrgStatus(
+    r: LocalOrgStatusResult,
+    columns: number
+): string {
     const text =
         r.status === 'stopped'
             ? 'No local org runs (commands with --target-org local serve one in-process).'

@@ -13,9 +13,14 @@ function count(n: number): string {
 
 /** Free text wrapped to `columns`, each line after the first indented by `indent`. */
 function wrapped(text: string, columns: number, indent = ''): string {
-    return wrapText(text, columns - indent.length)
-        .map((l, i) => (i === 0 ? l : `${indent}${l}`))
-        .join('\n');
+    const [head] = wrapText(text, columns);
+    const rest = text.slice(head.length).trim();
+    return [
+        head,
+        ...(rest
+            ? wrapText(rest, columns - indent.length).map((l) => indent + l)
+            : [])
+    ].join('\n');
 }
 
 /** `push → prod: succeeded in 1.2 s`. */
@@ -101,31 +106,53 @@ export function renderPlan(
     return parts.join('\n');
 }
 
-/** The first 20 records Salesforce refused, and how many more there are. */
+/**
+ * The first 20 records Salesforce refused, and how many more there are: a table when it
+ * fits without wrapping, else one block per record (ids and error codes stay whole).
+ */
 export function renderFailed(
     failed: JobResult['failed'],
     columns: number
 ): string {
     const shown = failed.slice(0, 20);
+    const head = ['Record', 'Object', 'Field', 'Error', 'Message', 'Email'];
+    const rows = shown.map((f) => [
+        f.recordId ?? '',
+        f.object,
+        f.field ?? '',
+        f.errorCode,
+        f.message.slice(0, 80),
+        f.email ?? ''
+    ]);
+    const natural = head.map((h, i) =>
+        Math.max(h.length, ...rows.map((r) => r[i].length))
+    );
+    const fits = natural.reduce((a, w) => a + w + 3, 1) <= columns;
     const parts = [
-        renderTable(
-            ['Record', 'Object', 'Field', 'Error', 'Message', 'Email'],
-            shown.map((f) => [
-                f.recordId,
-                f.object,
-                f.field,
-                f.errorCode,
-                f.message.slice(0, 80),
-                f.email
-            ]),
-            columns
-        )
+        fits
+            ? renderTable(head, rows, columns)
+            : shown.map((f) => failureBlock(f, columns)).join('\n')
     ];
     if (failed.length > shown.length)
         parts.push(
             `… and ${count(failed.length - shown.length)} more (see --json).`
         );
     return parts.join('\n');
+}
+
+/** `RECORD Object.Field email`, then `  ERROR_CODE: message` wrapped under it. */
+function failureBlock(f: JobResult['failed'][number], columns: number): string {
+    const what = [
+        f.recordId ?? '(no record)',
+        `${f.object}${f.field ? `.${f.field}` : ''}`,
+        f.email ?? ''
+    ]
+        .filter(Boolean)
+        .join(' ');
+    return [
+        wrapped(what, columns, '  '),
+        `  ${wrapped(`${f.errorCode}: ${f.message}`, columns - 2, '    ')}`
+    ].join('\n');
 }
 
 /** The human summary of a run. */
