@@ -285,3 +285,16 @@ export function parseDemoSeed(raw: string): number {
         );
     return n;
 }
+
+// optout mailchimp
+
+/** `--batch-threshold`: a whole number of unsubscribes, 0 or more (usage error otherwise). */
+export function parseBatchThreshold(raw: string): number {
+    const n = Number(raw);
+    if (raw.trim() !== '' && Number.isInteger(n) && n >= 0) return n;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `--batch-threshold '${raw}' is not a whole number; nothing was done.`,
+        { exitCode: 2 }
+    );
+}

@@ -14,6 +14,7 @@ type DemoSummary = typeof import('../tools/demo/summary');
 type LocalMailchimpServer = typeof import('../tools/local-mailchimp/server');
 export type DemoSize = import('../tools/demo/data').DemoSize;
 export type PhaseEvent = import('../tools/demo/run').PhaseEvent;
+export type DemoResult = import('../tools/demo/summary').DemoSummary;
 
 // `require` inside functions, not `import`: a call loads the tool only when the command
 // that needs it runs.

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DB_PATH } from '../../salesforce/local-org';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
@@ -16,16 +16,20 @@ import {
     parseChoice,
     parseDemoSeed
 } from '../options';
+import { progressBars } from '../progress';
+import { renderDemo } from '../render/demo';
 import {
     demoData,
     demoRun,
-    demoSummary,
     type DemoSize,
+    type DemoResult,
     type PhaseEvent
 } from '../tools';
-import { progressBars } from './sync';
 
-interface DemoCommandOptions extends LedgerOptions {
+/** The `--json` result of `optout demo`: the demo's summary. */
+export type { DemoResult };
+
+export interface DemoCommandOptions extends LedgerOptions {
     size: string;
     seed: string;
     db: string;
@@ -46,6 +50,39 @@ function phaseReporter(out: Output): ((e: PhaseEvent) => void) | undefined {
     };
 }
 
+/** Checks the options, then runs the whole demo with its phases and progress on stderr. */
+export async function demo(
+    opts: DemoCommandOptions,
+    out: Output
+): Promise<DemoResult> {
+    const size = parseChoice(
+        opts.size,
+        '--size',
+        Object.keys(demoData().DEMO_SIZES) as DemoSize[]
+    );
+    const seed = parseDemoSeed(opts.seed);
+    const ledgerPath = resolveLedgerPath(opts.ledger);
+    const bars = progressBars(out);
+    const phases = phaseReporter(out);
+    try {
+        return await demoRun().runDemo({
+            size,
+            seed,
+            ledgerPath,
+            dbPath: opts.db,
+            reset: opts.reset === true,
+            onPhase: (e) => {
+                bars?.stop();
+                phases?.(e);
+            },
+            onProgress: bars,
+            log: (level, message) => out.log(level, message)
+        });
+    } finally {
+        bars?.stop();
+    }
+}
+
 export const register: CommandModule = (program: Command) => {
     const { DEMO_SIZES } = demoData();
     addLedgerOption(
@@ -64,35 +101,6 @@ export const register: CommandModule = (program: Command) => {
                 'remove the demo’s earlier data first (only files the demo made)'
             )
     ).action(async (opts: DemoCommandOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const size = parseChoice(
-                opts.size,
-                '--size',
-                Object.keys(DEMO_SIZES) as DemoSize[]
-            );
-            const seed = parseDemoSeed(opts.seed);
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            const bars = progressBars(out);
-            try {
-                const summary = await demoRun().runDemo({
-                    size,
-                    seed,
-                    ledgerPath,
-                    dbPath: opts.db,
-                    reset: opts.reset === true,
-                    onPhase: (e) => {
-                        bars?.stop();
-                        phaseReporter(out)?.(e);
-                    },
-                    onProgress: bars,
-                    log: (level, message) => out.log(level, message)
-                });
-                bars?.stop();
-                out.result(summary, () => demoSummary().renderSummary(summary));
-                return 0;
-            } finally {
-                bars?.stop();
-            }
-        })
+        execute(cmd, { run: (out) => demo(opts, out), render: renderDemo })
     );
 };

@@ -1,14 +1,22 @@
 /**
- * `optout local-org start|status|stop`: the embedded local org (a Salesforce-compatible
- * server on SQLite) in the foreground, and a look at the one that runs.
+ * `optout local-org start|user|status|stop`: the embedded local org (a Salesforce-compatible
+ * server on SQLite) in the foreground, and a look at the one that runs. Text in
+ * render/local-org.ts.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { summaryOf } from './index';
-import { positiveInt } from '../options';
-import { runCommand } from '../command';
+import {
+    parseChoice,
+    parseHost,
+    parseOnOff,
+    parsePort,
+    positiveInt
+} from '../options';
+import { execute } from '../command';
+import type { Output } from '../output';
 import { OptoutError } from '../../model/errors';
-// The local org is a development tool: loaded in the action bodies, never at start.
+// The local org is a development tool: loaded in the run functions, never at start.
 import {
     DEFAULT_DB_PATH,
     DEFAULT_STATE_FILE,
@@ -18,8 +26,26 @@ import {
     type OrgOptions
 } from '../../salesforce/local-org';
 import { waitForStopSignal } from '../../scheduler/signals';
+import {
+    renderRunning,
+    renderLocalOrgStatus,
+    renderStop,
+    renderStopped,
+    renderUser
+} from '../render/local-org';
 
-interface StartOptions {
+// Types of the local org's API, named through the lazy loaders (erased at compile time).
+type Server = ReturnType<typeof localOrgServer>;
+type StartSettings = NonNullable<Parameters<Server['startLocalOrg']>[0]> & {
+    port: number;
+    dbPath: string;
+};
+type LocalOrg = Awaited<ReturnType<Server['startLocalOrg']>>;
+type LocalOrgState = NonNullable<
+    ReturnType<ReturnType<typeof localOrgConnect>['readState']>
+>;
+
+export interface StartOptions {
     port: string;
     host: string;
     db: string;
@@ -34,15 +60,54 @@ interface StartOptions {
     stateFile: string;
 }
 
-function onOff(name: string, value: string | undefined): boolean | undefined {
-    if (value === undefined) return undefined;
-    if (value === 'on') return true;
-    if (value === 'off') return false;
-    throw new OptoutError(
-        'BAD_ARGUMENT',
-        `${name} must be on or off, got '${value}'`,
-        { exitCode: 2 }
-    );
+export interface UserOptions {
+    username: string;
+    profile: string;
+    lastName?: string;
+    db: string;
+    stateFile: string;
+}
+
+export interface StateFileOptions {
+    stateFile: string;
+}
+
+/** The event line of `optout local-org start`: where the org runs and how to reach it. */
+export interface LocalOrgRunning {
+    event: 'running';
+    instanceUrl: string;
+    accessToken: string;
+    port: number;
+    dbPath: string;
+    orgId: string;
+    username: string;
+    stateFile: string;
+    pid: number;
+    options: OrgOptions;
+}
+
+/** `--json` result of `optout local-org start`, once stopped. */
+export interface LocalOrgStopped {
+    status: 'stopped';
+    instanceUrl: string;
+}
+
+/** `--json` result of `optout local-org user create`. */
+export interface LocalUserResult {
+    id: string;
+    username: string;
+    accessToken: string;
+}
+
+/** `--json` result of `optout local-org status` (exit 1 when it does not answer). */
+export type LocalOrgStatusResult =
+    | ({ status: 'running' | 'not-answering' } & LocalOrgState)
+    | { status: 'stopped' };
+
+/** `--json` result of `optout local-org stop`; `pid` when one was running. */
+export interface LocalOrgStopResult {
+    status: 'stopped';
+    pid?: number;
 }
 
 /** The org options given on the command line (the rest keep their stored values). */
@@ -52,27 +117,210 @@ export function orgOptionsFrom(opts: {
     leadSharing?: string;
 }): Partial<OrgOptions> {
     const out: Partial<OrgOptions> = {};
-    const dup = onOff('--duplicate-rules', opts.duplicateRules);
+    const dup = parseOnOff(opts.duplicateRules, '--duplicate-rules');
     if (dup !== undefined) out.duplicateRules = dup;
-    const tw = onOff('--translation-workbench', opts.translationWorkbench);
+    const tw = parseOnOff(opts.translationWorkbench, '--translation-workbench');
     if (tw !== undefined) out.translationWorkbench = tw;
-    if (opts.leadSharing !== undefined) {
-        if (opts.leadSharing !== 'ReadWrite' && opts.leadSharing !== 'Private')
-            throw new OptoutError(
-                'BAD_ARGUMENT',
-                `--lead-sharing must be ReadWrite or Private, got '${opts.leadSharing}'`,
-                { exitCode: 2 }
-            );
-        out.leadSharing = opts.leadSharing;
-    }
+    if (opts.leadSharing !== undefined)
+        out.leadSharing = parseChoice(opts.leadSharing, '--lead-sharing', [
+            'ReadWrite',
+            'Private'
+        ] as const);
     return out;
 }
 
-export function register(program: Command): void {
-    const cmd = program
-        .command('local-org')
-        .description(summaryOf('local-org'));
+/** `--faults` and `--latency-ms`, their errors as usage errors. */
+function faultOptions(
+    opts: StartOptions
+): Pick<StartSettings, 'faults' | 'latencyMs'> {
+    const { FaultSpecError, parseFaultSpec, parseLatency } = localOrgFaults();
+    try {
+        return {
+            faults: opts.faults ? parseFaultSpec(opts.faults) : undefined,
+            latencyMs:
+                opts.latencyMs !== undefined
+                    ? parseLatency(opts.latencyMs)
+                    : undefined
+        };
+    } catch (err) {
+        if (err instanceof FaultSpecError)
+            throw new OptoutError('BAD_ARGUMENT', err.message, {
+                exitCode: 2,
+                actions: [
+                    'See `optout local-org start --help`; example: --faults 503:0.1,lock:0.05,drop:next=3'
+                ]
+            });
+        throw err;
+    }
+}
 
+/** Every option of `local-org start` checked, before anything starts. */
+export function checkStartOptions(
+    opts: StartOptions,
+    out: Output
+): StartSettings {
+    return {
+        port: parsePort(opts.port),
+        host: parseHost(opts.host),
+        dbPath: opts.db === ':memory:' ? ':memory:' : resolve(opts.db),
+        apiLimit: positiveInt('--api-limit', opts.apiLimit, 1),
+        ...faultOptions(opts),
+        seed: positiveInt('--seed', opts.seed),
+        bulkQueryPageSize: positiveInt(
+            '--bulk-query-page-size',
+            opts.bulkQueryPageSize,
+            1
+        ),
+        orgOptions: orgOptionsFrom(opts),
+        log: (line: string) => out.log('debug', line)
+    };
+}
+
+/** Refuses to start a second org on the same state file while the first answers. */
+async function refuseIfRunning(stateFile: string): Promise<void> {
+    const { checkOrg, readState } = localOrgConnect();
+    const running = readState(stateFile);
+    if (running && (await checkOrg(running.instanceUrl, running.accessToken)))
+        throw new OptoutError(
+            'LOCAL_ORG_RUNNING',
+            `A local org already runs at ${running.instanceUrl} (pid ${running.pid}, database ${running.dbPath})`,
+            {
+                actions: [
+                    'Use it as it is, or stop it first: optout local-org stop'
+                ]
+            }
+        );
+}
+
+/** Starts the org; a busy port or database as errors the person can act on. */
+async function startOrg(s: StartSettings, db: string): Promise<LocalOrg> {
+    try {
+        return await localOrgServer().startLocalOrg(s);
+    } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE')
+            throw new OptoutError(
+                'PORT_IN_USE',
+                `Port ${s.port} is already in use`,
+                {
+                    actions: [
+                        'Pick another port with --port, or --port 0 for any free port'
+                    ]
+                }
+            );
+        if (/database is locked/i.test(e.message ?? ''))
+            throw new OptoutError(
+                'DATABASE_LOCKED',
+                `The database ${db} is in use by another local org`,
+                {
+                    actions: [
+                        'Stop the other one (optout local-org stop) or use another --db'
+                    ]
+                }
+            );
+        throw err;
+    }
+}
+
+/** Writes the state file other commands read, and returns the `running` event. */
+function announce(org: LocalOrg, stateFile: string): LocalOrgRunning {
+    localOrgConnect().writeState(stateFile, {
+        instanceUrl: org.instanceUrl,
+        accessToken: org.accessToken,
+        pid: process.pid,
+        port: org.port,
+        dbPath: org.dbPath,
+        orgId: org.orgId,
+        username: org.username,
+        startedAt: new Date().toISOString()
+    });
+    return {
+        event: 'running',
+        instanceUrl: org.instanceUrl,
+        accessToken: org.accessToken,
+        port: org.port,
+        dbPath: org.dbPath,
+        orgId: org.orgId,
+        username: org.username,
+        stateFile,
+        pid: process.pid,
+        options: org.admin.getOptions()
+    };
+}
+
+/**
+ * Serves the local org in this process until SIGINT/SIGTERM: options checked, a running
+ * org refused, the org started and announced, then stopped and its state file removed.
+ */
+export async function startLocalOrgCommand(
+    opts: StartOptions,
+    out: Output
+): Promise<LocalOrgStopped> {
+    const settings = checkStartOptions(opts, out);
+    await refuseIfRunning(opts.stateFile);
+    const org = await startOrg(settings, opts.db);
+    const running = announce(org, opts.stateFile);
+    out.event({ ...running }, renderRunning(running, out.columns));
+    // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
+    const signal = waitForStopSignal(() => undefined);
+    await signal.stopped;
+    signal.dispose();
+    out.log('info', 'Stopping the local org…');
+    await org.close();
+    localOrgConnect().removeState(opts.stateFile);
+    return { status: 'stopped', instanceUrl: org.instanceUrl };
+}
+
+/** `local-org user create`. */
+export async function localOrgUser(
+    action: string,
+    opts: UserOptions
+): Promise<LocalUserResult> {
+    if (action !== 'create')
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `Unknown action '${action}' (known: create)`,
+            { exitCode: 2 }
+        );
+    return createLocalUser(opts);
+}
+
+/** Whether a local org runs (from the state file) and answers. */
+export async function localOrgStatus(
+    opts: StateFileOptions
+): Promise<LocalOrgStatusResult> {
+    const { checkOrg, readState } = localOrgConnect();
+    const state = readState(opts.stateFile);
+    if (!state) return { status: 'stopped' };
+    const answers = await checkOrg(state.instanceUrl, state.accessToken, 5000);
+    return { status: answers ? 'running' : 'not-answering', ...state };
+}
+
+/** Stops the local org of the state file (SIGTERM) and waits until it no longer answers. */
+export async function localOrgStop(
+    opts: StateFileOptions
+): Promise<LocalOrgStopResult> {
+    const { checkOrg, readState, removeState } = localOrgConnect();
+    const state = readState(opts.stateFile);
+    if (!state) return { status: 'stopped' };
+    try {
+        process.kill(state.pid, 'SIGTERM');
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        removeState(opts.stateFile, state.pid);
+    }
+    for (
+        let i = 0;
+        i < 50 && (await checkOrg(state.instanceUrl, state.accessToken, 200));
+        i++
+    )
+        await new Promise((r) => setTimeout(r, 100));
+    return { status: 'stopped', pid: state.pid };
+}
+
+const STATE_FILE_HELP = 'state file written by local-org start';
+
+function registerStart(cmd: Command): void {
     cmd.command('start')
         .description(
             'Start the local org in the foreground (stop with Ctrl-C); writes its URL and token to the state file.'
@@ -121,151 +369,15 @@ export function register(program: Command): void {
             'where to write the URL and token for other commands',
             DEFAULT_STATE_FILE
         )
-        .action(async (opts: StartOptions, command: Command) => {
-            await runCommand(command, async (out) => {
-                const { FaultSpecError, parseFaultSpec, parseLatency } =
-                    localOrgFaults();
-                const { checkOrg, readState, removeState, writeState } =
-                    localOrgConnect();
-                const { startLocalOrg } = localOrgServer();
-                const port = positiveInt('--port', opts.port) as number;
-                const orgOptions = orgOptionsFrom(opts);
-                let faults;
-                let latency;
-                try {
-                    faults = opts.faults
-                        ? parseFaultSpec(opts.faults)
-                        : undefined;
-                    latency =
-                        opts.latencyMs !== undefined
-                            ? parseLatency(opts.latencyMs)
-                            : undefined;
-                } catch (err) {
-                    if (err instanceof FaultSpecError) {
-                        throw new OptoutError('BAD_ARGUMENT', err.message, {
-                            exitCode: 2,
-                            actions: [
-                                'See `optout local-org start --help`; example: --faults 503:0.1,lock:0.05,drop:next=3'
-                            ]
-                        });
-                    }
-                    throw err;
-                }
-                const running = readState(opts.stateFile);
-                if (
-                    running &&
-                    (await checkOrg(running.instanceUrl, running.accessToken))
-                ) {
-                    throw new OptoutError(
-                        'LOCAL_ORG_RUNNING',
-                        `A local org already runs at ${running.instanceUrl} (pid ${running.pid}, database ${running.dbPath})`,
-                        {
-                            actions: [
-                                'Use it as it is, or stop it first: optout local-org stop'
-                            ]
-                        }
-                    );
-                }
-                let org;
-                try {
-                    org = await startLocalOrg({
-                        port,
-                        host: opts.host,
-                        dbPath:
-                            opts.db === ':memory:'
-                                ? ':memory:'
-                                : resolve(opts.db),
-                        apiLimit: positiveInt('--api-limit', opts.apiLimit, 1),
-                        latencyMs: latency,
-                        faults,
-                        seed: positiveInt('--seed', opts.seed),
-                        bulkQueryPageSize: positiveInt(
-                            '--bulk-query-page-size',
-                            opts.bulkQueryPageSize,
-                            1
-                        ),
-                        orgOptions,
-                        log: (line) => out.log('debug', line)
-                    });
-                } catch (err) {
-                    const e = err as NodeJS.ErrnoException;
-                    if (e.code === 'EADDRINUSE') {
-                        throw new OptoutError(
-                            'PORT_IN_USE',
-                            `Port ${port} is already in use`,
-                            {
-                                actions: [
-                                    'Pick another port with --port, or --port 0 for any free port'
-                                ]
-                            }
-                        );
-                    }
-                    if (/database is locked/i.test(e.message ?? '')) {
-                        throw new OptoutError(
-                            'DATABASE_LOCKED',
-                            `The database ${opts.db} is in use by another local org`,
-                            {
-                                actions: [
-                                    'Stop the other one (optout local-org stop) or use another --db'
-                                ]
-                            }
-                        );
-                    }
-                    throw err;
-                }
-                const dbPath = org.dbPath;
-                writeState(opts.stateFile, {
-                    instanceUrl: org.instanceUrl,
-                    accessToken: org.accessToken,
-                    pid: process.pid,
-                    port: org.port,
-                    dbPath,
-                    orgId: org.orgId,
-                    username: org.username,
-                    startedAt: new Date().toISOString()
-                });
-                out.event(
-                    {
-                        event: 'running',
-                        instanceUrl: org.instanceUrl,
-                        accessToken: org.accessToken,
-                        port: org.port,
-                        dbPath,
-                        orgId: org.orgId,
-                        username: org.username,
-                        stateFile: opts.stateFile,
-                        pid: process.pid,
-                        options: org.admin.getOptions()
-                    },
-                    [
-                        `Local org running at ${org.instanceUrl}`,
-                        `  access token: ${org.accessToken}`,
-                        `  org options: duplicate rules ${org.admin.getOptions().duplicateRules ? 'on' : 'off'}, Translation Workbench ${org.admin.getOptions().translationWorkbench ? 'on' : 'off'}, Lead sharing ${org.admin.getOptions().leadSharing}`,
-                        `  org id:       ${org.orgId}`,
-                        `  username:     ${org.username}`,
-                        `  database:     ${dbPath}`,
-                        '',
-                        'Connect the sf CLI:',
-                        `  SF_ACCESS_TOKEN='${org.accessToken}' sf org login access-token --instance-url ${org.instanceUrl} --alias local --no-prompt`,
-                        '',
-                        'Press Ctrl-C to stop.'
-                    ].join('\n')
-                );
-                // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
-                const signal = waitForStopSignal(() => undefined);
-                await signal.stopped;
-                signal.dispose();
-                out.log('info', 'Stopping the local org…');
-                await org.close();
-                removeState(opts.stateFile);
-                out.result(
-                    { status: 'stopped', instanceUrl: org.instanceUrl },
-                    () => 'Local org stopped.'
-                );
-                return 0;
-            });
-        });
+        .action(async (opts: StartOptions, command: Command) =>
+            execute(command, {
+                run: (out) => startLocalOrgCommand(opts, out),
+                render: renderStopped
+            })
+        );
+}
 
+function registerUser(cmd: Command): void {
     cmd.command('user')
         .description(
             'Create a user in the local org, with its own access token (sharing applies to it).'
@@ -279,125 +391,54 @@ export function register(program: Command): void {
         )
         .option('--last-name <name>', 'last name (default: the username)')
         .option('--db <file>', 'database file', DEFAULT_DB_PATH)
-        .option(
-            '--state-file <file>',
-            'state file written by local-org start',
-            DEFAULT_STATE_FILE
-        )
-        .action(
-            async (
-                action: string,
-                opts: {
-                    username: string;
-                    profile: string;
-                    lastName?: string;
-                    db: string;
-                    stateFile: string;
-                },
-                command: Command
-            ) => {
-                await runCommand(command, async (out) => {
-                    if (action !== 'create')
-                        throw new OptoutError(
-                            'BAD_ARGUMENT',
-                            `Unknown action '${action}' (known: create)`,
-                            { exitCode: 2 }
-                        );
-                    const user = await createLocalUser(opts);
-                    out.result(
-                        user,
-                        () =>
-                            `Created ${user.username} (${user.id}). Its access token: ${user.accessToken}`
-                    );
-                    return 0;
-                });
-            }
+        .option('--state-file <file>', STATE_FILE_HELP, DEFAULT_STATE_FILE)
+        .action(async (action: string, opts: UserOptions, command: Command) =>
+            execute(command, {
+                run: () => localOrgUser(action, opts),
+                render: renderUser
+            })
         );
+}
 
+function registerStatus(cmd: Command): void {
     cmd.command('status')
         .description(
             'Show whether a local org runs (from the state file) and answers.'
         )
-        .option(
-            '--state-file <file>',
-            'state file written by local-org start',
-            DEFAULT_STATE_FILE
-        )
-        .action(async (opts: { stateFile: string }, command: Command) => {
-            await runCommand(command, async (out) => {
-                const { checkOrg, readState } = localOrgConnect();
-                const state = readState(opts.stateFile);
-                const answers = state
-                    ? await checkOrg(state.instanceUrl, state.accessToken, 5000)
-                    : false;
-                out.result(
-                    state
-                        ? {
-                              status: answers ? 'running' : 'not-answering',
-                              ...state
-                          }
-                        : { status: 'stopped' },
-                    () =>
-                        !state
-                            ? 'No local org runs (commands with --target-org local serve one in-process).'
-                            : answers
-                              ? `Local org running at ${state.instanceUrl} (pid ${state.pid}, database ${state.dbPath})`
-                              : `A local org was started at ${state.instanceUrl} (pid ${state.pid}) but does not answer.`
-                );
-                return state && !answers ? 1 : 0;
-            });
-        });
+        .option('--state-file <file>', STATE_FILE_HELP, DEFAULT_STATE_FILE)
+        .action(async (opts: StateFileOptions, command: Command) =>
+            execute(command, {
+                run: () => localOrgStatus(opts),
+                render: renderLocalOrgStatus,
+                exitCode: (r) => (r.status === 'not-answering' ? 1 : 0)
+            })
+        );
+}
 
+function registerStop(cmd: Command): void {
     cmd.command('stop')
         .description('Stop the local org started with local-org start.')
-        .option(
-            '--state-file <file>',
-            'state file written by local-org start',
-            DEFAULT_STATE_FILE
-        )
-        .action(async (opts: { stateFile: string }, command: Command) => {
-            await runCommand(command, async (out) => {
-                const { checkOrg, readState, removeState } = localOrgConnect();
-                const state = readState(opts.stateFile);
-                if (!state) {
-                    out.result(
-                        { status: 'stopped' },
-                        () => 'No local org runs.'
-                    );
-                    return 0;
-                }
-                try {
-                    process.kill(state.pid, 'SIGTERM');
-                } catch (err) {
-                    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
-                        throw err;
-                    removeState(opts.stateFile, state.pid);
-                }
-                for (
-                    let i = 0;
-                    i < 50 &&
-                    (await checkOrg(state.instanceUrl, state.accessToken, 200));
-                    i++
-                ) {
-                    await new Promise((r) => setTimeout(r, 100));
-                }
-                out.result(
-                    { status: 'stopped', pid: state.pid },
-                    () => `Stopped the local org (pid ${state.pid}).`
-                );
-                return 0;
-            });
-        });
+        .option('--state-file <file>', STATE_FILE_HELP, DEFAULT_STATE_FILE)
+        .action(async (opts: StateFileOptions, command: Command) =>
+            execute(command, {
+                run: () => localOrgStop(opts),
+                render: renderStop
+            })
+        );
+}
+
+export function register(program: Command): void {
+    const cmd = program
+        .command('local-org')
+        .description(summaryOf('local-org'));
+    registerStart(cmd);
+    registerUser(cmd);
+    registerStatus(cmd);
+    registerStop(cmd);
 }
 
 /** Creates a user in the running local org (admin route) or in its database file. */
-async function createLocalUser(opts: {
-    username: string;
-    profile: string;
-    lastName?: string;
-    db: string;
-    stateFile: string;
-}): Promise<{ id: string; username: string; accessToken: string }> {
+async function createLocalUser(opts: UserOptions): Promise<LocalUserResult> {
     const org = await localOrgConnect().resolveLocalOrg({
         dbPath: opts.db,
         stateFile: opts.stateFile
@@ -429,7 +470,7 @@ async function createLocalUser(opts: {
                 { exitCode: 1 }
             );
         }
-        return body as { id: string; username: string; accessToken: string };
+        return body as LocalUserResult;
     } catch (err) {
         if (err instanceof OptoutError) throw err;
         const e = err as { error?: { statusCode?: string; message?: string } };

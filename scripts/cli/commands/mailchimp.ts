@@ -8,7 +8,6 @@
  * (Mailchimp kept failing) exits 3, like a partial sync.
  */
 import type { Command } from 'commander';
-import { OptoutError } from '../../model/errors';
 import { MailchimpClient } from '../../mailchimp/client';
 import { mailchimpConfig } from '../../mailchimp/config';
 import {
@@ -19,29 +18,84 @@ import {
 } from '../../mailchimp/job';
 import type { PullResult } from '../../mailchimp/pull';
 import type { PushResult } from '../../mailchimp/push';
-import { checkWebhookUrl, registerWebhooks } from '../../mailchimp/webhooks';
+import {
+    checkWebhookUrl,
+    registerWebhooks,
+    type WebhookRegistration
+} from '../../mailchimp/webhooks';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
+import type { Output } from '../output';
 import {
     addLedgerOption,
     parseAudienceOption,
+    parseBatchThreshold,
+    parseHost,
+    parsePort,
     resolveLedgerPath,
     withLedger,
     type LedgerOptions
 } from '../options';
-import { renderTable } from '../table';
+import {
+    renderLocalMailchimpRunning,
+    renderLocalMailchimpStopped,
+    renderPull,
+    renderPush,
+    renderWebhooks
+} from '../render/mailchimp';
 import { localMailchimpServer } from '../tools';
 import { waitForStopSignal } from '../../scheduler/signals';
 
-interface ConnectorOptions extends LedgerOptions {
+export interface ConnectorOptions extends LedgerOptions {
     audience?: string[];
+}
+
+export interface PushOptions extends ConnectorOptions {
+    batchThreshold: string;
+}
+
+export interface LocalStartOptions {
+    port: string;
+    host: string;
+    db: string;
+    list?: string[];
+    faults?: string;
+}
+
+export interface WebhookOptions {
+    url: string;
+    audience?: string[];
+}
+
+/** `--json` result of `optout mailchimp pull`. */
+export type MailchimpPullResult = PullResult & { ledger: string };
+/** `--json` result of `optout mailchimp push` (exit 3 when some were left for the next run). */
+export type MailchimpPushResult = PushResult & { ledger: string };
+/** `--json` result of `optout mailchimp webhook`. */
+export interface MailchimpWebhookResult {
+    url: string;
+    audiences: WebhookRegistration[];
+}
+/** The event line of `optout mailchimp local start`. */
+export interface LocalMailchimpRunning {
+    event: 'running';
+    apiUrl: string;
+    apiKey: string;
+    dbPath: string;
+    audiences: { name: string; id: string }[];
+}
+/** `--json` result of `optout mailchimp local start`, once stopped. */
+export interface LocalMailchimpStopped {
+    status: 'stopped';
+    apiUrl: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
     return [...previous, value];
 }
 
-function prepare(opts: ConnectorOptions): {
+/** The client (MAILCHIMP_API_KEY checked) and the audiences asked for. */
+function prepare(opts: { audience?: string[] }): {
     client: MailchimpClient;
     wanted: string[];
 } {
@@ -50,138 +104,124 @@ function prepare(opts: ConnectorOptions): {
     return { client: new MailchimpClient(config), wanted };
 }
 
-function renderPull(r: PullResult): string {
-    const rows = r.audiences.map((a) => [
-        a.listId,
-        a.name,
-        String(a.read),
-        String(a.changed),
-        String(a.unsubscribes),
-        String(a.skipped.length),
-        a.cursorAfter ?? ''
-    ]);
-    const skipped = r.audiences.flatMap((a) =>
-        a.skipped.map((s) => `  ${a.listId} ${s.email}: ${s.reason}`)
+/** Audiences and the members changed since the last pull, into the ledger. */
+export async function mailchimpPull(
+    opts: ConnectorOptions
+): Promise<MailchimpPullResult> {
+    const { client, wanted } = prepare(opts);
+    const ledger = resolveLedgerPath(opts.ledger);
+    const lists = await listsFor(client, wanted);
+    const result = await withLedger(opts, (l) => runPull(l, client, lists));
+    return { ...result, ledger };
+}
+
+/** Every ledger unsubscribe Mailchimp has not got, sent as "unsubscribed". */
+export async function mailchimpPush(
+    opts: PushOptions
+): Promise<MailchimpPushResult> {
+    const threshold = parseBatchThreshold(opts.batchThreshold);
+    const { client, wanted } = prepare(opts);
+    const ledger = resolveLedgerPath(opts.ledger);
+    const lists = await listsFor(client, wanted);
+    const result = await withLedger(opts, (l) =>
+        runPush(l, client, lists, threshold)
     );
-    return [
-        `Pulled ${r.audiences.length} audience(s) from Mailchimp (${r.requests} request(s)).`,
-        renderTable(
-            [
-                'Audience',
-                'Name',
-                'Read',
-                'Changed',
-                'Unsubscribes',
-                'Skipped',
-                'Cursor'
-            ],
-            rows
-        ),
-        ...(skipped.length ? ['Members not taken:', ...skipped] : [])
-    ].join('\n');
+    return { ...result, ledger };
 }
 
-function renderPush(r: PushResult): string {
-    if (r.pending === 0)
-        return 'Nothing to push: Mailchimp has every unsubscribe of the ledger.';
-    return [
-        `Sent ${r.pending} unsubscribe(s) to Mailchimp${r.mode === 'batch' ? ` in ${r.batches.length} batch operation(s)` : ''}: ` +
-            `${r.delivered} delivered, ${r.skipped.length} skipped, ${r.failed.length} left for the next run (${r.requests} request(s)).`,
-        ...r.skipped.map(
-            (s) => `  skipped ${s.email} in ${s.listId}: ${s.reason}`
-        ),
-        ...r.failed.map(
-            (s) => `  not sent ${s.email} to ${s.listId}: ${s.reason}`
-        )
-    ].join('\n');
+/** Registers the audience webhook that sends changes to `optout serve`. */
+export async function mailchimpWebhook(
+    opts: WebhookOptions
+): Promise<MailchimpWebhookResult> {
+    const url = checkWebhookUrl(opts.url);
+    const { client, wanted } = prepare(opts);
+    const lists = await listsFor(client, wanted);
+    const audiences = await registerWebhooks(client, lists, url).catch(
+        (e: unknown) => {
+            throw connectorError(e);
+        }
+    );
+    return { url, audiences };
 }
 
-export const register: CommandModule = (program: Command) => {
-    const cmd = program
-        .command('mailchimp')
-        .description(summaryOf('mailchimp'));
+/** Runs the local Mailchimp until SIGINT/SIGTERM (its address an event line). */
+export async function localMailchimp(
+    opts: LocalStartOptions,
+    out: Output
+): Promise<LocalMailchimpStopped> {
+    const port = parsePort(opts.port);
+    const host = parseHost(opts.host);
+    // A development tool: loaded only when this command runs, never at the product's start.
+    const mc = await localMailchimpServer().startLocalMailchimp({
+        port,
+        host,
+        dbPath: opts.db,
+        faults: opts.faults
+    });
+    const audiences = (opts.list ?? []).map((name) => ({
+        name,
+        id: mc.admin.listsByName(name) ?? mc.admin.createList(name).id
+    }));
+    const running: LocalMailchimpRunning = {
+        event: 'running',
+        apiUrl: mc.apiUrl,
+        apiKey: mc.apiKey,
+        dbPath: mc.dbPath,
+        audiences
+    };
+    out.event(
+        { ...running },
+        renderLocalMailchimpRunning(running, mc.baseUrl, out.columns)
+    );
+    const signal = waitForStopSignal(() => undefined);
+    await signal.stopped;
+    signal.dispose();
+    await mc.close();
+    return { status: 'stopped', apiUrl: mc.apiUrl };
+}
 
+const AUDIENCE_HELP = 'only this audience (Mailchimp list id); repeatable';
+
+function registerPull(cmd: Command): void {
     addLedgerOption(
         cmd
             .command('pull')
             .description(
                 'Audiences and the members changed since the last pull into the ledger (first run: everything)'
             )
-            .option(
-                '--audience <id>',
-                'only this audience (Mailchimp list id); repeatable',
-                collect
-            )
+            .option('--audience <id>', AUDIENCE_HELP, collect)
     ).action(async (opts: ConnectorOptions, sub: Command) =>
-        runCommand(sub, async (out) => {
-            const { client, wanted } = prepare(opts);
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            const lists = await listsFor(client, wanted);
-            return withLedger(opts, async (ledger) => {
-                const result = await runPull(ledger, client, lists);
-                out.result({ ...result, ledger: ledgerPath }, () =>
-                    renderPull(result)
-                );
-                return 0;
-            });
-        })
+        execute(sub, { run: () => mailchimpPull(opts), render: renderPull })
     );
+}
 
+function registerPush(cmd: Command): void {
     addLedgerOption(
         cmd
             .command('push')
             .description(
                 'Every ledger unsubscribe Mailchimp has not got, as "unsubscribed" (never subscribes anyone)'
             )
-            .option(
-                '--audience <id>',
-                'only this audience (Mailchimp list id); repeatable',
-                collect
-            )
+            .option('--audience <id>', AUDIENCE_HELP, collect)
             .option(
                 '--batch-threshold <n>',
                 'use a batch operation above this many unsubscribes',
                 '100'
             )
-    ).action(
-        async (
-            opts: ConnectorOptions & { batchThreshold: string },
-            sub: Command
-        ) =>
-            runCommand(sub, async (out) => {
-                const threshold = Number(opts.batchThreshold);
-                if (!Number.isInteger(threshold) || threshold < 0)
-                    throw new OptoutError(
-                        'BAD_ARGUMENT',
-                        `--batch-threshold '${opts.batchThreshold}' is not a whole number; nothing was done.`,
-                        {
-                            exitCode: 2
-                        }
-                    );
-                const { client, wanted } = prepare(opts);
-                const ledgerPath = resolveLedgerPath(opts.ledger);
-                const lists = await listsFor(client, wanted);
-                return withLedger(opts, async (ledger) => {
-                    const result = await runPush(
-                        ledger,
-                        client,
-                        lists,
-                        threshold
-                    );
-                    out.result({ ...result, ledger: ledgerPath }, () =>
-                        renderPush(result)
-                    );
-                    return result.failed.length > 0 ? 3 : 0;
-                });
-            })
+    ).action(async (opts: PushOptions, sub: Command) =>
+        execute(sub, {
+            run: () => mailchimpPush(opts),
+            render: renderPush,
+            exitCode: (r) => (r.failed.length > 0 ? 3 : 0)
+        })
     );
+}
 
-    const local = cmd
-        .command('local')
+function registerLocal(cmd: Command): void {
+    cmd.command('local')
         .description(
             'The local Mailchimp (development and tests): the Marketing API 3.0 resources the connector uses, on SQLite'
-        );
-    local
+        )
         .command('start')
         .description(
             'Start the local Mailchimp in the foreground (stop with Ctrl-C); prints MAILCHIMP_API_URL and MAILCHIMP_API_KEY'
@@ -202,70 +242,15 @@ export const register: CommandModule = (program: Command) => {
             '--faults <spec>',
             'fault injection, e.g. 429:0.1,503:next=2 (see scripts/tools/local-mailchimp/README.md)'
         )
-        .action(
-            async (
-                opts: {
-                    port: string;
-                    host: string;
-                    db: string;
-                    list?: string[];
-                    faults?: string;
-                },
-                sub: Command
-            ) =>
-                runCommand(sub, async (out) => {
-                    const port = Number(opts.port);
-                    if (!Number.isInteger(port) || port < 0 || port > 65535)
-                        throw new OptoutError(
-                            'BAD_ARGUMENT',
-                            `--port must be an integer from 0 to 65535, got '${opts.port}'`,
-                            { exitCode: 2 }
-                        );
-                    // A development tool: loaded only when this command runs, never at
-                    // the product's start.
-                    const mc = await localMailchimpServer().startLocalMailchimp(
-                        {
-                            port,
-                            host: opts.host,
-                            dbPath: opts.db,
-                            faults: opts.faults
-                        }
-                    );
-                    const audiences = (opts.list ?? []).map((name) => ({
-                        name,
-                        id:
-                            mc.admin.listsByName(name) ??
-                            mc.admin.createList(name).id
-                    }));
-                    out.event(
-                        {
-                            event: 'running',
-                            apiUrl: mc.apiUrl,
-                            apiKey: mc.apiKey,
-                            dbPath: mc.dbPath,
-                            audiences
-                        },
-                        [
-                            `Local Mailchimp running at ${mc.baseUrl} (data: ${mc.dbPath}); stop with Ctrl-C`,
-                            ...audiences.map(
-                                (a) => `  audience ${a.name}: ${a.id}`
-                            ),
-                            `export MAILCHIMP_API_URL=${mc.apiUrl}`,
-                            `export MAILCHIMP_API_KEY=${mc.apiKey}`
-                        ].join('\n')
-                    );
-                    const signal = waitForStopSignal(() => undefined);
-                    await signal.stopped;
-                    signal.dispose();
-                    await mc.close();
-                    out.result(
-                        { status: 'stopped', apiUrl: mc.apiUrl },
-                        () => 'Local Mailchimp stopped.'
-                    );
-                    return 0;
-                })
+        .action(async (opts: LocalStartOptions, sub: Command) =>
+            execute(sub, {
+                run: (out) => localMailchimp(opts, out),
+                render: renderLocalMailchimpStopped
+            })
         );
+}
 
+function registerWebhook(cmd: Command): void {
     cmd.command('webhook')
         .description(
             'Register the audience webhook that sends Mailchimp changes to optout serve'
@@ -274,40 +259,21 @@ export const register: CommandModule = (program: Command) => {
             '--url <url>',
             'the public URL of optout serve: https://HOST/mailchimp?secret=SECRET'
         )
-        .option(
-            '--audience <id>',
-            'only this audience (Mailchimp list id); repeatable',
-            collect
-        )
-        .action(
-            async (opts: { url: string; audience?: string[] }, sub: Command) =>
-                runCommand(sub, async (out) => {
-                    const url = checkWebhookUrl(opts.url);
-                    const { client, wanted } = prepare(opts);
-                    const lists = await listsFor(client, wanted);
-                    const registered = await registerWebhooks(
-                        client,
-                        lists,
-                        url
-                    ).catch((e: unknown) => {
-                        throw connectorError(e);
-                    });
-                    out.result({ url, audiences: registered }, () =>
-                        registered.length === 0
-                            ? 'This Mailchimp account has no audience.'
-                            : renderTable(
-                                  ['Audience', 'Name', 'Webhook', 'Outcome'],
-                                  registered.map((r) => [
-                                      r.listId,
-                                      r.name,
-                                      r.webhookId,
-                                      r.outcome === 'already'
-                                          ? 'already registered'
-                                          : 'registered'
-                                  ])
-                              )
-                    );
-                    return 0;
-                })
+        .option('--audience <id>', AUDIENCE_HELP, collect)
+        .action(async (opts: WebhookOptions, sub: Command) =>
+            execute(sub, {
+                run: () => mailchimpWebhook(opts),
+                render: renderWebhooks
+            })
         );
+}
+
+export const register: CommandModule = (program: Command) => {
+    const cmd = program
+        .command('mailchimp')
+        .description(summaryOf('mailchimp'));
+    registerPull(cmd);
+    registerPush(cmd);
+    registerLocal(cmd);
+    registerWebhook(cmd);
 };

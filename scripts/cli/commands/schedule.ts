@@ -18,19 +18,19 @@ import {
     DEFAULT_TIMEZONE,
     Scheduler,
     checkConfig,
-    describeRun,
-    formatDuration,
-    localTime,
     schedulePlan,
     summarizeResult,
+    type ScheduleConfig,
     type SchedulePlan,
     type SchedulerEvent
 } from '../../scheduler';
 import { waitForStopSignal } from '../../scheduler/signals';
 import { mailchimpConfig, mailchimpConfigured } from '../../mailchimp/config';
-import { MailchimpSchedule, type ConnectorEvent } from '../../mailchimp/job';
+import type { MailchimpConfig } from '../../mailchimp/config';
+import { MailchimpSchedule } from '../../mailchimp/job';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
+import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
@@ -38,9 +38,14 @@ import {
     parseDuration,
     type LedgerOptions
 } from '../options';
-import { renderTable } from '../table';
+import {
+    eventText,
+    mailchimpLine,
+    renderSchedule,
+    renderStarted
+} from '../render/schedule';
 
-interface ScheduleOptions extends LedgerOptions {
+export interface ScheduleOptions extends LedgerOptions {
     targetOrg: string;
     hourly: string;
     nightly: string;
@@ -49,69 +54,218 @@ interface ScheduleOptions extends LedgerOptions {
     dryRun?: boolean;
 }
 
-function renderPlan(plan: SchedulePlan): string {
-    return renderTable(
-        ['Job', 'Schedule', 'Next runs'],
-        [
-            ...plan.jobs.map((j) => [
-                j.job,
-                `${j.cron} (${j.timezone})`,
-                j.nextLocal.join('\n')
-            ]),
-            [
-                'push',
-                `every ${plan.push.every} while unsubscribes are pending`,
-                ''
-            ]
-        ]
-    );
+/** The options of `optout schedule`, checked. */
+export interface ScheduleSettings {
+    targetOrg: string;
+    config: ScheduleConfig;
+    /** Set when MAILCHIMP_API_KEY is: the hourly cron also pulls and pushes. */
+    mailchimp: MailchimpConfig | null;
+    ledgerPath: string;
+    plan: SchedulePlan;
 }
 
-/** One line per hourly Mailchimp pull and push. */
-export function mailchimpLine(e: ConnectorEvent): string {
-    if (e.event === 'mailchimp_failed')
-        return `${e.at} Mailchimp failed: ${e.error.message}`;
-    const changed = e.pull.audiences.reduce((n, a) => n + a.changed, 0);
-    return `${e.at} Mailchimp: pulled ${changed} change(s) from ${e.pull.audiences.length} audience(s); pushed ${e.push.delivered} unsubscribe(s), ${e.push.skipped.length} skipped, ${e.push.failed.length} left for the next run.`;
+/** `--dry-run`: the plan, nothing run. */
+export type SchedulePlanResult = {
+    status: 'plan';
+    targetOrg: string;
+    ledger: string;
+} & SchedulePlan;
+
+/** Once stopped by a signal. */
+export interface ScheduleStopped {
+    stopped: true;
+    signal: NodeJS.Signals;
+    at: string;
 }
 
-/** One line per scheduler event. */
-export function eventLine(
-    e: SchedulerEvent,
-    timezone: string
-): {
-    json: Record<string, unknown>;
-    text: string;
-} {
-    const next = e.next ? ` — next ${localTime(e.next, timezone)}` : '';
+/** The `--json` result of `optout schedule`. */
+export type ScheduleResult = SchedulePlanResult | ScheduleStopped;
+
+/** The first event line: what is scheduled, and a note when nightly is off. */
+export type StartedEvent = {
+    event: 'started';
+    targetOrg: string;
+    ledger: string;
+    pid: number;
+    note?: string;
+} & SchedulePlan;
+
+/** A scheduler event as its JSON line. */
+export function eventJson(e: SchedulerEvent): Record<string, unknown> {
     if (e.event === 'run')
         return {
-            json: {
-                event: 'run',
-                trigger: e.trigger,
-                at: e.at,
-                next: e.next,
-                ...summarizeResult(e.result)
-            },
-            text: `${e.at} ${describeRun(e.result)}${e.job === 'push' ? '' : next}`
+            event: 'run',
+            trigger: e.trigger,
+            at: e.at,
+            next: e.next,
+            ...summarizeResult(e.result)
         };
     if (e.event === 'failed')
         return {
-            json: {
-                event: 'failed',
-                job: e.job,
-                trigger: e.trigger,
-                at: e.at,
-                next: e.next,
-                error: e.error,
-                ...(e.result ? { runId: e.result.runId } : {})
-            },
-            text: `${e.at} ${e.job} failed: ${e.error.message}${e.error.actions.length ? ` (try: ${e.error.actions[0]})` : ''}${next}`
+            event: 'failed',
+            job: e.job,
+            trigger: e.trigger,
+            at: e.at,
+            next: e.next,
+            error: e.error,
+            ...(e.result ? { runId: e.result.runId } : {})
         };
+    return { ...e };
+}
+
+/** Every option checked (a bad cron, zone, interval or Mailchimp key is a usage error). */
+export function checkScheduleOptions(opts: ScheduleOptions): ScheduleSettings {
+    const targetOrg = requireText(
+        opts.targetOrg,
+        '--target-org',
+        'Give an org alias, a username or "local"'
+    );
+    const config = checkConfig({
+        hourly: opts.hourly,
+        nightly: opts.nightly,
+        timezone: opts.timezone,
+        pushIntervalMs: parseDuration(opts.pushInterval, '--push-interval', {
+            minMs: 1000,
+            maxMs: 3_600_000
+        })
+    });
     return {
-        json: { ...e },
-        text: `${e.at} ${e.job} busy: ${e.message}${next}`
+        targetOrg,
+        config,
+        mailchimp: mailchimpConfigured() ? mailchimpConfig() : null,
+        ledgerPath: resolveLedgerPath(opts.ledger),
+        plan: schedulePlan(config)
     };
+}
+
+/** A note when the org has nightly sync off (said once here; each run says it too). */
+async function nightlyNote(
+    org: OrgClient,
+    targetOrg: string,
+    out: Output
+): Promise<string | undefined> {
+    try {
+        const { settings } = await readSettings(org);
+        if (!settings.nightlySyncEnabled)
+            return `Nightly sync is off in ${targetOrg}: nightly runs are skipped until it is on (optout settings set --target-org ${targetOrg} --nightly-sync on).`;
+    } catch (err) {
+        // The jobs report it with its fix on every run; say it once here.
+        out.log('warn', `Cannot read the sync settings: ${errorMessage(err)}`);
+    }
+    return undefined;
+}
+
+/** The scheduler, and with MAILCHIMP_API_KEY the Mailchimp jobs, started; events streamed. */
+function startJobs(
+    s: ScheduleSettings,
+    ledger: Ledger,
+    org: OrgClient,
+    out: Output
+): { scheduler: Scheduler; mailchimpJobs: MailchimpSchedule | null } {
+    const scheduler = new Scheduler({
+        ledger,
+        org,
+        config: s.config,
+        log: (level, message) => out.log(level, message),
+        onEvent: (e) => out.event(eventJson(e), eventText(e, s.config.timezone))
+    });
+    scheduler.start();
+    const mailchimpJobs =
+        s.mailchimp &&
+        new MailchimpSchedule({
+            ledger,
+            config: s.mailchimp,
+            cron: s.config.hourly,
+            timezone: s.config.timezone,
+            onEvent: (e) => out.event(e, mailchimpLine(e))
+        });
+    if (mailchimpJobs) {
+        mailchimpJobs.start();
+        out.log(
+            'info',
+            `Mailchimp (${s.mailchimp?.apiUrl}): pull and push on the hourly schedule.`
+        );
+    }
+    return { scheduler, mailchimpJobs };
+}
+
+/**
+ * Waits for SIGINT/SIGTERM, then lets the runs in progress finish (a second signal
+ * aborts them); returns the signal.
+ */
+async function waitForStop(
+    jobs: ReturnType<typeof startJobs>,
+    out: Output
+): Promise<NodeJS.Signals> {
+    const { scheduler, mailchimpJobs } = jobs;
+    const stop = waitForStopSignal(() => {
+        out.log(
+            'warn',
+            'Stopping now: runs in progress end deferred; their work is left for the next run.'
+        );
+        scheduler.abortNow();
+    });
+    const signal = await stop.stopped;
+    const busy = scheduler.busy;
+    out.log(
+        'info',
+        `${signal}: no new runs${busy.length ? `; waiting for ${busy.join(', ')} to finish (Ctrl-C again to stop at once)` : ''}.`
+    );
+    await scheduler.stop({ timeoutMs: 60_000 });
+    await mailchimpJobs?.stop();
+    stop.dispose();
+    return signal;
+}
+
+/** Opens the ledger and the org, runs the schedule until a signal, closes both. */
+async function runSchedule(
+    s: ScheduleSettings,
+    out: Output
+): Promise<ScheduleStopped> {
+    const ledger = Ledger.open(s.ledgerPath);
+    let org: OrgClient | undefined;
+    try {
+        org = await openOrg(s.targetOrg, {
+            log: (level, message) => out.log(level, message)
+        });
+        const note = await nightlyNote(org, s.targetOrg, out);
+        const started: StartedEvent = {
+            event: 'started',
+            targetOrg: s.targetOrg,
+            ledger: s.ledgerPath,
+            pid: process.pid,
+            ...s.plan,
+            ...(note ? { note } : {})
+        };
+        out.event({ ...started }, renderStarted(started, out.columns));
+        const signal = await waitForStop(startJobs(s, ledger, org, out), out);
+        return { stopped: true, signal, at: new Date().toISOString() };
+    } catch (err) {
+        throw err instanceof OptoutError
+            ? err
+            : new OptoutError('SCHEDULE_FAILED', errorMessage(err), {
+                  cause: err
+              });
+    } finally {
+        await org?.close().catch(() => undefined);
+        ledger.close();
+    }
+}
+
+/** The plan with `--dry-run` (nothing opened); else the schedule until stopped. */
+export async function schedule(
+    opts: ScheduleOptions,
+    out: Output
+): Promise<ScheduleResult> {
+    const s = checkScheduleOptions(opts);
+    if (opts.dryRun)
+        return {
+            status: 'plan',
+            targetOrg: s.targetOrg,
+            ledger: s.ledgerPath,
+            ...s.plan
+        };
+    return runSchedule(s, out);
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -148,128 +302,9 @@ export const register: CommandModule = (program: Command) => {
                 'print the schedule with its next run times and exit (runs nothing, connects to nothing)'
             )
     ).action(async (opts: ScheduleOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const targetOrg = requireText(
-                opts.targetOrg,
-                '--target-org',
-                'Give an org alias, a username or "local"'
-            );
-            const config = checkConfig({
-                hourly: opts.hourly,
-                nightly: opts.nightly,
-                timezone: opts.timezone,
-                pushIntervalMs: parseDuration(
-                    opts.pushInterval,
-                    '--push-interval',
-                    { minMs: 1000, maxMs: 3_600_000 }
-                )
-            });
-            // With MAILCHIMP_API_KEY set, the hourly cron also pulls from and pushes
-            // to Mailchimp; a bad key is a usage error before anything starts.
-            const mailchimp = mailchimpConfigured() ? mailchimpConfig() : null;
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            const plan = schedulePlan(config);
-            if (opts.dryRun) {
-                out.result(
-                    { status: 'plan', targetOrg, ledger: ledgerPath, ...plan },
-                    () =>
-                        `Schedule for ${targetOrg} (ledger ${ledgerPath}); nothing runs with --dry-run.\n${renderPlan(plan)}`
-                );
-                return 0;
-            }
-
-            const ledger = Ledger.open(ledgerPath);
-            let org: OrgClient | undefined;
-            try {
-                org = await openOrg(targetOrg, {
-                    log: (level, message) => out.log(level, message)
-                });
-                let nightlyNote = '';
-                try {
-                    const { settings } = await readSettings(org);
-                    if (!settings.nightlySyncEnabled)
-                        nightlyNote = `Nightly sync is off in ${targetOrg}: nightly runs are skipped until it is on (optout settings set --target-org ${targetOrg} --nightly-sync on).`;
-                } catch (err) {
-                    // The jobs report it with its fix on every run; say it once here.
-                    out.log(
-                        'warn',
-                        `Cannot read the sync settings: ${errorMessage(err)}`
-                    );
-                }
-                const scheduler = new Scheduler({
-                    ledger,
-                    org,
-                    config,
-                    log: (level, message) => out.log(level, message),
-                    onEvent: (e) => {
-                        const line = eventLine(e, config.timezone);
-                        out.event(line.json, line.text);
-                    }
-                });
-                out.event(
-                    {
-                        event: 'started',
-                        targetOrg,
-                        ledger: ledgerPath,
-                        pid: process.pid,
-                        ...plan,
-                        ...(nightlyNote ? { note: nightlyNote } : {})
-                    },
-                    [
-                        `Scheduling ${targetOrg} (ledger ${ledgerPath}, pid ${process.pid}); pending unsubscribes pushed every ${formatDuration(config.pushIntervalMs)}.`,
-                        renderPlan(plan),
-                        ...(nightlyNote ? [nightlyNote] : []),
-                        'Press Ctrl-C to stop.'
-                    ].join('\n')
-                );
-                scheduler.start();
-                const mailchimpJobs =
-                    mailchimp &&
-                    new MailchimpSchedule({
-                        ledger,
-                        config: mailchimp,
-                        cron: config.hourly,
-                        timezone: config.timezone,
-                        onEvent: (e) => out.event(e, mailchimpLine(e))
-                    });
-                if (mailchimpJobs) {
-                    mailchimpJobs.start();
-                    out.log(
-                        'info',
-                        `Mailchimp (${mailchimp.apiUrl}): pull and push on the hourly schedule.`
-                    );
-                }
-                const stop = waitForStopSignal(() => {
-                    out.log(
-                        'warn',
-                        'Stopping now: runs in progress end deferred; their work is left for the next run.'
-                    );
-                    scheduler.abortNow();
-                });
-                const signal = await stop.stopped;
-                const busy = scheduler.busy;
-                out.log(
-                    'info',
-                    `${signal}: no new runs${busy.length ? `; waiting for ${busy.join(', ')} to finish (Ctrl-C again to stop at once)` : ''}.`
-                );
-                await scheduler.stop({ timeoutMs: 60_000 });
-                await mailchimpJobs?.stop();
-                stop.dispose();
-                out.result(
-                    { stopped: true, signal, at: new Date().toISOString() },
-                    () => 'Stopped.'
-                );
-                return 0;
-            } catch (err) {
-                throw err instanceof OptoutError
-                    ? err
-                    : new OptoutError('SCHEDULE_FAILED', errorMessage(err), {
-                          cause: err
-                      });
-            } finally {
-                await org?.close().catch(() => undefined);
-                ledger.close();
-            }
+        execute(cmd, {
+            run: (out) => schedule(opts, out),
+            render: renderSchedule
         })
     );
 };

@@ -20,6 +20,7 @@ import {
     parseSize,
     resolveSecret,
     startWebhook,
+    type Rate,
     type Webhook
 } from '../../webhook';
 import { preflight } from '../../webhook/service';
@@ -29,10 +30,11 @@ import {
     parseNotifyUrls,
     resolveNotifySecret
 } from '../../webhook/notify';
-import { describeRun, summarizeResult } from '../../scheduler/format';
+import { summarizeResult } from '../../scheduler/format';
 import { waitForStopSignal } from '../../scheduler/signals';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
+import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
@@ -44,8 +46,14 @@ import {
     parseMaxItems,
     parseDuration
 } from '../options';
+import {
+    renderListening,
+    renderNotify,
+    renderPush,
+    renderServe
+} from '../render/serve';
 
-interface ServeOptions extends LedgerOptions {
+export interface ServeOptions extends LedgerOptions {
     targetOrg: string;
     host: string;
     port: string;
@@ -58,12 +66,309 @@ interface ServeOptions extends LedgerOptions {
     notify: string[];
 }
 
+/** The options of `optout serve`, checked. */
+export interface ServeSettings {
+    targetOrg: string;
+    secret: string;
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    rate: Rate;
+    maxItems: number;
+    maxDelayMs: number;
+    audiences: [string, string][];
+    notifyUrls: string[];
+    notifySecret?: string;
+    ledgerPath: string;
+}
+
+/** The first event line: where the webhook listens and for whom. */
+export interface ListeningEvent {
+    event: 'listening';
+    url: string;
+    targetOrg: string;
+    ledger: string;
+    optOutField: string;
+    nightlySyncEnabled: boolean;
+    endpoints: Record<
+        'mailchimp' | 'unsubscribes' | 'health' | 'suppressions',
+        string
+    >;
+    notify: string[];
+    pending: number;
+}
+
+/** The `--json` result of `optout serve`, once stopped: its totals. */
+export interface ServeResult {
+    stopped: true;
+    requests: number;
+    accepted: number;
+    refused: number;
+    unsubscribesRecorded: number;
+    pushes: number;
+    delivered: number;
+    apiRequests: number;
+    pending: number;
+}
+
+/** What runs while the command serves. */
+interface Serving {
+    webhook: Webhook;
+    notify?: NotifyLoop;
+}
+
 function collect(value: string, previous: string[]): string[] {
     return [...previous, value];
 }
 
 function isLoopback(host: string): boolean {
     return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Every option checked, before anything opens. */
+export function checkServeOptions(opts: ServeOptions): ServeSettings {
+    const targetOrg = requireText(
+        opts.targetOrg,
+        '--target-org',
+        'Give an org alias, a username or "local"'
+    );
+    const secret = resolveSecret(opts.secret);
+    const host = parseHost(opts.host);
+    const port = parsePort(opts.port);
+    const maxBodyBytes = parseSize(opts.maxBody);
+    const rate = parseRate(opts.rate);
+    const maxItems = parseMaxItems(opts.maxItems);
+    const maxDelayMs = parseDuration(opts.pushDelay, '--push-delay', {
+        minMs: 0,
+        maxMs: 60_000
+    });
+    const audiences = parseAudienceSpecs(opts.audience);
+    const notifyUrls = parseNotifyUrls(opts.notify);
+    const notifySecret = notifyUrls.length ? resolveNotifySecret() : undefined;
+    return {
+        targetOrg,
+        secret,
+        host,
+        port,
+        maxBodyBytes,
+        rate,
+        maxItems,
+        maxDelayMs,
+        audiences,
+        notifyUrls,
+        ...(notifySecret ? { notifySecret } : {}),
+        ledgerPath: resolveLedgerPath(opts.ledger)
+    };
+}
+
+/** A listen error as the person can act on it. */
+function listenError(err: unknown, s: ServeSettings): unknown {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+        return new OptoutError(
+            'PORT_IN_USE',
+            `Port ${s.port} on ${s.host} is already in use.`,
+            {
+                actions: [
+                    'Pick another with --port, or --port 0 for any free port'
+                ]
+            }
+        );
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+        return new OptoutError(
+            'BAD_HOST',
+            `Cannot listen on ${s.host}: no such interface here.`,
+            {
+                actions: [
+                    'Use 127.0.0.1 (default), 0.0.0.0 (all interfaces) or an address of this machine'
+                ]
+            }
+        );
+    return err;
+}
+
+/** Starts the webhook (each push an event line) and, with --notify, the notifications. */
+async function startServing(
+    s: ServeSettings,
+    ledger: Ledger,
+    org: OrgClient,
+    out: Output
+): Promise<Serving> {
+    let webhook: Webhook;
+    try {
+        webhook = await startWebhook({
+            ledger,
+            org,
+            secret: s.secret,
+            host: s.host,
+            port: s.port,
+            maxBodyBytes: s.maxBodyBytes,
+            rate: s.rate,
+            maxItems: s.maxItems,
+            push: { maxDelayMs: s.maxDelayMs },
+            log: (level, message) => out.log(level, message),
+            onPush: (run) => {
+                const at = new Date().toISOString();
+                out.event(
+                    run.result
+                        ? {
+                              event: 'push',
+                              at,
+                              stillPending: run.stillPending,
+                              ...summarizeResult(run.result)
+                          }
+                        : {
+                              event: 'push',
+                              at,
+                              status: 'failed',
+                              error: run.error,
+                              stillPending: run.stillPending
+                          },
+                    renderPush(run, at)
+                );
+            }
+        });
+    } catch (err) {
+        throw listenError(err, s);
+    }
+    const notify = s.notifySecret
+        ? new NotifyLoop({
+              ledger,
+              urls: s.notifyUrls,
+              secret: s.notifySecret,
+              log: (level, message) => out.log(level, message),
+              onAttempt: (a) => {
+                  const at = new Date().toISOString();
+                  out.event(
+                      {
+                          event: a.delivered
+                              ? 'notify_delivered'
+                              : 'notify_failed',
+                          at,
+                          ...a
+                      },
+                      renderNotify(a, at)
+                  );
+              }
+          })
+        : undefined;
+    return { webhook, ...(notify ? { notify } : {}) };
+}
+
+/** The `listening` event: the URLs to give Mailchimp and the other callers. */
+function listening(
+    s: ServeSettings,
+    url: string,
+    checked: Awaited<ReturnType<typeof preflight>>,
+    pending: number
+): ListeningEvent {
+    return {
+        event: 'listening',
+        url,
+        targetOrg: s.targetOrg,
+        ledger: s.ledgerPath,
+        optOutField: checked.field,
+        nightlySyncEnabled: checked.settings.nightlySyncEnabled,
+        endpoints: {
+            mailchimp: `${url}/mailchimp?secret=…`,
+            unsubscribes: `${url}/unsubscribes`,
+            health: `${url}/healthz`,
+            suppressions: `${url}/suppressions`
+        },
+        notify: s.notifyUrls,
+        pending
+    };
+}
+
+/**
+ * Waits for SIGINT/SIGTERM, then stops accepting, finishes the push in flight (a second
+ * signal aborts it) and stops notifying.
+ */
+async function waitForStop(serving: Serving, out: Output): Promise<void> {
+    const { webhook, notify } = serving;
+    const stop = waitForStopSignal(() => {
+        out.log(
+            'warn',
+            'Stopping now: the push in flight ends deferred; pending unsubscribes stay in the ledger.'
+        );
+        webhook.loop.abortNow();
+    });
+    const signal = await stop.stopped;
+    out.log(
+        'info',
+        `${signal}: no new requests; finishing the push in flight… (press Ctrl-C again to stop at once)`
+    );
+    await webhook.close({ timeoutMs: 30_000 });
+    // An event not yet confirmed stays after the URL's cursor: sent on restart.
+    await notify?.close();
+    stop.dispose();
+}
+
+/** What the webhook did while it ran, and what is left in the ledger. */
+function totals(webhook: Webhook, ledger: Ledger): ServeResult {
+    const stats = webhook.loop.stats;
+    const counters = webhook.server.counters;
+    return {
+        stopped: true,
+        requests: counters.requests,
+        accepted: counters.accepted,
+        refused: counters.refused,
+        unsubscribesRecorded: counters.unsubscribesRecorded,
+        pushes: stats.runs,
+        delivered: stats.delivered,
+        apiRequests: stats.apiRequests,
+        pending: ledger.countUndelivered()
+    };
+}
+
+/**
+ * Serves until SIGINT/SIGTERM: options checked, the ledger and the org opened and
+ * checked, the webhook started, then its totals once it stopped.
+ */
+export async function serve(
+    opts: ServeOptions,
+    out: Output
+): Promise<ServeResult> {
+    const s = checkServeOptions(opts);
+    const ledger = Ledger.open(s.ledgerPath);
+    let org: OrgClient | undefined;
+    let serving: Serving | undefined;
+    try {
+        for (const [id, name] of s.audiences)
+            ledger.upsertAudience({ id, name });
+        org = await openOrg(s.targetOrg, {
+            log: (level, message) => out.log(level, message)
+        });
+        const checked = await preflight(org);
+        serving = await startServing(s, ledger, org, out);
+        if (!isLoopback(serving.webhook.server.host))
+            out.log(
+                'warn',
+                `Listening on ${serving.webhook.server.host}, reachable from other machines: put it behind HTTPS (a reverse proxy), since the Mailchimp secret travels in the URL.`
+            );
+        const event = listening(
+            s,
+            serving.webhook.url,
+            checked,
+            ledger.countUndelivered()
+        );
+        out.event({ ...event }, renderListening(event));
+        await waitForStop(serving, out);
+        return totals(serving.webhook, ledger);
+    } catch (err) {
+        await serving?.notify?.close().catch(() => undefined);
+        await serving?.webhook
+            .close({ timeoutMs: 5_000 })
+            .catch(() => undefined);
+        throw err instanceof OptoutError
+            ? err
+            : new OptoutError('SERVE_FAILED', errorMessage(err), {
+                  cause: err
+              });
+    } finally {
+        await org?.close().catch(() => undefined);
+        ledger.close();
+    }
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -114,206 +419,6 @@ export const register: CommandModule = (program: Command) => {
                 []
             )
     ).action(async (opts: ServeOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            // Every option is checked before anything opens.
-            const targetOrg = requireText(
-                opts.targetOrg,
-                '--target-org',
-                'Give an org alias, a username or "local"'
-            );
-            const secret = resolveSecret(opts.secret);
-            const host = parseHost(opts.host);
-            const port = parsePort(opts.port);
-            const maxBodyBytes = parseSize(opts.maxBody);
-            const rate = parseRate(opts.rate);
-            const maxItems = parseMaxItems(opts.maxItems);
-            const maxDelayMs = parseDuration(opts.pushDelay, '--push-delay', {
-                minMs: 0,
-                maxMs: 60_000
-            });
-            const audiences = parseAudienceSpecs(opts.audience);
-            const notifyUrls = parseNotifyUrls(opts.notify);
-            const notifySecret = notifyUrls.length
-                ? resolveNotifySecret()
-                : undefined;
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-
-            const ledger = Ledger.open(ledgerPath);
-            let org: OrgClient | undefined;
-            let webhook: Webhook | undefined;
-            let notify: NotifyLoop | undefined;
-            try {
-                for (const [id, name] of audiences)
-                    ledger.upsertAudience({ id, name });
-                org = await openOrg(targetOrg, {
-                    log: (level, message) => out.log(level, message)
-                });
-                const checked = await preflight(org);
-                try {
-                    webhook = await startWebhook({
-                        ledger,
-                        org,
-                        secret,
-                        host,
-                        port,
-                        maxBodyBytes,
-                        rate,
-                        maxItems,
-                        push: { maxDelayMs },
-                        log: (level, message) => out.log(level, message),
-                        onPush: (run) => {
-                            if (run.result)
-                                out.event(
-                                    {
-                                        event: 'push',
-                                        at: new Date().toISOString(),
-                                        stillPending: run.stillPending,
-                                        ...summarizeResult(run.result)
-                                    },
-                                    `${new Date().toISOString()} ${describeRun(run.result)}${run.stillPending ? ` (${run.stillPending} still pending, retried)` : ''}`
-                                );
-                            else
-                                out.event(
-                                    {
-                                        event: 'push',
-                                        at: new Date().toISOString(),
-                                        status: 'failed',
-                                        error: run.error,
-                                        stillPending: run.stillPending
-                                    },
-                                    `${new Date().toISOString()} push failed: ${run.error} (${run.stillPending} pending, retried)`
-                                );
-                        }
-                    });
-                } catch (err) {
-                    const code = (err as NodeJS.ErrnoException).code;
-                    if (code === 'EADDRINUSE')
-                        throw new OptoutError(
-                            'PORT_IN_USE',
-                            `Port ${port} on ${host} is already in use.`,
-                            {
-                                actions: [
-                                    'Pick another with --port, or --port 0 for any free port'
-                                ]
-                            }
-                        );
-                    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
-                        throw new OptoutError(
-                            'BAD_HOST',
-                            `Cannot listen on ${host}: no such interface here.`,
-                            {
-                                actions: [
-                                    'Use 127.0.0.1 (default), 0.0.0.0 (all interfaces) or an address of this machine'
-                                ]
-                            }
-                        );
-                    throw err;
-                }
-                if (notifySecret)
-                    notify = new NotifyLoop({
-                        ledger,
-                        urls: notifyUrls,
-                        secret: notifySecret,
-                        log: (level, message) => out.log(level, message),
-                        onAttempt: (a) =>
-                            out.event(
-                                {
-                                    event: a.delivered
-                                        ? 'notify_delivered'
-                                        : 'notify_failed',
-                                    at: new Date().toISOString(),
-                                    ...a
-                                },
-                                `${new Date().toISOString()} notify ${a.url}: event ${a.eventId} ${a.delivered ? `delivered (${a.status})` : `not delivered (${a.error}); retry in ${a.retryInMs} ms`}`
-                            )
-                    });
-                if (!isLoopback(webhook.server.host))
-                    out.log(
-                        'warn',
-                        `Listening on ${webhook.server.host}, reachable from other machines: put it behind HTTPS (a reverse proxy), since the Mailchimp secret travels in the URL.`
-                    );
-                const url = webhook.url;
-                out.event(
-                    {
-                        event: 'listening',
-                        url,
-                        targetOrg,
-                        ledger: ledgerPath,
-                        optOutField: checked.field,
-                        nightlySyncEnabled: checked.settings.nightlySyncEnabled,
-                        endpoints: {
-                            mailchimp: `${url}/mailchimp?secret=…`,
-                            unsubscribes: `${url}/unsubscribes`,
-                            health: `${url}/healthz`,
-                            suppressions: `${url}/suppressions`
-                        },
-                        notify: notifyUrls,
-                        pending: ledger.countUndelivered()
-                    },
-                    [
-                        `Webhook listening on ${url} — pushing to ${targetOrg} (field ${checked.field}), ledger ${ledgerPath}`,
-                        `  Mailchimp webhook URL:  ${url}/mailchimp?secret=<the secret>   (or your public HTTPS address)`,
-                        `  JSON unsubscribes:      POST ${url}/unsubscribes   with Authorization: Bearer <the secret>`,
-                        `  Health check:           GET ${url}/healthz`,
-                        `  Suppression feed:       GET ${url}/suppressions?since=<cursor>   with Authorization: Bearer <the secret>`,
-                        ...notifyUrls.map(
-                            (u) =>
-                                `  Notifying:              POST ${u}   (signed with ${NOTIFY_SECRET_ENV})`
-                        ),
-                        'Press Ctrl-C to stop.'
-                    ].join('\n')
-                );
-                const active = webhook;
-                const stop = waitForStopSignal(() => {
-                    out.log(
-                        'warn',
-                        'Stopping now: the push in flight ends deferred; pending unsubscribes stay in the ledger.'
-                    );
-                    active.loop.abortNow();
-                });
-                const signal = await stop.stopped;
-                out.log(
-                    'info',
-                    `${signal}: no new requests; finishing the push in flight… (press Ctrl-C again to stop at once)`
-                );
-                await active.close({ timeoutMs: 30_000 });
-                // An event not yet confirmed stays after the URL's cursor: sent on restart.
-                await notify?.close();
-                stop.dispose();
-                const stats = active.loop.stats;
-                const counters = active.server.counters;
-                const pending = ledger.countUndelivered();
-                out.result(
-                    {
-                        stopped: true,
-                        requests: counters.requests,
-                        accepted: counters.accepted,
-                        refused: counters.refused,
-                        unsubscribesRecorded: counters.unsubscribesRecorded,
-                        pushes: stats.runs,
-                        delivered: stats.delivered,
-                        apiRequests: stats.apiRequests,
-                        pending
-                    },
-                    () =>
-                        `Stopped. ${counters.requests} requests (${counters.refused} refused), ${counters.unsubscribesRecorded} unsubscribes recorded, ${stats.runs} pushes delivered ${stats.delivered} with ${stats.apiRequests} API requests; ${pending} pending in the ledger${pending ? ' (the next push delivers them: optout sync push or optout schedule)' : ''}.`
-                );
-                return 0;
-            } catch (err) {
-                await notify?.close().catch(() => undefined);
-                if (webhook)
-                    await webhook
-                        .close({ timeoutMs: 5_000 })
-                        .catch(() => undefined);
-                throw err instanceof OptoutError
-                    ? err
-                    : new OptoutError('SERVE_FAILED', errorMessage(err), {
-                          cause: err
-                      });
-            } finally {
-                await org?.close().catch(() => undefined);
-                ledger.close();
-            }
-        })
+        execute(cmd, { run: (out) => serve(opts, out), render: renderServe })
     );
 };

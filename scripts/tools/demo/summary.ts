@@ -12,7 +12,7 @@ import type { DeploySummary } from '../local-org/testing';
 import type { OrgClient } from '../../salesforce/client';
 import type { JobResult } from '../../sync/result';
 import { summarizeResult, type RunSummaryLine } from '../../scheduler/format';
-import { renderPairs, renderTable } from '../../cli/table';
+import { renderPairs, renderTable, wrapText } from '../../cli/table';
 import {
     AUDIENCES,
     peopleByKey,
@@ -779,45 +779,56 @@ function secs(ms: number | undefined): string {
     return ms === undefined ? '' : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The summary for people. */
-export function renderSummary(s: DemoSummary): string {
+/**
+ * The summary for people, fitted to `columns` (the terminal's width): tables wrap or
+ * become "Heading: value" blocks when narrow, free text wraps with its indent.
+ */
+export function renderSummary(s: DemoSummary, columns = 80): string {
     const parts: string[] = [];
     parts.push(
-        s.seeded
-            ? `Demo finished in ${secs(s.durationMs)} on ${s.org.description}.`
-            : `Demo run again in ${secs(s.durationMs)}: the org and ledger from the earlier run were reused, so the jobs had nothing new to write (R11).`
+        indented(
+            s.seeded
+                ? `Demo finished in ${secs(s.durationMs)} on ${s.org.description}.`
+                : `Demo run again in ${secs(s.durationMs)}: the org and ledger from the earlier run were reused, so the jobs had nothing new to write (R11).`,
+            columns,
+            '',
+            ''
+        )
     );
     parts.push(
         '',
         'The data',
-        renderPairs([
+        renderPairs(
             [
-                'Salesforce',
-                `${n(s.data.contacts)} Contacts, ${n(s.data.leads)} Leads (${s.data.convertedLeads} converted), ${n(s.data.duplicateEmails)} emails on more than one record, ${n(s.data.optedOutInSalesforce)} already opted out`
+                [
+                    'Salesforce',
+                    `${n(s.data.contacts)} Contacts, ${n(s.data.leads)} Leads (${s.data.convertedLeads} converted), ${n(s.data.duplicateEmails)} emails on more than one record, ${n(s.data.optedOutInSalesforce)} already opted out`
+                ],
+                [
+                    'Ledger',
+                    `${n(s.data.ledgerPersons)} people, ${n(s.data.memberships)} memberships in ${s.data.audiences.map((a) => a.name).join(', ')}`
+                ],
+                [
+                    'Made in Salesforce',
+                    s.seeded
+                        ? `${s.data.salesforcePending} audience unsubscribes waiting for the hourly (Pending_Push__c)`
+                        : `${s.data.salesforcePending} audience unsubscribes (taken by the first run's hourly)`
+                ],
+                [
+                    'Settings',
+                    'nightly sync on, all-audiences rule on, opt-out field HasOptedOutOfEmail'
+                ],
+                [
+                    'Sync user',
+                    `${s.syncUser}: Standard User with the Opt_Out_Sync_Integration permission set (View All on Contact and Lead)${s.fixed ? `, then ${s.fixed.permissionSet}` : ''}`
+                ],
+                [
+                    'Strict org',
+                    "duplicate rules on, Contacts without an Account private to their owner, the customer's validation rule on Contact"
+                ]
             ],
-            [
-                'Ledger',
-                `${n(s.data.ledgerPersons)} people, ${n(s.data.memberships)} memberships in ${s.data.audiences.map((a) => a.name).join(', ')}`
-            ],
-            [
-                'Made in Salesforce',
-                s.seeded
-                    ? `${s.data.salesforcePending} audience unsubscribes waiting for the hourly (Pending_Push__c)`
-                    : `${s.data.salesforcePending} audience unsubscribes (taken by the first run's hourly)`
-            ],
-            [
-                'Settings',
-                'nightly sync on, all-audiences rule on, opt-out field HasOptedOutOfEmail'
-            ],
-            [
-                'Sync user',
-                `${s.syncUser}: Standard User with the Opt_Out_Sync_Integration permission set (View All on Contact and Lead)${s.fixed ? `, then ${s.fixed.permissionSet}` : ''}`
-            ],
-            [
-                'Strict org',
-                "duplicate rules on, Contacts without an Account private to their owner, the customer's validation rule on Contact"
-            ]
-        ])
+            columns
+        )
     );
     const job = (
         label: string,
@@ -899,105 +910,204 @@ export function renderSummary(s: DemoSummary): string {
                 ...(s.jobs.retry
                     ? [job('push after optout retry', s.jobs.retry)]
                     : [])
-            ]
+            ],
+            columns
         )
     );
     const writes = Object.entries(s.changes.fieldWrites);
     const skipped = Object.entries(s.changes.skipped).filter(([, x]) => x > 0);
     parts.push(
-        renderPairs([
+        renderPairs(
             [
-                'Fields written',
-                writes.length
-                    ? writes.map(([f, x]) => `${f} ${n(x)}`).join(', ')
-                    : 'none'
+                [
+                    'Fields written',
+                    writes.length
+                        ? writes.map(([f, x]) => `${f} ${n(x)}`).join(', ')
+                        : 'none'
+                ],
+                [
+                    'Real-time push',
+                    s.burst.recorded
+                        ? `${s.burst.recorded} new unsubscribes in ${s.burst.pushes} micro-batched push${s.burst.pushes === 1 ? '' : 'es'}${s.burst.latencyMs ? `; collected → confirmed by Salesforce in ${secs(s.burst.latencyMs.median)} (median), ${secs(s.burst.latencyMs.max)} at most` : ''}`
+                        : `all ${s.burst.already} already recorded: nothing to push`
+                ],
+                [
+                    'Skipped',
+                    skipped.length
+                        ? skipped
+                              .map(
+                                  ([r, x]) =>
+                                      `${n(x)} ${REASONS[r] ?? r.replace(/_/g, ' ')}`
+                              )
+                              .join('; ')
+                        : 'nothing'
+                ],
+                ['Mailchimp', mailchimpLine(s.mailchimp)],
+                [
+                    'API requests',
+                    `${s.apiRequests.total} to Salesforce for the jobs, ${n(s.mailchimp.pull.apiRequests + s.mailchimp.push.apiRequests + s.mailchimp.readback.apiRequests)} to Mailchimp${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
+                ]
             ],
-            [
-                'Real-time push',
-                s.burst.recorded
-                    ? `${s.burst.recorded} new unsubscribes in ${s.burst.pushes} micro-batched push${s.burst.pushes === 1 ? '' : 'es'}${s.burst.latencyMs ? `; collected → confirmed by Salesforce in ${secs(s.burst.latencyMs.median)} (median), ${secs(s.burst.latencyMs.max)} at most` : ''}`
-                    : `all ${s.burst.already} already recorded: nothing to push`
-            ],
-            [
-                'Skipped',
-                skipped.length
-                    ? skipped
-                          .map(
-                              ([r, x]) =>
-                                  `${n(x)} ${REASONS[r] ?? r.replace(/_/g, ' ')}`
-                          )
-                          .join('; ')
-                    : 'nothing'
-            ],
-            ['Mailchimp', mailchimpLine(s.mailchimp)],
-            [
-                'API requests',
-                `${s.apiRequests.total} to Salesforce for the jobs, ${n(s.mailchimp.pull.apiRequests + s.mailchimp.push.apiRequests + s.mailchimp.readback.apiRequests)} to Mailchimp${s.apiUsage ? ` (org usage ${n(s.apiUsage.used)} of ${n(s.apiUsage.max)} today)` : ''}`
-            ]
-        ])
+            columns
+        )
     );
-    parts.push('', ...renderStuck(s));
+    parts.push('', ...renderStuck(s, columns));
     parts.push(
         '',
         'A few people, one rule each',
-        renderTable(
-            ['Rule', 'Person', 'What happened'],
-            s.examples.map((e) => [
-                e.rule,
-                `${e.name}\n${e.email}`,
-                wrap(e.story, 72)
-            ])
-        )
-    );
-    parts.push('', 'Where to look next', ...s.next.map((x) => `  ${x}`));
-    parts.push(
+        renderExamples(s.examples, columns),
         '',
-        `Local org: ${s.org.dbPath} · local Mailchimp: ${s.mailchimp.dbPath} · ledger: ${s.ledger} · start over: npm start -- --reset`
+        'Where to look next',
+        ...s.next.map((x) => renderNext(x, columns))
     );
+    parts.push('', renderPlaces(s, columns));
     return parts.join('\n');
 }
 
+/** Where the demo's files are: one line when it fits, else one line per file. */
+function renderPlaces(s: DemoSummary, columns: number): string {
+    const places = [
+        `Local org: ${s.org.dbPath}`,
+        `local Mailchimp: ${s.mailchimp.dbPath}`,
+        `ledger: ${s.ledger}`,
+        'start over: npm start -- --reset'
+    ];
+    const line = places.join(' · ');
+    if ([...line].length <= columns) return line;
+    return places.map((p) => indented(p, columns, '', '  ')).join('\n');
+}
+
+/**
+ * Free text wrapped to `columns`: the first line after `first`, the others after
+ * `rest` (a hanging indent).
+ */
+function indented(
+    text: string,
+    columns: number,
+    first: string,
+    rest: string
+): string {
+    const [head] = wrapText(text, columns - first.length);
+    const tail = text.slice(head.length).trim();
+    return [
+        `${first}${head}`,
+        ...(tail
+            ? wrapText(tail, columns - rest.length).map((l) => `${rest}${l}`)
+            : [])
+    ].join('\n');
+}
+
+/** The stories' text is set in lines of this many characters in the table. */
+const STORY_WIDTH = 72;
+
+/**
+ * One story per rule: a table (rule, person, story) when it fits with the story in
+ * lines of STORY_WIDTH; else one block per person, the story wrapped under the name.
+ */
+function renderExamples(
+    examples: readonly DemoExampleStory[],
+    columns: number
+): string {
+    const widest = (f: (e: DemoExampleStory) => number): number =>
+        Math.max(0, ...examples.map(f));
+    const ruleWidth = Math.max(
+        4,
+        widest((e) => e.rule.length)
+    );
+    const personWidth = Math.max(
+        6,
+        widest((e) => Math.max(e.name.length, e.email.length))
+    );
+    // Three columns of content, each with 3 characters of borders and padding, + 1.
+    if (ruleWidth + personWidth + STORY_WIDTH + 10 <= columns)
+        return renderTable(
+            ['Rule', 'Person', 'What happened'],
+            examples.map((e) => [
+                e.rule,
+                `${e.name}\n${e.email}`,
+                wrapText(e.story, STORY_WIDTH).join('\n')
+            ]),
+            columns
+        );
+    return examples
+        .map((e) =>
+            [
+                indented(
+                    `${e.rule} · ${e.name} · ${e.email}`,
+                    columns,
+                    '',
+                    '  '
+                ),
+                indented(e.story, columns, '  ', '  ')
+            ].join('\n')
+        )
+        .join('\n\n');
+}
+
+/** A "where to look next" line: the command, then its comment below it when narrow. */
+function renderNext(line: string, columns: number): string {
+    if ([...line].length + 2 <= columns) return `  ${line}`;
+    const hash = line.indexOf('# ');
+    if (hash < 0) return indented(line, columns, '  ', '      ');
+    return [
+        indented(line.slice(0, hash).trimEnd(), columns, '  ', '      '),
+        indented(line.slice(hash), columns, '      ', '        ')
+    ].join('\n');
+}
+
 /** What Salesforce refused: what was fixed, and what is still stuck, by reason (R14). */
-function renderStuck(s: DemoSummary): string[] {
+function renderStuck(s: DemoSummary, columns: number): string[] {
     const lines = ['Refused by Salesforce (optout status)'];
     if (s.fixed)
         lines.push(
-            `  Fixed: ${s.fixed.retried} no access — the demo assigned ${s.fixed.permissionSet} to the sync user and ran optout retry --reason no_access; ${s.fixed.delivered} delivered.`
+            indented(
+                `Fixed: ${s.fixed.retried} no access — the demo assigned ${s.fixed.permissionSet} to the sync user and ran optout retry --reason no_access; ${s.fixed.delivered} delivered.`,
+                columns,
+                '  ',
+                '    '
+            )
         );
     if (s.stuck.byReason.length === 0) {
         lines.push('  Nothing is stuck.');
         return lines;
     }
     lines.push(
-        `  Still stuck: ${s.stuck.retrying} retrying with back-off, ${s.stuck.deadLetters} dead letter${s.stuck.deadLetters === 1 ? '' : 's'}. The other records of the same requests went through.`
+        indented(
+            `Still stuck: ${s.stuck.retrying} retrying with back-off, ${s.stuck.deadLetters} dead letter${s.stuck.deadLetters === 1 ? '' : 's'}. The other records of the same requests went through.`,
+            columns,
+            '  ',
+            '  '
+        )
     );
     for (const g of s.stuck.byReason) {
         lines.push(
             '',
-            `  ${g.title} (${g.reason}): ${g.retrying + g.deadLetters} record${g.retrying + g.deadLetters === 1 ? '' : 's'}`
+            indented(
+                `${g.title} (${g.reason}): ${g.retrying + g.deadLetters} record${g.retrying + g.deadLetters === 1 ? '' : 's'}`,
+                columns,
+                '  ',
+                '    '
+            )
         );
         for (const r of g.records)
             lines.push(
-                `    ${r.email}: ${r.errorCode}${r.message ? ` — ${r.message}` : ''}`
+                indented(
+                    `${r.email}: ${r.errorCode}${r.message ? ` — ${r.message}` : ''}`,
+                    columns,
+                    '    ',
+                    '      '
+                )
             );
+        // What to do reads best in lines of about 84 characters, narrower when the
+        // terminal is.
         lines.push(
-            ...wrap(`What to do: ${g.whatToDo}`, 84)
-                .split('\n')
-                .map((l) => `    ${l}`)
+            indented(
+                `What to do: ${g.whatToDo}`,
+                Math.min(columns, 88),
+                '    ',
+                '    '
+            )
         );
     }
     return lines;
-}
-
-function wrap(text: string, width: number): string {
-    const lines: string[] = [];
-    let line = '';
-    for (const word of text.split(' ')) {
-        if (line && line.length + word.length + 1 > width) {
-            lines.push(line);
-            line = word;
-        } else line = line ? `${line} ${word}` : word;
-    }
-    if (line) lines.push(line);
-    return lines.join('\n');
 }

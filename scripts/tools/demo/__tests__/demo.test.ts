@@ -471,6 +471,13 @@ describe('runDemo (small, in-memory org)', () => {
         expect(text).toContain('Refused by Salesforce (optout status)');
         expect(text).toContain('A validation rule refuses the write');
         expect(text).toContain('What to do:');
+        // Fitted to the terminal: at 80 and 160 columns no line is wider.
+        for (const columns of [80, 160]) {
+            const lines = renderSummary(first, columns).split('\n');
+            expect(
+                Math.max(...lines.map((l) => [...l].length))
+            ).toBeLessThanOrEqual(columns);
+        }
     });
 
     it('runs again cleanly on the same data: nothing seeded, the jobs write nothing (R11)', async () => {
@@ -505,6 +512,10 @@ describe('runDemo (small, in-memory org)', () => {
             'validation_rule'
         ]);
         expect(renderSummary(second)).toMatch(/^Demo run again/);
+        const narrow = renderSummary(second, 80).split('\n');
+        expect(
+            Math.max(...narrow.map((l) => [...l].length))
+        ).toBeLessThanOrEqual(80);
     });
 
     it('leaves a ledger it did not make alone, and says how to run beside it', async () => {
