@@ -513,7 +513,7 @@ describe('optout deploy', () => {
             join(ROOT, 'scripts/cli/__tests__/fixtures/broken')
         );
         expect(human.stdout).toMatch(
-            /Deploy of .* to local failed: 1 component problem\(s\); nothing was changed\./
+            /Deploy of .* to local\s+failed: 1 component problem\(s\);\s+nothing was changed\./
         );
         expect(human.stdout).toMatch(
             /CustomField\s*│ Missing_Thing__c\.Orphan__c/
