@@ -17,6 +17,15 @@ import {
 } from '../model/statuses';
 import { Ledger } from '../ledger/ledger';
 import type { ImportFormat } from '../ledger/csv-format';
+import { OPT_OUT_FIELDS, type OptOutField } from '../model/schema';
+import {
+    TEST_LEVELS,
+    checkRequestedTests,
+    testLevelNamed,
+    testOptionsError,
+    type RequestedTests,
+    type TestLevel
+} from '../salesforce/deploy-plan';
 
 /** Durations (`30s`, `5m`, `1h`), shared with the scheduler's own settings. */
 export { parseDuration } from '../scheduler/plan';
@@ -296,5 +305,77 @@ export function parseBatchThreshold(raw: string): number {
         'BAD_ARGUMENT',
         `--batch-threshold '${raw}' is not a whole number; nothing was done.`,
         { exitCode: 2 }
+    );
+}
+
+// --- deploy and settings -----------------------------------------------------------
+
+/** `--target-org`: an alias, a username known to the sf CLI, or `local` (usage error when blank). */
+export function parseTargetOrg(raw: string | undefined): string {
+    return requireText(
+        raw,
+        '--target-org',
+        'Give an org alias, a username known to the sf CLI, or "local"'
+    );
+}
+
+/** `--wait`: minutes, above 0 (usage error otherwise). */
+export function parseWaitMinutes(raw: string): number {
+    const wait = Number(raw);
+    if (!Number.isFinite(wait) || wait <= 0)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            `--wait must be a number of minutes, not '${raw}'.`,
+            { exitCode: 2 }
+        );
+    return wait;
+}
+
+/**
+ * `--test-level` and `--tests` as given → the tests asked for (`--tests` alone means
+ * RunSpecifiedTests); checked before anything is sent.
+ */
+export function parseTestOptions(
+    level: string | undefined,
+    tests: string | undefined
+): RequestedTests {
+    const runTests = (tests ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+    if (tests !== undefined && runTests.length === 0)
+        throw testOptionsError(
+            '--tests needs at least one Apex test class name (comma-separated).'
+        );
+    let testLevel: TestLevel | null = runTests.length
+        ? 'RunSpecifiedTests'
+        : null;
+    if (level !== undefined) {
+        const named = testLevelNamed(level);
+        if (!named)
+            throw testOptionsError(
+                `--test-level must be one of ${TEST_LEVELS.join(', ')}, not '${level}'.`
+            );
+        testLevel = named;
+    }
+    const requested = { testLevel, runTests };
+    checkRequestedTests(requested);
+    return requested;
+}
+
+/** `--opt-out-field`: one of the fields an unsubscribe may be written to. */
+export function parseOptOutField(raw: string): OptOutField {
+    const field = raw.trim();
+    if ((OPT_OUT_FIELDS as readonly string[]).includes(field))
+        return field as OptOutField;
+    throw new OptoutError(
+        'BAD_ARGUMENT',
+        `--opt-out-field must be ${OPT_OUT_FIELDS.join(' or ')}, not '${raw}'. Nothing was written.`,
+        {
+            actions: [
+                'HasOptedOutOfEmail is the standard Email Opt Out; Marketo_Sales_Opt_Out__c comes with the package'
+            ],
+            exitCode: 2
+        }
     );
 }

@@ -1,6 +1,8 @@
 /**
  * The Salesforce adapter: one org (`openOrg`), counted and budgeted requests, reads,
- * writes, describe checks (R7) and the sync settings. See client.ts.
+ * writes, describe checks (R7), the sync settings, and the package deploy
+ * (`deployPackage`, deploy.ts: source-deploy-retrieve loads only when it deploys). See
+ * client.ts.
  */
 export * from './client';
 export * from './errors';
@@ -18,3 +20,16 @@ export {
     encodedLength,
     MAX_ENCODED_QUERY
 } from './soql';
+export {
+    deployPackage,
+    checkDeployOptions,
+    assignPermissionSet,
+    packageTestClasses
+} from './deploy';
+export type {
+    DeployPackageOptions,
+    DeployHooks,
+    DeployProgress
+} from './deploy';
+export * from './deploy-report';
+export * from './deploy-plan';

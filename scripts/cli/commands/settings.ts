@@ -1,28 +1,30 @@
 /**
  * `optout settings show|set --target-org X` — the org's Opt-Out Sync Settings (the
- * organization default of the Opt_Out_Sync_Settings__c hierarchy custom setting).
- * `set` checks every value before connecting; a bad value writes nothing.
+ * organization default of the Opt_Out_Sync_Settings__c hierarchy custom setting), read
+ * and written by the Salesforce adapter (`salesforce/settings.ts`). `set` checks every
+ * value before connecting; a bad value writes nothing. Text in render/settings.ts.
  */
 import { Argument, type Command } from 'commander';
 import { OptoutError } from '../../model/errors';
-import { OPT_OUT_FIELDS, OPT_OUT_SYNC_SETTINGS as F } from '../../model/schema';
+import { OPT_OUT_FIELDS } from '../../model/schema';
 import { openOrg } from '../../salesforce/open';
 import {
     effectiveOptOutField,
-    isOptOutField,
     readSettings,
     writeSettings,
     type SettingsPatch,
-    type SettingsReadResult
+    type SettingsReadResult,
+    type SyncSettings
 } from '../../salesforce/settings';
-import { summaryOf } from './index';
-import { parseOnOff } from '../options';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
-import { renderTable } from '../table';
-import { targetOrgOption } from './sync';
+import { parseOnOff, parseOptOutField, parseTargetOrg } from '../options';
+import { renderSettings } from '../render/settings';
+import { summaryOf } from './index';
 
-interface SettingsOptions {
+export type SettingsAction = 'show' | 'set';
+
+export interface SettingsOptions {
     targetOrg: string;
     nightlySync?: string;
     optOutField?: string;
@@ -30,26 +32,25 @@ interface SettingsOptions {
     sameEmail?: string;
 }
 
+/** The `--json` result: the settings as they are (after a `set`, as saved). */
+export interface SettingsResult {
+    targetOrg: string;
+    source: SettingsReadResult['source'];
+    recordId: string | null;
+    settings: SyncSettings;
+    /** What a push writes now (R1/R2). */
+    fieldWritten: string;
+    /** After a `set`: the settings it changed. */
+    changed?: (keyof SettingsPatch)[];
+}
+
 /** The patch a `set` asks for, validated (nothing is sent when a value is bad). */
 export function settingsPatch(opts: SettingsOptions): SettingsPatch {
     const patch: SettingsPatch = {};
     const nightly = parseOnOff(opts.nightlySync, '--nightly-sync');
     if (nightly !== undefined) patch.nightlySyncEnabled = nightly;
-    if (opts.optOutField !== undefined) {
-        const field = opts.optOutField.trim();
-        if (!isOptOutField(field))
-            throw new OptoutError(
-                'BAD_ARGUMENT',
-                `--opt-out-field must be ${OPT_OUT_FIELDS.join(' or ')}, not '${opts.optOutField}'. Nothing was written.`,
-                {
-                    actions: [
-                        'HasOptedOutOfEmail is the standard Email Opt Out; Marketo_Sales_Opt_Out__c comes with the package'
-                    ],
-                    exitCode: 2
-                }
-            );
-        patch.optOutField = field;
-    }
+    if (opts.optOutField !== undefined)
+        patch.optOutField = parseOptOutField(opts.optOutField);
     const rule = parseOnOff(opts.allAudiencesRule, '--all-audiences-rule');
     if (rule !== undefined) patch.allAudiencesRule = rule;
     const same = parseOnOff(opts.sameEmail, '--same-email');
@@ -64,26 +65,28 @@ export function settingsPatch(opts: SettingsOptions): SettingsPatch {
     return patch;
 }
 
-export interface SettingsReport {
-    targetOrg: string;
-    source: 'org-default' | 'defaults';
-    recordId: string | null;
-    settings: {
-        nightlySyncEnabled: boolean;
-        optOutField: string;
-        allAudiencesRule: boolean;
-        applyToSameEmail: boolean;
-    };
-    /** What a push writes now (R1/R2). */
-    fieldWritten: string;
-    changed?: string[];
+/** `show` takes no values: a value there is a usage error, not a silent no-op. */
+function checkShow(opts: SettingsOptions): void {
+    const values = [
+        opts.nightlySync,
+        opts.optOutField,
+        opts.allAudiencesRule,
+        opts.sameEmail
+    ];
+    if (values.some((v) => v !== undefined))
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            '`settings show` takes no values; use `settings set` to change them.',
+            { exitCode: 2 }
+        );
 }
 
-function report(
+/** The result of a read or a write of the settings. */
+export function settingsResult(
     targetOrg: string,
     r: SettingsReadResult,
-    changed?: string[]
-): SettingsReport {
+    changed?: (keyof SettingsPatch)[]
+): SettingsResult {
     return {
         targetOrg,
         source: r.source,
@@ -94,77 +97,27 @@ function report(
     };
 }
 
-const onOff = (b: boolean): string => (b ? 'on' : 'off');
-
-function human(r: SettingsReport): string {
-    const rows: [string, string, string][] = [
-        [
-            'Nightly sync (R3)',
-            F.Nightly_Sync_Enabled__c,
-            onOff(r.settings.nightlySyncEnabled)
-        ],
-        ['Opt-out field (R1)', F.Opt_Out_Field__c, r.settings.optOutField],
-        [
-            'All-audiences rule (R5b)',
-            F.All_Audiences_Rule__c,
-            onOff(r.settings.allAudiencesRule)
-        ],
-        [
-            'Same email (R8)',
-            F.Apply_To_Same_Email__c,
-            onOff(r.settings.applyToSameEmail)
-        ]
-    ];
-    const head =
-        r.changed !== undefined
-            ? `Saved the organization default of ${r.targetOrg}${r.changed.length ? ` (${r.changed.join(', ')})` : ''}.`
-            : r.source === 'defaults'
-              ? `${r.targetOrg} has no Opt-Out Sync Settings record: the sync uses the defaults.`
-              : `Opt-Out Sync Settings of ${r.targetOrg} (organization default):`;
-    return [
-        head,
-        renderTable(['Setting', 'Field', 'Value'], rows),
-        `Unsubscribes are written to ${r.fieldWritten}${r.fieldWritten !== r.settings.optOutField ? ' (the nightly sync is off, so pushes write Email Opt Out)' : ''}.`
-    ].join('\n');
-}
-
-async function settingsCommand(
-    action: 'show' | 'set',
+/** Runs `optout settings show|set`: checks the values, then reads or writes the org. */
+export async function settings(
+    action: SettingsAction,
     opts: SettingsOptions,
     out: Output
-): Promise<number> {
-    const targetOrg = targetOrgOption(opts.targetOrg);
+): Promise<SettingsResult> {
+    const targetOrg = parseTargetOrg(opts.targetOrg);
     const patch = action === 'set' ? settingsPatch(opts) : undefined;
-    if (
-        action === 'show' &&
-        [
-            opts.nightlySync,
-            opts.optOutField,
-            opts.allAudiencesRule,
-            opts.sameEmail
-        ].some((v) => v !== undefined)
-    )
-        throw new OptoutError(
-            'BAD_ARGUMENT',
-            '`settings show` takes no values; use `settings set` to change them.',
-            {
-                exitCode: 2
-            }
-        );
+    if (action === 'show') checkShow(opts);
     const client = await openOrg(targetOrg, {
         log: (level, message) => out.log(level, message)
     });
     try {
-        const result = patch
-            ? await writeSettings(client, patch)
-            : await readSettings(client);
-        const r = report(
+        if (!patch)
+            return settingsResult(targetOrg, await readSettings(client));
+        const written = await writeSettings(client, patch);
+        return settingsResult(
             targetOrg,
-            result,
-            patch ? Object.keys(patch) : undefined
+            written,
+            Object.keys(patch) as (keyof SettingsPatch)[]
         );
-        out.result(r, () => human(r));
-        return 0;
     } finally {
         await client.close();
     }
@@ -199,9 +152,13 @@ export const register: CommandModule = (program: Command) => {
         )
         .action(
             async (
-                action: 'show' | 'set',
+                action: SettingsAction,
                 opts: SettingsOptions,
                 cmd: Command
-            ) => runCommand(cmd, (out) => settingsCommand(action, opts, out))
+            ) =>
+                execute(cmd, {
+                    run: (out) => settings(action, opts, out),
+                    render: renderSettings
+                })
         );
 };

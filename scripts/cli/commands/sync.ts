@@ -22,7 +22,7 @@ import { execute, type CommandModule, type CommandWork } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
-    requireText,
+    parseTargetOrg,
     withLedger,
     type LedgerOptions,
     parseBulkThreshold
@@ -41,21 +41,13 @@ export interface SyncOptions extends LedgerOptions {
     bulkThreshold?: string;
 }
 
-export function targetOrgOption(raw: string | undefined): string {
-    return requireText(
-        raw,
-        '--target-org',
-        'Give an org alias, a username known to the sf CLI, or "local"'
-    );
-}
-
 /** Opens the org and the ledger, runs the job, closes both. */
 export async function runSync(
     job: JobName,
     opts: SyncOptions,
     out: Output
 ): Promise<SyncResult> {
-    const targetOrg = targetOrgOption(opts.targetOrg);
+    const targetOrg = parseTargetOrg(opts.targetOrg);
     const apiBudgetShare = resolveBudgetShare(opts.apiBudgetShare);
     const bulkThreshold = parseBulkThreshold(opts.bulkThreshold);
     const org = await openOrg(targetOrg, {

@@ -13,7 +13,7 @@ import { loadPackage } from './model';
 import { runPmd } from './pmd';
 // The types an org refuses without Translation Workbench; `optout deploy` sends them
 // separately, from force-app-translations.
-import { WORKBENCH_TYPES } from '../../cli/commands/deploy-plan';
+import { WORKBENCH_TYPES } from '../../salesforce/deploy-plan';
 
 export interface CheckOptions {
     projectRoot: string;

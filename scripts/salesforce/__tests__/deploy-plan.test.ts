@@ -1,12 +1,13 @@
+import { parseTestOptions } from '../../cli/options';
 import {
     apexTestClasses,
+    checkRequestedTests,
     isProductionOrg,
     isWorkbenchRefusal,
-    parseTestOptions,
     planTests,
     workbenchHint,
     type OrgKind
-} from '../commands/deploy-plan';
+} from '../deploy-plan';
 
 const PRODUCTION: OrgKind = {
     IsSandbox: false,
@@ -101,6 +102,40 @@ describe('parseTestOptions', () => {
 
     it('refuses an unknown level (exit 2)', () => {
         expect(() => parseTestOptions('RunRelevantTests', undefined)).toThrow(
+            expect.objectContaining({ exitCode: 2 })
+        );
+    });
+});
+
+describe('checkRequestedTests (the engine checks typed options too)', () => {
+    it('accepts classes with RunSpecifiedTests, and no classes with any level', () => {
+        expect(() =>
+            checkRequestedTests({
+                testLevel: 'RunSpecifiedTests',
+                runTests: ['A', 'ns.B']
+            })
+        ).not.toThrow();
+        expect(() =>
+            checkRequestedTests({ testLevel: 'NoTestRun', runTests: [] })
+        ).not.toThrow();
+    });
+
+    it.each([
+        [
+            { testLevel: 'RunLocalTests' as const, runTests: ['A'] },
+            /--tests goes with --test-level RunSpecifiedTests, not RunLocalTests/
+        ],
+        [
+            { testLevel: null, runTests: ['A'] },
+            /--tests goes with --test-level RunSpecifiedTests/
+        ],
+        [
+            { testLevel: 'RunSpecifiedTests' as const, runTests: ['A;DELETE'] },
+            /is not an Apex class name/
+        ]
+    ])('refuses %j (exit 2)', (requested, message) => {
+        expect(() => checkRequestedTests(requested)).toThrow(message);
+        expect(() => checkRequestedTests(requested)).toThrow(
             expect.objectContaining({ exitCode: 2 })
         );
     });

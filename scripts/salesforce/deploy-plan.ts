@@ -1,10 +1,10 @@
 /**
- * The decisions of `optout deploy`, as pure functions: which Apex tests a deploy runs
- * (`--test-level`, `--tests`, and the default per kind of org), which classes are the
+ * The decisions of a package deploy (salesforce/deploy.ts), as pure functions: which Apex
+ * tests it runs (asked for, or the default per kind of org), which classes are the
  * package's own tests, and whether a failed translations deploy means "this org has no
  * Translation Workbench" (say what to enable) or a real problem (show it).
  */
-import { OptoutError } from '../../model/errors';
+import { OptoutError } from '../model/errors';
 
 /** The Metadata API's deploy test levels (DeployOptions.testLevel). */
 export const TEST_LEVELS = [
@@ -43,45 +43,52 @@ export function isProductionOrg(org: OrgKind): boolean {
     return org.OrganizationType !== 'Developer Edition';
 }
 
-/** `--test-level` and `--tests` as given; checked before anything is sent. */
-export function parseTestOptions(
-    level: string | undefined,
-    tests: string | undefined
-): { testLevel: TestLevel | null; runTests: string[] } {
-    const runTests = (tests ?? '')
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean);
-    if (tests !== undefined && runTests.length === 0)
-        throw badArgument(
-            '--tests needs at least one Apex test class name (comma-separated).'
-        );
-    for (const name of runTests)
-        if (!/^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$/.test(name))
-            throw badArgument(
-                `--tests: '${name}' is not an Apex class name (namespace.Class or Class).`
-            );
-    if (level === undefined)
-        return {
-            // --tests alone means those tests.
-            testLevel: runTests.length ? 'RunSpecifiedTests' : null,
-            runTests
-        };
-    const testLevel = TEST_LEVELS.find(
-        (l) => l.toLowerCase() === level.trim().toLowerCase()
-    );
-    if (!testLevel)
-        throw badArgument(
-            `--test-level must be one of ${TEST_LEVELS.join(', ')}, not '${level}'.`
-        );
-    if (runTests.length && testLevel !== 'RunSpecifiedTests')
-        throw badArgument(
-            `--tests goes with --test-level RunSpecifiedTests, not ${testLevel}.`
-        );
-    return { testLevel, runTests };
+/** The tests a deploy asks for, before the plan fills in the defaults. */
+export interface RequestedTests {
+    /** null: no level asked for (the plan decides). */
+    testLevel: TestLevel | null;
+    /** Apex test classes, with RunSpecifiedTests only. */
+    runTests: string[];
 }
 
-function badArgument(message: string): OptoutError {
+export const NO_REQUESTED_TESTS: RequestedTests = {
+    testLevel: null,
+    runTests: []
+};
+
+/** The test level of this name, in any case; undefined when there is none. */
+export function testLevelNamed(name: string): TestLevel | undefined {
+    return TEST_LEVELS.find(
+        (l) => l.toLowerCase() === name.trim().toLowerCase()
+    );
+}
+
+/** An Apex class name as a deploy's runTests takes it: `Class` or `namespace.Class`. */
+export function isApexClassName(name: string): boolean {
+    return /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$/.test(name);
+}
+
+/**
+ * Checks requested tests before anything is sent: class names that are names, and
+ * classes only with RunSpecifiedTests (the Metadata API ignores them otherwise).
+ */
+export function checkRequestedTests(requested: RequestedTests): void {
+    for (const name of requested.runTests)
+        if (!isApexClassName(name))
+            throw testOptionsError(
+                `--tests: '${name}' is not an Apex class name (namespace.Class or Class).`
+            );
+    if (
+        requested.runTests.length &&
+        requested.testLevel !== 'RunSpecifiedTests'
+    )
+        throw testOptionsError(
+            `--tests goes with --test-level RunSpecifiedTests, not ${requested.testLevel ?? 'the org default'}.`
+        );
+}
+
+/** A usage error (exit 2) about the tests asked for, with the accepted form. */
+export function testOptionsError(message: string): OptoutError {
     return new OptoutError('BAD_ARGUMENT', message, {
         actions: [
             `Run optout deploy --test-level ${TEST_LEVELS.join('|')} [--tests Class1,Class2]`
@@ -98,7 +105,7 @@ function badArgument(message: string): OptoutError {
  * (no tests). `org` is null when the Organization could not be read.
  */
 export function planTests(
-    requested: { testLevel: TestLevel | null; runTests: string[] },
+    requested: RequestedTests,
     org: OrgKind | null,
     packageTests: string[]
 ): TestPlan {
@@ -107,7 +114,7 @@ export function planTests(
             ? requested.runTests
             : packageTests;
         if (!runTests.length)
-            throw badArgument(
+            throw testOptionsError(
                 '--test-level RunSpecifiedTests needs --tests: the package has no Apex test class.'
             );
         return {
