@@ -17,6 +17,19 @@ import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
 let dir: string;
 let ledgerPath: string;
 
+/**
+ * Wide text output: these tests read a table row on one line. How the text fits an
+ * 80-column terminal is tested in render-*.test.ts.
+ */
+const envColumns = process.env.COLUMNS;
+beforeAll(() => {
+    process.env.COLUMNS = '250';
+});
+afterAll(() => {
+    if (envColumns === undefined) delete process.env.COLUMNS;
+    else process.env.COLUMNS = envColumns;
+});
+
 beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'cli-ledger-'));
     ledgerPath = join(dir, 'sub', 'ledger.db');
