@@ -87,7 +87,11 @@ export function describeAudit(a: AuditRecord): string {
     }
 }
 
-/** "3: rejected FIELD_CUSTOM_VALIDATION_EXCEPTION, next …" (R14), or ''. */
+/**
+ * "3: rejected" / "FIELD_CUSTOM_VALIDATION_EXCEPTION" / "next …" (R14), one part a line
+ * so that a narrow column wraps between the parts rather than inside the code; '' when
+ * never tried.
+ */
 export function syncState(
     outcome: string | null,
     attempts: number,
@@ -97,10 +101,109 @@ export function syncState(
     if (outcome === null) return attempts ? String(attempts) : '';
     const error =
         code && ['failed', 'rejected', 'dead_letter'].includes(outcome)
-            ? ` ${code}`
-            : '';
-    const when = next && outcome !== 'dead_letter' ? `, next ${next}` : '';
-    return `${attempts}: ${outcome}${error}${when}`;
+            ? [code]
+            : [];
+    const when = next && outcome !== 'dead_letter' ? [`next ${next}`] : [];
+    return [`${attempts}: ${outcome}`, ...error, ...when].join('\n');
+}
+
+/** Widest line of a cell. */
+const cellWidth = (s: string): number =>
+    Math.max(0, ...s.split('\n').map((l) => [...l].length));
+
+/** Narrowest a free-text column is wrapped to (below it the table gives way to blocks). */
+const MIN_PROSE_WIDTH = 12;
+
+/**
+ * Wraps the free-text columns (`prose`: names, reasons, descriptions) at spaces so that
+ * the table fits `columns` with the other columns (ids, codes, times) whole: the table
+ * would otherwise narrow its widest column, cutting an id or a time in two. Narrowest
+ * prose first gets its natural width or an equal share of the room left.
+ */
+export function wrapProse(
+    head: readonly string[],
+    rows: readonly string[][],
+    prose: readonly number[],
+    columns: number
+): string[][] {
+    const natural = head.map((h, i) =>
+        Math.max(cellWidth(h), ...rows.map((r) => cellWidth(r[i])))
+    );
+    const fixed = natural.reduce(
+        (sum, w, i) => (prose.includes(i) ? sum : sum + w),
+        0
+    );
+    let room = columns - (head.length * 3 + 1) - fixed;
+    const widths = new Map<number, number>();
+    const byWidth = [...prose].sort((a, b) => natural[a] - natural[b]);
+    byWidth.forEach((i, k) => {
+        const share = Math.floor(room / (byWidth.length - k));
+        widths.set(i, Math.max(MIN_PROSE_WIDTH, Math.min(natural[i], share)));
+        room -= widths.get(i) ?? 0;
+    });
+    return rows.map((r) =>
+        r.map((c, i) => {
+            const w = widths.get(i);
+            return w !== undefined && cellWidth(c) > w
+                ? wrapText(c, Math.max(w, cellWidth(head[i]))).join('\n')
+                : c;
+        })
+    );
+}
+
+/** Longest word of a cell: narrower than that, a column cuts it in two. */
+const longestWord = (s: string): number =>
+    Math.max(0, ...s.split(/\s+/).map((w) => [...w].length));
+
+/** Whether the table fits `columns` with every word (id, code, time) whole. */
+function fitsWhole(
+    head: readonly string[],
+    rows: readonly string[][],
+    prose: readonly number[],
+    columns: number
+): boolean {
+    const widths = head.map((h, i) =>
+        prose.includes(i)
+            ? Math.max(longestWord(h), ...rows.map((r) => longestWord(r[i])))
+            : Math.max(cellWidth(h), ...rows.map((r) => cellWidth(r[i])))
+    );
+    return widths.reduce((sum, w) => sum + w + 3, 1) <= columns;
+}
+
+/** One block of "Heading: value" lines per row, wrapped within `columns`. */
+export function keyValueBlocks(
+    head: readonly string[],
+    rows: readonly string[][],
+    columns: number
+): string {
+    const label = Math.max(...head.map((h) => h.length)) + 2;
+    const room = Math.max(MIN_PROSE_WIDTH, columns - label);
+    return rows
+        .map((row) =>
+            head
+                .flatMap((h, i) =>
+                    wrapText(row[i], room).map((l, k) =>
+                        `${k === 0 ? `${h}:`.padEnd(label) : ' '.repeat(label)}${l}`.trimEnd()
+                    )
+                )
+                .join('\n')
+        )
+        .join('\n\n');
+}
+
+/**
+ * A table whose free-text columns wrap first (see wrapProse); when even that would cut
+ * an id, a code or a time, one "Heading: value" block per row instead.
+ */
+function proseTable(
+    head: string[],
+    rows: string[][],
+    prose: readonly number[],
+    columns: number
+): string {
+    if (!fitsWhole(head, rows, prose, columns))
+        return keyValueBlocks(head, rows, columns);
+    return renderTable(head, wrapProse(head, rows, prose, columns), columns);
 }
 
 /** Text wrapped to `columns`, its continuation lines indented. */
@@ -115,7 +218,7 @@ function block(text: string, columns: number, indent = INDENT): string[] {
 }
 
 function renderMemberships(h: HistoryReport, columns: number): string {
-    return renderTable(
+    return proseTable(
         [
             'Audience',
             'Name',
@@ -131,7 +234,7 @@ function renderMemberships(h: HistoryReport, columns: number): string {
             m.status,
             m.changedAt,
             m.source,
-            m.reason,
+            m.reason ?? '',
             syncState(
                 m.syncOutcome,
                 m.syncAttempts,
@@ -139,12 +242,13 @@ function renderMemberships(h: HistoryReport, columns: number): string {
                 m.nextAttemptAt
             )
         ]),
+        [1, 5],
         columns
     );
 }
 
 function renderUnsubscribes(h: HistoryReport, columns: number): string {
-    return renderTable(
+    return proseTable(
         [
             'Unsubscribe',
             'Scope',
@@ -155,14 +259,14 @@ function renderUnsubscribes(h: HistoryReport, columns: number): string {
             'Attempts'
         ],
         h.unsubscribes.map((u) => [
-            u.id,
+            String(u.id),
             u.scope === 'all' ? 'all audiences' : `audience ${u.audienceId}`,
             u.source,
             u.collectedAt,
             u.deliveredAt ?? (u.removedAt ? '' : 'pending'),
-            u.removedAt ? `${u.removedAt} (${u.removedReason})` : '',
+            u.removedAt ? `${u.removedAt}\n(${u.removedReason})` : '',
             u.deliveredAt || u.removedAt
-                ? u.attempts
+                ? String(u.attempts)
                 : syncState(
                       u.lastOutcome,
                       u.attempts,
@@ -170,6 +274,7 @@ function renderUnsubscribes(h: HistoryReport, columns: number): string {
                       u.nextAttemptAt
                   )
         ]),
+        [5],
         columns
     );
 }
@@ -228,7 +333,7 @@ export function renderAudit(
     if (audit.length === 0) return 'No audit entries.';
     const rows = auditRows(audit);
     if (auditTableFits(rows, columns))
-        return renderTable(AUDIT_HEAD, rows, columns);
+        return proseTable(AUDIT_HEAD, rows, [3], columns);
     return rows
         .map(([at, action, source, what, run]) =>
             [
@@ -245,23 +350,51 @@ export function renderAudit(
         .join('\n');
 }
 
+/** A part of the text; `spaced` parts (key/value blocks) get a blank line around them. */
+interface Part {
+    text: string;
+    spaced: boolean;
+}
+
+/** A table as rendered: bordered, or turned into key/value blocks (spaced). */
+const tablePart = (text: string): Part => ({
+    text,
+    spaced: !text.startsWith('┌')
+});
+
+function joinParts(parts: readonly Part[]): string {
+    return parts
+        .map((p, i) =>
+            i > 0 && (p.spaced || parts[i - 1].spaced) ? `\n${p.text}` : p.text
+        )
+        .join('\n');
+}
+
 /** The whole `optout history` text. */
 export function renderHistory(h: HistoryReport, columns: number): string {
     if (!h.person && h.audit.length === 0)
         return block(`The ledger has no record of ${h.email}.`, columns).join(
             '\n'
         );
-    const parts: string[] = [];
+    const parts: Part[] = [];
     if (h.person)
-        parts.push(
-            ...block(
+        parts.push({
+            text: block(
                 `${h.person.email} — ledger person ${h.person.id}, Salesforce id ${h.person.salesforceId ?? 'unknown'}, first seen ${h.person.createdAt}`,
                 columns
-            )
-        );
-    if (h.memberships.length) parts.push(renderMemberships(h, columns));
-    if (h.unsubscribes.length) parts.push(renderUnsubscribes(h, columns));
-    for (const x of h.stuck) parts.push(renderRefusal(x, columns));
-    parts.push(renderAudit(h.audit, columns));
-    return parts.join('\n');
+            ).join('\n'),
+            spaced: false
+        });
+    if (h.memberships.length)
+        parts.push(tablePart(renderMemberships(h, columns)));
+    if (h.unsubscribes.length)
+        parts.push(tablePart(renderUnsubscribes(h, columns)));
+    for (const x of h.stuck)
+        parts.push({ text: renderRefusal(x, columns), spaced: false });
+    const audit = renderAudit(h.audit, columns);
+    parts.push({
+        text: audit,
+        spaced: h.audit.length > 0 && !audit.startsWith('┌')
+    });
+    return joinParts(parts);
 }
