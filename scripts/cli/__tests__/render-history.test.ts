@@ -11,6 +11,7 @@ import { STUCK_REASON_CATALOGUE } from '../../model/stuck';
 import { renderHistory, renderAudit } from '../render/history';
 import {
     WIDTHS,
+    UNWRAPPED,
     cutFacts,
     missingFacts,
     overflowing
@@ -309,7 +310,7 @@ describe.each(WIDTHS)('optout history at %i columns', (columns) => {
         expect(missingFacts(text, FACTS)).toEqual([]);
         // Nowhere cut either, not even where it appears a second time.
         expect(
-            cutFacts(text, [
+            cutFacts(text, renderHistory(HISTORY, UNWRAPPED), [
                 CONTACT,
                 MEMBERSHIP_KEY,
                 'FIELD_CUSTOM_VALIDATION_EXCEPTION',

@@ -20,19 +20,23 @@ export function missingFacts(text: string, facts: readonly string[]): string[] {
     return facts.filter((f) => !text.includes(f));
 }
 
+/** How many times `fact` occurs in `text`. */
+const occurrences = (text: string, fact: string): number =>
+    text.split(fact).length - 1;
+
 /**
- * Facts (ids, codes) that appear cut somewhere: their first 12 characters are followed
- * by something else than the rest (e.g. a column too narrow broke the id in two).
+ * Facts that occur fewer times in `text` than in `unwrapped` (the same result rendered
+ * too wide to wrap): somewhere the wrapping cut one in two.
  */
-export function cutFacts(text: string, facts: readonly string[]): string[] {
-    return facts.filter((f) => {
-        const head = f.slice(0, 12);
-        for (
-            let at = text.indexOf(head);
-            at >= 0;
-            at = text.indexOf(head, at + 1)
-        )
-            if (!text.startsWith(f, at)) return true;
-        return false;
-    });
+export function cutFacts(
+    text: string,
+    unwrapped: string,
+    facts: readonly string[]
+): string[] {
+    return facts.filter(
+        (f) => occurrences(text, f) < occurrences(unwrapped, f)
+    );
 }
+
+/** Wide enough that nothing wraps: the reference for `cutFacts`. */
+export const UNWRAPPED = 10_000;

@@ -3,7 +3,8 @@
  * and what happens next, fitted to the terminal's width.
  */
 import type { ResubscribeResult } from '../commands/resubscribe';
-import { renderTable, wrapText } from '../table';
+import { wrapText } from '../table';
+import { proseTable } from './whole-words';
 
 export function renderResubscribe(
     r: ResubscribeResult,
@@ -23,16 +24,17 @@ export function renderResubscribe(
             `Removed the ${what} of ${r.email} (reason recorded: ${r.reason}).`,
             columns
         ),
-        renderTable(
+        proseTable(
             ['Id', 'Scope', 'Audience', 'Source', 'Collected', 'Delivered'],
             r.removed.map((u) => [
-                u.id,
+                String(u.id),
                 u.scope,
-                u.audienceId,
+                u.audienceId ?? '',
                 u.source,
                 u.collectedAt,
                 u.deliveredAt ?? 'not yet'
             ]),
+            [],
             columns
         ),
         ...r.notes.flatMap((n) => wrapText(n, columns))

@@ -3,7 +3,8 @@
  * again, and a table of them (key/value blocks when narrow).
  */
 import type { RetriedRecord, RetryResult } from '../commands/retry';
-import { renderTable, wrapText } from '../table';
+import { wrapText } from '../table';
+import { proseTable } from './whole-words';
 
 function describe(r: RetriedRecord): string {
     return r.kind === 'unsubscribe'
@@ -23,15 +24,16 @@ export function renderRetry(r: RetryResult, columns: number): string {
                 'the next push sends the unsubscribes, the next hourly run the memberships.',
             columns
         ),
-        renderTable(
+        proseTable(
             ['Email', 'What', 'Record', 'Code', 'Was'],
             r.records.map((x) => [
                 x.email,
                 describe(x),
-                x.recordId,
+                x.recordId ?? '',
                 x.errorCode,
                 x.state === 'dead_letter' ? 'dead letter' : 'retrying'
             ]),
+            [1],
             columns
         )
     ].join('\n');
