@@ -337,6 +337,29 @@ describe('optout unsubscribe', () => {
     });
 });
 
+describe('optout unsubscribe --target-org, only this command loaded', () => {
+    it('pushes through the push job itself (no hook from the sync command)', async () => {
+        expect(unsubscribeHooks.pushAfterUnsubscribe).toBeUndefined();
+        const r = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--target-org',
+            'no-such-org-for-this-test',
+            '--ledger',
+            ledgerPath
+        );
+        // It reached the org lookup (not "cannot push from the unsubscribe command").
+        expect(r.code).toBe(1);
+        expect(r.stderr).not.toMatch(/PUSH_NOT_AVAILABLE/);
+        expect(r.stderr).toMatch(/UNKNOWN_ORG.*recorded in the ledger/);
+        expect(r.stderr).toMatch(
+            /optout sync push --target-org no-such-org-for-this-test/
+        );
+        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+    });
+});
+
 describe('optout unsubscribe --target-org (text output)', () => {
     it('prints one line on the push: delivered, what it wrote and its API requests', async () => {
         unsubscribeHooks.pushAfterUnsubscribe = async ({
