@@ -13,7 +13,7 @@ import {
     type ImportReport
 } from '../../ledger/import';
 import { summaryOf } from './index';
-import { execute, type CommandModule } from '../command';
+import { execute, type CommandModule, type CommandWork } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
@@ -139,6 +139,26 @@ export function importExitCode(result: ImportResult): number {
     return result.status === 'rejected' ? 1 : 0;
 }
 
+/**
+ * The command's work: the import, its invalid lines and notes on stderr for a person
+ * (--json carries them in the result), the counts as text, exit 1 when rejected.
+ */
+export function importWork(
+    file: string,
+    opts: ImportOptions
+): CommandWork<ImportResult> {
+    return {
+        run: async (out) => {
+            const result = await runImport(file, opts, out);
+            if (!out.json)
+                process.stderr.write(renderImportDiagnostics(result));
+            return result;
+        },
+        render: renderImport,
+        exitCode: importExitCode
+    };
+}
+
 export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
@@ -164,16 +184,6 @@ export const register: CommandModule = (program: Command) => {
                 'Mailchimp export: the audience name (needed for a new audience)'
             )
     ).action(async (file: string, opts: ImportOptions, cmd: Command) =>
-        execute(cmd, {
-            run: async (out) => {
-                const result = await runImport(file, opts, out);
-                // The invalid lines and notes go to stderr; --json carries them in the result.
-                if (!out.json)
-                    process.stderr.write(renderImportDiagnostics(result));
-                return result;
-            },
-            render: renderImport,
-            exitCode: importExitCode
-        })
+        execute(cmd, importWork(file, opts))
     );
 };
