@@ -17,6 +17,19 @@ import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
 let dir: string;
 let ledgerPath: string;
 
+/**
+ * Wide text output: these tests read a table row on one line. How the text fits an
+ * 80-column terminal is tested in render-*.test.ts.
+ */
+const envColumns = process.env.COLUMNS;
+beforeAll(() => {
+    process.env.COLUMNS = '250';
+});
+afterAll(() => {
+    if (envColumns === undefined) delete process.env.COLUMNS;
+    else process.env.COLUMNS = envColumns;
+});
+
 beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'cli-ledger-'));
     ledgerPath = join(dir, 'sub', 'ledger.db');
@@ -320,6 +333,29 @@ describe('optout unsubscribe', () => {
             /PUSH_FAILED.*recorded in the ledger.*connection refused/
         );
         expect(failed.stderr).toMatch(/optout sync push --target-org prod/);
+        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+    });
+});
+
+describe('optout unsubscribe --target-org, only this command loaded', () => {
+    it('pushes through the push job itself (no hook from the sync command)', async () => {
+        expect(unsubscribeHooks.pushAfterUnsubscribe).toBeUndefined();
+        const r = await cli(
+            'unsubscribe',
+            '--email',
+            'a@x.io',
+            '--target-org',
+            'no-such-org-for-this-test',
+            '--ledger',
+            ledgerPath
+        );
+        // It reached the org lookup (not "cannot push from the unsubscribe command").
+        expect(r.code).toBe(1);
+        expect(r.stderr).not.toMatch(/PUSH_NOT_AVAILABLE/);
+        expect(r.stderr).toMatch(/UNKNOWN_ORG.*recorded in the ledger/);
+        expect(r.stderr).toMatch(
+            /optout sync push --target-org no-such-org-for-this-test/
+        );
         expect(withLedger((l) => l.countUndelivered())).toBe(1);
     });
 });

@@ -14,6 +14,19 @@ import { cli } from './run-cli';
 let dir: string;
 let ledgerPath: string;
 
+/**
+ * Wide text output: these tests read a table row on one line. How the text fits an
+ * 80-column terminal is tested in render-*.test.ts.
+ */
+const envColumns = process.env.COLUMNS;
+beforeAll(() => {
+    process.env.COLUMNS = '250';
+});
+afterAll(() => {
+    if (envColumns === undefined) delete process.env.COLUMNS;
+    else process.env.COLUMNS = envColumns;
+});
+
 beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'cli-stuck-'));
     ledgerPath = join(dir, 'ledger.db');

@@ -22,6 +22,8 @@ import {
 import { OptoutError } from '../../model/errors';
 import { summaryOf } from './index';
 import { runCommand, type CommandModule } from '../command';
+import type { Output } from '../output';
+import { renderExport } from '../render/export';
 import {
     addLedgerOption,
     resolveLedgerPath,
@@ -42,7 +44,7 @@ export const SUPPRESSION_COLUMNS: readonly (keyof SuppressionItem)[] = [
     'removedAt'
 ];
 
-interface ExportOptions extends LedgerOptions {
+export interface ExportOptions extends LedgerOptions {
     since?: string;
     format?: string;
     out?: string;
@@ -129,6 +131,46 @@ function toFile<T>(
     }
 }
 
+/**
+ * Writes the suppression feed after `opts.since` to `--out` (through a temporary file),
+ * or to stdout, where the data is the output and the next cursor goes to stderr.
+ */
+export async function runExport(
+    opts: ExportOptions,
+    out: Output
+): Promise<ExportResult> {
+    const format = parseExportFormat(opts.format);
+    if (out.json && !opts.out)
+        throw new OptoutError(
+            'OUT_REQUIRED',
+            'With --json the result goes to stdout, so the export needs --out FILE.',
+            { actions: ['Add --out suppressions.csv'], exitCode: 2 }
+        );
+    const since = opts.since ?? null;
+    const file = opts.out ? resolve(opts.out) : null;
+    return withLedger(
+        opts,
+        (ledger) => {
+            const fill = (write: (chunk: string) => void) =>
+                exportSuppressions(ledger, { since, format }, write);
+            const { items, next } = file
+                ? toFile(file, fill)
+                : fill((chunk) => process.stdout.write(chunk));
+            if (!file) process.stderr.write(`Next cursor: ${next}\n`);
+            return {
+                status: 'ok',
+                format,
+                out: file,
+                items,
+                since,
+                next,
+                ledger: resolveLedgerPath(opts.ledger)
+            };
+        },
+        { mustExist: true }
+    );
+}
+
 export const register: CommandModule = (program: Command) => {
     const exportCmd = program
         .command('export')
@@ -146,43 +188,12 @@ export const register: CommandModule = (program: Command) => {
             .option('--format <format>', 'csv or jsonl', 'csv')
             .option('--out <file>', 'write to this file (default: stdout)')
     ).action(async (opts: ExportOptions, cmd: Command) =>
+        // Not `execute`: without --out the items were the output, so no text follows them.
         runCommand(cmd, async (out) => {
-            const format = parseExportFormat(opts.format);
-            if (out.json && !opts.out)
-                throw new OptoutError(
-                    'OUT_REQUIRED',
-                    'With --json the result goes to stdout, so the export needs --out FILE.',
-                    { actions: ['Add --out suppressions.csv'], exitCode: 2 }
-                );
-            const since = opts.since ?? null;
-            const file = opts.out ? resolve(opts.out) : null;
-            return withLedger(
-                opts,
-                (ledger) => {
-                    const run = (write: (chunk: string) => void) =>
-                        exportSuppressions(ledger, { since, format }, write);
-                    const { items, next } = file
-                        ? toFile(file, run)
-                        : run((chunk) => process.stdout.write(chunk));
-                    const result: ExportResult = {
-                        status: 'ok',
-                        format,
-                        out: file,
-                        items,
-                        since,
-                        next,
-                        ledger: resolveLedgerPath(opts.ledger)
-                    };
-                    if (file)
-                        out.result(
-                            result,
-                            () =>
-                                `Wrote ${items} suppression item${items === 1 ? '' : 's'} to ${file} (${format}).\nNext cursor: ${next}`
-                        );
-                    // On stdout the data is the output: the cursor goes to stderr.
-                    else process.stderr.write(`Next cursor: ${next}\n`);
-                },
-                { mustExist: true }
+            const result = await runExport(opts, out);
+            out.result(
+                result,
+                result.out ? () => renderExport(result, out.columns) : undefined
             );
         })
     );

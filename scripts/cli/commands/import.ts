@@ -1,7 +1,8 @@
 /**
  * `optout import FILE.csv` — memberships and unsubscribes into the ledger, from
  * optout's CSV format or a Mailchimp audience export. Nothing is imported when a row
- * is invalid, unless --skip-invalid.
+ * is invalid, unless --skip-invalid (then exit 1 with the result: nothing imported).
+ * Text in render/import.ts.
  */
 import { statSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
@@ -12,7 +13,7 @@ import {
     type ImportReport
 } from '../../ledger/import';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule, type CommandWork } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
@@ -22,9 +23,9 @@ import {
     type LedgerOptions,
     parseImportFormat
 } from '../options';
-import { renderPairs } from '../table';
+import { renderImport, renderImportDiagnostics } from '../render/import';
 
-interface ImportOptions extends LedgerOptions {
+export interface ImportOptions extends LedgerOptions {
     skipInvalid?: boolean;
     source?: string;
     format: string;
@@ -32,12 +33,19 @@ interface ImportOptions extends LedgerOptions {
     audienceName?: string;
 }
 
-/** Problems printed in human output; --json carries all of them. */
-const SHOWN_PROBLEMS = 100;
+/** The report, with why nothing was imported when the file was rejected. */
+export type ImportResult = ImportReport & {
+    ledger: string;
+    durationMs: number;
+    code?: 'INVALID_ROWS';
+    message?: string;
+    actions?: string[];
+};
+
 /** Files smaller than this import too fast for a progress bar to help. */
 const PROGRESS_MIN_BYTES = 1_000_000;
 
-/** A progress bar on stderr for the two phases; null when not at a terminal. */
+/** A progress bar on stderr for the two phases; undefined when not at a terminal. */
 function progressBar(
     out: Output,
     file: string
@@ -71,38 +79,84 @@ function progressBar(
     };
 }
 
-function human(report: ImportReport, ledgerPath: string): string {
-    if (report.status === 'rejected')
-        return `Checked ${report.rowsRead} row(s) of ${report.file}: ${report.invalidCount} invalid, nothing imported into ${ledgerPath}.`;
-    const pairs: [string, string | number][] = [
-        ['File', report.file],
-        [
-            'Format',
-            report.format === 'mailchimp'
-                ? `Mailchimp export (${report.mailchimpKind})`
-                : 'optout CSV'
-        ],
-        ['Ledger', ledgerPath],
-        ['Rows read', report.rowsRead],
-        ['Invalid rows', report.invalidCount],
-        ['Persons created or updated', report.personsUpserted],
-        ['Audiences created or renamed', report.audiencesUpserted],
-        ['Memberships changed', report.membershipsChanged],
-        ['Unsubscribes added', report.unsubscribesAdded],
-        ['Unchanged rows', report.skipped.unchanged],
-        ['Older than the ledger (ignored)', report.skipped.stale],
-        ['Kept unsubscribed (R4)', report.skipped.blocked]
-    ];
-    return renderPairs(pairs);
+/** Why a rejected file imported nothing, and what to do (undefined when imported). */
+export function rejection(
+    report: ImportReport
+): Pick<ImportResult, 'code' | 'message' | 'actions'> {
+    if (report.status !== 'rejected') return {};
+    const syntax = report.invalid.some((r) =>
+        r.problems.some((p) => p.startsWith('CSV syntax'))
+    );
+    return syntax
+        ? {
+              code: 'INVALID_ROWS',
+              message:
+                  'Nothing imported: the CSV quoting is broken, so the rows after it cannot be read reliably.',
+              actions: [
+                  'Fix the quotes on the reported line(s) and import again'
+              ]
+          }
+        : {
+              code: 'INVALID_ROWS',
+              message: `Nothing imported: ${report.invalidCount} invalid row(s).`,
+              actions: [
+                  'Fix the reported rows and import again',
+                  'Or import the valid rows only: add --skip-invalid'
+              ]
+          };
 }
 
-function printProblems(report: ImportReport): void {
-    for (const row of report.invalid.slice(0, SHOWN_PROBLEMS))
-        process.stderr.write(`line ${row.line}: ${row.problems.join('; ')}\n`);
-    if (report.invalidCount > SHOWN_PROBLEMS)
-        process.stderr.write(
-            `… and ${report.invalidCount - SHOWN_PROBLEMS} more invalid rows (--json lists up to 10,000)\n`
-        );
+/** Imports `file` into the ledger of `opts`. */
+export async function runImport(
+    file: string,
+    opts: ImportOptions,
+    out: Output
+): Promise<ImportResult> {
+    const format = parseImportFormat(opts.format);
+    const source = parseSourceOption(opts.source, 'import');
+    const started = Date.now();
+    const report = await withLedger(opts, (ledger) =>
+        importCsv(ledger, {
+            file,
+            format,
+            source,
+            skipInvalid: Boolean(opts.skipInvalid),
+            audienceId: opts.audienceId,
+            audienceName: opts.audienceName,
+            onProgress: progressBar(out, file)
+        })
+    );
+    return {
+        ...report,
+        ledger: resolveLedgerPath(opts.ledger),
+        durationMs: Date.now() - started,
+        ...rejection(report)
+    };
+}
+
+/** Exit 1 when the file was rejected: nothing was imported. */
+export function importExitCode(result: ImportResult): number {
+    return result.status === 'rejected' ? 1 : 0;
+}
+
+/**
+ * The command's work: the import, its invalid lines and notes on stderr for a person
+ * (--json carries them in the result), the counts as text, exit 1 when rejected.
+ */
+export function importWork(
+    file: string,
+    opts: ImportOptions
+): CommandWork<ImportResult> {
+    return {
+        run: async (out) => {
+            const result = await runImport(file, opts, out);
+            if (!out.json)
+                process.stderr.write(renderImportDiagnostics(result));
+            return result;
+        },
+        render: renderImport,
+        exitCode: importExitCode
+    };
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -130,70 +184,6 @@ export const register: CommandModule = (program: Command) => {
                 'Mailchimp export: the audience name (needed for a new audience)'
             )
     ).action(async (file: string, opts: ImportOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const format = parseImportFormat(opts.format);
-            const source = parseSourceOption(opts.source, 'import');
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            const started = Date.now();
-            const report = await withLedger(opts, (ledger) =>
-                importCsv(ledger, {
-                    file,
-                    format,
-                    source,
-                    skipInvalid: Boolean(opts.skipInvalid),
-                    audienceId: opts.audienceId,
-                    audienceName: opts.audienceName,
-                    onProgress: progressBar(out, file)
-                })
-            );
-            const durationMs = Date.now() - started;
-            const rejected = report.status === 'rejected';
-            const syntax = report.invalid.some((r) =>
-                r.problems.some((p) => p.startsWith('CSV syntax'))
-            );
-            const message = rejected
-                ? syntax
-                    ? 'Nothing imported: the CSV quoting is broken, so the rows after it cannot be read reliably.'
-                    : `Nothing imported: ${report.invalidCount} invalid row(s).`
-                : undefined;
-            const actions = rejected
-                ? syntax
-                    ? [
-                          'Fix the quotes on the reported line(s) and import again'
-                      ]
-                    : [
-                          'Fix the reported rows and import again',
-                          'Or import the valid rows only: add --skip-invalid'
-                      ]
-                : undefined;
-            out.result(
-                {
-                    ...report,
-                    ledger: ledgerPath,
-                    durationMs,
-                    ...(rejected
-                        ? { code: 'INVALID_ROWS', message, actions }
-                        : {})
-                },
-                () => human(report, ledgerPath)
-            );
-            if (!out.json) {
-                printProblems(report);
-                if (report.blockedLines.length)
-                    process.stderr.write(
-                        `note: ${report.blockedLines.length} row(s) asked to leave Unsubscribed while the audience unsubscribe is active (lines ${report.blockedLines.slice(0, 10).join(', ')}${report.blockedLines.length > 10 ? ', …' : ''}); use optout resubscribe to lift one deliberately.\n`
-                    );
-                if (rejected) {
-                    process.stderr.write(`Error (INVALID_ROWS): ${message}\n`);
-                    for (const a of actions ?? [])
-                        process.stderr.write(`  Try this: ${a}\n`);
-                } else if (report.status === 'partial') {
-                    process.stderr.write(
-                        `warning: ${report.invalidCount} invalid row(s) skipped.\n`
-                    );
-                }
-            }
-            return rejected ? 1 : 0;
-        })
+        execute(cmd, importWork(file, opts))
     );
 };

@@ -2,11 +2,13 @@
  * `optout resubscribe --email E --reason TEXT [--audience ID]` — the deliberate,
  * audited removal of an unsubscribe on the ledger side (R4). It never touches
  * Salesforce: an opt-out field checked there stays checked until an admin unchecks it.
+ * Text in render/resubscribe.ts.
  */
 import type { Command } from 'commander';
+import type { ResubscribeResult as LedgerResubscribe } from '../../ledger/ledger';
 import type { UnsubscribeRecord } from '../../ledger/types';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
 import {
     addLedgerOption,
     parseAudienceOption,
@@ -16,17 +18,32 @@ import {
     withLedger,
     type LedgerOptions
 } from '../options';
-import { renderTable } from '../table';
+import { renderResubscribe } from '../render/resubscribe';
 
-interface ResubscribeOptions extends LedgerOptions {
+export interface ResubscribeOptions extends LedgerOptions {
     email: string;
     reason: string;
     audience?: string;
 }
 
-function notes(
+export interface ResubscribeResult {
+    /** removed: an active unsubscribe was lifted; nothing_active: there was none. */
+    status: 'removed' | 'nothing_active';
+    email: string;
+    scope: 'all' | 'audience';
+    audienceId: string | null;
+    reason: string;
+    removed: UnsubscribeRecord[];
+    membership: LedgerResubscribe['membership'];
+    /** What happens next in Salesforce and in the syncs. */
+    notes: string[];
+    ledger: string;
+}
+
+/** What happens next, for the scope lifted (nothing when nothing was removed). */
+export function resubscribeNotes(
     scope: 'all' | 'audience',
-    removed: UnsubscribeRecord[]
+    removed: readonly UnsubscribeRecord[]
 ): string[] {
     if (removed.length === 0) return [];
     if (scope === 'all') {
@@ -40,6 +57,39 @@ function notes(
     return [
         'The membership is Subscribed again; the hourly sync updates Audience_Membership__c.'
     ];
+}
+
+/** Lifts the active unsubscribe of `opts` (global, or from one audience) with its reason. */
+export async function runResubscribe(
+    opts: ResubscribeOptions
+): Promise<ResubscribeResult> {
+    const email = parseEmailOption(opts.email);
+    const reason = requireText(
+        opts.reason,
+        '--reason',
+        'Say why, e.g. --reason "unsubscribed by mistake, confirmed by phone"'
+    );
+    const audienceId =
+        opts.audience === undefined ? null : parseAudienceOption(opts.audience);
+    const scope = audienceId === null ? 'all' : 'audience';
+    return withLedger(
+        opts,
+        (ledger) => {
+            const r = ledger.resubscribe({ email, audienceId, reason });
+            return {
+                status: r.removed.length ? 'removed' : 'nothing_active',
+                email: r.person.email,
+                scope,
+                audienceId,
+                reason,
+                removed: r.removed,
+                membership: r.membership,
+                notes: resubscribeNotes(scope, r.removed),
+                ledger: resolveLedgerPath(opts.ledger)
+            };
+        },
+        { mustExist: true }
+    );
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -57,67 +107,9 @@ export const register: CommandModule = (program: Command) => {
                 'lift the unsubscribe from this audience (default: the global one)'
             )
     ).action(async (opts: ResubscribeOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const email = parseEmailOption(opts.email);
-            const reason = requireText(
-                opts.reason,
-                '--reason',
-                'Say why, e.g. --reason "unsubscribed by mistake, confirmed by phone"'
-            );
-            const audienceId =
-                opts.audience === undefined
-                    ? null
-                    : parseAudienceOption(opts.audience);
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            return withLedger(
-                opts,
-                (ledger) => {
-                    const r = ledger.resubscribe({ email, audienceId, reason });
-                    const scope = audienceId === null ? 'all' : 'audience';
-                    const result = {
-                        status: r.removed.length ? 'removed' : 'nothing_active',
-                        email: r.person.email,
-                        scope,
-                        audienceId,
-                        reason,
-                        removed: r.removed,
-                        membership: r.membership,
-                        notes: notes(scope, r.removed),
-                        ledger: ledgerPath
-                    };
-                    out.result(result, () => {
-                        const what =
-                            audienceId === null
-                                ? 'global unsubscribe'
-                                : `unsubscribe from audience ${audienceId}`;
-                        if (r.removed.length === 0)
-                            return `Nothing to remove: ${r.person.email} has no active ${what}.`;
-                        return [
-                            `Removed the ${what} of ${r.person.email} (reason recorded: ${reason}).`,
-                            renderTable(
-                                [
-                                    'Id',
-                                    'Scope',
-                                    'Audience',
-                                    'Source',
-                                    'Collected',
-                                    'Delivered'
-                                ],
-                                r.removed.map((u) => [
-                                    u.id,
-                                    u.scope,
-                                    u.audienceId,
-                                    u.source,
-                                    u.collectedAt,
-                                    u.deliveredAt ?? 'not yet'
-                                ])
-                            ),
-                            ...result.notes
-                        ].join('\n');
-                    });
-                },
-                { mustExist: true }
-            );
+        execute(cmd, {
+            run: () => runResubscribe(opts),
+            render: renderResubscribe
         })
     );
 };

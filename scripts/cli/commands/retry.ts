@@ -5,7 +5,7 @@
  * still waiting for their back-off alike get their failure count reset and are due
  * now, so the next push (unsubscribes) or hourly run (memberships) sends them again.
  * Audited (`retry_requested`). Never touches Salesforce itself; bad input changes
- * nothing.
+ * nothing. Text in render/retry.ts.
  */
 import type { Command } from 'commander';
 import type { StuckFilter } from '../../ledger/ledger';
@@ -15,10 +15,11 @@ import {
     STUCK_REASONS,
     STUCK_REASON_CATALOGUE,
     parseRetryReason,
-    stuckReasonOf
+    stuckReasonOf,
+    type StuckReason
 } from '../../model/stuck';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
 import {
     addLedgerOption,
     parseEmailOption,
@@ -26,9 +27,9 @@ import {
     withLedger,
     type LedgerOptions
 } from '../options';
-import { renderTable } from '../table';
+import { renderRetry } from '../render/retry';
 
-interface RetryOptions extends LedgerOptions {
+export interface RetryOptions extends LedgerOptions {
     all?: boolean;
     email?: string;
     reason?: string;
@@ -73,10 +74,75 @@ export function retryFilter(opts: RetryOptions): StuckFilter {
     return filter;
 }
 
-function describe(r: StuckRecord): string {
-    return r.kind === 'unsubscribe'
-        ? `unsubscribe #${r.unsubscribeId ?? ''}${r.audienceId ? ` from ${r.audienceId}` : ' from all'}`
-        : `membership in ${r.audienceId ?? ''}`;
+/** A stuck record put back, with its catalogue reason. */
+export type RetriedRecord = StuckRecord & { reason: StuckReason };
+
+export interface RetryResult {
+    /** retried: records were put back; nothing_to_retry: none matched. */
+    status: 'retried' | 'nothing_to_retry';
+    putBack: number;
+    deadLetters: number;
+    retrying: number;
+    unsubscribes: number;
+    memberships: number;
+    filter: { all: boolean; email: string | null; reason: string | null };
+    records: RetriedRecord[];
+    ledger: string;
+}
+
+/** The counts of the records put back, by state and by kind. */
+export function retryCounts(
+    records: readonly StuckRecord[]
+): Pick<
+    RetryResult,
+    'putBack' | 'deadLetters' | 'retrying' | 'unsubscribes' | 'memberships'
+> {
+    const count = (pred: (r: StuckRecord) => boolean): number =>
+        records.filter(pred).length;
+    return {
+        putBack: records.length,
+        deadLetters: count((r) => r.state === 'dead_letter'),
+        retrying: count((r) => r.state === 'retrying'),
+        unsubscribes: count((r) => r.kind === 'unsubscribe'),
+        memberships: count((r) => r.kind === 'membership')
+    };
+}
+
+/** Puts back the stuck records `opts` selects; an unknown email changes nothing. */
+export async function runRetry(opts: RetryOptions): Promise<RetryResult> {
+    const filter = retryFilter(opts);
+    return withLedger(
+        opts,
+        (ledger) => {
+            if (filter.email !== undefined && !ledger.findPerson(filter.email))
+                throw new OptoutError(
+                    'UNKNOWN_EMAIL',
+                    `No person with email '${filter.email}' in the ledger; nothing was changed.`,
+                    {
+                        actions: [
+                            'Check the spelling',
+                            'See the stuck records: optout status'
+                        ]
+                    }
+                );
+            const records = ledger.retryStuck(filter);
+            return {
+                status: records.length ? 'retried' : 'nothing_to_retry',
+                ...retryCounts(records),
+                filter: {
+                    all: opts.all === true,
+                    email: filter.email ?? null,
+                    reason: opts.reason ?? null
+                },
+                records: records.map((r) => ({
+                    ...r,
+                    reason: stuckReasonOf(r.errorCode)
+                })),
+                ledger: resolveLedgerPath(opts.ledger)
+            };
+        },
+        { mustExist: true }
+    );
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -91,70 +157,6 @@ export const register: CommandModule = (program: Command) => {
                 `a Salesforce status code (e.g. FIELD_CUSTOM_VALIDATION_EXCEPTION) or a reason: ${STUCK_REASONS.join(', ')}`
             )
     ).action(async (opts: RetryOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const filter = retryFilter(opts);
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            return withLedger(
-                opts,
-                (ledger) => {
-                    if (
-                        filter.email !== undefined &&
-                        !ledger.findPerson(filter.email)
-                    )
-                        throw new OptoutError(
-                            'UNKNOWN_EMAIL',
-                            `No person with email '${filter.email}' in the ledger; nothing was changed.`,
-                            {
-                                actions: [
-                                    'Check the spelling',
-                                    'See the stuck records: optout status'
-                                ]
-                            }
-                        );
-                    const records = ledger.retryStuck(filter);
-                    const count = (pred: (r: StuckRecord) => boolean): number =>
-                        records.filter(pred).length;
-                    const result = {
-                        status: records.length ? 'retried' : 'nothing_to_retry',
-                        putBack: records.length,
-                        deadLetters: count((r) => r.state === 'dead_letter'),
-                        retrying: count((r) => r.state === 'retrying'),
-                        unsubscribes: count((r) => r.kind === 'unsubscribe'),
-                        memberships: count((r) => r.kind === 'membership'),
-                        filter: {
-                            all: opts.all === true,
-                            email: filter.email ?? null,
-                            reason: opts.reason ?? null
-                        },
-                        records: records.map((r) => ({
-                            ...r,
-                            reason: stuckReasonOf(r.errorCode)
-                        })),
-                        ledger: ledgerPath
-                    };
-                    out.result(result, () => {
-                        if (records.length === 0)
-                            return 'Nothing to retry: no stuck record matches (optout status lists them).';
-                        return [
-                            `Put back ${records.length} record(s) (${result.deadLetters} dead letter(s), ${result.retrying} retrying): ` +
-                                'the next push sends the unsubscribes, the next hourly run the memberships.',
-                            renderTable(
-                                ['Email', 'What', 'Record', 'Code', 'Was'],
-                                records.map((r) => [
-                                    r.email,
-                                    describe(r),
-                                    r.recordId,
-                                    r.errorCode,
-                                    r.state === 'dead_letter'
-                                        ? 'dead letter'
-                                        : 'retrying'
-                                ])
-                            )
-                        ].join('\n');
-                    });
-                },
-                { mustExist: true }
-            );
-        })
+        execute(cmd, { run: () => runRetry(opts), render: renderRetry })
     );
 };

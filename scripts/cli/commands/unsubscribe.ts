@@ -1,16 +1,17 @@
 /**
  * `optout unsubscribe --email E [--audience ID]` — records an unsubscribe in the
  * ledger: from every audience (global, R2) without --audience, else from that one (R5).
- * With --target-org it is pushed to Salesforce at once through the hook the sync
- * registers (`unsubscribeHooks.pushAfterUnsubscribe`); the record is committed first,
- * so a failed push leaves it pending for the next `optout sync push` (R11).
+ * With --target-org it is pushed to Salesforce at once (`pushToOrg`: the push job for
+ * that one unsubscribe); the record is committed first, so a failed push leaves it
+ * pending for the next `optout sync push` (R11). Text in render/unsubscribe.ts.
  */
 import type { Command } from 'commander';
 import { OptoutError, errorMessage } from '../../model/errors';
 import type { Ledger, RecordUnsubscribeResult } from '../../ledger/ledger';
+import type { LedgerSource } from '../../model/statuses';
 import type { JobResult } from '../../sync/result';
 import { summaryOf } from './index';
-import { runCommand, type CommandModule } from '../command';
+import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
@@ -22,7 +23,7 @@ import {
     withLedger,
     type LedgerOptions
 } from '../options';
-import { renderPairs } from '../table';
+import { renderUnsubscribe } from '../render/unsubscribe';
 
 export interface PushAfterUnsubscribeContext {
     ledger: Ledger;
@@ -33,19 +34,63 @@ export interface PushAfterUnsubscribeContext {
     out: Output;
 }
 
-/**
- * Pushes the unsubscribe to the org and returns the push run's result: under `push`
- * with --json, as a one-line summary otherwise.
- */
+/** Pushes the unsubscribe to the org and returns the push run's result. */
 export type PushAfterUnsubscribe = (
     context: PushAfterUnsubscribeContext
 ) => Promise<JobResult>;
 
-/** Filled by the sync part (scripts/sync) when it registers its commands. */
+/**
+ * A replacement for `pushToOrg` (tests set one to stand in for an org). The sync command
+ * sets its own, which does the same; unset, `pushToOrg` is used, so the push works
+ * when only this command is loaded.
+ */
 export const unsubscribeHooks: { pushAfterUnsubscribe?: PushAfterUnsubscribe } =
     {};
 
-interface UnsubscribeOptions extends LedgerOptions {
+/**
+ * The push job for this one unsubscribe. The org and the sync are loaded only here, so
+ * an unsubscribe without --target-org does not pay for them. Records Salesforce refused
+ * make it fail: the unsubscribe stays pending.
+ */
+export const pushToOrg: PushAfterUnsubscribe = async ({
+    ledger,
+    targetOrg,
+    unsubscribeId,
+    out
+}) => {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded only for a push */
+    const { openOrg } =
+        require('../../salesforce/open') as typeof import('../../salesforce/open');
+    const { runJob } =
+        require('../../sync/run') as typeof import('../../sync/run');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const org = await openOrg(targetOrg, {
+        log: (level, message) => out.log(level, message)
+    });
+    try {
+        const result = await runJob('push', {
+            ledger,
+            org,
+            unsubscribeIds: [unsubscribeId]
+        });
+        if (result.failed.length)
+            throw new OptoutError(
+                'PUSH_FAILED',
+                `Salesforce refused ${result.failed.length} record(s): ${result.failed
+                    .slice(0, 3)
+                    .map(
+                        (f) =>
+                            `${f.object} ${f.recordId ?? ''} ${f.errorCode}: ${f.message}`
+                    )
+                    .join('; ')}`
+            );
+        return result;
+    } finally {
+        await org.close();
+    }
+};
+
+export interface UnsubscribeOptions extends LedgerOptions {
     email: string;
     audience?: string;
     audienceName?: string;
@@ -55,7 +100,7 @@ interface UnsubscribeOptions extends LedgerOptions {
     targetOrg?: string;
 }
 
-export interface UnsubscribeOutcome {
+export interface UnsubscribeResult {
     status: 'recorded' | 'already';
     email: string;
     scope: 'all' | 'audience';
@@ -75,7 +120,7 @@ export interface UnsubscribeOutcome {
 function outcome(
     r: RecordUnsubscribeResult,
     ledgerPath: string
-): UnsubscribeOutcome {
+): UnsubscribeResult {
     return {
         status: r.outcome,
         email: r.person.email,
@@ -93,72 +138,105 @@ function outcome(
     };
 }
 
-function plural(n: number, one: string, many: string): string {
-    return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+/** What to record, from the options; throws on bad input before anything is stored. */
+export interface UnsubscribeRequest {
+    email: string;
+    audienceId: string | null;
+    source: LedgerSource;
+    targetOrg?: string;
 }
 
-/** Why a push left the unsubscribe undelivered, from its result. */
-function pendingReason(r: JobResult): string {
-    if (r.deferred) return `deferred: ${r.deferred.reason}`;
-    if (r.status === 'skipped') return r.message ?? 'the push run was skipped';
-    const skipped = Object.entries(r.skipped)
-        .filter(([, n]) => n > 0)
-        .map(([reason]) => reason.replace(/_/g, ' '));
-    return skipped.length
-        ? skipped.join(', ')
-        : 'Salesforce did not confirm the write';
+export function unsubscribeRequest(
+    opts: UnsubscribeOptions
+): UnsubscribeRequest {
+    const email = parseEmailOption(opts.email);
+    const audienceId =
+        opts.audience === undefined ? null : parseAudienceOption(opts.audience);
+    const source = parseSourceOption(opts.source, 'platform');
+    if (opts.audienceName !== undefined && audienceId === null)
+        throw new OptoutError(
+            'BAD_ARGUMENT',
+            '--audience-name needs --audience.',
+            {
+                exitCode: 2
+            }
+        );
+    const targetOrg =
+        opts.targetOrg === undefined
+            ? undefined
+            : requireText(
+                  opts.targetOrg,
+                  '--target-org',
+                  'Give an org alias, a username or "local"'
+              );
+    return { email, audienceId, source, targetOrg };
 }
 
 /**
- * One line on the push `--target-org` made for this unsubscribe: delivered or still
- * pending (and why), what it wrote, and the API requests it used.
+ * Pushes the recorded unsubscribe to `targetOrg` and returns the result with the
+ * ledger's delivery state after the push (R11). A failed push is an error that says
+ * the unsubscribe is kept and how to deliver it.
  */
-export function renderPushSummary(r: JobResult): string {
-    const counts = [
-        plural(r.recordsWritten, 'record written', 'records written'),
-        ...(r.membershipsUpserted > 0
-            ? [
-                  plural(
-                      r.membershipsUpserted,
-                      'membership upserted',
-                      'memberships upserted'
-                  )
-              ]
-            : []),
-        plural(r.apiRequests, 'API request', 'API requests')
-    ].join(', ');
-    return r.unsubscribesDelivered > 0
-        ? `Push to ${r.targetOrg}: delivered (${counts}).`
-        : `Push to ${r.targetOrg}: still pending (${pendingReason(r)}); it stays in the ledger for a later push (${counts}).`;
+async function pushNow(
+    ledger: Ledger,
+    result: UnsubscribeResult,
+    targetOrg: string,
+    out: Output
+): Promise<UnsubscribeResult> {
+    const push = unsubscribeHooks.pushAfterUnsubscribe ?? pushToOrg;
+    try {
+        const pushed = await push({
+            ledger,
+            ledgerPath: result.ledger,
+            targetOrg,
+            unsubscribeId: result.unsubscribeId,
+            out
+        });
+        return {
+            ...result,
+            deliveredAt:
+                ledger.getUnsubscribe(result.unsubscribeId)?.deliveredAt ??
+                null,
+            push: pushed
+        };
+    } catch (err) {
+        const e = err instanceof OptoutError ? err : undefined;
+        throw new OptoutError(
+            e?.code ?? 'PUSH_FAILED',
+            `The unsubscribe is recorded in the ledger (id ${result.unsubscribeId}) but pushing it to ${targetOrg} failed: ${errorMessage(err)}`,
+            {
+                actions: [
+                    ...(e?.actions ?? []),
+                    `It stays pending; optout sync push --target-org ${targetOrg} delivers it`
+                ],
+                cause: err
+            }
+        );
+    }
 }
 
-function human(o: UnsubscribeOutcome): string {
-    const what =
-        o.scope === 'all'
-            ? 'from all email (global)'
-            : `from audience ${o.audienceId}`;
-    const head =
-        o.status === 'recorded'
-            ? `Recorded: ${o.email} unsubscribed ${what}.`
-            : `Already recorded: ${o.email} was unsubscribed ${what} on ${o.collectedAt}; nothing changed.`;
-    const delivery = o.push
-        ? renderPushSummary(o.push)
-        : o.deliveredAt
-          ? `Delivered to Salesforce on ${o.deliveredAt}.`
-          : 'Pending: the next push (optout sync push --target-org ORG) writes it to Salesforce.';
-    return [
-        head,
-        renderPairs([
-            ['Unsubscribe id', o.unsubscribeId],
-            ['Source', o.source],
-            ['Reason', o.reason],
-            ['Collected at', o.collectedAt],
-            ['Ledger', o.ledger]
-        ]),
-        delivery
-    ]
-        .filter(Boolean)
-        .join('\n');
+/** Records the unsubscribe of `opts`, then pushes it with --target-org when still undelivered. */
+export async function runUnsubscribe(
+    opts: UnsubscribeOptions,
+    out: Output
+): Promise<UnsubscribeResult> {
+    const req = unsubscribeRequest(opts);
+    const ledgerPath = resolveLedgerPath(opts.ledger);
+    return withLedger(opts, async (ledger) => {
+        const recorded = ledger.recordUnsubscribe({
+            email: req.email,
+            salesforceId: opts.salesforceId,
+            scope: req.audienceId === null ? 'all' : 'audience',
+            audienceId: req.audienceId,
+            audienceName: opts.audienceName,
+            source: req.source,
+            reason: opts.reason
+        });
+        const result = outcome(recorded, ledgerPath);
+        return req.targetOrg !== undefined && result.deliveredAt === null
+            ? pushNow(ledger, result, req.targetOrg, out)
+            : result;
+    });
 }
 
 export const register: CommandModule = (program: Command) => {
@@ -193,88 +271,9 @@ export const register: CommandModule = (program: Command) => {
                 'push it to this org at once (alias, username or "local")'
             )
     ).action(async (opts: UnsubscribeOptions, cmd: Command) =>
-        runCommand(cmd, async (out) => {
-            const email = parseEmailOption(opts.email);
-            const audienceId =
-                opts.audience === undefined
-                    ? null
-                    : parseAudienceOption(opts.audience);
-            const source = parseSourceOption(opts.source, 'platform');
-            if (opts.audienceName !== undefined && audienceId === null) {
-                throw new OptoutError(
-                    'BAD_ARGUMENT',
-                    '--audience-name needs --audience.',
-                    { exitCode: 2 }
-                );
-            }
-            let targetOrg: string | undefined;
-            if (opts.targetOrg !== undefined) {
-                targetOrg = requireText(
-                    opts.targetOrg,
-                    '--target-org',
-                    'Give an org alias, a username or "local"'
-                );
-                if (!unsubscribeHooks.pushAfterUnsubscribe) {
-                    // Checked before anything is stored.
-                    throw new OptoutError(
-                        'PUSH_NOT_AVAILABLE',
-                        'This build of optout cannot push to an org from the unsubscribe command.',
-                        {
-                            actions: [
-                                'Run it without --target-org: the unsubscribe is kept and pending',
-                                'Then deliver pending unsubscribes with the push job'
-                            ]
-                        }
-                    );
-                }
-            }
-            const ledgerPath = resolveLedgerPath(opts.ledger);
-            return withLedger(opts, async (ledger) => {
-                const recorded = ledger.recordUnsubscribe({
-                    email,
-                    salesforceId: opts.salesforceId,
-                    scope: audienceId === null ? 'all' : 'audience',
-                    audienceId,
-                    audienceName: opts.audienceName,
-                    source,
-                    reason: opts.reason
-                });
-                const result = outcome(recorded, ledgerPath);
-                const push = unsubscribeHooks.pushAfterUnsubscribe;
-                if (
-                    targetOrg !== undefined &&
-                    push &&
-                    result.deliveredAt === null
-                ) {
-                    try {
-                        result.push = await push({
-                            ledger,
-                            ledgerPath,
-                            targetOrg,
-                            unsubscribeId: result.unsubscribeId,
-                            out
-                        });
-                        // The push may have delivered it (R11): show the ledger's state now.
-                        result.deliveredAt =
-                            ledger.getUnsubscribe(result.unsubscribeId)
-                                ?.deliveredAt ?? null;
-                    } catch (err) {
-                        const e = err instanceof OptoutError ? err : undefined;
-                        throw new OptoutError(
-                            e?.code ?? 'PUSH_FAILED',
-                            `The unsubscribe is recorded in the ledger (id ${result.unsubscribeId}) but pushing it to ${targetOrg} failed: ${errorMessage(err)}`,
-                            {
-                                actions: [
-                                    ...(e?.actions ?? []),
-                                    `It stays pending; optout sync push --target-org ${targetOrg} delivers it`
-                                ],
-                                cause: err
-                            }
-                        );
-                    }
-                }
-                out.result(result, () => human(result));
-            });
+        execute(cmd, {
+            run: (out) => runUnsubscribe(opts, out),
+            render: renderUnsubscribe
         })
     );
 };
