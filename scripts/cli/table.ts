@@ -1,8 +1,8 @@
 /**
  * Plain tables for human output (cli-table3 without colours, so that piped output has no
- * escape codes), fitted to the terminal: a table wider than `columns` wraps its widest
- * cells, and when even that leaves too little room per column it becomes one block of
- * "Heading: value" lines per row. Also small formatters shared by the ledger commands.
+ * escape codes), fitted to the terminal: a table wider than `columns` wraps its cells at
+ * spaces (never cutting a word: an id, a code, a time), and when even that cannot fit it
+ * becomes one block of "Heading: value" lines per row. Also small formatters shared by the ledger commands.
  */
 import Table from 'cli-table3';
 
@@ -20,22 +20,19 @@ const cellWidth = (s: string): number =>
 
 /**
  * Content widths (padding excluded) that make a table fit in `columns`, or undefined
- * when it cannot: each column keeps at least its longest word (up to 24 characters, so
- * that dates and ids are not cut) or its whole text when shorter than MIN_COLUMN; the
- * room left is shared fairly among the columns that want more (the narrowest are served
- * first). A table's width is the sum of content widths + 3 per column + 1.
+ * when it cannot: column i keeps at least `minimum[i]`; the room left is shared fairly
+ * among the columns that want more (the narrowest are served first). A table's width is
+ * the sum of content widths + 3 per column + 1.
  */
 export function fitWidths(
     natural: readonly number[],
     columns: number,
-    longestWord: readonly number[] = natural
+    minimum: readonly number[] = natural
 ): number[] | undefined {
     const overhead = 3 * natural.length + 1;
     if (natural.reduce((a, w) => a + w, overhead) <= columns)
         return [...natural];
-    const widths = natural.map((w, i) =>
-        Math.min(w, Math.max(MIN_COLUMN, Math.min(longestWord[i], 24)))
-    );
+    const widths = natural.map((w, i) => Math.min(w, minimum[i]));
     let room = columns - overhead - widths.reduce((a, w) => a + w, 0);
     if (room < 0) return undefined;
     const wanting = natural
@@ -49,6 +46,23 @@ export function fitWidths(
         room -= add;
     });
     return widths;
+}
+
+/**
+ * The narrowest each column may become: a column that may wrap keeps its longest word
+ * whole (an id, an error code, a time is never cut in two) and at least MIN_COLUMN; a
+ * column that may not wrap keeps its whole text.
+ */
+function minimumWidths(
+    texts: readonly (readonly string[])[],
+    mayWrap: (column: number) => boolean
+): number[] {
+    return texts.map((column, i) => {
+        const natural = Math.max(0, ...column.map(cellWidth));
+        if (!mayWrap(i)) return natural;
+        const word = Math.max(0, ...column.map(longestWordOf));
+        return Math.min(natural, Math.max(MIN_COLUMN, word));
+    });
 }
 
 /** Longest run of non-space characters in a cell's text. */
@@ -71,11 +85,31 @@ export function wrapText(s: string, width: number): string[] {
     return out;
 }
 
+/**
+ * Text wrapped to `columns` with a hanging indent: the lines after the first start with
+ * `indent` (examples under a heading, "what to do" under a refusal).
+ */
+export function wrapHanging(
+    text: string,
+    columns: number,
+    indent = ''
+): string[] {
+    const [first, ...rest] = wrapText(text, columns);
+    const more = rest.join(' ').trim();
+    if (!more) return [first];
+    return [
+        first,
+        ...wrapText(more, Math.max(MIN_COLUMN, columns - indent.length)).map(
+            (l) => indent + l
+        )
+    ];
+}
+
 /** A cell's text wrapped to `width` (long words cut, never truncated). */
 const fit = (s: string, width: number): string => wrapText(s, width).join('\n');
 
 /** One block per row, "Heading: value", each line within `columns`. */
-function keyValueBlocks(
+export function keyValueBlocks(
     head: readonly string[],
     rows: readonly string[][],
     columns: number
@@ -98,46 +132,53 @@ function keyValueBlocks(
         .join('\n\n');
 }
 
+export interface TableOptions {
+    /**
+     * The columns that may wrap (free text: names, reasons, summaries); the others keep
+     * their whole text. Default: every column may wrap at its spaces.
+     */
+    wrap?: readonly number[];
+}
+
 export function renderTable(
     head: string[],
     rows: Cell[][],
-    columns = Infinity
+    columns = Infinity,
+    options: TableOptions = {}
 ): string {
     const cells = rows.map((r) => r.map(text));
-    const natural = head.map((h, i) =>
-        Math.max(cellWidth(h), ...cells.map((r) => cellWidth(r[i] ?? '')))
+    const byColumn = head.map((h, i) => [h, ...cells.map((r) => r[i] ?? '')]);
+    const natural = byColumn.map((c) => Math.max(0, ...c.map(cellWidth)));
+    const minimum = minimumWidths(
+        byColumn,
+        (i) => !options.wrap || options.wrap.includes(i)
     );
-    const words = head.map((h, i) =>
-        Math.max(
-            longestWordOf(h),
-            ...cells.map((r) => longestWordOf(r[i] ?? ''))
-        )
-    );
-    const widths = fitWidths(natural, columns, words);
+    const widths = fitWidths(natural, columns, minimum);
     if (!widths) return keyValueBlocks(head, cells, columns);
-    const table = new Table({ head, style: { head: [], border: [] } });
+    const table = new Table({
+        head: head.map((h, i) => fit(h, widths[i])),
+        style: { head: [], border: [] }
+    });
     for (const row of cells) table.push(row.map((c, i) => fit(c, widths[i])));
     return table.toString();
 }
 
 /** Two columns, label and value; long values wrap within `columns`. */
-export function renderPairs(pairs: [string, Cell][], columns = 80): string {
+export function renderPairs(
+    pairs: [string, Cell][],
+    columns = Infinity
+): string {
+    const labels = pairs.map(([k]) => k);
     const values = pairs.map(([, v]) => text(v));
-    const natural = [
-        Math.max(...pairs.map(([k]) => cellWidth(k))),
-        Math.max(0, ...values.map(cellWidth))
-    ];
-    const words = [
-        Math.max(...pairs.map(([k]) => longestWordOf(k))),
-        Math.max(0, ...values.map(longestWordOf))
-    ];
-    const widths = fitWidths(natural, columns, words);
-    if (!widths)
-        return keyValueBlocks(
-            pairs.map(([k]) => k),
-            [values],
-            columns
-        );
+    const natural = [labels, values].map((c) =>
+        Math.max(0, ...c.map(cellWidth))
+    );
+    const widths = fitWidths(
+        natural,
+        columns,
+        minimumWidths([labels, values], () => true)
+    );
+    if (!widths) return keyValueBlocks(labels, [values], columns);
     const table = new Table({ style: { head: [], border: [] } });
     pairs.forEach(([k], i) =>
         table.push({ [fit(k, widths[0])]: fit(values[i], widths[1]) })

@@ -88,7 +88,7 @@ const covered = new Set<string>();
 /** Children still running when a test fails are stopped, so that Jest can end. */
 const children: Child[] = [];
 function start(...args: Parameters<typeof spawnCli>): Child {
-    const child = start(...args);
+    const child = spawnCli(...args);
     children.push(child);
     return child;
 }

@@ -6,8 +6,7 @@
  */
 import type { HistoryReport, StuckDetail } from '../../ledger/ledger';
 import type { AuditRecord } from '../../ledger/types';
-import { formatAge, wrapText } from '../table';
-import { proseTable } from './whole-words';
+import { formatAge, renderTable, wrapHanging, wrapText } from '../table';
 
 /** Narrowest the audit table's "What" column may be before entries become blocks. */
 const MIN_WHAT_WIDTH = 30;
@@ -108,19 +107,8 @@ export function syncState(
     return [`${attempts}: ${outcome}`, ...error, ...when].join('\n');
 }
 
-/** Text wrapped to `columns`, its continuation lines indented. */
-function block(text: string, columns: number, indent = INDENT): string[] {
-    const [first, ...rest] = wrapText(text, columns);
-    return [
-        first,
-        ...wrapText(rest.join(' '), columns - indent.length)
-            .filter((l, i) => i > 0 || l !== '')
-            .map((l) => indent + l)
-    ];
-}
-
 function renderMemberships(h: HistoryReport, columns: number): string {
-    return proseTable(
+    return renderTable(
         [
             'Audience',
             'Name',
@@ -144,13 +132,13 @@ function renderMemberships(h: HistoryReport, columns: number): string {
                 m.nextAttemptAt
             )
         ]),
-        [1, 5],
-        columns
+        columns,
+        { wrap: [1, 5] }
     );
 }
 
 function renderUnsubscribes(h: HistoryReport, columns: number): string {
-    return proseTable(
+    return renderTable(
         [
             'Unsubscribe',
             'Scope',
@@ -176,8 +164,8 @@ function renderUnsubscribes(h: HistoryReport, columns: number): string {
                       u.nextAttemptAt
                   )
         ]),
-        [5],
-        columns
+        columns,
+        { wrap: [5] }
     );
 }
 
@@ -192,12 +180,13 @@ export function renderRefusal(x: StuckDetail, columns: number): string {
             ? `dead letter since ${x.deadAt ?? ''}`
             : `retrying, next try ${x.nextAttemptAt ?? 'at the next run'}`;
     return [
-        ...block(
+        ...wrapHanging(
             `Refused by Salesforce (${what}): ${x.errorCode} on ${x.recordId ?? 'a record'}: ${x.errorMessage ?? ''} — ` +
                 `${state}, ${x.failures} refusal(s) in a row, ${x.attempts} attempt(s).`,
-            columns
+            columns,
+            INDENT
         ),
-        ...block(`  What to do: ${x.whatToDo}`, columns)
+        ...wrapHanging(`  What to do: ${x.whatToDo}`, columns, INDENT)
     ].join('\n');
 }
 
@@ -235,18 +224,21 @@ export function renderAudit(
     if (audit.length === 0) return 'No audit entries.';
     const rows = auditRows(audit);
     if (auditTableFits(rows, columns))
-        return proseTable(AUDIT_HEAD, rows, [3], columns);
+        return renderTable(AUDIT_HEAD, rows, columns, { wrap: [3] });
     return rows
         .map(([at, action, source, what, run]) =>
             [
-                ...block(
+                ...wrapHanging(
                     `${at} ${action}${source ? ` (${source})` : ''}`,
-                    columns
+                    columns,
+                    INDENT
                 ),
                 ...wrapText(what, columns - INDENT.length).map(
                     (l) => INDENT + l
                 ),
-                ...(run ? block(`${INDENT}run ${run}`, columns) : [])
+                ...(run
+                    ? wrapHanging(`${INDENT}run ${run}`, columns, INDENT)
+                    : [])
             ].join('\n')
         )
         .join('\n');
@@ -275,15 +267,18 @@ function joinParts(parts: readonly Part[]): string {
 /** The whole `optout history` text. */
 export function renderHistory(h: HistoryReport, columns: number): string {
     if (!h.person && h.audit.length === 0)
-        return block(`The ledger has no record of ${h.email}.`, columns).join(
-            '\n'
-        );
+        return wrapHanging(
+            `The ledger has no record of ${h.email}.`,
+            columns,
+            INDENT
+        ).join('\n');
     const parts: Part[] = [];
     if (h.person)
         parts.push({
-            text: block(
+            text: wrapHanging(
                 `${h.person.email} — ledger person ${h.person.id}, Salesforce id ${h.person.salesforceId ?? 'unknown'}, first seen ${h.person.createdAt}`,
-                columns
+                columns,
+                INDENT
             ).join('\n'),
             spaced: false
         });

@@ -8,19 +8,7 @@ import type {
     MailchimpPushResult,
     MailchimpWebhookResult
 } from '../commands/mailchimp';
-import { renderTable, wrapText } from '../table';
-
-/** Free text wrapped to `columns`, lines after the first indented by `indent`. */
-function wrapped(text: string, columns: number, indent = ''): string {
-    const [head] = wrapText(text, columns);
-    const rest = text.slice(head.length).trim();
-    return [
-        head,
-        ...(rest
-            ? wrapText(rest, columns - indent.length).map((l) => indent + l)
-            : [])
-    ].join('\n');
-}
+import { renderTable, wrapHanging } from '../table';
 
 /** Per audience: members read and changed, unsubscribes, skipped, and the cursor. */
 export function renderPull(r: MailchimpPullResult, columns: number): string {
@@ -35,14 +23,18 @@ export function renderPull(r: MailchimpPullResult, columns: number): string {
     ]);
     const skipped = r.audiences.flatMap((a) =>
         a.skipped.map((s) =>
-            wrapped(`  ${a.listId} ${s.email}: ${s.reason}`, columns, '    ')
+            wrapHanging(
+                `  ${a.listId} ${s.email}: ${s.reason}`,
+                columns,
+                '    '
+            ).join('\n')
         )
     );
     return [
-        wrapped(
+        wrapHanging(
             `Pulled ${r.audiences.length} audience(s) from Mailchimp (${r.requests} request(s)).`,
             columns
-        ),
+        ).join('\n'),
         renderTable(
             [
                 'Audience',
@@ -63,29 +55,29 @@ export function renderPull(r: MailchimpPullResult, columns: number): string {
 /** What was sent, skipped and left for the next run. */
 export function renderPush(r: MailchimpPushResult, columns: number): string {
     if (r.pending === 0)
-        return wrapped(
+        return wrapHanging(
             'Nothing to push: Mailchimp has every unsubscribe of the ledger.',
             columns
-        );
+        ).join('\n');
     return [
-        wrapped(
+        wrapHanging(
             `Sent ${r.pending} unsubscribe(s) to Mailchimp${r.mode === 'batch' ? ` in ${r.batches.length} batch operation(s)` : ''}: ` +
                 `${r.delivered} delivered, ${r.skipped.length} skipped, ${r.failed.length} left for the next run (${r.requests} request(s)).`,
             columns
-        ),
+        ).join('\n'),
         ...r.skipped.map((s) =>
-            wrapped(
+            wrapHanging(
                 `  skipped ${s.email} in ${s.listId}: ${s.reason}`,
                 columns,
                 '    '
-            )
+            ).join('\n')
         ),
         ...r.failed.map((s) =>
-            wrapped(
+            wrapHanging(
                 `  not sent ${s.email} to ${s.listId}: ${s.reason}`,
                 columns,
                 '    '
-            )
+            ).join('\n')
         )
     ].join('\n');
 }
@@ -119,11 +111,11 @@ export function renderLocalMailchimpRunning(
     columns = 80
 ): string {
     return [
-        wrapped(
+        wrapHanging(
             `Local Mailchimp running at ${baseUrl} (data: ${e.dbPath}); stop with Ctrl-C`,
             columns,
             '  '
-        ),
+        ).join('\n'),
         ...e.audiences.map((a) => `  audience ${a.name}: ${a.id}`),
         `export MAILCHIMP_API_URL=${e.apiUrl}`,
         `export MAILCHIMP_API_KEY=${e.apiKey}`

@@ -3,8 +3,7 @@
  * and what happens next, fitted to the terminal's width.
  */
 import type { ResubscribeResult } from '../commands/resubscribe';
-import { wrapText } from '../table';
-import { proseTable } from './whole-words';
+import { renderTable, wrapText } from '../table';
 
 export function renderResubscribe(
     r: ResubscribeResult,
@@ -24,7 +23,7 @@ export function renderResubscribe(
             `Removed the ${what} of ${r.email} (reason recorded: ${r.reason}).`,
             columns
         ),
-        proseTable(
+        renderTable(
             ['Id', 'Scope', 'Audience', 'Source', 'Collected', 'Delivered'],
             r.removed.map((u) => [
                 String(u.id),
@@ -34,8 +33,8 @@ export function renderResubscribe(
                 u.collectedAt,
                 u.deliveredAt ?? 'not yet'
             ]),
-            [],
-            columns
+            columns,
+            { wrap: [] }
         ),
         ...r.notes.flatMap((n) => wrapText(n, columns))
     ].join('\n');

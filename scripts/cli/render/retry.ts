@@ -3,8 +3,7 @@
  * again, and a table of them (key/value blocks when narrow).
  */
 import type { RetriedRecord, RetryResult } from '../commands/retry';
-import { wrapText } from '../table';
-import { proseTable } from './whole-words';
+import { renderTable, wrapText } from '../table';
 
 function describe(r: RetriedRecord): string {
     return r.kind === 'unsubscribe'
@@ -24,7 +23,7 @@ export function renderRetry(r: RetryResult, columns: number): string {
                 'the next push sends the unsubscribes, the next hourly run the memberships.',
             columns
         ),
-        proseTable(
+        renderTable(
             ['Email', 'What', 'Record', 'Code', 'Was'],
             r.records.map((x) => [
                 x.email,
@@ -33,8 +32,8 @@ export function renderRetry(r: RetryResult, columns: number): string {
                 x.errorCode,
                 x.state === 'dead_letter' ? 'dead letter' : 'retrying'
             ]),
-            [1],
-            columns
+            columns,
+            { wrap: [1] }
         )
     ].join('\n');
 }

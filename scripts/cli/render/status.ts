@@ -6,16 +6,7 @@
 import type { LedgerStatus, StuckSummary } from '../../ledger/ledger';
 import type { NotifyUrlStatus } from '../../webhook/notify';
 import type { StatusResult } from '../commands/status';
-import { formatAge, renderPairs, renderTable, wrapText } from '../table';
-
-/** A line wrapped to `columns`, its continuation lines indented by `indent`. */
-function indented(line: string, indent: string, columns: number): string[] {
-    const [first, ...rest] = wrapText(line, columns);
-    const more = rest.length
-        ? wrapText(rest.join(' '), Math.max(20, columns - indent.length))
-        : [];
-    return [first, ...more.map((l) => indent + l)];
-}
+import { formatAge, renderPairs, renderTable, wrapHanging } from '../table';
 
 /** The whole `optout status` text. */
 export function renderStatus(r: StatusResult, columns: number): string {
@@ -48,13 +39,13 @@ export function renderStuck(stuck: StuckSummary, columns = Infinity): string {
                     `: ${e.errorMessage ?? e.errorCode}`
             );
             return [
-                ...indented(
+                ...wrapHanging(
                     `${g.title}: ${g.retrying} retrying, ${g.deadLetters} dead letter(s) [${codes}]`,
-                    '',
-                    columns
+                    columns,
+                    ''
                 ),
-                ...examples.flatMap((e) => indented(e, '      ', columns)),
-                ...indented(`  What to do: ${g.whatToDo}`, '    ', columns)
+                ...examples.flatMap((e) => wrapHanging(e, columns, '      ')),
+                ...wrapHanging(`  What to do: ${g.whatToDo}`, columns, '    ')
             ].join('\n');
         })
         .join('\n');

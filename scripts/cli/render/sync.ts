@@ -3,24 +3,12 @@
  * write, and the records Salesforce refused, fitted to the terminal's width.
  */
 import type { JobResult } from '../../sync/result';
-import { renderPairs, renderTable, wrapText } from '../table';
+import { renderPairs, renderTable, wrapHanging } from '../table';
 
 type Pair = [string, string | number];
 
 function count(n: number): string {
     return n.toLocaleString('en-US');
-}
-
-/** Free text wrapped to `columns`, each line after the first indented by `indent`. */
-function wrapped(text: string, columns: number, indent = ''): string {
-    const [head] = wrapText(text, columns);
-    const rest = text.slice(head.length).trim();
-    return [
-        head,
-        ...(rest
-            ? wrapText(rest, columns - indent.length).map((l) => indent + l)
-            : [])
-    ].join('\n');
 }
 
 /** `push → prod: succeeded in 1.2 s`. */
@@ -99,7 +87,7 @@ export function renderPlan(
                 .slice(0, 10)
                 .map(
                     (s) =>
-                        `  ${wrapped(JSON.stringify(s), columns - 2, '    ')}`
+                        `  ${wrapHanging(JSON.stringify(s), columns - 2, '    ').join('\n')}`
                 )
                 .join('\n')}`
         );
@@ -150,24 +138,24 @@ function failureBlock(f: JobResult['failed'][number], columns: number): string {
         .filter(Boolean)
         .join(' ');
     return [
-        wrapped(what, columns, '  '),
-        `  ${wrapped(`${f.errorCode}: ${f.message}`, columns - 2, '    ')}`
+        wrapHanging(what, columns, '  ').join('\n'),
+        `  ${wrapHanging(`${f.errorCode}: ${f.message}`, columns - 2, '    ').join('\n')}`
     ].join('\n');
 }
 
 /** The human summary of a run. */
 export function renderJobResult(r: JobResult, columns = 80): string {
     const parts = [
-        wrapped(jobTitle(r), columns),
+        wrapHanging(jobTitle(r), columns).join('\n'),
         renderPairs(jobPairs(r), columns)
     ];
-    if (r.message) parts.push(wrapped(r.message, columns));
+    if (r.message) parts.push(wrapHanging(r.message, columns).join('\n'));
     if (r.deferred)
         parts.push(
-            wrapped(
+            wrapHanging(
                 `Deferred: ${count(r.deferred.count)} item(s) left for the next run. ${r.deferred.reason}`,
                 columns
-            )
+            ).join('\n')
         );
     if (r.plan) parts.push(renderPlan(r.plan, columns));
     if (r.failed.length) parts.push(renderFailed(r.failed, columns));
