@@ -7,8 +7,6 @@
  * Also wires `optout unsubscribe --target-org X` to push that unsubscribe at once.
  */
 import { Argument, type Command } from 'commander';
-import { OptoutError } from '../../model/errors';
-import type { Ledger } from '../../ledger/ledger';
 import { openOrg, resolveBudgetShare } from '../../salesforce/open';
 import { JobFailed, runJob } from '../../sync/run';
 import {
@@ -29,7 +27,6 @@ import {
 } from '../options';
 import { progressBars } from '../progress';
 import { renderJobResult } from '../render/sync';
-import { unsubscribeHooks, type PushAfterUnsubscribe } from './unsubscribe';
 
 /** The `--json` result of `optout sync`: the run's JobResult as the jobs return it. */
 export type SyncResult = JobResult;
@@ -96,48 +93,6 @@ export function syncWork(
     };
 }
 
-/** The unsubscribe command's hook: push that one unsubscribe now. */
-export const pushAfterUnsubscribe: PushAfterUnsubscribe = async ({
-    ledger,
-    targetOrg,
-    unsubscribeId,
-    out
-}) => {
-    const org = await openOrg(targetOrg, {
-        log: (level, message) => out.log(level, message)
-    });
-    try {
-        const result = await pushOne(ledger, org, unsubscribeId);
-        return result;
-    } finally {
-        await org.close();
-    }
-};
-
-async function pushOne(
-    ledger: Ledger,
-    org: Awaited<ReturnType<typeof openOrg>>,
-    unsubscribeId: number
-): Promise<JobResult> {
-    const result = await runJob('push', {
-        ledger,
-        org,
-        unsubscribeIds: [unsubscribeId]
-    });
-    if (result.failed.length)
-        throw new OptoutError(
-            'PUSH_FAILED',
-            `Salesforce refused ${result.failed.length} record(s): ${result.failed
-                .slice(0, 3)
-                .map(
-                    (f) =>
-                        `${f.object} ${f.recordId ?? ''} ${f.errorCode}: ${f.message}`
-                )
-                .join('; ')}`
-        );
-    return result;
-}
-
 export const register: CommandModule = (program: Command) => {
     addLedgerOption(
         program
@@ -162,6 +117,4 @@ export const register: CommandModule = (program: Command) => {
     ).action(async (job: JobName, opts: SyncOptions, cmd: Command) =>
         execute(cmd, syncWork(job, opts))
     );
-    // `optout unsubscribe --target-org X` pushes at once (unless a test set its own hook).
-    unsubscribeHooks.pushAfterUnsubscribe ??= pushAfterUnsubscribe;
 };

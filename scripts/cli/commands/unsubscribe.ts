@@ -39,11 +39,7 @@ export type PushAfterUnsubscribe = (
     context: PushAfterUnsubscribeContext
 ) => Promise<JobResult>;
 
-/**
- * A replacement for `pushToOrg` (tests set one to stand in for an org). The sync command
- * sets its own, which does the same; unset, `pushToOrg` is used, so the push works
- * when only this command is loaded.
- */
+/** A replacement for `pushToOrg`, for tests that stand in for an org; unset, `pushToOrg` pushes. */
 export const unsubscribeHooks: { pushAfterUnsubscribe?: PushAfterUnsubscribe } =
     {};
 
