@@ -398,11 +398,14 @@ export function buildPreviewInChild(outDir: string): Promise<BuildResult> {
                     );
                     return;
                 }
-                const result = JSON.parse(stdout) as {
-                    status: string;
-                    outDir: string;
-                    modules: number;
-                    ms: number;
+                // The CLI's --json envelope: {"status", "result", "warnings"}.
+                const { result } = JSON.parse(stdout) as {
+                    result: {
+                        status: string;
+                        outDir: string;
+                        modules: number;
+                        ms: number;
+                    };
                 };
                 resolveBuild({
                     outDir: result.outDir,

@@ -124,20 +124,20 @@ export function previewProgram(): Command {
                 }
                 throw err;
             }
-            out.result(
+            // While it serves, one event line (JSON with --json); the envelope at the stop.
+            out.event(
                 {
-                    status: 'serving',
+                    event: 'serving',
                     url: server.url,
                     org: org.instanceUrl,
                     languages: ['en_US', 'fr', 'zh_CN', 'ja']
                 },
-                () =>
-                    [
-                        `Preview of the Audience Subscriptions card: ${server.url}/`,
-                        `  record pages: ${server.url}/record/<Contact or Lead id>?lang=fr|zh_CN|ja`,
-                        `  org: ${org.instanceUrl}${org.inProcess ? ' (in this process)' : ''}`,
-                        'Stop with Ctrl-C.'
-                    ].join('\n')
+                [
+                    `Preview of the Audience Subscriptions card: ${server.url}/`,
+                    `  record pages: ${server.url}/record/<Contact or Lead id>?lang=fr|zh_CN|ja`,
+                    `  org: ${org.instanceUrl}${org.inProcess ? ' (in this process)' : ''}`,
+                    'Stop with Ctrl-C.'
+                ].join('\n')
             );
             // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
             const signal = waitForStopSignal(() => undefined);
@@ -145,6 +145,7 @@ export function previewProgram(): Command {
             signal.dispose();
             await server.close();
             await org.close();
+            out.result({ stopped: true, url: server.url }, () => 'Stopped.');
         });
     });
     return program;

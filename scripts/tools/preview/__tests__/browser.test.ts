@@ -286,7 +286,8 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
             ],
             { cwd: syncDir, timeout: 120_000 }
         );
-        return JSON.parse(stdout) as Record<string, unknown>;
+        return (JSON.parse(stdout) as { result: Record<string, unknown> })
+            .result;
     }
 
     /** Opens a record page and waits until the card shows rows, empty or error. */
