@@ -69,8 +69,9 @@ export function spawnCli(
         }
     );
     proc.stderr?.on('data', (d: Buffer) => err.push(d.toString()));
+    // 'close', not 'exit': by then every line the child printed has been read.
     const exited = new Promise<number | null>((r) =>
-        proc.once('exit', (code) => r(code))
+        proc.once('close', (code) => r(code))
     );
     return {
         proc,
