@@ -260,9 +260,10 @@ export async function startLocalOrgCommand(
     await refuseIfRunning(opts.stateFile);
     const org = await startOrg(settings, opts.db);
     const running = announce(org, opts.stateFile);
+    // The stop handler first: a signal sent as soon as the line is read must find it.
+    const signal = waitForStopSignal(() => undefined);
     out.event({ ...running }, renderRunning(running, out.columns));
     // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
-    const signal = waitForStopSignal(() => undefined);
     await signal.stopped;
     signal.dispose();
     out.log('info', 'Stopping the local org…');

@@ -169,11 +169,12 @@ export async function localMailchimp(
         dbPath: mc.dbPath,
         audiences
     };
+    // The stop handler first: a signal sent as soon as the line is read must find it.
+    const signal = waitForStopSignal(() => undefined);
     out.event(
         { ...running },
         renderLocalMailchimpRunning(running, mc.baseUrl, out.columns)
     );
-    const signal = waitForStopSignal(() => undefined);
     await signal.stopped;
     signal.dispose();
     await mc.close();

@@ -194,17 +194,23 @@ function startJobs(
  * aborts them); returns the signal.
  */
 async function waitForStop(
-    jobs: ReturnType<typeof startJobs>,
-    out: Output
+    start: () => ReturnType<typeof startJobs>,
+    out: Output,
+    announce: () => void
 ): Promise<NodeJS.Signals> {
-    const { scheduler, mailchimpJobs } = jobs;
+    const running: { jobs?: ReturnType<typeof startJobs> } = {};
     const stop = waitForStopSignal(() => {
         out.log(
             'warn',
             'Stopping now: runs in progress end deferred; their work is left for the next run.'
         );
-        scheduler.abortNow();
+        running.jobs?.scheduler.abortNow();
     });
+    // Announced once the handler is in place: a signal sent as soon as the line is read
+    // must find it.
+    announce();
+    running.jobs = start();
+    const { scheduler, mailchimpJobs } = running.jobs;
     const signal = await stop.stopped;
     const busy = scheduler.busy;
     out.log(
@@ -237,8 +243,12 @@ async function runSchedule(
             ...s.plan,
             ...(note ? { note } : {})
         };
-        out.event({ ...started }, renderStarted(started, out.columns));
-        const signal = await waitForStop(startJobs(s, ledger, org, out), out);
+        const client = org;
+        const signal = await waitForStop(
+            () => startJobs(s, ledger, client, out),
+            out,
+            () => out.event({ ...started }, renderStarted(started, out.columns))
+        );
         return { stopped: true, signal, at: new Date().toISOString() };
     } catch (err) {
         throw err instanceof OptoutError

@@ -284,7 +284,11 @@ function listening(
  * Waits for SIGINT/SIGTERM, then stops accepting, finishes the push in flight (a second
  * signal aborts it) and stops notifying.
  */
-async function waitForStop(serving: Serving, out: Output): Promise<void> {
+async function waitForStop(
+    serving: Serving,
+    out: Output,
+    announce: () => void
+): Promise<void> {
     const { webhook, notify } = serving;
     const stop = waitForStopSignal(() => {
         out.log(
@@ -293,6 +297,9 @@ async function waitForStop(serving: Serving, out: Output): Promise<void> {
         );
         webhook.loop.abortNow();
     });
+    // Announced once the handler is in place: a signal sent as soon as the line is read
+    // must find it.
+    announce();
     const signal = await stop.stopped;
     out.log(
         'info',
@@ -352,8 +359,9 @@ export async function serve(
             checked,
             ledger.countUndelivered()
         );
-        out.event({ ...event }, renderListening(event));
-        await waitForStop(serving, out);
+        await waitForStop(serving, out, () =>
+            out.event({ ...event }, renderListening(event))
+        );
         return totals(serving.webhook, ledger);
     } catch (err) {
         await serving?.notify?.close().catch(() => undefined);

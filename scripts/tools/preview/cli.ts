@@ -124,6 +124,9 @@ export function previewProgram(): Command {
                 }
                 throw err;
             }
+            // The first SIGINT/SIGTERM stops; handlers removed, a second one exits. Set
+            // before the announcement: a signal sent as soon as it is read must find it.
+            const signal = waitForStopSignal(() => undefined);
             // While it serves, one event line (JSON with --json); the envelope at the stop.
             out.event(
                 {
@@ -139,8 +142,6 @@ export function previewProgram(): Command {
                     'Stop with Ctrl-C.'
                 ].join('\n')
             );
-            // The first SIGINT/SIGTERM stops; handlers removed, a second one exits.
-            const signal = waitForStopSignal(() => undefined);
             await signal.stopped;
             signal.dispose();
             await server.close();
