@@ -47,13 +47,15 @@ install_server() {
     [ "$(id -u)" = 0 ] || die "PostgreSQL's server programs (initdb, pg_ctl) are not installed. Install them (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql) and run this again."
     say "initdb/pg_ctl not found: installing Debian's postgresql package"
     # The package would create and start a default cluster on port 5432: we need none.
+    # (Debian's documented switch; confold keeps this file when the package brings its own.)
     if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
         mkdir -p /etc/postgresql-common
         printf 'create_main_cluster = false\n' >/etc/postgresql-common/createcluster.conf
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends postgresql >&2
+    apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold postgresql >&2
 }
 
 # Runs a command as the cluster's owner.
