@@ -1,11 +1,12 @@
 /**
  * Every option parser of the CLI, in one place, and the options shared by commands: where the ledger is (`--ledger PATH`, env
- * `OPTOUT_LEDGER`, default `.optout/ledger.db`), and parsers for option values that
+ * `OPTOUT_LEDGER`, default `.optout/ledger.db`; a `postgres://` URL is recognised and
+ * refused until the PostgreSQL engine exists), and parsers for option values that
  * turn bad input into an OptoutError before anything is stored.
  */
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { OptoutError } from '../model/errors';
 import {
@@ -16,6 +17,11 @@ import {
     type LedgerSource
 } from '../model/statuses';
 import { Ledger } from '../ledger/ledger';
+import {
+    parseLedgerLocation,
+    sqliteLedgerPath,
+    type LedgerLocation
+} from '../ledger/location';
 import type { ImportFormat } from '../ledger/csv-format';
 import { OPT_OUT_FIELDS, type OptOutField } from '../model/schema';
 import {
@@ -48,18 +54,31 @@ export function addLedgerOption(cmd: Command): Command {
     );
 }
 
-/** `--ledger`, else `OPTOUT_LEDGER`, else `.optout/ledger.db`, as an absolute path. */
+/**
+ * `--ledger`, else `OPTOUT_LEDGER`, else `.optout/ledger.db`: a SQLite path (made
+ * absolute) or a PostgreSQL URL. Another URL scheme is a usage error.
+ */
+export function resolveLedgerLocation(
+    flag: string | undefined,
+    env: NodeJS.ProcessEnv = process.env
+): LedgerLocation {
+    if (flag !== undefined && flag.trim() !== '')
+        return parseLedgerLocation(flag, { origin: '--ledger' });
+    const fromEnv = env[LEDGER_ENV];
+    if (fromEnv !== undefined && fromEnv.trim() !== '')
+        return parseLedgerLocation(fromEnv, { origin: LEDGER_ENV });
+    return parseLedgerLocation(DEFAULT_LEDGER_PATH);
+}
+
+/**
+ * The ledger's SQLite file, as an absolute path. Refuses a PostgreSQL URL (not
+ * available in this version) and any other URL before anything is created.
+ */
 export function resolveLedgerPath(
     flag: string | undefined,
     env: NodeJS.ProcessEnv = process.env
 ): string {
-    const chosen =
-        flag && flag.trim() !== ''
-            ? flag
-            : env[LEDGER_ENV] && env[LEDGER_ENV].trim() !== ''
-              ? env[LEDGER_ENV]
-              : DEFAULT_LEDGER_PATH;
-    return resolve(chosen);
+    return sqliteLedgerPath(resolveLedgerLocation(flag, env));
 }
 
 /**

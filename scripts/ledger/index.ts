@@ -28,3 +28,10 @@ export type {
     SuppressionItem,
     SuppressionPage
 } from './feed';
+export {
+    describeLedgerLocation,
+    parseLedgerLocation,
+    redactPassword,
+    sqliteLedgerPath
+} from './location';
+export type { LedgerLocation, ParseLedgerOptions } from './location';

@@ -20,7 +20,7 @@
  * better-sqlite3 iterator would block every other statement on the connection).
  */
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { OptoutError, errorMessage } from '../model/errors';
@@ -46,6 +46,7 @@ import {
     type Migration
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
+import { parseLedgerLocation, sqliteLedgerPath } from './location';
 import {
     decodeCursor,
     encodeCursor,
@@ -569,7 +570,10 @@ export class Ledger {
      */
     static open(path: string, options: LedgerOptions = {}): Ledger {
         const memory = path === ':memory:' || path === '';
-        const full = memory ? path : resolve(path);
+        // A URL is never taken for a file name (no folder named `postgres:`).
+        const full = memory
+            ? path
+            : sqliteLedgerPath(parseLedgerLocation(path));
         if (!memory) mkdirSync(dirname(full), { recursive: true });
         let db: Database.Database;
         try {

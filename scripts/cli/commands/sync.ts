@@ -21,6 +21,7 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     parseTargetOrg,
+    resolveLedgerPath,
     withLedger,
     type LedgerOptions,
     parseBulkThreshold
@@ -47,6 +48,8 @@ export async function runSync(
     const targetOrg = parseTargetOrg(opts.targetOrg);
     const apiBudgetShare = resolveBudgetShare(opts.apiBudgetShare);
     const bulkThreshold = parseBulkThreshold(opts.bulkThreshold);
+    // Where the ledger is, checked before the org opens (a local org is a file).
+    const ledger = resolveLedgerPath(opts.ledger);
     const org = await openOrg(targetOrg, {
         ...(apiBudgetShare !== undefined ? { apiBudgetShare } : {}),
         ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),
@@ -54,9 +57,9 @@ export async function runSync(
     });
     const progress = progressBars(out);
     try {
-        return await withLedger(opts, (ledger) =>
+        return await withLedger({ ledger }, (opened) =>
             runJob(job, {
-                ledger,
+                ledger: opened,
                 org,
                 dryRun: opts.dryRun === true,
                 onProgress: progress
