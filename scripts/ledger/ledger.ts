@@ -545,9 +545,38 @@ function failureAudit(
     };
 }
 
+/** The ledger's tables that hold data (not its schema bookkeeping). */
+export const LEDGER_TABLES = [
+    'persons',
+    'audiences',
+    'memberships',
+    'unsubscribes',
+    'audit',
+    'runs',
+    'cursors',
+    'locks',
+    'mailchimp_deliveries',
+    'suppression_events'
+] as const;
+export type LedgerTable = (typeof LEDGER_TABLES)[number];
+export type LedgerRowCounts = Record<LedgerTable, number>;
+
+/**
+ * The SQLite connection of a ledger, for the modules of ledger/ and their tests only
+ * (not exported from ledger/index.ts; eslint.config.js forbids it elsewhere).
+ */
+export function connectionOf(ledger: Ledger): Database.Database {
+    // Bracket access reaches a private member by design (TypeScript's escape hatch).
+    return ledger['db'];
+}
+
 export class Ledger {
-    /** The SQLite connection: an escape hatch for the jobs' set-based SQL (temp tables). */
-    readonly db: Database.Database;
+    /**
+     * The SQLite connection. Private: all SQL on the ledger's tables lives in ledger/
+     * (modules there reach it through `connectionOf`); the sync's scratch tables live
+     * in its own workspace (sync/workspace.ts).
+     */
+    private readonly db: Database.Database;
     readonly path: string;
     private readonly now: () => Date;
     /** One "now" for every row of an import batch. */
@@ -2036,6 +2065,13 @@ export class Ledger {
         ).all(normalizeEmail(email)) as AuditRecord[];
     }
 
+    /** The audit entries about one kind of object (e.g. 'notify'), in order. */
+    auditForObject(object: string): AuditRecord[] {
+        return this.stmt(
+            `SELECT ${AUDIT_COLS} FROM audit WHERE object = ? ORDER BY id`
+        ).all(object) as AuditRecord[];
+    }
+
     /** The audit entries of one run, in order. */
     auditForRun(runId: string): AuditRecord[] {
         return this.stmt(
@@ -2337,6 +2373,18 @@ export class Ledger {
     // workspace.ts) and asks the ledger what it needs in batches — a list of ids or
     // emails per call, never one call per record — so that a ledger on another
     // machine would cost a round trip per batch.
+
+    /** How many rows each of the ledger's tables holds (checks, copies, tests). */
+    rowCounts(): LedgerRowCounts {
+        const counts = {} as LedgerRowCounts;
+        for (const table of LEDGER_TABLES)
+            counts[table] = (
+                this.stmt(`SELECT COUNT(*) AS n FROM ${table}`).get() as {
+                    n: number;
+                }
+            ).n;
+        return counts;
+    }
 
     /** How many persons the ledger holds. */
     countPersons(): number {

@@ -95,15 +95,9 @@ function mailchimp(
 
 /** What the ledger holds: nothing changes on a refused request. */
 function snapshot(): Record<string, number> {
-    const n = (sql: string): number =>
-        (ledger.db.prepare(sql).get() as { n: number }).n;
-    return {
-        persons: n('SELECT COUNT(*) AS n FROM persons'),
-        audiences: n('SELECT COUNT(*) AS n FROM audiences'),
-        memberships: n('SELECT COUNT(*) AS n FROM memberships'),
-        unsubscribes: n('SELECT COUNT(*) AS n FROM unsubscribes'),
-        audit: n('SELECT COUNT(*) AS n FROM audit')
-    };
+    const { persons, audiences, memberships, unsubscribes, audit } =
+        ledger.rowCounts();
+    return { persons, audiences, memberships, unsubscribes, audit };
 }
 
 describe('the secret', () => {
