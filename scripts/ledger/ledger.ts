@@ -46,6 +46,7 @@ import {
     type Migration
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
+import { ledgerError } from './errors';
 import {
     decodeCursor,
     encodeCursor,
@@ -2653,6 +2654,46 @@ export class Ledger {
         };
     }
 }
+
+/**
+ * Methods that run only inside another Ledger method (which maps their errors), or so
+ * often per row that a wrapper would cost: left unwrapped.
+ */
+const UNMAPPED = new Set(['constructor', 'stmt', 'nowIso', 'nextSeq']);
+
+/**
+ * Every Ledger method maps SQLite's busy error to LedgerBusy (errors.ts), whatever
+ * statement raised it — a write's BEGIN IMMEDIATE or COMMIT, a read during a
+ * checkpoint — so that no caller matches an engine's message. Done once here rather
+ * than in each of the ~100 methods; `…In` helpers run inside a mapped method.
+ */
+function mapBusyErrors(proto: object): void {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+        if (UNMAPPED.has(name) || name.endsWith('In')) continue;
+        const desc = Object.getOwnPropertyDescriptor(proto, name);
+        const fn: unknown = desc?.value;
+        if (typeof fn !== 'function') continue;
+        const method = fn as (...args: unknown[]) => unknown;
+        const wrapped =
+            method.constructor.name === 'GeneratorFunction'
+                ? function* (this: unknown, ...args: unknown[]): Generator {
+                      try {
+                          return yield* method.apply(this, args) as Generator;
+                      } catch (err) {
+                          throw ledgerError(err);
+                      }
+                  }
+                : function (this: unknown, ...args: unknown[]): unknown {
+                      try {
+                          return method.apply(this, args);
+                      } catch (err) {
+                          throw ledgerError(err);
+                      }
+                  };
+        Object.defineProperty(proto, name, { ...desc, value: wrapped });
+    }
+}
+mapBusyErrors(Ledger.prototype);
 
 function toRun(row: RunRow): RunRecord {
     let result: unknown = null;
