@@ -5,6 +5,7 @@
  * read the tables directly on purpose — an oracle must not go through the API it
  * checks — and live here so that every query on the ledger's tables is in ledger/.
  */
+import Database from 'better-sqlite3';
 import { connectionOf, type Ledger } from './ledger';
 
 /** Raw rows (arrays) that two runs of one trial must agree on: no ids, no run times. */
@@ -215,4 +216,26 @@ export function outOfAllAudiences(ledger: Ledger, personId: number): boolean {
         )
         .get(personId) as { out: number };
     return row.out === 1;
+}
+
+/**
+ * `PRAGMA integrity_check` and `foreign_key_check` of a ledger file, opened read-only
+ * on a connection of its own (the crash trials check the file another process left).
+ */
+export function integrityProblems(path: string): string[] {
+    if (path === ':memory:') return [];
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+        const rows = db.pragma('integrity_check') as {
+            integrity_check: string;
+        }[];
+        const fk = db.pragma('foreign_key_check') as unknown[];
+        const out = rows
+            .map((r) => r.integrity_check)
+            .filter((r) => r !== 'ok');
+        if (fk.length) out.push(`${fk.length} foreign key violation(s)`);
+        return out;
+    } finally {
+        db.close();
+    }
 }

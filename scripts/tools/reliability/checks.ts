@@ -19,12 +19,12 @@ import {
     countAuditAction,
     countDeliveredWithoutAudit,
     fieldsWrittenTwice,
+    integrityProblems,
     removedWithoutResubscribe as removedIds,
     stateRows,
     unsubscribesDeliveredTwice,
     type ActiveUnsubscribeRow
 } from '../../ledger/inspect';
-import Database from 'better-sqlite3';
 import type { LocalOrgStats } from '../local-org/admin';
 import { id18 } from '../../sync/decisions';
 import type { JobResult } from '../../sync/result';
@@ -295,23 +295,9 @@ export function removedWithoutResubscribe(world: World): string[] {
     return ids.map((id) => `unsubscribe ${id} removed without a resubscribe`);
 }
 
-/** `PRAGMA integrity_check` of a ledger file (opened read-only on its own). */
+/** The ledger file's integrity problems (none: []); see ledger/inspect.ts. */
 export function integrity(path: string): string[] {
-    if (path === ':memory:') return [];
-    const db = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-        const rows = db.pragma('integrity_check') as {
-            integrity_check: string;
-        }[];
-        const fk = db.pragma('foreign_key_check') as unknown[];
-        const out = rows
-            .map((r) => r.integrity_check)
-            .filter((r) => r !== 'ok');
-        if (fk.length) out.push(`${fk.length} foreign key violation(s)`);
-        return out;
-    } finally {
-        db.close();
-    }
+    return integrityProblems(path);
 }
 
 /**
