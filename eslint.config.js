@@ -90,6 +90,40 @@ const toolRequireSyntax = [
     }
 ];
 
+// The ledger's boundary: SQL on its tables lives in scripts/ledger/. Its connection is
+// private (TypeScript refuses `ledger.db`); these catch the ways around that — the
+// bracket form and ledger/'s own accessor — everywhere else, tests and tools included.
+const LEDGER_CONNECTION =
+    "The ledger's connection is for scripts/ledger/ only: add a Ledger method (batched for lists), or put a tool's query in scripts/ledger/inspect.ts.";
+const LEDGER_NAME = String.raw`/ledger/i`;
+const ledgerConnectionSyntax = [
+    {
+        selector: `MemberExpression[property.name='db'][object.name=${LEDGER_NAME}]`,
+        message: LEDGER_CONNECTION
+    },
+    {
+        selector: `MemberExpression[property.name='db'][object.property.name=${LEDGER_NAME}]`,
+        message: LEDGER_CONNECTION
+    },
+    {
+        selector: `MemberExpression[computed=true][property.value='db'][object.name=${LEDGER_NAME}]`,
+        message: LEDGER_CONNECTION
+    },
+    {
+        selector: `MemberExpression[computed=true][property.value='db'][object.property.name=${LEDGER_NAME}]`,
+        message: LEDGER_CONNECTION
+    }
+];
+const ledgerConnectionImports = {
+    patterns: [
+        {
+            group: ['**/ledger/ledger', '**/ledger'],
+            importNames: ['connectionOf'],
+            message: LEDGER_CONNECTION
+        }
+    ]
+};
+
 module.exports = defineConfig([
     {
         ignores: [
@@ -192,12 +226,47 @@ module.exports = defineConfig([
             'no-restricted-syntax': ['error', ...toolRequireSyntax]
         }
     },
+    // The ledger's boundary in product code outside ledger/ (see LEDGER_CONNECTION); the
+    // reads only the tools make (ledger/inspect.ts) are not for the product.
+    {
+        files: PRODUCT.map((folder) => `scripts/${folder}/**/*.ts`),
+        ignores: ['scripts/ledger/**', 'scripts/**/__tests__/**'],
+        rules: {
+            'no-restricted-syntax': [
+                'error',
+                ...toolRequireSyntax,
+                ...ledgerConnectionSyntax
+            ],
+            'no-restricted-imports': [
+                'error',
+                {
+                    patterns: [
+                        ...ledgerConnectionImports.patterns,
+                        {
+                            group: ['**/ledger/inspect'],
+                            message:
+                                "ledger/inspect.ts holds the development tools' queries: the product adds a Ledger method."
+                        }
+                    ]
+                }
+            ]
+        }
+    },
     // The two lazy entry points: the layers apply, the tools are theirs to load.
     {
         files: TOOL_ENTRY_POINTS,
         rules: {
             'import/no-restricted-paths': restrictedPaths(layerZones),
-            'no-restricted-syntax': 'off'
+            'no-restricted-syntax': ['error', ...ledgerConnectionSyntax]
+        }
+    },
+    // The ledger's boundary holds for tests and tools too (product code: above).
+    {
+        files: ['scripts/**/__tests__/**/*.ts', 'scripts/tools/**/*.ts'],
+        ignores: ['scripts/ledger/**'],
+        rules: {
+            'no-restricted-syntax': ['error', ...ledgerConnectionSyntax],
+            'no-restricted-imports': ['error', ledgerConnectionImports]
         }
     },
     {

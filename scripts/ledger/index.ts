@@ -4,6 +4,7 @@
  */
 export * from './ledger';
 export * from './types';
+export { LedgerBusy } from './errors';
 export { importCsv } from './import';
 export type {
     ImportOptions,

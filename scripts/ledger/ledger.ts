@@ -47,6 +47,7 @@ import {
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
 import { parseLedgerLocation, sqliteLedgerPath } from './location';
+import { ledgerError } from './errors';
 import {
     decodeCursor,
     encodeCursor,
@@ -69,6 +70,7 @@ import {
     type StuckReason
 } from '../model/stuck';
 import type {
+    ActiveGlobalUnsubscribe,
     AttemptError,
     AudienceRecord,
     AuditAction,
@@ -80,7 +82,9 @@ import type {
     MembershipRecord,
     MembershipSyncState,
     PendingUnsubscribe,
+    PersonGlobalUnsubscribe,
     PersonRecord,
+    PersonTarget,
     RunRecord,
     RunStatus,
     RunSummary,
@@ -543,9 +547,38 @@ function failureAudit(
     };
 }
 
+/** The ledger's tables that hold data (not its schema bookkeeping). */
+export const LEDGER_TABLES = [
+    'persons',
+    'audiences',
+    'memberships',
+    'unsubscribes',
+    'audit',
+    'runs',
+    'cursors',
+    'locks',
+    'mailchimp_deliveries',
+    'suppression_events'
+] as const;
+export type LedgerTable = (typeof LEDGER_TABLES)[number];
+export type LedgerRowCounts = Record<LedgerTable, number>;
+
+/**
+ * The SQLite connection of a ledger, for the modules of ledger/ and their tests only
+ * (not exported from ledger/index.ts; eslint.config.js forbids it elsewhere).
+ */
+export function connectionOf(ledger: Ledger): Database.Database {
+    // Bracket access reaches a private member by design (TypeScript's escape hatch).
+    return ledger['db'];
+}
+
 export class Ledger {
-    /** The SQLite connection: an escape hatch for the jobs' set-based SQL (temp tables). */
-    readonly db: Database.Database;
+    /**
+     * The SQLite connection. Private: all SQL on the ledger's tables lives in ledger/
+     * (modules there reach it through `connectionOf`); the sync's scratch tables live
+     * in its own workspace (sync/workspace.ts).
+     */
+    private readonly db: Database.Database;
     readonly path: string;
     private readonly now: () => Date;
     /** One "now" for every row of an import batch. */
@@ -2037,6 +2070,13 @@ export class Ledger {
         ).all(normalizeEmail(email)) as AuditRecord[];
     }
 
+    /** The audit entries about one kind of object (e.g. 'notify'), in order. */
+    auditForObject(object: string): AuditRecord[] {
+        return this.stmt(
+            `SELECT ${AUDIT_COLS} FROM audit WHERE object = ? ORDER BY id`
+        ).all(object) as AuditRecord[];
+    }
+
     /** The audit entries of one run, in order. */
     auditForRun(runId: string): AuditRecord[] {
         return this.stmt(
@@ -2332,6 +2372,212 @@ export class Ledger {
         };
     }
 
+    // ------------------------------------------------------- reads for the jobs
+    //
+    // The sync keeps the Salesforce rows it reads in a workspace of its own (sync/
+    // workspace.ts) and asks the ledger what it needs in batches — a list of ids or
+    // emails per call, never one call per record — so that a ledger on another
+    // machine would cost a round trip per batch.
+
+    /** How many rows each of the ledger's tables holds (checks, copies, tests). */
+    rowCounts(): LedgerRowCounts {
+        const counts = {} as LedgerRowCounts;
+        for (const table of LEDGER_TABLES)
+            counts[table] = (
+                this.stmt(`SELECT COUNT(*) AS n FROM ${table}`).get() as {
+                    n: number;
+                }
+            ).n;
+        return counts;
+    }
+
+    /** How many persons the ledger holds. */
+    countPersons(): number {
+        return (
+            this.stmt('SELECT COUNT(*) AS n FROM persons').get() as {
+                n: number;
+            }
+        ).n;
+    }
+
+    /** How many membership changes have a seq above `seq` (the hourly's fresh work). */
+    countMembershipChangesAfter(seq: number): number {
+        return (
+            this.stmt(
+                'SELECT COUNT(*) AS n FROM memberships WHERE seq > ?'
+            ).get(seq) as { n: number }
+        ).n;
+    }
+
+    /** When the sync first wrote to Salesforce (null: never). */
+    firstSalesforceWriteAt(): string | null {
+        return (
+            this.stmt(
+                `SELECT MIN(at) AS at FROM audit WHERE action IN
+                 ('field_write', 'membership_written', 'unsubscribe_delivered')`
+            ).get() as { at: string | null }
+        ).at;
+    }
+
+    /** The person's active, undelivered unsubscribe from this audience, if any. */
+    undeliveredAudienceUnsubscribeId(
+        personId: number,
+        audienceId: string
+    ): number | null {
+        const row = this.stmt(
+            `SELECT id FROM unsubscribes WHERE person_id = ? AND audience_id = ? AND scope = 'audience'
+             AND removed_at IS NULL AND delivered_at IS NULL`
+        ).get(personId, audienceId) as { id: number } | undefined;
+        return row?.id ?? null;
+    }
+
+    /**
+     * R4 on a shared record: whether a person other than `personId`, linked to the
+     * same record (by Salesforce id, or by email when `emailNorm` is given, R8), has
+     * an active unsubscribe from this audience.
+     */
+    audienceHeldByAnother(input: {
+        audienceId: string;
+        personId: number;
+        salesforceId: string;
+        emailNorm: string | null;
+    }): boolean {
+        return (
+            this.stmt(
+                `SELECT 1 FROM persons p JOIN unsubscribes u ON u.person_id = p.id
+                 WHERE u.scope = 'audience' AND u.audience_id = ? AND u.removed_at IS NULL
+                   AND p.id <> ? AND (p.salesforce_id = ? OR (? IS NOT NULL AND p.email_norm = ?))
+                 LIMIT 1`
+            ).get(
+                input.audienceId,
+                input.personId,
+                input.salesforceId,
+                input.emailNorm,
+                input.emailNorm
+            ) !== undefined
+        );
+    }
+
+    /**
+     * Persons whose memberships changed in (afterSeq, upToSeq] and for whom R5b holds
+     * now: at least one membership that is not Archived, and all of those Unsubscribed.
+     */
+    personsUnsubscribedFromAllAudiences(
+        afterSeq: number,
+        upToSeq: number
+    ): PersonTarget[] {
+        return this.stmt(
+            `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId
+             FROM persons p
+             WHERE p.id IN (SELECT person_id FROM memberships WHERE seq > ? AND seq <= ?)
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id AND m.status <> 'Archived')
+               AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id
+                               AND m.status NOT IN ('Archived', 'Unsubscribed'))`
+        ).all(afterSeq, upToSeq) as PersonTarget[];
+    }
+
+    /**
+     * The persons linked to these Salesforce ids (the lowest person id per record) and
+     * to these emails (compared as stored: pass `email_norm` values).
+     */
+    personIdsByRecord(
+        salesforceIds: readonly string[],
+        emailNorms: readonly string[]
+    ): { bySalesforceId: Map<string, number>; byEmail: Map<string, number> } {
+        const bySalesforceId = new Map<string, number>();
+        for (const part of chunks(unique(salesforceIds)))
+            for (const r of this.stmt(
+                `SELECT salesforce_id AS k, MIN(id) AS id FROM persons
+                 WHERE salesforce_id IN (${marks(part.length)}) GROUP BY salesforce_id`
+            ).all(...part) as { k: string; id: number }[])
+                bySalesforceId.set(r.k, r.id);
+        const byEmail = new Map<string, number>();
+        for (const part of chunks(unique(emailNorms)))
+            for (const r of this.stmt(
+                `SELECT email_norm AS k, id FROM persons WHERE email_norm IN (${marks(part.length)})`
+            ).all(...part) as { k: string; id: number }[])
+                byEmail.set(r.k, r.id);
+        return { bySalesforceId, byEmail };
+    }
+
+    /**
+     * Every person linked to one of these Salesforce ids or (pass `email_norm`
+     * values) these emails, lowest id first.
+     */
+    personIdsLinkedTo(
+        salesforceIds: readonly string[],
+        emailNorms: readonly string[]
+    ): number[] {
+        const ids = new Set<number>();
+        for (const part of chunks(unique(salesforceIds)))
+            for (const r of this.stmt(
+                `SELECT id FROM persons WHERE salesforce_id IN (${marks(part.length)})`
+            ).all(...part) as { id: number }[])
+                ids.add(r.id);
+        for (const id of this.personIdsByRecord(
+            [],
+            emailNorms
+        ).byEmail.values())
+            ids.add(id);
+        return [...ids].sort((a, b) => a - b);
+    }
+
+    /** Which of these persons have an active global unsubscribe. */
+    personsWithActiveGlobalUnsubscribe(
+        personIds: readonly number[]
+    ): Set<number> {
+        const out = new Set<number>();
+        for (const part of chunks(unique(personIds)))
+            for (const r of this.stmt(
+                `SELECT DISTINCT person_id AS id FROM unsubscribes
+                 WHERE person_id IN (${marks(part.length)}) AND scope = 'all' AND removed_at IS NULL`
+            ).all(...part) as { id: number }[])
+                out.add(r.id);
+        return out;
+    }
+
+    /**
+     * These persons with their active global unsubscribe (one row per unsubscribe, one
+     * row with nulls for a person without one), by person id.
+     */
+    personsWithGlobalUnsubscribe(
+        personIds: readonly number[]
+    ): PersonGlobalUnsubscribe[] {
+        const rows: PersonGlobalUnsubscribe[] = [];
+        for (const part of chunks(unique(personIds)))
+            rows.push(
+                ...(this.stmt(
+                    `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId,
+                            u.id AS unsubscribeId, u.delivered_at IS NOT NULL AS delivered,
+                            u.source AS source, u.collected_at AS collectedAt
+                     FROM persons p
+                     LEFT JOIN unsubscribes u ON u.person_id = p.id AND u.scope = 'all' AND u.removed_at IS NULL
+                     WHERE p.id IN (${marks(part.length)})`
+                ).all(...part) as PersonGlobalUnsubscribe[])
+            );
+        return rows.sort((a, b) => a.personId - b.personId);
+    }
+
+    /**
+     * Active global unsubscribes with an id above `afterId`, oldest first, with their
+     * person's Salesforce id and email: the nightly copies them into its workspace
+     * page by page (writing between pages is allowed).
+     */
+    activeGlobalUnsubscribes(
+        afterId: number,
+        limit: number
+    ): ActiveGlobalUnsubscribe[] {
+        return this.stmt(
+            `SELECT u.id AS id, p.id AS personId, p.salesforce_id AS salesforceId,
+                    p.email_norm AS emailNorm, u.source AS source, u.collected_at AS collectedAt,
+                    u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt,
+                    u.delivered_at AS deliveredAt
+             FROM unsubscribes u JOIN persons p ON p.id = u.person_id
+             WHERE u.scope = 'all' AND u.removed_at IS NULL AND u.id > ?
+             ORDER BY u.id LIMIT ?`
+        ).all(afterId, limit) as ActiveGlobalUnsubscribe[];
+    }
+
     // ------------------------------------------------------ suppression feed
 
     /** Appends a feed event; callers are inside the write that made the change. */
@@ -2412,6 +2658,46 @@ export class Ledger {
         };
     }
 }
+
+/**
+ * Methods that run only inside another Ledger method (which maps their errors), or so
+ * often per row that a wrapper would cost: left unwrapped.
+ */
+const UNMAPPED = new Set(['constructor', 'stmt', 'nowIso', 'nextSeq']);
+
+/**
+ * Every Ledger method maps SQLite's busy error to LedgerBusy (errors.ts), whatever
+ * statement raised it — a write's BEGIN IMMEDIATE or COMMIT, a read during a
+ * checkpoint — so that no caller matches an engine's message. Done once here rather
+ * than in each of the ~100 methods; `…In` helpers run inside a mapped method.
+ */
+function mapBusyErrors(proto: object): void {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+        if (UNMAPPED.has(name) || name.endsWith('In')) continue;
+        const desc = Object.getOwnPropertyDescriptor(proto, name);
+        const fn: unknown = desc?.value;
+        if (typeof fn !== 'function') continue;
+        const method = fn as (...args: unknown[]) => unknown;
+        const wrapped =
+            method.constructor.name === 'GeneratorFunction'
+                ? function* (this: unknown, ...args: unknown[]): Generator {
+                      try {
+                          return yield* method.apply(this, args) as Generator;
+                      } catch (err) {
+                          throw ledgerError(err);
+                      }
+                  }
+                : function (this: unknown, ...args: unknown[]): unknown {
+                      try {
+                          return method.apply(this, args);
+                      } catch (err) {
+                          throw ledgerError(err);
+                      }
+                  };
+        Object.defineProperty(proto, name, { ...desc, value: wrapped });
+    }
+}
+mapBusyErrors(Ledger.prototype);
 
 function toRun(row: RunRow): RunRecord {
     let result: unknown = null;
@@ -2496,4 +2782,22 @@ function olderThan(incoming: string, stored: string): boolean {
     const b = Date.parse(stored);
     if (Number.isNaN(a) || Number.isNaN(b)) return incoming < stored;
     return a % 1000 === 0 ? a < Math.floor(b / 1000) * 1000 : a < b;
+}
+
+/** Values per `IN (…)` list: well under SQLite's bound-parameter limit. */
+const IN_CHUNK = 500;
+
+function unique<T>(values: readonly T[]): T[] {
+    return [...new Set(values)];
+}
+
+function chunks<T>(values: readonly T[]): T[][] {
+    const out: T[][] = [];
+    for (let i = 0; i < values.length; i += IN_CHUNK)
+        out.push(values.slice(i, i + IN_CHUNK));
+    return out;
+}
+
+function marks(n: number): string {
+    return Array.from({ length: n }, () => '?').join(', ');
 }

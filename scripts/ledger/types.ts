@@ -260,3 +260,35 @@ export type LockResult =
           takenOver?: { from: LockInfo; why: 'dead' | 'stale' };
       }
     | { acquired: false; heldBy: LockInfo };
+
+/** A person and its active global unsubscribe, if any (the new-records check). */
+export interface PersonGlobalUnsubscribe {
+    personId: number;
+    emailNorm: string;
+    salesforceId: string | null;
+    unsubscribeId: number | null;
+    /** 1 when that unsubscribe was delivered, else 0 (and 0 without one). */
+    delivered: number;
+    source: LedgerSource | null;
+    collectedAt: string | null;
+}
+
+/** An active global unsubscribe with what the nightly matches and writes it by. */
+export interface ActiveGlobalUnsubscribe {
+    id: number;
+    personId: number;
+    salesforceId: string | null;
+    emailNorm: string;
+    source: LedgerSource;
+    collectedAt: string | null;
+    lastOutcome: string | null;
+    nextAttemptAt: string | null;
+    deliveredAt: string | null;
+}
+
+/** A person to write to: its id, email and Salesforce link. */
+export interface PersonTarget {
+    personId: number;
+    emailNorm: string;
+    salesforceId: string | null;
+}

@@ -17,7 +17,7 @@ import {
     sinceParam,
     type ListInfo
 } from './decisions';
-import { markInMailchimp } from './store';
+import { markInMailchimp } from '../ledger/mailchimp-deliveries';
 
 export const PULL_JOB = 'mailchimp-pull';
 const PAGE = 1000;

@@ -31,7 +31,7 @@ import {
     recordOutcomes,
     type PushTarget,
     type RecordedOutcome
-} from './store';
+} from '../ledger/mailchimp-deliveries';
 import { batchResults } from './tar';
 
 export const PUSH_JOB = 'mailchimp-push';

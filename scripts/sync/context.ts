@@ -28,11 +28,14 @@ import {
 } from './decisions';
 import type { Progress } from './records';
 import type { JobName, ResultBuilder } from './result';
+import type { Workspace } from './workspace';
 
 export interface JobContext {
     job: JobName;
     runId: string;
     ledger: Ledger;
+    /** The run's scratch store for the Salesforce rows it reads (see workspace.ts). */
+    workspace: Workspace;
     client: OrgClient;
     dryRun: boolean;
     builder: ResultBuilder;

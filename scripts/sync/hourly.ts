@@ -111,7 +111,7 @@ async function takePending(ctx: JobContext): Promise<void> {
     const rows = await readPendingRows(ctx);
     if (rows.length === 0) return;
     // Rows without Email__c: the email of their Contact or Lead.
-    const index = new RecordIndex(ctx.ledger, []);
+    const index = new RecordIndex(ctx.workspace, []);
     try {
         const noEmail = rows
             .filter((r) => !r.email)
@@ -332,13 +332,7 @@ function undeliveredAudienceUnsubscribe(
     personId: number,
     audienceId: string
 ): number | null {
-    const row = ctx.ledger.db
-        .prepare(
-            `SELECT id FROM unsubscribes WHERE person_id = ? AND audience_id = ? AND scope = 'audience'
-             AND removed_at IS NULL AND delivered_at IS NULL`
-        )
-        .get(personId, audienceId) as { id: number } | undefined;
-    return row?.id ?? null;
+    return ctx.ledger.undeliveredAudienceUnsubscribeId(personId, audienceId);
 }
 
 async function upsertChanges(
@@ -349,11 +343,7 @@ async function upsertChanges(
         ctx.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
     );
     const dueBy = ctx.now().toISOString();
-    const fresh = (
-        ctx.ledger.db
-            .prepare('SELECT COUNT(*) AS n FROM memberships WHERE seq > ?')
-            .get(cursor) as { n: number }
-    ).n;
+    const fresh = ctx.ledger.countMembershipChangesAfter(cursor);
     // Changes taken before whose person matched no record (or whose write failed),
     // due for another try: a record may exist now (R6, R11).
     const retries = ctx.ledger.countMembershipRetries({
@@ -364,8 +354,8 @@ async function upsertChanges(
     if (total === 0) return;
     await requireWritableFields(ctx.client, MEMBERSHIP_WRITE_FIELDS);
     const large = total > HOURLY_LOOKUP_LIMIT;
-    const index = new RecordIndex(ctx.ledger, []);
-    const memberships = new MembershipIndex(ctx.ledger);
+    const index = new RecordIndex(ctx.workspace, []);
+    const memberships = new MembershipIndex(ctx.workspace);
     let handledMax = cursor;
     /**
      * Changes with a write Salesforce refused, by person\taudience: they stay behind
@@ -409,24 +399,19 @@ async function upsertChanges(
     let done = 0;
     // R4 on a shared record: another person linked to the same record (by id, or by
     // email under R8) with an active unsubscribe from this audience holds its row.
-    const heldStmt = ctx.ledger.db.prepare(
-        `SELECT 1 FROM persons p JOIN unsubscribes u ON u.person_id = p.id
-         WHERE u.scope = 'audience' AND u.audience_id = ? AND u.removed_at IS NULL
-           AND p.id <> ? AND (p.salesforce_id = ? OR (? = 1 AND p.email_norm = ?))
-         LIMIT 1`
-    );
     const heldByAnother = (
         personId: number,
         audienceId: string,
         target: Target
     ): boolean =>
-        heldStmt.get(
+        ctx.ledger.audienceHeldByAnother({
             audienceId,
             personId,
-            target.id,
-            settings.applyToSameEmail ? 1 : 0,
-            index.get(target.id)?.emailNorm ?? null
-        ) !== undefined;
+            salesforceId: target.id,
+            emailNorm: settings.applyToSameEmail
+                ? (index.get(target.id)?.emailNorm ?? null)
+                : null
+        });
 
     const flush = async (): Promise<void> => {
         if (buffer.length === 0) return;
@@ -735,16 +720,8 @@ async function allAudiencesRule(
     if (upTo <= cursor) return;
     // Persons whose memberships changed since the cursor and for whom R5b holds now
     // (the SQL form of allAudiencesUnsubscribed()).
-    const persons = ctx.ledger.db
-        .prepare(
-            `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId
-             FROM persons p
-             WHERE p.id IN (SELECT person_id FROM memberships WHERE seq > ? AND seq <= ?)
-               AND EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id AND m.status <> 'Archived')
-               AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id
-                               AND m.status NOT IN ('Archived', 'Unsubscribed'))`
-        )
-        .all(cursor, upTo) as (PersonRef & { personId: number })[];
+    const persons: (PersonRef & { personId: number })[] =
+        ctx.ledger.personsUnsubscribedFromAllAudiences(cursor, upTo);
     const field: OptOutField = CONTACT.HasOptedOutOfEmail;
     let failed = false;
     if (persons.length) {
@@ -752,7 +729,7 @@ async function allAudiencesRule(
             { object: SOBJECT.CONTACT, field },
             { object: SOBJECT.LEAD, field }
         ]);
-        const index = new RecordIndex(ctx.ledger, [field]);
+        const index = new RecordIndex(ctx.workspace, [field]);
         try {
             await index.loadFor(ctx.client, persons, {
                 applyToSameEmail: settings.applyToSameEmail,

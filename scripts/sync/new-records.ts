@@ -30,7 +30,7 @@ import {
 } from './context';
 import { optOutDecision, resolveTargets, type Target } from './decisions';
 import { RecordIndex } from './records';
-import type { LedgerSource } from '../model/statuses';
+import type { PersonGlobalUnsubscribe } from '../ledger/types';
 
 export const NEW_RECORDS_CURSOR = {
     job: 'hourly',
@@ -87,24 +87,10 @@ export function soqlDateTime(ms: number): string {
 
 /** When the sync first wrote to Salesforce (nothing created before can have been missed). */
 function firstWrite(ctx: JobContext): string | null {
-    const row = ctx.ledger.db
-        .prepare(
-            `SELECT MIN(at) AS at FROM audit WHERE action IN
-             ('field_write', 'membership_written', 'unsubscribe_delivered')`
-        )
-        .get() as { at: string | null };
-    return row.at;
+    return ctx.ledger.firstSalesforceWriteAt();
 }
 
-interface Matched {
-    personId: number;
-    emailNorm: string;
-    salesforceId: string | null;
-    unsubscribeId: number | null;
-    delivered: number;
-    source: LedgerSource | null;
-    collectedAt: string | null;
-}
+type Matched = PersonGlobalUnsubscribe;
 
 export async function takeNewRecords(ctx: JobContext): Promise<void> {
     const { settings } = await jobSettings(ctx);
@@ -125,11 +111,7 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
                 })
             );
     };
-    const persons = (
-        ctx.ledger.db.prepare('SELECT COUNT(*) AS n FROM persons').get() as {
-            n: number;
-        }
-    ).n;
+    const persons = ctx.ledger.countPersons();
     if (persons === 0) {
         // Nobody a record could belong to: nothing to read.
         moveCursor();
@@ -140,7 +122,7 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
     const first = from === null;
     const sinceMs = Date.parse(from ?? startedAt) - NEW_RECORDS_LOOKBACK_MS;
     const field = effectiveOptOutField(settings);
-    const index = new RecordIndex(ctx.ledger, [field]);
+    const index = new RecordIndex(ctx.workspace, [field]);
     try {
         // Leads converted since then too: their person's records now include a Contact.
         await index.loadWhere(
@@ -240,23 +222,12 @@ function personsOf(
     index: RecordIndex,
     settings: SyncSettings
 ): Matched[] {
-    const T = index.table;
     // A converted Lead counts for its Contact's id too (R9).
-    return ctx.ledger.db
-        .prepare(
-            `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId,
-                    u.id AS unsubscribeId, u.delivered_at IS NOT NULL AS delivered,
-                    u.source AS source, u.collected_at AS collectedAt
-             FROM persons p
-             LEFT JOIN unsubscribes u ON u.person_id = p.id AND u.scope = 'all' AND u.removed_at IS NULL
-             WHERE p.id IN (
-                 SELECT p2.id FROM persons p2 JOIN ${T} r ON r.id = p2.salesforce_id
-                 UNION
-                 SELECT p3.id FROM persons p3 JOIN ${T} r ON r.converted_contact_id = p3.salesforce_id
-                 UNION
-                 SELECT p4.id FROM persons p4 JOIN ${T} r ON ? = 1 AND r.email_norm = p4.email_norm
-             )
-             ORDER BY p.id`
+    const keys = index.linkKeys();
+    return ctx.ledger.personsWithGlobalUnsubscribe(
+        ctx.ledger.personIdsLinkedTo(
+            keys.ids,
+            settings.applyToSameEmail ? keys.emails : []
         )
-        .all(settings.applyToSameEmail ? 1 : 0) as Matched[];
+    );
 }

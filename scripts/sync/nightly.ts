@@ -2,15 +2,16 @@
  * The nightly reconciliation (R3), only when Nightly_Sync_Enabled__c is on:
  *
  * 1. every Contact and Lead (Id, Email, the chosen field, conversion) is streamed into a
- *    temporary table of the ledger's database — Bulk API 2.0 pages for a large org, REST
- *    pages for a small one — so memory stays flat at a million records;
+ *    table of the run's workspace (workspace.ts) — Bulk API 2.0 pages for a large org,
+ *    REST pages for a small one — so memory stays flat at a million records;
  * 2. (b) every record with the field true whose person has no active global
  *    unsubscribe becomes one in the ledger (source salesforce), creating the person
  *    when needed. Converted Leads are left out: they are frozen history whose Contact
  *    carries the state (otherwise unchecking the Contact could never stick, R4);
  * 3. (a) every person with an active global unsubscribe: its records (R6 id, R8 same
  *    email, R9 converted Lead → Contact) with the field false are set true — decided in
- *    SQL, written in Bulk jobs (or Collections when few);
+ *    SQL in the workspace, where the active global unsubscribes are copied page by page
+ *    from the ledger, written in Bulk jobs (or Collections when few);
  * 4. pending global unsubscribes whose records are all confirmed are marked delivered —
  *    and only those with at least one record: one matched to nothing waits (R11).
  *
@@ -29,7 +30,8 @@ import {
     type JobContext,
     type WriteMeta
 } from './context';
-import { RecordIndex, col, tempName } from './records';
+import { RecordIndex, col } from './records';
+import { tempName, type Workspace } from './workspace';
 import { waitingRetryDelay } from './decisions';
 import { firstError } from './push';
 import type { AttemptError } from '../ledger/types';
@@ -53,10 +55,11 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         { object: SOBJECT.CONTACT, field },
         { object: SOBJECT.LEAD, field }
     ]);
-    const index = new RecordIndex(ctx.ledger, [field]);
+    const index = new RecordIndex(ctx.workspace, [field]);
+    const unsubs = tempName('nightly_unsubscribes');
     const matches = tempName('nightly_match');
     const written = tempName('nightly_written');
-    const db = ctx.ledger.db;
+    const db = ctx.workspace;
     const T = index.table;
     const F = col(field);
     try {
@@ -69,31 +72,28 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         await fromSalesforce(ctx, index, field);
 
         // ---- (a) ledger → Salesforce: which records of which unsubscribes
-        db.exec(`CREATE TEMP TABLE ${matches} (
+        copyActiveUnsubscribes(ctx, unsubs);
+        db.exec(`CREATE TABLE ${matches} (
             unsub_id INTEGER NOT NULL, person_id INTEGER NOT NULL, target TEXT NULL,
             PRIMARY KEY (unsub_id, target))`);
         db.exec(`CREATE INDEX ${matches}_target ON ${matches}(target)`);
         db.exec(
-            `CREATE TEMP TABLE ${written} (target TEXT PRIMARY KEY, ok INTEGER NOT NULL,
+            `CREATE TABLE ${written} (target TEXT PRIMARY KEY, ok INTEGER NOT NULL,
                 code TEXT NULL, message TEXT NULL, object TEXT NULL)`
         );
         const targetExpr = `CASE WHEN r.object = 'Lead' AND r.is_converted = 1 THEN r.converted_contact_id ELSE r.id END`;
-        const active = `u.scope = 'all' AND u.removed_at IS NULL`;
         db.prepare(
             `INSERT OR IGNORE INTO ${matches} (unsub_id, person_id, target)
-             SELECT u.id, p.id, ${targetExpr} FROM unsubscribes u
-             JOIN persons p ON p.id = u.person_id JOIN ${T} r ON r.id = p.salesforce_id
-             WHERE ${active}`
+             SELECT u.id, u.person_id, ${targetExpr} FROM ${unsubs} u
+             JOIN ${T} r ON r.id = u.salesforce_id`
         ).run();
         if (settings.applyToSameEmail)
             db.prepare(
                 `INSERT OR IGNORE INTO ${matches} (unsub_id, person_id, target)
-                 SELECT u.id, p.id, ${targetExpr} FROM unsubscribes u
-                 JOIN persons p ON p.id = u.person_id JOIN ${T} r ON r.email_norm = p.email_norm
-                 WHERE ${active}`
+                 SELECT u.id, u.person_id, ${targetExpr} FROM ${unsubs} u
+                 JOIN ${T} r ON r.email_norm = u.email_norm`
             ).run();
-        const count = (sql: string): number =>
-            (db.prepare(sql).get() as { n: number }).n;
+        const count = (sql: string): number => db.count(sql);
         ctx.builder.skip(
             'converted_lead_without_contact',
             count(`SELECT COUNT(*) AS n FROM ${matches} WHERE target IS NULL`)
@@ -101,8 +101,8 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         ctx.builder.skip(
             'no_matching_record',
             count(
-                `SELECT COUNT(*) AS n FROM unsubscribes u WHERE ${active}
-                 AND NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
+                `SELECT COUNT(*) AS n FROM ${unsubs} u
+                 WHERE NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
             )
         );
         ctx.builder.skip(
@@ -120,20 +120,20 @@ export async function runNightly(ctx: JobContext): Promise<void> {
             'stuck_record',
             count(
                 `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-                 JOIN unsubscribes u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
+                 JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
             )
         );
         const toWrite = count(
             `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-             JOIN unsubscribes u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
+             JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
         );
         // One representative unsubscribe per record (the oldest) for the audit trail.
         const page = db.prepare(
             `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
-                    p.id AS personId, p.email_norm AS emailNorm, u.source AS source,
+                    u.person_id AS personId, u.email_norm AS emailNorm, u.source AS source,
                     u.collected_at AS collectedAt
              FROM ${matches} m JOIN ${T} c ON c.id = m.target
-             JOIN unsubscribes u ON u.id = m.unsub_id JOIN persons p ON p.id = m.person_id
+             JOIN ${unsubs} u ON u.id = m.unsub_id
              WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
              GROUP BY m.target ORDER BY m.target LIMIT ?`
         );
@@ -205,15 +205,16 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                         error?.object ?? null
                     );
                 }
-            })();
+            });
             done += rows.length;
             ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
         }
 
-        // ---- R11: deliver what Salesforce now confirms
+        // ---- R11: deliver what Salesforce now confirms (markDelivered skips one
+        // delivered or removed since it was copied)
         const deliverable = db
             .prepare(
-                `SELECT u.id FROM unsubscribes u WHERE ${active} AND u.delivered_at IS NULL
+                `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL
                  AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
                  AND NOT EXISTS (
                      SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
@@ -233,7 +234,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                         deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
                         { runId: ctx.runId, detail: { job: 'nightly' } }
                     );
-        if (!ctx.dryRun) recordRefusals(ctx, matches, written);
+        if (!ctx.dryRun) recordRefusals(ctx, db, matches, written);
         // A permanent refusal is kept on its unsubscribe (R14) and does not hold this
         // mark back; a transient one does (the next night sends it again).
         if (
@@ -249,8 +250,9 @@ export async function runNightly(ctx: JobContext): Promise<void> {
             );
     } finally {
         index.drop();
-        db.exec(`DROP TABLE IF EXISTS temp.${matches}`);
-        db.exec(`DROP TABLE IF EXISTS temp.${written}`);
+        db.drop(unsubs);
+        db.drop(matches);
+        db.drop(written);
     }
 }
 
@@ -260,10 +262,11 @@ export async function runNightly(ctx: JobContext): Promise<void> {
  */
 function recordRefusals(
     ctx: JobContext,
+    db: Workspace,
     matches: string,
     written: string
 ): void {
-    const rows = ctx.ledger.db
+    const rows = db
         .prepare(
             `SELECT m.unsub_id AS id, w.target AS recordId, w.code, w.message, w.object
              FROM ${matches} m JOIN ${written} w ON w.target = m.target
@@ -307,44 +310,53 @@ async function fromSalesforce(
     index: RecordIndex,
     field: string
 ): Promise<void> {
-    const db = ctx.ledger.db;
+    const db = ctx.workspace;
     const T = index.table;
     const F = col(field as Parameters<typeof col>[0]);
-    const converted = (
-        db
-            .prepare(
-                `SELECT COUNT(*) AS n FROM ${T} WHERE ${F} = 1 AND object = 'Lead' AND is_converted = 1`
-            )
-            .get() as { n: number }
-    ).n;
+    const converted = db.count(
+        `SELECT COUNT(*) AS n FROM ${T} WHERE ${F} = 1 AND object = 'Lead' AND is_converted = 1`
+    );
     ctx.builder.skip('converted_lead', converted);
-    // The person of a record: linked by id, else by email; none → a new person.
     const page = db.prepare(
-        `SELECT r.id AS id, r.object AS object, r.email AS email, r.email_norm AS emailNorm,
-                COALESCE((SELECT MIN(p.id) FROM persons p WHERE p.salesforce_id = r.id),
-                         (SELECT p.id FROM persons p WHERE p.email_norm = r.email_norm)) AS personId
+        `SELECT r.id AS id, r.object AS object, r.email AS email, r.email_norm AS emailNorm
          FROM ${T} r
          WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ?
          ORDER BY r.id LIMIT ?`
     );
-    const hasActive = db.prepare(
-        `SELECT 1 FROM unsubscribes WHERE person_id = ? AND scope = 'all' AND removed_at IS NULL`
-    );
     const planned = new Set<string>();
     let after = '';
     for (;;) {
-        const rows = page.all(after, LEDGER_BATCH) as {
+        const records = page.all(after, LEDGER_BATCH) as {
             id: string;
             object: PersonObject;
             email: string | null;
             emailNorm: string | null;
-            personId: number | null;
         }[];
-        if (rows.length === 0) break;
-        after = rows[rows.length - 1].id;
+        if (records.length === 0) break;
+        after = records[records.length - 1].id;
+        // The person of a record: linked by id (the oldest), else by email; none → a
+        // new person. One ledger read per page, after the previous page's writes.
+        const { bySalesforceId, byEmail } = ctx.ledger.personIdsByRecord(
+            records.map((r) => r.id),
+            records
+                .map((r) => r.emailNorm)
+                .filter((e): e is string => e !== null)
+        );
+        const rows = records.map((r) => ({
+            ...r,
+            personId:
+                bySalesforceId.get(r.id) ??
+                (r.emailNorm !== null ? byEmail.get(r.emailNorm) : undefined) ??
+                null
+        }));
+        const active = ctx.ledger.personsWithActiveGlobalUnsubscribe(
+            rows
+                .map((r) => r.personId)
+                .filter((id): id is number => id !== null)
+        );
         const inputs: Parameters<typeof ctx.ledger.recordUnsubscribes>[0] = [];
         for (const r of rows) {
-            if (r.personId !== null && hasActive.get(r.personId)) continue;
+            if (r.personId !== null && active.has(r.personId)) continue;
             if (r.personId === null) {
                 const email = checkEmail(r.email ?? '');
                 if (!email.ok) {
@@ -397,4 +409,48 @@ async function fromSalesforce(
         ).length;
         ctx.heartbeat();
     }
+}
+
+/** Page size when copying the active global unsubscribes into the workspace. */
+const COPY_BATCH = 5000;
+
+/**
+ * Copies every active global unsubscribe, with its person's Salesforce id and email,
+ * into a workspace table named `table` (columns as in the ledger, so that the match
+ * queries read like joins on it): the records are matched to them here, not by a join
+ * on the ledger's connection.
+ */
+function copyActiveUnsubscribes(ctx: JobContext, table: string): void {
+    const db = ctx.workspace;
+    db.exec(`CREATE TABLE ${table} (
+        id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, salesforce_id TEXT NULL,
+        email_norm TEXT NOT NULL, source TEXT NOT NULL, collected_at TEXT NULL,
+        last_outcome TEXT NULL, next_attempt_at TEXT NULL, delivered_at TEXT NULL)`);
+    const insert = db.prepare(
+        `INSERT INTO ${table} (id, person_id, salesforce_id, email_norm, source,
+             collected_at, last_outcome, next_attempt_at, delivered_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+    );
+    let after = 0;
+    for (;;) {
+        const rows = ctx.ledger.activeGlobalUnsubscribes(after, COPY_BATCH);
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1].id;
+        db.transaction(() => {
+            for (const u of rows)
+                insert.run(
+                    u.id,
+                    u.personId,
+                    u.salesforceId,
+                    u.emailNorm,
+                    u.source,
+                    u.collectedAt,
+                    u.lastOutcome,
+                    u.nextAttemptAt,
+                    u.deliveredAt
+                );
+        });
+    }
+    db.exec(`CREATE INDEX ${table}_sfid ON ${table}(salesforce_id)`);
+    db.exec(`CREATE INDEX ${table}_email ON ${table}(email_norm)`);
 }

@@ -139,7 +139,7 @@ async function retryWaiting(ctx: JobContext): Promise<void> {
                 { object: SOBJECT.CONTACT, field },
                 { object: SOBJECT.LEAD, field }
             ]);
-            shared = new RecordIndex(ctx.ledger, [field]);
+            shared = new RecordIndex(ctx.workspace, [field]);
             await shared.loadAll(ctx.client, ctx.progress);
         }
         for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
@@ -174,8 +174,8 @@ async function pushBatch(
         ...(audience.length ? MEMBERSHIP_WRITE_FIELDS : [])
     ]);
     const index =
-        shared ?? new RecordIndex(ctx.ledger, global.length ? [field] : []);
-    const memberships = new MembershipIndex(ctx.ledger);
+        shared ?? new RecordIndex(ctx.workspace, global.length ? [field] : []);
+    const memberships = new MembershipIndex(ctx.workspace);
     try {
         const persons = new Map(
             pending.map((u) => [

@@ -1,7 +1,7 @@
 /**
- * Salesforce records the jobs decide on, kept in temporary tables of the ledger's
- * SQLite connection (never in JavaScript arrays), so that memory stays flat whatever
- * the org's size and decisions can be made in SQL:
+ * Salesforce records the jobs decide on, kept in tables of the job's workspace (a
+ * SQLite scratch database of its own, see workspace.ts; never in JavaScript arrays),
+ * so that memory stays flat whatever the org's size and decisions can be made in SQL:
  *
  * - RecordIndex: Contacts and Leads (id, email, opt-out fields, conversion), loaded by
  *   targeted REST queries for a few persons (`Email IN (…) OR Id IN (…)`, packed to
@@ -9,10 +9,9 @@
  * - MembershipIndex: Audience_Membership__c rows by Membership_Key__c (exact) and by
  *   record and audience, loaded likewise (by the rows' Contact or Lead).
  *
- * Temporary tables live in SQLite's temp database (a file, not memory, by default) and
- * disappear with the connection; each run uses its own names and drops them when done.
+ * The tables disappear with the workspace; each index uses its own names and drops
+ * them when done.
  */
-import type { Ledger } from '../ledger/ledger';
 import { KEY_PREFIX } from '../model/ids';
 import {
     AUDIENCE_MEMBERSHIP as AM,
@@ -35,6 +34,7 @@ import {
     type PersonRef,
     type SfRecord
 } from './decisions';
+import { tempName, type Workspace } from './workspace';
 
 export type Progress = (event: {
     phase: string;
@@ -45,7 +45,7 @@ export type Progress = (event: {
 /** Lookups costing more queries than this per object become a full scan. */
 export const MAX_LOOKUP_QUERIES = 8;
 
-/** The temp-table column of an opt-out field. */
+/** The workspace column of an opt-out field. */
 export function col(field: OptOutField): string {
     return `o_${field}`;
 }
@@ -59,29 +59,21 @@ interface RecordRow {
     [column: string]: unknown;
 }
 
-let tableCounter = 0;
-
-/** A unique temp-table name for this process. */
-export function tempName(prefix: string): string {
-    tableCounter += 1;
-    return `${prefix}_${process.pid}_${tableCounter}`;
-}
-
 export class RecordIndex {
     readonly table: string;
     readonly fields: readonly OptOutField[];
     mode: 'lookup' | 'scan' | 'empty' = 'empty';
-    private readonly db: Ledger['db'];
-    private readonly insertStmt: ReturnType<Ledger['db']['prepare']>;
+    private readonly ws: Workspace;
+    private readonly insertStmt: ReturnType<Workspace['prepare']>;
 
-    constructor(ledger: Ledger, fields: readonly OptOutField[]) {
-        this.db = ledger.db;
+    constructor(workspace: Workspace, fields: readonly OptOutField[]) {
+        this.ws = workspace;
         this.fields = [...new Set(fields)];
         this.table = tempName('sf_records');
         const optCols = OPT_OUT_FIELDS.map(
             (f) => `${col(f)} INTEGER NULL`
         ).join(', ');
-        this.db.exec(`CREATE TEMP TABLE ${this.table} (
+        this.ws.exec(`CREATE TABLE ${this.table} (
             id TEXT PRIMARY KEY,
             object TEXT NOT NULL,
             email_norm TEXT NULL,
@@ -90,10 +82,10 @@ export class RecordIndex {
             is_converted INTEGER NOT NULL DEFAULT 0,
             converted_contact_id TEXT NULL
         )`);
-        this.db.exec(
+        this.ws.exec(
             `CREATE INDEX ${this.table}_email ON ${this.table}(email_norm)`
         );
-        this.insertStmt = this.db.prepare(
+        this.insertStmt = this.ws.prepare(
             `INSERT OR REPLACE INTO ${this.table} (id, object, email_norm, email, ${OPT_OUT_FIELDS.map(
                 col
             ).join(', ')}, is_converted, converted_contact_id)
@@ -102,8 +94,7 @@ export class RecordIndex {
     }
 
     drop(): void {
-        if (this.db.open)
-            this.db.exec(`DROP TABLE IF EXISTS temp.${this.table}`);
+        this.ws.drop(this.table);
     }
 
     /** SOQL field list for an object. */
@@ -122,7 +113,7 @@ export class RecordIndex {
 
     /** Stores rows as read from Salesforce (REST or Bulk, already normalised). */
     insertRows(object: PersonObject, rows: readonly SObjectRow[]): void {
-        const tx = this.db.transaction(() => {
+        this.ws.transaction(() => {
             for (const r of rows) {
                 const id = id18(String(r.Id ?? ''));
                 if (!id) continue;
@@ -146,7 +137,6 @@ export class RecordIndex {
                 ]);
             }
         });
-        tx();
     }
 
     private toRecord(row: RecordRow): SfRecord {
@@ -166,7 +156,7 @@ export class RecordIndex {
     }
 
     get(id: string): SfRecord | undefined {
-        const row = this.db
+        const row = this.ws
             .prepare(`SELECT * FROM ${this.table} WHERE id = ?`)
             .get(id) as RecordRow | undefined;
         return row && this.toRecord(row);
@@ -174,7 +164,7 @@ export class RecordIndex {
 
     /** The records a person may match: by its id, and by email when R8 is on. */
     candidates(person: PersonRef, applyToSameEmail: boolean): SfRecord[] {
-        const rows = this.db
+        const rows = this.ws
             .prepare(
                 `SELECT * FROM ${this.table} WHERE id = ? OR (? = 1 AND email_norm = ?)`
             )
@@ -186,21 +176,44 @@ export class RecordIndex {
         return rows.map((r) => this.toRecord(r));
     }
 
+    /**
+     * What links the records read to persons: their ids and the Contact ids of
+     * converted Leads (R9), and their emails (R8), each once.
+     */
+    linkKeys(): { ids: string[]; emails: string[] } {
+        const ids = (
+            this.ws
+                .prepare(
+                    `SELECT id AS k FROM ${this.table}
+                     UNION SELECT converted_contact_id FROM ${this.table} WHERE converted_contact_id IS NOT NULL`
+                )
+                .all() as { k: string }[]
+        ).map((r) => r.k);
+        const emails = (
+            this.ws
+                .prepare(
+                    `SELECT DISTINCT email_norm AS k FROM ${this.table} WHERE email_norm IS NOT NULL`
+                )
+                .all() as { k: string }[]
+        ).map((r) => r.k);
+        return { ids, emails };
+    }
+
     /** Records now known to have `field` true (written by this run). */
     markOptedOut(ids: readonly string[], field: OptOutField): void {
         if (!this.fields.includes(field) || ids.length === 0) return;
-        const stmt = this.db.prepare(
+        const stmt = this.ws.prepare(
             `UPDATE ${this.table} SET ${col(field)} = 1 WHERE id = ?`
         );
-        this.db.transaction(() => {
+        this.ws.transaction(() => {
             for (const id of ids) stmt.run(id);
-        })();
+        });
     }
 
     /** Every id read. */
     ids(): string[] {
         return (
-            this.db.prepare(`SELECT id FROM ${this.table}`).all() as {
+            this.ws.prepare(`SELECT id FROM ${this.table}`).all() as {
                 id: string;
             }[]
         ).map((r) => r.id);
@@ -209,15 +222,15 @@ export class RecordIndex {
     /** Forgets these records. */
     remove(ids: readonly string[]): void {
         if (ids.length === 0) return;
-        const stmt = this.db.prepare(`DELETE FROM ${this.table} WHERE id = ?`);
-        this.db.transaction(() => {
+        const stmt = this.ws.prepare(`DELETE FROM ${this.table} WHERE id = ?`);
+        this.ws.transaction(() => {
             for (const id of ids) stmt.run(id);
-        })();
+        });
     }
 
     count(): number {
         return (
-            this.db
+            this.ws
                 .prepare(`SELECT COUNT(*) AS n FROM ${this.table}`)
                 .get() as {
                 n: number;
@@ -332,7 +345,7 @@ export class RecordIndex {
     /** R9: Contacts that converted Leads point at and that were not read. */
     private async loadConvertedContacts(client: OrgClient): Promise<void> {
         const missing = (
-            this.db
+            this.ws
                 .prepare(
                     `SELECT DISTINCT l.converted_contact_id AS id FROM ${this.table} l
                      WHERE l.is_converted = 1 AND l.converted_contact_id IS NOT NULL
@@ -400,30 +413,29 @@ export function toExistingMembership(r: SObjectRow): ExistingMembership {
 export class MembershipIndex {
     readonly table: string;
     mode: 'lookup' | 'scan' | 'empty' = 'empty';
-    private readonly db: Ledger['db'];
+    private readonly ws: Workspace;
 
-    constructor(ledger: Ledger) {
-        this.db = ledger.db;
+    constructor(workspace: Workspace) {
+        this.ws = workspace;
         this.table = tempName('sf_memberships');
-        this.db.exec(
-            `CREATE TEMP TABLE ${this.table} (key TEXT PRIMARY KEY, record_id TEXT NULL,
+        this.ws.exec(
+            `CREATE TABLE ${this.table} (key TEXT PRIMARY KEY, record_id TEXT NULL,
              audience_id TEXT NULL, json TEXT NOT NULL)`
         );
-        this.db.exec(
+        this.ws.exec(
             `CREATE INDEX ${this.table}_record ON ${this.table}(record_id, audience_id)`
         );
     }
 
     drop(): void {
-        if (this.db.open)
-            this.db.exec(`DROP TABLE IF EXISTS temp.${this.table}`);
+        this.ws.drop(this.table);
     }
 
     insertRows(rows: readonly SObjectRow[]): void {
-        const stmt = this.db.prepare(
+        const stmt = this.ws.prepare(
             `INSERT OR REPLACE INTO ${this.table} (key, record_id, audience_id, json) VALUES (?, ?, ?, ?)`
         );
-        this.db.transaction(() => {
+        this.ws.transaction(() => {
             for (const r of rows) {
                 const m = toExistingMembership(r);
                 if (m.key)
@@ -434,11 +446,11 @@ export class MembershipIndex {
                         JSON.stringify(m)
                     );
             }
-        })();
+        });
     }
 
     get(key: string): ExistingMembership | undefined {
-        const row = this.db
+        const row = this.ws
             .prepare(`SELECT json FROM ${this.table} WHERE key = ?`)
             .get(key) as { json: string } | undefined;
         return row ? (JSON.parse(row.json) as ExistingMembership) : undefined;
@@ -456,7 +468,7 @@ export class MembershipIndex {
         if (exact) return exact;
         const recordId = fields[AM.Contact__c] ?? fields[AM.Lead__c];
         if (!recordId) return undefined;
-        const row = this.db
+        const row = this.ws
             .prepare(
                 `SELECT json FROM ${this.table} WHERE record_id = ? AND audience_id = ? ORDER BY key LIMIT 1`
             )

@@ -16,6 +16,7 @@ import { runNightly } from './nightly';
 import { runPush } from './push';
 import type { JobContext } from './context';
 import type { Progress } from './records';
+import { Workspace } from './workspace';
 import {
     JOBS,
     ResultBuilder,
@@ -74,11 +75,7 @@ function pendingWork(ledger: Ledger, job: JobName): number {
         const cursor = Number(
             ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
         );
-        return (
-            ledger.db
-                .prepare('SELECT COUNT(*) AS n FROM memberships WHERE seq > ?')
-                .get(cursor) as { n: number }
-        ).n;
+        return ledger.countMembershipChangesAfter(cursor);
     }
     return job === 'push'
         ? ledger.countUndelivered()
@@ -157,10 +154,13 @@ export async function runJob(
     org.signal = options.signal ?? previousSignal;
     org.log = log;
     let lastBeat = Date.now();
+    // The run's scratch store, closed (and so deleted) when the run ends.
+    const workspace = Workspace.open();
     const ctx: JobContext = {
         job,
         runId: run.id,
         ledger,
+        workspace,
         client: org,
         dryRun,
         builder,
@@ -212,6 +212,7 @@ export async function runJob(
         }
     } finally {
         if (beat) clearInterval(beat);
+        workspace.close();
         result.durationMs = Math.max(0, now().getTime() - startedAt.getTime());
         result.apiRequests = org.apiRequests - baseRequests;
         result.apiUsage = org.apiUsage;

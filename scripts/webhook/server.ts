@@ -18,6 +18,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../ledger/ledger';
+import { LedgerBusy } from '../ledger/errors';
 import type { LogFn } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import { feedItem, type SuppressionItem } from '../ledger/feed';
@@ -345,9 +346,7 @@ export async function startWebhookServer(
                     discard(req, maxBody);
                 }
                 send(res, status, known.toJSON(), known.headers);
-            } else if (
-                /SQLITE_BUSY|database is locked/i.test(errorMessage(err))
-            ) {
+            } else if (err instanceof LedgerBusy) {
                 status = 503;
                 send(
                     res,

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OptoutError } from '../../model/errors';
-import { Ledger } from '../ledger';
+import { Ledger, connectionOf } from '../ledger';
 import { MIGRATIONS } from '../migrations';
 import { decodeCursor, encodeCursor, parseFeedLimit } from '../feed';
 import { projectPath } from '../../model/project';
@@ -44,7 +44,7 @@ describe('migration 4 on a version-3 file with data', () => {
         const old = Ledger.open(path, { migrations: MIGRATIONS.slice(0, 3) });
         expect(old.schemaVersion).toBe(3);
         // Written with SQL: a version-3 ledger has no feed table to write to.
-        old.db.exec(`
+        connectionOf(old).exec(`
 INSERT INTO persons (id, email, email_norm, created_at, updated_at) VALUES
   (1, 'A@x.org', 'a@x.org', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
   (2, 'b@x.org', 'b@x.org', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');

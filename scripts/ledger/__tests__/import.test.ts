@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeId } from '../../model/ids';
 import { OptoutError } from '../../model/errors';
-import { Ledger } from '../ledger';
+import { Ledger, connectionOf } from '../ledger';
 import { importCsv, type ImportOptions, type ImportReport } from '../import';
 
 const NOW = new Date('2025-03-01T12:00:00.000Z');
@@ -57,7 +57,9 @@ async function expectRejects(
 
 function count(table: string): number {
     return (
-        ledger.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as {
+        connectionOf(ledger)
+            .prepare(`SELECT COUNT(*) AS n FROM ${table}`)
+            .get() as {
             n: number;
         }
     ).n;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeId } from '../../model/ids';
 import { OptoutError } from '../../model/errors';
-import { Ledger } from '../ledger';
+import { Ledger, connectionOf } from '../ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, migrate } from '../migrations';
 import { PROJECT_ROOT } from '../../model/project';
 
@@ -32,7 +32,9 @@ function clocked(path = ':memory:'): {
 
 function count(ledger: Ledger, table: string): number {
     return (
-        ledger.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as {
+        connectionOf(ledger)
+            .prepare(`SELECT COUNT(*) AS n FROM ${table}`)
+            .get() as {
             n: number;
         }
     ).n;
@@ -61,13 +63,19 @@ describe('opening and migrations', () => {
         const path = join(dir, 'nested', 'ledger.db');
         const ledger = Ledger.open(path);
         expect(ledger.schemaVersion).toBe(Ledger.LATEST_SCHEMA_VERSION);
-        expect(ledger.db.pragma('journal_mode', { simple: true })).toBe('wal');
-        expect(ledger.db.pragma('foreign_keys', { simple: true })).toBe(1);
-        expect(ledger.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+        expect(
+            connectionOf(ledger).pragma('journal_mode', { simple: true })
+        ).toBe('wal');
+        expect(
+            connectionOf(ledger).pragma('foreign_keys', { simple: true })
+        ).toBe(1);
+        expect(
+            connectionOf(ledger).pragma('busy_timeout', { simple: true })
+        ).toBe(5000);
         ledger.close();
         // Reopening applies nothing new.
         const again = Ledger.open(path);
-        const rows = again.db
+        const rows = connectionOf(again)
             .prepare('SELECT version FROM schema_migrations')
             .all();
         expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
@@ -401,7 +409,7 @@ describe('unsubscribes', () => {
             source: 'platform'
         });
         expect(() =>
-            ledger.db
+            connectionOf(ledger)
                 .prepare(
                     "INSERT INTO unsubscribes (person_id, scope, source, collected_at) VALUES (?, 'all', 'import', 't')"
                 )

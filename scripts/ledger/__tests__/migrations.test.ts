@@ -12,7 +12,7 @@ import {
     UNSUBSCRIBE_SCOPES
 } from '../../model/statuses';
 import { STUCK_OUTCOMES } from '../../model/stuck';
-import { DELIVERY_OUTCOMES } from '../../mailchimp/store';
+import { DELIVERY_OUTCOMES } from '../mailchimp-deliveries';
 import { SUPPRESSION_EVENT_KINDS } from '../feed';
 import { MIGRATIONS, WAITING_OUTCOMES, migrate } from '../migrations';
 import { RUN_STATUSES } from '../types';

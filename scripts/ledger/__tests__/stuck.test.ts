@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEAD_LETTER_AFTER, STUCK_OUTCOMES } from '../../model/stuck';
-import { Ledger } from '../ledger';
+import { Ledger, connectionOf } from '../ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../migrations';
 import type { AttemptError } from '../types';
 
@@ -61,7 +61,7 @@ describe('migration 3 (stuck records)', () => {
         expect(old.schemaVersion).toBe(2);
         // Plain SQL: today's ledger API writes tables a version-2 file lacks
         // (migration 4's suppression_events).
-        old.db.exec(`
+        connectionOf(old).exec(`
 INSERT INTO persons (id, email, email_norm, created_at, updated_at)
     VALUES (1, 'a@example.com', 'a@example.com', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
 INSERT INTO unsubscribes (person_id, scope, source, collected_at)

@@ -18,7 +18,7 @@ import { type ConnectorEvent, MailchimpSchedule } from '../job';
 import { fetchLists } from '../lists';
 import { PULL_JOB, pullMailchimp } from '../pull';
 import { pushMailchimp, subscriberHash, type PushOptions } from '../push';
-import { deliveryCounts } from '../store';
+import { deliveryCounts } from '../../ledger/mailchimp-deliveries';
 
 let dir: string;
 let ledger: Ledger;
@@ -70,11 +70,7 @@ function apiChanges(): string[] {
 }
 
 function auditCount(): number {
-    return (
-        ledger.db.prepare('SELECT COUNT(*) AS n FROM audit').get() as {
-            n: number;
-        }
-    ).n;
+    return ledger.rowCounts().audit;
 }
 
 /** news: ann, bob (unsubscribed in Mailchimp), cat (cleaned); events: ann, dan. */

@@ -7,6 +7,7 @@ import { makeId } from '../../model/ids';
 import { ResultBuilder } from '../result';
 import { jobLockName, runJob } from '../run';
 import { writeOptOut, type JobContext } from '../context';
+import { Workspace } from '../workspace';
 import { emails, people, setup, unsubscribe, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -254,6 +255,7 @@ describe('R9 converted leads', () => {
             job: 'push',
             runId: 'run-r9',
             ledger: f.ledger,
+            workspace: Workspace.open(':memory:'),
             client: f.client,
             dryRun: false,
             builder: new ResultBuilder({

@@ -11,6 +11,7 @@
  * out to the whole; the parts done once (paged queries of the opted-out records, the
  * pending-row query) are measured in full. Results say when they were extrapolated.
  */
+import { outOfAllAudiences } from '../../ledger/inspect';
 import type { Connection } from 'jsforce';
 import type { Ledger } from '../../ledger/ledger';
 import type { MembershipChange } from '../../ledger/types';
@@ -180,13 +181,19 @@ export async function naiveNightly(
     options: { sample: number; again?: boolean }
 ): Promise<NaiveOutcome> {
     const counter = new Counter();
-    const active = ctx.ledger.db
-        .prepare(
-            `SELECT u.id AS id, p.email_norm AS email, u.delivered_at AS deliveredAt
-             FROM unsubscribes u JOIN persons p ON p.id = u.person_id
-             WHERE u.scope = 'all' AND u.removed_at IS NULL ORDER BY u.id`
-        )
-        .all() as { id: number; email: string; deliveredAt: string | null }[];
+    const active: { id: number; email: string; deliveredAt: string | null }[] =
+        [];
+    for (let after = 0; ;) {
+        const page = ctx.ledger.activeGlobalUnsubscribes(after, 5000);
+        if (page.length === 0) break;
+        after = page[page.length - 1].id;
+        for (const u of page)
+            active.push({
+                id: u.id,
+                email: u.emailNorm,
+                deliveredAt: u.deliveredAt
+            });
+    }
     const pool =
         options.again && options.sample < active.length
             ? active.filter((u) => u.deliveredAt !== null)
@@ -269,10 +276,6 @@ export async function naiveHourly(
     const picked = evenSample(changes.length, options.sample).map(
         (k) => changes[k]
     );
-    const allOut = ctx.ledger.db.prepare(
-        `SELECT NOT EXISTS (SELECT 1 FROM memberships WHERE person_id = ?
-                            AND status NOT IN ('Archived', 'Unsubscribed')) AS out`
-    );
     const t0 = Date.now();
     let writes = 0;
     let upserts = 0;
@@ -299,8 +302,10 @@ export async function naiveHourly(
                 throw new Error(`naive: upsert ${id}: ${JSON.stringify(res)}`);
             upserts += 1;
         }
-        const out = allOut.get(c.personId) as { out: number };
-        if (c.status === 'Unsubscribed' && out.out === 1) {
+        if (
+            c.status === 'Unsubscribed' &&
+            outOfAllAudiences(ctx.ledger, c.personId)
+        ) {
             // R5b writes HasOptedOutOfEmail whatever the settings' field is.
             const known = ctx.field === 'HasOptedOutOfEmail';
             if (!known) for (const r of found.records.values()) r.value = null;

@@ -7,6 +7,12 @@
  * Mailchimp connector's pull and push against the local Mailchimp (both directions), and
  * where to look next.
  */
+import {
+    auditWithJob,
+    deliveryLatencies,
+    fieldWritesByRuns,
+    mailchimpDeliveriesFor as deliveriesOf
+} from '../../ledger/inspect';
 import type { Ledger, StuckSummary } from '../../ledger/ledger';
 import type { DeploySummary } from '../local-org/testing';
 import type { OrgClient } from '../../salesforce/client';
@@ -136,13 +142,7 @@ function mailchimpDeliveriesFor(
     ledger: Ledger,
     email: string
 ): { listId: string; outcome: string }[] {
-    return ledger.db
-        .prepare(
-            `SELECT d.list_id AS listId, d.outcome FROM mailchimp_deliveries d
-             JOIN unsubscribes u ON u.id = d.unsubscribe_id JOIN persons p ON p.id = u.person_id
-             WHERE p.email_norm = ? ORDER BY d.unsubscribe_id, d.list_id`
-        )
-        .all(email.toLowerCase()) as { listId: string; outcome: string }[];
+    return deliveriesOf(ledger, email);
 }
 
 export interface JobLine extends RunSummaryLine {
@@ -317,13 +317,7 @@ interface AuditWrite {
 
 /** The audit's field writes for an email, with the job that made them. */
 function writesFor(ledger: Ledger, email: string): AuditWrite[] {
-    return ledger.db
-        .prepare(
-            `SELECT a.record_id AS recordId, a.object, a.field, r.job
-             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
-             WHERE a.action = 'field_write' AND a.email_norm = ? ORDER BY a.id`
-        )
-        .all(email.toLowerCase()) as AuditWrite[];
+    return auditWithJob(ledger, 'field_write', email) as AuditWrite[];
 }
 
 interface AuditFailure {
@@ -335,17 +329,7 @@ interface AuditFailure {
 
 /** The refused deliveries for an email (R14), with Salesforce's code and message. */
 function failuresFor(ledger: Ledger, email: string): AuditFailure[] {
-    const rows = ledger.db
-        .prepare(
-            `SELECT a.record_id AS recordId, a.detail, r.job
-             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
-             WHERE a.action = 'delivery_failed' AND a.email_norm = ? ORDER BY a.id`
-        )
-        .all(email.toLowerCase()) as {
-        recordId: string | null;
-        detail: string | null;
-        job: string | null;
-    }[];
+    const rows = auditWithJob(ledger, 'delivery_failed', email);
     return rows.map((r) => {
         let detail: { code?: string; message?: string } = {};
         try {
@@ -583,14 +567,10 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         ? ledger.getMembership(noahPerson.id, left)
         : undefined;
     // Membership rows are audited as membership_written, not field_write.
-    const noahWrites = ledger.db
-        .prepare(
-            `SELECT a.record_id AS recordId, a.object, a.field, r.job
-             FROM audit a LEFT JOIN runs r ON r.id = a.run_id
-             WHERE a.action = 'membership_written' AND a.email_norm = ? AND a.detail LIKE ?
-             ORDER BY a.id DESC LIMIT 1`
-        )
-        .all(noah.email.toLowerCase(), `%${left}%`) as AuditWrite[];
+    // The newest membership write for the audience Noah left.
+    const noahWrites = auditWithJob(ledger, 'membership_written', noah.email)
+        .filter((a) => (a.detail ?? '').includes(left))
+        .slice(-1) as AuditWrite[];
     out.push({
         rule: 'R5 ← Mailchimp',
         name: noah.name,
@@ -613,23 +593,13 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
         ...(retryResult ? [retryResult.runId] : []),
         input.readbackHourly.runId
     ];
-    const marks = runIds.map(() => '?').join(',');
     const fieldWrites: Record<string, number> = {};
-    for (const row of ledger.db
-        .prepare(
-            `SELECT object, field, COUNT(*) AS n FROM audit WHERE action = 'field_write' AND run_id IN (${marks})
-             GROUP BY object, field ORDER BY object, field`
-        )
-        .all(...runIds) as { object: string; field: string; n: number }[])
+    for (const row of fieldWritesByRuns(ledger, runIds))
         fieldWrites[`${row.object}.${row.field}`] = row.n;
-    const latencies = (
-        ledger.db
-            .prepare(
-                `SELECT latency_ms AS ms FROM audit WHERE action = 'unsubscribe_delivered' AND latency_ms IS NOT NULL
-                 AND run_id IN (${burst.results.map(() => '?').join(',') || "''"})`
-            )
-            .all(...burst.results.map((r) => r.runId)) as { ms: number }[]
-    ).map((r) => r.ms);
+    const latencies = deliveryLatencies(
+        ledger,
+        burst.results.map((r) => r.runId)
+    );
 
     const push = pushLine(burst.results);
     const retry = retryResult ? summarizeResult(retryResult) : null;

@@ -13,7 +13,18 @@
  * - `convergedProblems`: the end state against the fault-free run's, with R11's delivery;
  * - `idleRound`: what one more round of every job changed (R11: nothing).
  */
-import Database from 'better-sqlite3';
+import {
+    activeUnsubscribeRows,
+    auditedFieldWrites,
+    countAuditAction,
+    countDeliveredWithoutAudit,
+    fieldsWrittenTwice,
+    integrityProblems,
+    removedWithoutResubscribe as removedIds,
+    stateRows,
+    unsubscribesDeliveredTwice,
+    type ActiveUnsubscribeRow
+} from '../../ledger/inspect';
 import type { LocalOrgStats } from '../local-org/admin';
 import { id18 } from '../../sync/decisions';
 import type { JobResult } from '../../sync/result';
@@ -61,7 +72,7 @@ export async function readMemberships(
 /** The state two runs of the same trial must agree on (no ids of runs, no times of runs). */
 export async function snapshot(world: World): Promise<Snapshot> {
     const { contacts, leads } = await readPeople(world);
-    const db = world.ledger.db;
+    const state = stateRows(world.ledger);
     return {
         contacts: contacts.map((c) => [
             c.Id,
@@ -77,29 +88,9 @@ export async function snapshot(world: World): Promise<Snapshot> {
             l.Marketo_Sales_Opt_Out__c
         ]),
         memberships: await readMemberships(world),
-        persons: db
-            .prepare(
-                'SELECT email_norm, salesforce_id FROM persons ORDER BY email_norm'
-            )
-            .raw()
-            .all(),
-        ledgerMemberships: db
-            .prepare(
-                `SELECT p.email_norm, m.audience_id, m.status, m.source, m.reason, m.changed_at
-                 FROM memberships m JOIN persons p ON p.id = m.person_id
-                 ORDER BY p.email_norm, m.audience_id`
-            )
-            .raw()
-            .all(),
-        unsubscribes: db
-            .prepare(
-                `SELECT p.email_norm, u.scope, u.audience_id, u.source, u.reason,
-                        u.delivered_at IS NOT NULL AS delivered, u.removed_at IS NOT NULL AS removed
-                 FROM unsubscribes u JOIN persons p ON p.id = u.person_id
-                 ORDER BY p.email_norm, u.scope, u.audience_id, u.id`
-            )
-            .raw()
-            .all()
+        persons: state.persons,
+        ledgerMemberships: state.memberships,
+        unsubscribes: state.unsubscribes
     };
 }
 
@@ -128,14 +119,7 @@ export function falseWrites(sent: readonly SentRequest[]): string[] {
         .map((v) => `${v.field} = ${v.value} sent to ${v.url}`);
 }
 
-interface ActiveUnsub {
-    id: number;
-    scope: 'all' | 'audience';
-    audienceId: string | null;
-    emailNorm: string;
-    salesforceId: string | null;
-    delivered: number;
-}
+type ActiveUnsub = ActiveUnsubscribeRow;
 
 /** The Contacts/Leads a person's unsubscribe goes to (R6, R8, R9), as the org has them now. */
 function recordsOf(
@@ -165,14 +149,7 @@ function recordsOf(
 }
 
 function activeUnsubscribes(world: World): ActiveUnsub[] {
-    return world.ledger.db
-        .prepare(
-            `SELECT u.id, u.scope, u.audience_id AS audienceId, p.email_norm AS emailNorm,
-                    p.salesforce_id AS salesforceId, u.delivered_at IS NOT NULL AS delivered
-             FROM unsubscribes u JOIN persons p ON p.id = u.person_id
-             WHERE u.removed_at IS NULL ORDER BY u.id`
-        )
-        .all() as ActiveUnsub[];
+    return activeUnsubscribeRows(world.ledger);
 }
 
 export interface DeliveryCheck {
@@ -248,9 +225,7 @@ export async function auditProblems(
     }
 ): Promise<string[]> {
     const problems: string[] = [];
-    const db = world.ledger.db;
-    const count = (sql: string): number =>
-        (db.prepare(sql).get() as { n: number }).n;
+    const ledger = world.ledger;
     if (options.results) {
         const sum = (
             k:
@@ -262,23 +237,17 @@ export async function auditProblems(
             [
                 'field writes',
                 sum('recordsWritten'),
-                count(
-                    `SELECT COUNT(*) AS n FROM audit WHERE action = 'field_write'`
-                )
+                countAuditAction(ledger, 'field_write')
             ],
             [
                 'deliveries',
                 sum('unsubscribesDelivered'),
-                count(
-                    `SELECT COUNT(*) AS n FROM audit WHERE action = 'unsubscribe_delivered'`
-                )
+                countAuditAction(ledger, 'unsubscribe_delivered')
             ],
             [
                 'membership writes',
                 sum('membershipsUpserted'),
-                count(
-                    `SELECT COUNT(*) AS n FROM audit WHERE action = 'membership_written'`
-                )
+                countAuditAction(ledger, 'membership_written')
             ]
         ];
         for (const [what, reported, audited] of pairs)
@@ -288,34 +257,16 @@ export async function auditProblems(
                 );
     }
     if (!options.userEdits) {
-        const twice = db
-            .prepare(
-                `SELECT record_id AS id, field, COUNT(*) AS n FROM audit WHERE action = 'field_write'
-                 GROUP BY record_id, field HAVING n > 1`
-            )
-            .all() as { id: string; field: string; n: number }[];
+        const twice = fieldsWrittenTwice(ledger);
         for (const t of twice)
             problems.push(
                 `${t.field} of ${t.id} audited as written ${t.n} times`
             );
     }
-    const deliveredTwice = db
-        .prepare(
-            `SELECT json_extract(detail, '$.unsubscribeId') AS id, COUNT(*) AS n FROM audit
-             WHERE action = 'unsubscribe_delivered' GROUP BY id HAVING n > 1 + (
-                 SELECT COUNT(*) FROM audit r WHERE r.action = 'unsubscribe_requeued'
-                   AND json_extract(r.detail, '$.unsubscribeId') = id)`
-        )
-        .all() as { id: number; n: number }[];
+    const deliveredTwice = unsubscribesDeliveredTwice(ledger);
     for (const d of deliveredTwice)
         problems.push(`unsubscribe ${d.id} marked delivered ${d.n} times`);
-    const notDelivered = db
-        .prepare(
-            `SELECT COUNT(*) AS n FROM unsubscribes u WHERE u.delivered_at IS NOT NULL AND NOT EXISTS (
-                 SELECT 1 FROM audit a WHERE a.action = 'unsubscribe_delivered'
-                   AND json_extract(a.detail, '$.unsubscribeId') = u.id)`
-        )
-        .get() as { n: number };
+    const notDelivered = { n: countDeliveredWithoutAudit(ledger) };
     if (notDelivered.n > 0)
         problems.push(
             `${notDelivered.n} unsubscribe(s) delivered without an unsubscribe_delivered audit entry`
@@ -328,11 +279,7 @@ export async function auditProblems(
                 r as unknown as Record<string, unknown>
             ])
         );
-        const writes = db
-            .prepare(
-                `SELECT DISTINCT record_id AS id, field FROM audit WHERE action = 'field_write'`
-            )
-            .all() as { id: string; field: string }[];
+        const writes = auditedFieldWrites(ledger);
         for (const w of writes)
             if (value.get(w.id)?.[w.field] !== true)
                 problems.push(
@@ -344,33 +291,13 @@ export async function auditProblems(
 
 /** R4: unsubscribes removed by anything but `resubscribe`. */
 export function removedWithoutResubscribe(world: World): string[] {
-    const rows = world.ledger.db
-        .prepare(
-            `SELECT u.id FROM unsubscribes u WHERE u.removed_at IS NOT NULL AND NOT EXISTS (
-                 SELECT 1 FROM audit a WHERE a.action = 'resubscribe'
-                   AND json_extract(a.detail, '$.unsubscribeId') = u.id)`
-        )
-        .all() as { id: number }[];
-    return rows.map((r) => `unsubscribe ${r.id} removed without a resubscribe`);
+    const ids = removedIds(world.ledger);
+    return ids.map((id) => `unsubscribe ${id} removed without a resubscribe`);
 }
 
-/** `PRAGMA integrity_check` of a ledger file (opened read-only on its own). */
+/** The ledger file's integrity problems (none: []); see ledger/inspect.ts. */
 export function integrity(path: string): string[] {
-    if (path === ':memory:') return [];
-    const db = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-        const rows = db.pragma('integrity_check') as {
-            integrity_check: string;
-        }[];
-        const fk = db.pragma('foreign_key_check') as unknown[];
-        const out = rows
-            .map((r) => r.integrity_check)
-            .filter((r) => r !== 'ok');
-        if (fk.length) out.push(`${fk.length} foreign key violation(s)`);
-        return out;
-    } finally {
-        db.close();
-    }
+    return integrityProblems(path);
 }
 
 /**

@@ -214,12 +214,17 @@ describe('the delivery loop', () => {
         expect(notifyStatus(ledger)).toEqual([
             { url: r.url, deliveredUpTo: 3, pending: 0, lastError: null }
         ]);
-        const audit = ledger.db
-            .prepare(
-                `SELECT action, json_extract(detail, '$.eventId') AS id, json_extract(detail, '$.status') AS status
-                 FROM audit WHERE object = 'notify' ORDER BY id`
-            )
-            .all();
+        const audit = ledger.auditForObject('notify').map((a) => {
+            const detail = JSON.parse(a.detail ?? '{}') as {
+                eventId?: number;
+                status?: number;
+            };
+            return {
+                action: a.action,
+                id: detail.eventId ?? null,
+                status: detail.status ?? null
+            };
+        });
         expect(audit).toEqual([
             { action: 'notify_failed', id: 1, status: 500 },
             { action: 'notify_failed', id: 1, status: 500 },

@@ -3,6 +3,10 @@
  * kind of malformed request (4xx, a clear message, nothing stored), Mailchimp's GET
  * validation and events, the JSON endpoint, limits, binding, logs and the health check.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Ledger } from '../../ledger/ledger';
 import { startWebhookServer, type WebhookServer } from '../server';
 import { parseRate } from '../limits';
@@ -95,15 +99,9 @@ function mailchimp(
 
 /** What the ledger holds: nothing changes on a refused request. */
 function snapshot(): Record<string, number> {
-    const n = (sql: string): number =>
-        (ledger.db.prepare(sql).get() as { n: number }).n;
-    return {
-        persons: n('SELECT COUNT(*) AS n FROM persons'),
-        audiences: n('SELECT COUNT(*) AS n FROM audiences'),
-        memberships: n('SELECT COUNT(*) AS n FROM memberships'),
-        unsubscribes: n('SELECT COUNT(*) AS n FROM unsubscribes'),
-        audit: n('SELECT COUNT(*) AS n FROM audit')
-    };
+    const { persons, audiences, memberships, unsubscribes, audit } =
+        ledger.rowCounts();
+    return { persons, audiences, memberships, unsubscribes, audit };
 }
 
 describe('the secret', () => {
@@ -615,5 +613,39 @@ describe('GET /healthz', () => {
         const r = await call('/healthz');
         expect(r.status).toBe(200);
         expect(r.body).toEqual({ ok: true, pending: 2 });
+    });
+});
+
+describe('a busy ledger', () => {
+    it('answers 503 LEDGER_BUSY with Retry-After, and stores nothing', async () => {
+        await server.close();
+        ledger.close();
+        const dir = mkdtempSync(join(tmpdir(), 'webhook-busy-'));
+        const path = join(dir, 'ledger.db');
+        ledger = Ledger.open(path, { busyTimeoutMs: 20 });
+        ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
+        await start();
+        // Another process holds the write lock longer than the ledger waits.
+        const other = new Database(path);
+        other.exec('BEGIN IMMEDIATE');
+        try {
+            const r = await call(withSecret, {
+                form: mailchimp('unsubscribe', {
+                    email: 'busy@example.com',
+                    list_id: LIST,
+                    reason: 'manual'
+                })
+            });
+            expect(r.status).toBe(503);
+            expect(r.body.code).toBe('LEDGER_BUSY');
+            expect(r.headers.get('retry-after')).toBe('2');
+            other.exec('ROLLBACK');
+            expect(ledger.findPerson('busy@example.com')).toBeUndefined();
+            expect(queued).toEqual([]);
+        } finally {
+            if (other.inTransaction) other.exec('ROLLBACK');
+            other.close();
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

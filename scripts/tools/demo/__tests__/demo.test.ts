@@ -350,12 +350,16 @@ describe('runDemo (small, in-memory org)', () => {
                     .map((u) => u.email)
             ).toEqual([margaretEmail]);
             // Tomás: refused first for lack of access, then delivered.
-            const tomasAudit = ledger.db
-                .prepare(
-                    `SELECT action, detail FROM audit WHERE email_norm = ?
-                     AND action IN ('delivery_failed', 'retry_requested', 'unsubscribe_delivered') ORDER BY id`
+            const tomasAudit = ledger
+                .auditForEmail(tomasEmail)
+                .filter((a) =>
+                    [
+                        'delivery_failed',
+                        'retry_requested',
+                        'unsubscribe_delivered'
+                    ].includes(a.action)
                 )
-                .all(tomasEmail) as { action: string; detail: string }[];
+                .sort((a, b) => a.id - b.id);
             expect(tomasAudit.map((a) => a.action)).toContain(
                 'retry_requested'
             );
@@ -363,7 +367,11 @@ describe('runDemo (small, in-memory org)', () => {
             expect(
                 tomasAudit
                     .filter((a) => a.action === 'delivery_failed')
-                    .map((a) => (JSON.parse(a.detail) as { code: string }).code)
+                    .map(
+                        (a) =>
+                            (JSON.parse(a.detail ?? '{}') as { code: string })
+                                .code
+                    )
             ).toContain('INSUFFICIENT_ACCESS_OR_READONLY');
             expect(ledger.stuckRecords({ email: margaretEmail })).toMatchObject(
                 [

@@ -60,12 +60,11 @@ async function postUnsubscribes(
 }
 
 function ledgerCounts(): Record<string, number> {
-    const n = (sql: string): number =>
-        (world.ledger.db.prepare(sql).get() as { n: number }).n;
+    const { persons, unsubscribes, audit } = world.ledger.rowCounts();
     return {
-        persons: n('SELECT COUNT(*) AS n FROM persons'),
-        unsubscribes: n('SELECT COUNT(*) AS n FROM unsubscribes'),
-        audit: n('SELECT COUNT(*) AS n FROM audit')
+        persons,
+        unsubscribes,
+        audit
     };
 }
 

@@ -4,7 +4,7 @@
  * (INSERT OR IGNORE), each with its audit entry in the same transaction, so recording
  * twice is harmless and a re-run never sends one again.
  */
-import type { Ledger } from '../ledger/ledger';
+import { connectionOf, type Ledger } from './ledger';
 import type { LedgerSource, UnsubscribeScope } from '../model/statuses';
 
 /** One unsubscribe one Mailchimp audience has not got yet. */
@@ -47,7 +47,7 @@ export function pendingTargets(
     listIds: readonly string[]
 ): PushTarget[] {
     if (listIds.length === 0) return [];
-    return ledger.db
+    return connectionOf(ledger)
         .prepare(
             `WITH lists(id) AS (SELECT value FROM json_each(?))
              SELECT u.id AS unsubscribeId, u.audience_id AS listId, ${TARGET_COLS}
@@ -78,7 +78,7 @@ export function recordOutcomes(
 ): number {
     if (outcomes.length === 0) return 0;
     return ledger.transaction(() => {
-        const insert = ledger.db.prepare(
+        const insert = connectionOf(ledger).prepare(
             `INSERT OR IGNORE INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
              VALUES (?, ?, ?, ?, ?, ?)`
         );
@@ -135,7 +135,7 @@ export function markInMailchimp(
     runId: string | null,
     at: string
 ): number {
-    return ledger.db
+    return connectionOf(ledger)
         .prepare(
             `INSERT OR IGNORE INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
              SELECT id, ?, 'in_mailchimp', 'unsubscribed in Mailchimp when pulled', ?, ?
@@ -150,7 +150,7 @@ export function markInMailchimp(
 export function deliveryCounts(
     ledger: Ledger
 ): Record<DeliveryOutcome, number> {
-    const rows = ledger.db
+    const rows = connectionOf(ledger)
         .prepare(
             'SELECT outcome, COUNT(*) AS n FROM mailchimp_deliveries GROUP BY outcome'
         )

@@ -1,0 +1,75 @@
+/**
+ * The sync's scratch store: the Salesforce rows a job reads (RecordIndex,
+ * MembershipIndex) and the tables it decides with (the nightly's matches), kept in a
+ * SQLite database of its own — never on the ledger's connection — so that the ledger
+ * can live anywhere (another process, another machine) while a million-record scan
+ * costs no round trip per record. What a job needs from the ledger it reads through
+ * `Ledger` methods, in batches, and copies here when it must be joined.
+ *
+ * One workspace per job run, closed (and so deleted) when the run ends. By default an
+ * anonymous on-disk database (better-sqlite3's empty path): SQLite keeps it in its page
+ * cache and spills to a temporary file that is removed on close — as the temp tables
+ * on the ledger's connection did before, so memory stays flat at a million records.
+ * `:memory:` keeps it all in memory (tests, small jobs).
+ */
+import Database from 'better-sqlite3';
+
+let tableCounter = 0;
+
+/** A unique table name in this process (several indexes may share a workspace). */
+export function tempName(prefix: string): string {
+    tableCounter += 1;
+    return `${prefix}_${process.pid}_${tableCounter}`;
+}
+
+export class Workspace {
+    private readonly conn: Database.Database;
+
+    private constructor(conn: Database.Database) {
+        this.conn = conn;
+    }
+
+    /**
+     * Opens a fresh workspace: `''` (default) an anonymous temporary database that
+     * spills to disk, `':memory:'` one held in memory.
+     */
+    static open(path: '' | ':memory:' = ''): Workspace {
+        const conn = new Database(path);
+        // Scratch data: nothing to recover after a crash, so no journal and no fsync.
+        conn.pragma('journal_mode = OFF');
+        conn.pragma('synchronous = OFF');
+        return new Workspace(conn);
+    }
+
+    get open(): boolean {
+        return this.conn.open;
+    }
+
+    close(): void {
+        if (this.conn.open) this.conn.close();
+    }
+
+    /** Runs DDL (CREATE/DROP of the job's tables). */
+    exec(sql: string): void {
+        this.conn.exec(sql);
+    }
+
+    prepare(sql: string): Database.Statement {
+        return this.conn.prepare(sql);
+    }
+
+    /** Runs `fn` in one transaction (batched inserts). */
+    transaction<T>(fn: () => T): T {
+        return this.conn.transaction(fn)();
+    }
+
+    /** Drops a table if the workspace is still open (cleanup in `finally`). */
+    drop(table: string): void {
+        if (this.conn.open) this.conn.exec(`DROP TABLE IF EXISTS ${table}`);
+    }
+
+    /** The first column of a one-row query, as a number (COUNT queries). */
+    count(sql: string, ...params: unknown[]): number {
+        return (this.conn.prepare(sql).get(...params) as { n: number }).n;
+    }
+}
