@@ -50,7 +50,6 @@ export class Output {
     }
 
     private recorded: { value: unknown; human?: () => string } | undefined;
-    private readonly warnings: string[] = [];
     private streamed = false;
 
     /**
@@ -60,15 +59,6 @@ export class Output {
     result(value: unknown, human?: () => string): void {
         this.recorded = { value, human };
         if (!this.options.json && human) this.print(human());
-    }
-
-    /**
-     * A warning for the person or script: on stderr as text, and in the envelope's
-     * `warnings` with --json.
-     */
-    warn(message: string): void {
-        this.warnings.push(message);
-        if (!this.options.json) process.stderr.write(`Warning: ${message}\n`);
     }
 
     /**
@@ -92,7 +82,8 @@ export class Output {
         const envelope = {
             status: exitCode,
             result: this.recorded ? this.recorded.value : null,
-            warnings: this.warnings
+            // sf's field; no command has a warning to give yet (logs go to stderr).
+            warnings: []
         };
         process.stdout.write(
             `${this.streamed ? JSON.stringify(envelope) : JSON.stringify(envelope, null, 2)}\n`
@@ -116,7 +107,7 @@ export class Output {
                         message: e.message,
                         actions: e.actions,
                         exitCode: e.exitCode,
-                        warnings: this.warnings
+                        warnings: []
                     },
                     null,
                     2

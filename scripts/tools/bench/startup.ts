@@ -51,7 +51,8 @@ export function verdicts(
     ];
 }
 
-function timeOnce(args: string[], env: NodeJS.ProcessEnv): [number, number] {
+/** Wall-clock milliseconds of one run (spawn included), the child unwrapped. */
+function timeOnce(args: string[], env: NodeJS.ProcessEnv): number {
     const start = process.hrtime.bigint();
     const r = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -59,7 +60,7 @@ function timeOnce(args: string[], env: NodeJS.ProcessEnv): [number, number] {
         throw new Error(
             `${args.join(' ')} exited with ${r.status}: ${r.stderr || r.stdout}`
         );
-    return [ms, process.resourceUsage().maxRSS];
+    return ms;
 }
 
 /** A small ledger, as after a first import and a few unsubscribes. */
@@ -107,8 +108,7 @@ export function measureStartup(runs: number): Timing[] {
         for (const [, args] of cases) timeOnce(args, env);
         for (let i = 0; i < runs; i++)
             cases.forEach(([, args], k) => {
-                const [ms] = timeOnce(args, env);
-                timings[k].ms.push(ms);
+                timings[k].ms.push(timeOnce(args, env));
                 timings[k].maxRssKiB.push(childPeakKiB(args, env));
             });
         return timings;
@@ -117,7 +117,10 @@ export function measureStartup(runs: number): Timing[] {
     }
 }
 
-/** The child's own peak memory, from /usr/bin/time when present (0 otherwise). */
+/**
+ * The child's own peak memory, from /usr/bin/time when present (0 otherwise): a run of
+ * its own, so that the timed runs are not wrapped in another program.
+ */
 function childPeakKiB(args: string[], env: NodeJS.ProcessEnv): number {
     if (!existsSync('/usr/bin/time')) return 0;
     const r = spawnSync(
