@@ -42,3 +42,67 @@ export function ledgerError(err: unknown): unknown {
         ? new LedgerBusy(err)
         : err;
 }
+
+/**
+ * The ledger's server cannot be reached, or the connection dropped (PostgreSQL
+ * restarted, network gone): what the call was doing was rolled back by the server, so
+ * nothing of it is stored and it may be tried again.
+ */
+export class LedgerUnavailable extends OptoutError {
+    constructor(location: string, cause: unknown) {
+        super(
+            'LEDGER_UNAVAILABLE',
+            `The ledger ${location} cannot be reached: ${errorMessage(cause)}`,
+            {
+                actions: [
+                    'Check that the PostgreSQL server is running and reachable from this machine (host, port, firewall)',
+                    'Check the user name, password and database name in the URL',
+                    'Try again: nothing was stored by this call'
+                ],
+                cause
+            }
+        );
+        this.name = 'LedgerUnavailable';
+    }
+}
+
+/** PostgreSQL SQLSTATEs of a lock or serialization wait that may simply be tried again. */
+const PG_BUSY = new Set(['55P03', '40001', '40P01']);
+/** Node socket errors of a connection that could not be made or was lost. */
+const SOCKET_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'EPIPE'
+]);
+
+/** Whether a `pg` error means "no usable connection" (see LedgerUnavailable). */
+export function isConnectionError(err: unknown): boolean {
+    if (typeof err !== 'object' || err === null) return false;
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (typeof code === 'string') {
+        if (SOCKET_CODES.has(code)) return true;
+        // 08: connection exception; 57P01-57P03: admin shutdown, crash, cannot connect now;
+        // 28: invalid authorization; 3D000: no such database.
+        if (/^(08|57P0[123]|28|3D000)/.test(code)) return true;
+    }
+    return (
+        typeof message === 'string' &&
+        /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+            message
+        )
+    );
+}
+
+/** The error a PostgreSQL ledger call throws for a `pg` error. */
+export function postgresLedgerError(err: unknown, location: string): unknown {
+    if (err instanceof OptoutError) return err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && PG_BUSY.has(code))
+        return new LedgerBusy(err);
+    if (isConnectionError(err)) return new LedgerUnavailable(location, err);
+    return err;
+}

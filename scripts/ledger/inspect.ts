@@ -4,41 +4,63 @@
  * with the jobs' results), the demo's story, the naive baseline of the benchmark. They
  * read the tables directly on purpose — an oracle must not go through the API it
  * checks — and live here so that every query on the ledger's tables is in ledger/.
+ * Written once for both engines (see sql/dialect.ts for the one JSON difference).
  */
 import Database from 'better-sqlite3';
-import { connectionOf, type Ledger } from './ledger';
+import { engineOf, type Ledger } from './ledger';
+import { jsonInteger, marks } from './sql/dialect';
+
+/** A statement on the ledger's engine (see Ledger's own `stmt`). */
+function q(
+    ledger: Ledger,
+    sql: string
+): {
+    get(...params: unknown[]): Promise<unknown>;
+    all(...params: unknown[]): Promise<unknown[]>;
+} {
+    const engine = engineOf(ledger);
+    return {
+        get: (...params) => engine.get(sql, params),
+        all: (...params) => engine.all(sql, params)
+    };
+}
+
+/** SQL: the `unsubscribeId` of an audit entry's JSON detail (`column`). */
+function unsubscribeIdOf(ledger: Ledger, column: string): string {
+    return jsonInteger(engineOf(ledger).kind, column, 'unsubscribeId');
+}
 
 /** Raw rows (arrays) that two runs of one trial must agree on: no ids, no run times. */
-export function stateRows(ledger: Ledger): {
+export async function stateRows(ledger: Ledger): Promise<{
     persons: unknown[];
     memberships: unknown[];
     unsubscribes: unknown[];
-} {
-    const db = connectionOf(ledger);
+}> {
+    const engine = engineOf(ledger);
+    const values = (rows: Record<string, unknown>[]): unknown[][] =>
+        rows.map((r) => Object.values(r));
     return {
-        persons: db
-            .prepare(
+        persons: values(
+            await engine.all(
                 'SELECT email_norm, salesforce_id FROM persons ORDER BY email_norm'
             )
-            .raw()
-            .all(),
-        memberships: db
-            .prepare(
+        ),
+        memberships: values(
+            await engine.all(
                 `SELECT p.email_norm, m.audience_id, m.status, m.source, m.reason, m.changed_at
                  FROM memberships m JOIN persons p ON p.id = m.person_id
                  ORDER BY p.email_norm, m.audience_id`
             )
-            .raw()
-            .all(),
-        unsubscribes: db
-            .prepare(
+        ),
+        unsubscribes: values(
+            await engine.all(
                 `SELECT p.email_norm, u.scope, u.audience_id, u.source, u.reason,
-                        u.delivered_at IS NOT NULL AS delivered, u.removed_at IS NOT NULL AS removed
+                        CASE WHEN u.delivered_at IS NOT NULL THEN 1 ELSE 0 END AS delivered,
+                        CASE WHEN u.removed_at IS NOT NULL THEN 1 ELSE 0 END AS removed
                  FROM unsubscribes u JOIN persons p ON p.id = u.person_id
                  ORDER BY p.email_norm, u.scope, u.audience_id, u.id`
             )
-            .raw()
-            .all()
+        )
     };
 }
 
@@ -54,101 +76,106 @@ export interface ActiveUnsubscribeRow {
 }
 
 /** Every active unsubscribe, oldest first. */
-export function activeUnsubscribeRows(ledger: Ledger): ActiveUnsubscribeRow[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT u.id, u.scope, u.audience_id AS audienceId, p.email_norm AS emailNorm,
-                    p.salesforce_id AS salesforceId, u.delivered_at IS NOT NULL AS delivered
+export async function activeUnsubscribeRows(
+    ledger: Ledger
+): Promise<ActiveUnsubscribeRow[]> {
+    return (await q(
+        ledger,
+        `SELECT u.id, u.scope, u.audience_id AS audienceId, p.email_norm AS emailNorm,
+                    p.salesforce_id AS salesforceId, CASE WHEN u.delivered_at IS NOT NULL THEN 1 ELSE 0 END AS delivered
              FROM unsubscribes u JOIN persons p ON p.id = u.person_id
              WHERE u.removed_at IS NULL ORDER BY u.id`
-        )
-        .all() as ActiveUnsubscribeRow[];
+    ).all()) as ActiveUnsubscribeRow[];
 }
 
 /** How many audit entries have this action. */
-export function countAuditAction(ledger: Ledger, action: string): number {
+export async function countAuditAction(
+    ledger: Ledger,
+    action: string
+): Promise<number> {
     return (
-        connectionOf(ledger)
-            .prepare('SELECT COUNT(*) AS n FROM audit WHERE action = ?')
-            .get(action) as { n: number }
+        (await q(
+            ledger,
+            'SELECT COUNT(*) AS n FROM audit WHERE action = ?'
+        ).get(action)) as { n: number }
     ).n;
 }
 
 /** Fields of records audited as written more than once. */
-export function fieldsWrittenTwice(
+export async function fieldsWrittenTwice(
     ledger: Ledger
-): { id: string; field: string; n: number }[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT record_id AS id, field, COUNT(*) AS n FROM audit WHERE action = 'field_write'
-             GROUP BY record_id, field HAVING n > 1`
-        )
-        .all() as { id: string; field: string; n: number }[];
+): Promise<{ id: string; field: string; n: number }[]> {
+    return (await q(
+        ledger,
+        `SELECT record_id AS id, field, COUNT(*) AS n FROM audit WHERE action = 'field_write'
+             GROUP BY record_id, field HAVING COUNT(*) > 1`
+    ).all()) as { id: string; field: string; n: number }[];
 }
 
 /** Unsubscribes marked delivered more often than they were requeued plus one. */
-export function unsubscribesDeliveredTwice(
+export async function unsubscribesDeliveredTwice(
     ledger: Ledger
-): { id: number; n: number }[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT json_extract(detail, '$.unsubscribeId') AS id, COUNT(*) AS n FROM audit
-             WHERE action = 'unsubscribe_delivered' GROUP BY id HAVING n > 1 + (
+): Promise<{ id: number; n: number }[]> {
+    return (await q(
+        ledger,
+        `SELECT d.id, d.n FROM (
+                 SELECT ${unsubscribeIdOf(ledger, 'detail')} AS id, COUNT(*) AS n FROM audit
+                 WHERE action = 'unsubscribe_delivered' GROUP BY ${unsubscribeIdOf(ledger, 'detail')}) d
+             WHERE d.n > 1 + (
                  SELECT COUNT(*) FROM audit r WHERE r.action = 'unsubscribe_requeued'
-                   AND json_extract(r.detail, '$.unsubscribeId') = id)`
-        )
-        .all() as { id: number; n: number }[];
+                   AND ${unsubscribeIdOf(ledger, 'r.detail')} = d.id)`
+    ).all()) as { id: number; n: number }[];
 }
 
 /** Unsubscribes delivered without an unsubscribe_delivered audit entry. */
-export function countDeliveredWithoutAudit(ledger: Ledger): number {
+export async function countDeliveredWithoutAudit(
+    ledger: Ledger
+): Promise<number> {
     return (
-        connectionOf(ledger)
-            .prepare(
-                `SELECT COUNT(*) AS n FROM unsubscribes u WHERE u.delivered_at IS NOT NULL AND NOT EXISTS (
+        (await q(
+            ledger,
+            `SELECT COUNT(*) AS n FROM unsubscribes u WHERE u.delivered_at IS NOT NULL AND NOT EXISTS (
                      SELECT 1 FROM audit a WHERE a.action = 'unsubscribe_delivered'
-                       AND json_extract(a.detail, '$.unsubscribeId') = u.id)`
-            )
-            .get() as { n: number }
+                       AND ${unsubscribeIdOf(ledger, 'a.detail')} = u.id)`
+        ).get()) as { n: number }
     ).n;
 }
 
 /** Every (record, field) the audit trail says was written. */
-export function auditedFieldWrites(
+export async function auditedFieldWrites(
     ledger: Ledger
-): { id: string; field: string }[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT DISTINCT record_id AS id, field FROM audit WHERE action = 'field_write'`
-        )
-        .all() as { id: string; field: string }[];
+): Promise<{ id: string; field: string }[]> {
+    return (await q(
+        ledger,
+        `SELECT DISTINCT record_id AS id, field FROM audit WHERE action = 'field_write'`
+    ).all()) as { id: string; field: string }[];
 }
 
 /** R4: ids of unsubscribes removed by anything but `resubscribe`. */
-export function removedWithoutResubscribe(ledger: Ledger): number[] {
+export async function removedWithoutResubscribe(
+    ledger: Ledger
+): Promise<number[]> {
     return (
-        connectionOf(ledger)
-            .prepare(
-                `SELECT u.id FROM unsubscribes u WHERE u.removed_at IS NOT NULL AND NOT EXISTS (
+        (await q(
+            ledger,
+            `SELECT u.id FROM unsubscribes u WHERE u.removed_at IS NOT NULL AND NOT EXISTS (
                      SELECT 1 FROM audit a WHERE a.action = 'resubscribe'
-                       AND json_extract(a.detail, '$.unsubscribeId') = u.id)`
-            )
-            .all() as { id: number }[]
+                       AND ${unsubscribeIdOf(ledger, 'a.detail')} = u.id)`
+        ).all()) as { id: number }[]
     ).map((r) => r.id);
 }
 
 /** Mailchimp deliveries of an email's unsubscribes (the demo's story). */
-export function mailchimpDeliveriesFor(
+export async function mailchimpDeliveriesFor(
     ledger: Ledger,
     email: string
-): { listId: string; outcome: string }[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT d.list_id AS listId, d.outcome FROM mailchimp_deliveries d
+): Promise<{ listId: string; outcome: string }[]> {
+    return (await q(
+        ledger,
+        `SELECT d.list_id AS listId, d.outcome FROM mailchimp_deliveries d
              JOIN unsubscribes u ON u.id = d.unsubscribe_id JOIN persons p ON p.id = u.person_id
              WHERE p.email_norm = ? ORDER BY d.unsubscribe_id, d.list_id`
-        )
-        .all(email.toLowerCase()) as { listId: string; outcome: string }[];
+    ).all(email.toLowerCase())) as { listId: string; outcome: string }[];
 }
 
 /** An audit entry of a write with the job of its run. */
@@ -160,61 +187,60 @@ export interface AuditWriteRow {
 }
 
 /** An email's audit entries of one action with the job of their run, oldest first. */
-export function auditWithJob(
+export async function auditWithJob(
     ledger: Ledger,
     action: string,
     email: string
-): (AuditWriteRow & { detail: string | null })[] {
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT a.record_id AS recordId, a.object, a.field, a.detail, r.job
+): Promise<(AuditWriteRow & { detail: string | null })[]> {
+    return (await q(
+        ledger,
+        `SELECT a.record_id AS recordId, a.object, a.field, a.detail, r.job
              FROM audit a LEFT JOIN runs r ON r.id = a.run_id
              WHERE a.action = ? AND a.email_norm = ? ORDER BY a.id`
-        )
-        .all(action, email.toLowerCase()) as (AuditWriteRow & {
+    ).all(action, email.toLowerCase())) as (AuditWriteRow & {
         detail: string | null;
     })[];
 }
 
 /** Field writes of these runs, by object and field. */
-export function fieldWritesByRuns(
+export async function fieldWritesByRuns(
     ledger: Ledger,
     runIds: readonly string[]
-): { object: string; field: string; n: number }[] {
+): Promise<{ object: string; field: string; n: number }[]> {
     if (runIds.length === 0) return [];
-    return connectionOf(ledger)
-        .prepare(
-            `SELECT object, field, COUNT(*) AS n FROM audit WHERE action = 'field_write'
-             AND run_id IN (${runIds.map(() => '?').join(',')})
+    return (await q(
+        ledger,
+        `SELECT object, field, COUNT(*) AS n FROM audit WHERE action = 'field_write'
+             AND run_id IN (${marks(runIds.length)})
              GROUP BY object, field ORDER BY object, field`
-        )
-        .all(...runIds) as { object: string; field: string; n: number }[];
+    ).all(...runIds)) as { object: string; field: string; n: number }[];
 }
 
 /** Delivery latencies (ms) audited by these runs. */
-export function deliveryLatencies(
+export async function deliveryLatencies(
     ledger: Ledger,
     runIds: readonly string[]
-): number[] {
+): Promise<number[]> {
     if (runIds.length === 0) return [];
     return (
-        connectionOf(ledger)
-            .prepare(
-                `SELECT latency_ms AS ms FROM audit WHERE action = 'unsubscribe_delivered'
-                 AND latency_ms IS NOT NULL AND run_id IN (${runIds.map(() => '?').join(',')})`
-            )
-            .all(...runIds) as { ms: number }[]
+        (await q(
+            ledger,
+            `SELECT latency_ms AS ms FROM audit WHERE action = 'unsubscribe_delivered'
+                 AND latency_ms IS NOT NULL AND run_id IN (${marks(runIds.length)})`
+        ).all(...runIds)) as { ms: number }[]
     ).map((r) => r.ms);
 }
 
 /** Whether every membership of the person is Archived or Unsubscribed (R5b, naive form). */
-export function outOfAllAudiences(ledger: Ledger, personId: number): boolean {
-    const row = connectionOf(ledger)
-        .prepare(
-            `SELECT NOT EXISTS (SELECT 1 FROM memberships WHERE person_id = ?
-                                AND status NOT IN ('Archived', 'Unsubscribed')) AS out`
-        )
-        .get(personId) as { out: number };
+export async function outOfAllAudiences(
+    ledger: Ledger,
+    personId: number
+): Promise<boolean> {
+    const row = (await q(
+        ledger,
+        `SELECT CASE WHEN EXISTS (SELECT 1 FROM memberships WHERE person_id = ?
+                                AND status NOT IN ('Archived', 'Unsubscribed')) THEN 0 ELSE 1 END AS out`
+    ).get(personId)) as { out: number };
     return row.out === 1;
 }
 

@@ -46,8 +46,11 @@ import {
     type Migration
 } from './migrations';
 import { lockHolderId, lockTakeoverReason } from './locks';
-import { parseLedgerLocation, sqliteLedgerPath } from './location';
-import { ledgerError } from './errors';
+import { parseLedgerLocation } from './location';
+import { POSTGRES_MIGRATIONS } from './migrations-postgres';
+import type { EngineKind, RunInfo, SqlEngine } from './sql/engine';
+import { PostgresEngine } from './sql/postgres';
+import { SqliteEngine } from './sql/sqlite';
 import {
     decodeCursor,
     encodeCursor,
@@ -420,7 +423,7 @@ function stuckWhere(filter: StuckFilter): { where: string; args: unknown[] } {
         parts.push(
             filter.codes.length
                 ? `s.errorCode IN (${filter.codes.map(() => '?').join(', ')})`
-                : '0'
+                : '1 = 0'
         );
         args.push(...filter.codes);
     }
@@ -547,6 +550,53 @@ function failureAudit(
     };
 }
 
+/** Opens (creating when needed) a SQLite ledger file, or `:memory:`, and migrates it. */
+function openSqlite(
+    full: string,
+    memory: boolean,
+    options: LedgerOptions
+): SqliteEngine {
+    if (!memory) mkdirSync(dirname(full), { recursive: true });
+    let db: Database.Database;
+    try {
+        db = new Database(full);
+    } catch (err) {
+        throw new OptoutError(
+            'LEDGER_OPEN_FAILED',
+            `Cannot open the ledger ${full}: ${errorMessage(err)}`,
+            {
+                actions: [
+                    'Check the path and its permissions (--ledger or OPTOUT_LEDGER)'
+                ],
+                cause: err
+            }
+        );
+    }
+    try {
+        db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+        if (!memory) {
+            db.pragma('journal_mode = WAL');
+            db.pragma('synchronous = NORMAL');
+        }
+        db.pragma('foreign_keys = ON');
+        migrate(db, full, options.migrations ?? MIGRATIONS);
+    } catch (err) {
+        db.close();
+        if (err instanceof OptoutError) throw err;
+        throw new OptoutError(
+            'LEDGER_OPEN_FAILED',
+            `Cannot use ${full} as a ledger: ${errorMessage(err)}`,
+            {
+                actions: [
+                    'Point --ledger (or OPTOUT_LEDGER) at an optout ledger file or a new path'
+                ],
+                cause: err
+            }
+        );
+    }
+    return new SqliteEngine(db, full);
+}
+
 /** The ledger's tables that hold data (not its schema bookkeeping). */
 export const LEDGER_TABLES = [
     'persons',
@@ -564,160 +614,139 @@ export type LedgerTable = (typeof LEDGER_TABLES)[number];
 export type LedgerRowCounts = Record<LedgerTable, number>;
 
 /**
- * The SQLite connection of a ledger, for the modules of ledger/ and their tests only
- * (not exported from ledger/index.ts; eslint.config.js forbids it elsewhere).
+ * The engine of a ledger, for the modules of ledger/ and their tests only (not
+ * exported from ledger/index.ts; eslint.config.js forbids it elsewhere).
  */
-export function connectionOf(ledger: Ledger): Database.Database {
+export function engineOf(ledger: Ledger): SqlEngine {
     // Bracket access reaches a private member by design (TypeScript's escape hatch).
-    return ledger['db'];
+    return ledger['engine'];
 }
+
+/** A statement bound to its SQL: `get/all/run` take the values of its `?`s. */
+interface Statement {
+    get(...params: unknown[]): Promise<unknown>;
+    all(...params: unknown[]): Promise<unknown[]>;
+    run(...params: unknown[]): Promise<RunInfo>;
+}
+
+/** Transaction state keys (see SqlEngine.transactionState). */
+const SEQ_KEY = 'seq';
+const NOW_KEY = 'now';
 
 export class Ledger {
     /**
-     * The SQLite connection. Private: all SQL on the ledger's tables lives in ledger/
-     * (modules there reach it through `connectionOf`); the sync's scratch tables live
-     * in its own workspace (sync/workspace.ts).
+     * The engine (SQLite or PostgreSQL). Private: all SQL on the ledger's tables lives
+     * in ledger/ (modules there reach it through `engineOf`); the sync's scratch tables
+     * live in its own workspace (sync/workspace.ts).
      */
-    private readonly db: Database.Database;
+    private readonly engine: SqlEngine;
+    /** Where the ledger is: a file path, or a PostgreSQL URL with its password masked. */
     readonly path: string;
+    readonly engineKind: EngineKind;
     private readonly now: () => Date;
-    /** One "now" for every row of an import batch. */
-    private frozenNow: string | undefined;
-    /** Next-seq cache, valid only inside one write transaction. */
-    private seqCache: number | undefined;
-    private readonly stmts = new Map<string, Database.Statement>();
 
-    private constructor(
-        db: Database.Database,
-        path: string,
-        options: LedgerOptions
-    ) {
-        this.db = db;
-        this.path = path;
+    private constructor(engine: SqlEngine, options: LedgerOptions) {
+        this.engine = engine;
+        this.path = engine.location;
+        this.engineKind = engine.kind;
         this.now = options.now ?? (() => new Date());
     }
 
     /**
-     * Opens (creating when needed) the ledger at `path` — a file, or `:memory:` — and
-     * migrates it to the current schema. Refuses a file written by a newer optout.
+     * Opens the ledger at `location` — a file path, `:memory:`, or a `postgres://` /
+     * `postgresql://` URL — creating and migrating it to the current schema. Refuses
+     * a ledger written by a newer optout, and any other URL scheme.
      */
-    static open(path: string, options: LedgerOptions = {}): Ledger {
-        const memory = path === ':memory:' || path === '';
-        // A URL is never taken for a file name (no folder named `postgres:`).
-        const full = memory
-            ? path
-            : sqliteLedgerPath(parseLedgerLocation(path));
-        if (!memory) mkdirSync(dirname(full), { recursive: true });
-        let db: Database.Database;
-        try {
-            db = new Database(full);
-        } catch (err) {
-            throw new OptoutError(
-                'LEDGER_OPEN_FAILED',
-                `Cannot open the ledger ${full}: ${errorMessage(err)}`,
-                {
-                    actions: [
-                        'Check the path and its permissions (--ledger or OPTOUT_LEDGER)'
-                    ],
-                    cause: err
-                }
+    static async open(
+        location: string,
+        options: LedgerOptions = {}
+    ): Promise<Ledger> {
+        const memory = location === ':memory:' || location === '';
+        const parsed = memory
+            ? ({ kind: 'sqlite', path: location } as const)
+            : parseLedgerLocation(location);
+        if (parsed.kind === 'postgres') {
+            const { engine } = await PostgresEngine.open(
+                parsed.url,
+                options.migrations ?? POSTGRES_MIGRATIONS,
+                { busyTimeoutMs: options.busyTimeoutMs }
             );
+            return new Ledger(engine, options);
         }
-        try {
-            db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-            if (!memory) {
-                db.pragma('journal_mode = WAL');
-                db.pragma('synchronous = NORMAL');
-            }
-            db.pragma('foreign_keys = ON');
-            migrate(db, full, options.migrations ?? MIGRATIONS);
-        } catch (err) {
-            db.close();
-            if (err instanceof OptoutError) throw err;
-            throw new OptoutError(
-                'LEDGER_OPEN_FAILED',
-                `Cannot use ${full} as a ledger: ${errorMessage(err)}`,
-                {
-                    actions: [
-                        'Point --ledger (or OPTOUT_LEDGER) at an optout ledger file or a new path'
-                    ],
-                    cause: err
-                }
-            );
-        }
-        return new Ledger(db, full, options);
+        return new Ledger(openSqlite(parsed.path, memory, options), options);
     }
 
-    close(): void {
-        if (this.db.open) this.db.close();
+    async close(): Promise<void> {
+        await this.engine.close();
     }
 
-    /** The schema version of the open file. */
-    get schemaVersion(): number {
-        // Read-only: the table exists once the file is open (migrate created it).
-        const row = this.stmt(
+    /** The schema version of the open ledger. */
+    async schemaVersion(): Promise<number> {
+        // Read-only: the table exists once the ledger is open (migrate created it).
+        const row = (await this.stmt(
             'SELECT MAX(version) AS v FROM schema_migrations'
-        ).get() as { v: number | null };
+        ).get()) as { v: number | null };
         return row.v ?? 0;
     }
 
     static readonly LATEST_SCHEMA_VERSION = LATEST_SCHEMA_VERSION;
 
     /**
-     * Runs `fn` in one write transaction (nested calls become savepoints). Use it to
-     * make several API calls atomic, e.g. apply Salesforce changes and set a cursor.
-     * BEGIN IMMEDIATE: a deferred transaction that reads and then writes would fail
-     * at once with SQLITE_BUSY when another process wrote in between, whereas an
-     * immediate one waits up to `busy_timeout` for the write lock.
+     * Runs `fn` in one write transaction: every ledger call `fn` awaits is part of it
+     * (nested calls become savepoints). Use it to make several API calls atomic, e.g.
+     * apply Salesforce changes and set a cursor. Write transactions run one at a time
+     * (see sql/engine.ts); a writer that waits longer than `busyTimeoutMs` gets
+     * LedgerBusy.
      */
-    transaction<T>(fn: () => T): T {
-        const outer = !this.db.inTransaction;
-        return this.db
-            .transaction(() => {
-                if (outer) this.seqCache = undefined;
-                try {
-                    return fn();
-                } finally {
-                    if (outer) this.seqCache = undefined;
-                }
-            })
-            .immediate();
+    transaction<T>(fn: () => Promise<T>): Promise<T> {
+        return this.engine.transaction(fn);
     }
 
     private nowIso(): string {
-        return this.frozenNow ?? this.now().toISOString();
+        const frozen = this.engine.transactionState()?.get(NOW_KEY);
+        return typeof frozen === 'string' ? frozen : this.now().toISOString();
     }
 
-    private stmt(sql: string): Database.Statement {
-        let s = this.stmts.get(sql);
-        if (!s) {
-            s = this.db.prepare(sql);
-            this.stmts.set(sql, s);
-        }
-        return s;
+    private stmt(sql: string): Statement {
+        const engine = this.engine;
+        return {
+            get: (...params) => engine.get(sql, params),
+            all: (...params) => engine.all(sql, params),
+            run: (...params) => engine.run(sql, params)
+        };
     }
 
-    private nextSeq(): number {
-        if (this.seqCache === undefined) {
-            const row = this.stmt(
+    /**
+     * The next membership seq. Inside a transaction the maximum is read once and
+     * counted on from there (write transactions run one at a time, so no other
+     * writer takes a seq meanwhile).
+     */
+    private async nextSeq(): Promise<number> {
+        const state = this.engine.transactionState();
+        let current = state?.get(SEQ_KEY) as number | undefined;
+        if (current === undefined) {
+            const row = (await this.stmt(
                 'SELECT MAX(seq) AS s FROM memberships'
-            ).get() as {
-                s: number | null;
-            };
-            this.seqCache = row.s ?? 0;
+            ).get()) as { s: number | null };
+            current = row.s ?? 0;
         }
-        this.seqCache += 1;
-        return this.seqCache;
+        current += 1;
+        state?.set(SEQ_KEY, current);
+        return current;
     }
 
     // ---------------------------------------------------------------- persons
 
     /** Creates the person for this email or updates its Salesforce id. */
-    upsertPerson(input: UpsertPersonInput): UpsertPersonResult {
-        return this.transaction(() => this.upsertPersonIn(input));
+    async upsertPerson(input: UpsertPersonInput): Promise<UpsertPersonResult> {
+        return await this.transaction(
+            async () => await this.upsertPersonIn(input)
+        );
     }
 
-    private upsertPersonIn(input: UpsertPersonInput): UpsertPersonResult {
+    private async upsertPersonIn(
+        input: UpsertPersonInput
+    ): Promise<UpsertPersonResult> {
         const email = checkEmail(input.email);
         if (!email.ok) throw invalid('BAD_EMAIL', email.reason);
         let sfid: string | null = null;
@@ -726,16 +755,18 @@ export class Ledger {
             if (!id.ok) throw invalid('BAD_SALESFORCE_ID', id.reason);
             sfid = id.value.id;
         }
-        const existing = this.findPersonByNorm(email.value.norm);
+        const existing = await this.findPersonByNorm(email.value.norm);
         const at = this.nowIso();
         if (!existing) {
-            const info = this.stmt(
+            const info = (await this.stmt(
                 `INSERT INTO persons (email, email_norm, salesforce_id, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?)`
-            ).run(email.value.email, email.value.norm, sfid, at, at);
+                 VALUES (?, ?, ?, ?, ?) RETURNING id`
+            ).get(email.value.email, email.value.norm, sfid, at, at)) as {
+                id: number;
+            };
             return {
                 person: {
-                    id: Number(info.lastInsertRowid),
+                    id: info.id,
                     email: email.value.email,
                     emailNorm: email.value.norm,
                     salesforceId: sfid,
@@ -747,10 +778,10 @@ export class Ledger {
             };
         }
         if (sfid !== null && sfid !== existing.salesforceId) {
-            this.stmt(
+            await this.stmt(
                 'UPDATE persons SET salesforce_id = ?, updated_at = ? WHERE id = ?'
             ).run(sfid, at, existing.id);
-            this.requeueLinkedPerson(existing, sfid, at);
+            await this.requeueLinkedPerson(existing, sfid, at);
             return {
                 person: { ...existing, salesforceId: sfid, updatedAt: at },
                 created: false,
@@ -766,22 +797,22 @@ export class Ledger {
      * undelivered unsubscribes are due at once, and a delivered global unsubscribe is
      * re-opened for delivery (R2) — audited; nothing is removed (R4).
      */
-    private requeueLinkedPerson(
+    private async requeueLinkedPerson(
         person: PersonRecord,
         salesforceId: string,
         at: string
-    ): void {
-        this.requeuePersonIn(person.id);
-        const delivered = this.stmt(
+    ): Promise<void> {
+        await this.requeuePersonIn(person.id);
+        const delivered = (await this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'all'
              AND u.removed_at IS NULL AND u.delivered_at IS NOT NULL`
-        ).get(person.id) as UnsubscribeRecord | undefined;
+        ).get(person.id)) as UnsubscribeRecord | undefined;
         if (!delivered) return;
-        this.stmt(
+        await this.stmt(
             `UPDATE unsubscribes SET delivered_at = NULL, delivered_run_id = NULL,
                  last_outcome = 'record_linked', next_attempt_at = NULL WHERE id = ?`
         ).run(delivered.id);
-        this.appendAuditIn({
+        await this.appendAuditIn({
             action: 'unsubscribe_requeued',
             emailNorm: person.emailNorm,
             personId: person.id,
@@ -802,10 +833,10 @@ export class Ledger {
     }
 
     /** See `requeuePersons`. */
-    private requeuePersonIn(personId: number): void {
-        const memberships = this.stmt(
+    private async requeuePersonIn(personId: number): Promise<void> {
+        const memberships = (await this.stmt(
             'SELECT audience_id AS audienceId FROM memberships WHERE person_id = ? ORDER BY audience_id'
-        ).all(personId) as { audienceId: string }[];
+        ).all(personId)) as { audienceId: string }[];
         // A new record gets one try, dead letters included (R14): it may be the one
         // to write. The refusals in a row are kept, so a record still refused is set
         // aside again at once rather than after another full back-off.
@@ -815,8 +846,8 @@ export class Ledger {
              WHERE person_id = ? AND audience_id = ?`
         );
         for (const m of memberships)
-            bump.run(this.nextSeq(), personId, m.audienceId);
-        this.stmt(
+            await bump.run(await this.nextSeq(), personId, m.audienceId);
+        await this.stmt(
             `UPDATE unsubscribes SET next_attempt_at = NULL, dead_at = NULL,
                  last_outcome = CASE WHEN last_outcome = 'dead_letter' THEN 'rejected' ELSE last_outcome END
              WHERE person_id = ? AND delivered_at IS NULL AND removed_at IS NULL`
@@ -828,65 +859,70 @@ export class Ledger {
      * memberships take new seqs (the hourly job writes them to every record, R5a) and
      * their undelivered unsubscribes are due at once. Returns how many persons.
      */
-    requeuePersons(personIds: readonly number[]): number {
-        return this.transaction(() => {
+    async requeuePersons(personIds: readonly number[]): Promise<number> {
+        return await this.transaction(async () => {
             let n = 0;
             for (const id of new Set(personIds))
-                if (this.getPerson(id)) {
-                    this.requeuePersonIn(id);
+                if (await this.getPerson(id)) {
+                    await this.requeuePersonIn(id);
                     n += 1;
                 }
             return n;
         });
     }
 
-    private findPersonByNorm(norm: string): PersonRecord | undefined {
-        return this.stmt(
+    private async findPersonByNorm(
+        norm: string
+    ): Promise<PersonRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${PERSON_COLS} FROM persons WHERE email_norm = ?`
-        ).get(norm) as PersonRecord | undefined;
+        ).get(norm)) as PersonRecord | undefined;
     }
 
     /** The person with this email, compared case-insensitively. */
-    findPerson(email: string): PersonRecord | undefined {
-        return this.findPersonByNorm(normalizeEmail(email));
+    async findPerson(email: string): Promise<PersonRecord | undefined> {
+        return await this.findPersonByNorm(normalizeEmail(email));
     }
 
-    getPerson(id: number): PersonRecord | undefined {
-        return this.stmt(`SELECT ${PERSON_COLS} FROM persons WHERE id = ?`).get(
-            id
-        ) as PersonRecord | undefined;
+    async getPerson(id: number): Promise<PersonRecord | undefined> {
+        return (await this.stmt(
+            `SELECT ${PERSON_COLS} FROM persons WHERE id = ?`
+        ).get(id)) as PersonRecord | undefined;
     }
 
     /** Persons linked to this Contact/Lead id (15 or 18 characters). */
-    findPersonsBySalesforceId(id: string): PersonRecord[] {
+    async findPersonsBySalesforceId(id: string): Promise<PersonRecord[]> {
         const check = checkPersonId(id);
         if (!check.ok) throw invalid('BAD_SALESFORCE_ID', check.reason);
-        return this.stmt(
+        return (await this.stmt(
             `SELECT ${PERSON_COLS} FROM persons WHERE salesforce_id = ? ORDER BY id`
-        ).all(check.value.id) as PersonRecord[];
+        ).all(check.value.id)) as PersonRecord[];
     }
 
     // -------------------------------------------------------------- audiences
 
     /** Creates the audience or renames it. */
-    upsertAudience(input: { id: string; name: string }): UpsertAudienceResult {
-        return this.transaction(() =>
-            this.upsertAudienceIn(input.id, input.name)
+    async upsertAudience(input: {
+        id: string;
+        name: string;
+    }): Promise<UpsertAudienceResult> {
+        return await this.transaction(
+            async () => await this.upsertAudienceIn(input.id, input.name)
         );
     }
 
-    private upsertAudienceIn(
+    private async upsertAudienceIn(
         rawId: string,
         rawName: string
-    ): UpsertAudienceResult {
+    ): Promise<UpsertAudienceResult> {
         const id = checkAudienceId(rawId);
         if (!id.ok) throw invalid('BAD_AUDIENCE', id.reason);
         const name = checkAudienceName(rawName);
         if (!name.ok) throw invalid('BAD_AUDIENCE', name.reason);
-        const existing = this.getAudience(id.value);
+        const existing = await this.getAudience(id.value);
         const at = this.nowIso();
         if (!existing) {
-            this.stmt(
+            await this.stmt(
                 'INSERT INTO audiences (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)'
             ).run(id.value, name.value, at, at);
             return {
@@ -901,7 +937,7 @@ export class Ledger {
             };
         }
         if (existing.name !== name.value) {
-            this.stmt(
+            await this.stmt(
                 'UPDATE audiences SET name = ?, updated_at = ? WHERE id = ?'
             ).run(name.value, at, id.value);
             return {
@@ -913,23 +949,23 @@ export class Ledger {
         return { audience: existing, created: false, changed: false };
     }
 
-    getAudience(id: string): AudienceRecord | undefined {
-        return this.stmt(
+    async getAudience(id: string): Promise<AudienceRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${AUDIENCE_COLS} FROM audiences WHERE id = ?`
-        ).get(id.trim()) as AudienceRecord | undefined;
+        ).get(id.trim())) as AudienceRecord | undefined;
     }
 
-    listAudiences(): AudienceRecord[] {
-        return this.stmt(
+    async listAudiences(): Promise<AudienceRecord[]> {
+        return (await this.stmt(
             `SELECT ${AUDIENCE_COLS} FROM audiences ORDER BY id`
-        ).all() as AudienceRecord[];
+        ).all()) as AudienceRecord[];
     }
 
     /** The audience, or an UNKNOWN_AUDIENCE error that lists the known ones. */
-    requireAudience(id: string): AudienceRecord {
-        const audience = this.getAudience(id);
+    async requireAudience(id: string): Promise<AudienceRecord> {
+        const audience = await this.getAudience(id);
         if (audience) return audience;
-        const known = this.listAudiences();
+        const known = await this.listAudiences();
         const shown = known
             .slice(0, 20)
             .map((a) => `${a.id} (${a.name})`)
@@ -952,22 +988,24 @@ export class Ledger {
 
     // ------------------------------------------------------------ memberships
 
-    getMembership(
+    async getMembership(
         personId: number,
         audienceId: string
-    ): MembershipRecord | undefined {
-        return this.stmt(
+    ): Promise<MembershipRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${MEMBERSHIP_COLS} FROM memberships m WHERE m.person_id = ? AND m.audience_id = ?`
-        ).get(personId, audienceId) as MembershipRecord | undefined;
+        ).get(personId, audienceId)) as MembershipRecord | undefined;
     }
 
-    listMemberships(
+    async listMemberships(
         personId: number
-    ): (MembershipRecord & MembershipSyncState & { audienceName: string })[] {
-        return this.stmt(
+    ): Promise<
+        (MembershipRecord & MembershipSyncState & { audienceName: string })[]
+    > {
+        return (await this.stmt(
             `SELECT ${MEMBERSHIP_COLS}, ${MEMBERSHIP_SYNC_COLS}, a.name AS audienceName FROM memberships m
              JOIN audiences a ON a.id = m.audience_id WHERE m.person_id = ? ORDER BY m.audience_id`
-        ).all(personId) as (MembershipRecord &
+        ).all(personId)) as (MembershipRecord &
             MembershipSyncState & { audienceName: string })[];
     }
 
@@ -976,33 +1014,40 @@ export class Ledger {
      * change → `stale`; away from Unsubscribed while the audience unsubscribe is
      * active → `blocked` (R4). Becoming Unsubscribed records the audience unsubscribe.
      */
-    setMembershipStatus(input: SetMembershipInput): SetMembershipResult {
-        return this.transaction(() => this.setMembershipIn(input, false));
+    async setMembershipStatus(
+        input: SetMembershipInput
+    ): Promise<SetMembershipResult> {
+        return await this.transaction(
+            async () => await this.setMembershipIn(input, false)
+        );
     }
 
     /**
      * `force`: an unsubscribe or resubscribe, applied whatever the stored time.
      * `known`: the person, when the caller has it and has checked the audience exists.
      */
-    private setMembershipIn(
+    private async setMembershipIn(
         input: SetMembershipInput,
         force: boolean,
         known?: PersonRecord
-    ): SetMembershipResult {
+    ): Promise<SetMembershipResult> {
         let person = known;
         if (!person) {
-            person = this.getPerson(input.personId);
+            person = await this.getPerson(input.personId);
             if (!person)
                 throw invalid(
                     'UNKNOWN_PERSON',
                     `no person with ledger id ${input.personId}`
                 );
-            this.requireAudience(input.audienceId);
+            await this.requireAudience(input.audienceId);
         }
         const changedAt = input.changedAt
             ? isoTime(input.changedAt, 'changedAt')
             : this.nowIso();
-        const current = this.getMembership(input.personId, input.audienceId);
+        const current = await this.getMembership(
+            input.personId,
+            input.audienceId
+        );
         const previous = current?.status ?? null;
         let outcome: MembershipOutcome | null = null;
         if (current && current.status === input.status) outcome = 'unchanged';
@@ -1010,7 +1055,10 @@ export class Ledger {
             outcome = 'stale';
         else if (
             current?.status === 'Unsubscribed' &&
-            this.activeAudienceUnsubscribe(input.personId, input.audienceId)
+            (await this.activeAudienceUnsubscribe(
+                input.personId,
+                input.audienceId
+            ))
         )
             outcome = 'blocked';
         if (outcome) {
@@ -1022,8 +1070,8 @@ export class Ledger {
             };
         }
         const reason = cleanReason(input.reason);
-        const seq = this.nextSeq();
-        this.stmt(
+        const seq = await this.nextSeq();
+        await this.stmt(
             `INSERT INTO memberships (person_id, audience_id, status, changed_at, source, reason, seq)
              VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (person_id, audience_id) DO UPDATE SET status = excluded.status,
@@ -1039,7 +1087,7 @@ export class Ledger {
             reason,
             seq
         );
-        this.appendAuditIn({
+        await this.appendAuditIn({
             action:
                 input.auditAction ??
                 (input.source === 'import' ? 'import' : 'membership_changed'),
@@ -1057,16 +1105,21 @@ export class Ledger {
         let unsubscribeId: number | null = null;
         if (
             input.status === 'Unsubscribed' &&
-            !this.activeAudienceUnsubscribe(input.personId, input.audienceId)
+            !(await this.activeAudienceUnsubscribe(
+                input.personId,
+                input.audienceId
+            ))
         ) {
-            unsubscribeId = this.insertUnsubscribe(person, {
-                scope: 'audience',
-                audienceId: input.audienceId,
-                source: input.source,
-                reason,
-                collectedAt: this.nowIso(),
-                runId: input.runId ?? null
-            }).id;
+            unsubscribeId = (
+                await this.insertUnsubscribe(person, {
+                    scope: 'audience',
+                    audienceId: input.audienceId,
+                    source: input.source,
+                    reason,
+                    collectedAt: this.nowIso(),
+                    runId: input.runId ?? null
+                })
+            ).id;
         }
         return {
             outcome: current ? 'changed' : 'created',
@@ -1085,36 +1138,39 @@ export class Ledger {
     }
 
     /** The highest membership seq (0 when none): a cursor value for "everything so far". */
-    maxSeq(): number {
-        const row = this.stmt(
+    async maxSeq(): Promise<number> {
+        const row = (await this.stmt(
             'SELECT MAX(seq) AS s FROM memberships'
-        ).get() as { s: number | null };
+        ).get()) as { s: number | null };
         return row.s ?? 0;
     }
 
     /** Membership changes with seq > afterSeq, oldest first (R5a). */
-    membershipChanges(options: {
+    async membershipChanges(options: {
         afterSeq: number;
         limit?: number;
-    }): MembershipChange[] {
-        return this.stmt(
+    }): Promise<MembershipChange[]> {
+        return (await this.stmt(
             `SELECT ${MEMBERSHIP_COLS}, p.email, p.email_norm AS emailNorm,
                     p.salesforce_id AS salesforceId, a.name AS audienceName
              FROM memberships m JOIN persons p ON p.id = m.person_id
              JOIN audiences a ON a.id = m.audience_id
              WHERE m.seq > ? ORDER BY m.seq LIMIT ?`
-        ).all(options.afterSeq, options.limit ?? 1000) as MembershipChange[];
+        ).all(options.afterSeq, options.limit ?? 1000)) as MembershipChange[];
     }
 
     /** Batches of membership changes after a seq; writing between batches is allowed. */
-    *membershipChangeBatches(options: {
+    async *membershipChangeBatches(options: {
         afterSeq: number;
         batchSize?: number;
-    }): Generator<MembershipChange[]> {
+    }): AsyncGenerator<MembershipChange[]> {
         let after = options.afterSeq;
         const limit = options.batchSize ?? 1000;
         for (;;) {
-            const batch = this.membershipChanges({ afterSeq: after, limit });
+            const batch = await this.membershipChanges({
+                afterSeq: after,
+                limit
+            });
             if (batch.length === 0) return;
             yield batch;
             after = batch[batch.length - 1].seq;
@@ -1123,11 +1179,11 @@ export class Ledger {
     }
 
     /** Membership changes after a seq, one at a time, fetched in batches. */
-    *iterateMembershipChanges(
+    async *iterateMembershipChanges(
         afterSeq: number,
         batchSize = 1000
-    ): Generator<MembershipChange> {
-        for (const batch of this.membershipChangeBatches({
+    ): AsyncGenerator<MembershipChange> {
+        for await (const batch of this.membershipChangeBatches({
             afterSeq,
             batchSize
         }))
@@ -1136,39 +1192,39 @@ export class Ledger {
 
     // ----------------------------------------------------------- unsubscribes
 
-    private activeAudienceUnsubscribe(
+    private async activeAudienceUnsubscribe(
         personId: number,
         audienceId: string
-    ): UnsubscribeRecord | undefined {
-        return this.stmt(
+    ): Promise<UnsubscribeRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'audience'
              AND u.audience_id = ? AND u.removed_at IS NULL`
-        ).get(personId, audienceId) as UnsubscribeRecord | undefined;
+        ).get(personId, audienceId)) as UnsubscribeRecord | undefined;
     }
 
-    private activeGlobalUnsubscribe(
+    private async activeGlobalUnsubscribe(
         personId: number
-    ): UnsubscribeRecord | undefined {
-        return this.stmt(
+    ): Promise<UnsubscribeRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? AND u.scope = 'all'
              AND u.removed_at IS NULL`
-        ).get(personId) as UnsubscribeRecord | undefined;
+        ).get(personId)) as UnsubscribeRecord | undefined;
     }
 
-    getUnsubscribe(id: number): UnsubscribeRecord | undefined {
-        return this.stmt(
+    async getUnsubscribe(id: number): Promise<UnsubscribeRecord | undefined> {
+        return (await this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.id = ?`
-        ).get(id) as UnsubscribeRecord | undefined;
+        ).get(id)) as UnsubscribeRecord | undefined;
     }
 
     /** Every unsubscribe of a person, removed ones included, oldest first. */
-    listUnsubscribes(personId: number): UnsubscribeRecord[] {
-        return this.stmt(
+    async listUnsubscribes(personId: number): Promise<UnsubscribeRecord[]> {
+        return (await this.stmt(
             `SELECT ${UNSUB_COLS} FROM unsubscribes u WHERE u.person_id = ? ORDER BY u.id`
-        ).all(personId) as UnsubscribeRecord[];
+        ).all(personId)) as UnsubscribeRecord[];
     }
 
-    private insertUnsubscribe(
+    private async insertUnsubscribe(
         person: PersonRecord,
         u: {
             scope: UnsubscribeScope;
@@ -1178,22 +1234,22 @@ export class Ledger {
             collectedAt: string;
             runId: string | null;
         }
-    ): UnsubscribeRecord {
-        const info = this.stmt(
+    ): Promise<UnsubscribeRecord> {
+        const info = (await this.stmt(
             `INSERT INTO unsubscribes (person_id, scope, audience_id, source, reason, collected_at)
-             VALUES (?, ?, ?, ?, ?, ?)`
-        ).run(
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
+        ).get(
             person.id,
             u.scope,
             u.audienceId,
             u.source,
             u.reason,
             u.collectedAt
-        );
-        const id = Number(info.lastInsertRowid);
+        )) as { id: number };
+        const id = info.id;
         // The feed's event, in the same transaction as the unsubscribe (R15).
-        this.appendSuppressionEventIn(id, 'added', u.collectedAt);
-        this.appendAuditIn({
+        await this.appendSuppressionEventIn(id, 'added', u.collectedAt);
+        await this.appendAuditIn({
             action: 'unsubscribe_recorded',
             runId: u.runId,
             emailNorm: person.emailNorm,
@@ -1244,22 +1300,29 @@ export class Ledger {
      * the unsubscribe is left as it is (a Salesforce id given links the person, R6). An
      * audience unsubscribe also sets the membership Unsubscribed.
      */
-    recordUnsubscribe(input: RecordUnsubscribeInput): RecordUnsubscribeResult {
-        return this.transaction(() => this.recordUnsubscribeIn(input));
-    }
-
-    /** Several unsubscribes in one transaction (a webhook micro-batch, a nightly page). */
-    recordUnsubscribes(
-        inputs: RecordUnsubscribeInput[]
-    ): RecordUnsubscribeResult[] {
-        return this.transaction(() =>
-            inputs.map((i) => this.recordUnsubscribeIn(i))
+    async recordUnsubscribe(
+        input: RecordUnsubscribeInput
+    ): Promise<RecordUnsubscribeResult> {
+        return await this.transaction(
+            async () => await this.recordUnsubscribeIn(input)
         );
     }
 
-    private recordUnsubscribeIn(
+    /** Several unsubscribes in one transaction (a webhook micro-batch, a nightly page). */
+    async recordUnsubscribes(
+        inputs: RecordUnsubscribeInput[]
+    ): Promise<RecordUnsubscribeResult[]> {
+        return await this.transaction(async () => {
+            const results: RecordUnsubscribeResult[] = [];
+            for (const i of inputs)
+                results.push(await this.recordUnsubscribeIn(i));
+            return results;
+        });
+    }
+
+    private async recordUnsubscribeIn(
         input: RecordUnsubscribeInput
-    ): RecordUnsubscribeResult {
+    ): Promise<RecordUnsubscribeResult> {
         if (!(LEDGER_SOURCES as readonly string[]).includes(input.source))
             throw invalid(
                 'BAD_SOURCE',
@@ -1284,7 +1347,7 @@ export class Ledger {
         // Find the person without writing, so that "already" writes nothing.
         let person: PersonRecord | undefined;
         if (input.personId !== undefined) {
-            person = this.getPerson(input.personId);
+            person = await this.getPerson(input.personId);
             if (!person)
                 throw invalid(
                     'UNKNOWN_PERSON',
@@ -1293,18 +1356,21 @@ export class Ledger {
         } else {
             const email = checkEmail(input.email ?? '');
             if (!email.ok) throw invalid('BAD_EMAIL', email.reason);
-            person = this.findPersonByNorm(email.value.norm);
+            person = await this.findPersonByNorm(email.value.norm);
         }
         let audienceCreated = false;
         const audienceKnown =
-            audienceId === null || Boolean(this.getAudience(audienceId));
+            audienceId === null || Boolean(await this.getAudience(audienceId));
         if (!audienceKnown && !input.audienceName)
-            this.requireAudience(audienceId as string);
+            await this.requireAudience(audienceId as string);
         if (person) {
             const active =
                 audienceId === null
-                    ? this.activeGlobalUnsubscribe(person.id)
-                    : this.activeAudienceUnsubscribe(person.id, audienceId);
+                    ? await this.activeGlobalUnsubscribe(person.id)
+                    : await this.activeAudienceUnsubscribe(
+                          person.id,
+                          audienceId
+                      );
             if (active) {
                 // The unsubscribe stays as it is; a Salesforce id that comes with it
                 // still links the person (R6), or its record would never be known.
@@ -1312,13 +1378,16 @@ export class Ledger {
                     input.salesforceId != null &&
                     input.salesforceId.trim() !== ''
                 )
-                    person = this.upsertPersonIn({
-                        email: person.email,
-                        salesforceId: input.salesforceId
-                    }).person;
+                    person = (
+                        await this.upsertPersonIn({
+                            email: person.email,
+                            salesforceId: input.salesforceId
+                        })
+                    ).person;
                 return {
                     outcome: 'already',
-                    unsubscribe: this.getUnsubscribe(active.id) ?? active,
+                    unsubscribe:
+                        (await this.getUnsubscribe(active.id)) ?? active,
                     person,
                     personCreated: false,
                     audienceCreated: false,
@@ -1331,7 +1400,7 @@ export class Ledger {
             !person ||
             (input.salesforceId != null && input.salesforceId.trim() !== '')
         ) {
-            const up = this.upsertPersonIn({
+            const up = await this.upsertPersonIn({
                 email: person?.email ?? input.email ?? '',
                 salesforceId: input.salesforceId
             });
@@ -1339,16 +1408,18 @@ export class Ledger {
             personCreated = up.created;
         }
         if (!audienceKnown) {
-            audienceCreated = this.upsertAudienceIn(
-                audienceId as string,
-                input.audienceName ?? ''
+            audienceCreated = (
+                await this.upsertAudienceIn(
+                    audienceId as string,
+                    input.audienceName ?? ''
+                )
             ).created;
         }
         const reason = cleanReason(input.reason);
         const collectedAt = input.collectedAt
             ? isoTime(input.collectedAt, 'collectedAt')
             : this.nowIso();
-        const unsubscribe = this.insertUnsubscribe(person, {
+        const unsubscribe = await this.insertUnsubscribe(person, {
             scope: input.scope,
             audienceId,
             source: input.source,
@@ -1359,7 +1430,7 @@ export class Ledger {
         let membershipChanged = false;
         if (audienceId !== null) {
             // An unsubscribe always wins over the stored status, whatever its time.
-            const result = this.setMembershipIn(
+            const result = await this.setMembershipIn(
                 {
                     personId: person.id,
                     audienceId,
@@ -1391,7 +1462,7 @@ export class Ledger {
      * null), dead letters and refused ones not due by `dueBy` (R14); `waiting` — those
      * waiting whose next attempt is due by `dueBy`.
      */
-    undeliveredUnsubscribes(
+    async undeliveredUnsubscribes(
         options: {
             scope?: UnsubscribeScope;
             afterId?: number;
@@ -1400,7 +1471,7 @@ export class Ledger {
             /** For `waiting`: due at or before this time (default now). */
             dueBy?: string;
         } = {}
-    ): PendingUnsubscribe[] {
+    ): Promise<PendingUnsubscribe[]> {
         const scope = options.scope ?? null;
         const select = options.select ?? 'all';
         const filter =
@@ -1412,30 +1483,30 @@ export class Ledger {
         const args: unknown[] = [options.afterId ?? 0, scope, scope];
         if (select !== 'all') args.push(options.dueBy ?? this.nowIso());
         args.push(options.limit ?? 200);
-        return this.stmt(
+        return (await this.stmt(
             `SELECT ${UNSUB_COLS}, p.email, p.email_norm AS emailNorm,
                     p.salesforce_id AS salesforceId, a.name AS audienceName
              FROM unsubscribes u JOIN persons p ON p.id = u.person_id
              LEFT JOIN audiences a ON a.id = u.audience_id
              WHERE u.delivered_at IS NULL AND u.removed_at IS NULL AND u.id > ?
-               AND (? IS NULL OR u.scope = ?) ${filter}
+               AND (CAST(? AS TEXT) IS NULL OR u.scope = ?) ${filter}
              ORDER BY u.id LIMIT ?`
-        ).all(...args) as PendingUnsubscribe[];
+        ).all(...args)) as PendingUnsubscribe[];
     }
 
     /** Batches of undelivered unsubscribes; writing (markDelivered) between batches is allowed. */
-    *undeliveredUnsubscribeBatches(
+    async *undeliveredUnsubscribeBatches(
         options: {
             scope?: UnsubscribeScope;
             batchSize?: number;
             select?: UnsubscribeSelection;
             dueBy?: string;
         } = {}
-    ): Generator<PendingUnsubscribe[]> {
+    ): AsyncGenerator<PendingUnsubscribe[]> {
         let afterId = 0;
         const limit = options.batchSize ?? 200;
         for (;;) {
-            const batch = this.undeliveredUnsubscribes({
+            const batch = await this.undeliveredUnsubscribes({
                 scope: options.scope,
                 select: options.select,
                 dueBy: options.dueBy,
@@ -1450,30 +1521,30 @@ export class Ledger {
     }
 
     /** How many the push would take now (see `undeliveredUnsubscribes`, `pushable`). */
-    countPushable(dueBy?: string): number {
-        const row = this.stmt(
+    async countPushable(dueBy?: string): Promise<number> {
+        const row = (await this.stmt(
             `SELECT COUNT(*) AS n FROM unsubscribes u
              WHERE u.delivered_at IS NULL AND u.removed_at IS NULL AND ${PUSHABLE_SQL}`
-        ).get(dueBy ?? this.nowIso()) as { n: number };
+        ).get(dueBy ?? this.nowIso())) as { n: number };
         return row.n;
     }
 
     /** How many undelivered unsubscribes wait for a matching Salesforce record (due by `dueBy`, if given). */
-    countWaiting(
+    async countWaiting(
         options: { scope?: UnsubscribeScope; dueBy?: string } = {}
-    ): number {
-        const row = this.stmt(
+    ): Promise<number> {
+        const row = (await this.stmt(
             `SELECT COUNT(*) AS n FROM unsubscribes u
              WHERE u.delivered_at IS NULL AND u.removed_at IS NULL
                AND u.last_outcome IN ${WAITING_SQL}
-               AND (? IS NULL OR u.scope = ?)
-               AND (? IS NULL OR u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)`
+               AND (CAST(? AS TEXT) IS NULL OR u.scope = ?)
+               AND (CAST(? AS TEXT) IS NULL OR u.next_attempt_at IS NULL OR u.next_attempt_at <= ?)`
         ).get(
             options.scope ?? null,
             options.scope ?? null,
             options.dueBy ?? null,
             options.dueBy ?? null
-        ) as { n: number };
+        )) as { n: number };
         return row.n;
     }
 
@@ -1485,7 +1556,7 @@ export class Ledger {
      * after DEAD_LETTER_AFTER in a row a `dead_letter`; each is audited with Salesforce's
      * code and message (`delivery_failed`, R10). Any other outcome is due at once.
      */
-    recordUnsubscribeAttempts(
+    async recordUnsubscribeAttempts(
         attempts: readonly {
             id: number;
             outcome: string;
@@ -1496,9 +1567,9 @@ export class Ledger {
             delay: (attempts: number) => number;
             runId?: string | null;
         }
-    ): void {
+    ): Promise<void> {
         if (attempts.length === 0) return;
-        this.transaction(() => {
+        await this.transaction(async () => {
             const get = this.stmt(
                 `SELECT ${UNSUB_COLS}, p.email_norm AS emailNorm FROM unsubscribes u
                  JOIN persons p ON p.id = u.person_id
@@ -1510,7 +1581,7 @@ export class Ledger {
                      error_record_id = ?, dead_at = ? WHERE id = ?`
             );
             for (const a of attempts) {
-                const row = get.get(a.id) as
+                const row = (await get.get(a.id)) as
                     (UnsubscribeRecord & { emailNorm: string }) | undefined;
                 if (!row) continue;
                 const n = row.attempts + 1;
@@ -1522,7 +1593,7 @@ export class Ledger {
                     options.delay(n),
                     null
                 );
-                update.run(
+                await update.run(
                     n,
                     options.at,
                     next.outcome,
@@ -1535,7 +1606,7 @@ export class Ledger {
                     a.id
                 );
                 if (next.error)
-                    this.appendAuditIn(
+                    await this.appendAuditIn(
                         failureAudit(next, {
                             runId: options.runId ?? null,
                             at: options.at,
@@ -1563,15 +1634,15 @@ export class Ledger {
      * a failed write) and that are due by `dueBy`, with seq ≤ `maxSeq` (later changes
      * are taken through the cursor), oldest seq first.
      */
-    *membershipRetryBatches(options: {
+    async *membershipRetryBatches(options: {
         dueBy: string;
         maxSeq: number;
         batchSize?: number;
-    }): Generator<MembershipChange[]> {
+    }): AsyncGenerator<MembershipChange[]> {
         let after = 0;
         const limit = options.batchSize ?? 1000;
         for (;;) {
-            const batch = this.stmt(
+            const batch = (await this.stmt(
                 `SELECT ${MEMBERSHIP_COLS}, p.email, p.email_norm AS emailNorm,
                         p.salesforce_id AS salesforceId, a.name AS audienceName
                  FROM memberships m JOIN persons p ON p.id = m.person_id
@@ -1583,7 +1654,7 @@ export class Ledger {
                 after,
                 options.maxSeq,
                 limit
-            ) as MembershipChange[];
+            )) as MembershipChange[];
             if (batch.length === 0) return;
             yield batch;
             after = batch[batch.length - 1].seq;
@@ -1592,12 +1663,15 @@ export class Ledger {
     }
 
     /** How many memberships are due for a retry (see `membershipRetryBatches`). */
-    countMembershipRetries(options: { dueBy: string; maxSeq: number }): number {
+    async countMembershipRetries(options: {
+        dueBy: string;
+        maxSeq: number;
+    }): Promise<number> {
         return (
-            this.stmt(
+            (await this.stmt(
                 `SELECT COUNT(*) AS n FROM memberships m WHERE m.sync_outcome IS NOT NULL
                  AND m.next_attempt_at <= ? AND m.seq <= ?`
-            ).get(options.dueBy, options.maxSeq) as { n: number }
+            ).get(options.dueBy, options.maxSeq)) as { n: number }
         ).n;
     }
 
@@ -1608,7 +1682,7 @@ export class Ledger {
      * letter; audited); `failed` without one → the next run; null clears the state
      * (written or already equal). The seq is not touched.
      */
-    recordMembershipAttempts(
+    async recordMembershipAttempts(
         attempts: readonly {
             personId: number;
             audienceId: string;
@@ -1620,9 +1694,9 @@ export class Ledger {
             delay: (attempts: number) => number;
             runId?: string | null;
         }
-    ): void {
+    ): Promise<void> {
         if (attempts.length === 0) return;
-        this.transaction(() => {
+        await this.transaction(async () => {
             const get = this.stmt(
                 `SELECT m.sync_attempts AS n, m.sync_outcome AS outcome,
                         m.sync_failures AS failures, m.status, m.source, m.changed_at AS changedAt,
@@ -1644,7 +1718,7 @@ export class Ledger {
                  WHERE person_id = ? AND audience_id = ?`
             );
             for (const a of attempts) {
-                const row = get.get(a.personId, a.audienceId) as
+                const row = (await get.get(a.personId, a.audienceId)) as
                     | {
                           n: number;
                           outcome: string | null;
@@ -1658,7 +1732,7 @@ export class Ledger {
                 if (!row) continue;
                 if (a.outcome === null) {
                     if (row.outcome !== null)
-                        clear.run(options.at, a.personId, a.audienceId);
+                        await clear.run(options.at, a.personId, a.audienceId);
                     continue;
                 }
                 const n = row.n + 1;
@@ -1670,7 +1744,7 @@ export class Ledger {
                     options.delay(n),
                     options.at
                 );
-                update.run(
+                await update.run(
                     next.outcome,
                     n,
                     options.at,
@@ -1684,7 +1758,7 @@ export class Ledger {
                     a.audienceId
                 );
                 if (next.error)
-                    this.appendAuditIn(
+                    await this.appendAuditIn(
                         failureAudit(next, {
                             runId: options.runId ?? null,
                             at: options.at,
@@ -1707,25 +1781,25 @@ export class Ledger {
     // ------------------------------------------------------------ stuck (R14)
 
     /** Stuck unsubscribes and memberships matching a filter, oldest attempt first. */
-    stuckRecords(filter: StuckFilter = {}): StuckRecord[] {
+    async stuckRecords(filter: StuckFilter = {}): Promise<StuckRecord[]> {
         const { where, args } = stuckWhere(filter);
-        return this.db
-            .prepare(
-                `SELECT kind, unsubscribeId, personId, email, audienceId, state, errorCode,
-                        errorMessage, recordId, failures, attempts, lastAttemptAt,
-                        nextAttemptAt, deadAt
-                 FROM (${STUCK_UNION}) s ${where}
-                 ORDER BY s.lastAttemptAt, s.kind, s.personId, s.audienceId LIMIT ?`
-            )
-            .all(...args, filter.limit ?? -1) as StuckRecord[];
+        const limit = filter.limit === undefined ? '' : 'LIMIT ?';
+        if (filter.limit !== undefined) args.push(filter.limit);
+        return (await this.stmt(
+            `SELECT kind, unsubscribeId, personId, email, audienceId, state, errorCode,
+                    errorMessage, recordId, failures, attempts, lastAttemptAt,
+                    nextAttemptAt, deadAt
+             FROM (${STUCK_UNION}) s ${where}
+             ORDER BY s.lastAttemptAt, s.kind, s.personId, s.audienceId ${limit}`
+        ).all(...args)) as StuckRecord[];
     }
 
     /** Stuck records by status code and state (R14), for `optout status`. */
-    stuckCounts(): StuckCount[] {
-        return this.stmt(
+    async stuckCounts(): Promise<StuckCount[]> {
+        return (await this.stmt(
             `SELECT errorCode, state, COUNT(*) AS count FROM (${STUCK_UNION}) s
              GROUP BY errorCode, state ORDER BY errorCode, state`
-        ).all() as StuckCount[];
+        ).all()) as StuckCount[];
     }
 
     /**
@@ -1734,13 +1808,13 @@ export class Ledger {
      * and they are due now, so the next push (unsubscribes) or hourly run (memberships)
      * sends them again. Audited (`retry_requested`). Returns what was put back.
      */
-    retryStuck(
+    async retryStuck(
         filter: StuckFilter,
         options: { at?: string; runId?: string | null } = {}
-    ): StuckRecord[] {
+    ): Promise<StuckRecord[]> {
         const at = options.at ?? this.nowIso();
-        return this.transaction(() => {
-            const records = this.stuckRecords(filter);
+        return await this.transaction(async () => {
+            const records = await this.stuckRecords(filter);
             const unsub = this.stmt(
                 `UPDATE unsubscribes SET failures = 0, dead_at = NULL, last_outcome = 'rejected',
                      next_attempt_at = ? WHERE id = ?`
@@ -1751,9 +1825,10 @@ export class Ledger {
                  WHERE person_id = ? AND audience_id = ?`
             );
             for (const r of records) {
-                if (r.kind === 'unsubscribe') unsub.run(at, r.unsubscribeId);
-                else membership.run(at, r.personId, r.audienceId);
-                this.appendAuditIn({
+                if (r.kind === 'unsubscribe')
+                    await unsub.run(at, r.unsubscribeId);
+                else await membership.run(at, r.personId, r.audienceId);
+                await this.appendAuditIn({
                     action: 'retry_requested',
                     runId: options.runId ?? null,
                     at,
@@ -1779,11 +1854,11 @@ export class Ledger {
     }
 
     /** How many active unsubscribes wait for delivery. */
-    countUndelivered(scope?: UnsubscribeScope): number {
-        const row = this.stmt(
+    async countUndelivered(scope?: UnsubscribeScope): Promise<number> {
+        const row = (await this.stmt(
             `SELECT COUNT(*) AS n FROM unsubscribes
-             WHERE delivered_at IS NULL AND removed_at IS NULL AND (? IS NULL OR scope = ?)`
-        ).get(scope ?? null, scope ?? null) as { n: number };
+             WHERE delivered_at IS NULL AND removed_at IS NULL AND (CAST(? AS TEXT) IS NULL OR scope = ?)`
+        ).get(scope ?? null, scope ?? null)) as { n: number };
         return row.n;
     }
 
@@ -1792,16 +1867,16 @@ export class Ledger {
      * `unsubscribe_delivered` audit entry and its latency (R10). Already delivered or
      * removed ones are left alone. Returns how many were marked.
      */
-    markDelivered(
+    async markDelivered(
         ids: readonly number[],
         options: {
             runId: string;
             deliveredAt?: string;
             detail?: Record<string, unknown>;
         }
-    ): number {
+    ): Promise<number> {
         const at = options.deliveredAt ?? this.nowIso();
-        return this.transaction(() => {
+        return await this.transaction(async () => {
             let marked = 0;
             const update = this.stmt(
                 `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?,
@@ -1811,12 +1886,14 @@ export class Ledger {
                  WHERE id = ? AND delivered_at IS NULL AND removed_at IS NULL`
             );
             for (const id of ids) {
-                if (update.run(at, options.runId, at, id).changes === 0)
+                if ((await update.run(at, options.runId, at, id)).changes === 0)
                     continue;
                 marked += 1;
-                const u = this.getUnsubscribe(id) as UnsubscribeRecord;
-                const person = this.getPerson(u.personId) as PersonRecord;
-                this.appendAuditIn({
+                const u = (await this.getUnsubscribe(id)) as UnsubscribeRecord;
+                const person = (await this.getPerson(
+                    u.personId
+                )) as PersonRecord;
+                await this.appendAuditIn({
                     action: 'unsubscribe_delivered',
                     runId: options.runId,
                     emailNorm: person.emailNorm,
@@ -1846,7 +1923,7 @@ export class Ledger {
      * the membership back to Subscribed. Never touches Salesforce. An empty `removed`
      * means nothing was active. Throws UNKNOWN_EMAIL for an email the ledger lacks.
      */
-    resubscribe(input: ResubscribeInput): ResubscribeResult {
+    async resubscribe(input: ResubscribeInput): Promise<ResubscribeResult> {
         const reason = cleanReason(input.reason);
         if (!reason)
             throw new OptoutError(
@@ -1859,8 +1936,8 @@ export class Ledger {
                     exitCode: 2
                 }
             );
-        return this.transaction(() => {
-            const person = this.findPerson(input.email);
+        return await this.transaction(async () => {
+            const person = await this.findPerson(input.email);
             if (!person) {
                 throw new OptoutError(
                     'UNKNOWN_EMAIL',
@@ -1874,19 +1951,22 @@ export class Ledger {
                 );
             }
             const audienceId = input.audienceId
-                ? this.requireAudience(input.audienceId).id
+                ? (await this.requireAudience(input.audienceId)).id
                 : null;
             const active =
                 audienceId === null
-                    ? this.activeGlobalUnsubscribe(person.id)
-                    : this.activeAudienceUnsubscribe(person.id, audienceId);
+                    ? await this.activeGlobalUnsubscribe(person.id)
+                    : await this.activeAudienceUnsubscribe(
+                          person.id,
+                          audienceId
+                      );
             if (!active) return { person, removed: [], membership: null };
             const at = input.at ?? this.nowIso();
-            this.stmt(
+            await this.stmt(
                 'UPDATE unsubscribes SET removed_at = ?, removed_reason = ? WHERE id = ?'
             ).run(at, reason, active.id);
-            this.appendSuppressionEventIn(active.id, 'removed', at);
-            this.appendAuditIn({
+            await this.appendSuppressionEventIn(active.id, 'removed', at);
+            await this.appendAuditIn({
                 action: 'resubscribe',
                 at,
                 runId: input.runId,
@@ -1910,9 +1990,9 @@ export class Ledger {
             });
             let membership: ResubscribeResult['membership'] = null;
             if (audienceId !== null) {
-                const current = this.getMembership(person.id, audienceId);
+                const current = await this.getMembership(person.id, audienceId);
                 if (current?.status === 'Unsubscribed') {
-                    this.setMembershipIn(
+                    await this.setMembershipIn(
                         {
                             personId: person.id,
                             audienceId,
@@ -1947,10 +2027,10 @@ export class Ledger {
      * statuses (Unsubscribed rows record the audience unsubscribe). Call it with
      * batches of a few thousand rows; see import.ts for validation.
      */
-    importBatch(
+    async importBatch(
         rows: readonly ImportRecord[],
         options: { source: LedgerSource; runId?: string | null }
-    ): ImportBatchResult {
+    ): Promise<ImportBatchResult> {
         const result: ImportBatchResult = {
             personsCreated: 0,
             personsUpdated: 0,
@@ -1962,11 +2042,14 @@ export class Ledger {
             blockedLines: []
         };
         const ready = new Set<string>();
-        this.transaction(() => {
-            this.frozenNow = this.now().toISOString();
-            try {
+        await this.transaction(async () => {
+            // One "now" for every row of the batch.
+            this.engine
+                .transactionState()
+                ?.set(NOW_KEY, this.now().toISOString());
+            {
                 for (const row of rows) {
-                    const p = this.upsertPersonIn({
+                    const p = await this.upsertPersonIn({
                         email: row.email,
                         salesforceId: row.salesforceId
                     });
@@ -1974,18 +2057,18 @@ export class Ledger {
                     else if (p.changed) result.personsUpdated += 1;
                     if (!ready.has(row.audienceId)) {
                         if (row.audienceName) {
-                            const a = this.upsertAudienceIn(
+                            const a = await this.upsertAudienceIn(
                                 row.audienceId,
                                 row.audienceName
                             );
                             if (a.created) result.audiencesCreated += 1;
                             else if (a.changed) result.audiencesUpdated += 1;
                         } else {
-                            this.requireAudience(row.audienceId);
+                            await this.requireAudience(row.audienceId);
                         }
                         ready.add(row.audienceId);
                     }
-                    const m = this.setMembershipIn(
+                    const m = await this.setMembershipIn(
                         {
                             personId: p.person.id,
                             audienceId: row.audienceId,
@@ -2006,8 +2089,6 @@ export class Ledger {
                         result.blockedLines.push(row.line);
                     if (m.unsubscribeId !== null) result.unsubscribesAdded += 1;
                 }
-            } finally {
-                this.frozenNow = undefined;
             }
         });
         return result;
@@ -2016,18 +2097,20 @@ export class Ledger {
     // ------------------------------------------------------------------ audit
 
     /** Appends one audit entry (R10). */
-    appendAudit(entry: AuditInput): number {
-        return this.transaction(() => this.appendAuditIn(entry));
+    async appendAudit(entry: AuditInput): Promise<number> {
+        return await this.transaction(
+            async () => await this.appendAuditIn(entry)
+        );
     }
 
     /** Appends many audit entries in one transaction. */
-    appendAudits(entries: readonly AuditInput[]): void {
-        this.transaction(() => {
-            for (const e of entries) this.appendAuditIn(e);
+    async appendAudits(entries: readonly AuditInput[]): Promise<void> {
+        await this.transaction(async () => {
+            for (const e of entries) await this.appendAuditIn(e);
         });
     }
 
-    private appendAuditIn(e: AuditInput): number {
+    private async appendAuditIn(e: AuditInput): Promise<number> {
         let latency = e.latencyMs ?? null;
         if (latency === null && e.collectedAt && e.writtenAt) {
             const ms = Date.parse(e.writtenAt) - Date.parse(e.collectedAt);
@@ -2039,11 +2122,11 @@ export class Ledger {
                 : typeof e.detail === 'string'
                   ? e.detail
                   : JSON.stringify(e.detail);
-        const info = this.stmt(
+        const info = (await this.stmt(
             `INSERT INTO audit (run_id, at, action, email_norm, person_id, record_id, object, field,
                  before, after, source, collected_at, written_at, latency_ms, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-        ).run(
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+        ).get(
             e.runId ?? null,
             e.at ?? this.nowIso(),
             e.action,
@@ -2059,40 +2142,40 @@ export class Ledger {
             e.writtenAt ?? null,
             latency,
             detail
-        );
-        return Number(info.lastInsertRowid);
+        )) as { id: number };
+        return info.id;
     }
 
     /** The audit trail of an email (case-insensitive), oldest first. */
-    auditForEmail(email: string): AuditRecord[] {
-        return this.stmt(
+    async auditForEmail(email: string): Promise<AuditRecord[]> {
+        return (await this.stmt(
             `SELECT ${AUDIT_COLS} FROM audit WHERE email_norm = ? ORDER BY at, id`
-        ).all(normalizeEmail(email)) as AuditRecord[];
+        ).all(normalizeEmail(email))) as AuditRecord[];
     }
 
     /** The audit entries about one kind of object (e.g. 'notify'), in order. */
-    auditForObject(object: string): AuditRecord[] {
-        return this.stmt(
+    async auditForObject(object: string): Promise<AuditRecord[]> {
+        return (await this.stmt(
             `SELECT ${AUDIT_COLS} FROM audit WHERE object = ? ORDER BY id`
-        ).all(object) as AuditRecord[];
+        ).all(object)) as AuditRecord[];
     }
 
     /** The audit entries of one run, in order. */
-    auditForRun(runId: string): AuditRecord[] {
-        return this.stmt(
+    async auditForRun(runId: string): Promise<AuditRecord[]> {
+        return (await this.stmt(
             `SELECT ${AUDIT_COLS} FROM audit WHERE run_id = ? ORDER BY id`
-        ).all(runId) as AuditRecord[];
+        ).all(runId)) as AuditRecord[];
     }
 
     // ------------------------------------------------------------------- runs
 
     /** Records the start of a job run; returns it with a new uuid unless `id` is given. */
-    startRun(input: {
+    async startRun(input: {
         job: string;
         dryRun?: boolean;
         id?: string;
         startedAt?: string;
-    }): RunRecord {
+    }): Promise<RunRecord> {
         const run: RunRecord = {
             id: input.id ?? randomUUID(),
             job: input.job,
@@ -2103,101 +2186,110 @@ export class Ledger {
             pid: process.pid,
             result: null
         };
-        this.transaction(() =>
-            this.stmt(
-                `INSERT INTO runs (id, job, started_at, status, dry_run, pid) VALUES (?, ?, ?, 'running', ?, ?)`
-            ).run(run.id, run.job, run.startedAt, run.dryRun ? 1 : 0, run.pid)
+        await this.transaction(
+            async () =>
+                await this.stmt(
+                    `INSERT INTO runs (id, job, started_at, status, dry_run, pid) VALUES (?, ?, ?, 'running', ?, ?)`
+                ).run(
+                    run.id,
+                    run.job,
+                    run.startedAt,
+                    run.dryRun ? 1 : 0,
+                    run.pid
+                )
         );
         return run;
     }
 
     /** Records the end of a run with its status and result object (stored as JSON). */
-    finishRun(
+    async finishRun(
         id: string,
         input: {
             status: Exclude<RunStatus, 'running'>;
             result?: unknown;
             finishedAt?: string;
         }
-    ): RunRecord {
+    ): Promise<RunRecord> {
         const finishedAt = input.finishedAt ?? this.nowIso();
-        const changes = this.transaction(
-            () =>
-                this.stmt(
-                    `UPDATE runs SET finished_at = ?, status = ?, result_json = ? WHERE id = ?`
-                ).run(
-                    finishedAt,
-                    input.status,
-                    input.result === undefined
-                        ? null
-                        : JSON.stringify(input.result),
-                    id
-                ).changes
+        const { changes } = await this.stmt(
+            `UPDATE runs SET finished_at = ?, status = ?, result_json = ? WHERE id = ?`
+        ).run(
+            finishedAt,
+            input.status,
+            input.result === undefined ? null : JSON.stringify(input.result),
+            id
         );
         if (changes === 0) throw invalid('UNKNOWN_RUN', `no run with id ${id}`);
-        return this.getRun(id) as RunRecord;
+        return (await this.getRun(id)) as RunRecord;
     }
 
-    getRun(id: string): RunRecord | undefined {
-        const row = this.stmt(`SELECT ${RUN_COLS} FROM runs WHERE id = ?`).get(
-            id
-        ) as RunRow | undefined;
+    async getRun(id: string): Promise<RunRecord | undefined> {
+        const row = (await this.stmt(
+            `SELECT ${RUN_COLS} FROM runs WHERE id = ?`
+        ).get(id)) as RunRow | undefined;
         return row && toRun(row);
     }
 
     /** Runs, newest first. */
-    listRuns(options: { job?: string; limit?: number } = {}): RunRecord[] {
-        const rows = this.stmt(
-            `SELECT ${RUN_COLS} FROM runs WHERE (? IS NULL OR job = ?) ORDER BY started_at DESC, rowid DESC LIMIT ?`
+    async listRuns(
+        options: { job?: string; limit?: number } = {}
+    ): Promise<RunRecord[]> {
+        const rows = (await this.stmt(
+            `SELECT ${RUN_COLS} FROM runs WHERE (CAST(? AS TEXT) IS NULL OR job = ?) ORDER BY started_at DESC, rowid DESC LIMIT ?`
         ).all(
             options.job ?? null,
             options.job ?? null,
             options.limit ?? 20
-        ) as RunRow[];
+        )) as RunRow[];
         return rows.map(toRun);
     }
 
     /** The latest run of each job, with its summary (for `optout status`). */
-    lastRuns(): RunSummary[] {
-        const rows = this.stmt(
+    async lastRuns(): Promise<RunSummary[]> {
+        const rows = (await this.stmt(
             `SELECT ${RUN_COLS} FROM runs r WHERE rowid = (
                  SELECT rowid FROM runs WHERE job = r.job ORDER BY started_at DESC, rowid DESC LIMIT 1)
              ORDER BY job`
-        ).all() as RunRow[];
+        ).all()) as RunRow[];
         return rows.map((row) => summarizeRun(toRun(row)));
     }
 
     // ---------------------------------------------------------------- cursors
 
-    getCursor(job: string, name: string): string | undefined {
-        const row = this.stmt(
+    async getCursor(job: string, name: string): Promise<string | undefined> {
+        const row = (await this.stmt(
             'SELECT value FROM cursors WHERE job = ? AND name = ?'
-        ).get(job, name) as { value: string } | undefined;
+        ).get(job, name)) as { value: string } | undefined;
         return row?.value;
     }
 
     /** Every cursor of a job (e.g. the notify URLs' delivery cursors), by name. */
-    listCursors(job: string): { name: string; value: string }[] {
-        return this.stmt(
+    async listCursors(job: string): Promise<{ name: string; value: string }[]> {
+        return (await this.stmt(
             'SELECT name, value FROM cursors WHERE job = ? ORDER BY name'
-        ).all(job) as { name: string; value: string }[];
+        ).all(job)) as { name: string; value: string }[];
     }
 
-    setCursor(job: string, name: string, value: string | number): void {
-        this.transaction(() =>
-            this.stmt(
-                `INSERT INTO cursors (job, name, value, updated_at) VALUES (?, ?, ?, ?)
+    async setCursor(
+        job: string,
+        name: string,
+        value: string | number
+    ): Promise<void> {
+        await this.transaction(
+            async () =>
+                await this.stmt(
+                    `INSERT INTO cursors (job, name, value, updated_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
-            ).run(job, name, String(value), this.nowIso())
+                ).run(job, name, String(value), this.nowIso())
         );
     }
 
     // ------------------------------------------------------------------ locks
 
-    getLock(name: string): LockInfo | undefined {
-        return this.stmt(`SELECT ${LOCK_COLS} FROM locks WHERE name = ?`).get(
-            name
-        ) as LockInfo | undefined;
+    async getLock(name: string): Promise<LockInfo | undefined> {
+        return (await this.stmt(
+            `SELECT ${LOCK_COLS} FROM locks WHERE name = ?`
+        ).get(name)) as LockInfo | undefined;
     }
 
     /**
@@ -2205,88 +2297,85 @@ export class Ledger {
      * win). Re-acquiring with the same holder refreshes it. A lock whose holder process
      * is dead (same host) or whose heartbeat is older than `staleAfterMs` is taken over.
      */
-    acquireLock(name: string, options: AcquireLockOptions = {}): LockResult {
+    async acquireLock(
+        name: string,
+        options: AcquireLockOptions = {}
+    ): Promise<LockResult> {
         const holder = options.holder ?? lockHolderId();
         const pid = options.pid ?? process.pid;
         const staleAfterMs = options.staleAfterMs ?? 120_000;
-        return this.db
-            .transaction((): LockResult => {
-                const now = this.now();
-                const at = now.toISOString();
-                const existing = this.getLock(name);
-                let takenOver:
-                    { from: LockInfo; why: 'dead' | 'stale' } | undefined;
-                if (existing && existing.holder !== holder) {
-                    const why = lockTakeoverReason(existing, now, staleAfterMs);
-                    if (!why) return { acquired: false, heldBy: existing };
-                    takenOver = { from: existing, why };
-                }
-                const acquiredAt =
-                    existing && existing.holder === holder
-                        ? existing.acquiredAt
-                        : at;
-                this.stmt(
-                    `INSERT INTO locks (name, holder, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+        return this.transaction(async (): Promise<LockResult> => {
+            const now = this.now();
+            const at = now.toISOString();
+            const existing = await this.getLock(name);
+            let takenOver:
+                { from: LockInfo; why: 'dead' | 'stale' } | undefined;
+            if (existing && existing.holder !== holder) {
+                const why = lockTakeoverReason(existing, now, staleAfterMs);
+                if (!why) return { acquired: false, heldBy: existing };
+                takenOver = { from: existing, why };
+            }
+            const acquiredAt =
+                existing && existing.holder === holder
+                    ? existing.acquiredAt
+                    : at;
+            await this.stmt(
+                `INSERT INTO locks (name, holder, pid, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
                      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, pid = excluded.pid,
                          acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at`
-                ).run(name, holder, pid, acquiredAt, at);
-                const lock = { name, holder, pid, acquiredAt, heartbeatAt: at };
-                return takenOver
-                    ? { acquired: true, lock, takenOver }
-                    : { acquired: true, lock };
-            })
-            .immediate();
+            ).run(name, holder, pid, acquiredAt, at);
+            const lock = { name, holder, pid, acquiredAt, heartbeatAt: at };
+            return takenOver
+                ? { acquired: true, lock, takenOver }
+                : { acquired: true, lock };
+        });
     }
 
     /** Refreshes the heartbeat; false when this holder no longer has the lock. */
-    heartbeatLock(name: string, holder: string): boolean {
-        return this.transaction(
-            () =>
-                this.stmt(
-                    'UPDATE locks SET heartbeat_at = ? WHERE name = ? AND holder = ?'
-                ).run(this.nowIso(), name, holder).changes === 1
-        );
+    async heartbeatLock(name: string, holder: string): Promise<boolean> {
+        const { changes } = await this.stmt(
+            'UPDATE locks SET heartbeat_at = ? WHERE name = ? AND holder = ?'
+        ).run(this.nowIso(), name, holder);
+        return changes === 1;
     }
 
     /** Releases the lock if this holder has it; false otherwise. */
-    releaseLock(name: string, holder: string): boolean {
-        return this.transaction(
-            () =>
-                this.stmt(
-                    'DELETE FROM locks WHERE name = ? AND holder = ?'
-                ).run(name, holder).changes === 1
-        );
+    async releaseLock(name: string, holder: string): Promise<boolean> {
+        const { changes } = await this.stmt(
+            'DELETE FROM locks WHERE name = ? AND holder = ?'
+        ).run(name, holder);
+        return changes === 1;
     }
 
     // ---------------------------------------------------------------- reports
 
     /** Everything the ledger knows about an email, with its audit trail by time. */
-    history(email: string): HistoryReport {
-        const person = this.findPerson(email) ?? null;
+    async history(email: string): Promise<HistoryReport> {
+        const person = (await this.findPerson(email)) ?? null;
         return {
             email: normalizeEmail(email),
             person,
-            memberships: person ? this.listMemberships(person.id) : [],
-            unsubscribes: person ? this.listUnsubscribes(person.id) : [],
+            memberships: person ? await this.listMemberships(person.id) : [],
+            unsubscribes: person ? await this.listUnsubscribes(person.id) : [],
             stuck: person
-                ? this.stuckRecords({ email: person.emailNorm }).map(
+                ? (await this.stuckRecords({ email: person.emailNorm })).map(
                       stuckDetail
                   )
                 : [],
-            audit: this.auditForEmail(email)
+            audit: await this.auditForEmail(email)
         };
     }
 
     /** Counts for `optout status`. */
-    status(): LedgerStatus {
-        const count = (sql: string): number =>
-            (this.stmt(sql).get() as { n: number }).n;
+    async status(): Promise<LedgerStatus> {
+        const count = async (sql: string): Promise<number> =>
+            ((await this.stmt(sql).get()) as { n: number }).n;
         const byStatus = Object.fromEntries(
             MEMBERSHIP_STATUSES.map((s) => [s, 0])
         ) as Record<MembershipStatus, number>;
-        for (const row of this.stmt(
+        for (const row of (await this.stmt(
             'SELECT status, COUNT(*) AS n FROM memberships GROUP BY status'
-        ).all() as {
+        ).all()) as {
             status: MembershipStatus;
             n: number;
         }[])
@@ -2299,9 +2388,9 @@ export class Ledger {
             LEDGER_SOURCES.map((s) => [s, 0])
         ) as Record<LedgerSource, number>;
         let active = 0;
-        for (const row of this.stmt(
+        for (const row of (await this.stmt(
             `SELECT scope, source, COUNT(*) AS n FROM unsubscribes WHERE removed_at IS NULL GROUP BY scope, source`
-        ).all() as {
+        ).all()) as {
             scope: UnsubscribeScope;
             source: LedgerSource;
             n: number;
@@ -2310,11 +2399,12 @@ export class Ledger {
             bySource[row.source] += row.n;
             active += row.n;
         }
-        const pending = this.stmt(
-            `SELECT COUNT(*) AS n, SUM(scope = 'all') AS g, SUM(scope = 'audience') AS a,
+        const pending = (await this.stmt(
+            `SELECT COUNT(*) AS n, SUM(CASE WHEN scope = 'all' THEN 1 ELSE 0 END) AS g,
+                    SUM(CASE WHEN scope = 'audience' THEN 1 ELSE 0 END) AS a,
                     MIN(collected_at) AS oldest
              FROM unsubscribes WHERE delivered_at IS NULL AND removed_at IS NULL`
-        ).get() as {
+        ).get()) as {
             n: number;
             g: number | null;
             a: number | null;
@@ -2322,16 +2412,16 @@ export class Ledger {
         };
         return {
             path: this.path,
-            schemaVersion: this.schemaVersion,
-            persons: count('SELECT COUNT(*) AS n FROM persons'),
-            personsWithSalesforceId: count(
+            schemaVersion: await this.schemaVersion(),
+            persons: await count('SELECT COUNT(*) AS n FROM persons'),
+            personsWithSalesforceId: await count(
                 'SELECT COUNT(*) AS n FROM persons WHERE salesforce_id IS NOT NULL'
             ),
-            audiences: count('SELECT COUNT(*) AS n FROM audiences'),
+            audiences: await count('SELECT COUNT(*) AS n FROM audiences'),
             memberships: {
                 total: Object.values(byStatus).reduce((a, b) => a + b, 0),
                 byStatus,
-                waitingForRecord: count(
+                waitingForRecord: await count(
                     `SELECT COUNT(*) AS n FROM memberships WHERE sync_outcome IN ${WAITING_SQL}`
                 )
             },
@@ -2339,10 +2429,10 @@ export class Ledger {
                 active,
                 byScope,
                 bySource,
-                removed: count(
+                removed: await count(
                     'SELECT COUNT(*) AS n FROM unsubscribes WHERE removed_at IS NOT NULL'
                 ),
-                delivered: count(
+                delivered: await count(
                     'SELECT COUNT(*) AS n FROM unsubscribes WHERE delivered_at IS NOT NULL AND removed_at IS NULL'
                 )
             },
@@ -2357,18 +2447,18 @@ export class Ledger {
                           this.now().getTime() - Date.parse(pending.oldest)
                       )
                     : null,
-                waitingForRecord: this.countWaiting(),
+                waitingForRecord: await this.countWaiting(),
                 nextRetryAt:
                     (
-                        this.stmt(
+                        (await this.stmt(
                             `SELECT MIN(next_attempt_at) AS t FROM unsubscribes
                              WHERE delivered_at IS NULL AND removed_at IS NULL
                                AND last_outcome IN ${WAITING_SQL}`
-                        ).get() as { t: string | null }
+                        ).get()) as { t: string | null }
                     ).t ?? null
             },
-            stuck: this.stuckSummary(),
-            lastRuns: this.lastRuns()
+            stuck: await this.stuckSummary(),
+            lastRuns: await this.lastRuns()
         };
     }
 
@@ -2380,11 +2470,13 @@ export class Ledger {
     // machine would cost a round trip per batch.
 
     /** How many rows each of the ledger's tables holds (checks, copies, tests). */
-    rowCounts(): LedgerRowCounts {
+    async rowCounts(): Promise<LedgerRowCounts> {
         const counts = {} as LedgerRowCounts;
         for (const table of LEDGER_TABLES)
             counts[table] = (
-                this.stmt(`SELECT COUNT(*) AS n FROM ${table}`).get() as {
+                (await this.stmt(
+                    `SELECT COUNT(*) AS n FROM ${table}`
+                ).get()) as {
                     n: number;
                 }
             ).n;
@@ -2392,42 +2484,42 @@ export class Ledger {
     }
 
     /** How many persons the ledger holds. */
-    countPersons(): number {
+    async countPersons(): Promise<number> {
         return (
-            this.stmt('SELECT COUNT(*) AS n FROM persons').get() as {
+            (await this.stmt('SELECT COUNT(*) AS n FROM persons').get()) as {
                 n: number;
             }
         ).n;
     }
 
     /** How many membership changes have a seq above `seq` (the hourly's fresh work). */
-    countMembershipChangesAfter(seq: number): number {
+    async countMembershipChangesAfter(seq: number): Promise<number> {
         return (
-            this.stmt(
+            (await this.stmt(
                 'SELECT COUNT(*) AS n FROM memberships WHERE seq > ?'
-            ).get(seq) as { n: number }
+            ).get(seq)) as { n: number }
         ).n;
     }
 
     /** When the sync first wrote to Salesforce (null: never). */
-    firstSalesforceWriteAt(): string | null {
+    async firstSalesforceWriteAt(): Promise<string | null> {
         return (
-            this.stmt(
+            (await this.stmt(
                 `SELECT MIN(at) AS at FROM audit WHERE action IN
                  ('field_write', 'membership_written', 'unsubscribe_delivered')`
-            ).get() as { at: string | null }
+            ).get()) as { at: string | null }
         ).at;
     }
 
     /** The person's active, undelivered unsubscribe from this audience, if any. */
-    undeliveredAudienceUnsubscribeId(
+    async undeliveredAudienceUnsubscribeId(
         personId: number,
         audienceId: string
-    ): number | null {
-        const row = this.stmt(
+    ): Promise<number | null> {
+        const row = (await this.stmt(
             `SELECT id FROM unsubscribes WHERE person_id = ? AND audience_id = ? AND scope = 'audience'
              AND removed_at IS NULL AND delivered_at IS NULL`
-        ).get(personId, audienceId) as { id: number } | undefined;
+        ).get(personId, audienceId)) as { id: number } | undefined;
         return row?.id ?? null;
     }
 
@@ -2436,14 +2528,14 @@ export class Ledger {
      * same record (by Salesforce id, or by email when `emailNorm` is given, R8), has
      * an active unsubscribe from this audience.
      */
-    audienceHeldByAnother(input: {
+    async audienceHeldByAnother(input: {
         audienceId: string;
         personId: number;
         salesforceId: string;
         emailNorm: string | null;
-    }): boolean {
+    }): Promise<boolean> {
         return (
-            this.stmt(
+            (await this.stmt(
                 `SELECT 1 FROM persons p JOIN unsubscribes u ON u.person_id = p.id
                  WHERE u.scope = 'audience' AND u.audience_id = ? AND u.removed_at IS NULL
                    AND p.id <> ? AND (p.salesforce_id = ? OR (? IS NOT NULL AND p.email_norm = ?))
@@ -2454,7 +2546,7 @@ export class Ledger {
                 input.salesforceId,
                 input.emailNorm,
                 input.emailNorm
-            ) !== undefined
+            )) !== undefined
         );
     }
 
@@ -2462,40 +2554,43 @@ export class Ledger {
      * Persons whose memberships changed in (afterSeq, upToSeq] and for whom R5b holds
      * now: at least one membership that is not Archived, and all of those Unsubscribed.
      */
-    personsUnsubscribedFromAllAudiences(
+    async personsUnsubscribedFromAllAudiences(
         afterSeq: number,
         upToSeq: number
-    ): PersonTarget[] {
-        return this.stmt(
+    ): Promise<PersonTarget[]> {
+        return (await this.stmt(
             `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId
              FROM persons p
              WHERE p.id IN (SELECT person_id FROM memberships WHERE seq > ? AND seq <= ?)
                AND EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id AND m.status <> 'Archived')
                AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id
                                AND m.status NOT IN ('Archived', 'Unsubscribed'))`
-        ).all(afterSeq, upToSeq) as PersonTarget[];
+        ).all(afterSeq, upToSeq)) as PersonTarget[];
     }
 
     /**
      * The persons linked to these Salesforce ids (the lowest person id per record) and
      * to these emails (compared as stored: pass `email_norm` values).
      */
-    personIdsByRecord(
+    async personIdsByRecord(
         salesforceIds: readonly string[],
         emailNorms: readonly string[]
-    ): { bySalesforceId: Map<string, number>; byEmail: Map<string, number> } {
+    ): Promise<{
+        bySalesforceId: Map<string, number>;
+        byEmail: Map<string, number>;
+    }> {
         const bySalesforceId = new Map<string, number>();
         for (const part of chunks(unique(salesforceIds)))
-            for (const r of this.stmt(
+            for (const r of (await this.stmt(
                 `SELECT salesforce_id AS k, MIN(id) AS id FROM persons
                  WHERE salesforce_id IN (${marks(part.length)}) GROUP BY salesforce_id`
-            ).all(...part) as { k: string; id: number }[])
+            ).all(...part)) as { k: string; id: number }[])
                 bySalesforceId.set(r.k, r.id);
         const byEmail = new Map<string, number>();
         for (const part of chunks(unique(emailNorms)))
-            for (const r of this.stmt(
+            for (const r of (await this.stmt(
                 `SELECT email_norm AS k, id FROM persons WHERE email_norm IN (${marks(part.length)})`
-            ).all(...part) as { k: string; id: number }[])
+            ).all(...part)) as { k: string; id: number }[])
                 byEmail.set(r.k, r.id);
         return { bySalesforceId, byEmail };
     }
@@ -2504,34 +2599,33 @@ export class Ledger {
      * Every person linked to one of these Salesforce ids or (pass `email_norm`
      * values) these emails, lowest id first.
      */
-    personIdsLinkedTo(
+    async personIdsLinkedTo(
         salesforceIds: readonly string[],
         emailNorms: readonly string[]
-    ): number[] {
+    ): Promise<number[]> {
         const ids = new Set<number>();
         for (const part of chunks(unique(salesforceIds)))
-            for (const r of this.stmt(
+            for (const r of (await this.stmt(
                 `SELECT id FROM persons WHERE salesforce_id IN (${marks(part.length)})`
-            ).all(...part) as { id: number }[])
+            ).all(...part)) as { id: number }[])
                 ids.add(r.id);
-        for (const id of this.personIdsByRecord(
-            [],
-            emailNorms
+        for (const id of (
+            await this.personIdsByRecord([], emailNorms)
         ).byEmail.values())
             ids.add(id);
         return [...ids].sort((a, b) => a - b);
     }
 
     /** Which of these persons have an active global unsubscribe. */
-    personsWithActiveGlobalUnsubscribe(
+    async personsWithActiveGlobalUnsubscribe(
         personIds: readonly number[]
-    ): Set<number> {
+    ): Promise<Set<number>> {
         const out = new Set<number>();
         for (const part of chunks(unique(personIds)))
-            for (const r of this.stmt(
+            for (const r of (await this.stmt(
                 `SELECT DISTINCT person_id AS id FROM unsubscribes
                  WHERE person_id IN (${marks(part.length)}) AND scope = 'all' AND removed_at IS NULL`
-            ).all(...part) as { id: number }[])
+            ).all(...part)) as { id: number }[])
                 out.add(r.id);
         return out;
     }
@@ -2540,20 +2634,20 @@ export class Ledger {
      * These persons with their active global unsubscribe (one row per unsubscribe, one
      * row with nulls for a person without one), by person id.
      */
-    personsWithGlobalUnsubscribe(
+    async personsWithGlobalUnsubscribe(
         personIds: readonly number[]
-    ): PersonGlobalUnsubscribe[] {
+    ): Promise<PersonGlobalUnsubscribe[]> {
         const rows: PersonGlobalUnsubscribe[] = [];
         for (const part of chunks(unique(personIds)))
             rows.push(
-                ...(this.stmt(
+                ...((await this.stmt(
                     `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId,
                             u.id AS unsubscribeId, u.delivered_at IS NOT NULL AS delivered,
                             u.source AS source, u.collected_at AS collectedAt
                      FROM persons p
                      LEFT JOIN unsubscribes u ON u.person_id = p.id AND u.scope = 'all' AND u.removed_at IS NULL
                      WHERE p.id IN (${marks(part.length)})`
-                ).all(...part) as PersonGlobalUnsubscribe[])
+                ).all(...part)) as PersonGlobalUnsubscribe[])
             );
         return rows.sort((a, b) => a.personId - b.personId);
     }
@@ -2563,11 +2657,11 @@ export class Ledger {
      * person's Salesforce id and email: the nightly copies them into its workspace
      * page by page (writing between pages is allowed).
      */
-    activeGlobalUnsubscribes(
+    async activeGlobalUnsubscribes(
         afterId: number,
         limit: number
-    ): ActiveGlobalUnsubscribe[] {
-        return this.stmt(
+    ): Promise<ActiveGlobalUnsubscribe[]> {
+        return (await this.stmt(
             `SELECT u.id AS id, p.id AS personId, p.salesforce_id AS salesforceId,
                     p.email_norm AS emailNorm, u.source AS source, u.collected_at AS collectedAt,
                     u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt,
@@ -2575,33 +2669,36 @@ export class Ledger {
              FROM unsubscribes u JOIN persons p ON p.id = u.person_id
              WHERE u.scope = 'all' AND u.removed_at IS NULL AND u.id > ?
              ORDER BY u.id LIMIT ?`
-        ).all(afterId, limit) as ActiveGlobalUnsubscribe[];
+        ).all(afterId, limit)) as ActiveGlobalUnsubscribe[];
     }
 
     // ------------------------------------------------------ suppression feed
 
     /** Appends a feed event; callers are inside the write that made the change. */
-    private appendSuppressionEventIn(
+    private async appendSuppressionEventIn(
         unsubscribeId: number,
         kind: SuppressionEventKind,
         at: string
-    ): void {
-        this.stmt(
+    ): Promise<void> {
+        await this.stmt(
             'INSERT INTO suppression_events (unsubscribe_id, kind, at) VALUES (?, ?, ?)'
         ).run(unsubscribeId, kind, at);
     }
 
     /** The id of the newest feed event (0: none yet). */
-    lastSuppressionEventId(): number {
-        const row = this.stmt(
+    async lastSuppressionEventId(): Promise<number> {
+        const row = (await this.stmt(
             'SELECT MAX(id) AS id FROM suppression_events'
-        ).get() as { id: number | null };
+        ).get()) as { id: number | null };
         return row.id ?? 0;
     }
 
     /** Feed events with an id above `afterId`, oldest first (see feed.ts). */
-    suppressionEvents(afterId: number, limit: number): SuppressionEvent[] {
-        return this.stmt(
+    async suppressionEvents(
+        afterId: number,
+        limit: number
+    ): Promise<SuppressionEvent[]> {
+        return (await this.stmt(
             `SELECT e.id AS eventId, p.email AS email, u.scope AS scope,
                     u.audience_id AS audienceId, u.source AS source, u.reason AS reason,
                     u.collected_at AS collectedAt,
@@ -2610,15 +2707,15 @@ export class Ledger {
              JOIN unsubscribes u ON u.id = e.unsubscribe_id
              JOIN persons p ON p.id = u.person_id
              WHERE e.id > ? ORDER BY e.id LIMIT ?`
-        ).all(afterId, limit) as SuppressionEvent[];
+        ).all(afterId, limit)) as SuppressionEvent[];
     }
 
     /** How many feed events have an id above `afterId`. */
-    countSuppressionEventsAfter(afterId: number): number {
+    async countSuppressionEventsAfter(afterId: number): Promise<number> {
         return (
-            this.stmt(
+            (await this.stmt(
                 'SELECT COUNT(*) AS n FROM suppression_events WHERE id > ?'
-            ).get(afterId) as { n: number }
+            ).get(afterId)) as { n: number }
         ).n;
     }
 
@@ -2626,21 +2723,32 @@ export class Ledger {
      * One page of the feed after `cursor` (none: from the beginning), and the cursor
      * to continue from. A bad cursor or limit throws BAD_CURSOR / BAD_LIMIT.
      */
-    suppressionPage(
+    async suppressionPage(
         cursor: string | null | undefined,
         limit: string | number | undefined = undefined
-    ): SuppressionPage {
+    ): Promise<SuppressionPage> {
         const size = parseFeedLimit(limit);
-        const after = decodeCursor(cursor, this.lastSuppressionEventId());
-        const items = this.suppressionEvents(after, size);
+        const after = decodeCursor(cursor, await this.lastSuppressionEventId());
+        const items = await this.suppressionEvents(after, size);
         const last = items.length ? items[items.length - 1].eventId : after;
         return { items, next: encodeCursor(last) };
     }
 
     /** Stuck records grouped by reason, with examples (see StuckSummary). */
-    stuckSummary(): StuckSummary {
-        const counts = this.stuckCounts();
+    async stuckSummary(): Promise<StuckSummary> {
+        const counts = await this.stuckCounts();
         const groups = groupStuck(counts);
+        const examples = new Map<string, StuckDetail[]>();
+        for (const g of groups)
+            examples.set(
+                g.reason,
+                (
+                    await this.stuckRecords({
+                        codes: Object.keys(g.codes),
+                        limit: STUCK_EXAMPLES
+                    })
+                ).map(stuckDetail)
+            );
         return {
             retrying: counts
                 .filter((c) => c.state === 'retrying')
@@ -2650,54 +2758,11 @@ export class Ledger {
                 .reduce((a, c) => a + c.count, 0),
             byReason: groups.map((g) => ({
                 ...g,
-                examples: this.stuckRecords({
-                    codes: Object.keys(g.codes),
-                    limit: STUCK_EXAMPLES
-                }).map(stuckDetail)
+                examples: examples.get(g.reason) ?? []
             }))
         };
     }
 }
-
-/**
- * Methods that run only inside another Ledger method (which maps their errors), or so
- * often per row that a wrapper would cost: left unwrapped.
- */
-const UNMAPPED = new Set(['constructor', 'stmt', 'nowIso', 'nextSeq']);
-
-/**
- * Every Ledger method maps SQLite's busy error to LedgerBusy (errors.ts), whatever
- * statement raised it — a write's BEGIN IMMEDIATE or COMMIT, a read during a
- * checkpoint — so that no caller matches an engine's message. Done once here rather
- * than in each of the ~100 methods; `…In` helpers run inside a mapped method.
- */
-function mapBusyErrors(proto: object): void {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-        if (UNMAPPED.has(name) || name.endsWith('In')) continue;
-        const desc = Object.getOwnPropertyDescriptor(proto, name);
-        const fn: unknown = desc?.value;
-        if (typeof fn !== 'function') continue;
-        const method = fn as (...args: unknown[]) => unknown;
-        const wrapped =
-            method.constructor.name === 'GeneratorFunction'
-                ? function* (this: unknown, ...args: unknown[]): Generator {
-                      try {
-                          return yield* method.apply(this, args) as Generator;
-                      } catch (err) {
-                          throw ledgerError(err);
-                      }
-                  }
-                : function (this: unknown, ...args: unknown[]): unknown {
-                      try {
-                          return method.apply(this, args);
-                      } catch (err) {
-                          throw ledgerError(err);
-                      }
-                  };
-        Object.defineProperty(proto, name, { ...desc, value: wrapped });
-    }
-}
-mapBusyErrors(Ledger.prototype);
 
 function toRun(row: RunRow): RunRecord {
     let result: unknown = null;

@@ -1,10 +1,10 @@
 /**
  * The connector's ledger state (migration 5, `mailchimp_deliveries`): which unsubscribes
  * each Mailchimp audience still needs, and recording what it got. Rows are only added
- * (INSERT OR IGNORE), each with its audit entry in the same transaction, so recording
+ * (ON CONFLICT DO NOTHING), each with its audit entry in the same transaction, so recording
  * twice is harmless and a re-run never sends one again.
  */
-import { connectionOf, type Ledger } from './ledger';
+import { engineOf, type Ledger } from './ledger';
 import type { LedgerSource, UnsubscribeScope } from '../model/statuses';
 
 /** One unsubscribe one Mailchimp audience has not got yet. */
@@ -42,14 +42,14 @@ const TARGET_COLS = `u.person_id AS personId, p.email AS email, p.email_norm AS 
  * audience; an unsubscribe from everything for every audience the person is a member
  * of in the ledger. Oldest first.
  */
-export function pendingTargets(
+export async function pendingTargets(
     ledger: Ledger,
     listIds: readonly string[]
-): PushTarget[] {
+): Promise<PushTarget[]> {
     if (listIds.length === 0) return [];
-    return connectionOf(ledger)
-        .prepare(
-            `WITH lists(id) AS (SELECT value FROM json_each(?))
+    const lists = [...new Set(listIds)];
+    return engineOf(ledger).all<PushTarget>(
+        `WITH lists(id) AS (SELECT audience_id FROM (VALUES ${lists.map(() => '(?)').join(', ')}) v(audience_id))
              SELECT u.id AS unsubscribeId, u.audience_id AS listId, ${TARGET_COLS}
                FROM unsubscribes u JOIN persons p ON p.id = u.person_id
                JOIN lists l ON l.id = u.audience_id
@@ -64,39 +64,31 @@ export function pendingTargets(
               WHERE u.scope = 'all' AND u.removed_at IS NULL
                 AND NOT EXISTS (SELECT 1 FROM mailchimp_deliveries d
                                  WHERE d.unsubscribe_id = u.id AND d.list_id = m.audience_id)
-             ORDER BY unsubscribeId, listId`
-        )
-        .all(JSON.stringify(listIds)) as PushTarget[];
+             ORDER BY unsubscribeId, listId`,
+        lists
+    );
 }
 
 /** Records what Mailchimp did with each target, audited; returns how many were new. */
-export function recordOutcomes(
+export async function recordOutcomes(
     ledger: Ledger,
     outcomes: readonly RecordedOutcome[],
     runId: string | null,
     at: string = new Date().toISOString()
-): number {
+): Promise<number> {
     if (outcomes.length === 0) return 0;
-    return ledger.transaction(() => {
-        const insert = connectionOf(ledger).prepare(
-            `INSERT OR IGNORE INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
-             VALUES (?, ?, ?, ?, ?, ?)`
-        );
+    const engine = engineOf(ledger);
+    return ledger.transaction(async () => {
         let added = 0;
         for (const { target: t, outcome, detail } of outcomes) {
-            if (
-                insert.run(
-                    t.unsubscribeId,
-                    t.listId,
-                    outcome,
-                    detail,
-                    runId,
-                    at
-                ).changes === 0
-            )
-                continue;
+            const { changes } = await engine.run(
+                `INSERT INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+                [t.unsubscribeId, t.listId, outcome, detail, runId, at]
+            );
+            if (changes === 0) continue;
             added += 1;
-            ledger.appendAudit({
+            await ledger.appendAudit({
                 action:
                     outcome === 'delivered'
                         ? 'mailchimp_delivered'
@@ -128,33 +120,35 @@ export function recordOutcomes(
  * there (that audience's, or from everything) needs no PATCH. Call inside the page's
  * transaction. Returns how many rows were added.
  */
-export function markInMailchimp(
+export async function markInMailchimp(
     ledger: Ledger,
     personId: number,
     listId: string,
     runId: string | null,
     at: string
-): number {
-    return connectionOf(ledger)
-        .prepare(
-            `INSERT OR IGNORE INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
-             SELECT id, ?, 'in_mailchimp', 'unsubscribed in Mailchimp when pulled', ?, ?
-               FROM unsubscribes
-              WHERE person_id = ? AND removed_at IS NULL
-                AND (scope = 'all' OR audience_id = ?)`
-        )
-        .run(listId, runId, at, personId, listId).changes;
+): Promise<number> {
+    const { changes } = await engineOf(ledger).run(
+        `INSERT INTO mailchimp_deliveries (unsubscribe_id, list_id, outcome, detail, run_id, at)
+         SELECT id, ?, 'in_mailchimp', 'unsubscribed in Mailchimp when pulled', ?, ?
+           FROM unsubscribes
+          WHERE person_id = ? AND removed_at IS NULL
+            AND (scope = 'all' OR audience_id = ?)
+         ON CONFLICT DO NOTHING`,
+        [listId, runId, at, personId, listId]
+    );
+    return changes;
 }
 
 /** Deliveries per outcome (for tests and `--json`). */
-export function deliveryCounts(
+export async function deliveryCounts(
     ledger: Ledger
-): Record<DeliveryOutcome, number> {
-    const rows = connectionOf(ledger)
-        .prepare(
-            'SELECT outcome, COUNT(*) AS n FROM mailchimp_deliveries GROUP BY outcome'
-        )
-        .all() as { outcome: DeliveryOutcome; n: number }[];
+): Promise<Record<DeliveryOutcome, number>> {
+    const rows = await engineOf(ledger).all<{
+        outcome: DeliveryOutcome;
+        n: number;
+    }>(
+        'SELECT outcome, COUNT(*) AS n FROM mailchimp_deliveries GROUP BY outcome'
+    );
     const counts: Record<DeliveryOutcome, number> = {
         delivered: 0,
         skipped: 0,

@@ -1,0 +1,292 @@
+/**
+ * The PostgreSQL engine: the `pg` driver and a pool, for a ledger shared by several
+ * processes and machines. `pg` is loaded only when a PostgreSQL ledger is opened.
+ *
+ * - Every write transaction first takes one transaction-level advisory lock, so write
+ *   transactions run one at a time as on SQLite: the membership `seq` and suppression
+ *   event ids are then committed in the order they were taken, and a reader's cursor
+ *   ("after N") never skips a row that commits late. Reads never wait for it.
+ *   `lock_timeout` bounds the wait like SQLite's busy_timeout (→ LedgerBusy).
+ * - int8 and numeric values come back as numbers (ids, counts and seqs stay far below
+ *   2^53), so rows look the same as SQLite's.
+ * - Migrations run at open under a session advisory lock: processes starting together
+ *   migrate once.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { OptoutError } from '../../model/errors';
+import { isConnectionError, postgresLedgerError } from '../errors';
+import { redactPassword } from '../location';
+import type { Migration } from '../migrations';
+import { camelNames, numberPlaceholders, renameColumns } from './dialect';
+import type { RunInfo, SqlEngine, TransactionState } from './engine';
+
+/** Advisory lock keys (two int4 keys: this product, then which lock). */
+const LOCK_CLASS = 72_812;
+const WRITE_LOCK = 1;
+const MIGRATE_LOCK = 2;
+
+export interface PostgresOptions {
+    /** How long a write waits for another process's write transaction (ms). */
+    busyTimeoutMs?: number;
+    /** Connections in this process's pool (default 5, or OPTOUT_PG_POOL_MAX). */
+    poolMax?: number;
+    /** How long to wait for a connection to the server (ms, default 10 s). */
+    connectTimeoutMs?: number;
+}
+
+interface Context {
+    client: PoolClient;
+    state: TransactionState;
+    savepoints: number;
+}
+
+interface Prepared {
+    text: string;
+    name: string;
+    columns: Map<string, string>;
+}
+
+type Queryable = Pick<Pool, 'query'>;
+
+export class PostgresEngine implements SqlEngine {
+    readonly kind = 'postgres' as const;
+    private readonly context = new AsyncLocalStorage<Context>();
+    private readonly prepared = new Map<string, Prepared>();
+    private closed = false;
+
+    private constructor(
+        private readonly pool: Pool,
+        readonly location: string,
+        private readonly busyTimeoutMs: number
+    ) {}
+
+    /** Connects (checking the server answers) and migrates; see `openPostgres`. */
+    static async open(
+        url: string,
+        migrations: readonly Migration[],
+        options: PostgresOptions = {}
+    ): Promise<{ engine: PostgresEngine; applied: number[] }> {
+        const location = redactPassword(url);
+        const pool = createPool(url, options);
+        const engine = new PostgresEngine(
+            pool,
+            location,
+            options.busyTimeoutMs ?? 5000
+        );
+        try {
+            const applied = await engine.migrate(migrations);
+            return { engine, applied };
+        } catch (err) {
+            await pool.end().catch(() => undefined);
+            throw postgresLedgerError(err, location);
+        }
+    }
+
+    async get<T>(
+        sql: string,
+        params: readonly unknown[] = []
+    ): Promise<T | undefined> {
+        return (await this.query<T>(sql, params)).rows[0];
+    }
+
+    async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+        return (await this.query<T>(sql, params)).rows;
+    }
+
+    async run(sql: string, params: readonly unknown[] = []): Promise<RunInfo> {
+        return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+    }
+
+    transactionState(): TransactionState | undefined {
+        return this.context.getStore()?.state;
+    }
+
+    async transaction<T>(fn: () => Promise<T>): Promise<T> {
+        const current = this.context.getStore();
+        if (current) return this.savepoint(current, fn);
+        let client: PoolClient;
+        try {
+            client = await this.pool.connect();
+        } catch (err) {
+            throw postgresLedgerError(err, this.location);
+        }
+        let broken: unknown;
+        try {
+            await client.query(
+                `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${WRITE_LOCK})`
+            );
+            const ctx: Context = { client, state: new Map(), savepoints: 0 };
+            let result: T;
+            try {
+                result = await this.context.run(ctx, fn);
+            } catch (err) {
+                await client.query('ROLLBACK').catch((e: unknown) => {
+                    broken = e;
+                });
+                throw err;
+            }
+            await client.query('COMMIT');
+            return result;
+        } catch (err) {
+            broken ??= isConnectionError(err) ? err : undefined;
+            throw postgresLedgerError(err, this.location);
+        } finally {
+            // A connection that failed is destroyed, not returned to the pool.
+            client.release(broken instanceof Error ? broken : undefined);
+        }
+    }
+
+    async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        await this.pool.end();
+    }
+
+    private async savepoint<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+        ctx.savepoints += 1;
+        const name = `sp${ctx.savepoints}`;
+        await ctx.client.query(`SAVEPOINT ${name}`);
+        try {
+            const result = await fn();
+            await ctx.client.query(`RELEASE SAVEPOINT ${name}`);
+            return result;
+        } catch (err) {
+            await ctx.client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+            await ctx.client.query(`RELEASE SAVEPOINT ${name}`);
+            throw err;
+        }
+    }
+
+    private async query<T>(
+        sql: string,
+        params: readonly unknown[]
+    ): Promise<QueryResult<T & Record<string, unknown>>> {
+        const p = this.prepare(sql);
+        const target: Queryable = this.context.getStore()?.client ?? this.pool;
+        let result: QueryResult<Record<string, unknown>>;
+        try {
+            result = await target.query({
+                text: p.text,
+                name: p.name,
+                values: params as unknown[]
+            });
+        } catch (err) {
+            throw postgresLedgerError(err, this.location);
+        }
+        if (p.columns.size)
+            result.rows = result.rows.map((r) => renameColumns(r, p.columns));
+        return result as QueryResult<T & Record<string, unknown>>;
+    }
+
+    private prepare(sql: string): Prepared {
+        let p = this.prepared.get(sql);
+        if (!p) {
+            p = {
+                text: numberPlaceholders(sql),
+                // A named statement is parsed once per connection, then reused.
+                name: `optout_${this.prepared.size + 1}`,
+                columns: camelNames(sql)
+            };
+            this.prepared.set(sql, p);
+        }
+        return p;
+    }
+
+    /** Brings the database to the last migration, once even when processes race. */
+    private async migrate(migrations: readonly Migration[]): Promise<number[]> {
+        const client = await this.pool.connect();
+        try {
+            await client.query(
+                `SELECT pg_advisory_lock(${LOCK_CLASS}, ${MIGRATE_LOCK})`
+            );
+            try {
+                return await applyMigrations(client, this.location, migrations);
+            } finally {
+                await client.query(
+                    `SELECT pg_advisory_unlock(${LOCK_CLASS}, ${MIGRATE_LOCK})`
+                );
+            }
+        } finally {
+            client.release();
+        }
+    }
+}
+
+async function applyMigrations(
+    client: PoolClient,
+    location: string,
+    migrations: readonly Migration[]
+): Promise<number[]> {
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )`);
+    const row = (
+        await client.query<{ v: number | null }>(
+            'SELECT MAX(version) AS v FROM schema_migrations'
+        )
+    ).rows[0];
+    const current = row?.v ?? 0;
+    const latest = migrations[migrations.length - 1]?.version ?? 0;
+    if (current > latest)
+        throw new OptoutError(
+            'LEDGER_TOO_NEW',
+            `The ledger ${location} has schema version ${current}, newer than this version of optout understands (${latest}).`,
+            {
+                actions: [
+                    'Upgrade optout to the version that wrote this ledger',
+                    'Or point --ledger (or OPTOUT_LEDGER) at another database'
+                ]
+            }
+        );
+    const applied: number[] = [];
+    for (const m of migrations) {
+        if (m.version <= current) continue;
+        await client.query('BEGIN');
+        try {
+            await client.query(m.sql);
+            await client.query(
+                'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
+                [m.version, m.name, new Date().toISOString()]
+            );
+            await client.query('COMMIT');
+        } catch (err) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw err;
+        }
+        applied.push(m.version);
+    }
+    return applied;
+}
+
+function createPool(url: string, options: PostgresOptions): Pool {
+    // Loaded here, not at start: commands on a SQLite ledger never load the driver.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pg = require('pg') as typeof import('pg');
+    const envMax = Number(process.env.OPTOUT_PG_POOL_MAX);
+    const pool = new pg.Pool({
+        connectionString: url,
+        max:
+            options.poolMax ??
+            (Number.isInteger(envMax) && envMax > 0 ? envMax : 5),
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+        application_name: 'optout',
+        types: {
+            getTypeParser: ((oid: number, format?: string) =>
+                oid === pg.types.builtins.INT8 ||
+                oid === pg.types.builtins.NUMERIC
+                    ? (value: string): number => Number(value)
+                    : pg.types.getTypeParser(
+                          oid,
+                          format as 'text'
+                      )) as typeof pg.types.getTypeParser
+        }
+    });
+    // An idle connection the server closed (a restart) is reported here; the pool has
+    // already dropped it and the next query opens a new one. Without a listener, Node
+    // would end the process on the 'error' event.
+    pool.on('error', () => undefined);
+    return pool;
+}
