@@ -17,11 +17,7 @@ import {
     type LedgerSource
 } from '../model/statuses';
 import { Ledger } from '../ledger/ledger';
-import {
-    parseLedgerLocation,
-    sqliteLedgerPath,
-    type LedgerLocation
-} from '../ledger/location';
+import { parseLedgerLocation, type LedgerLocation } from '../ledger/location';
 import type { ImportFormat } from '../ledger/csv-format';
 import { OPT_OUT_FIELDS, type OptOutField } from '../model/schema';
 import {
@@ -71,14 +67,15 @@ export function resolveLedgerLocation(
 }
 
 /**
- * The ledger's SQLite file, as an absolute path. Refuses a PostgreSQL URL (not
- * available in this version) and any other URL before anything is created.
+ * Where the ledger is, as `Ledger.open` takes it: a SQLite file's absolute path, or a
+ * PostgreSQL URL. Any other URL is refused before anything is created.
  */
-export function resolveLedgerPath(
+export function resolveLedger(
     flag: string | undefined,
     env: NodeJS.ProcessEnv = process.env
 ): string {
-    return sqliteLedgerPath(resolveLedgerLocation(flag, env));
+    const location = resolveLedgerLocation(flag, env);
+    return location.kind === 'sqlite' ? location.path : location.url;
 }
 
 /**
@@ -90,8 +87,9 @@ export async function withLedger<T>(
     fn: (ledger: Ledger) => Promise<T> | T,
     settings: { mustExist?: boolean } = {}
 ): Promise<T> {
-    const path = resolveLedgerPath(options.ledger);
-    if (settings.mustExist && !existsSync(path)) {
+    const path = resolveLedger(options.ledger);
+    // A SQLite file must exist; a PostgreSQL database is there when it answers.
+    if (settings.mustExist && isFilePath(path) && !existsSync(path)) {
         throw new OptoutError(
             'LEDGER_NOT_FOUND',
             `There is no ledger at ${path}.`,
@@ -103,12 +101,16 @@ export async function withLedger<T>(
             }
         );
     }
-    const ledger = Ledger.open(path);
+    const ledger = await Ledger.open(path);
     try {
         return await fn(ledger);
     } finally {
-        ledger.close();
+        await ledger.close();
     }
+}
+
+function isFilePath(ledger: string): boolean {
+    return parseLedgerLocation(ledger).kind === 'sqlite';
 }
 
 /** `--source` value → ledger source; a usage error (exit 2) otherwise. */

@@ -306,8 +306,10 @@ const HEADER_OR_EXPORT =
     'Import a CSV with a header line and one row per membership, or a Mailchimp audience export';
 
 /** The checks that need every row, as SQL over the staged rows. */
-function crossCheck(staging: Staging, ledger: Ledger): void {
+async function crossCheck(staging: Staging, ledger: Ledger): Promise<void> {
     const db = staging.db;
+    // Read before the staging transaction (a synchronous one): audiences are few.
+    const known = new Set((await ledger.listAudiences()).map((a) => a.id));
     db.exec(`CREATE INDEX rows_member ON rows(email_norm, audience_id);
              CREATE INDEX rows_audience ON rows(audience_id);`);
     const add = db.prepare(
@@ -371,7 +373,7 @@ function crossCheck(staging: Staging, ledger: Ledger): void {
             let problem: string | null = null;
             if (g.names > 1)
                 problem = `audience ${g.audience} has different names in the file (${g.list})`;
-            else if (g.names === 0 && !ledger.getAudience(g.audience))
+            else if (g.names === 0 && !known.has(g.audience))
                 problem = `audience ${g.audience} is not in the ledger and no row gives its audience_name`;
             if (problem)
                 db.prepare(
@@ -436,7 +438,7 @@ export async function importCsv(
             size
         );
         staging.commit();
-        crossCheck(staging, ledger);
+        await crossCheck(staging, ledger);
         const invalid = invalidRows(staging);
         const invalidCount = (
             staging.db
@@ -467,7 +469,7 @@ export async function importCsv(
         };
         if ((invalidCount > 0 && !options.skipInvalid) || syntaxErrors > 0)
             return report;
-        applyStaged(staging, ledger, options, report);
+        await applyStaged(staging, ledger, options, report);
         report.status = invalidCount > 0 ? 'partial' : 'imported';
         return report;
     } finally {
@@ -475,12 +477,12 @@ export async function importCsv(
     }
 }
 
-function applyStaged(
+async function applyStaged(
     staging: Staging,
     ledger: Ledger,
     options: ImportOptions,
     report: ImportReport
-): void {
+): Promise<void> {
     const batchSize = options.batchSize ?? 5000;
     const page = staging.db.prepare(
         `SELECT line, email, salesforce_id AS salesforceId, audience_id AS audienceId,
@@ -496,7 +498,7 @@ function applyStaged(
              WHERE audience_name IS NOT NULL AND line NOT IN (SELECT line FROM problems) GROUP BY audience_id`
         )
         .all() as { id: string; name: string }[]) {
-        const r = ledger.upsertAudience(a);
+        const r = await ledger.upsertAudience(a);
         if (r.created || r.changed) report.audiencesUpserted += 1;
     }
     let after = 0;
@@ -504,7 +506,7 @@ function applyStaged(
     for (;;) {
         const rows = page.all(after, batchSize) as ImportRecord[];
         if (rows.length === 0) break;
-        const r = ledger.importBatch(rows, {
+        const r = await ledger.importBatch(rows, {
             source: options.source ?? 'import',
             runId: options.runId
         });

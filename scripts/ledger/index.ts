@@ -32,7 +32,6 @@ export type {
 export {
     describeLedgerLocation,
     parseLedgerLocation,
-    redactPassword,
-    sqliteLedgerPath
+    redactPassword
 } from './location';
 export type { LedgerLocation, ParseLedgerOptions } from './location';

@@ -622,6 +622,17 @@ export function engineOf(ledger: Ledger): SqlEngine {
     return ledger['engine'];
 }
 
+/**
+ * The SQLite connection of a SQLite ledger, for the ledger's own tests (pragmas, a
+ * table written by an old release). Not exported from ledger/index.ts.
+ */
+export function connectionOf(ledger: Ledger): Database.Database {
+    const engine = engineOf(ledger);
+    if (!(engine instanceof SqliteEngine))
+        throw new Error(`not a SQLite ledger: ${engine.location}`);
+    return engine.db;
+}
+
 /** A statement bound to its SQL: `get/all/run` take the values of its `?`s. */
 interface Statement {
     get(...params: unknown[]): Promise<unknown>;
@@ -698,8 +709,8 @@ export class Ledger {
      * (see sql/engine.ts); a writer that waits longer than `busyTimeoutMs` gets
      * LedgerBusy.
      */
-    transaction<T>(fn: () => Promise<T>): Promise<T> {
-        return this.engine.transaction(fn);
+    async transaction<T>(fn: () => Promise<T>): Promise<T> {
+        return await this.engine.transaction(fn);
     }
 
     private nowIso(): string {
@@ -710,9 +721,9 @@ export class Ledger {
     private stmt(sql: string): Statement {
         const engine = this.engine;
         return {
-            get: (...params) => engine.get(sql, params),
-            all: (...params) => engine.all(sql, params),
-            run: (...params) => engine.run(sql, params)
+            get: async (...params) => await engine.get(sql, params),
+            all: async (...params) => await engine.all(sql, params),
+            run: async (...params) => await engine.run(sql, params)
         };
     }
 
@@ -2304,7 +2315,7 @@ export class Ledger {
         const holder = options.holder ?? lockHolderId();
         const pid = options.pid ?? process.pid;
         const staleAfterMs = options.staleAfterMs ?? 120_000;
-        return this.transaction(async (): Promise<LockResult> => {
+        return await this.transaction(async (): Promise<LockResult> => {
             const now = this.now();
             const at = now.toISOString();
             const existing = await this.getLock(name);

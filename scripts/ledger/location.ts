@@ -61,23 +61,6 @@ export function describeLedgerLocation(location: LedgerLocation): string {
         : redactPassword(location.url);
 }
 
-/**
- * The SQLite file of a location. This version has only the SQLite engine: a PostgreSQL
- * location is refused before anything is opened or created.
- */
-export function sqliteLedgerPath(location: LedgerLocation): string {
-    if (location.kind === 'sqlite') return location.path;
-    throw new OptoutError(
-        'LEDGER_ENGINE_UNAVAILABLE',
-        `PostgreSQL ledgers are not available in this version of optout yet (ledger ${redactPassword(location.url)}). Nothing was read or written.`,
-        {
-            actions: [
-                'Use a SQLite ledger: pass --ledger PATH (or set OPTOUT_LEDGER to a file path), or leave both unset for .optout/ledger.db'
-            ]
-        }
-    );
-}
-
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`. */
 export function redactPassword(url: string): string {
     try {

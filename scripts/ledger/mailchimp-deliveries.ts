@@ -48,7 +48,7 @@ export async function pendingTargets(
 ): Promise<PushTarget[]> {
     if (listIds.length === 0) return [];
     const lists = [...new Set(listIds)];
-    return engineOf(ledger).all<PushTarget>(
+    return await engineOf(ledger).all<PushTarget>(
         `WITH lists(id) AS (SELECT audience_id FROM (VALUES ${lists.map(() => '(?)').join(', ')}) v(audience_id))
              SELECT u.id AS unsubscribeId, u.audience_id AS listId, ${TARGET_COLS}
                FROM unsubscribes u JOIN persons p ON p.id = u.person_id
@@ -78,7 +78,7 @@ export async function recordOutcomes(
 ): Promise<number> {
     if (outcomes.length === 0) return 0;
     const engine = engineOf(ledger);
-    return ledger.transaction(async () => {
+    return await ledger.transaction(async () => {
         let added = 0;
         for (const { target: t, outcome, detail } of outcomes) {
             const { changes } = await engine.run(

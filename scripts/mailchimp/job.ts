@@ -56,7 +56,7 @@ export async function asRun<T>(
     work: (runId: string) => Promise<T>,
     partial: (r: T) => boolean
 ): Promise<T> {
-    const lock = ledger.acquireLock(CONNECTOR_LOCK, {
+    const lock = await ledger.acquireLock(CONNECTOR_LOCK, {
         staleAfterMs: 60 * 60_000
     });
     if (!lock.acquired)
@@ -65,22 +65,22 @@ export async function asRun<T>(
             `Another Mailchimp run holds the ledger (pid ${lock.heldBy.pid} since ${lock.heldBy.acquiredAt}); nothing was done.`,
             { actions: ['Wait for it to finish and run again'] }
         );
-    const run = ledger.startRun({ job });
+    const run = await ledger.startRun({ job });
     try {
         const result = await work(run.id);
-        ledger.finishRun(run.id, {
+        await ledger.finishRun(run.id, {
             status: partial(result) ? 'partial' : 'succeeded',
             result
         });
         return result;
     } catch (err) {
-        ledger.finishRun(run.id, {
+        await ledger.finishRun(run.id, {
             status: 'failed',
             result: { error: String(err) }
         });
         throw connectorError(err);
     } finally {
-        ledger.releaseLock(CONNECTOR_LOCK, lock.lock.holder);
+        await ledger.releaseLock(CONNECTOR_LOCK, lock.lock.holder);
     }
 }
 

@@ -62,7 +62,10 @@ export async function pullMailchimp(
     let audiencesCreated = 0;
     const results: ListPullResult[] = [];
     for (const list of lists) {
-        if (ledger.upsertAudience({ id: list.id, name: list.name }).created)
+        if (
+            (await ledger.upsertAudience({ id: list.id, name: list.name }))
+                .created
+        )
             audiencesCreated += 1;
         results.push(await pullList(ledger, client, list, runId));
     }
@@ -80,7 +83,7 @@ async function pullList(
     list: ListInfo,
     runId: string | null
 ): Promise<ListPullResult> {
-    const before = ledger.getCursor(PULL_JOB, list.id);
+    const before = await ledger.getCursor(PULL_JOB, list.id);
     const r: ListPullResult = {
         listId: list.id,
         name: list.name,
@@ -106,7 +109,7 @@ async function pullList(
             since_last_changed:
                 before === undefined ? undefined : sinceParam(before)
         });
-        storePage(ledger, list.id, page.members, r, runId);
+        await storePage(ledger, list.id, page.members, r, runId);
         if (page.members.length < PAGE || offset + PAGE >= page.total_items)
             break;
     }
@@ -114,14 +117,14 @@ async function pullList(
 }
 
 /** One page in one transaction, cursor included: a crash keeps all of it or none. */
-function storePage(
+async function storePage(
     ledger: Ledger,
     listId: string,
     members: readonly WireMember[],
     r: ListPullResult,
     runId: string | null
-): void {
-    ledger.transaction(() => {
+): Promise<void> {
+    await ledger.transaction(async () => {
         let newest: string | null = null;
         const at = new Date().toISOString();
         for (const m of members) {
@@ -142,10 +145,12 @@ function storePage(
             }
             const iso = new Date(changedAt).toISOString();
             if (newest === null || iso > newest) newest = iso;
-            const person = ledger.upsertPerson({
-                email: checked.value.email
-            }).person;
-            const res = ledger.setMembershipStatus({
+            const person = (
+                await ledger.upsertPerson({
+                    email: checked.value.email
+                })
+            ).person;
+            const res = await ledger.setMembershipStatus({
                 personId: person.id,
                 audienceId: listId,
                 status,
@@ -164,11 +169,11 @@ function storePage(
             else r.unchanged += 1;
             if (res.unsubscribeId !== null) r.unsubscribes += 1;
             if (status === 'Unsubscribed')
-                markInMailchimp(ledger, person.id, listId, runId, at);
+                await markInMailchimp(ledger, person.id, listId, runId, at);
         }
         const after = nextCursor(r.cursorAfter ?? undefined, newest);
         if (after !== undefined && after !== r.cursorAfter) {
-            ledger.setCursor(PULL_JOB, listId, after);
+            await ledger.setCursor(PULL_JOB, listId, after);
             r.cursorAfter = after;
         }
     });

@@ -78,7 +78,7 @@ export async function pushMailchimp(
     options: PushOptions = {}
 ): Promise<PushResult> {
     const runId = options.runId ?? null;
-    const targets = pendingTargets(
+    const targets = await pendingTargets(
         ledger,
         lists.map((l) => l.id)
     );
@@ -96,9 +96,9 @@ export async function pushMailchimp(
         batches: [],
         requests: 0
     };
-    const apply = (
+    const apply = async (
         pairs: readonly { target: PushTarget; outcome: SendOutcome }[]
-    ): void => {
+    ): Promise<void> => {
         const records: RecordedOutcome[] = [];
         for (const { target, outcome } of pairs) {
             const who = { email: target.email, listId: target.listId };
@@ -118,7 +118,7 @@ export async function pushMailchimp(
                 throw fatal(outcome.reason);
             }
         }
-        recordOutcomes(ledger, records, runId);
+        await recordOutcomes(ledger, records, runId);
     };
     try {
         if (batch) await sendBatches(client, targets, apply, result, options);
@@ -145,7 +145,9 @@ function fatal(reason: string): OptoutError {
 async function sendEach(
     client: MailchimpClient,
     targets: readonly PushTarget[],
-    apply: (pairs: { target: PushTarget; outcome: SendOutcome }[]) => void
+    apply: (
+        pairs: { target: PushTarget; outcome: SendOutcome }[]
+    ) => Promise<void>
 ): Promise<void> {
     let firstFatal: unknown = null;
     await Promise.all(
@@ -159,7 +161,7 @@ async function sendEach(
                 outcome = sendOutcome(err.status, err.title, err.detail);
             }
             try {
-                if (firstFatal === null) apply([{ target, outcome }]);
+                if (firstFatal === null) await apply([{ target, outcome }]);
             } catch (err) {
                 firstFatal = err;
             }
@@ -181,7 +183,9 @@ interface BatchStatus {
 async function sendBatches(
     client: MailchimpClient,
     targets: readonly PushTarget[],
-    apply: (pairs: { target: PushTarget; outcome: SendOutcome }[]) => void,
+    apply: (
+        pairs: { target: PushTarget; outcome: SendOutcome }[]
+    ) => Promise<void>,
     result: PushResult,
     options: PushOptions
 ): Promise<void> {
@@ -206,7 +210,7 @@ async function sendBatches(
             });
         } catch (err) {
             if (!(err instanceof MailchimpApiError)) throw err;
-            apply(
+            await apply(
                 chunk.map((target) => ({
                     target,
                     outcome: sendOutcome(err.status, err.title, err.detail)
@@ -217,7 +221,7 @@ async function sendBatches(
         result.batches.push(started.id);
         const done = await waitForBatch(client, started.id, sleep, options);
         if (!done) {
-            apply(
+            await apply(
                 chunk.map((target) => ({
                     target,
                     outcome: {
@@ -266,7 +270,7 @@ async function sendBatches(
                         reason: `no result in batch ${started.id}`
                     }
                 });
-        apply(pairs);
+        await apply(pairs);
     }
 }
 

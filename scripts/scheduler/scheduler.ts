@@ -223,14 +223,14 @@ export class Scheduler {
      */
     async pushOnce(): Promise<number> {
         const interval = this.options.config.pushIntervalMs;
-        const pending = this.countPending();
+        const pending = await this.countPending();
         if (pending === 0 || this.stopped) {
             this.pushDelayMs = interval;
             this.lastPending = pending;
             return this.pushDelayMs;
         }
         await this.trigger('push', 'interval');
-        const after = this.countPending();
+        const after = await this.countPending();
         const progressed = after < pending || pending > this.lastPending;
         this.pushDelayMs = progressed
             ? interval
@@ -252,10 +252,10 @@ export class Scheduler {
         return this.pushDelayMs;
     }
 
-    private countPending(): number {
+    private async countPending(): Promise<number> {
         try {
             // Those waiting for a matching record are the hourly job's (back-off).
-            return this.options.ledger.countPushable();
+            return await this.options.ledger.countPushable();
         } catch (err) {
             this.log(
                 'error',

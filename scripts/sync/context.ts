@@ -213,7 +213,7 @@ export async function writeOptOut(
         }
     }
     if (audits.length) {
-        ctx.ledger.appendAudits(audits);
+        await ctx.ledger.appendAudits(audits);
         ctx.builder.result.recordsWritten += audits.length;
     }
     return outcomes;
@@ -349,7 +349,7 @@ export async function upsertMemberships(
         });
     });
     if (audits.length) {
-        ctx.ledger.appendAudits(audits);
+        await ctx.ledger.appendAudits(audits);
         ctx.builder.result.membershipsUpserted += audits.length;
     }
     return outcomes;

@@ -129,7 +129,7 @@ async function takePending(ctx: JobContext): Promise<void> {
             /** The ledger's status to put back (an active unsubscribe wins, R4). */
             restore?: Record<string, unknown>;
         }[] = [];
-        const apply = (): void => {
+        const apply = async (): Promise<void> => {
             for (const row of rows) {
                 const recId = row.contactId ?? row.leadId;
                 const change = pendingChange(
@@ -145,20 +145,18 @@ async function takePending(ctx: JobContext): Promise<void> {
                     });
                     continue;
                 }
-                const known = ctx.ledger.findPerson(change.email);
+                const known = await ctx.ledger.findPerson(change.email);
                 const link = !known?.salesforceId ? change.salesforceId : null;
                 if (ctx.dryRun) {
                     const active =
                         known &&
                         change.status === 'Unsubscribed' &&
-                        ctx.ledger
-                            .listUnsubscribes(known.id)
-                            .some(
-                                (u) =>
-                                    u.scope === 'audience' &&
-                                    u.audienceId === change.audienceId &&
-                                    !u.removedAt
-                            );
+                        (await ctx.ledger.listUnsubscribes(known.id)).some(
+                            (u) =>
+                                u.scope === 'audience' &&
+                                u.audienceId === change.audienceId &&
+                                !u.removedAt
+                        );
                     if (change.status === 'Unsubscribed' && !active)
                         ctx.builder.plan('ledgerUnsubscribes', 1, [
                             {
@@ -174,7 +172,7 @@ async function takePending(ctx: JobContext): Promise<void> {
                 let unsubscribeId: number | null = null;
                 let restore: Record<string, unknown> | undefined;
                 if (change.status === 'Unsubscribed') {
-                    const r = ctx.ledger.recordUnsubscribe({
+                    const r = await ctx.ledger.recordUnsubscribe({
                         email: change.email,
                         salesforceId: link,
                         scope: 'audience',
@@ -193,16 +191,18 @@ async function takePending(ctx: JobContext): Promise<void> {
                     if (!r.unsubscribe.deliveredAt)
                         unsubscribeId = r.unsubscribe.id;
                 } else {
-                    const person = ctx.ledger.upsertPerson({
-                        email: change.email,
-                        salesforceId: link
-                    }).person;
-                    if (!ctx.ledger.getAudience(change.audienceId))
-                        ctx.ledger.upsertAudience({
+                    const person = (
+                        await ctx.ledger.upsertPerson({
+                            email: change.email,
+                            salesforceId: link
+                        })
+                    ).person;
+                    if (!(await ctx.ledger.getAudience(change.audienceId)))
+                        await ctx.ledger.upsertAudience({
                             id: change.audienceId,
                             name: change.audienceName
                         });
-                    const r = ctx.ledger.setMembershipStatus({
+                    const r = await ctx.ledger.setMembershipStatus({
                         personId: person.id,
                         audienceId: change.audienceId,
                         status: change.status,
@@ -229,7 +229,7 @@ async function takePending(ctx: JobContext): Promise<void> {
                             [AM.Unsubscribe_Reason__c]: r.membership.reason
                         };
                 }
-                ctx.ledger.appendAudit({
+                await ctx.ledger.appendAudit({
                     action: 'membership_from_salesforce',
                     runId: ctx.runId,
                     emailNorm: change.email.toLowerCase(),
@@ -244,8 +244,8 @@ async function takePending(ctx: JobContext): Promise<void> {
                 taken.push({ row, unsubscribeId, restore });
             }
         };
-        if (ctx.dryRun) apply();
-        else ctx.ledger.transaction(apply);
+        if (ctx.dryRun) await apply();
+        else await ctx.ledger.transaction(apply);
         if (ctx.dryRun) {
             ctx.builder.plan(
                 'pendingCleared',
@@ -275,7 +275,7 @@ async function takePending(ctx: JobContext): Promise<void> {
                 .filter((t) => t.restore)
                 .map((t) => [t.row.id, t.restore?.[AM.Status__c]])
         );
-        ctx.ledger.appendAudits(
+        await ctx.ledger.appendAudits(
             results
                 .filter((r) => r.success)
                 .map((r) => ({
@@ -307,7 +307,7 @@ async function takePending(ctx: JobContext): Promise<void> {
             .filter((id): id is number => id !== null);
         if (ids.length)
             ctx.builder.result.unsubscribesDelivered +=
-                ctx.ledger.markDelivered(ids, {
+                await ctx.ledger.markDelivered(ids, {
                     runId: ctx.runId,
                     detail: { job: 'hourly', from: 'salesforce' }
                 });
@@ -327,12 +327,15 @@ interface Planned {
     pending: number;
 }
 
-function undeliveredAudienceUnsubscribe(
+async function undeliveredAudienceUnsubscribe(
     ctx: JobContext,
     personId: number,
     audienceId: string
-): number | null {
-    return ctx.ledger.undeliveredAudienceUnsubscribeId(personId, audienceId);
+): Promise<number | null> {
+    return await ctx.ledger.undeliveredAudienceUnsubscribeId(
+        personId,
+        audienceId
+    );
 }
 
 async function upsertChanges(
@@ -340,13 +343,14 @@ async function upsertChanges(
     settings: SyncSettings
 ): Promise<void> {
     const cursor = Number(
-        ctx.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
+        (await ctx.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)) ??
+            '0'
     );
     const dueBy = ctx.now().toISOString();
-    const fresh = ctx.ledger.countMembershipChangesAfter(cursor);
+    const fresh = await ctx.ledger.countMembershipChangesAfter(cursor);
     // Changes taken before whose person matched no record (or whose write failed),
     // due for another try: a record may exist now (R6, R11).
-    const retries = ctx.ledger.countMembershipRetries({
+    const retries = await ctx.ledger.countMembershipRetries({
         dueBy,
         maxSeq: cursor
     });
@@ -399,12 +403,12 @@ async function upsertChanges(
     let done = 0;
     // R4 on a shared record: another person linked to the same record (by id, or by
     // email under R8) with an active unsubscribe from this audience holds its row.
-    const heldByAnother = (
+    const heldByAnother = async (
         personId: number,
         audienceId: string,
         target: Target
-    ): boolean =>
-        ctx.ledger.audienceHeldByAnother({
+    ): Promise<boolean> =>
+        await ctx.ledger.audienceHeldByAnother({
             audienceId,
             personId,
             salesforceId: target.id,
@@ -513,15 +517,17 @@ async function upsertChanges(
                 collectedAt: c.changedAt,
                 detail: retry ? { seq: c.seq, retry: true } : { seq: c.seq }
             };
-            const targets =
-                c.status === 'Unsubscribed'
-                    ? r.targets
-                    : r.targets.filter((t) => {
-                          if (!heldByAnother(c.personId, c.audienceId, t))
-                              return true;
-                          ctx.builder.skip('held_by_audience_unsubscribe');
-                          return false;
-                      });
+            const targets: Target[] = [];
+            for (const t of r.targets) {
+                if (
+                    c.status !== 'Unsubscribed' &&
+                    (await heldByAnother(c.personId, c.audienceId, t))
+                ) {
+                    ctx.builder.skip('held_by_audience_unsubscribe');
+                    continue;
+                }
+                targets.push(t);
+            }
             const writes = targets.map((t: Target) => ({
                 fields: desiredMembership(
                     {
@@ -584,7 +590,7 @@ async function upsertChanges(
                 });
             const unsub =
                 p.change.status === 'Unsubscribed'
-                    ? undeliveredAudienceUnsubscribe(
+                    ? await undeliveredAudienceUnsubscribe(
                           ctx,
                           p.change.personId,
                           p.change.audienceId
@@ -612,7 +618,7 @@ async function upsertChanges(
                 });
         }
         if (!ctx.dryRun)
-            ctx.ledger.recordMembershipAttempts(noRecord, {
+            await ctx.ledger.recordMembershipAttempts(noRecord, {
                 at: dueBy,
                 delay: waitingRetryDelay
             });
@@ -627,13 +633,13 @@ async function upsertChanges(
             await loadAllMemberships(ctx, memberships);
         }
         ctx.builder.mode('read records', large ? 'scan' : 'lookup');
-        for (const changes of ctx.ledger.membershipChangeBatches({
+        for await (const changes of ctx.ledger.membershipChangeBatches({
             afterSeq: cursor,
             batchSize: large ? 5000 : HOURLY_LOOKUP_LIMIT
         }))
             await handle(changes, false);
         if (retries > 0)
-            for (const changes of ctx.ledger.membershipRetryBatches({
+            for await (const changes of ctx.ledger.membershipRetryBatches({
                 dueBy,
                 maxSeq: cursor,
                 batchSize: large ? 5000 : HOURLY_LOOKUP_LIMIT
@@ -660,7 +666,7 @@ async function upsertChanges(
                 outcome: 'failed',
                 error: f.error
             });
-        ctx.ledger.recordMembershipAttempts(attempts, {
+        await ctx.ledger.recordMembershipAttempts(attempts, {
             at: dueBy,
             delay: waitingRetryDelay,
             runId: ctx.runId
@@ -672,13 +678,13 @@ async function upsertChanges(
             );
         if (deliver.length)
             ctx.builder.result.unsubscribesDelivered +=
-                ctx.ledger.markDelivered(deliver, {
+                await ctx.ledger.markDelivered(deliver, {
                     runId: ctx.runId,
                     detail: { job: 'hourly' }
                 });
         // Nothing refused pins the cursor (R14): those changes live on in the
         // ledger's retry state (membershipRetryBatches), not behind the cursor.
-        ctx.ledger.setCursor(
+        await ctx.ledger.setCursor(
             HOURLY_CURSOR.job,
             HOURLY_CURSOR.name,
             nextCursor(cursor, handledMax, [])
@@ -711,17 +717,17 @@ async function allAudiencesRule(
     settings: SyncSettings
 ): Promise<void> {
     const cursor = Number(
-        ctx.ledger.getCursor(
+        (await ctx.ledger.getCursor(
             ALL_AUDIENCES_CURSOR.job,
             ALL_AUDIENCES_CURSOR.name
-        ) ?? '0'
+        )) ?? '0'
     );
-    const upTo = ctx.ledger.maxSeq();
+    const upTo = await ctx.ledger.maxSeq();
     if (upTo <= cursor) return;
     // Persons whose memberships changed since the cursor and for whom R5b holds now
     // (the SQL form of allAudiencesUnsubscribed()).
     const persons: (PersonRef & { personId: number })[] =
-        ctx.ledger.personsUnsubscribedFromAllAudiences(cursor, upTo);
+        await ctx.ledger.personsUnsubscribedFromAllAudiences(cursor, upTo);
     const field: OptOutField = CONTACT.HasOptedOutOfEmail;
     let failed = false;
     if (persons.length) {
@@ -799,7 +805,7 @@ async function allAudiencesRule(
                     !o.ok && o.error ? [{ id, error: o.error }] : []
                 );
                 if (refusals.length)
-                    ctx.ledger.appendAudits(
+                    await ctx.ledger.appendAudits(
                         refusals.map(({ id, error }) => ({
                             action: 'delivery_failed' as const,
                             runId: ctx.runId,
@@ -824,7 +830,7 @@ async function allAudiencesRule(
         }
     }
     if (!ctx.dryRun && !failed)
-        ctx.ledger.setCursor(
+        await ctx.ledger.setCursor(
             ALL_AUDIENCES_CURSOR.job,
             ALL_AUDIENCES_CURSOR.name,
             upTo

@@ -86,8 +86,8 @@ export function soqlDateTime(ms: number): string {
 }
 
 /** When the sync first wrote to Salesforce (nothing created before can have been missed). */
-function firstWrite(ctx: JobContext): string | null {
-    return ctx.ledger.firstSalesforceWriteAt();
+async function firstWrite(ctx: JobContext): Promise<string | null> {
+    return await ctx.ledger.firstSalesforceWriteAt();
 }
 
 type Matched = PersonGlobalUnsubscribe;
@@ -96,13 +96,16 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
     const { settings } = await jobSettings(ctx);
     const startedAt = ctx.now().toISOString();
     const cursor = readCursor(
-        ctx.ledger.getCursor(NEW_RECORDS_CURSOR.job, NEW_RECORDS_CURSOR.name)
+        await ctx.ledger.getCursor(
+            NEW_RECORDS_CURSOR.job,
+            NEW_RECORDS_CURSOR.name
+        )
     );
-    const from = cursor?.at ?? firstWrite(ctx);
+    const from = cursor?.at ?? (await firstWrite(ctx));
     let read: string[] = [];
-    const moveCursor = (): void => {
+    const moveCursor = async (): Promise<void> => {
         if (!ctx.dryRun)
-            ctx.ledger.setCursor(
+            await ctx.ledger.setCursor(
                 NEW_RECORDS_CURSOR.job,
                 NEW_RECORDS_CURSOR.name,
                 JSON.stringify({
@@ -111,10 +114,10 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
                 })
             );
     };
-    const persons = ctx.ledger.countPersons();
+    const persons = await ctx.ledger.countPersons();
     if (persons === 0) {
         // Nobody a record could belong to: nothing to read.
-        moveCursor();
+        await moveCursor();
         return;
     }
     // The sync never wrote: this run's own lookups see every record there is; only
@@ -134,12 +137,12 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
         // Taken by the previous check already (its look-back overlaps this one).
         index.remove(cursor?.seen ?? []);
         if (first || index.count() === 0) {
-            moveCursor();
+            await moveCursor();
             return;
         }
-        const matched = personsOf(ctx, index, settings);
+        const matched = await personsOf(ctx, index, settings);
         if (matched.length === 0) {
-            moveCursor();
+            await moveCursor();
             return;
         }
         // Global opt-outs already delivered to the person's other records.
@@ -200,7 +203,7 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
             failed = [...outcomes.values()].some((o) => !o.ok && !o.deleted);
         }
         // Memberships to the new records (and undelivered unsubscribes due now).
-        const requeued = ctx.ledger.requeuePersons(
+        const requeued = await ctx.ledger.requeuePersons(
             matched.map((m) => m.personId)
         );
         // Not a skip: their memberships are written by this run's (a).
@@ -210,22 +213,22 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
                 `${requeued} persons have Contacts or Leads created since the last check: their memberships are queued for them`
             );
         // A failed write is taken again from the same cursor next time.
-        if (!failed) moveCursor();
+        if (!failed) await moveCursor();
     } finally {
         index.drop();
     }
 }
 
 /** Persons the new records match (R6 by id, R8 by email), with their global unsubscribe. */
-function personsOf(
+async function personsOf(
     ctx: JobContext,
     index: RecordIndex,
     settings: SyncSettings
-): Matched[] {
+): Promise<Matched[]> {
     // A converted Lead counts for its Contact's id too (R9).
     const keys = index.linkKeys();
-    return ctx.ledger.personsWithGlobalUnsubscribe(
-        ctx.ledger.personIdsLinkedTo(
+    return await ctx.ledger.personsWithGlobalUnsubscribe(
+        await ctx.ledger.personIdsLinkedTo(
             keys.ids,
             settings.applyToSameEmail ? keys.emails : []
         )

@@ -72,7 +72,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         await fromSalesforce(ctx, index, field);
 
         // ---- (a) ledger → Salesforce: which records of which unsubscribes
-        copyActiveUnsubscribes(ctx, unsubs);
+        await copyActiveUnsubscribes(ctx, unsubs);
         db.exec(`CREATE TABLE ${matches} (
             unsub_id INTEGER NOT NULL, person_id INTEGER NOT NULL, target TEXT NULL,
             PRIMARY KEY (unsub_id, target))`);
@@ -230,11 +230,11 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         else
             for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
                 ctx.builder.result.unsubscribesDelivered +=
-                    ctx.ledger.markDelivered(
+                    await ctx.ledger.markDelivered(
                         deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
                         { runId: ctx.runId, detail: { job: 'nightly' } }
                     );
-        if (!ctx.dryRun) recordRefusals(ctx, db, matches, written);
+        if (!ctx.dryRun) await recordRefusals(ctx, db, matches, written);
         // A permanent refusal is kept on its unsubscribe (R14) and does not hold this
         // mark back; a transient one does (the next night sends it again).
         if (
@@ -243,7 +243,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                 (f) => classifyRecordError(f.errorCode) === 'transient'
             )
         )
-            ctx.ledger.setCursor(
+            await ctx.ledger.setCursor(
                 NIGHTLY_CURSOR.job,
                 NIGHTLY_CURSOR.name,
                 ctx.builder.result.startedAt
@@ -260,12 +260,12 @@ export async function runNightly(ctx: JobContext): Promise<void> {
  * R14: unsubscribes with a record Salesforce refused keep the refusal (code, message,
  * record) and are retried with back-off, then set aside as dead letters.
  */
-function recordRefusals(
+async function recordRefusals(
     ctx: JobContext,
     db: Workspace,
     matches: string,
     written: string
-): void {
+): Promise<void> {
     const rows = db
         .prepare(
             `SELECT m.unsub_id AS id, w.target AS recordId, w.code, w.message, w.object
@@ -290,7 +290,7 @@ function recordRefusals(
                 object: r.object
             }
         ]);
-    ctx.ledger.recordUnsubscribeAttempts(
+    await ctx.ledger.recordUnsubscribeAttempts(
         [...byUnsub].map(([id, errors]) => ({
             id,
             outcome: 'failed',
@@ -336,7 +336,7 @@ async function fromSalesforce(
         after = records[records.length - 1].id;
         // The person of a record: linked by id (the oldest), else by email; none → a
         // new person. One ledger read per page, after the previous page's writes.
-        const { bySalesforceId, byEmail } = ctx.ledger.personIdsByRecord(
+        const { bySalesforceId, byEmail } = await ctx.ledger.personIdsByRecord(
             records.map((r) => r.id),
             records
                 .map((r) => r.emailNorm)
@@ -349,7 +349,7 @@ async function fromSalesforce(
                 (r.emailNorm !== null ? byEmail.get(r.emailNorm) : undefined) ??
                 null
         }));
-        const active = ctx.ledger.personsWithActiveGlobalUnsubscribe(
+        const active = await ctx.ledger.personsWithActiveGlobalUnsubscribe(
             rows
                 .map((r) => r.personId)
                 .filter((id): id is number => id !== null)
@@ -403,7 +403,7 @@ async function fromSalesforce(
         }
         if (inputs.length === 0) continue;
         // The ledger audits each one (R10); the reason names the record and field.
-        const results = ctx.ledger.recordUnsubscribes(inputs);
+        const results = await ctx.ledger.recordUnsubscribes(inputs);
         ctx.builder.result.ledgerUnsubscribesAdded += results.filter(
             (x) => x.outcome === 'recorded'
         ).length;
@@ -420,7 +420,10 @@ const COPY_BATCH = 5000;
  * queries read like joins on it): the records are matched to them here, not by a join
  * on the ledger's connection.
  */
-function copyActiveUnsubscribes(ctx: JobContext, table: string): void {
+async function copyActiveUnsubscribes(
+    ctx: JobContext,
+    table: string
+): Promise<void> {
     const db = ctx.workspace;
     db.exec(`CREATE TABLE ${table} (
         id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, salesforce_id TEXT NULL,
@@ -433,7 +436,10 @@ function copyActiveUnsubscribes(ctx: JobContext, table: string): void {
     );
     let after = 0;
     for (;;) {
-        const rows = ctx.ledger.activeGlobalUnsubscribes(after, COPY_BATCH);
+        const rows = await ctx.ledger.activeGlobalUnsubscribes(
+            after,
+            COPY_BATCH
+        );
         if (rows.length === 0) break;
         after = rows[rows.length - 1].id;
         db.transaction(() => {

@@ -109,7 +109,7 @@ export async function runPush(
         : undefined;
     const pending: PendingUnsubscribe[] = [];
     const now = ctx.now().toISOString();
-    for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
+    for await (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
         batchSize: 1000,
         // An explicit list is pushed whatever its state (except refused ones not due:
         // R14); otherwise those waiting for a record are left to the hourly retry.
@@ -127,7 +127,7 @@ export async function runPush(
 /** The hourly retry of global unsubscribes waiting for a matching record. */
 async function retryWaiting(ctx: JobContext): Promise<void> {
     const dueBy = ctx.now().toISOString();
-    const total = ctx.ledger.countWaiting({ scope: 'all', dueBy });
+    const total = await ctx.ledger.countWaiting({ scope: 'all', dueBy });
     if (total === 0) return;
     const { settings } = await jobSettings(ctx);
     const field = effectiveOptOutField(settings);
@@ -142,7 +142,7 @@ async function retryWaiting(ctx: JobContext): Promise<void> {
             shared = new RecordIndex(ctx.workspace, [field]);
             await shared.loadAll(ctx.client, ctx.progress);
         }
-        for (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
+        for await (const batch of ctx.ledger.undeliveredUnsubscribeBatches({
             select: 'waiting',
             scope: 'all',
             dueBy,
@@ -287,7 +287,7 @@ async function pushBatch(
         for (const u of audience) {
             const targets = targetsOf(u);
             if (!targets) continue;
-            const m = ctx.ledger.getMembership(
+            const m = await ctx.ledger.getMembership(
                 u.personId,
                 u.audienceId as string
             );
@@ -396,11 +396,11 @@ async function pushBatch(
         else {
             if (deliver.length)
                 ctx.builder.result.unsubscribesDelivered +=
-                    ctx.ledger.markDelivered(deliver, {
+                    await ctx.ledger.markDelivered(deliver, {
                         runId: ctx.runId,
                         detail: { job: ctx.job }
                     });
-            ctx.ledger.recordUnsubscribeAttempts(
+            await ctx.ledger.recordUnsubscribeAttempts(
                 [...outcomeOf].map(([id, outcome]) => ({
                     id,
                     outcome,

@@ -70,25 +70,26 @@ export function isJobName(value: string): value is JobName {
 const HEARTBEAT_MS = 15_000;
 
 /** Work left after a deferred run, by job. */
-function pendingWork(ledger: Ledger, job: JobName): number {
+async function pendingWork(ledger: Ledger, job: JobName): Promise<number> {
     if (job === 'hourly') {
         const cursor = Number(
-            ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
+            (await ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)) ??
+                '0'
         );
-        return ledger.countMembershipChangesAfter(cursor);
+        return await ledger.countMembershipChangesAfter(cursor);
     }
     return job === 'push'
-        ? ledger.countUndelivered()
-        : ledger.countUndelivered('all');
+        ? await ledger.countUndelivered()
+        : await ledger.countUndelivered('all');
 }
 
 /** Stuck records in the ledger (R14), for the run's result. */
-function stuckTotals(ledger: Ledger): {
+async function stuckTotals(ledger: Ledger): Promise<{
     retrying: number;
     deadLetters: number;
-} {
+}> {
     const totals = { retrying: 0, deadLetters: 0 };
-    for (const c of ledger.stuckCounts())
+    for (const c of await ledger.stuckCounts())
         if (c.state === 'dead_letter') totals.deadLetters += c.count;
         else totals.retrying += c.count;
     return totals;
@@ -113,9 +114,13 @@ export async function runJob(
     let holder: string | undefined;
     const lockName = jobLockName(job);
     if (options.lock !== false) {
-        const lock = ledger.acquireLock(lockName);
+        const lock = await ledger.acquireLock(lockName);
         if (!lock.acquired) {
-            const run = ledger.startRun({ job, dryRun, id: options.runId });
+            const run = await ledger.startRun({
+                job,
+                dryRun,
+                id: options.runId
+            });
             const builder = new ResultBuilder({
                 job,
                 runId: run.id,
@@ -125,7 +130,7 @@ export async function runJob(
             });
             builder.result.status = 'skipped';
             builder.result.message = `Another ${job} run holds the lock (pid ${lock.heldBy.pid}, since ${lock.heldBy.acquiredAt}); this one did nothing.`;
-            ledger.finishRun(run.id, {
+            await ledger.finishRun(run.id, {
                 status: 'skipped',
                 result: builder.result
             });
@@ -134,7 +139,7 @@ export async function runJob(
         holder = lock.lock.holder;
     }
 
-    const run = ledger.startRun({
+    const run = await ledger.startRun({
         job,
         dryRun,
         id: options.runId,
@@ -173,7 +178,16 @@ export async function runJob(
         heartbeat: () => {
             if (!holder || Date.now() - lastBeat < HEARTBEAT_MS) return;
             lastBeat = Date.now();
-            ledger.heartbeatLock(lockName, holder);
+            // In the background: a beat that fails (ledger busy or unreachable) is
+            // tried again at the next one; the lock is stale only after 120 s of none.
+            ledger
+                .heartbeatLock(lockName, holder)
+                .catch((err: unknown) =>
+                    log(
+                        'warn',
+                        `${job}: lock heartbeat failed: ${errorMessage(err)}`
+                    )
+                );
         }
     };
     const result = builder.result;
@@ -192,7 +206,7 @@ export async function runJob(
     } catch (err) {
         if (err instanceof BudgetExhausted || err instanceof RunAborted) {
             result.deferred = {
-                count: pendingWork(ledger, job),
+                count: await pendingWork(ledger, job),
                 reason: err.message
             };
             result.status = 'deferred';
@@ -223,10 +237,10 @@ export async function runJob(
         org.signal = previousSignal;
         org.log = previousLog;
         try {
-            if (!dryRun) result.stuck = stuckTotals(ledger);
-            ledger.finishRun(run.id, { status: result.status, result });
+            if (!dryRun) result.stuck = await stuckTotals(ledger);
+            await ledger.finishRun(run.id, { status: result.status, result });
         } finally {
-            if (holder) ledger.releaseLock(lockName, holder);
+            if (holder) await ledger.releaseLock(lockName, holder);
         }
     }
     if (failure !== undefined) throw new JobFailed(failure, result);

@@ -192,9 +192,11 @@ export function parseUnsubscribeItems(
     return items;
 }
 
-function unknownAudience(ledger: Ledger, ids: string[]): WebhookError {
-    const known = ledger
-        .listAudiences()
+async function unknownAudience(
+    ledger: Ledger,
+    ids: string[]
+): Promise<WebhookError> {
+    const known = (await ledger.listAudiences())
         .slice(0, 20)
         .map((a) => `${a.id} (${a.name})`);
     return new WebhookError(
@@ -209,24 +211,21 @@ function unknownAudience(ledger: Ledger, ids: string[]): WebhookError {
 }
 
 /** Records the unsubscribes of one JSON request in one transaction. */
-export function recordUnsubscribeItems(
+export async function recordUnsubscribeItems(
     ledger: Ledger,
     items: readonly UnsubscribeItem[]
-): IntakeOutcome[] {
-    const missing = [
-        ...new Set(
-            items
-                .filter(
-                    (i) =>
-                        i.audienceId !== null &&
-                        i.audienceName === null &&
-                        !ledger.getAudience(i.audienceId)
-                )
-                .map((i) => i.audienceId as string)
+): Promise<IntakeOutcome[]> {
+    const missing = new Set<string>();
+    for (const i of items)
+        if (
+            i.audienceId !== null &&
+            i.audienceName === null &&
+            !missing.has(i.audienceId) &&
+            !(await ledger.getAudience(i.audienceId))
         )
-    ];
-    if (missing.length) throw unknownAudience(ledger, missing);
-    const results = ledger.recordUnsubscribes(
+            missing.add(i.audienceId);
+    if (missing.size) throw await unknownAudience(ledger, [...missing]);
+    const results = await ledger.recordUnsubscribes(
         items.map((i) => ({
             email: i.email,
             salesforceId: i.salesforceId,
@@ -262,17 +261,17 @@ function changeTime(firedAt: string | null, now: Date): string {
 }
 
 /** Applies one Mailchimp event's action to the ledger (one transaction). */
-export function applyMailchimpAction(
+export async function applyMailchimpAction(
     ledger: Ledger,
     action: MailchimpAction,
     now: Date = new Date()
-): IntakeOutcome {
+): Promise<IntakeOutcome> {
     if (action.kind === 'ignore')
         return { outcome: 'ignored', message: action.reason };
-    if (!ledger.getAudience(action.audienceId))
-        throw unknownAudience(ledger, [action.audienceId]);
+    if (!(await ledger.getAudience(action.audienceId)))
+        throw await unknownAudience(ledger, [action.audienceId]);
     if (action.kind === 'unsubscribe') {
-        const [r] = recordUnsubscribeItems(ledger, [
+        const [r] = await recordUnsubscribeItems(ledger, [
             {
                 email: action.email,
                 audienceId: action.audienceId,
@@ -283,15 +282,16 @@ export function applyMailchimpAction(
         ]);
         return r;
     }
-    return ledger.transaction((): IntakeOutcome => {
+    return await ledger.transaction(async (): Promise<IntakeOutcome> => {
         const base = {
             email: action.email,
             audienceId: action.audienceId,
             status: action.status
         };
-        const existing = ledger.findPerson(action.email);
+        const existing = await ledger.findPerson(action.email);
         const current =
-            existing && ledger.getMembership(existing.id, action.audienceId);
+            existing &&
+            (await ledger.getMembership(existing.id, action.audienceId));
         if (action.onlyIfNew && current)
             return {
                 ...base,
@@ -300,8 +300,9 @@ export function applyMailchimpAction(
                 message: `A profile update carries no status; the membership stays ${current.status}.`
             };
         const person =
-            existing ?? ledger.upsertPerson({ email: action.email }).person;
-        const r = ledger.setMembershipStatus({
+            existing ??
+            (await ledger.upsertPerson({ email: action.email })).person;
+        const r = await ledger.setMembershipStatus({
             personId: person.id,
             audienceId: action.audienceId,
             status: action.status,

@@ -182,16 +182,20 @@ function parseError(raw: string | undefined): NotifyError | null {
 }
 
 /** Every URL that has a delivery cursor in this ledger, with what is left to send. */
-export function notifyStatus(ledger: Ledger): NotifyUrlStatus[] {
-    return ledger.listCursors(NOTIFY_CURSOR_JOB).map(({ name, value }) => {
+export async function notifyStatus(ledger: Ledger): Promise<NotifyUrlStatus[]> {
+    const out: NotifyUrlStatus[] = [];
+    for (const { name, value } of await ledger.listCursors(NOTIFY_CURSOR_JOB)) {
         const upTo = Number(value) || 0;
-        return {
+        out.push({
             url: name,
             deliveredUpTo: upTo,
-            pending: ledger.countSuppressionEventsAfter(upTo),
-            lastError: parseError(ledger.getCursor(NOTIFY_ERROR_JOB, name))
-        };
-    });
+            pending: await ledger.countSuppressionEventsAfter(upTo),
+            lastError: parseError(
+                await ledger.getCursor(NOTIFY_ERROR_JOB, name)
+            )
+        });
+    }
+    return out;
 }
 
 // ------------------------------------------------------------------- the loop
@@ -202,12 +206,15 @@ export function notifyStatus(ledger: Ledger): NotifyUrlStatus[] {
  * The cursor is stored at once, so an event written before the first delivery is not
  * skipped after a restart, and the URL shows in `optout status` from the start.
  */
-export function startCursors(ledger: Ledger, urls: readonly string[]): void {
-    ledger.transaction(() => {
-        const end = ledger.lastSuppressionEventId();
+export async function startCursors(
+    ledger: Ledger,
+    urls: readonly string[]
+): Promise<void> {
+    await ledger.transaction(async () => {
+        const end = await ledger.lastSuppressionEventId();
         for (const url of urls)
-            if (ledger.getCursor(NOTIFY_CURSOR_JOB, url) === undefined)
-                ledger.setCursor(NOTIFY_CURSOR_JOB, url, end);
+            if ((await ledger.getCursor(NOTIFY_CURSOR_JOB, url)) === undefined)
+                await ledger.setCursor(NOTIFY_CURSOR_JOB, url, end);
     });
 }
 
@@ -244,9 +251,14 @@ export class NotifyLoop {
     private readonly workers: Promise<void>[];
     private readonly wakers = new Set<() => void>();
 
-    constructor(private readonly options: NotifyLoopOptions) {
-        startCursors(options.ledger, options.urls);
+    private constructor(private readonly options: NotifyLoopOptions) {
         this.workers = options.urls.map((url) => this.run(url));
+    }
+
+    /** Sets each new URL's cursor (so it starts from now), then starts the workers. */
+    static async start(options: NotifyLoopOptions): Promise<NotifyLoop> {
+        await startCursors(options.ledger, options.urls);
+        return new NotifyLoop(options);
     }
 
     /** New events were written: idle workers look now instead of at the next poll. */
@@ -289,9 +301,9 @@ export class NotifyLoop {
             let events: SuppressionEvent[];
             try {
                 const after = Number(
-                    ledger.getCursor(NOTIFY_CURSOR_JOB, url) ?? 0
+                    (await ledger.getCursor(NOTIFY_CURSOR_JOB, url)) ?? 0
                 );
-                events = ledger.suppressionEvents(after, batch);
+                events = await ledger.suppressionEvents(after, batch);
             } catch (err) {
                 // A busy or closed ledger: try again later, never lose the cursor.
                 log('warn', `notify ${url}: ${errorMessage(err)}`);
@@ -310,7 +322,7 @@ export class NotifyLoop {
                     if (this.stopped && !attempt.delivered) return;
                     if (attempt.delivered) {
                         failures = 0;
-                        this.record(url, event, attempt);
+                        await this.record(url, event, attempt);
                         this.options.onAttempt?.(attempt);
                         break;
                     }
@@ -319,7 +331,7 @@ export class NotifyLoop {
                         failures,
                         this.options.backoff ?? DEFAULT_NOTIFY_BACKOFF
                     );
-                    this.record(url, event, attempt);
+                    await this.record(url, event, attempt);
                     this.options.onAttempt?.(attempt);
                     log(
                         'warn',
@@ -377,18 +389,22 @@ export class NotifyLoop {
     }
 
     /** Cursor, last error and audit of one attempt, in one ledger transaction. */
-    private record(
+    private async record(
         url: string,
         event: SuppressionEvent,
         attempt: NotifyAttempt
-    ): void {
+    ): Promise<void> {
         const { ledger } = this.options;
         const at = (this.options.now?.() ?? new Date()).toISOString();
         try {
-            ledger.transaction(() => {
+            await ledger.transaction(async () => {
                 if (attempt.delivered) {
-                    ledger.setCursor(NOTIFY_CURSOR_JOB, url, event.eventId);
-                    ledger.setCursor(NOTIFY_ERROR_JOB, url, '');
+                    await ledger.setCursor(
+                        NOTIFY_CURSOR_JOB,
+                        url,
+                        event.eventId
+                    );
+                    await ledger.setCursor(NOTIFY_ERROR_JOB, url, '');
                 } else {
                     const error: NotifyError = {
                         at,
@@ -396,13 +412,13 @@ export class NotifyLoop {
                         status: attempt.status,
                         error: attempt.error ?? 'not delivered'
                     };
-                    ledger.setCursor(
+                    await ledger.setCursor(
                         NOTIFY_ERROR_JOB,
                         url,
                         JSON.stringify(error)
                     );
                 }
-                ledger.appendAudit({
+                await ledger.appendAudit({
                     action: attempt.delivered
                         ? 'notify_delivered'
                         : 'notify_failed',

@@ -15,7 +15,7 @@ export interface PushLoopOptions {
     /** Runs one push of these unsubscribes (runJob('push', { unsubscribeIds })). */
     push: (ids: number[], signal: AbortSignal) => Promise<JobResult>;
     /** Whether an unsubscribe still waits for delivery (active and undelivered). */
-    isPending: (id: number) => boolean;
+    isPending: (id: number) => Promise<boolean>;
     /** Longest wait after the first arrival (default 1000 ms). */
     maxDelayMs?: number;
     /** Push at once when this many wait (default 200). */
@@ -100,10 +100,10 @@ export class PushLoop {
      * meanwhile, or waiting for a Salesforce record (a retried webhook of someone
      * Salesforce does not know), would cost requests for nothing.
      */
-    enqueue(ids: readonly number[]): void {
+    async enqueue(ids: readonly number[]): Promise<void> {
         if (this.closed) return;
         for (const id of ids)
-            if (!this.queue.has(id) && this.safePending(id))
+            if (!this.queue.has(id) && (await this.safePending(id)))
                 this.queue.set(id, 0);
         this.stats.queued = this.queue.size;
         if (this.queue.size && this.firstQueuedAt === null)
@@ -166,7 +166,8 @@ export class PushLoop {
             this.stats.apiRequests += result.apiRequests;
             this.stats.delivered += result.unsubscribesDelivered;
         }
-        const left = ids.filter((id) => this.safePending(id));
+        const left: number[] = [];
+        for (const id of ids) if (await this.safePending(id)) left.push(id);
         const failed =
             error !== undefined ||
             (result !== undefined && result.status === 'failed');
@@ -222,9 +223,9 @@ export class PushLoop {
         }
     }
 
-    private safePending(id: number): boolean {
+    private async safePending(id: number): Promise<boolean> {
         try {
-            return this.opts.isPending(id);
+            return await this.opts.isPending(id);
         } catch {
             return true;
         }

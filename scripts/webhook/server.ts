@@ -56,7 +56,7 @@ export interface WebhookServerOptions {
     /** Largest JSON array of POST /unsubscribes. */
     maxItems?: number;
     /** Receives the ids of unsubscribes to push (the push loop). */
-    onUnsubscribes?: (ids: number[]) => void;
+    onUnsubscribes?: (ids: number[]) => void | Promise<void>;
     log?: LogFn;
     now?: () => Date;
     /** Clock of the rate limiter (ms). */
@@ -172,12 +172,12 @@ const ROUTES: Record<string, string[]> = {
  * which; the items are the feed items without their event ids (the cursor is the
  * position), exactly as `optout export suppressions` writes them.
  */
-function suppressionsPage(
+async function suppressionsPage(
     ledger: Ledger,
     url: URL
-): { items: SuppressionItem[]; next: string } {
+): Promise<{ items: SuppressionItem[]; next: string }> {
     try {
-        const page = ledger.suppressionPage(
+        const page = await ledger.suppressionPage(
             url.searchParams.get('since'),
             url.searchParams.get('limit') ?? undefined
         );
@@ -216,7 +216,7 @@ export async function startWebhookServer(
         counters[key] = (counters[key] ?? 0) + n;
     };
 
-    const queue = (outcomes: IntakeOutcome[]): void => {
+    const queue = async (outcomes: IntakeOutcome[]): Promise<void> => {
         const ids = outcomes
             .filter((o) => o.unsubscribeId !== undefined && !o.delivered)
             .map((o) => o.unsubscribeId as number);
@@ -224,7 +224,7 @@ export async function startWebhookServer(
             'unsubscribesRecorded',
             outcomes.filter((o) => o.outcome === 'recorded').length
         );
-        if (ids.length) options.onUnsubscribes?.(ids);
+        if (ids.length) await options.onUnsubscribes?.(ids);
     };
 
     async function handle(
@@ -255,7 +255,10 @@ export async function startWebhookServer(
                 { Allow: allowed.join(', ') }
             );
         if (path === '/healthz') {
-            send(res, 200, { ok: true, pending: ledger.countUndelivered() });
+            send(res, 200, {
+                ok: true,
+                pending: await ledger.countUndelivered()
+            });
             return 200;
         }
         const given = presentedSecret(url, req.headers);
@@ -270,7 +273,7 @@ export async function startWebhookServer(
                 { 'WWW-Authenticate': 'Bearer realm="optout"' }
             );
         if (path === '/suppressions') {
-            send(res, 200, suppressionsPage(ledger, url));
+            send(res, 200, await suppressionsPage(ledger, url));
             return 200;
         }
         if (path === '/mailchimp' && (method === 'GET' || method === 'HEAD')) {
@@ -286,8 +289,8 @@ export async function startWebhookServer(
             const body = await readBody(req, maxBody);
             const event = parseMailchimpForm(body);
             const action = mailchimpAction(event);
-            const outcome = applyMailchimpAction(ledger, action, now());
-            queue([outcome]);
+            const outcome = await applyMailchimpAction(ledger, action, now());
+            await queue([outcome]);
             send(res, 200, { status: 'ok', type: event.type, ...outcome });
             return 200;
         }
@@ -305,8 +308,8 @@ export async function startWebhookServer(
             );
         }
         const items = parseUnsubscribeItems(parsed, maxItems);
-        const outcomes = recordUnsubscribeItems(ledger, items);
-        queue(outcomes);
+        const outcomes = await recordUnsubscribeItems(ledger, items);
+        await queue(outcomes);
         const recorded = outcomes.filter(
             (o) => o.outcome === 'recorded'
         ).length;

@@ -71,20 +71,20 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
                 signal,
                 log
             }),
-        isPending: (id) => isPending(ledger, id)
+        isPending: async (id) => await isPending(ledger, id)
     });
     const server = await startWebhookServer({
         ...options,
         onUnsubscribes: (ids) => loop.enqueue(ids)
     });
     if (options.resume !== false) {
-        const ids = pendingWebhookIds(ledger, 10_000);
+        const ids = await pendingWebhookIds(ledger, 10_000);
         if (ids.length) {
             log(
                 'info',
                 `Resuming ${ids.length} webhook unsubscribe(s) not yet delivered`
             );
-            loop.enqueue(ids);
+            await loop.enqueue(ids);
         }
     }
     let closing: Promise<void> | undefined;
@@ -111,8 +111,8 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
  * here would spend a lookup a second for nothing), one Salesforce refused to its
  * back-off or, as a dead letter, to `optout retry` (R14).
  */
-export function isPending(ledger: Ledger, id: number): boolean {
-    const u = ledger.getUnsubscribe(id);
+export async function isPending(ledger: Ledger, id: number): Promise<boolean> {
+    const u = await ledger.getUnsubscribe(id);
     return Boolean(
         u &&
         u.deliveredAt === null &&
@@ -147,9 +147,12 @@ export async function preflight(
 }
 
 /** Undelivered unsubscribes that came in through the webhook, oldest first. */
-export function pendingWebhookIds(ledger: Ledger, limit: number): number[] {
+export async function pendingWebhookIds(
+    ledger: Ledger,
+    limit: number
+): Promise<number[]> {
     const ids: number[] = [];
-    for (const batch of ledger.undeliveredUnsubscribeBatches({
+    for await (const batch of ledger.undeliveredUnsubscribeBatches({
         batchSize: 1000
     })) {
         for (const u of batch)

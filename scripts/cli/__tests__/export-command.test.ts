@@ -19,31 +19,31 @@ import { cli } from './run-cli';
 let dir: string;
 let ledgerPath: string;
 
-beforeEach(() => {
+beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-export-'));
     ledgerPath = join(dir, 'ledger.db');
-    const ledger = Ledger.open(ledgerPath);
-    ledger.upsertAudience({ id: 'aud1', name: 'News' });
-    ledger.recordUnsubscribe({
+    const ledger = await Ledger.open(ledgerPath);
+    await ledger.upsertAudience({ id: 'aud1', name: 'News' });
+    await ledger.recordUnsubscribe({
         email: 'A@x.org',
         scope: 'all',
         source: 'webhook',
         reason: 'said "stop", twice',
         collectedAt: '2025-03-01T12:00:00.000Z'
     });
-    ledger.recordUnsubscribe({
+    await ledger.recordUnsubscribe({
         email: 'b@x.org',
         scope: 'audience',
         audienceId: 'aud1',
         source: 'salesforce',
         collectedAt: '2025-03-01T13:00:00.000Z'
     });
-    ledger.resubscribe({
+    await ledger.resubscribe({
         email: 'a@x.org',
         reason: 'mistake',
         at: '2025-03-02T08:00:00.000Z'
     });
-    ledger.close();
+    await ledger.close();
 });
 afterEach(() => {
     rmSync(dir, { recursive: true, force: true });

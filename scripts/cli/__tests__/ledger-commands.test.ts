@@ -12,7 +12,7 @@ import { Ledger } from '../../ledger/ledger';
 import { cli, readJson, ROOT, type Run } from './run-cli';
 import { ResultBuilder, type JobResult } from '../../sync/result';
 import { unsubscribeHooks } from '../commands/unsubscribe';
-import { DEFAULT_LEDGER_PATH, resolveLedgerPath } from '../options';
+import { DEFAULT_LEDGER_PATH, resolveLedger } from '../options';
 
 let dir: string;
 let ledgerPath: string;
@@ -72,12 +72,12 @@ function spawnCli(...args: string[]): Run {
     };
 }
 
-function withLedger<T>(fn: (l: Ledger) => T): T {
-    const l = Ledger.open(ledgerPath);
+async function withLedger<T>(fn: (l: Ledger) => T): Promise<T> {
+    const l = await Ledger.open(ledgerPath);
     try {
         return fn(l);
     } finally {
-        l.close();
+        await l.close();
     }
 }
 
@@ -92,14 +92,14 @@ const HEADER =
 
 describe('ledger location', () => {
     it('uses --ledger, else OPTOUT_LEDGER, else .optout/ledger.db', () => {
-        expect(resolveLedgerPath('x/l.db', {})).toBe(resolve('x/l.db'));
-        expect(
-            resolveLedgerPath(undefined, { OPTOUT_LEDGER: '/srv/l.db' })
-        ).toBe('/srv/l.db');
-        expect(resolveLedgerPath(undefined, { OPTOUT_LEDGER: ' ' })).toBe(
+        expect(resolveLedger('x/l.db', {})).toBe(resolve('x/l.db'));
+        expect(resolveLedger(undefined, { OPTOUT_LEDGER: '/srv/l.db' })).toBe(
+            '/srv/l.db'
+        );
+        expect(resolveLedger(undefined, { OPTOUT_LEDGER: ' ' })).toBe(
             resolve(DEFAULT_LEDGER_PATH)
         );
-        expect(resolveLedgerPath('', {})).toBe(resolve('.optout/ledger.db'));
+        expect(resolveLedger('', {})).toBe(resolve('.optout/ledger.db'));
     });
 
     it('reads OPTOUT_LEDGER and creates the folder', async () => {
@@ -180,7 +180,9 @@ describe('optout unsubscribe', () => {
         expect(human.stdout).toMatch(
             /Already recorded: Ana@Example\.com was unsubscribed from all email/
         );
-        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
+            1
+        );
     });
 
     it('records an audience unsubscribe; an unknown audience is refused with the known ones listed', async () => {
@@ -237,9 +239,11 @@ describe('optout unsubscribe', () => {
                 /Known audiences: news \(Newsletter\)/
             )
         });
-        withLedger((l) => {
-            expect(l.findPerson('a@x.io')?.salesforceId).toBe(makeId('00Q', 3));
-            expect(l.findPerson('b@x.io')).toBeUndefined();
+        await withLedger(async (l) => {
+            expect((await l.findPerson('a@x.io'))?.salesforceId).toBe(
+                makeId('00Q', 3)
+            );
+            expect(await l.findPerson('b@x.io')).toBeUndefined();
         });
     });
 
@@ -274,7 +278,9 @@ describe('optout unsubscribe', () => {
             expect(r.code).toBe(code);
             expect(r.stderr).toMatch(message);
             const active = existsSync(ledgerPath)
-                ? withLedger((l) => l.status().unsubscribes.active)
+                ? await withLedger(
+                      async (l) => (await l.status()).unsubscribes.active
+                  )
                 : 0;
             expect(active).toBe(0);
         }
@@ -287,8 +293,8 @@ describe('optout unsubscribe', () => {
             targetOrg,
             unsubscribeId
         }) => {
-            calls.push({ targetOrg, pending: ledger.countUndelivered() });
-            ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
+            calls.push({ targetOrg, pending: await ledger.countUndelivered() });
+            await ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
             return pushResult(targetOrg, (p) => {
                 p.recordsWritten = 1;
                 p.unsubscribesDelivered = 1;
@@ -333,7 +339,9 @@ describe('optout unsubscribe', () => {
             /PUSH_FAILED.*recorded in the ledger.*connection refused/
         );
         expect(failed.stderr).toMatch(/optout sync push --target-org prod/);
-        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
+            1
+        );
     });
 });
 
@@ -356,7 +364,9 @@ describe('optout unsubscribe --target-org, only this command loaded', () => {
         expect(r.stderr).toMatch(
             /optout sync push --target-org no-such-org-for-this-test/
         );
-        expect(withLedger((l) => l.countUndelivered())).toBe(1);
+        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
+            1
+        );
     });
 });
 
@@ -367,7 +377,7 @@ describe('optout unsubscribe --target-org (text output)', () => {
             targetOrg,
             unsubscribeId
         }) => {
-            ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
+            await ledger.markDelivered([unsubscribeId], { runId: 'push-1' });
             return pushResult(targetOrg, (p) => {
                 p.recordsWritten = 2;
                 p.membershipsUpserted = 1;
@@ -439,7 +449,9 @@ describe('optout unsubscribe --target-org (text output)', () => {
         expect(deferred.stdout).toContain(
             'Push to prod: still pending (deferred: The org has used 99 of its 100 API requests today.); it stays in the ledger for a later push (0 records written, 0 API requests).'
         );
-        expect(withLedger((l) => l.countUndelivered())).toBe(2);
+        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
+            2
+        );
     });
 });
 
@@ -552,7 +564,9 @@ describe('optout resubscribe', () => {
             const r = await cli('resubscribe', ...args, '--ledger', ledgerPath);
             expect(r.code).toBe(code);
             expect(r.stderr).toMatch(message);
-            expect(withLedger((l) => l.status().unsubscribes)).toMatchObject({
+            expect(
+                await withLedger(async (l) => (await l.status()).unsubscribes)
+            ).toMatchObject({
                 active: 1,
                 removed: 0
             });
@@ -593,7 +607,9 @@ describe('optout import', () => {
             /INVALID_ROWS.*Nothing imported: 2 invalid row/
         );
         expect(r.stderr).toMatch(/--skip-invalid/);
-        expect(withLedger((l) => l.status().persons)).toBe(0);
+        expect(await withLedger(async (l) => (await l.status()).persons)).toBe(
+            0
+        );
         const skip = await cli(
             'import',
             file,
@@ -723,9 +739,9 @@ describe('optout history and status', () => {
 
     it('shows counts, pending pushes and the last runs with their API usage', async () => {
         await cli('unsubscribe', '--email', 'a@x.io', '--ledger', ledgerPath);
-        withLedger((l) => {
-            const run = l.startRun({ job: 'hourly' });
-            l.finishRun(run.id, {
+        await withLedger(async (l) => {
+            const run = await l.startRun({ job: 'hourly' });
+            await l.finishRun(run.id, {
                 status: 'succeeded',
                 result: {
                     apiRequests: 6,

@@ -21,14 +21,16 @@ beforeAll(async () => {
         'a-rather-long-folder-name-for-the-ledger',
         'ledger.db'
     );
-    const l = Ledger.open(path);
+    const l = await Ledger.open(path);
     try {
-        const id = l.recordUnsubscribe({
-            email: 'blocked.person.with.a.long.address@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        l.recordUnsubscribe({
+        const id = (
+            await l.recordUnsubscribe({
+                email: 'blocked.person.with.a.long.address@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        await l.recordUnsubscribe({
             email: 'fine@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -36,7 +38,7 @@ beforeAll(async () => {
             source: 'platform'
         });
         for (let i = 0; i < DEAD_LETTER_AFTER; i++)
-            l.recordUnsubscribeAttempts(
+            await l.recordUnsubscribeAttempts(
                 [
                     {
                         id,
@@ -53,8 +55,8 @@ beforeAll(async () => {
                 { at: new Date().toISOString(), delay: () => 0, runId: `r${i}` }
             );
         for (const job of ['push', 'hourly', 'nightly']) {
-            const run = l.startRun({ job });
-            l.finishRun(run.id, {
+            const run = await l.startRun({ job });
+            await l.finishRun(run.id, {
                 status: 'succeeded',
                 result: {
                     job,
@@ -69,7 +71,7 @@ beforeAll(async () => {
             });
         }
     } finally {
-        l.close();
+        await l.close();
     }
     result = await status({ ledger: path });
 });

@@ -47,34 +47,37 @@ const ACCESS: AttemptError = {
 };
 
 /** blocked@: a dead-lettered global unsubscribe; private@: a membership retrying. */
-function seed(): void {
-    const l = Ledger.open(ledgerPath);
+async function seed(): Promise<void> {
+    const l = await Ledger.open(ledgerPath);
     try {
-        const id = l.recordUnsubscribe({
-            email: 'blocked@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        l.recordUnsubscribe({
+        const id = (
+            await l.recordUnsubscribe({
+                email: 'blocked@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        await l.recordUnsubscribe({
             email: 'fine@example.com',
             scope: 'all',
             source: 'webhook'
         });
         const at = new Date().toISOString();
         for (let i = 0; i < DEAD_LETTER_AFTER; i++)
-            l.recordUnsubscribeAttempts(
+            await l.recordUnsubscribeAttempts(
                 [{ id, outcome: 'failed', error: RULE }],
                 { at, delay: () => 0, runId: `run-${i}` }
             );
-        const person = l.upsertPerson({ email: 'private@example.com' }).person;
-        l.upsertAudience({ id: 'news', name: 'News' });
-        l.setMembershipStatus({
+        const person = (await l.upsertPerson({ email: 'private@example.com' }))
+            .person;
+        await l.upsertAudience({ id: 'news', name: 'News' });
+        await l.setMembershipStatus({
             personId: person.id,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'platform'
         });
-        l.recordMembershipAttempts(
+        await l.recordMembershipAttempts(
             [
                 {
                     personId: person.id,
@@ -86,13 +89,13 @@ function seed(): void {
             { at, delay: () => 0, runId: 'run-h' }
         );
     } finally {
-        l.close();
+        await l.close();
     }
 }
 
 describe('optout status (stuck records)', () => {
     it('groups them by reason with counts, examples and what to do; --json carries the same', async () => {
-        seed();
+        await seed();
         const human = await cli('status', '--ledger', ledgerPath);
         expect(human.code).toBe(0);
         expect(human.stdout).toMatch(
@@ -134,7 +137,7 @@ describe('optout status (stuck records)', () => {
 
 describe('optout history (stuck records)', () => {
     it('shows the reason, the attempts and what to do', async () => {
-        seed();
+        await seed();
         const human = await cli(
             'history',
             '--email',
@@ -189,7 +192,7 @@ describe('optout history (stuck records)', () => {
 
 describe('optout retry', () => {
     it('changes nothing on bad input and says so', async () => {
-        seed();
+        await seed();
         const none = await cli('retry', '--ledger', ledgerPath);
         expect(none.code).toBe(2);
         expect(none.stderr).toMatch(/--all, --email EMAIL or --reason CODE/);
@@ -229,7 +232,7 @@ describe('optout retry', () => {
     });
 
     it('puts back by reason, by email or all, prints how many (--json too)', async () => {
-        seed();
+        await seed();
         const none = await cli(
             'retry',
             '--reason',
@@ -267,22 +270,22 @@ describe('optout retry', () => {
         expect(human.stdout).toMatch(
             /Put back 2 record\(s\) \(0 dead letter\(s\), 2 retrying\)/
         );
-        const l = Ledger.open(ledgerPath);
+        const l = await Ledger.open(ledgerPath);
         try {
-            const u = l.findPerson('blocked@example.com');
-            expect(u && l.listUnsubscribes(u.id)[0]).toMatchObject({
+            const u = await l.findPerson('blocked@example.com');
+            expect(u && (await l.listUnsubscribes(u.id))[0]).toMatchObject({
                 lastOutcome: 'rejected',
                 failures: 0,
                 deadAt: null
             });
-            expect(l.countPushable()).toBe(2);
+            expect(await l.countPushable()).toBe(2);
             expect(
-                l
-                    .auditForEmail('blocked@example.com')
-                    .filter((a) => a.action === 'retry_requested')
+                (await l.auditForEmail('blocked@example.com')).filter(
+                    (a) => a.action === 'retry_requested'
+                )
             ).toHaveLength(2);
         } finally {
-            l.close();
+            await l.close();
         }
     });
 });

@@ -11,7 +11,7 @@ import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
     addLedgerOption,
-    resolveLedgerPath,
+    resolveLedger,
     type LedgerOptions,
     parseChoice,
     parseDemoSeed
@@ -61,7 +61,7 @@ export async function demo(
         Object.keys(demoData().DEMO_SIZES) as DemoSize[]
     );
     const seed = parseDemoSeed(opts.seed);
-    const ledgerPath = resolveLedgerPath(opts.ledger);
+    const ledgerPath = resolveLedger(opts.ledger);
     const bars = progressBars(out);
     const phases = phaseReporter(out);
     try {

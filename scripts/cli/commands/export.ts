@@ -26,7 +26,7 @@ import type { Output } from '../output';
 import { renderExport } from '../render/export';
 import {
     addLedgerOption,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions,
     parseExportFormat,
@@ -85,16 +85,19 @@ export function renderItems(
  * Writes every feed item after `since` through `write`, a page at a time (bounded
  * memory); returns the count and the next cursor. The cursor is checked first.
  */
-export function exportSuppressions(
+export async function exportSuppressions(
     ledger: Ledger,
     options: { since?: string | null; format: ExportFormat },
     write: (chunk: string) => void
-): { items: number; next: string } {
-    let after = decodeCursor(options.since, ledger.lastSuppressionEventId());
+): Promise<{ items: number; next: string }> {
+    let after = decodeCursor(
+        options.since,
+        await ledger.lastSuppressionEventId()
+    );
     let items = 0;
     let first = true;
     for (;;) {
-        const page = ledger.suppressionEvents(after, FEED_MAX_LIMIT);
+        const page = await ledger.suppressionEvents(after, FEED_MAX_LIMIT);
         if (page.length === 0 && !first) break;
         const chunk = renderItems(page.map(feedItem), options.format, first);
         if (chunk) write(chunk);
@@ -107,14 +110,14 @@ export function exportSuppressions(
 }
 
 /** Writes to `path` through a temporary file renamed at the end (no partial file). */
-function toFile<T>(
+async function toFile<T>(
     path: string,
-    fill: (write: (chunk: string) => void) => T
-): T {
+    fill: (write: (chunk: string) => void) => Promise<T>
+): Promise<T> {
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
     try {
         writeFileSync(tmp, '');
-        const value = fill((chunk) => appendFileSync(tmp, chunk));
+        const value = await fill((chunk) => appendFileSync(tmp, chunk));
         renameSync(tmp, path);
         return value;
     } catch (err) {
@@ -150,12 +153,12 @@ export async function runExport(
     const file = opts.out ? resolve(opts.out) : null;
     return withLedger(
         opts,
-        (ledger) => {
-            const fill = (write: (chunk: string) => void) =>
-                exportSuppressions(ledger, { since, format }, write);
+        async (ledger) => {
+            const fill = async (write: (chunk: string) => void) =>
+                await exportSuppressions(ledger, { since, format }, write);
             const { items, next } = file
-                ? toFile(file, fill)
-                : fill((chunk) => process.stdout.write(chunk));
+                ? await toFile(file, fill)
+                : await fill((chunk) => process.stdout.write(chunk));
             if (!file) process.stderr.write(`Next cursor: ${next}\n`);
             return {
                 status: 'ok',
@@ -164,7 +167,7 @@ export async function runExport(
                 items,
                 since,
                 next,
-                ledger: resolveLedgerPath(opts.ledger)
+                ledger: resolveLedger(opts.ledger)
             };
         },
         { mustExist: true }

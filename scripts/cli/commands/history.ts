@@ -12,7 +12,7 @@ import { summaryOf } from './index';
 import { execute, type CommandModule } from '../command';
 import {
     addLedgerOption,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -32,9 +32,9 @@ export async function runHistory(opts: HistoryOptions): Promise<HistoryResult> {
         });
     return withLedger(
         opts,
-        (ledger) => ({
-            ...ledger.history(opts.email),
-            ledger: resolveLedgerPath(opts.ledger)
+        async (ledger) => ({
+            ...(await ledger.history(opts.email)),
+            ledger: resolveLedger(opts.ledger)
         }),
         { mustExist: true }
     );

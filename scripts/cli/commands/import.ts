@@ -18,7 +18,7 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     parseSourceOption,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions,
     parseImportFormat
@@ -115,20 +115,22 @@ export async function runImport(
     const format = parseImportFormat(opts.format);
     const source = parseSourceOption(opts.source, 'import');
     const started = Date.now();
-    const report = await withLedger(opts, (ledger) =>
-        importCsv(ledger, {
-            file,
-            format,
-            source,
-            skipInvalid: Boolean(opts.skipInvalid),
-            audienceId: opts.audienceId,
-            audienceName: opts.audienceName,
-            onProgress: progressBar(out, file)
-        })
+    const report = await withLedger(
+        opts,
+        async (ledger) =>
+            await importCsv(ledger, {
+                file,
+                format,
+                source,
+                skipInvalid: Boolean(opts.skipInvalid),
+                audienceId: opts.audienceId,
+                audienceName: opts.audienceName,
+                onProgress: progressBar(out, file)
+            })
     );
     return {
         ...report,
-        ledger: resolveLedgerPath(opts.ledger),
+        ledger: resolveLedger(opts.ledger),
         durationMs: Date.now() - started,
         ...rejection(report)
     };

@@ -32,7 +32,7 @@ import {
     parseBatchThreshold,
     parseHost,
     parsePort,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -109,7 +109,7 @@ export async function mailchimpPull(
     opts: ConnectorOptions
 ): Promise<MailchimpPullResult> {
     const { client, wanted } = prepare(opts);
-    const ledger = resolveLedgerPath(opts.ledger);
+    const ledger = resolveLedger(opts.ledger);
     const lists = await listsFor(client, wanted);
     const result = await withLedger(opts, (l) => runPull(l, client, lists));
     return { ...result, ledger };
@@ -121,7 +121,7 @@ export async function mailchimpPush(
 ): Promise<MailchimpPushResult> {
     const threshold = parseBatchThreshold(opts.batchThreshold);
     const { client, wanted } = prepare(opts);
-    const ledger = resolveLedgerPath(opts.ledger);
+    const ledger = resolveLedger(opts.ledger);
     const lists = await listsFor(client, wanted);
     const result = await withLedger(opts, (l) =>
         runPush(l, client, lists, threshold)

@@ -14,7 +14,7 @@ import {
     parseAudienceOption,
     parseEmailOption,
     requireText,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -74,8 +74,8 @@ export async function runResubscribe(
     const scope = audienceId === null ? 'all' : 'audience';
     return withLedger(
         opts,
-        (ledger) => {
-            const r = ledger.resubscribe({ email, audienceId, reason });
+        async (ledger) => {
+            const r = await ledger.resubscribe({ email, audienceId, reason });
             return {
                 status: r.removed.length ? 'removed' : 'nothing_active',
                 email: r.person.email,
@@ -85,7 +85,7 @@ export async function runResubscribe(
                 removed: r.removed,
                 membership: r.membership,
                 notes: resubscribeNotes(scope, r.removed),
-                ledger: resolveLedgerPath(opts.ledger)
+                ledger: resolveLedger(opts.ledger)
             };
         },
         { mustExist: true }

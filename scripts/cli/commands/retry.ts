@@ -23,7 +23,7 @@ import { execute, type CommandModule } from '../command';
 import {
     addLedgerOption,
     parseEmailOption,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -113,8 +113,11 @@ export async function runRetry(opts: RetryOptions): Promise<RetryResult> {
     const filter = retryFilter(opts);
     return withLedger(
         opts,
-        (ledger) => {
-            if (filter.email !== undefined && !ledger.findPerson(filter.email))
+        async (ledger) => {
+            if (
+                filter.email !== undefined &&
+                !(await ledger.findPerson(filter.email))
+            )
                 throw new OptoutError(
                     'UNKNOWN_EMAIL',
                     `No person with email '${filter.email}' in the ledger; nothing was changed.`,
@@ -125,7 +128,7 @@ export async function runRetry(opts: RetryOptions): Promise<RetryResult> {
                         ]
                     }
                 );
-            const records = ledger.retryStuck(filter);
+            const records = await ledger.retryStuck(filter);
             return {
                 status: records.length ? 'retried' : 'nothing_to_retry',
                 ...retryCounts(records),
@@ -138,7 +141,7 @@ export async function runRetry(opts: RetryOptions): Promise<RetryResult> {
                     ...r,
                     reason: stuckReasonOf(r.errorCode)
                 })),
-                ledger: resolveLedgerPath(opts.ledger)
+                ledger: resolveLedger(opts.ledger)
             };
         },
         { mustExist: true }

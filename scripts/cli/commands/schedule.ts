@@ -34,7 +34,7 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
-    resolveLedgerPath,
+    resolveLedger,
     parseDuration,
     type LedgerOptions
 } from '../options';
@@ -133,7 +133,7 @@ export function checkScheduleOptions(opts: ScheduleOptions): ScheduleSettings {
         targetOrg,
         config,
         mailchimp: mailchimpConfigured() ? mailchimpConfig() : null,
-        ledgerPath: resolveLedgerPath(opts.ledger),
+        ledgerPath: resolveLedger(opts.ledger),
         plan: schedulePlan(config)
     };
 }
@@ -228,7 +228,7 @@ async function runSchedule(
     s: ScheduleSettings,
     out: Output
 ): Promise<ScheduleStopped> {
-    const ledger = Ledger.open(s.ledgerPath);
+    const ledger = await Ledger.open(s.ledgerPath);
     let org: OrgClient | undefined;
     try {
         org = await openOrg(s.targetOrg, {
@@ -258,7 +258,7 @@ async function runSchedule(
               });
     } finally {
         await org?.close().catch(() => undefined);
-        ledger.close();
+        await ledger.close();
     }
 }
 

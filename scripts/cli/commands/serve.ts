@@ -38,7 +38,7 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     requireText,
-    resolveLedgerPath,
+    resolveLedger,
     type LedgerOptions,
     parseAudienceSpecs,
     parsePort,
@@ -157,7 +157,7 @@ export function checkServeOptions(opts: ServeOptions): ServeSettings {
         audiences,
         notifyUrls,
         ...(notifySecret ? { notifySecret } : {}),
-        ledgerPath: resolveLedgerPath(opts.ledger)
+        ledgerPath: resolveLedger(opts.ledger)
     };
 }
 
@@ -232,7 +232,7 @@ async function startServing(
         throw listenError(err, s);
     }
     const notify = s.notifySecret
-        ? new NotifyLoop({
+        ? await NotifyLoop.start({
               ledger,
               urls: s.notifyUrls,
               secret: s.notifySecret,
@@ -312,7 +312,7 @@ async function waitForStop(
 }
 
 /** What the webhook did while it ran, and what is left in the ledger. */
-function totals(webhook: Webhook, ledger: Ledger): ServeResult {
+async function totals(webhook: Webhook, ledger: Ledger): Promise<ServeResult> {
     const stats = webhook.loop.stats;
     const counters = webhook.server.counters;
     return {
@@ -324,7 +324,7 @@ function totals(webhook: Webhook, ledger: Ledger): ServeResult {
         pushes: stats.runs,
         delivered: stats.delivered,
         apiRequests: stats.apiRequests,
-        pending: ledger.countUndelivered()
+        pending: await ledger.countUndelivered()
     };
 }
 
@@ -337,12 +337,12 @@ export async function serve(
     out: Output
 ): Promise<ServeResult> {
     const s = checkServeOptions(opts);
-    const ledger = Ledger.open(s.ledgerPath);
+    const ledger = await Ledger.open(s.ledgerPath);
     let org: OrgClient | undefined;
     let serving: Serving | undefined;
     try {
         for (const [id, name] of s.audiences)
-            ledger.upsertAudience({ id, name });
+            await ledger.upsertAudience({ id, name });
         org = await openOrg(s.targetOrg, {
             log: (level, message) => out.log(level, message)
         });
@@ -357,12 +357,12 @@ export async function serve(
             s,
             serving.webhook.url,
             checked,
-            ledger.countUndelivered()
+            await ledger.countUndelivered()
         );
         await waitForStop(serving, out, () =>
             out.event({ ...event }, renderListening(event))
         );
-        return totals(serving.webhook, ledger);
+        return await totals(serving.webhook, ledger);
     } catch (err) {
         await serving?.notify?.close().catch(() => undefined);
         await serving?.webhook
@@ -375,7 +375,7 @@ export async function serve(
               });
     } finally {
         await org?.close().catch(() => undefined);
-        ledger.close();
+        await ledger.close();
     }
 }
 

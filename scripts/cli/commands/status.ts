@@ -20,9 +20,9 @@ export type StatusResult = LedgerStatus & {
 export async function status(opts: LedgerOptions): Promise<StatusResult> {
     return withLedger(
         opts,
-        (ledger) => ({
-            ...ledger.status(),
-            notifications: notifyStatus(ledger)
+        async (ledger) => ({
+            ...(await ledger.status()),
+            notifications: await notifyStatus(ledger)
         }),
         { mustExist: true }
     );

@@ -21,7 +21,7 @@ import type { Output } from '../output';
 import {
     addLedgerOption,
     parseTargetOrg,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions,
     parseBulkThreshold
@@ -49,7 +49,7 @@ export async function runSync(
     const apiBudgetShare = resolveBudgetShare(opts.apiBudgetShare);
     const bulkThreshold = parseBulkThreshold(opts.bulkThreshold);
     // Where the ledger is, checked before the org opens (a local org is a file).
-    const ledger = resolveLedgerPath(opts.ledger);
+    const ledger = resolveLedger(opts.ledger);
     const org = await openOrg(targetOrg, {
         ...(apiBudgetShare !== undefined ? { apiBudgetShare } : {}),
         ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),

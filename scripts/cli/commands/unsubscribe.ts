@@ -19,7 +19,7 @@ import {
     parseEmailOption,
     parseSourceOption,
     requireText,
-    resolveLedgerPath,
+    resolveLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -191,8 +191,8 @@ async function pushNow(
         return {
             ...result,
             deliveredAt:
-                ledger.getUnsubscribe(result.unsubscribeId)?.deliveredAt ??
-                null,
+                (await ledger.getUnsubscribe(result.unsubscribeId))
+                    ?.deliveredAt ?? null,
             push: pushed
         };
     } catch (err) {
@@ -217,9 +217,9 @@ export async function runUnsubscribe(
     out: Output
 ): Promise<UnsubscribeResult> {
     const req = unsubscribeRequest(opts);
-    const ledgerPath = resolveLedgerPath(opts.ledger);
+    const ledgerPath = resolveLedger(opts.ledger);
     return withLedger(opts, async (ledger) => {
-        const recorded = ledger.recordUnsubscribe({
+        const recorded = await ledger.recordUnsubscribe({
             email: req.email,
             salesforceId: opts.salesforceId,
             scope: req.audienceId === null ? 'all' : 'audience',

@@ -15,16 +15,16 @@ let path: string;
 let ledger: Ledger;
 let other: Database.Database;
 
-beforeEach(() => {
+beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ledger-busy-'));
     path = join(dir, 'ledger.db');
-    ledger = Ledger.open(path, { busyTimeoutMs: 20 });
+    ledger = await Ledger.open(path, { busyTimeoutMs: 20 });
     other = new Database(path);
 });
-afterEach(() => {
+afterEach(async () => {
     if (other.inTransaction) other.exec('ROLLBACK');
     other.close();
-    ledger.close();
+    await ledger.close();
     rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,11 +34,11 @@ function holdWriteLock(): void {
 }
 
 describe('LedgerBusy', () => {
-    it('is what a write raises while another process holds the write lock', () => {
+    it('is what a write raises while another process holds the write lock', async () => {
         holdWriteLock();
         let caught: unknown;
         try {
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email: 'ana@example.com',
                 scope: 'all',
                 source: 'platform'
@@ -53,23 +53,27 @@ describe('LedgerBusy', () => {
             code: 'SQLITE_BUSY'
         });
         other.exec('ROLLBACK');
-        expect(ledger.findPerson('ana@example.com')).toBeUndefined();
+        expect(await ledger.findPerson('ana@example.com')).toBeUndefined();
     });
 
-    it('comes from methods outside transaction() too (cursors, locks)', () => {
+    it('comes from methods outside transaction() too (cursors, locks)', async () => {
         holdWriteLock();
-        expect(() => ledger.setCursor('hourly', 'seq', 1)).toThrow(LedgerBusy);
-        expect(() => ledger.acquireLock('job:push')).toThrow(LedgerBusy);
+        await expect(ledger.setCursor('hourly', 'seq', 1)).rejects.toThrow(
+            LedgerBusy
+        );
+        await expect(ledger.acquireLock('job:push')).rejects.toThrow(
+            LedgerBusy
+        );
     });
 
-    it('leaves other errors as they are', () => {
-        expect(() =>
+    it('leaves other errors as they are', async () => {
+        await expect(
             ledger.recordUnsubscribe({
                 email: 'not-an-email',
                 scope: 'all',
                 source: 'platform'
             })
-        ).not.toThrow(LedgerBusy);
+        ).rejects.not.toThrow(LedgerBusy);
         const plain = new Error('boom');
         expect(ledgerError(plain)).toBe(plain);
         expect(

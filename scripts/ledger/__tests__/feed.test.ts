@@ -15,9 +15,9 @@ afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
 });
 
-function code(fn: () => unknown): string | undefined {
+async function code(fn: () => unknown): Promise<string | undefined> {
     try {
-        fn();
+        await fn();
     } catch (err) {
         return err instanceof OptoutError ? err.code : 'not an OptoutError';
     }
@@ -25,13 +25,13 @@ function code(fn: () => unknown): string | undefined {
 }
 
 /** Every item of the feed, read `size` at a time, reopening the file between pages. */
-function readAllReopening(path: string, size: number): number[] {
+async function readAllReopening(path: string, size: number): Promise<number[]> {
     const ids: number[] = [];
     let cursor: string | undefined;
     for (;;) {
-        const ledger = Ledger.open(path);
-        const page = ledger.suppressionPage(cursor, size);
-        ledger.close();
+        const ledger = await Ledger.open(path);
+        const page = await ledger.suppressionPage(cursor, size);
+        await ledger.close();
         ids.push(...page.items.map((i) => i.eventId));
         if (page.items.length === 0) return ids;
         cursor = page.next;
@@ -39,10 +39,12 @@ function readAllReopening(path: string, size: number): number[] {
 }
 
 describe('migration 4 on a version-3 file with data', () => {
-    it('backfills added events in id order, then removed ones in removed_at order', () => {
+    it('backfills added events in id order, then removed ones in removed_at order', async () => {
         const path = join(dir, 'v3.db');
-        const old = Ledger.open(path, { migrations: MIGRATIONS.slice(0, 3) });
-        expect(old.schemaVersion).toBe(3);
+        const old = await Ledger.open(path, {
+            migrations: MIGRATIONS.slice(0, 3)
+        });
+        expect(await old.schemaVersion()).toBe(3);
         // Written with SQL: a version-3 ledger has no feed table to write to.
         connectionOf(old).exec(`
 INSERT INTO persons (id, email, email_norm, created_at, updated_at) VALUES
@@ -54,11 +56,11 @@ INSERT INTO unsubscribes (id, person_id, scope, audience_id, source, reason, col
   (1, 1, 'all', NULL, 'webhook', 'r1', '2025-01-02T00:00:00.000Z', '2025-01-09T00:00:00.000Z', 'mistake'),
   (2, 2, 'audience', 'aud1', 'import', NULL, '2025-01-03T00:00:00.000Z', '2025-01-05T00:00:00.000Z', 'asked'),
   (3, 1, 'all', NULL, 'salesforce', NULL, '2025-01-10T00:00:00.000Z', NULL, NULL);`);
-        old.close();
+        await old.close();
 
-        const ledger = Ledger.open(path);
-        expect(ledger.schemaVersion).toBe(Ledger.LATEST_SCHEMA_VERSION);
-        const page = ledger.suppressionPage(undefined);
+        const ledger = await Ledger.open(path);
+        expect(await ledger.schemaVersion()).toBe(Ledger.LATEST_SCHEMA_VERSION);
+        const page = await ledger.suppressionPage(undefined);
         expect(
             page.items.map((i) => [i.eventId, i.email, i.removedAt])
         ).toEqual([
@@ -76,33 +78,33 @@ INSERT INTO unsubscribes (id, person_id, scope, audience_id, source, reason, col
             collectedAt: '2025-01-03T00:00:00.000Z'
         });
         expect(decodeCursor(page.next)).toBe(5);
-        ledger.close();
+        await ledger.close();
     });
 });
 
 describe('events on every path that adds or removes an unsubscribe', () => {
-    it('records one event per unsubscribe recorded or removed, in the same transaction', () => {
-        const ledger = Ledger.open(':memory:');
-        ledger.upsertAudience({ id: 'aud1', name: 'News' });
+    it('records one event per unsubscribe recorded or removed, in the same transaction', async () => {
+        const ledger = await Ledger.open(':memory:');
+        await ledger.upsertAudience({ id: 'aud1', name: 'News' });
         // Webhook intake, CLI, nightly R3b: recordUnsubscribe(s).
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'a@x.org',
             scope: 'all',
             source: 'webhook'
         });
-        ledger.recordUnsubscribes([
+        await ledger.recordUnsubscribes([
             { email: 'b@x.org', scope: 'all', source: 'salesforce' },
             { email: 'a@x.org', scope: 'all', source: 'platform' } // already: no event
         ]);
         // Hourly R5c and the import: a membership set to Unsubscribed.
-        const person = ledger.upsertPerson({ email: 'c@x.org' }).person;
-        ledger.setMembershipStatus({
+        const person = (await ledger.upsertPerson({ email: 'c@x.org' })).person;
+        await ledger.setMembershipStatus({
             personId: person.id,
             audienceId: 'aud1',
             status: 'Unsubscribed',
             source: 'salesforce'
         });
-        ledger.importBatch(
+        await ledger.importBatch(
             [
                 {
                     email: 'd@x.org',
@@ -116,10 +118,13 @@ describe('events on every path that adds or removes an unsubscribe', () => {
             ],
             { source: 'import' }
         );
-        ledger.resubscribe({ email: 'b@x.org', reason: 'asked by phone' });
-        ledger.resubscribe({ email: 'b@x.org', reason: 'again' }); // nothing active
+        await ledger.resubscribe({
+            email: 'b@x.org',
+            reason: 'asked by phone'
+        });
+        await ledger.resubscribe({ email: 'b@x.org', reason: 'again' }); // nothing active
 
-        const items = ledger.suppressionPage(undefined).items;
+        const items = (await ledger.suppressionPage(undefined)).items;
         expect(
             items.map((i) => [i.email, i.scope, i.source, i.removedAt !== null])
         ).toEqual([
@@ -129,21 +134,26 @@ describe('events on every path that adds or removes an unsubscribe', () => {
             ['d@x.org', 'audience', 'import', false],
             ['b@x.org', 'all', 'salesforce', true]
         ]);
-        ledger.close();
+        await ledger.close();
     });
 
-    it('writes no event when the write that would carry it fails', () => {
-        const ledger = Ledger.open(':memory:');
+    it('writes no event when the write that would carry it fails', async () => {
+        const ledger = await Ledger.open(':memory:');
         expect(
-            code(() =>
-                ledger.recordUnsubscribes([
-                    { email: 'a@x.org', scope: 'all', source: 'platform' },
-                    { email: 'not an email', scope: 'all', source: 'platform' }
-                ])
+            await code(
+                async () =>
+                    await ledger.recordUnsubscribes([
+                        { email: 'a@x.org', scope: 'all', source: 'platform' },
+                        {
+                            email: 'not an email',
+                            scope: 'all',
+                            source: 'platform'
+                        }
+                    ])
             )
         ).toBeDefined();
-        expect(ledger.lastSuppressionEventId()).toBe(0);
-        ledger.close();
+        expect(await ledger.lastSuppressionEventId()).toBe(0);
+        await ledger.close();
     });
 
     it('has no other place that inserts or removes unsubscribes than the two that append events', () => {
@@ -176,50 +186,52 @@ describe('events on every path that adds or removes an unsubscribe', () => {
 });
 
 describe('the cursor', () => {
-    it('pages never skip nor repeat an event, across reopens and writes between pages', () => {
+    it('pages never skip nor repeat an event, across reopens and writes between pages', async () => {
         const path = join(dir, 'l.db');
-        const ledger = Ledger.open(path);
+        const ledger = await Ledger.open(path);
         for (let i = 0; i < 23; i++)
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email: `p${i}@x.org`,
                 scope: 'all',
                 source: 'platform'
             });
-        const firstPage = ledger.suppressionPage(undefined, 7);
-        ledger.close();
+        const firstPage = await ledger.suppressionPage(undefined, 7);
+        await ledger.close();
         // Writes after a page was read appear after it, never before.
-        const again = Ledger.open(path);
-        again.resubscribe({ email: 'p0@x.org', reason: 'r' });
-        again.recordUnsubscribe({
+        const again = await Ledger.open(path);
+        await again.resubscribe({ email: 'p0@x.org', reason: 'r' });
+        await again.recordUnsubscribe({
             email: 'late@x.org',
             scope: 'all',
             source: 'platform'
         });
-        again.close();
-        const ids = readAllReopening(path, 7);
+        await again.close();
+        const ids = await readAllReopening(path, 7);
         expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
-        const rest = Ledger.open(path);
+        const rest = await Ledger.open(path);
         expect(
-            rest
-                .suppressionPage(firstPage.next, 5000)
-                .items.map((i) => i.eventId)
+            (await rest.suppressionPage(firstPage.next, 5000)).items.map(
+                (i) => i.eventId
+            )
         ).toEqual(ids.slice(7));
-        rest.close();
+        await rest.close();
     });
 
-    it('returns the same cursor on an empty page, and refuses a foreign or malformed one', () => {
-        const ledger = Ledger.open(':memory:');
-        const empty = ledger.suppressionPage(undefined);
+    it('returns the same cursor on an empty page, and refuses a foreign or malformed one', async () => {
+        const ledger = await Ledger.open(':memory:');
+        const empty = await ledger.suppressionPage(undefined);
         expect(empty.items).toEqual([]);
         expect(decodeCursor(empty.next)).toBe(0);
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'a@x.org',
             scope: 'all',
             source: 'platform'
         });
-        expect(code(() => ledger.suppressionPage(encodeCursor(2)))).toBe(
-            'BAD_CURSOR'
-        );
+        expect(
+            await code(
+                async () => await ledger.suppressionPage(encodeCursor(2))
+            )
+        ).toBe('BAD_CURSOR');
         for (const bad of [
             '12',
             'sup1.',
@@ -227,19 +239,21 @@ describe('the cursor', () => {
             'sup1.' + Buffer.from('-1').toString('base64url'),
             'sup1.' + Buffer.from('1.5').toString('base64url')
         ])
-            expect([bad, code(() => ledger.suppressionPage(bad))]).toEqual([
+            expect([
                 bad,
-                'BAD_CURSOR'
-            ]);
-        expect(ledger.suppressionPage(encodeCursor(1)).items).toEqual([]);
-        ledger.close();
+                await code(async () => await ledger.suppressionPage(bad))
+            ]).toEqual([bad, 'BAD_CURSOR']);
+        expect((await ledger.suppressionPage(encodeCursor(1))).items).toEqual(
+            []
+        );
+        await ledger.close();
     });
 
-    it('takes limits from 1 to 5000 only', () => {
+    it('takes limits from 1 to 5000 only', async () => {
         expect(parseFeedLimit(undefined)).toBe(500);
         expect(parseFeedLimit('5000')).toBe(5000);
         for (const bad of ['0', '5001', '-1', 'ten', '1.5', ' '])
-            expect([bad, code(() => parseFeedLimit(bad))]).toEqual([
+            expect([bad, await code(() => parseFeedLimit(bad))]).toEqual([
                 bad,
                 'BAD_LIMIT'
             ]);

@@ -13,12 +13,12 @@ const LEAD = makeId('00Q', 2);
 
 let dir: string;
 let ledger: Ledger;
-beforeEach(() => {
+beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'import-test-'));
-    ledger = Ledger.open(':memory:', { now: () => NOW });
+    ledger = await Ledger.open(':memory:', { now: () => NOW });
 });
-afterEach(() => {
-    ledger.close();
+afterEach(async () => {
+    await ledger.close();
     rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,11 +29,15 @@ function file(content: string | Buffer): string {
     return path;
 }
 
-function run(
+async function run(
     content: string | Buffer,
     options: Partial<ImportOptions> = {}
 ): Promise<ImportReport> {
-    return importCsv(ledger, { file: file(content), now: NOW, ...options });
+    return await importCsv(ledger, {
+        file: file(content),
+        now: NOW,
+        ...options
+    });
 }
 
 async function expectRejects(
@@ -101,30 +105,32 @@ describe('import of optout CSV files', () => {
             unsubscribesAdded: 1,
             invalid: []
         });
-        const bo = ledger.findPerson('bo@example.com');
+        const bo = await ledger.findPerson('bo@example.com');
         expect(bo).toMatchObject({
             email: 'Bo@Example.com',
             salesforceId: LEAD
         });
-        expect(ledger.listUnsubscribes(bo!.id)).toEqual([
+        expect(await ledger.listUnsubscribes(bo!.id)).toEqual([
             expect.objectContaining({
                 scope: 'audience',
                 audienceId: 'news',
                 source: 'import'
             })
         ]);
-        expect(ledger.getMembership(bo!.id, 'events')).toMatchObject({
+        expect(await ledger.getMembership(bo!.id, 'events')).toMatchObject({
             status: 'Pending',
             changedAt: NOW.toISOString()
         });
         expect(
-            ledger.getMembership(
-                ledger.findPerson('cy@example.com')!.id,
-                'events'
+            (
+                await ledger.getMembership(
+                    (await ledger.findPerson('cy@example.com'))!.id,
+                    'events'
+                )
             )?.changedAt
         ).toBe('2025-02-03T08:00:00.000Z');
         expect(
-            ledger.auditForEmail('bo@example.com').map((a) => a.action)
+            (await ledger.auditForEmail('bo@example.com')).map((a) => a.action)
         ).toEqual(['import', 'unsubscribe_recorded', 'import']);
 
         // The same file again changes nothing (R11).
@@ -147,20 +153,20 @@ describe('import of optout CSV files', () => {
             { source: 'platform' }
         );
         expect(report.status).toBe('imported');
-        const a = ledger.findPerson('a@x.io')!;
-        expect(ledger.getMembership(a.id, 'news')).toMatchObject({
+        const a = (await ledger.findPerson('a@x.io'))!;
+        expect(await ledger.getMembership(a.id, 'news')).toMatchObject({
             status: 'Unsubscribed',
             source: 'platform',
             reason: 'moved away'
         });
-        expect(ledger.listUnsubscribes(a.id)[0]).toMatchObject({
+        expect((await ledger.listUnsubscribes(a.id))[0]).toMatchObject({
             source: 'platform',
             reason: 'moved away'
         });
     });
 
     it('uses the audiences already in the ledger when audience_name is empty', async () => {
-        ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
+        await ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
         const report = await run(
             'email,audience_id,status\na@x.io,news,Subscribed\n'
         );
@@ -168,7 +174,7 @@ describe('import of optout CSV files', () => {
             status: 'imported',
             audiencesUpserted: 0
         });
-        expect(ledger.getAudience('news')?.name).toBe('Newsletter');
+        expect((await ledger.getAudience('news'))?.name).toBe('Newsletter');
     });
 
     it('reports every invalid row with its line number and imports nothing', async () => {
@@ -256,7 +262,7 @@ describe('import of optout CSV files', () => {
     });
 
     it('does not lift an active audience unsubscribe (R4): such rows are skipped with their line', async () => {
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'audience',
             audienceId: 'news',
@@ -277,8 +283,12 @@ describe('import of optout CSV files', () => {
             blockedLines: [3]
         });
         expect(
-            ledger.getMembership(ledger.findPerson('a@x.io')!.id, 'news')
-                ?.status
+            (
+                await ledger.getMembership(
+                    (await ledger.findPerson('a@x.io'))!.id,
+                    'news'
+                )
+            )?.status
         ).toBe('Unsubscribed');
     });
 
@@ -404,7 +414,7 @@ describe('file-level problems', () => {
             `\ufeff${HEADER}\nzoe@example.com,,actu,Actualités,Subscribed,\n`
         );
         expect(report.status).toBe('imported');
-        expect(ledger.getAudience('actu')?.name).toBe('Actualités');
+        expect((await ledger.getAudience('actu'))?.name).toBe('Actualités');
     });
 
     it('refuses the whole file on broken CSV quoting, even with skipInvalid', async () => {
@@ -462,8 +472,8 @@ describe('Mailchimp audience exports', () => {
             status: 'imported',
             membershipsChanged: 2
         });
-        const ana = ledger.findPerson('ana@example.com')!;
-        expect(ledger.getMembership(ana.id, 'a1b2c3d4e5')).toMatchObject({
+        const ana = (await ledger.findPerson('ana@example.com'))!;
+        expect(await ledger.getMembership(ana.id, 'a1b2c3d4e5')).toMatchObject({
             status: 'Subscribed',
             changedAt: '2024-06-01T09:30:00.000Z'
         });
@@ -473,14 +483,17 @@ describe('Mailchimp audience exports', () => {
             membershipsChanged: 2,
             unsubscribesAdded: 2
         });
-        expect(ledger.getMembership(ana.id, 'a1b2c3d4e5')).toMatchObject({
+        expect(await ledger.getMembership(ana.id, 'a1b2c3d4e5')).toMatchObject({
             status: 'Unsubscribed',
             changedAt: '2024-07-01T08:00:00.000Z',
             reason: 'I no longer want to receive these emails'
         });
         expect(
-            ledger.listUnsubscribes(ledger.findPerson('cy@example.com')!.id)[0]
-                .reason
+            (
+                await ledger.listUnsubscribes(
+                    (await ledger.findPerson('cy@example.com'))!.id
+                )
+            )[0].reason
         ).toBe('Too many emails');
         const clean = await run(cleaned, { audienceId: 'a1b2c3d4e5' });
         expect(clean).toMatchObject({
@@ -489,15 +502,17 @@ describe('Mailchimp audience exports', () => {
             unsubscribesAdded: 0
         });
         expect(
-            ledger.getMembership(
-                ledger.findPerson('dee@example.com')!.id,
+            await ledger.getMembership(
+                (await ledger.findPerson('dee@example.com'))!.id,
                 'a1b2c3d4e5'
             )
         ).toMatchObject({
             status: 'Cleaned',
             reason: 'Cleaned after campaign: August news'
         });
-        expect(ledger.getAudience('a1b2c3d4e5')?.name).toBe('Newsletter');
+        expect((await ledger.getAudience('a1b2c3d4e5'))?.name).toBe(
+            'Newsletter'
+        );
     });
 
     it('needs the audience id (the export does not name it) and a name for a new audience', async () => {
@@ -590,8 +605,8 @@ describe('scale', () => {
             membershipsChanged: 50_000,
             unsubscribesAdded: Math.ceil((50_000 - 1) / 6)
         });
-        expect(ledger.maxSeq()).toBe(50_000);
-        expect(ledger.status().memberships.byStatus.Archived).toBe(
+        expect(await ledger.maxSeq()).toBe(50_000);
+        expect((await ledger.status()).memberships.byStatus.Archived).toBe(
             Math.floor(50_000 / 6)
         );
         expect(progress).toContain('validate');

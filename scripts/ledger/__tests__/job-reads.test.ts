@@ -8,40 +8,40 @@ import { Ledger } from '../ledger';
 const contact = (n: number): string => makeId('003', n);
 
 let ledger: Ledger;
-beforeEach(() => {
-    ledger = Ledger.open(':memory:');
+beforeEach(async () => {
+    ledger = await Ledger.open(':memory:');
 });
-afterEach(() => ledger.close());
+afterEach(async () => await ledger.close());
 
-function person(email: string, salesforceId?: string): number {
-    return ledger.upsertPerson({ email, salesforceId }).person.id;
+async function person(email: string, salesforceId?: string): Promise<number> {
+    return (await ledger.upsertPerson({ email, salesforceId })).person.id;
 }
 
 describe('reads for the jobs', () => {
-    it('counts persons and membership changes after a seq', () => {
-        expect(ledger.countPersons()).toBe(0);
-        const ana = person('ana@example.com');
-        person('bo@example.com');
-        expect(ledger.countPersons()).toBe(2);
-        ledger.upsertAudience({ id: 'news', name: 'News' });
-        ledger.setMembershipStatus({
+    it('counts persons and membership changes after a seq', async () => {
+        expect(await ledger.countPersons()).toBe(0);
+        const ana = await person('ana@example.com');
+        await person('bo@example.com');
+        expect(await ledger.countPersons()).toBe(2);
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
+        await ledger.setMembershipStatus({
             personId: ana,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'platform'
         });
-        const seq = ledger.maxSeq();
-        expect(ledger.countMembershipChangesAfter(0)).toBe(1);
-        expect(ledger.countMembershipChangesAfter(seq)).toBe(0);
+        const seq = await ledger.maxSeq();
+        expect(await ledger.countMembershipChangesAfter(0)).toBe(1);
+        expect(await ledger.countMembershipChangesAfter(seq)).toBe(0);
     });
 
-    it('finds persons by Salesforce id (the oldest) and by email, over many chunks', () => {
+    it('finds persons by Salesforce id (the oldest) and by email, over many chunks', async () => {
         const ids: number[] = [];
         for (let i = 0; i < 1200; i++)
-            ids.push(person(`p${i}@example.com`, contact(i + 1)));
+            ids.push(await person(`p${i}@example.com`, contact(i + 1)));
         // A second person on the first record: the oldest wins.
-        person('later@example.com', contact(1));
-        const { bySalesforceId, byEmail } = ledger.personIdsByRecord(
+        await person('later@example.com', contact(1));
+        const { bySalesforceId, byEmail } = await ledger.personIdsByRecord(
             [
                 ...Array.from({ length: 1200 }, (_, i) => contact(i + 1)),
                 contact(9999)
@@ -58,22 +58,24 @@ describe('reads for the jobs', () => {
         ]);
         // Every person linked, not only the oldest.
         expect(
-            ledger.personIdsLinkedTo([contact(1)], ['p5@example.com'])
+            await ledger.personIdsLinkedTo([contact(1)], ['p5@example.com'])
         ).toEqual([ids[0], ids[5], ids[1199] + 1]);
     });
 
-    it('tells which persons have an active global unsubscribe, with it', () => {
-        const ana = person('ana@example.com', contact(1));
-        const bo = person('bo@example.com');
-        const u = ledger.recordUnsubscribe({
-            personId: ana,
-            scope: 'all',
-            source: 'platform'
-        }).unsubscribe;
+    it('tells which persons have an active global unsubscribe, with it', async () => {
+        const ana = await person('ana@example.com', contact(1));
+        const bo = await person('bo@example.com');
+        const u = (
+            await ledger.recordUnsubscribe({
+                personId: ana,
+                scope: 'all',
+                source: 'platform'
+            })
+        ).unsubscribe;
         expect([
-            ...ledger.personsWithActiveGlobalUnsubscribe([ana, bo])
+            ...(await ledger.personsWithActiveGlobalUnsubscribe([ana, bo]))
         ]).toEqual([ana]);
-        expect(ledger.personsWithGlobalUnsubscribe([bo, ana])).toEqual([
+        expect(await ledger.personsWithGlobalUnsubscribe([bo, ana])).toEqual([
             {
                 personId: ana,
                 emailNorm: 'ana@example.com',
@@ -86,8 +88,8 @@ describe('reads for the jobs', () => {
             expect.objectContaining({ personId: bo, unsubscribeId: null })
         ]);
         const pages = [
-            ledger.activeGlobalUnsubscribes(0, 1),
-            ledger.activeGlobalUnsubscribes(u.id, 1)
+            await ledger.activeGlobalUnsubscribes(0, 1),
+            await ledger.activeGlobalUnsubscribes(u.id, 1)
         ];
         expect(pages[0]).toEqual([
             expect.objectContaining({
@@ -101,72 +103,81 @@ describe('reads for the jobs', () => {
         expect(pages[1]).toEqual([]);
     });
 
-    it('answers the hourly: undelivered audience unsubscribe, held by another person', () => {
-        ledger.upsertAudience({ id: 'news', name: 'News' });
-        const ana = person('ana@example.com', contact(1));
-        const bo = person('bo@example.com', contact(1));
-        expect(ledger.undeliveredAudienceUnsubscribeId(bo, 'news')).toBeNull();
-        const u = ledger.recordUnsubscribe({
-            personId: bo,
-            scope: 'audience',
-            audienceId: 'news',
-            source: 'platform'
-        }).unsubscribe;
-        expect(ledger.undeliveredAudienceUnsubscribeId(bo, 'news')).toBe(u.id);
-        const held = (
+    it('answers the hourly: undelivered audience unsubscribe, held by another person', async () => {
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
+        const ana = await person('ana@example.com', contact(1));
+        const bo = await person('bo@example.com', contact(1));
+        expect(
+            await ledger.undeliveredAudienceUnsubscribeId(bo, 'news')
+        ).toBeNull();
+        const u = (
+            await ledger.recordUnsubscribe({
+                personId: bo,
+                scope: 'audience',
+                audienceId: 'news',
+                source: 'platform'
+            })
+        ).unsubscribe;
+        expect(await ledger.undeliveredAudienceUnsubscribeId(bo, 'news')).toBe(
+            u.id
+        );
+        const held = async (
             personId: number,
             emailNorm: string | null,
             id = contact(2)
         ) =>
-            ledger.audienceHeldByAnother({
+            await ledger.audienceHeldByAnother({
                 audienceId: 'news',
                 personId,
                 salesforceId: id,
                 emailNorm
             });
-        expect(held(ana, null, contact(1))).toBe(true);
-        expect(held(bo, null, contact(1))).toBe(false);
-        expect(held(ana, null)).toBe(false);
-        expect(held(ana, 'bo@example.com')).toBe(true);
+        expect(await held(ana, null, contact(1))).toBe(true);
+        expect(await held(bo, null, contact(1))).toBe(false);
+        expect(await held(ana, null)).toBe(false);
+        expect(await held(ana, 'bo@example.com')).toBe(true);
     });
 
-    it('lists persons for whom R5b holds among those changed in a seq range', () => {
-        ledger.upsertAudience({ id: 'a', name: 'A' });
-        ledger.upsertAudience({ id: 'b', name: 'B' });
-        const ana = person('ana@example.com');
-        const bo = person('bo@example.com');
+    it('lists persons for whom R5b holds among those changed in a seq range', async () => {
+        await ledger.upsertAudience({ id: 'a', name: 'A' });
+        await ledger.upsertAudience({ id: 'b', name: 'B' });
+        const ana = await person('ana@example.com');
+        const bo = await person('bo@example.com');
         for (const [p, a, status] of [
             [ana, 'a', 'Unsubscribed'],
             [ana, 'b', 'Archived'],
             [bo, 'a', 'Unsubscribed'],
             [bo, 'b', 'Subscribed']
         ] as const)
-            ledger.setMembershipStatus({
+            await ledger.setMembershipStatus({
                 personId: p,
                 audienceId: a,
                 status,
                 source: 'platform'
             });
         expect(
-            ledger.personsUnsubscribedFromAllAudiences(0, ledger.maxSeq())
+            await ledger.personsUnsubscribedFromAllAudiences(
+                0,
+                await ledger.maxSeq()
+            )
         ).toEqual([
             { personId: ana, emailNorm: 'ana@example.com', salesforceId: null }
         ]);
         expect(
-            ledger.personsUnsubscribedFromAllAudiences(
-                ledger.maxSeq(),
-                ledger.maxSeq()
+            await ledger.personsUnsubscribedFromAllAudiences(
+                await ledger.maxSeq(),
+                await ledger.maxSeq()
             )
         ).toEqual([]);
     });
 
-    it('tells when the sync first wrote to Salesforce', () => {
-        expect(ledger.firstSalesforceWriteAt()).toBeNull();
-        ledger.appendAudit({
+    it('tells when the sync first wrote to Salesforce', async () => {
+        expect(await ledger.firstSalesforceWriteAt()).toBeNull();
+        await ledger.appendAudit({
             action: 'field_write',
             emailNorm: 'ana@example.com',
             writtenAt: '2025-01-02T00:00:00.000Z'
         } as Parameters<Ledger['appendAudit']>[0]);
-        expect(ledger.firstSalesforceWriteAt()).not.toBeNull();
+        expect(await ledger.firstSalesforceWriteAt()).not.toBeNull();
     });
 });

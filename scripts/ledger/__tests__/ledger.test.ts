@@ -21,12 +21,12 @@ afterEach(() => {
 });
 
 /** A ledger with a clock the test moves. */
-function clocked(path = ':memory:'): {
+async function clocked(path = ':memory:'): Promise<{
     ledger: Ledger;
     tick: (ms: number) => void;
-} {
+}> {
     let t = Date.parse('2025-03-01T12:00:00.000Z');
-    const ledger = Ledger.open(path, { now: () => new Date(t) });
+    const ledger = await Ledger.open(path, { now: () => new Date(t) });
     return { ledger, tick: (ms) => (t += ms) };
 }
 
@@ -40,14 +40,14 @@ function count(ledger: Ledger, table: string): number {
     ).n;
 }
 
-function expectOptoutError(
+async function expectOptoutError(
     fn: () => unknown,
     code: string,
     message?: RegExp
-): OptoutError {
+): Promise<OptoutError> {
     let caught: unknown;
     try {
-        fn();
+        await fn();
     } catch (err) {
         caught = err;
     }
@@ -59,10 +59,10 @@ function expectOptoutError(
 }
 
 describe('opening and migrations', () => {
-    it('creates the file and its folder in WAL mode at the latest schema version', () => {
+    it('creates the file and its folder in WAL mode at the latest schema version', async () => {
         const path = join(dir, 'nested', 'ledger.db');
-        const ledger = Ledger.open(path);
-        expect(ledger.schemaVersion).toBe(Ledger.LATEST_SCHEMA_VERSION);
+        const ledger = await Ledger.open(path);
+        expect(await ledger.schemaVersion()).toBe(Ledger.LATEST_SCHEMA_VERSION);
         expect(
             connectionOf(ledger).pragma('journal_mode', { simple: true })
         ).toBe('wal');
@@ -72,17 +72,17 @@ describe('opening and migrations', () => {
         expect(
             connectionOf(ledger).pragma('busy_timeout', { simple: true })
         ).toBe(5000);
-        ledger.close();
+        await ledger.close();
         // Reopening applies nothing new.
-        const again = Ledger.open(path);
+        const again = await Ledger.open(path);
         const rows = connectionOf(again)
             .prepare('SELECT version FROM schema_migrations')
             .all();
         expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
-        again.close();
+        await again.close();
     });
 
-    it('migrates an older file in order and refuses a newer one', () => {
+    it('migrates an older file in order and refuses a newer one', async () => {
         const path = join(dir, 'old.db');
         const raw = new Database(path);
         migrate(raw, path, MIGRATIONS.slice(0, 1));
@@ -98,26 +98,26 @@ describe('opening and migrations', () => {
                 sql: 'ALTER TABLE persons ADD COLUMN nickname TEXT'
             }
         ];
-        const ledger = Ledger.open(path, { migrations: next });
-        expect(ledger.schemaVersion).toBe(LATEST_SCHEMA_VERSION + 1);
-        expect(ledger.findPerson('A@x.io')?.email).toBe('a@x.io');
-        ledger.close();
+        const ledger = await Ledger.open(path, { migrations: next });
+        expect(await ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION + 1);
+        expect((await ledger.findPerson('A@x.io'))?.email).toBe('a@x.io');
+        await ledger.close();
         // This build only knows MIGRATIONS: the file is now too new for it.
-        expectOptoutError(
-            () => Ledger.open(path),
+        await expectOptoutError(
+            async () => await Ledger.open(path),
             'LEDGER_TOO_NEW',
             new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer`)
         );
     });
 
-    it('says clearly when the file is not a ledger', () => {
+    it('says clearly when the file is not a ledger', async () => {
         const path = join(dir, 'not-a-db.db');
         writeFileSync(
             path,
             'hello, this is text and not SQLite at all'.repeat(20)
         );
-        expectOptoutError(
-            () => Ledger.open(path),
+        await expectOptoutError(
+            async () => await Ledger.open(path),
             'LEDGER_OPEN_FAILED',
             /Cannot use .* as a ledger/
         );
@@ -125,16 +125,16 @@ describe('opening and migrations', () => {
 });
 
 describe('persons and audiences', () => {
-    it('keeps one person per email, compared case-insensitively', () => {
-        const { ledger } = clocked();
-        const a = ledger.upsertPerson({ email: ' Ana@Example.com ' });
+    it('keeps one person per email, compared case-insensitively', async () => {
+        const { ledger } = await clocked();
+        const a = await ledger.upsertPerson({ email: ' Ana@Example.com ' });
         expect(a.created).toBe(true);
         expect(a.person).toMatchObject({
             email: 'Ana@Example.com',
             emailNorm: 'ana@example.com',
             salesforceId: null
         });
-        const b = ledger.upsertPerson({
+        const b = await ledger.upsertPerson({
             email: 'ANA@EXAMPLE.COM',
             salesforceId: CONTACT.slice(0, 15)
         });
@@ -142,39 +142,39 @@ describe('persons and audiences', () => {
         expect(b.person.id).toBe(a.person.id);
         expect(b.person.salesforceId).toBe(CONTACT);
         // No id given keeps the stored one.
-        expect(ledger.upsertPerson({ email: 'ana@example.com' })).toMatchObject(
-            { changed: false }
-        );
-        expect(ledger.findPerson('ana@EXAMPLE.com')?.salesforceId).toBe(
+        expect(
+            await ledger.upsertPerson({ email: 'ana@example.com' })
+        ).toMatchObject({ changed: false });
+        expect((await ledger.findPerson('ana@EXAMPLE.com'))?.salesforceId).toBe(
             CONTACT
         );
         expect(
-            ledger
-                .findPersonsBySalesforceId(CONTACT.slice(0, 15))
-                .map((p) => p.id)
+            (await ledger.findPersonsBySalesforceId(CONTACT.slice(0, 15))).map(
+                (p) => p.id
+            )
         ).toEqual([a.person.id]);
         expect(count(ledger, 'persons')).toBe(1);
     });
 
-    it('rejects bad emails and ids that are not a Contact or Lead (R6), storing nothing', () => {
-        const { ledger } = clocked();
-        expectOptoutError(
-            () => ledger.upsertPerson({ email: 'not-an-email' }),
+    it('rejects bad emails and ids that are not a Contact or Lead (R6), storing nothing', async () => {
+        const { ledger } = await clocked();
+        await expectOptoutError(
+            async () => await ledger.upsertPerson({ email: 'not-an-email' }),
             'BAD_EMAIL',
             /no '@'/
         );
-        expectOptoutError(
-            () =>
-                ledger.upsertPerson({
+        await expectOptoutError(
+            async () =>
+                await ledger.upsertPerson({
                     email: 'a@x.io',
                     salesforceId: makeId('001', 5)
                 }),
             'BAD_SALESFORCE_ID',
             /neither a Contact \(003\) nor a Lead \(00Q\)/
         );
-        expectOptoutError(
-            () =>
-                ledger.upsertPerson({
+        await expectOptoutError(
+            async () =>
+                await ledger.upsertPerson({
                     email: 'a@x.io',
                     salesforceId: CONTACT.slice(0, 15) + 'ZZZ'
                 }),
@@ -184,20 +184,21 @@ describe('persons and audiences', () => {
         expect(count(ledger, 'persons')).toBe(0);
     });
 
-    it('creates and renames audiences, and lists known ones for an unknown id', () => {
-        const { ledger } = clocked();
+    it('creates and renames audiences, and lists known ones for an unknown id', async () => {
+        const { ledger } = await clocked();
         expect(
-            ledger.upsertAudience({ id: 'news', name: 'Newsletter' }).created
+            (await ledger.upsertAudience({ id: 'news', name: 'Newsletter' }))
+                .created
         ).toBe(true);
         expect(
-            ledger.upsertAudience({ id: 'news', name: 'Newsletter' })
+            await ledger.upsertAudience({ id: 'news', name: 'Newsletter' })
         ).toMatchObject({ created: false, changed: false });
         expect(
-            ledger.upsertAudience({ id: 'news', name: 'Weekly news' })
+            await ledger.upsertAudience({ id: 'news', name: 'Weekly news' })
         ).toMatchObject({ changed: true });
-        ledger.upsertAudience({ id: 'events', name: 'Events' });
-        const e = expectOptoutError(
-            () => ledger.requireAudience('promo'),
+        await ledger.upsertAudience({ id: 'events', name: 'Events' });
+        const e = await expectOptoutError(
+            async () => await ledger.requireAudience('promo'),
             'UNKNOWN_AUDIENCE',
             /'promo' is not in the ledger\. Known audiences: events \(Events\), news \(Weekly news\)/
         );
@@ -206,24 +207,28 @@ describe('persons and audiences', () => {
 });
 
 describe('memberships and the seq cursor (R5a)', () => {
-    function setup() {
-        const c = clocked();
-        c.ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
-        c.ledger.upsertAudience({ id: 'events', name: 'Events' });
-        const ana = c.ledger.upsertPerson({
-            email: 'ana@example.com',
-            salesforceId: CONTACT
-        }).person;
-        const bo = c.ledger.upsertPerson({
-            email: 'bo@example.com',
-            salesforceId: LEAD
-        }).person;
+    async function setup() {
+        const c = await clocked();
+        await c.ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
+        await c.ledger.upsertAudience({ id: 'events', name: 'Events' });
+        const ana = (
+            await c.ledger.upsertPerson({
+                email: 'ana@example.com',
+                salesforceId: CONTACT
+            })
+        ).person;
+        const bo = (
+            await c.ledger.upsertPerson({
+                email: 'bo@example.com',
+                salesforceId: LEAD
+            })
+        ).person;
         return { ...c, ana, bo };
     }
 
-    it('bumps one global seq on every change and writes nothing when unchanged', () => {
-        const { ledger, ana, bo, tick } = setup();
-        const first = ledger.setMembershipStatus({
+    it('bumps one global seq on every change and writes nothing when unchanged', async () => {
+        const { ledger, ana, bo, tick } = await setup();
+        const first = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Subscribed',
@@ -236,15 +241,17 @@ describe('memberships and the seq cursor (R5a)', () => {
         });
         tick(1000);
         expect(
-            ledger.setMembershipStatus({
-                personId: bo.id,
-                audienceId: 'news',
-                status: 'Pending',
-                source: 'platform'
-            }).membership?.seq
+            (
+                await ledger.setMembershipStatus({
+                    personId: bo.id,
+                    audienceId: 'news',
+                    status: 'Pending',
+                    source: 'platform'
+                })
+            ).membership?.seq
         ).toBe(2);
         const auditBefore = count(ledger, 'audit');
-        const same = ledger.setMembershipStatus({
+        const same = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Subscribed',
@@ -253,7 +260,7 @@ describe('memberships and the seq cursor (R5a)', () => {
         expect(same.outcome).toBe('unchanged');
         expect(count(ledger, 'audit')).toBe(auditBefore);
         tick(1000);
-        const changed = ledger.setMembershipStatus({
+        const changed = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Cleaned',
@@ -264,28 +271,31 @@ describe('memberships and the seq cursor (R5a)', () => {
             previous: 'Subscribed',
             membership: { seq: 3 }
         });
-        expect(ledger.maxSeq()).toBe(3);
+        expect(await ledger.maxSeq()).toBe(3);
         // The hourly job's view: changes after a cursor, oldest first, with person data.
         expect(
-            ledger
-                .membershipChanges({ afterSeq: 1 })
-                .map((m) => [m.seq, m.emailNorm, m.status, m.salesforceId])
+            (await ledger.membershipChanges({ afterSeq: 1 })).map((m) => [
+                m.seq,
+                m.emailNorm,
+                m.status,
+                m.salesforceId
+            ])
         ).toEqual([
             [2, 'bo@example.com', 'Pending', LEAD],
             [3, 'ana@example.com', 'Cleaned', CONTACT]
         ]);
     });
 
-    it('ignores a change older than the stored one', () => {
-        const { ledger, ana } = setup();
-        ledger.setMembershipStatus({
+    it('ignores a change older than the stored one', async () => {
+        const { ledger, ana } = await setup();
+        await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'platform',
             changedAt: '2025-02-10T00:00:00Z'
         });
-        const stale = ledger.setMembershipStatus({
+        const stale = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Archived',
@@ -293,12 +303,14 @@ describe('memberships and the seq cursor (R5a)', () => {
             changedAt: '2025-02-01'
         });
         expect(stale.outcome).toBe('stale');
-        expect(ledger.getMembership(ana.id, 'news')?.status).toBe('Subscribed');
+        expect((await ledger.getMembership(ana.id, 'news'))?.status).toBe(
+            'Subscribed'
+        );
     });
 
-    it('records the audience unsubscribe when a membership becomes Unsubscribed, and blocks leaving it (R4)', () => {
-        const { ledger, ana } = setup();
-        const r = ledger.setMembershipStatus({
+    it('records the audience unsubscribe when a membership becomes Unsubscribed, and blocks leaving it (R4)', async () => {
+        const { ledger, ana } = await setup();
+        const r = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Unsubscribed',
@@ -306,32 +318,36 @@ describe('memberships and the seq cursor (R5a)', () => {
             reason: 'too many'
         });
         expect(r.unsubscribeId).not.toBeNull();
-        expect(ledger.getUnsubscribe(r.unsubscribeId as number)).toMatchObject({
+        expect(
+            await ledger.getUnsubscribe(r.unsubscribeId as number)
+        ).toMatchObject({
             scope: 'audience',
             audienceId: 'news',
             source: 'webhook',
             reason: 'too many',
             deliveredAt: null
         });
-        const blocked = ledger.setMembershipStatus({
+        const blocked = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'platform'
         });
         expect(blocked.outcome).toBe('blocked');
-        expect(ledger.getMembership(ana.id, 'news')?.status).toBe(
+        expect((await ledger.getMembership(ana.id, 'news'))?.status).toBe(
             'Unsubscribed'
         );
     });
 
-    it('pages changes so that the caller can write between batches', () => {
-        const { ledger, ana } = setup();
+    it('pages changes so that the caller can write between batches', async () => {
+        const { ledger, ana } = await setup();
         for (let i = 0; i < 25; i++) {
-            const p = ledger.upsertPerson({
-                email: `p${i}@example.com`
-            }).person;
-            ledger.setMembershipStatus({
+            const p = (
+                await ledger.upsertPerson({
+                    email: `p${i}@example.com`
+                })
+            ).person;
+            await ledger.setMembershipStatus({
                 personId: p.id,
                 audienceId: 'events',
                 status: 'Subscribed',
@@ -340,14 +356,14 @@ describe('memberships and the seq cursor (R5a)', () => {
         }
         const seen: number[] = [];
         let batches = 0;
-        for (const batch of ledger.membershipChangeBatches({
+        for await (const batch of ledger.membershipChangeBatches({
             afterSeq: 5,
             batchSize: 7
         })) {
             batches += 1;
             seen.push(...batch.map((m) => m.seq));
             // Writing while paging must work (an open iterator would refuse it).
-            ledger.setCursor(
+            await ledger.setCursor(
                 'hourly',
                 'membershipSeq',
                 batch[batch.length - 1].seq
@@ -355,24 +371,25 @@ describe('memberships and the seq cursor (R5a)', () => {
         }
         expect(batches).toBe(3);
         expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i + 6));
-        expect(ledger.getCursor('hourly', 'membershipSeq')).toBe('25');
+        expect(await ledger.getCursor('hourly', 'membershipSeq')).toBe('25');
         // A change made after the cursor shows up next time, and only it.
-        ledger.setMembershipStatus({
+        await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'events',
             status: 'Subscribed',
             source: 'platform'
         });
-        expect(
-            [...ledger.iterateMembershipChanges(25)].map((m) => m.emailNorm)
-        ).toEqual(['ana@example.com']);
+        const changes: string[] = [];
+        for await (const m of ledger.iterateMembershipChanges(25))
+            changes.push(m.emailNorm);
+        expect(changes).toEqual(['ana@example.com']);
     });
 });
 
 describe('unsubscribes', () => {
-    it('records a global unsubscribe once; the second time answers "already" and writes nothing', () => {
-        const { ledger } = clocked();
-        const first = ledger.recordUnsubscribe({
+    it('records a global unsubscribe once; the second time answers "already" and writes nothing', async () => {
+        const { ledger } = await clocked();
+        const first = await ledger.recordUnsubscribe({
             email: 'Ana@Example.com',
             scope: 'all',
             source: 'platform',
@@ -384,7 +401,7 @@ describe('unsubscribes', () => {
             unsubscribe: { scope: 'all', audienceId: null }
         });
         const auditBefore = count(ledger, 'audit');
-        const second = ledger.recordUnsubscribe({
+        const second = await ledger.recordUnsubscribe({
             email: 'ana@EXAMPLE.com',
             scope: 'all',
             source: 'webhook'
@@ -393,7 +410,7 @@ describe('unsubscribes', () => {
         expect(second.unsubscribe.id).toBe(first.unsubscribe.id);
         expect(count(ledger, 'unsubscribes')).toBe(1);
         expect(count(ledger, 'audit')).toBe(auditBefore);
-        const audit = ledger.auditForEmail('ANA@example.com');
+        const audit = await ledger.auditForEmail('ANA@example.com');
         expect(audit).toHaveLength(1);
         expect(audit[0]).toMatchObject({
             action: 'unsubscribe_recorded',
@@ -401,9 +418,9 @@ describe('unsubscribes', () => {
         });
     });
 
-    it('enforces one active unsubscribe per scope in the schema itself', () => {
-        const { ledger } = clocked();
-        const r = ledger.recordUnsubscribe({
+    it('enforces one active unsubscribe per scope in the schema itself', async () => {
+        const { ledger } = await clocked();
+        const r = await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'all',
             source: 'platform'
@@ -417,11 +434,11 @@ describe('unsubscribes', () => {
         ).toThrow(/UNIQUE/);
     });
 
-    it('an audience unsubscribe sets the membership Unsubscribed; unknown audiences need a name', () => {
-        const { ledger } = clocked();
-        expectOptoutError(
-            () =>
-                ledger.recordUnsubscribe({
+    it('an audience unsubscribe sets the membership Unsubscribed; unknown audiences need a name', async () => {
+        const { ledger } = await clocked();
+        await expectOptoutError(
+            async () =>
+                await ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'audience',
                     audienceId: 'news',
@@ -431,7 +448,7 @@ describe('unsubscribes', () => {
             /no audiences yet/
         );
         expect(count(ledger, 'persons')).toBe(0);
-        const r = ledger.recordUnsubscribe({
+        const r = await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'audience',
             audienceId: 'news',
@@ -443,34 +460,38 @@ describe('unsubscribes', () => {
             audienceCreated: true,
             membershipChanged: true
         });
-        expect(ledger.getMembership(r.person.id, 'news')).toMatchObject({
+        expect(await ledger.getMembership(r.person.id, 'news')).toMatchObject({
             status: 'Unsubscribed',
             source: 'flow'
         });
         // Global and audience unsubscribes are independent.
         expect(
-            ledger.recordUnsubscribe({
-                email: 'a@x.io',
-                scope: 'all',
-                source: 'platform'
-            }).outcome
+            (
+                await ledger.recordUnsubscribe({
+                    email: 'a@x.io',
+                    scope: 'all',
+                    source: 'platform'
+                })
+            ).outcome
         ).toBe('recorded');
         expect(
-            ledger.recordUnsubscribe({
-                email: 'a@x.io',
-                scope: 'audience',
-                audienceId: 'news',
-                source: 'platform'
-            }).outcome
+            (
+                await ledger.recordUnsubscribe({
+                    email: 'a@x.io',
+                    scope: 'audience',
+                    audienceId: 'news',
+                    source: 'platform'
+                })
+            ).outcome
         ).toBe('already');
     });
 
-    it('refuses inconsistent input', () => {
-        const { ledger } = clocked();
-        ledger.upsertAudience({ id: 'news', name: 'News' });
-        expectOptoutError(
-            () =>
-                ledger.recordUnsubscribe({
+    it('refuses inconsistent input', async () => {
+        const { ledger } = await clocked();
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
+        await expectOptoutError(
+            async () =>
+                await ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     audienceId: 'news',
@@ -478,27 +499,27 @@ describe('unsubscribes', () => {
                 }),
             'BAD_SCOPE'
         );
-        expectOptoutError(
-            () =>
-                ledger.recordUnsubscribe({
+        await expectOptoutError(
+            async () =>
+                await ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     source: 'marketo' as never
                 }),
             'BAD_SOURCE'
         );
-        expectOptoutError(
-            () =>
-                ledger.recordUnsubscribe({
+        await expectOptoutError(
+            async () =>
+                await ledger.recordUnsubscribe({
                     email: 'nope',
                     scope: 'all',
                     source: 'platform'
                 }),
             'BAD_EMAIL'
         );
-        expectOptoutError(
-            () =>
-                ledger.recordUnsubscribe({
+        await expectOptoutError(
+            async () =>
+                await ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     source: 'platform',
@@ -510,40 +531,44 @@ describe('unsubscribes', () => {
         expect(count(ledger, 'unsubscribes')).toBe(0);
     });
 
-    it('lists undelivered unsubscribes in batches and marks them delivered once, with latency', () => {
-        const { ledger, tick } = clocked();
-        ledger.upsertAudience({ id: 'news', name: 'News' });
+    it('lists undelivered unsubscribes in batches and marks them delivered once, with latency', async () => {
+        const { ledger, tick } = await clocked();
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
         const ids: number[] = [];
         for (let i = 0; i < 5; i++) {
             ids.push(
-                ledger.recordUnsubscribe({
-                    email: `u${i}@x.io`,
-                    scope: 'all',
-                    source: 'webhook'
-                }).unsubscribe.id
+                (
+                    await ledger.recordUnsubscribe({
+                        email: `u${i}@x.io`,
+                        scope: 'all',
+                        source: 'webhook'
+                    })
+                ).unsubscribe.id
             );
         }
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'u0@x.io',
             scope: 'audience',
             audienceId: 'news',
             source: 'webhook'
         });
-        expect(ledger.countUndelivered()).toBe(6);
-        expect(ledger.countUndelivered('all')).toBe(5);
-        const global = [
-            ...ledger.undeliveredUnsubscribeBatches({
-                scope: 'all',
-                batchSize: 2
-            })
-        ];
+        expect(await ledger.countUndelivered()).toBe(6);
+        expect(await ledger.countUndelivered('all')).toBe(5);
+        const global = [];
+        for await (const batch of ledger.undeliveredUnsubscribeBatches({
+            scope: 'all',
+            batchSize: 2
+        }))
+            global.push(batch);
         expect(global.map((b) => b.length)).toEqual([2, 2, 1]);
         expect(global[0][0]).toMatchObject({
             emailNorm: 'u0@x.io',
             scope: 'all',
             salesforceId: null
         });
-        const audience = ledger.undeliveredUnsubscribes({ scope: 'audience' });
+        const audience = await ledger.undeliveredUnsubscribes({
+            scope: 'audience'
+        });
         expect(audience).toHaveLength(1);
         expect(audience[0]).toMatchObject({
             audienceId: 'news',
@@ -551,17 +576,17 @@ describe('unsubscribes', () => {
         });
 
         tick(1500);
-        expect(ledger.markDelivered(ids.slice(0, 3), { runId: 'run-1' })).toBe(
-            3
-        );
-        expect(ledger.markDelivered(ids.slice(0, 3), { runId: 'run-2' })).toBe(
-            0
-        );
-        expect(ledger.countUndelivered('all')).toBe(2);
-        expect(ledger.getUnsubscribe(ids[0])).toMatchObject({
+        expect(
+            await ledger.markDelivered(ids.slice(0, 3), { runId: 'run-1' })
+        ).toBe(3);
+        expect(
+            await ledger.markDelivered(ids.slice(0, 3), { runId: 'run-2' })
+        ).toBe(0);
+        expect(await ledger.countUndelivered('all')).toBe(2);
+        expect(await ledger.getUnsubscribe(ids[0])).toMatchObject({
             deliveredRunId: 'run-1'
         });
-        const delivered = ledger.auditForRun('run-1');
+        const delivered = await ledger.auditForRun('run-1');
         expect(delivered).toHaveLength(3);
         expect(delivered[0]).toMatchObject({
             action: 'unsubscribe_delivered',
@@ -571,19 +596,22 @@ describe('unsubscribes', () => {
 });
 
 describe('resubscribe (R4)', () => {
-    it('needs a reason, marks the unsubscribe removed (never deleted) and audits it', () => {
-        const { ledger, tick } = clocked();
-        const u = ledger.recordUnsubscribe({
-            email: 'a@x.io',
-            scope: 'all',
-            source: 'platform'
-        }).unsubscribe;
-        expectOptoutError(
-            () => ledger.resubscribe({ email: 'a@x.io', reason: '  ' }),
+    it('needs a reason, marks the unsubscribe removed (never deleted) and audits it', async () => {
+        const { ledger, tick } = await clocked();
+        const u = (
+            await ledger.recordUnsubscribe({
+                email: 'a@x.io',
+                scope: 'all',
+                source: 'platform'
+            })
+        ).unsubscribe;
+        await expectOptoutError(
+            async () =>
+                await ledger.resubscribe({ email: 'a@x.io', reason: '  ' }),
             'REASON_REQUIRED'
         );
         tick(60_000);
-        const r = ledger.resubscribe({
+        const r = await ledger.resubscribe({
             email: 'A@X.io',
             reason: 'unsubscribed by mistake'
         });
@@ -593,47 +621,49 @@ describe('resubscribe (R4)', () => {
             removedReason: 'unsubscribed by mistake'
         });
         expect(count(ledger, 'unsubscribes')).toBe(1);
-        expect(ledger.getUnsubscribe(u.id)?.removedAt).toBe(
+        expect((await ledger.getUnsubscribe(u.id))?.removedAt).toBe(
             '2025-03-01T12:01:00.000Z'
         );
-        expect(ledger.auditForEmail('a@x.io').map((a) => a.action)).toEqual([
-            'unsubscribe_recorded',
-            'resubscribe'
-        ]);
+        expect(
+            (await ledger.auditForEmail('a@x.io')).map((a) => a.action)
+        ).toEqual(['unsubscribe_recorded', 'resubscribe']);
         // Nothing active any more; a later unsubscribe is a new, active one.
         expect(
-            ledger.resubscribe({ email: 'a@x.io', reason: 'again' }).removed
+            (await ledger.resubscribe({ email: 'a@x.io', reason: 'again' }))
+                .removed
         ).toEqual([]);
-        expect(ledger.countUndelivered()).toBe(0);
+        expect(await ledger.countUndelivered()).toBe(0);
         expect(
-            ledger.recordUnsubscribe({
-                email: 'a@x.io',
-                scope: 'all',
-                source: 'webhook'
-            }).outcome
+            (
+                await ledger.recordUnsubscribe({
+                    email: 'a@x.io',
+                    scope: 'all',
+                    source: 'webhook'
+                })
+            ).outcome
         ).toBe('recorded');
     });
 
-    it('for an audience, lifts the block and moves the membership back to Subscribed', () => {
-        const { ledger } = clocked();
-        const r = ledger.recordUnsubscribe({
+    it('for an audience, lifts the block and moves the membership back to Subscribed', async () => {
+        const { ledger } = await clocked();
+        const r = await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'audience',
             audienceId: 'news',
             audienceName: 'News',
             source: 'webhook'
         });
-        const seq = ledger.maxSeq();
-        expectOptoutError(
-            () =>
-                ledger.resubscribe({
+        const seq = await ledger.maxSeq();
+        await expectOptoutError(
+            async () =>
+                await ledger.resubscribe({
                     email: 'a@x.io',
                     audienceId: 'nope',
                     reason: 'x'
                 }),
             'UNKNOWN_AUDIENCE'
         );
-        const res = ledger.resubscribe({
+        const res = await ledger.resubscribe({
             email: 'a@x.io',
             audienceId: 'news',
             reason: 'opted in again at the event'
@@ -643,24 +673,27 @@ describe('resubscribe (R4)', () => {
             before: 'Unsubscribed',
             after: 'Subscribed'
         });
-        expect(ledger.getMembership(r.person.id, 'news')).toMatchObject({
+        expect(await ledger.getMembership(r.person.id, 'news')).toMatchObject({
             status: 'Subscribed',
             seq: seq + 1
         });
         expect(
-            ledger.setMembershipStatus({
-                personId: r.person.id,
-                audienceId: 'news',
-                status: 'Archived',
-                source: 'platform'
-            }).outcome
+            (
+                await ledger.setMembershipStatus({
+                    personId: r.person.id,
+                    audienceId: 'news',
+                    status: 'Archived',
+                    source: 'platform'
+                })
+            ).outcome
         ).toBe('changed');
     });
 
-    it('refuses an unknown email', () => {
-        const { ledger } = clocked();
-        expectOptoutError(
-            () => ledger.resubscribe({ email: 'who@x.io', reason: 'x' }),
+    it('refuses an unknown email', async () => {
+        const { ledger } = await clocked();
+        await expectOptoutError(
+            async () =>
+                await ledger.resubscribe({ email: 'who@x.io', reason: 'x' }),
             'UNKNOWN_EMAIL',
             /who@x\.io/
         );
@@ -668,18 +701,18 @@ describe('resubscribe (R4)', () => {
 });
 
 describe('runs, cursors and status', () => {
-    it('records runs and summarises the last run of each job for status', () => {
-        const { ledger, tick } = clocked();
-        const push1 = ledger.startRun({ job: 'push' });
+    it('records runs and summarises the last run of each job for status', async () => {
+        const { ledger, tick } = await clocked();
+        const push1 = await ledger.startRun({ job: 'push' });
         tick(2000);
-        ledger.finishRun(push1.id, {
+        await ledger.finishRun(push1.id, {
             status: 'succeeded',
             result: { recordsWritten: 3, apiRequests: 2 }
         });
         tick(1000);
-        const push2 = ledger.startRun({ job: 'push', dryRun: true });
+        const push2 = await ledger.startRun({ job: 'push', dryRun: true });
         tick(500);
-        ledger.finishRun(push2.id, {
+        await ledger.finishRun(push2.id, {
             status: 'partial',
             result: {
                 recordsWritten: 5,
@@ -690,13 +723,13 @@ describe('runs, cursors and status', () => {
                 durationMs: 480
             }
         });
-        const nightly = ledger.startRun({ job: 'nightly' });
-        expect(ledger.getRun(nightly.id)).toMatchObject({
+        const nightly = await ledger.startRun({ job: 'nightly' });
+        expect(await ledger.getRun(nightly.id)).toMatchObject({
             status: 'running',
             pid: process.pid,
             result: null
         });
-        const last = ledger.lastRuns();
+        const last = await ledger.lastRuns();
         expect(last.map((r) => [r.job, r.runId])).toEqual([
             ['nightly', nightly.id],
             ['push', push2.id]
@@ -714,47 +747,46 @@ describe('runs, cursors and status', () => {
                 deferredReason: 'API budget'
             }
         });
-        expect(ledger.listRuns({ job: 'push' }).map((r) => r.id)).toEqual([
-            push2.id,
-            push1.id
-        ]);
-        expectOptoutError(
-            () => ledger.finishRun('nope', { status: 'failed' }),
+        expect(
+            (await ledger.listRuns({ job: 'push' })).map((r) => r.id)
+        ).toEqual([push2.id, push1.id]);
+        await expectOptoutError(
+            async () => await ledger.finishRun('nope', { status: 'failed' }),
             'UNKNOWN_RUN'
         );
     });
 
-    it('counts persons, memberships, unsubscribes and pending pushes with their age', () => {
-        const { ledger, tick } = clocked();
-        ledger.upsertAudience({ id: 'news', name: 'News' });
-        const a = ledger.recordUnsubscribe({
+    it('counts persons, memberships, unsubscribes and pending pushes with their age', async () => {
+        const { ledger, tick } = await clocked();
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
+        const a = await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'all',
             source: 'platform'
         });
         tick(10_000);
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'b@x.io',
             scope: 'audience',
             audienceId: 'news',
             source: 'webhook'
         });
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'c@x.io',
             salesforceId: LEAD,
             scope: 'all',
             source: 'salesforce'
         });
-        ledger.setMembershipStatus({
+        await ledger.setMembershipStatus({
             personId: a.person.id,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'import'
         });
-        ledger.markDelivered([a.unsubscribe.id], { runId: 'r' });
-        ledger.resubscribe({ email: 'c@x.io', reason: 'test' });
+        await ledger.markDelivered([a.unsubscribe.id], { runId: 'r' });
+        await ledger.resubscribe({ email: 'c@x.io', reason: 'test' });
         tick(5_000);
-        const s = ledger.status();
+        const s = await ledger.status();
         expect(s).toMatchObject({
             persons: 3,
             personsWithSalesforceId: 1,
@@ -780,25 +812,25 @@ describe('runs, cursors and status', () => {
         });
     });
 
-    it('shows the history of an email in time order', () => {
-        const { ledger, tick } = clocked();
-        ledger.upsertAudience({ id: 'news', name: 'News' });
-        const p = ledger.upsertPerson({ email: 'a@x.io' }).person;
-        ledger.setMembershipStatus({
+    it('shows the history of an email in time order', async () => {
+        const { ledger, tick } = await clocked();
+        await ledger.upsertAudience({ id: 'news', name: 'News' });
+        const p = (await ledger.upsertPerson({ email: 'a@x.io' })).person;
+        await ledger.setMembershipStatus({
             personId: p.id,
             audienceId: 'news',
             status: 'Subscribed',
             source: 'import'
         });
         tick(1000);
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'audience',
             audienceId: 'news',
             source: 'webhook'
         });
         tick(1000);
-        ledger.appendAudit({
+        await ledger.appendAudit({
             action: 'field_write',
             runId: 'run-9',
             emailNorm: 'a@x.io',
@@ -810,7 +842,7 @@ describe('runs, cursors and status', () => {
             collectedAt: '2025-03-01T12:00:01.000Z',
             writtenAt: '2025-03-01T12:00:01.750Z'
         });
-        const h = ledger.history('A@X.IO');
+        const h = await ledger.history('A@X.IO');
         expect(h.person?.id).toBe(p.id);
         expect(h.memberships).toEqual([
             expect.objectContaining({
@@ -827,7 +859,7 @@ describe('runs, cursors and status', () => {
             'field_write'
         ]);
         expect(h.audit[3].latencyMs).toBe(750);
-        expect(ledger.history('nobody@x.io')).toMatchObject({
+        expect(await ledger.history('nobody@x.io')).toMatchObject({
             person: null,
             audit: []
         });
@@ -837,7 +869,7 @@ describe('runs, cursors and status', () => {
 describe('several processes on one file', () => {
     it('waits for another process holding the write lock instead of failing', async () => {
         const path = join(dir, 'shared.db');
-        Ledger.open(path).close();
+        await (await Ledger.open(path)).close();
         // A second process takes the write lock, signals, holds it 400 ms, commits.
         const script = `
             const Database = require('better-sqlite3');
@@ -856,33 +888,33 @@ describe('several processes on one file', () => {
         await new Promise<void>((res) =>
             child.stdout.once('data', () => res())
         );
-        const ledger = Ledger.open(path);
+        const ledger = await Ledger.open(path);
         try {
-            const r = ledger.recordUnsubscribe({
+            const r = await ledger.recordUnsubscribe({
                 email: 'a@x.io',
                 scope: 'all',
                 source: 'webhook'
             });
             expect(r.outcome).toBe('recorded');
-            expect(ledger.getAudience('other')?.name).toBe('Other');
+            expect((await ledger.getAudience('other'))?.name).toBe('Other');
         } finally {
-            ledger.close();
+            await ledger.close();
             await exited;
         }
     });
 });
 
 describe('cross-process locks', () => {
-    it('lets one holder in, refreshes and releases', () => {
+    it('lets one holder in, refreshes and releases', async () => {
         const path = join(dir, 'lock.db');
-        const one = Ledger.open(path);
-        const two = Ledger.open(path);
+        const one = await Ledger.open(path);
+        const two = await Ledger.open(path);
         try {
-            const a = one.acquireLock('hourly', {
+            const a = await one.acquireLock('hourly', {
                 holder: `${hostname()}:${process.pid}:a`
             });
             expect(a.acquired).toBe(true);
-            const b = two.acquireLock('hourly', {
+            const b = await two.acquireLock('hourly', {
                 holder: `${hostname()}:${process.pid}:b`
             });
             expect(b).toMatchObject({
@@ -891,76 +923,99 @@ describe('cross-process locks', () => {
             });
             // Re-entrant for the same holder; other lock names are independent.
             expect(
-                one.acquireLock('hourly', {
-                    holder: `${hostname()}:${process.pid}:a`
-                }).acquired
+                (
+                    await one.acquireLock('hourly', {
+                        holder: `${hostname()}:${process.pid}:a`
+                    })
+                ).acquired
             ).toBe(true);
             expect(
-                two.acquireLock('nightly', {
-                    holder: `${hostname()}:${process.pid}:b`
-                }).acquired
+                (
+                    await two.acquireLock('nightly', {
+                        holder: `${hostname()}:${process.pid}:b`
+                    })
+                ).acquired
             ).toBe(true);
             expect(
-                two.heartbeatLock('hourly', `${hostname()}:${process.pid}:b`)
+                await two.heartbeatLock(
+                    'hourly',
+                    `${hostname()}:${process.pid}:b`
+                )
             ).toBe(false);
             expect(
-                one.heartbeatLock('hourly', `${hostname()}:${process.pid}:a`)
+                await one.heartbeatLock(
+                    'hourly',
+                    `${hostname()}:${process.pid}:a`
+                )
             ).toBe(true);
             expect(
-                two.releaseLock('hourly', `${hostname()}:${process.pid}:b`)
+                await two.releaseLock(
+                    'hourly',
+                    `${hostname()}:${process.pid}:b`
+                )
             ).toBe(false);
             expect(
-                one.releaseLock('hourly', `${hostname()}:${process.pid}:a`)
+                await one.releaseLock(
+                    'hourly',
+                    `${hostname()}:${process.pid}:a`
+                )
             ).toBe(true);
             expect(
-                two.acquireLock('hourly', {
-                    holder: `${hostname()}:${process.pid}:b`
-                }).acquired
+                (
+                    await two.acquireLock('hourly', {
+                        holder: `${hostname()}:${process.pid}:b`
+                    })
+                ).acquired
             ).toBe(true);
         } finally {
-            one.close();
-            two.close();
+            await one.close();
+            await two.close();
         }
     });
 
-    it('takes over a lock whose process is dead', () => {
-        const { ledger } = clocked();
+    it('takes over a lock whose process is dead', async () => {
+        const { ledger } = await clocked();
         const child = spawnSync(process.execPath, [
             '-e',
             'process.stdout.write(String(process.pid))'
         ]);
         const deadPid = Number(child.stdout.toString());
-        const held = ledger.acquireLock('push', {
+        const held = await ledger.acquireLock('push', {
             holder: `${hostname()}:${deadPid}:x`,
             pid: deadPid
         });
         expect(held.acquired).toBe(true);
-        const mine = ledger.acquireLock('push', {
+        const mine = await ledger.acquireLock('push', {
             holder: `${hostname()}:${process.pid}:y`
         });
         expect(mine).toMatchObject({
             acquired: true,
             takenOver: { why: 'dead', from: { pid: deadPid } }
         });
-        expect(ledger.getLock('push')?.holder).toBe(
+        expect((await ledger.getLock('push'))?.holder).toBe(
             `${hostname()}:${process.pid}:y`
         );
     });
 
-    it('takes over a lock whose heartbeat is stale, but not a fresh one', () => {
-        const { ledger, tick } = clocked();
+    it('takes over a lock whose heartbeat is stale, but not a fresh one', async () => {
+        const { ledger, tick } = await clocked();
         // A live process on another host: only its heartbeat tells.
-        ledger.acquireLock('nightly', { holder: 'other-host:1:z', pid: 1 });
+        await ledger.acquireLock('nightly', {
+            holder: 'other-host:1:z',
+            pid: 1
+        });
         tick(60_000);
         expect(
-            ledger.acquireLock('nightly', {
-                holder: 'me:2:w',
-                staleAfterMs: 120_000
-            }).acquired
+            (
+                await ledger.acquireLock('nightly', {
+                    holder: 'me:2:w',
+                    staleAfterMs: 120_000
+                })
+            ).acquired
         ).toBe(false);
         tick(61_000);
         expect(
-            ledger.acquireLock('nightly', {
+            await ledger.acquireLock('nightly', {
                 holder: 'me:2:w',
                 staleAfterMs: 120_000
             })

@@ -14,13 +14,13 @@ import type { AttemptError } from '../types';
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 const MIN = 60_000;
 
-function clocked(path = ':memory:'): {
+async function clocked(path = ':memory:'): Promise<{
     ledger: Ledger;
     tick: (ms: number) => void;
     now: () => string;
-} {
+}> {
     let t = T0;
-    const ledger = Ledger.open(path, { now: () => new Date(t) });
+    const ledger = await Ledger.open(path, { now: () => new Date(t) });
     return {
         ledger,
         tick: (ms) => (t += ms),
@@ -42,10 +42,10 @@ const LOCK: AttemptError = {
 };
 const delay = (): number => 50 * MIN;
 
-function pushableIds(ledger: Ledger, dueBy: string): number[] {
-    return ledger
-        .undeliveredUnsubscribes({ select: 'pushable', dueBy })
-        .map((u) => u.id);
+async function pushableIds(ledger: Ledger, dueBy: string): Promise<number[]> {
+    return (
+        await ledger.undeliveredUnsubscribes({ select: 'pushable', dueBy })
+    ).map((u) => u.id);
 }
 
 describe('migration 3 (stuck records)', () => {
@@ -55,10 +55,12 @@ describe('migration 3 (stuck records)', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('adds the columns to a version 2 ledger, keeping its rows', () => {
+    it('adds the columns to a version 2 ledger, keeping its rows', async () => {
         const path = join(dir, 'ledger.db');
-        const old = Ledger.open(path, { migrations: MIGRATIONS.slice(0, 2) });
-        expect(old.schemaVersion).toBe(2);
+        const old = await Ledger.open(path, {
+            migrations: MIGRATIONS.slice(0, 2)
+        });
+        expect(await old.schemaVersion()).toBe(2);
         // Plain SQL: today's ledger API writes tables a version-2 file lacks
         // (migration 4's suppression_events).
         connectionOf(old).exec(`
@@ -66,11 +68,11 @@ INSERT INTO persons (id, email, email_norm, created_at, updated_at)
     VALUES (1, 'a@example.com', 'a@example.com', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
 INSERT INTO unsubscribes (person_id, scope, source, collected_at)
     VALUES (1, 'all', 'webhook', '2025-01-01T00:00:00.000Z');`);
-        old.close();
-        const ledger = Ledger.open(path);
+        await old.close();
+        const ledger = await Ledger.open(path);
         try {
-            expect(ledger.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
-            const [u] = ledger.undeliveredUnsubscribes();
+            expect(await ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
+            const [u] = await ledger.undeliveredUnsubscribes();
             expect(u).toMatchObject({
                 failures: 0,
                 errorCode: null,
@@ -78,13 +80,13 @@ INSERT INTO unsubscribes (person_id, scope, source, collected_at)
                 errorRecordId: null,
                 deadAt: null
             });
-            expect(ledger.status().stuck).toEqual({
+            expect((await ledger.status()).stuck).toEqual({
                 retrying: 0,
                 deadLetters: 0,
                 byReason: []
             });
         } finally {
-            ledger.close();
+            await ledger.close();
         }
     });
 });
@@ -100,27 +102,31 @@ describe('migration 3 is frozen', () => {
 });
 
 describe('refused unsubscribes', () => {
-    it('records the code and message, backs off, and dead-letters after DEAD_LETTER_AFTER refusals', () => {
-        const { ledger, tick, now } = clocked();
-        const blocked = ledger.recordUnsubscribe({
-            email: 'blocked@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        const other = ledger.recordUnsubscribe({
-            email: 'fine@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
+    it('records the code and message, backs off, and dead-letters after DEAD_LETTER_AFTER refusals', async () => {
+        const { ledger, tick, now } = await clocked();
+        const blocked = (
+            await ledger.recordUnsubscribe({
+                email: 'blocked@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        const other = (
+            await ledger.recordUnsubscribe({
+                email: 'fine@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
         const delays = [5, 30, 120, 720];
         for (let i = 1; i <= DEAD_LETTER_AFTER; i++) {
-            expect(pushableIds(ledger, now())).toContain(blocked);
-            ledger.recordUnsubscribeAttempts(
+            expect(await pushableIds(ledger, now())).toContain(blocked);
+            await ledger.recordUnsubscribeAttempts(
                 [{ id: blocked, outcome: 'failed', error: RULE }],
                 { at: now(), delay, runId: `run-${i}` }
             );
             const dead = i === DEAD_LETTER_AFTER;
-            expect(ledger.getUnsubscribe(blocked)).toMatchObject({
+            expect(await ledger.getUnsubscribe(blocked)).toMatchObject({
                 failures: i,
                 attempts: i,
                 errorCode: RULE.code,
@@ -135,16 +141,16 @@ describe('refused unsubscribes', () => {
                       ).toISOString()
             });
             // Not due before its back-off is over; the other one always is.
-            expect(pushableIds(ledger, now())).toEqual([other]);
+            expect(await pushableIds(ledger, now())).toEqual([other]);
             if (!dead) tick(delays[i - 1] * MIN);
         }
         // A dead letter is never due on its own.
         tick(30 * 24 * 60 * MIN);
-        expect(pushableIds(ledger, now())).toEqual([other]);
-        expect(ledger.countPushable(now())).toBe(1);
-        const audit = ledger
-            .auditForEmail('blocked@example.com')
-            .filter((a) => a.action === 'delivery_failed');
+        expect(await pushableIds(ledger, now())).toEqual([other]);
+        expect(await ledger.countPushable(now())).toBe(1);
+        const audit = (
+            await ledger.auditForEmail('blocked@example.com')
+        ).filter((a) => a.action === 'delivery_failed');
         expect(audit).toHaveLength(DEAD_LETTER_AFTER);
         expect(JSON.parse(audit[0].detail ?? '{}')).toMatchObject({
             code: RULE.code,
@@ -158,59 +164,67 @@ describe('refused unsubscribes', () => {
             after: 'rejected'
         });
         expect(audit[DEAD_LETTER_AFTER - 1].after).toBe('dead_letter');
-        ledger.close();
+        await ledger.close();
     });
 
-    it('keeps a transient refusal due at once and does not count it toward a dead letter', () => {
-        const { ledger, now } = clocked();
-        const id = ledger.recordUnsubscribe({
-            email: 'a@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        ledger.recordUnsubscribeAttempts(
+    it('keeps a transient refusal due at once and does not count it toward a dead letter', async () => {
+        const { ledger, now } = await clocked();
+        const id = (
+            await ledger.recordUnsubscribe({
+                email: 'a@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        await ledger.recordUnsubscribeAttempts(
             [{ id, outcome: 'failed', error: RULE }],
             { at: now(), delay }
         );
-        ledger.recordUnsubscribeAttempts(
+        await ledger.recordUnsubscribeAttempts(
             [{ id, outcome: 'failed', error: LOCK }],
             { at: now(), delay }
         );
-        expect(ledger.getUnsubscribe(id)).toMatchObject({
+        expect(await ledger.getUnsubscribe(id)).toMatchObject({
             lastOutcome: 'failed',
             failures: 1,
             errorCode: 'UNABLE_TO_LOCK_ROW',
             nextAttemptAt: null
         });
-        expect(pushableIds(ledger, now())).toEqual([id]);
-        expect(ledger.stuckRecords()).toEqual([]);
-        ledger.close();
+        expect(await pushableIds(ledger, now())).toEqual([id]);
+        expect(await ledger.stuckRecords()).toEqual([]);
+        await ledger.close();
     });
 
-    it('a delivery ends the stuck state', () => {
-        const { ledger, now } = clocked();
-        const id = ledger.recordUnsubscribe({
-            email: 'a@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        ledger.recordUnsubscribeAttempts(
+    it('a delivery ends the stuck state', async () => {
+        const { ledger, now } = await clocked();
+        const id = (
+            await ledger.recordUnsubscribe({
+                email: 'a@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        await ledger.recordUnsubscribeAttempts(
             [{ id, outcome: 'failed', error: RULE }],
             { at: now(), delay }
         );
-        expect(ledger.stuckRecords()).toHaveLength(1);
-        ledger.markDelivered([id], { runId: 'r' });
-        expect(ledger.stuckRecords()).toEqual([]);
-        expect(ledger.getUnsubscribe(id)?.failures).toBe(0);
-        ledger.close();
+        expect(await ledger.stuckRecords()).toHaveLength(1);
+        await ledger.markDelivered([id], { runId: 'r' });
+        expect(await ledger.stuckRecords()).toEqual([]);
+        expect((await ledger.getUnsubscribe(id))?.failures).toBe(0);
+        await ledger.close();
     });
 });
 
 describe('refused memberships', () => {
-    function member(ledger: Ledger, email: string, audienceId: string): number {
-        const person = ledger.upsertPerson({ email }).person;
-        ledger.upsertAudience({ id: audienceId, name: audienceId });
-        ledger.setMembershipStatus({
+    async function member(
+        ledger: Ledger,
+        email: string,
+        audienceId: string
+    ): Promise<number> {
+        const person = (await ledger.upsertPerson({ email })).person;
+        await ledger.upsertAudience({ id: audienceId, name: audienceId });
+        await ledger.setMembershipStatus({
             personId: person.id,
             audienceId,
             status: 'Subscribed',
@@ -219,19 +233,19 @@ describe('refused memberships', () => {
         return person.id;
     }
 
-    it('backs off, dead-letters, is left out of the retries, and a new change starts afresh', () => {
-        const { ledger, tick, now } = clocked();
-        const ana = member(ledger, 'ana@example.com', 'news');
+    it('backs off, dead-letters, is left out of the retries, and a new change starts afresh', async () => {
+        const { ledger, tick, now } = await clocked();
+        const ana = await member(ledger, 'ana@example.com', 'news');
         const dup: AttemptError = {
             code: 'DUPLICATES_DETECTED',
             message: 'Use one of these records?',
             recordId: 'news:003000000000001AAA',
             object: 'Audience_Membership__c'
         };
-        const due = (): number =>
-            ledger.countMembershipRetries({ dueBy: now(), maxSeq: 99 });
+        const due = async (): Promise<number> =>
+            await ledger.countMembershipRetries({ dueBy: now(), maxSeq: 99 });
         for (let i = 1; i <= DEAD_LETTER_AFTER; i++) {
-            ledger.recordMembershipAttempts(
+            await ledger.recordMembershipAttempts(
                 [
                     {
                         personId: ana,
@@ -242,10 +256,10 @@ describe('refused memberships', () => {
                 ],
                 { at: now(), delay, runId: `run-${i}` }
             );
-            expect(due()).toBe(0);
+            expect(await due()).toBe(0);
             tick(13 * 60 * MIN);
         }
-        const [m] = ledger.listMemberships(ana);
+        const [m] = await ledger.listMemberships(ana);
         expect(m).toMatchObject({
             syncOutcome: 'dead_letter',
             syncFailures: DEAD_LETTER_AFTER,
@@ -254,8 +268,8 @@ describe('refused memberships', () => {
             syncErrorRecordId: dup.recordId,
             nextAttemptAt: null
         });
-        expect(due()).toBe(0);
-        const status = ledger.status().stuck;
+        expect(await due()).toBe(0);
+        const status = (await ledger.status()).stuck;
         expect(status.deadLetters).toBe(1);
         expect(status.byReason[0]).toMatchObject({
             reason: 'duplicate_rule',
@@ -272,33 +286,37 @@ describe('refused memberships', () => {
         });
         expect(status.byReason[0].whatToDo).toMatch(/duplicate rule/);
         // A new change in the ledger is a new start (the cursor takes it).
-        ledger.setMembershipStatus({
+        await ledger.setMembershipStatus({
             personId: ana,
             audienceId: 'news',
             status: 'Unsubscribed',
             source: 'platform'
         });
-        expect(ledger.listMemberships(ana)[0]).toMatchObject({
+        expect((await ledger.listMemberships(ana))[0]).toMatchObject({
             syncOutcome: null,
             syncFailures: 0,
             syncErrorCode: null
         });
-        ledger.close();
+        await ledger.close();
     });
 });
 
 describe('retryStuck', () => {
-    function stuckLedger(): ReturnType<typeof clocked> & {
-        ids: Record<string, number>;
-    } {
-        const c = clocked();
+    async function stuckLedger(): Promise<
+        Awaited<ReturnType<typeof clocked>> & {
+            ids: Record<string, number>;
+        }
+    > {
+        const c = await clocked();
         const ids: Record<string, number> = {};
         for (const email of ['a@example.com', 'b@example.com', 'c@example.com'])
-            ids[email] = c.ledger.recordUnsubscribe({
-                email,
-                scope: 'all',
-                source: 'webhook'
-            }).unsubscribe.id;
+            ids[email] = (
+                await c.ledger.recordUnsubscribe({
+                    email,
+                    scope: 'all',
+                    source: 'webhook'
+                })
+            ).unsubscribe.id;
         const errors: Record<string, AttemptError> = {
             'a@example.com': RULE,
             'b@example.com': {
@@ -309,7 +327,7 @@ describe('retryStuck', () => {
             'c@example.com': { ...RULE, code: 'FIELD_INTEGRITY_EXCEPTION' }
         };
         for (let i = 0; i < DEAD_LETTER_AFTER; i++)
-            c.ledger.recordUnsubscribeAttempts(
+            await c.ledger.recordUnsubscribeAttempts(
                 Object.entries(ids).map(([email, id]) => ({
                     id,
                     outcome: 'failed',
@@ -320,55 +338,63 @@ describe('retryStuck', () => {
         return { ...c, ids };
     }
 
-    it('puts back what matches the filter: due now, failures reset, audited; the rest stays', () => {
-        const { ledger, now, ids } = stuckLedger();
-        expect(ledger.status().stuck.deadLetters).toBe(3);
-        const back = ledger.retryStuck({
+    it('puts back what matches the filter: due now, failures reset, audited; the rest stays', async () => {
+        const { ledger, now, ids } = await stuckLedger();
+        expect((await ledger.status()).stuck.deadLetters).toBe(3);
+        const back = await ledger.retryStuck({
             codes: ['FIELD_CUSTOM_VALIDATION_EXCEPTION']
         });
         expect(back.map((r) => r.email)).toEqual(['a@example.com']);
-        expect(ledger.getUnsubscribe(ids['a@example.com'])).toMatchObject({
-            lastOutcome: 'rejected',
-            failures: 0,
-            deadAt: null,
-            nextAttemptAt: now()
-        });
-        expect(pushableIds(ledger, now())).toEqual([ids['a@example.com']]);
+        expect(await ledger.getUnsubscribe(ids['a@example.com'])).toMatchObject(
+            {
+                lastOutcome: 'rejected',
+                failures: 0,
+                deadAt: null,
+                nextAttemptAt: now()
+            }
+        );
+        expect(await pushableIds(ledger, now())).toEqual([
+            ids['a@example.com']
+        ]);
         expect(
-            ledger
-                .auditForEmail('a@example.com')
-                .filter((a) => a.action === 'retry_requested')
+            (await ledger.auditForEmail('a@example.com')).filter(
+                (a) => a.action === 'retry_requested'
+            )
         ).toHaveLength(1);
         // `other`: every code outside the catalogue.
         expect(
-            ledger
-                .retryStuck({
+            (
+                await ledger.retryStuck({
                     excludeCodes: [
                         'FIELD_CUSTOM_VALIDATION_EXCEPTION',
                         'INSUFFICIENT_ACCESS_OR_READONLY'
                     ],
                     state: 'dead_letter'
                 })
-                .map((r) => r.email)
+            ).map((r) => r.email)
         ).toEqual(['c@example.com']);
         expect(
-            ledger
-                .retryStuck({ email: 'B@Example.com' })
-                .map((r) => r.errorCode)
+            (await ledger.retryStuck({ email: 'B@Example.com' })).map(
+                (r) => r.errorCode
+            )
         ).toEqual(['INSUFFICIENT_ACCESS_OR_READONLY']);
-        expect(ledger.status().stuck).toMatchObject({
+        expect((await ledger.status()).stuck).toMatchObject({
             retrying: 3,
             deadLetters: 0
         });
-        ledger.close();
+        await ledger.close();
     });
 
-    it('changes nothing when nothing matches', () => {
-        const { ledger } = stuckLedger();
-        const before = ledger.stuckRecords();
-        expect(ledger.retryStuck({ codes: ['DUPLICATE_VALUE'] })).toEqual([]);
-        expect(ledger.retryStuck({ email: 'nobody@example.com' })).toEqual([]);
-        expect(ledger.stuckRecords()).toEqual(before);
-        ledger.close();
+    it('changes nothing when nothing matches', async () => {
+        const { ledger } = await stuckLedger();
+        const before = await ledger.stuckRecords();
+        expect(await ledger.retryStuck({ codes: ['DUPLICATE_VALUE'] })).toEqual(
+            []
+        );
+        expect(
+            await ledger.retryStuck({ email: 'nobody@example.com' })
+        ).toEqual([]);
+        expect(await ledger.stuckRecords()).toEqual(before);
+        await ledger.close();
     });
 });

@@ -125,13 +125,13 @@ describe('optout mailchimp', () => {
         );
         expect(pulled.code).toBe(0);
         expect(pulled.json.audiencesCreated).toBe(1);
-        const l = Ledger.open(ledgerPath);
-        l.recordUnsubscribe({
+        const l = await Ledger.open(ledgerPath);
+        await l.recordUnsubscribe({
             email: 'bob@example.com',
             scope: 'all',
             source: 'salesforce'
         });
-        l.close();
+        await l.close();
         const pushed = await cli(
             'mailchimp',
             'push',
@@ -152,18 +152,15 @@ describe('optout mailchimp', () => {
         );
         const again = await cli('mailchimp', 'push', '--ledger', ledgerPath);
         expect(again.stdout).toContain('Nothing to push');
-        const runs = Ledger.open(ledgerPath);
+        const runs = await Ledger.open(ledgerPath);
         expect(
-            runs
-                .listRuns()
-                .map((r) => `${r.job}:${r.status}`)
-                .sort()
+            (await runs.listRuns()).map((r) => `${r.job}:${r.status}`).sort()
         ).toEqual([
             'mailchimp-pull:succeeded',
             'mailchimp-push:succeeded',
             'mailchimp-push:succeeded'
         ]);
-        runs.close();
+        await runs.close();
     });
 
     it('registers the audience webhook once, with the events the server handles', async () => {
@@ -287,13 +284,13 @@ describe('optout mailchimp local start', () => {
                 '--json'
             );
             expect(pull.code).toBe(0);
-            const ledger = Ledger.open(ledgerPath);
+            const ledger = await Ledger.open(ledgerPath);
             try {
-                expect(ledger.listAudiences()).toEqual([
+                expect(await ledger.listAudiences()).toEqual([
                     expect.objectContaining({ name: 'Newsletter' })
                 ]);
             } finally {
-                ledger.close();
+                await ledger.close();
             }
             const exited = new Promise<number | null>((resolve) =>
                 child.on('exit', resolve)

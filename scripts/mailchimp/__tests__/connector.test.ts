@@ -27,12 +27,12 @@ let now: number;
 
 beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mc-connector-'));
-    ledger = Ledger.open(join(dir, 'ledger.db'));
+    ledger = await Ledger.open(join(dir, 'ledger.db'));
     now = Date.UTC(2026, 0, 1, 12, 0, 0);
     mc = await startLocalMailchimp({ clock: () => now, batchStepMs: 1 });
 });
 afterEach(async () => {
-    ledger.close();
+    await ledger.close();
     await mc.close();
     rmSync(dir, { recursive: true, force: true });
 });
@@ -69,8 +69,8 @@ function apiChanges(): string[] {
         .sort();
 }
 
-function auditCount(): number {
-    return ledger.rowCounts().audit;
+async function auditCount(): Promise<number> {
+    return (await ledger.rowCounts()).audit;
 }
 
 /** news: ann, bob (unsubscribed in Mailchimp), cat (cleaned); events: ann, dan. */
@@ -90,16 +90,23 @@ describe('mailchimp pull', () => {
         const { news, events } = seedMailchimp();
         const r = await pull();
         expect(r.audiencesCreated).toBe(2);
-        expect(ledger.getAudience(news)?.name).toBe('Newsletter');
-        const status = (email: string, list: string): string | undefined =>
-            ledger.getMembership(ledger.findPerson(email)?.id ?? -1, list)
-                ?.status;
-        expect(status('ann@example.com', news)).toBe('Subscribed');
-        expect(status('ann@example.com', events)).toBe('Subscribed');
-        expect(status('bob@example.com', news)).toBe('Unsubscribed');
-        expect(status('cat@example.com', news)).toBe('Cleaned');
-        const bob = ledger.listUnsubscribes(
-            ledger.findPerson('bob@example.com')?.id ?? -1
+        expect((await ledger.getAudience(news))?.name).toBe('Newsletter');
+        const status = async (
+            email: string,
+            list: string
+        ): Promise<string | undefined> =>
+            (
+                await ledger.getMembership(
+                    (await ledger.findPerson(email))?.id ?? -1,
+                    list
+                )
+            )?.status;
+        expect(await status('ann@example.com', news)).toBe('Subscribed');
+        expect(await status('ann@example.com', events)).toBe('Subscribed');
+        expect(await status('bob@example.com', news)).toBe('Unsubscribed');
+        expect(await status('cat@example.com', news)).toBe('Cleaned');
+        const bob = await ledger.listUnsubscribes(
+            (await ledger.findPerson('bob@example.com'))?.id ?? -1
         );
         expect(bob).toHaveLength(1);
         expect(bob[0]).toMatchObject({
@@ -109,8 +116,8 @@ describe('mailchimp pull', () => {
         });
         expect(bob[0].reason).toMatch(/^Mailchimp/);
         // It came from Mailchimp: push has nothing to send back.
-        expect(deliveryCounts(ledger).in_mailchimp).toBe(1);
-        expect(ledger.getCursor(PULL_JOB, news)).toBe(
+        expect((await deliveryCounts(ledger)).in_mailchimp).toBe(1);
+        expect(await ledger.getCursor(PULL_JOB, news)).toBe(
             new Date(now - 60_000).toISOString()
         );
         expect((await push()).pending).toBe(0);
@@ -122,12 +129,12 @@ describe('mailchimp pull', () => {
         for (let i = 0; i < 30; i++)
             mc.admin.addMember(news, `p${i}@example.com`);
         await pull();
-        const audits = auditCount();
-        const seq = ledger.maxSeq();
+        const audits = await auditCount();
+        const seq = await ledger.maxSeq();
         now += 3_600_000;
         const second = await pull();
-        expect(auditCount()).toBe(audits);
-        expect(ledger.maxSeq()).toBe(seq);
+        expect(await auditCount()).toBe(audits);
+        expect(await ledger.maxSeq()).toBe(seq);
         expect(
             second.audiences.every(
                 (a) => a.changed === 0 && a.unsubscribes === 0
@@ -148,12 +155,14 @@ describe('mailchimp pull', () => {
             read: 1,
             changed: 0
         });
-        const p7 = ledger.findPerson('p7@example.com')?.id ?? -1;
-        expect(ledger.getMembership(p7, news)?.status).toBe('Unsubscribed');
-        expect(ledger.listUnsubscribes(p7)[0].reason).toBe(
+        const p7 = (await ledger.findPerson('p7@example.com'))?.id ?? -1;
+        expect((await ledger.getMembership(p7, news))?.status).toBe(
+            'Unsubscribed'
+        );
+        expect((await ledger.listUnsubscribes(p7))[0].reason).toBe(
             'Mailchimp: too many'
         );
-        expect(ledger.getCursor(PULL_JOB, news)).toBe(
+        expect(await ledger.getCursor(PULL_JOB, news)).toBe(
             new Date(now - 60_000).toISOString()
         );
     });
@@ -161,7 +170,7 @@ describe('mailchimp pull', () => {
     it('never lifts an active ledger unsubscribe when Mailchimp still shows the member subscribed (R4)', async () => {
         const { news } = seedMailchimp();
         await pull();
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'ann@example.com',
             scope: 'audience',
             audienceId: news,
@@ -172,8 +181,10 @@ describe('mailchimp pull', () => {
             source: 'admin'
         });
         await pull();
-        const ann = ledger.findPerson('ann@example.com')?.id ?? -1;
-        expect(ledger.getMembership(ann, news)?.status).toBe('Unsubscribed');
+        const ann = (await ledger.findPerson('ann@example.com'))?.id ?? -1;
+        expect((await ledger.getMembership(ann, news))?.status).toBe(
+            'Unsubscribed'
+        );
     });
 });
 
@@ -182,18 +193,18 @@ describe('mailchimp push', () => {
     async function seedLedger(): Promise<{ news: string; events: string }> {
         const lists = seedMailchimp();
         await pull();
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'ANN@example.com',
             scope: 'all',
             source: 'salesforce'
         });
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'dan@example.com',
             scope: 'audience',
             audienceId: lists.events,
             source: 'flow'
         });
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'eve@example.com',
             scope: 'audience',
             audienceId: lists.news,
@@ -226,16 +237,16 @@ describe('mailchimp push', () => {
         expect(
             mc.admin.statusChanges().some((c) => c.to === 'subscribed')
         ).toBe(false);
-        const audit = ledger
-            .auditForEmail('ann@example.com')
-            .filter((a) => a.action === 'mailchimp_delivered');
+        const audit = (await ledger.auditForEmail('ann@example.com')).filter(
+            (a) => a.action === 'mailchimp_delivered'
+        );
         expect(audit.map((a) => a.recordId).sort()).toEqual(
             [news, events].sort()
         );
         expect(
-            ledger
-                .auditForEmail('eve@example.com')
-                .filter((a) => a.action === 'mailchimp_skipped')
+            (await ledger.auditForEmail('eve@example.com')).filter(
+                (a) => a.action === 'mailchimp_skipped'
+            )
         ).toHaveLength(1);
 
         // A re-run sends nothing; a later pull of the now-unsubscribed members changes nothing to send.
@@ -275,7 +286,7 @@ describe('mailchimp push', () => {
                 `${events}:dan@example.com→unsubscribed`
             ].sort()
         );
-        expect(deliveryCounts(ledger).delivered).toBe(3);
+        expect((await deliveryCounts(ledger)).delivered).toBe(3);
     });
 
     it('after a crash between Mailchimp applying a PATCH and the ledger recording it, the next run records it once', async () => {
@@ -286,16 +297,16 @@ describe('mailchimp push', () => {
         const crashed = await push({}, { maxAttempts: 1 });
         expect(crashed.delivered).toBe(0);
         expect(crashed.failed).toHaveLength(3);
-        expect(deliveryCounts(ledger).delivered).toBe(0);
+        expect((await deliveryCounts(ledger)).delivered).toBe(0);
         expect(apiChanges()).toHaveLength(3);
         mc.admin.setFaults('');
         const next = await push();
         expect(next.delivered).toBe(3);
         expect(apiChanges()).toHaveLength(3);
         expect(
-            ledger
-                .auditForEmail('ann@example.com')
-                .filter((a) => a.action === 'mailchimp_delivered')
+            (await ledger.auditForEmail('ann@example.com')).filter(
+                (a) => a.action === 'mailchimp_delivered'
+            )
         ).toHaveLength(2);
         expect(mc.admin.member(news, 'ann@example.com')?.status).toBe(
             'unsubscribed'
@@ -308,12 +319,12 @@ describe('mailchimp push', () => {
             mc.admin.addMember(news, `p${i}@example.com`);
         await pull();
         for (let i = 0; i < 120; i++)
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email: `p${i}@example.com`,
                 scope: 'all',
                 source: 'salesforce'
             });
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'ghost@example.com',
             scope: 'audience',
             audienceId: news,
@@ -346,7 +357,7 @@ describe('mailchimp push', () => {
             onEvent: (e) => events.push(e)
         });
         await jobs.runOnce();
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'cat@example.com',
             scope: 'all',
             source: 'salesforce'
@@ -357,17 +368,12 @@ describe('mailchimp push', () => {
         const last = events[1];
         expect(last.event === 'mailchimp' && last.push.delivered).toBe(1);
         expect(apiChanges()).toEqual([`${news}:cat@example.com→unsubscribed`]);
-        expect(
-            ledger
-                .listRuns()
-                .map((r) => r.job)
-                .sort()
-        ).toEqual([
+        expect((await ledger.listRuns()).map((r) => r.job).sort()).toEqual([
             'mailchimp-pull',
             'mailchimp-pull',
             'mailchimp-push',
             'mailchimp-push'
         ]);
-        expect(ledger.getLock('job:mailchimp')).toBeUndefined();
+        expect(await ledger.getLock('job:mailchimp')).toBeUndefined();
     });
 });

@@ -128,13 +128,13 @@ describe('optout schedule: the real entry point', () => {
     it('prints the next runs, pushes pending unsubscribes on the interval, stops on SIGINT', async () => {
         localOrgFolder(dir, t);
         const ledgerPath = join(dir, 'ledger.db');
-        const ledger = Ledger.open(ledgerPath);
-        ledger.recordUnsubscribe({
+        const ledger = await Ledger.open(ledgerPath);
+        await ledger.recordUnsubscribe({
             email: 'person0@example.com',
             scope: 'all',
             source: 'platform'
         });
-        ledger.close();
+        await ledger.close();
         const child = spawnCli(dir, [
             '--json',
             'schedule',
@@ -177,9 +177,9 @@ describe('optout schedule: the real entry point', () => {
             result: { stopped: true, signal: 'SIGINT' },
             warnings: []
         });
-        const after = Ledger.open(ledgerPath);
-        expect(after.countUndelivered()).toBe(0);
-        expect(after.getLock('job:push')).toBeUndefined();
-        after.close();
+        const after = await Ledger.open(ledgerPath);
+        expect(await after.countUndelivered()).toBe(0);
+        expect(await after.getLock('job:push')).toBeUndefined();
+        await after.close();
     }, 120_000);
 });

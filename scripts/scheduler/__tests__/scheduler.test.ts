@@ -53,10 +53,10 @@ function fakeResult(job: JobName, extra: Partial<JobResult> = {}): JobResult {
 describe('Scheduler in one process (fake jobs)', () => {
     let ledger: Ledger;
     const org = {} as OrgClient;
-    beforeEach(() => {
-        ledger = Ledger.open(':memory:');
+    beforeEach(async () => {
+        ledger = await Ledger.open(':memory:');
     });
-    afterEach(() => ledger.close());
+    afterEach(async () => await ledger.close());
 
     it('does not start a job that is still running: the second time is reported busy', async () => {
         let release: () => void = () => undefined;
@@ -122,12 +122,12 @@ describe('Scheduler in one process (fake jobs)', () => {
             config: checkConfig({ pushIntervalMs: 1000 }),
             maxPushBackoffMs: 8000,
             runJob: async (job) => {
-                pushes.push(ledger.countUndelivered());
+                pushes.push(await ledger.countUndelivered());
                 if (deliver) {
-                    const ids = ledger
-                        .undeliveredUnsubscribes({ limit: 1000 })
-                        .map((u) => u.id);
-                    ledger.markDelivered(ids, { runId: 'r' });
+                    const ids = (
+                        await ledger.undeliveredUnsubscribes({ limit: 1000 })
+                    ).map((u) => u.id);
+                    await ledger.markDelivered(ids, { runId: 'r' });
                 }
                 return fakeResult(job);
             }
@@ -136,7 +136,7 @@ describe('Scheduler in one process (fake jobs)', () => {
         expect(await s.pushOnce()).toBe(1000);
         expect(pushes).toEqual([]);
 
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'a@example.com',
             scope: 'all',
             source: 'webhook'
@@ -148,7 +148,7 @@ describe('Scheduler in one process (fake jobs)', () => {
         expect(await s.pushOnce()).toBe(8000);
         expect(await s.pushOnce()).toBe(8000); // capped
         // A new unsubscribe arrives: back to the interval.
-        ledger.recordUnsubscribe({
+        await ledger.recordUnsubscribe({
             email: 'b@example.com',
             scope: 'all',
             source: 'webhook'
@@ -157,7 +157,7 @@ describe('Scheduler in one process (fake jobs)', () => {
         // Delivered: back to idle.
         deliver = true;
         expect(await s.pushOnce()).toBe(1000);
-        expect(ledger.countUndelivered()).toBe(0);
+        expect(await ledger.countUndelivered()).toBe(0);
         expect(await s.pushOnce()).toBe(1000);
         expect(pushes).toEqual([1, 1, 1, 1, 1, 2, 2]);
         await s.stop();
@@ -196,18 +196,18 @@ describe('Scheduler and the cross-process lock (local org)', () => {
         await t?.close();
     });
 
-    beforeEach(() => {
+    beforeEach(async () => {
         dir = mkdtempSync(join(tmpdir(), 'optout-scheduler-'));
         path = join(dir, 'ledger.db');
-        a = Ledger.open(path);
-        b = Ledger.open(path);
+        a = await Ledger.open(path);
+        b = await Ledger.open(path);
     });
 
-    afterEach(() => {
+    afterEach(async () => {
         child?.kill('SIGKILL');
         child = undefined;
-        a.close();
-        b.close();
+        await a.close();
+        await b.close();
         rmSync(dir, { recursive: true, force: true });
     });
 
@@ -245,13 +245,10 @@ describe('Scheduler and the cross-process lock (local org)', () => {
         expect(skipped?.apiRequests).toBe(0);
         // No corruption: both runs recorded, the ledger consistent, the lock free.
         expect(
-            a
-                .listRuns({ job: 'nightly' })
-                .map((r) => r.status)
-                .sort()
+            (await a.listRuns({ job: 'nightly' })).map((r) => r.status).sort()
         ).toEqual(['skipped', 'succeeded']);
-        expect(b.status().unsubscribes.bySource.salesforce).toBe(40);
-        expect(a.getLock('job:nightly')).toBeUndefined();
+        expect((await b.status()).unsubscribes.bySource.salesforce).toBe(40);
+        expect(await a.getLock('job:nightly')).toBeUndefined();
         // The next time round the other one runs, and writes nothing (R11).
         await sb.trigger('nightly', 'cron');
         const again = eb.at(-1);

@@ -47,7 +47,7 @@ export async function setup(
     } = {}
 ): Promise<Fixture> {
     const t = await startTestOrg({ deploy: true, ...(options.org ?? {}) });
-    const ledger = Ledger.open(':memory:');
+    const ledger = await Ledger.open(':memory:');
     const sleeps: number[] = [];
     const newClient = (extra: Partial<OrgClientOptions> = {}): OrgClient =>
         new OrgClient(t.conn as never, {
@@ -102,7 +102,7 @@ export async function setup(
         served: () => t.admin.stats().totalRequests,
         reset: () => t.admin.resetStats(),
         async close() {
-            ledger.close();
+            await ledger.close();
             await t.close();
         }
     };
@@ -123,16 +123,18 @@ export function people(
 }
 
 /** Records `n` global unsubscribes person{offset..}@example.com. */
-export function unsubscribe(
+export async function unsubscribe(
     ledger: Ledger,
     emails: readonly string[],
     source: 'webhook' | 'platform' = 'webhook'
-): number[] {
-    return emails.map(
-        (email) =>
-            ledger.recordUnsubscribe({ email, scope: 'all', source })
+): Promise<number[]> {
+    const ids: number[] = [];
+    for (const email of emails)
+        ids.push(
+            (await ledger.recordUnsubscribe({ email, scope: 'all', source }))
                 .unsubscribe.id
-    );
+        );
+    return ids;
 }
 
 export function emails(

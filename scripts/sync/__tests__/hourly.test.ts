@@ -11,23 +11,25 @@ afterEach(async () => {
     await f?.close();
 });
 
-function member(
+async function member(
     ledger: Ledger,
     email: string,
     audienceId: string,
     status: MembershipStatus,
     options: { salesforceId?: string; changedAt?: string } = {}
-): void {
-    const person = ledger.upsertPerson({
-        email,
-        salesforceId: options.salesforceId
-    }).person;
-    if (!ledger.getAudience(audienceId))
-        ledger.upsertAudience({
+): Promise<void> {
+    const person = (
+        await ledger.upsertPerson({
+            email,
+            salesforceId: options.salesforceId
+        })
+    ).person;
+    if (!(await ledger.getAudience(audienceId)))
+        await ledger.upsertAudience({
             id: audienceId,
             name: `Audience ${audienceId}`
         });
-    ledger.setMembershipStatus({
+    await ledger.setMembershipStatus({
         personId: person.id,
         audienceId,
         status,
@@ -59,10 +61,10 @@ describe('R5 hourly audience sync', () => {
         const [anaLead] = await f.leads([
             { LastName: 'Ana', Email: 'ANA@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
-        member(f.ledger, 'ana@example.com', 'offers', 'Cleaned');
-        member(f.ledger, 'bo@example.com', 'news', 'Pending');
-        member(f.ledger, 'nobody@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'offers', 'Cleaned');
+        await member(f.ledger, 'bo@example.com', 'news', 'Pending');
+        await member(f.ledger, 'nobody@example.com', 'news', 'Subscribed');
         f.reset();
         const r = await f.run('hourly');
         expect(r).toMatchObject({
@@ -93,12 +95,12 @@ describe('R5 hourly audience sync', () => {
             Status_Changed_At__c: '2024-05-20T20:49:32.000+0000',
             Pending_Push__c: false
         });
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
 
         // One change later: only its rows are written (R11).
-        member(f.ledger, 'bo@example.com', 'news', 'Subscribed', {
+        await member(f.ledger, 'bo@example.com', 'news', 'Subscribed', {
             changedAt: '2024-07-01T00:00:00.000Z'
         });
         const next = await f.run('hourly');
@@ -112,8 +114,8 @@ describe('R5 hourly audience sync', () => {
         const [id] = await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
-        f.ledger.recordUnsubscribe({
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -130,7 +132,7 @@ describe('R5 hourly audience sync', () => {
             Unsubscribe_Reason__c: 'too many emails'
         });
         expect(await f.values('Contact', [id])).toEqual({ [id]: false });
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('(b) with the all-audiences rule on, unsubscribed from every audience checks Email Opt Out', async () => {
@@ -145,11 +147,11 @@ describe('R5 hourly audience sync', () => {
             nightlySyncEnabled: true,
             optOutField: 'Marketo_Sales_Opt_Out__c'
         });
-        member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
-        member(f.ledger, 'all@example.com', 'b', 'Archived');
-        member(f.ledger, 'some@example.com', 'a', 'Unsubscribed');
-        member(f.ledger, 'some@example.com', 'b', 'Subscribed');
-        member(f.ledger, 'archived@example.com', 'a', 'Archived');
+        await member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
+        await member(f.ledger, 'all@example.com', 'b', 'Archived');
+        await member(f.ledger, 'some@example.com', 'a', 'Unsubscribed');
+        await member(f.ledger, 'some@example.com', 'b', 'Subscribed');
+        await member(f.ledger, 'archived@example.com', 'a', 'Archived');
         const r = await f.run('hourly');
         expect(r.recordsWritten).toBe(1);
         // Email Opt Out, whichever field the global push writes (R5b names it).
@@ -166,12 +168,12 @@ describe('R5 hourly audience sync', () => {
             [ids[2]]: false
         });
         expect(
-            f.ledger.getCursor(
+            await f.ledger.getCursor(
                 ALL_AUDIENCES_CURSOR.job,
                 ALL_AUDIENCES_CURSOR.name
             )
-        ).toBe(String(f.ledger.maxSeq()));
-        const trail = f.ledger.history('all@example.com').audit;
+        ).toBe(String(await f.ledger.maxSeq()));
+        const trail = (await f.ledger.history('all@example.com')).audit;
         expect(trail.find((a) => a.action === 'field_write')).toMatchObject({
             field: 'HasOptedOutOfEmail',
             recordId: ids[0]
@@ -183,7 +185,7 @@ describe('R5 hourly audience sync', () => {
         const ids = await f.contacts([
             { LastName: 'All', Email: 'all@example.com' }
         ]);
-        member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
+        await member(f.ledger, 'all@example.com', 'a', 'Unsubscribed');
         const r = await f.run('hourly');
         expect(r.recordsWritten).toBe(0);
         expect(await f.values('Contact', ids)).toEqual({ [ids[0]]: false });
@@ -195,7 +197,7 @@ describe('R5 hourly audience sync', () => {
             { LastName: 'Ana', Email: 'ana@example.com' },
             { LastName: 'Bo', Email: 'bo@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
         const flowRow = await pendingRow(f, {
             Membership_Key__c: `news:${ana}`,
             Contact__c: ana,
@@ -221,7 +223,7 @@ describe('R5 hourly audience sync', () => {
             ledgerUnsubscribesAdded: 2,
             failed: []
         });
-        const anaHistory = f.ledger.history('ana@example.com');
+        const anaHistory = await f.ledger.history('ana@example.com');
         expect(anaHistory.unsubscribes).toEqual([
             expect.objectContaining({
                 scope: 'audience',
@@ -233,12 +235,12 @@ describe('R5 hourly audience sync', () => {
             })
         ]);
         expect(
-            f.ledger.history('bo@example.com').unsubscribes[0]
+            (await f.ledger.history('bo@example.com')).unsubscribes[0]
         ).toMatchObject({
             audienceId: 'offers',
             source: 'salesforce'
         });
-        expect(f.ledger.getAudience('offers')?.name).toBe('Offers');
+        expect((await f.ledger.getAudience('offers'))?.name).toBe('Offers');
         const rows = await f.memberships();
         expect(rows.every((m) => m.Pending_Push__c === false)).toBe(true);
         expect(rows.find((m) => m.Id === flowRow)).toMatchObject({
@@ -261,9 +263,9 @@ describe('R5 hourly audience sync', () => {
             ])
         );
         expect(
-            f.ledger
-                .auditForRun(r.runId)
-                .filter((a) => a.action === 'pending_cleared')
+            (await f.ledger.auditForRun(r.runId)).filter(
+                (a) => a.action === 'pending_cleared'
+            )
         ).toHaveLength(2);
         // Next hour: nothing pending, nothing changed.
         f.reset();
@@ -280,7 +282,7 @@ describe('R5 hourly audience sync', () => {
         const [ana] = await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
         await pendingRow(f, {
             Membership_Key__c: `news:${ana}`,
             Contact__c: ana,
@@ -297,9 +299,11 @@ describe('R5 hourly audience sync', () => {
             Pending_Push__c: false
         });
         expect(
-            f.ledger.getMembership(
-                f.ledger.findPerson('ana@example.com')!.id,
-                'news'
+            (
+                await f.ledger.getMembership(
+                    (await f.ledger.findPerson('ana@example.com'))!.id,
+                    'news'
+                )
             )?.status
         ).toBe('Unsubscribed');
     });
@@ -334,7 +338,7 @@ describe('R4 never re-subscribe', () => {
         const [ana] = await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' }
         ]);
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -355,14 +359,14 @@ describe('R4 never re-subscribe', () => {
             Status__c: 'Unsubscribed',
             Pending_Push__c: false
         });
-        const person = f.ledger.findPerson('ana@example.com')!;
-        expect(f.ledger.getMembership(person.id, 'news')?.status).toBe(
+        const person = (await f.ledger.findPerson('ana@example.com'))!;
+        expect((await f.ledger.getMembership(person.id, 'news'))?.status).toBe(
             'Unsubscribed'
         );
         expect(
-            f.ledger
-                .listUnsubscribes(person.id)
-                .every((u) => u.removedAt === null)
+            (await f.ledger.listUnsubscribes(person.id)).every(
+                (u) => u.removedAt === null
+            )
         ).toBe(true);
         expect(await f.values('Contact', [ana])).toEqual({ [ana]: false });
     });
@@ -372,7 +376,7 @@ describe('R11 idempotent and monotone (hourly)', () => {
     it('a second run with no new input writes nothing and only reads the settings, the pending rows and the records created since', async () => {
         f = await setup();
         await f.contacts([{ LastName: 'Ana', Email: 'ana@example.com' }]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
         await f.run('hourly');
         f.reset();
         const again = await f.run('hourly');
@@ -389,9 +393,9 @@ describe('R11 idempotent and monotone (hourly)', () => {
     it('does not write a row that already says the same, even without a cursor', async () => {
         f = await setup();
         await f.contacts([{ LastName: 'Ana', Email: 'ana@example.com' }]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
         await f.run('hourly');
-        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, 0);
+        await f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, 0);
         const r = await f.run('hourly');
         expect(r.membershipsUpserted).toBe(0);
         expect(r.skipped.membership_unchanged).toBe(1);
@@ -402,7 +406,7 @@ describe('R11 idempotent and monotone (hourly)', () => {
         const [ana] = await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
         await pendingRow(f, {
             Membership_Key__c: `offers:${ana}`,
             Contact__c: ana,
@@ -410,7 +414,7 @@ describe('R11 idempotent and monotone (hourly)', () => {
             Status__c: 'Unsubscribed',
             Source__c: 'Flow'
         });
-        const seq = f.ledger.maxSeq();
+        const seq = await f.ledger.maxSeq();
         const r = await f.run('hourly', { dryRun: true });
         expect(r.plan).toMatchObject({
             membershipUpserts: 1,
@@ -418,9 +422,9 @@ describe('R11 idempotent and monotone (hourly)', () => {
             pendingCleared: 1
         });
         expect(r.membershipsUpserted).toBe(0);
-        expect(f.ledger.maxSeq()).toBe(seq);
+        expect(await f.ledger.maxSeq()).toBe(seq);
         expect(
-            f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
         ).toBeUndefined();
         const rows = await f.memberships();
         expect(rows).toHaveLength(1);
@@ -433,8 +437,8 @@ describe('R11 idempotent and monotone (hourly)', () => {
             { LastName: 'Ana', Email: 'ana@example.com' },
             { LastName: 'Bo', Email: 'bo@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
-        member(f.ledger, 'bo@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'bo@example.com', 'news', 'Subscribed');
         const collections = f.client.collectionsWrite.bind(f.client);
         f.client.collectionsWrite = async (object, key, records) => {
             const results = await collections(object, key, records.slice(1));
@@ -462,10 +466,10 @@ describe('R11 idempotent and monotone (hourly)', () => {
             email: 'ana@example.com'
         });
         // The cursor is not pinned by the refused change (it was '0' before R14).
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
-        const [stuck] = f.ledger.stuckRecords();
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
+        const [stuck] = await f.ledger.stuckRecords();
         expect(stuck).toMatchObject({
             kind: 'membership',
             email: 'ana@example.com',
@@ -484,7 +488,7 @@ describe('R11 idempotent and monotone (hourly)', () => {
         expect(next.membershipsUpserted).toBe(1);
         expect(next.status).toBe('succeeded');
         expect(await f.memberships()).toHaveLength(2);
-        expect(f.ledger.stuckRecords()).toEqual([]);
+        expect(await f.ledger.stuckRecords()).toEqual([]);
     });
 });
 
@@ -506,11 +510,11 @@ describe('R13 one row per key (hourly)', () => {
         // Person A is linked by id to Contact X, whose email is now b@x.com (an email
         // change); person B is b@x.com, so R8 resolves both to X (audit A1).
         const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
-        member(f.ledger, 'a@x.com', 'news', 'Subscribed', {
+        await member(f.ledger, 'a@x.com', 'news', 'Subscribed', {
             salesforceId: x,
             changedAt: '2024-06-02T00:00:00.000Z'
         });
-        member(f.ledger, 'b@x.com', 'news', 'Cleaned', {
+        await member(f.ledger, 'b@x.com', 'news', 'Cleaned', {
             changedAt: '2024-06-01T00:00:00.000Z'
         });
         const requests = watchUpserts(f);
@@ -526,12 +530,12 @@ describe('R13 one row per key (hourly)', () => {
             Status__c: 'Cleaned',
             Email__c: 'b@x.com'
         });
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
         // R11: both claims are settled by the row; nothing is written again, even
         // when both changes are taken again (a cursor reset).
-        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
+        await f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
         const again = await f.run('hourly');
         expect(again.membershipsUpserted).toBe(0);
         expect(again.failed).toEqual([]);
@@ -540,11 +544,11 @@ describe('R13 one row per key (hourly)', () => {
     it('between two live statuses the later change wins', async () => {
         f = await setup();
         const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
-        member(f.ledger, 'a@x.com', 'news', 'Pending', {
+        await member(f.ledger, 'a@x.com', 'news', 'Pending', {
             salesforceId: x,
             changedAt: '2024-06-01T00:00:00.000Z'
         });
-        member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
+        await member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
             changedAt: '2024-06-02T00:00:00.000Z'
         });
         const r = await f.run('hourly');
@@ -556,10 +560,12 @@ describe('R13 one row per key (hourly)', () => {
     it('two audience unsubscribes on one Contact: one row, both delivered', async () => {
         f = await setup();
         const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
-        member(f.ledger, 'a@x.com', 'news', 'Subscribed', { salesforceId: x });
-        member(f.ledger, 'b@x.com', 'news', 'Subscribed');
+        await member(f.ledger, 'a@x.com', 'news', 'Subscribed', {
+            salesforceId: x
+        });
+        await member(f.ledger, 'b@x.com', 'news', 'Subscribed');
         for (const email of ['a@x.com', 'b@x.com'])
-            f.ledger.recordUnsubscribe({
+            await f.ledger.recordUnsubscribe({
                 email,
                 scope: 'audience',
                 audienceId: 'news',
@@ -570,10 +576,10 @@ describe('R13 one row per key (hourly)', () => {
         expect(r.failed).toEqual([]);
         expect(requests).toEqual([[`news:${x}`]]);
         expect(r.unsubscribesDelivered).toBe(2);
-        expect(f.ledger.countUndelivered()).toBe(0);
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(await f.ledger.countUndelivered()).toBe(0);
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
     });
 
     it('on the Bulk path too: one row per key in the job', async () => {
@@ -582,14 +588,14 @@ describe('R13 one row per key (hourly)', () => {
             { LastName: 'X', Email: 'b@x.com' },
             { LastName: 'Y', Email: 'y@x.com' }
         ]);
-        member(f.ledger, 'a@x.com', 'news', 'Cleaned', {
+        await member(f.ledger, 'a@x.com', 'news', 'Cleaned', {
             salesforceId: x,
             changedAt: '2024-06-01T00:00:00.000Z'
         });
-        member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
+        await member(f.ledger, 'b@x.com', 'news', 'Subscribed', {
             changedAt: '2024-06-02T00:00:00.000Z'
         });
-        member(f.ledger, 'y@x.com', 'news', 'Subscribed');
+        await member(f.ledger, 'y@x.com', 'news', 'Subscribed');
         const r = await f.run('hourly');
         expect(r.failed).toEqual([]);
         expect(r.modes?.['write memberships']).toBe('bulk');
@@ -600,9 +606,9 @@ describe('R13 one row per key (hourly)', () => {
                 [`news:${y}`, 'Subscribed']
             ].sort((a, b) => a[0].localeCompare(b[0]))
         );
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
     });
 });
 
@@ -625,7 +631,7 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
             Source__c: 'Import'
         })) as { id: string; success: boolean };
         expect(res.success).toBe(true);
-        member(f.ledger, 'ana@example.com', 'news', 'Unsubscribed', {
+        await member(f.ledger, 'ana@example.com', 'news', 'Unsubscribed', {
             changedAt: '2024-06-01T00:00:00.000Z'
         });
         const r = await f.run('hourly');
@@ -640,7 +646,7 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
             Status__c: 'Unsubscribed'
         });
         // R11: the row now says the same; nothing is written again.
-        member(f.ledger, 'other@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'other@example.com', 'news', 'Subscribed');
         const again = await f.run('hourly');
         expect(again.membershipsUpserted).toBe(0);
     });
@@ -651,7 +657,7 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
             { LastName: 'Ana', Email: 'ana@example.com' },
             { LastName: 'Ana Old', Email: 'old@example.com' }
         ]);
-        member(f.ledger, 'old@example.com', 'news', 'Subscribed', {
+        await member(f.ledger, 'old@example.com', 'news', 'Subscribed', {
             salesforceId: loser
         });
         await f.run('hourly');
@@ -665,8 +671,8 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
             Contact__c: winner
         });
         // The winner's email unsubscribes from the audience.
-        f.ledger.upsertPerson({ email: 'ana@example.com' });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.upsertPerson({ email: 'ana@example.com' });
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -682,7 +688,7 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
             Contact__c: winner,
             Status__c: 'Unsubscribed'
         });
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('audiences whose ids differ only in case get a row each', async () => {
@@ -690,8 +696,8 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
         const [x] = await f.contacts([
             { LastName: 'X', Email: 'ana@example.com' }
         ]);
-        member(f.ledger, 'ana@example.com', 'AbC', 'Subscribed');
-        member(f.ledger, 'ana@example.com', 'abc', 'Unsubscribed');
+        await member(f.ledger, 'ana@example.com', 'AbC', 'Subscribed');
+        await member(f.ledger, 'ana@example.com', 'abc', 'Unsubscribed');
         const r = await f.run('hourly');
         expect(r.failed).toEqual([]);
         const rows = await f.memberships();
@@ -705,12 +711,12 @@ describe('Merged records and case-sensitive keys (hourly)', () => {
                 [`abc:${x}`, 'Unsubscribed']
             ].sort((a, b) => a[0].localeCompare(b[0]))
         );
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
         // Read back and compared by exact key: both rows already say the same (a
         // case-insensitive lookup would compare each change with the other row).
-        f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
+        await f.ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, '0');
         const again = await f.run('hourly');
         expect(again.membershipsUpserted).toBe(0);
         expect(again.skipped.membership_unchanged).toBe(2);

@@ -15,7 +15,7 @@ describe('R3 nightly sync', () => {
     it('does nothing but read the settings when it is disabled', async () => {
         f = await setup();
         const ids = await f.contacts(people(2));
-        unsubscribe(f.ledger, emails(2));
+        await unsubscribe(f.ledger, emails(2));
         f.reset();
         const r = await f.run('nightly');
         expect(r.status).toBe('skipped');
@@ -25,7 +25,7 @@ describe('R3 nightly sync', () => {
             [ids[0]]: false,
             [ids[1]]: false
         });
-        expect(f.ledger.getRun(r.runId)?.status).toBe('skipped');
+        expect((await f.ledger.getRun(r.runId))?.status).toBe('skipped');
     });
 
     it('(a) sets the field on records of unsubscribed persons, (b) brings Salesforce opt-outs into the ledger', async () => {
@@ -65,12 +65,12 @@ describe('R3 nightly sync', () => {
         await f.t.conn
             .sobject('Contact')
             .update({ Id: contactId, HasOptedOutOfEmail: false });
-        unsubscribe(f.ledger, [
+        await unsubscribe(f.ledger, [
             'pushed@example.com',
             'missed@example.com',
             'gone@example.com'
         ]);
-        f.ledger.upsertPerson({ email: 'known@example.com' });
+        await f.ledger.upsertPerson({ email: 'known@example.com' });
         f.reset();
         const r = await f.run('nightly');
         expect(r.status).toBe('succeeded');
@@ -79,7 +79,8 @@ describe('R3 nightly sync', () => {
         // 'gone' matches no record: it waits, not delivered (R11).
         expect(r.unsubscribesDelivered).toBe(4);
         expect(
-            f.ledger.history('gone@example.com').unsubscribes[0].deliveredAt
+            (await f.ledger.history('gone@example.com')).unsubscribes[0]
+                .deliveredAt
         ).toBeNull();
         expect(r.skipped).toMatchObject({
             no_matching_record: 1,
@@ -106,7 +107,7 @@ describe('R3 nightly sync', () => {
         });
         expect(await f.values('Lead', [lead])).toEqual({ [lead]: true });
         // (b): new person from Salesforce, linked to its record; a known person gets it too.
-        const sf = f.ledger.history('sf.only@example.com');
+        const sf = await f.ledger.history('sf.only@example.com');
         expect(sf.person?.salesforceId).toBe(optedInSf);
         expect(sf.unsubscribes).toEqual([
             expect.objectContaining({
@@ -116,17 +117,17 @@ describe('R3 nightly sync', () => {
                 deliveredAt: expect.any(String)
             })
         ]);
-        expect(f.ledger.history('known@example.com').unsubscribes).toHaveLength(
-            1
-        );
+        expect(
+            (await f.ledger.history('known@example.com')).unsubscribes
+        ).toHaveLength(1);
         // The converted lead's opt-out is history: it did not become an unsubscribe,
         // and the unchecked Contact stays unchecked.
-        expect(f.ledger.findPerson('conv@example.com')).toBeUndefined();
+        expect(await f.ledger.findPerson('conv@example.com')).toBeUndefined();
         expect(await f.values('Contact', [contactId])).toEqual({
             [contactId]: false
         });
         expect(
-            f.ledger.getCursor(NIGHTLY_CURSOR.job, NIGHTLY_CURSOR.name)
+            await f.ledger.getCursor(NIGHTLY_CURSOR.job, NIGHTLY_CURSOR.name)
         ).toBe(r.startedAt);
     });
 
@@ -140,7 +141,7 @@ describe('R3 nightly sync', () => {
             { LastName: 'A', Email: 'a@example.com' },
             { LastName: 'B', Email: 'b@example.com', HasOptedOutOfEmail: true }
         ]);
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         const r = await f.run('nightly');
         expect(r.ledgerUnsubscribesAdded).toBe(0);
         expect(
@@ -164,7 +165,7 @@ describe('R3 nightly sync', () => {
         await f.settings({ nightlySyncEnabled: true });
         const ids = await f.contacts(people(6000));
         await f.leads(people(2000, { type: 'Lead', offset: 6000 }));
-        unsubscribe(f.ledger, emails(2500));
+        await unsubscribe(f.ledger, emails(2500));
         f.reset();
         const r = await f.run('nightly');
         expect(r.modes).toMatchObject({
@@ -203,7 +204,7 @@ describe('R7 installed field', () => {
             optOutField: 'Marketo_Sales_Opt_Out__c'
         });
         const ids = await f.contacts(people(2));
-        unsubscribe(f.ledger, emails(2));
+        await unsubscribe(f.ledger, emails(2));
         f.reset();
         for (const job of ['push', 'nightly'] as const) {
             const err = await f.run(job).then(
@@ -220,7 +221,9 @@ describe('R7 installed field', () => {
                 'Install or update the package: optout deploy --target-org local'
             );
             expect(failed.result.status).toBe('failed');
-            expect(f.ledger.getRun(failed.result.runId)?.status).toBe('failed');
+            expect((await f.ledger.getRun(failed.result.runId))?.status).toBe(
+                'failed'
+            );
         }
         const stats = f.t.admin.stats();
         expect(stats.groups.collections + stats.groups.bulkIngest).toBe(0);
@@ -229,14 +232,14 @@ describe('R7 installed field', () => {
             [ids[0]]: false,
             [ids[1]]: false
         });
-        expect(f.ledger.countUndelivered()).toBe(2);
+        expect(await f.ledger.countUndelivered()).toBe(2);
     });
 
     it('says the audience membership object is missing before the hourly writes', async () => {
         f = await setup({
             org: { deploy: 'scripts/sync/__tests__/fixtures/settings-only' }
         });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'a@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -250,7 +253,7 @@ describe('R7 installed field', () => {
 
     it('without the package, the settings read says to deploy it', async () => {
         f = await setup({ org: { deploy: false } });
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         const err = (await f.run('push').catch((e: unknown) => e)) as JobFailed;
         expect(err.code).toBe('SETTINGS_NOT_INSTALLED');
         expect(err.actions).toEqual([
@@ -270,7 +273,7 @@ describe('R7 installed field', () => {
             Opt_Out_Field__c: 'DoNotCall',
             Nightly_Sync_Enabled__c: true
         });
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         const err = (await f.run('push').catch((e: unknown) => e)) as JobFailed;
         expect(err.code).toBe('BAD_SETTING');
         expect(err.message).toMatch(
@@ -289,7 +292,7 @@ describe('R4 never re-subscribe (nightly)', () => {
         const [a] = await f.contacts([
             { LastName: 'A', Email: 'a@example.com', HasOptedOutOfEmail: true }
         ]);
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         // An admin unchecks in Salesforce: the ledger still has the unsubscribe, so it comes back.
         await f.t.conn
             .sobject('Contact')
@@ -298,7 +301,7 @@ describe('R4 never re-subscribe (nightly)', () => {
         expect(r.recordsWritten).toBe(1);
         expect(await f.values('Contact', [a])).toEqual({ [a]: true });
         // A deliberate resubscribe on the ledger side plus the admin's uncheck: both stick.
-        f.ledger.resubscribe({
+        await f.ledger.resubscribe({
             email: 'a@example.com',
             reason: 'asked to be emailed again'
         });
@@ -308,9 +311,11 @@ describe('R4 never re-subscribe (nightly)', () => {
         for (const job of ['push', 'hourly', 'nightly'] as const)
             await f.run(job);
         expect(await f.values('Contact', [a])).toEqual({ [a]: false });
-        const person = f.ledger.findPerson('a@example.com')!;
+        const person = (await f.ledger.findPerson('a@example.com'))!;
         expect(
-            f.ledger.listUnsubscribes(person.id).map((u) => u.removedReason)
+            (await f.ledger.listUnsubscribes(person.id)).map(
+                (u) => u.removedReason
+            )
         ).toEqual(['asked to be emailed again']);
     });
 });
@@ -321,7 +326,7 @@ describe('R11 idempotent and monotone (nightly)', () => {
         await f.settings({ nightlySyncEnabled: true });
         await f.contacts(people(30));
         await f.leads(people(10, { type: 'Lead', offset: 30 }));
-        unsubscribe(f.ledger, emails(10, 25));
+        await unsubscribe(f.ledger, emails(10, 25));
         await f.run('nightly');
         f.reset();
         const again = await f.run('nightly', { org: f.newClient() });
@@ -343,7 +348,7 @@ describe('R11 idempotent and monotone (nightly)', () => {
             { LastName: 'A', Email: 'a@example.com' },
             { LastName: 'B', Email: 'b@example.com', HasOptedOutOfEmail: true }
         ]);
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         const r = await f.run('nightly', { dryRun: true });
         expect(r.plan).toMatchObject({ fieldWrites: 1, ledgerUnsubscribes: 1 });
         expect(r.plan?.sample).toEqual(
@@ -358,8 +363,8 @@ describe('R11 idempotent and monotone (nightly)', () => {
             [ids[0]]: false,
             [ids[1]]: true
         });
-        expect(f.ledger.findPerson('b@example.com')).toBeUndefined();
-        expect(f.ledger.countUndelivered()).toBe(1);
+        expect(await f.ledger.findPerson('b@example.com')).toBeUndefined();
+        expect(await f.ledger.countUndelivered()).toBe(1);
     });
 });
 
@@ -368,7 +373,7 @@ describe('R12 API budget (nightly)', () => {
         f = await setup({ client: { apiBudgetShare: 0.8 } });
         await f.settings({ nightlySyncEnabled: true });
         const ids = await f.contacts(people(5000));
-        unsubscribe(f.ledger, emails(50));
+        await unsubscribe(f.ledger, emails(50));
         f.t.admin.setApiLimit(1000);
         f.t.admin.setUsage(795);
         const r = await f.run('nightly');

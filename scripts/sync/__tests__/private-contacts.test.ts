@@ -66,7 +66,7 @@ describe('private Contacts and the integration user', () => {
             LastName: 'Own',
             Email: 'own@example.com'
         })) as { id: string };
-        unsubscribe(f.ledger, [
+        await unsubscribe(f.ledger, [
             'private@example.com',
             'shared@example.com',
             'own@example.com'
@@ -88,7 +88,7 @@ describe('private Contacts and the integration user', () => {
             [accountContact]: true,
             [own.id]: true
         });
-        const stuck = f.ledger.stuckSummary();
+        const stuck = await f.ledger.stuckSummary();
         expect(stuck.retrying).toBe(1);
         expect(stuck.byReason).toEqual([
             expect.objectContaining({
@@ -107,7 +107,9 @@ describe('private Contacts and the integration user', () => {
             'Opt_Out_Sync_Integration_Modify_All'
         );
         expect(
-            f.ledger.retryStuck({ codes: ['INSUFFICIENT_ACCESS_OR_READONLY'] })
+            await f.ledger.retryStuck({
+                codes: ['INSUFFICIENT_ACCESS_OR_READONLY']
+            })
         ).toHaveLength(1);
         const again = await f.run('push', {
             org: clientFor(integration.conn)
@@ -117,6 +119,6 @@ describe('private Contacts and the integration user', () => {
         expect(await f.values('Contact', [privateContact])).toEqual({
             [privateContact]: true
         });
-        expect(f.ledger.stuckSummary().retrying).toBe(0);
+        expect((await f.ledger.stuckSummary()).retrying).toBe(0);
     });
 });

@@ -20,7 +20,7 @@ describe('R2 real-time push', () => {
         f = await setup();
         const ids = await f.contacts(people(20));
         f.reset();
-        unsubscribe(f.ledger, emails(5));
+        await unsubscribe(f.ledger, emails(5));
         const r = await f.run('push');
         expect(r).toMatchObject({
             job: 'push',
@@ -39,14 +39,14 @@ describe('R2 real-time push', () => {
             ...Array(5).fill(true),
             ...Array(15).fill(false)
         ]);
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('pushes a burst of 1,000 unsubscribes in a handful of requests, ≤ 200 records each', async () => {
         f = await setup();
         const ids = await f.contacts(people(1000));
         f.reset();
-        unsubscribe(f.ledger, emails(1000));
+        await unsubscribe(f.ledger, emails(1000));
         const r = await f.run('push');
         expect(r.recordsWritten).toBe(1000);
         expect(r.unsubscribesDelivered).toBe(1000);
@@ -61,10 +61,10 @@ describe('R2 real-time push', () => {
     it('only pushes the unsubscribes it is given (the unsubscribe command’s hook)', async () => {
         f = await setup();
         await f.contacts(people(3));
-        const [first] = unsubscribe(f.ledger, emails(3));
+        const [first] = await unsubscribe(f.ledger, emails(3));
         const r = await f.run('push', { unsubscribeIds: [first] });
         expect(r.unsubscribesDelivered).toBe(1);
-        expect(f.ledger.countUndelivered()).toBe(2);
+        expect(await f.ledger.countUndelivered()).toBe(2);
     });
 });
 
@@ -76,7 +76,7 @@ describe('R1 field choice', () => {
             nightlySyncEnabled: true,
             optOutField: 'Marketo_Sales_Opt_Out__c'
         });
-        unsubscribe(f.ledger, emails(1));
+        await unsubscribe(f.ledger, emails(1));
         const r = await f.run('push');
         expect(r.settings).toMatchObject({
             source: 'org-default',
@@ -102,7 +102,7 @@ describe('R1 field choice', () => {
             nightlySyncEnabled: false,
             optOutField: 'Marketo_Sales_Opt_Out__c'
         });
-        unsubscribe(f.ledger, emails(1));
+        await unsubscribe(f.ledger, emails(1));
         const r = await f.run('push');
         expect(r.settings?.fieldWritten).toBe('HasOptedOutOfEmail');
         expect(await f.values('Contact', ids)).toEqual({ [ids[0]]: true });
@@ -121,15 +121,15 @@ describe('R6 Salesforce ids', () => {
             { LastName: 'Other', Email: 'crm@example.org' }
         ]);
         await f.settings({ applyToSameEmail: false });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'marketing@example.com',
             salesforceId: id.slice(0, 15),
             scope: 'all',
             source: 'platform'
         });
-        expect(f.ledger.findPerson('marketing@example.com')?.salesforceId).toBe(
-            id
-        );
+        expect(
+            (await f.ledger.findPerson('marketing@example.com'))?.salesforceId
+        ).toBe(id);
         const r = await f.run('push');
         expect(r.recordsWritten).toBe(1);
         expect(await f.values('Contact', [id])).toEqual({ [id]: true });
@@ -139,7 +139,7 @@ describe('R6 Salesforce ids', () => {
         f = await setup();
         const ids = await f.contacts(people(2));
         // A well-formed id of a record that does not exist, and an unknown email.
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'ghost@example.com',
             salesforceId: makeId('003', 999_999),
             scope: 'all',
@@ -155,22 +155,20 @@ describe('R6 Salesforce ids', () => {
         });
         // Nothing to write yet: not delivered (R11) but waiting for a record, left to
         // the hourly retry so that the push does not ask again on every run.
-        expect(f.ledger.countUndelivered()).toBe(1);
-        expect(f.ledger.countWaiting()).toBe(1);
-        expect(f.ledger.countPushable()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(1);
+        expect(await f.ledger.countWaiting()).toBe(1);
+        expect(await f.ledger.countPushable()).toBe(0);
     });
 
     it('refuses an id that is neither a Contact nor a Lead before anything is stored', async () => {
         f = await setup();
-        expect(() =>
-            f.ledger.recordUnsubscribe({
-                email: 'acct@example.com',
-                salesforceId: makeId('001', 1),
-                scope: 'all',
-                source: 'platform'
-            })
-        ).toThrow(/neither a Contact \(003\) nor a Lead \(00Q\)/);
-        expect(f.ledger.countUndelivered()).toBe(0);
+        await expect(f.ledger.recordUnsubscribe({
+                    email: 'acct@example.com',
+                    salesforceId: makeId('001', 1),
+                    scope: 'all',
+                    source: 'platform'
+                })).rejects.toThrow(/neither a Contact \(003\) nor a Lead \(00Q\)/);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 });
 
@@ -187,7 +185,7 @@ describe('R8 same email', () => {
         const [other] = await f.contacts([
             { LastName: 'D', Email: 'someone@example.com' }
         ]);
-        unsubscribe(f.ledger, ['ana.lopez@example.com']);
+        await unsubscribe(f.ledger, ['ana.lopez@example.com']);
         const r = await f.run('push');
         expect(r.recordsWritten).toBe(3);
         expect(await f.values('Contact', [c1, c2, other])).toEqual({
@@ -205,7 +203,7 @@ describe('R8 same email', () => {
             { LastName: 'B', Email: 'ana@example.com' }
         ]);
         await f.settings({ applyToSameEmail: false });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             salesforceId: c2,
             scope: 'all',
@@ -230,7 +228,7 @@ describe('R9 converted leads', () => {
         await f.t.conn
             .sobject('Contact')
             .update({ Id: contactId, Email: 'new@example.com' });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'lead@example.com',
             salesforceId: lead,
             scope: 'all',
@@ -242,7 +240,7 @@ describe('R9 converted leads', () => {
             [contactId]: true
         });
         expect(await f.values('Lead', [lead])).toEqual({ [lead]: false });
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('rewrites to the Contact when Salesforce refuses a lead converted after it was read', async () => {
@@ -290,7 +288,7 @@ describe('R9 converted leads', () => {
         expect(await f.values('Contact', [contactId])).toEqual({
             [contactId]: true
         });
-        const audit = f.ledger.auditForRun('run-r9');
+        const audit = await f.ledger.auditForRun('run-r9');
         expect(audit).toHaveLength(1);
         expect(audit[0]).toMatchObject({
             recordId: contactId,
@@ -303,14 +301,14 @@ describe('R10 audit', () => {
     it('records every field write with run, record, field, before/after, source and latency', async () => {
         f = await setup();
         const [id] = await f.contacts(people(1));
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'person0@example.com',
             scope: 'all',
             source: 'webhook',
             collectedAt: new Date(Date.now() - 1500).toISOString()
         });
         const r = await f.run('push');
-        const trail = f.ledger.history('PERSON0@example.com').audit;
+        const trail = (await f.ledger.history('PERSON0@example.com')).audit;
         const write = trail.find((a) => a.action === 'field_write');
         expect(write).toMatchObject({
             runId: r.runId,
@@ -327,7 +325,7 @@ describe('R10 audit', () => {
             'field_write',
             'unsubscribe_delivered'
         ]);
-        const run = f.ledger.getRun(r.runId);
+        const run = await f.ledger.getRun(r.runId);
         expect(run).toMatchObject({ job: 'push', status: 'succeeded' });
         expect(run?.result).toMatchObject({
             recordsWritten: 1,
@@ -340,7 +338,7 @@ describe('R11 idempotent and monotone', () => {
     it('a second push with no new input makes no request and writes nothing', async () => {
         f = await setup();
         await f.contacts(people(3));
-        unsubscribe(f.ledger, emails(3));
+        await unsubscribe(f.ledger, emails(3));
         await f.run('push');
         f.reset();
         const again = await f.run('push');
@@ -357,7 +355,7 @@ describe('R11 idempotent and monotone', () => {
         const ids = await f.contacts([
             { LastName: 'A', Email: 'a@example.com', HasOptedOutOfEmail: true }
         ]);
-        unsubscribe(f.ledger, ['a@example.com']);
+        await unsubscribe(f.ledger, ['a@example.com']);
         f.reset();
         const r = await f.run('push');
         expect(r.recordsWritten).toBe(0);
@@ -374,7 +372,7 @@ describe('R11 idempotent and monotone', () => {
             '503:next=1@collections,429:next=1@query,drop-after:next=1@PATCH,drop:next=1@collections,500:next=1@describe'
         );
         f.reset();
-        unsubscribe(f.ledger, emails(300));
+        await unsubscribe(f.ledger, emails(300));
         const r = await f.run('push');
         expect(r.status).toBe('succeeded');
         expect(f.t.admin.stats().faultsInjected).toEqual({
@@ -391,14 +389,14 @@ describe('R11 idempotent and monotone', () => {
         expect(Object.values(values).filter((v) => v === true)).toHaveLength(
             300
         );
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('sends records again that failed with UNABLE_TO_LOCK_ROW', async () => {
         f = await setup();
         const ids = await f.contacts(people(10));
         f.t.admin.setFaults('lock:next=4');
-        unsubscribe(f.ledger, emails(10));
+        await unsubscribe(f.ledger, emails(10));
         const r = await f.run('push');
         expect(r.retried).toEqual({ requests: 0, records: 4 });
         expect(r.failed).toEqual([]);
@@ -406,20 +404,22 @@ describe('R11 idempotent and monotone', () => {
         expect(
             Object.values(await f.values('Contact', ids)).every(Boolean)
         ).toBe(true);
-        const audit = f.ledger
-            .auditForRun(r.runId)
-            .filter((a) => a.action === 'field_write');
+        const audit = (await f.ledger.auditForRun(r.runId)).filter(
+            (a) => a.action === 'field_write'
+        );
         expect(audit).toHaveLength(10);
     });
 
     it('keeps an unsubscribe pending when Salesforce keeps failing, and delivers it next time', async () => {
         f = await setup();
         const ids = await f.contacts(people(2));
-        unsubscribe(f.ledger, emails(2));
+        await unsubscribe(f.ledger, emails(2));
         f.t.admin.setFaults('503:1@collections');
         await expect(f.run('push')).rejects.toThrow(/HTTP 503/);
-        expect(f.ledger.countUndelivered()).toBe(2);
-        expect(f.ledger.listRuns({ job: 'push' })[0].status).toBe('failed');
+        expect(await f.ledger.countUndelivered()).toBe(2);
+        expect((await f.ledger.listRuns({ job: 'push' }))[0].status).toBe(
+            'failed'
+        );
         f.t.admin.clearFaults();
         const r = await f.run('push');
         expect(r.unsubscribesDelivered).toBe(2);
@@ -440,7 +440,10 @@ describe('R11 idempotent and monotone', () => {
             { LastName: 'Fine', Email: 'fine@example.com' },
             { LastName: 'Blocked', Email: 'blocked@example.com' }
         ]);
-        unsubscribe(f.ledger, ['fine@example.com', 'blocked@example.com']);
+        await unsubscribe(f.ledger, [
+            'fine@example.com',
+            'blocked@example.com'
+        ]);
         const r = await f.run('push');
         expect(r.status).toBe('partial');
         expect(r.failed).toEqual([
@@ -459,13 +462,13 @@ describe('R11 idempotent and monotone', () => {
             [ok]: true,
             [blocked]: false
         });
-        expect(f.ledger.countUndelivered()).toBe(1);
+        expect(await f.ledger.countUndelivered()).toBe(1);
     });
 
     it('counts a record deleted between read and write as settled, not failed', async () => {
         f = await setup();
         const [gone] = await f.contacts(people(1));
-        unsubscribe(f.ledger, emails(1));
+        await unsubscribe(f.ledger, emails(1));
         const update = f.client.updateRecords.bind(f.client);
         f.client.updateRecords = async (object, records, options) => {
             await f.t.conn.sobject('Contact').destroy(gone);
@@ -474,13 +477,13 @@ describe('R11 idempotent and monotone', () => {
         const r = await f.run('push');
         expect(r.failed).toEqual([]);
         expect(r.skipped.record_deleted).toBe(1);
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
     });
 
     it('a dry run reports what it would write and writes nothing, delivers nothing', async () => {
         f = await setup();
         const ids = await f.contacts(people(4));
-        unsubscribe(f.ledger, emails(4));
+        await unsubscribe(f.ledger, emails(4));
         const r = await f.run('push', { dryRun: true });
         expect(r.dryRun).toBe(true);
         expect(r.recordsWritten).toBe(0);
@@ -497,8 +500,8 @@ describe('R11 idempotent and monotone', () => {
             false,
             false
         ]);
-        expect(f.ledger.countUndelivered()).toBe(4);
-        expect(f.ledger.getRun(r.runId)?.dryRun).toBe(true);
+        expect(await f.ledger.countUndelivered()).toBe(4);
+        expect((await f.ledger.getRun(r.runId))?.dryRun).toBe(true);
     });
 });
 
@@ -507,7 +510,7 @@ describe('R12 API budget', () => {
         f = await setup({ client: { bulkThreshold: 50 } });
         const ids = await f.contacts(people(120));
         f.reset();
-        unsubscribe(f.ledger, emails(120));
+        await unsubscribe(f.ledger, emails(120));
         const r = await f.run('push');
         expect(r.modes?.['write Contact']).toBe('bulk');
         const stats = f.t.admin.stats();
@@ -525,7 +528,7 @@ describe('R12 API budget', () => {
     it('stops before crossing the configured share of the daily allowance and defers the rest', async () => {
         f = await setup({ client: { apiBudgetShare: 0.5 } });
         const ids = await f.contacts(people(3));
-        unsubscribe(f.ledger, emails(3));
+        await unsubscribe(f.ledger, emails(3));
         f.t.admin.setApiLimit(100);
         f.t.admin.setUsage(48);
         f.reset();
@@ -543,8 +546,8 @@ describe('R12 API budget', () => {
             false,
             false
         ]);
-        expect(f.ledger.countUndelivered()).toBe(3);
-        expect(f.ledger.getRun(r.runId)?.status).toBe('deferred');
+        expect(await f.ledger.countUndelivered()).toBe(3);
+        expect((await f.ledger.getRun(r.runId))?.status).toBe('deferred');
 
         // The next run (a new process, or once the reading is stale) goes on.
         f.t.admin.setApiLimit(15_000);
@@ -559,7 +562,7 @@ describe('R12 API budget', () => {
     it('defers when the org itself refuses for the daily limit (403 REQUEST_LIMIT_EXCEEDED)', async () => {
         f = await setup();
         await f.contacts(people(1));
-        unsubscribe(f.ledger, emails(1));
+        await unsubscribe(f.ledger, emails(1));
         f.t.admin.setApiLimit(10);
         f.t.admin.setUsage(10);
         const r = await f.run('push');
@@ -567,7 +570,7 @@ describe('R12 API budget', () => {
         expect(r.deferred?.reason).toMatch(
             /daily API request limit is used up/
         );
-        expect(f.ledger.countUndelivered()).toBe(1);
+        expect(await f.ledger.countUndelivered()).toBe(1);
     });
 });
 
@@ -575,8 +578,8 @@ describe('runs', () => {
     it('never runs the same job twice at once (the ledger lock holds across processes)', async () => {
         f = await setup();
         await f.contacts(people(1));
-        unsubscribe(f.ledger, emails(1));
-        const held = f.ledger.acquireLock(jobLockName('push'), {
+        await unsubscribe(f.ledger, emails(1));
+        const held = await f.ledger.acquireLock(jobLockName('push'), {
             holder: 'other-host:1:x'
         });
         expect(held.acquired).toBe(true);
@@ -585,16 +588,16 @@ describe('runs', () => {
         expect(r.status).toBe('skipped');
         expect(r.message).toMatch(/Another push run holds the lock/);
         expect(f.served()).toBe(0);
-        expect(f.ledger.countUndelivered()).toBe(1);
-        f.ledger.releaseLock(jobLockName('push'), 'other-host:1:x');
+        expect(await f.ledger.countUndelivered()).toBe(1);
+        await f.ledger.releaseLock(jobLockName('push'), 'other-host:1:x');
         expect((await f.run('push')).status).toBe('succeeded');
-        expect(f.ledger.getLock(jobLockName('push'))).toBeUndefined();
+        expect(await f.ledger.getLock(jobLockName('push'))).toBeUndefined();
     });
 
     it('a stop request ends the run deferred, with nothing lost', async () => {
         f = await setup();
         await f.contacts(people(2));
-        unsubscribe(f.ledger, emails(2));
+        await unsubscribe(f.ledger, emails(2));
         const stop = new AbortController();
         stop.abort();
         const r = await f.run('push', { signal: stop.signal });
@@ -614,12 +617,12 @@ describe('R13 one row per key (push)', () => {
         // Person A is linked by id to the Contact whose email is b@x.com; person B
         // is b@x.com: with R8 both resolve to it (audit A1).
         const [x] = await f.contacts([{ LastName: 'X', Email: 'b@x.com' }]);
-        f.ledger.upsertAudience({ id: 'news', name: 'News' });
+        await f.ledger.upsertAudience({ id: 'news', name: 'News' });
         for (const [email, salesforceId] of [
             ['a@x.com', x],
             ['b@x.com', undefined]
         ] as const)
-            f.ledger.recordUnsubscribe({
+            await f.ledger.recordUnsubscribe({
                 email,
                 salesforceId,
                 scope: 'audience',
@@ -637,7 +640,7 @@ describe('R13 one row per key (push)', () => {
         expect(r.failed).toEqual([]);
         expect(keys).toEqual([[`news:${x}`]]);
         expect(r.unsubscribesDelivered).toBe(2);
-        expect(f.ledger.countUndelivered()).toBe(0);
+        expect(await f.ledger.countUndelivered()).toBe(0);
         const rows = await f.memberships();
         expect(rows.map((m) => m.Status__c)).toEqual(['Unsubscribed']);
     });

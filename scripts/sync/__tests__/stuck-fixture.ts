@@ -7,19 +7,19 @@ import { deployPackage } from '../../tools/local-org/testing';
 import type { MembershipStatus } from '../../model/statuses';
 import type { Fixture } from './fixture';
 
-export function member(
+export async function member(
     ledger: Ledger,
     email: string,
     audienceId: string,
     status: MembershipStatus
-): void {
-    const person = ledger.upsertPerson({ email }).person;
-    if (!ledger.getAudience(audienceId))
-        ledger.upsertAudience({
+): Promise<void> {
+    const person = (await ledger.upsertPerson({ email })).person;
+    if (!(await ledger.getAudience(audienceId)))
+        await ledger.upsertAudience({
             id: audienceId,
             name: `Audience ${audienceId}`
         });
-    ledger.setMembershipStatus({
+    await ledger.setMembershipStatus({
         personId: person.id,
         audienceId,
         status,

@@ -91,23 +91,23 @@ async function runCase(f: Fixture, kase: Case): Promise<string[]> {
             Email: emailOf(p, i)
         }))
     );
-    kase.persons.forEach((p, i) => {
-        member(f.ledger, emailOf(p, i), p.audience, p.status);
+    for (const [i, p] of kase.persons.entries()) {
+        await member(f.ledger, emailOf(p, i), p.audience, p.status);
         if (p.unsubscribed)
-            f.ledger.recordUnsubscribe({
+            await f.ledger.recordUnsubscribe({
                 email: emailOf(p, i),
                 scope: 'all',
                 source: 'webhook'
             });
-    });
+    }
     let t = Date.now();
     const at = (): Date => new Date(t);
     for (const s of kase.steps) {
         if (s.kind === 'change') {
             const p = kase.persons[s.person];
-            const person = f.ledger.findPerson(emailOf(p, s.person));
+            const person = await f.ledger.findPerson(emailOf(p, s.person));
             if (person)
-                f.ledger.setMembershipStatus({
+                await f.ledger.setMembershipStatus({
                     personId: person.id,
                     audienceId: p.audience,
                     status: s.status,
@@ -116,7 +116,7 @@ async function runCase(f: Fixture, kase: Case): Promise<string[]> {
                 });
         } else if (s.kind === 'unsubscribe') {
             kase.persons[s.person].unsubscribed = true;
-            f.ledger.recordUnsubscribe({
+            await f.ledger.recordUnsubscribe({
                 email: emailOf(kase.persons[s.person], s.person),
                 scope: 'all',
                 source: 'webhook'
@@ -133,13 +133,13 @@ async function runCase(f: Fixture, kase: Case): Promise<string[]> {
     const problems: string[] = [];
     const optedOut = await f.values('Contact', ids);
     const rows = await f.memberships();
-    kase.persons.forEach((p, i) => {
+    for (const [i, p] of kase.persons.entries()) {
         const email = emailOf(p, i);
-        const person = f.ledger.findPerson(email);
-        if (!person) return;
-        const u = f.ledger
-            .listUnsubscribes(person.id)
-            .find((x) => x.scope === 'all' && !x.removedAt);
+        const person = await f.ledger.findPerson(email);
+        if (!person) continue;
+        const u = (await f.ledger.listUnsubscribes(person.id)).find(
+            (x) => x.scope === 'all' && !x.removedAt
+        );
         if (u && !p.blocked) {
             if (optedOut[ids[i]] !== true)
                 problems.push(`${email}: unsubscribed, not opted out`);
@@ -148,7 +148,7 @@ async function runCase(f: Fixture, kase: Case): Promise<string[]> {
         }
         if (u && p.blocked && !u.deliveredAt && !u.errorCode)
             problems.push(`${email}: refused but no refusal recorded`);
-        const m = f.ledger.getMembership(person.id, p.audience);
+        const m = await f.ledger.getMembership(person.id, p.audience);
         if (m && !p.stuck) {
             const row = rows.find(
                 (r) =>
@@ -159,13 +159,13 @@ async function runCase(f: Fixture, kase: Case): Promise<string[]> {
                     `${email}: membership ${m.status} in the ledger, ${String(row?.Status__c)} in Salesforce`
                 );
         }
-    });
+    }
     const cursor = Number(
-        f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ?? '0'
+        (await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)) ?? '0'
     );
-    if (cursor < f.ledger.maxSeq())
+    if (cursor < (await f.ledger.maxSeq()))
         problems.push(
-            `hourly cursor ${cursor} behind the last change ${f.ledger.maxSeq()}`
+            `hourly cursor ${cursor} behind the last change ${await f.ledger.maxSeq()}`
         );
     return problems;
 }

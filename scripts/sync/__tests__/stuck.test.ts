@@ -28,9 +28,12 @@ describe('R14 a failing record never holds the rest back', () => {
             { LastName: 'Member', Email: 'member@example.com' },
             { LastName: 'Stuck', Email: 'stuck@example.com' }
         ]);
-        unsubscribe(f.ledger, ['fine@example.com', 'blocked@example.com']);
-        member(f.ledger, 'member@example.com', 'news', 'Subscribed');
-        member(f.ledger, 'stuck@example.com', 'news', 'Subscribed');
+        await unsubscribe(f.ledger, [
+            'fine@example.com',
+            'blocked@example.com'
+        ]);
+        await member(f.ledger, 'member@example.com', 'news', 'Subscribed');
+        await member(f.ledger, 'stuck@example.com', 'news', 'Subscribed');
 
         let t = Date.now();
         const at = (): Date => new Date(t);
@@ -57,9 +60,9 @@ describe('R14 a failing record never holds the rest back', () => {
             })
         ]);
         // The cursor moves past the refused change (before R14 it stayed at 0).
-        expect(f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)).toBe(
-            String(f.ledger.maxSeq())
-        );
+        expect(
+            await f.ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)
+        ).toBe(String(await f.ledger.maxSeq()));
         expect(await f.values('Contact', [fine, blocked])).toEqual({
             [fine]: true,
             [blocked]: false
@@ -80,7 +83,7 @@ describe('R14 a failing record never holds the rest back', () => {
             expect(p.failed).toHaveLength(1);
             expect(h.failed).toHaveLength(1);
         }
-        const status = f.ledger.status().stuck;
+        const status = (await f.ledger.status()).stuck;
         expect(status).toMatchObject({ retrying: 0, deadLetters: 2 });
         expect(status.byReason).toEqual([
             expect.objectContaining({
@@ -106,7 +109,7 @@ describe('R14 a failing record never holds the rest back', () => {
                 ]
             ])
         );
-        const history = f.ledger.history('blocked@example.com');
+        const history = await f.ledger.history('blocked@example.com');
         expect(history.stuck).toEqual([
             expect.objectContaining({
                 state: 'dead_letter',
@@ -133,7 +136,7 @@ describe('R14 a failing record never holds the rest back', () => {
         await f.t.conn
             .sobject('Contact')
             .update({ Id: blocked, LastName: 'Unblocked' });
-        const back = f.ledger.retryStuck(
+        const back = await f.ledger.retryStuck(
             { codes: ['FIELD_CUSTOM_VALIDATION_EXCEPTION'] },
             { at: at().toISOString() }
         );
@@ -146,11 +149,11 @@ describe('R14 a failing record never holds the rest back', () => {
         // The membership rule still refuses: it is back to retrying, counted afresh.
         const hourlyAgain = await f.run('hourly', { now: at });
         expect(hourlyAgain.failed).toHaveLength(1);
-        expect(f.ledger.status().stuck).toMatchObject({
+        expect((await f.ledger.status()).stuck).toMatchObject({
             retrying: 1,
             deadLetters: 0
         });
-        expect(f.ledger.stuckRecords()[0]).toMatchObject({
+        expect((await f.ledger.stuckRecords())[0]).toMatchObject({
             kind: 'membership',
             failures: 1
         });
@@ -164,7 +167,7 @@ describe('R14 a failing record never holds the rest back', () => {
             { LastName: 'Fine', Email: 'fine@example.com' },
             { LastName: 'Blocked', Email: 'blocked@example.com' }
         ]);
-        const [, id] = unsubscribe(f.ledger, [
+        const [, id] = await unsubscribe(f.ledger, [
             'fine@example.com',
             'blocked@example.com'
         ]);
@@ -172,7 +175,7 @@ describe('R14 a failing record never holds the rest back', () => {
         const first = await f.run('nightly', { now: () => new Date(t) });
         expect(first.status).toBe('partial');
         expect(first.unsubscribesDelivered).toBe(1);
-        expect(f.ledger.getUnsubscribe(id)).toMatchObject({
+        expect(await f.ledger.getUnsubscribe(id)).toMatchObject({
             lastOutcome: 'rejected',
             failures: 1,
             errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
@@ -185,7 +188,7 @@ describe('R14 a failing record never holds the rest back', () => {
         expect(second.failed).toEqual([]);
         expect(second.status).toBe('succeeded');
         expect(second.skipped.stuck_record).toBe(1);
-        expect(f.ledger.getUnsubscribe(id)?.failures).toBe(1);
+        expect((await f.ledger.getUnsubscribe(id))?.failures).toBe(1);
     });
 
     it('the webhook push loop leaves a refused unsubscribe to its back-off', async () => {
@@ -194,12 +197,12 @@ describe('R14 a failing record never holds the rest back', () => {
         await f.contacts([
             { LastName: 'Blocked', Email: 'blocked@example.com' }
         ]);
-        const [id] = unsubscribe(f.ledger, ['blocked@example.com']);
+        const [id] = await unsubscribe(f.ledger, ['blocked@example.com']);
         await f.run('push');
-        expect(isPending(f.ledger, id)).toBe(false);
+        expect(await isPending(f.ledger, id)).toBe(false);
         // An explicit push of that id (the loop's) sends nothing before it is due.
         const r = await f.run('push', { unsubscribeIds: [id] });
         expect(r.apiRequests).toBe(0);
-        expect(f.ledger.getUnsubscribe(id)?.attempts).toBe(1);
+        expect((await f.ledger.getUnsubscribe(id))?.attempts).toBe(1);
     });
 });

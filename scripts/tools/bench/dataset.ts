@@ -200,34 +200,37 @@ export async function buildDataset(
         report.counts.convertedLeads = converted;
     });
 
-    const ledger = Ledger.open(ledgerPath);
+    const ledger = await Ledger.open(ledgerPath);
     try {
-        await timed('ledger: persons and memberships (importBatch)', () => {
-            for (let k = 0; k < n; k += LEDGER_CHUNK) {
-                const rows: ImportRecord[] = [];
-                for (let i = k; i < Math.min(n, k + LEDGER_CHUNK); i++) {
-                    const p = person(i, s);
-                    const own =
-                        p.kind === 'contact'
-                            ? contactId[i]
-                            : p.kind === 'lead'
-                              ? leadId[i]
-                              : undefined;
-                    rows.push({
-                        email: p.ledgerEmail,
-                        salesforceId: p.linked && own ? own : null,
-                        audienceId: NEWS.id,
-                        audienceName: NEWS.name,
-                        status: 'Subscribed',
-                        changedAt: IMPORTED_AT,
-                        reason: null
-                    });
+        await timed(
+            'ledger: persons and memberships (importBatch)',
+            async () => {
+                for (let k = 0; k < n; k += LEDGER_CHUNK) {
+                    const rows: ImportRecord[] = [];
+                    for (let i = k; i < Math.min(n, k + LEDGER_CHUNK); i++) {
+                        const p = person(i, s);
+                        const own =
+                            p.kind === 'contact'
+                                ? contactId[i]
+                                : p.kind === 'lead'
+                                  ? leadId[i]
+                                  : undefined;
+                        rows.push({
+                            email: p.ledgerEmail,
+                            salesforceId: p.linked && own ? own : null,
+                            audienceId: NEWS.id,
+                            audienceName: NEWS.name,
+                            status: 'Subscribed',
+                            changedAt: IMPORTED_AT,
+                            reason: null
+                        });
+                    }
+                    await ledger.importBatch(rows, { source: 'import' });
                 }
-                ledger.importBatch(rows, { source: 'import' });
+                return Promise.resolve();
             }
-            return Promise.resolve();
-        });
-        await timed('ledger: 10 % global unsubscribes', () => {
+        );
+        await timed('ledger: 10 % global unsubscribes', async () => {
             let batch: Parameters<Ledger['recordUnsubscribes']>[0] = [];
             let count = 0;
             for (let i = 0; i < n; i++) {
@@ -241,11 +244,11 @@ export async function buildDataset(
                 });
                 count++;
                 if (batch.length === LEDGER_CHUNK) {
-                    ledger.recordUnsubscribes(batch);
+                    await ledger.recordUnsubscribes(batch);
                     batch = [];
                 }
             }
-            if (batch.length) ledger.recordUnsubscribes(batch);
+            if (batch.length) await ledger.recordUnsubscribes(batch);
             report.counts.ledgerUnsubscribes = count;
             return Promise.resolve();
         });
@@ -300,9 +303,9 @@ export async function buildDataset(
             await flush();
             report.counts.audienceMemberships = count;
         });
-        const seq = ledger.maxSeq();
-        ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, seq);
-        ledger.setCursor(
+        const seq = await ledger.maxSeq();
+        await ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, seq);
+        await ledger.setCursor(
             ALL_AUDIENCES_CURSOR.job,
             ALL_AUDIENCES_CURSOR.name,
             seq
@@ -311,7 +314,7 @@ export async function buildDataset(
         // before: dated past its 10-minute look-back, as if the data were older than
         // that, with the converted Leads it took (conversions are read by day) — so the
         // hourly measured finds no record new, as none is created meanwhile.
-        ledger.setCursor(
+        await ledger.setCursor(
             NEW_RECORDS_CURSOR.job,
             NEW_RECORDS_CURSOR.name,
             JSON.stringify({
@@ -322,7 +325,7 @@ export async function buildDataset(
             })
         );
     } finally {
-        ledger.close();
+        await ledger.close();
     }
     await admin(org, 'stats/reset', 'POST');
     await admin(org, 'usage/reset', 'POST');

@@ -184,7 +184,7 @@ export async function naiveNightly(
     const active: { id: number; email: string; deliveredAt: string | null }[] =
         [];
     for (let after = 0; ;) {
-        const page = ctx.ledger.activeGlobalUnsubscribes(after, 5000);
+        const page = await ctx.ledger.activeGlobalUnsubscribes(after, 5000);
         if (page.length === 0) break;
         after = page[page.length - 1].id;
         for (const u of page)
@@ -205,7 +205,7 @@ export async function naiveNightly(
         const found = await findRecords(ctx, counter, u.email);
         writes += await writeEach(ctx, counter, found, ctx.field);
         if (u.deliveredAt === null)
-            ctx.ledger.markDelivered([u.id], {
+            await ctx.ledger.markDelivered([u.id], {
                 runId: ctx.runId,
                 detail: { job: 'naive-nightly' }
             });
@@ -230,7 +230,7 @@ export async function naiveNightly(
         for (const r of rows) {
             const email = typeof r.Email === 'string' ? r.Email.trim() : '';
             if (!email) continue;
-            const res = ctx.ledger.recordUnsubscribe({
+            const res = await ctx.ledger.recordUnsubscribe({
                 email,
                 scope: 'all',
                 source: 'salesforce',
@@ -268,7 +268,7 @@ export async function naiveHourly(
     const fixed = { requests: counter.requests, ms: Date.now() - t1 };
     counter.requests = 0;
     const changes: MembershipChange[] = [];
-    for (const batch of ctx.ledger.membershipChangeBatches({
+    for await (const batch of ctx.ledger.membershipChangeBatches({
         afterSeq: options.afterSeq,
         batchSize: 5000
     }))
@@ -304,7 +304,7 @@ export async function naiveHourly(
         }
         if (
             c.status === 'Unsubscribed' &&
-            outOfAllAudiences(ctx.ledger, c.personId)
+            (await outOfAllAudiences(ctx.ledger, c.personId))
         ) {
             // R5b writes HasOptedOutOfEmail whatever the settings' field is.
             const known = ctx.field === 'HasOptedOutOfEmail';
@@ -343,7 +343,7 @@ export async function naivePushOne(
     const c = new Counter();
     const found = await findRecords(ctx, c, u.email);
     const writes = await writeEach(ctx, c, found, ctx.field);
-    ctx.ledger.markDelivered([u.id], {
+    await ctx.ledger.markDelivered([u.id], {
         runId: ctx.runId,
         detail: { job: 'naive-push' }
     });

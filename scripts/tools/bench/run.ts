@@ -82,19 +82,22 @@ function copyDb(from: string, to: string): void {
 }
 
 /** The hourly's 1 %: half unsubscribe from news (their only audience), half join offers. */
-export function applyHourlyChanges(ledgerPath: string, n: number): number {
+export async function applyHourlyChanges(
+    ledgerPath: string,
+    n: number
+): Promise<number> {
     const s = sizesOf(n);
-    const ledger = Ledger.open(ledgerPath);
+    const ledger = await Ledger.open(ledgerPath);
     let changed = 0;
     try {
-        ledger.upsertAudience({ id: OFFERS.id, name: OFFERS.name });
-        ledger.transaction(() => {
+        await ledger.upsertAudience({ id: OFFERS.id, name: OFFERS.name });
+        await ledger.transaction(async () => {
             for (let i = 0; i < n; i++) {
                 const p = person(i, s);
                 if (!p.hourly) continue;
-                const found = ledger.findPerson(p.email);
+                const found = await ledger.findPerson(p.email);
                 if (!found) throw new Error(`no ledger person ${p.email}`);
-                ledger.setMembershipStatus({
+                await ledger.setMembershipStatus({
                     personId: found.id,
                     audienceId:
                         p.hourly === 'unsubscribe' ? NEWS.id : OFFERS.id,
@@ -111,7 +114,7 @@ export function applyHourlyChanges(ledgerPath: string, n: number): number {
             }
         });
     } finally {
-        ledger.close();
+        await ledger.close();
     }
     return changed;
 }
@@ -206,7 +209,7 @@ async function measureSequence(
     let sampledBefore = false;
     try {
         for (const job of opts.jobs) {
-            if (job === 'hourly') applyHourlyChanges(ledgerDb, n);
+            if (job === 'hourly') await applyHourlyChanges(ledgerDb, n);
             const org = await OrgHandle.start({ dbPath: orgDb, latencyMs });
             let result: WorkerResult;
             let stats: LocalOrgStats;

@@ -64,31 +64,31 @@ function timeOnce(args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 /** A small ledger, as after a first import and a few unsubscribes. */
-function smallLedger(dir: string): string {
+async function smallLedger(dir: string): Promise<string> {
     const path = join(dir, 'ledger.db');
-    const ledger = Ledger.open(path);
+    const ledger = await Ledger.open(path);
     try {
-        ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
+        await ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
         for (let i = 0; i < 20; i++)
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email: `person${i}@example.com`,
                 scope: i % 2 ? 'all' : 'audience',
                 audienceId: i % 2 ? undefined : 'news',
                 source: 'import'
             });
     } finally {
-        ledger.close();
+        await ledger.close();
     }
     return path;
 }
 
-export function measureStartup(runs: number): Timing[] {
+export async function measureStartup(runs: number): Promise<Timing[]> {
     const cli = projectPath('bin', 'optout');
     if (!existsSync(projectPath('dist', 'scripts', 'cli', 'main.js')))
         throw new Error('No compiled CLI in dist/: run npm run build first');
     const dir = mkdtempSync(join(tmpdir(), 'optout-startup-'));
     try {
-        const ledger = smallLedger(dir);
+        const ledger = await smallLedger(dir);
         const env: NodeJS.ProcessEnv = {
             ...process.env,
             OPTOUT_LEDGER: ledger
@@ -132,7 +132,7 @@ function childPeakKiB(args: string[], env: NodeJS.ProcessEnv): number {
     return Number(lines[lines.length - 1]) || 0;
 }
 
-function main(): void {
+async function main(): Promise<void> {
     const i = process.argv.indexOf('--runs');
     const runs = i > 0 ? Number(process.argv[i + 1]) : 7;
     if (!Number.isInteger(runs) || runs < 1) {
@@ -140,7 +140,7 @@ function main(): void {
         process.exitCode = 2;
         return;
     }
-    const timings = measureStartup(runs);
+    const timings = await measureStartup(runs);
     process.stdout.write(
         `CLI start, ${runs} runs each (median, slowest; peak memory):\n`
     );
@@ -165,4 +165,8 @@ function main(): void {
     process.exitCode = missed ? 1 : 0;
 }
 
-if (process.argv[1] === __filename) main();
+if (process.argv[1] === __filename)
+    main().catch((err: unknown) => {
+        process.stderr.write(`${String(err)}\n`);
+        process.exitCode = 1;
+    });

@@ -66,7 +66,7 @@ function median(values: number[]): number {
 async function arrivals(
     ledger: Ledger,
     task: WorkerTask,
-    onArrival: (ids: { id: number; email: string }[]) => void
+    onArrival: (ids: { id: number; email: string }[]) => void | Promise<void>
 ): Promise<number[]> {
     const persons = task.burstPersons;
     const { arrivals: count, gapMs } = task.burst ?? {
@@ -78,7 +78,7 @@ async function arrivals(
     for (let a = 0; a * per < persons.length; a++) {
         if (a > 0) await sleep(gapMs);
         const batch = persons.slice(a * per, (a + 1) * per);
-        const recorded = ledger.recordUnsubscribes(
+        const recorded = await ledger.recordUnsubscribes(
             batch.map((i) => ({
                 email: emailOf(i),
                 scope: 'all' as const,
@@ -91,18 +91,18 @@ async function arrivals(
             email: emailOf(batch[k])
         }));
         ids.push(...got.map((g) => g.id));
-        onArrival(got);
+        await onArrival(got);
     }
     return ids;
 }
 
-function deliverySeconds(
+async function deliverySeconds(
     ledger: Ledger,
     ids: number[]
-): { median: number; max: number } {
+): Promise<{ median: number; max: number }> {
     const lat: number[] = [];
     for (const id of ids) {
-        const u = ledger.getUnsubscribe(id);
+        const u = await ledger.getUnsubscribe(id);
         if (u?.deliveredAt)
             lat.push(
                 (Date.parse(u.deliveredAt) - Date.parse(u.collectedAt)) / 1000
@@ -167,8 +167,8 @@ async function runSync(
                 unsubscribeIds: ids,
                 signal
             }),
-        isPending: (id) => {
-            const u = ledger.getUnsubscribe(id);
+        isPending: async (id) => {
+            const u = await ledger.getUnsubscribe(id);
             return Boolean(u && !u.deliveredAt && !u.removedAt);
         },
         onRun: (run) => {
@@ -215,7 +215,7 @@ async function runSync(
         ...total,
         wallMs,
         pushes: results.length,
-        deliverySeconds: deliverySeconds(ledger, ids)
+        deliverySeconds: await deliverySeconds(ledger, ids)
     };
 }
 
@@ -226,7 +226,7 @@ async function runNaive(
 ): Promise<Omit<WorkerResult, 'type' | 'job' | 'variant' | 'memory'>> {
     const t0 = Date.now();
     const { settings } = await readSettings(client);
-    const run = ledger.startRun({ job: `naive-${task.job}` });
+    const run = await ledger.startRun({ job: `naive-${task.job}` });
     const ctx: NaiveContext = {
         conn: connectionFor(task.org),
         ledger,
@@ -258,7 +258,9 @@ async function runNaive(
                 else await sleep(5);
             }
         })();
-        const ids = await arrivals(ledger, task, (got) => queue.push(...got));
+        const ids = await arrivals(ledger, task, (got) => {
+            queue.push(...got);
+        });
         arrived = true;
         await worker;
         return {
@@ -267,7 +269,7 @@ async function runNaive(
             recordsWritten: writes,
             unsubscribesDelivered: ids.length,
             wallMs: Date.now() - t0,
-            deliverySeconds: deliverySeconds(ledger, ids)
+            deliverySeconds: await deliverySeconds(ledger, ids)
         };
     }
     const outcome =
@@ -275,8 +277,10 @@ async function runNaive(
             ? await naiveHourly(ctx, {
                   sample: task.naiveSample,
                   afterSeq: Number(
-                      ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name) ??
-                          '0'
+                      (await ledger.getCursor(
+                          HOURLY_CURSOR.job,
+                          HOURLY_CURSOR.name
+                      )) ?? '0'
                   )
               })
             : await naiveNightly(ctx, {
@@ -329,7 +333,7 @@ async function main(): Promise<void> {
             }
     });
     gcs.observe({ entryTypes: ['gc'] });
-    const ledger = Ledger.open(task.ledgerPath);
+    const ledger = await Ledger.open(task.ledgerPath);
     const client = new OrgClient(connectionFor(task.org) as never, {
         targetOrg: 'local',
         local: true,
@@ -373,7 +377,7 @@ async function main(): Promise<void> {
     } finally {
         clearInterval(sampler);
         gcs.disconnect();
-        ledger.close();
+        await ledger.close();
     }
     // Idle keep-alive sockets would keep the process up: leave once the parent has it.
     process.send?.(result, () => process.exit(0));

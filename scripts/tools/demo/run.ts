@@ -213,7 +213,7 @@ async function fixNoAccess(
     sync: OrgClient,
     log: DemoOptions['log']
 ): Promise<FixResult> {
-    const before = ledger.stuckSummary();
+    const before = await ledger.stuckSummary();
     if (!before.byReason.some((g) => g.reason === 'no_access'))
         return { before, permissionSet: null, retried: 0, push: null };
     const permissionSet = await assignPermissionSet(
@@ -221,7 +221,7 @@ async function fixNoAccess(
         users.integration.id,
         MODIFY_ALL_PERMISSION_SET
     );
-    const retried = ledger.retryStuck({
+    const retried = await ledger.retryStuck({
         codes: [...STUCK_REASON_CATALOGUE.no_access.codes]
     });
     const push = retried.some((r) => r.kind === 'unsubscribe')
@@ -293,12 +293,12 @@ async function reset(
     let persons = 0;
     let marker;
     if (existsSync(options.ledgerPath)) {
-        const ledger = Ledger.open(options.ledgerPath);
+        const ledger = await Ledger.open(options.ledgerPath);
         try {
-            marker = readMarker(ledger);
-            persons = ledger.status().persons;
+            marker = await readMarker(ledger);
+            persons = (await ledger.status()).persons;
         } finally {
-            ledger.close();
+            await ledger.close();
         }
     }
     let org = { contacts: 0, leads: 0 };
@@ -501,7 +501,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         );
 
     const data = generateDemoData({ seed, size });
-    const ledger = Ledger.open(options.ledgerPath);
+    const ledger = await Ledger.open(options.ledgerPath);
     let org: DemoOrg | undefined;
     let ownMailchimp: LocalMailchimp | undefined;
     try {
@@ -556,11 +556,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const seeding = await phase(
             'seed',
             async () => {
-                const marker = readMarker(ledger);
+                const marker = await readMarker(ledger);
                 const counts = await orgCounts(client);
                 const decision = seedDecision(
                     marker,
-                    ledger.status().persons,
+                    (await ledger.status()).persons,
                     counts,
                     { seed, size, ...DEMO_SIZES[size] },
                     { ledger: options.ledgerPath, db: dbPath }
@@ -576,7 +576,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
                     options.log?.('info', `seeding ${what}`)
                 );
                 const after = await orgCounts(client);
-                const ledgerCounts = seedLedger(
+                const ledgerCounts = await seedLedger(
                     ledger,
                     data,
                     seeded.ids,
@@ -725,6 +725,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     } finally {
         await ownMailchimp?.close().catch(() => undefined);
         await org?.close().catch(() => undefined);
-        ledger.close();
+        await ledger.close();
     }
 }

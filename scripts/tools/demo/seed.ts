@@ -50,8 +50,10 @@ export interface SeedCounts {
     audienceUnsubscribes: number;
 }
 
-export function readMarker(ledger: Ledger): SeedMarker | undefined {
-    const raw = ledger.getCursor(MARKER.job, MARKER.name);
+export async function readMarker(
+    ledger: Ledger
+): Promise<SeedMarker | undefined> {
+    const raw = await ledger.getCursor(MARKER.job, MARKER.name);
     if (!raw) return undefined;
     try {
         return JSON.parse(raw) as SeedMarker;
@@ -272,16 +274,16 @@ export async function seedOrg(
  * with 18 characters, 15, or none), memberships through the import path, and the old
  * platform unsubscribes from everything. Ends by writing the marker.
  */
-export function seedLedger(
+export async function seedLedger(
     ledger: Ledger,
     data: DemoData,
     ids: Map<string, string>,
     users: DemoUsers,
     org: { contacts: number; leads: number },
     now: Date = new Date()
-): Partial<SeedCounts> {
+): Promise<Partial<SeedCounts>> {
     for (const a of AUDIENCES)
-        ledger.upsertAudience({ id: a.id, name: a.name });
+        await ledger.upsertAudience({ id: a.id, name: a.name });
     const people = peopleByKey(data);
     const audienceName = new Map<string, string>(
         AUDIENCES.map((a) => [a.id, a.name])
@@ -313,14 +315,14 @@ export function seedLedger(
     let memberships = 0;
     let audienceUnsubscribes = 0;
     for (let i = 0; i < rows.length; i += 2000) {
-        const r = ledger.importBatch(rows.slice(i, i + 2000), {
+        const r = await ledger.importBatch(rows.slice(i, i + 2000), {
             source: 'import'
         });
         memberships += r.membershipsChanged;
         audienceUnsubscribes += r.unsubscribesAdded;
     }
     const globals = data.ledger.filter((p) => p.globalUnsubscribedAt);
-    ledger.recordUnsubscribes(
+    await ledger.recordUnsubscribes(
         globals.map((plan) => ({
             email: (people.get(plan.key) as DemoPerson).email,
             scope: 'all' as const,
@@ -339,7 +341,7 @@ export function seedLedger(
         ids: Object.fromEntries(ids),
         users
     };
-    ledger.setCursor(MARKER.job, MARKER.name, JSON.stringify(marker));
+    await ledger.setCursor(MARKER.job, MARKER.name, JSON.stringify(marker));
     return {
         ledgerPersons: data.ledger.length,
         memberships,

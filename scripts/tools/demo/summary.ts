@@ -138,11 +138,11 @@ function mailchimpLine(m: DemoMailchimp): string {
 }
 
 /** What Mailchimp recorded for an email's unsubscribes (the connector's deliveries). */
-function mailchimpDeliveriesFor(
+async function mailchimpDeliveriesFor(
     ledger: Ledger,
     email: string
-): { listId: string; outcome: string }[] {
-    return deliveriesOf(ledger, email);
+): Promise<{ listId: string; outcome: string }[]> {
+    return await deliveriesOf(ledger, email);
 }
 
 export interface JobLine extends RunSummaryLine {
@@ -316,8 +316,8 @@ interface AuditWrite {
 }
 
 /** The audit's field writes for an email, with the job that made them. */
-function writesFor(ledger: Ledger, email: string): AuditWrite[] {
-    return auditWithJob(ledger, 'field_write', email) as AuditWrite[];
+async function writesFor(ledger: Ledger, email: string): Promise<AuditWrite[]> {
+    return (await auditWithJob(ledger, 'field_write', email)) as AuditWrite[];
 }
 
 interface AuditFailure {
@@ -328,8 +328,11 @@ interface AuditFailure {
 }
 
 /** The refused deliveries for an email (R14), with Salesforce's code and message. */
-function failuresFor(ledger: Ledger, email: string): AuditFailure[] {
-    const rows = auditWithJob(ledger, 'delivery_failed', email);
+async function failuresFor(
+    ledger: Ledger,
+    email: string
+): Promise<AuditFailure[]> {
+    const rows = await auditWithJob(ledger, 'delivery_failed', email);
     return rows.map((r) => {
         let detail: { code?: string; message?: string } = {};
         try {
@@ -388,7 +391,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         [...new Set(w.map((x) => x.job ?? '?'))].join(' and ');
 
     const ana = ex('sameEmail');
-    const anaWrites = writesFor(ledger, ana.email);
+    const anaWrites = await writesFor(ledger, ana.email);
     const anaLead = data.leads.find(
         (l) =>
             l.email.toLowerCase() === ana.email.toLowerCase() &&
@@ -406,8 +409,8 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     const kenji = ex('convertedLead');
     const leadId = ids[kenji.key];
     const contactId = ids[`${kenji.key}:contact`];
-    const kenjiWrites = writesFor(ledger, kenji.email);
-    const kenjiPerson = ledger.findPerson(kenji.email);
+    const kenjiWrites = await writesFor(ledger, kenji.email);
+    const kenjiPerson = await ledger.findPerson(kenji.email);
     out.push({
         rule: 'R9',
         name: kenji.name,
@@ -416,8 +419,8 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const chloe = ex('id15');
-    const chloePerson = ledger.findPerson(chloe.email);
-    const chloeWrites = writesFor(ledger, chloe.email);
+    const chloePerson = await ledger.findPerson(chloe.email);
+    const chloeWrites = await writesFor(ledger, chloe.email);
     out.push({
         rule: 'R6',
         name: chloe.name,
@@ -426,11 +429,11 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const wei = ex('optedOutInSalesforce');
-    const weiPerson = ledger.findPerson(wei.email);
+    const weiPerson = await ledger.findPerson(wei.email);
     const weiUnsub = weiPerson
-        ? ledger
-              .listUnsubscribes(weiPerson.id)
-              .find((u) => u.source === 'salesforce')
+        ? (await ledger.listUnsubscribes(weiPerson.id)).find(
+              (u) => u.source === 'salesforce'
+          )
         : undefined;
     out.push({
         rule: 'R3b',
@@ -442,7 +445,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const priya = ex('allAudiences');
-    const priyaWrites = writesFor(ledger, priya.email);
+    const priyaWrites = await writesFor(ledger, priya.email);
     out.push({
         rule: 'R5b',
         name: priya.name,
@@ -451,11 +454,11 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const lucas = ex('salesforceAudienceUnsubscribe');
-    const lucasPerson = ledger.findPerson(lucas.email);
+    const lucasPerson = await ledger.findPerson(lucas.email);
     const pending = data.salesforcePending.find((p) => p.key === lucas.key);
     const lucasMembership =
         lucasPerson && pending
-            ? ledger.getMembership(lucasPerson.id, pending.audienceId)
+            ? await ledger.getMembership(lucasPerson.id, pending.audienceId)
             : undefined;
     const audienceName = AUDIENCES.find(
         (a) => a.id === pending?.audienceId
@@ -465,7 +468,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         name: lucas.name,
         email: lucas.email,
         story: `A Flow in Salesforce unsubscribed him from ${audienceName}; the hourly brought it into the ledger (now ${lucasMembership?.status ?? '?'}, source ${lucasMembership?.source ?? '?'}) and cleared Pending_Push__c. His other audiences are untouched: an audience unsubscribe is not a global one.${
-            mailchimpDeliveriesFor(ledger, lucas.email).some(
+            (await mailchimpDeliveriesFor(ledger, lucas.email)).some(
                 (d) =>
                     d.listId === pending?.audienceId &&
                     d.outcome === 'delivered'
@@ -476,7 +479,7 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const sofia = ex('platformBacklog');
-    const sofiaWrites = writesFor(ledger, sofia.email);
+    const sofiaWrites = await writesFor(ledger, sofia.email);
     out.push({
         rule: 'R3a',
         name: sofia.name,
@@ -485,11 +488,11 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const jordan = ex('noMatch');
-    const jordanPerson = ledger.findPerson(jordan.email);
+    const jordanPerson = await ledger.findPerson(jordan.email);
     const global = jordanPerson
-        ? ledger
-              .listUnsubscribes(jordanPerson.id)
-              .find((u) => u.scope === 'all')
+        ? (await ledger.listUnsubscribes(jordanPerson.id)).find(
+              (u) => u.scope === 'all'
+          )
         : undefined;
     out.push({
         rule: 'R6',
@@ -502,8 +505,8 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
         }`
     });
     const tomas = ex('noAccess');
-    const tomasRefused = failuresFor(ledger, tomas.email);
-    const tomasWrites = writesFor(ledger, tomas.email);
+    const tomasRefused = await failuresFor(ledger, tomas.email);
+    const tomasWrites = await writesFor(ledger, tomas.email);
     const refusal = tomasRefused[0];
     out.push({
         rule: 'R14',
@@ -521,8 +524,8 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const margaret = ex('validationRule');
-    const margaretRefused = failuresFor(ledger, margaret.email);
-    const margaretWrites = writesFor(ledger, margaret.email);
+    const margaretRefused = await failuresFor(ledger, margaret.email);
+    const margaretWrites = await writesFor(ledger, margaret.email);
     const rule = margaretRefused[0];
     const refusals = margaretRefused.length;
     out.push({
@@ -539,15 +542,15 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     const nameOf = (id: string): string =>
         AUDIENCES.find((a) => a.id === id)?.name ?? id;
     const elena = ex('mailchimpPush');
-    const elenaPerson = ledger.findPerson(elena.email);
+    const elenaPerson = await ledger.findPerson(elena.email);
     const elenaUnsub = elenaPerson
-        ? ledger
-              .listUnsubscribes(elenaPerson.id)
-              .find((u) => u.source === 'salesforce')
+        ? (await ledger.listUnsubscribes(elenaPerson.id)).find(
+              (u) => u.source === 'salesforce'
+          )
         : undefined;
-    const elenaSent = mailchimpDeliveriesFor(ledger, elena.email).filter(
-        (d) => d.outcome === 'delivered' || d.outcome === 'in_mailchimp'
-    );
+    const elenaSent = (
+        await mailchimpDeliveriesFor(ledger, elena.email)
+    ).filter((d) => d.outcome === 'delivered' || d.outcome === 'in_mailchimp');
     out.push({
         rule: 'R3b → Mailchimp',
         name: elena.name,
@@ -561,14 +564,16 @@ async function stories(input: Input): Promise<DemoExampleStory[]> {
     });
 
     const noah = ex('mailchimpPull');
-    const noahPerson = ledger.findPerson(noah.email);
+    const noahPerson = await ledger.findPerson(noah.email);
     const left = data.mailchimpUnsubscribe.audienceId;
     const noahMembership = noahPerson
-        ? ledger.getMembership(noahPerson.id, left)
+        ? await ledger.getMembership(noahPerson.id, left)
         : undefined;
     // Membership rows are audited as membership_written, not field_write.
     // The newest membership write for the audience Noah left.
-    const noahWrites = auditWithJob(ledger, 'membership_written', noah.email)
+    const noahWrites = (
+        await auditWithJob(ledger, 'membership_written', noah.email)
+    )
         .filter((a) => (a.detail ?? '').includes(left))
         .slice(-1) as AuditWrite[];
     out.push({
@@ -594,9 +599,9 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
         input.readbackHourly.runId
     ];
     const fieldWrites: Record<string, number> = {};
-    for (const row of fieldWritesByRuns(ledger, runIds))
+    for (const row of await fieldWritesByRuns(ledger, runIds))
         fieldWrites[`${row.object}.${row.field}`] = row.n;
-    const latencies = deliveryLatencies(
+    const latencies = await deliveryLatencies(
         ledger,
         burst.results.map((r) => r.runId)
     );
@@ -615,7 +620,7 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
     // The push after optout retry and the read-back hourly: counted like the others.
     const retryCount = (f: (j: JobLine) => number): number =>
         (retry ? f(retry) : 0) + f(jobs.readback);
-    const status = ledger.status();
+    const status = await ledger.status();
     const people = peopleByKey(data);
     const ana = people.get(data.examples.sameEmail);
     const emails = new Map<string, number>();
@@ -704,7 +709,7 @@ export async function buildSummary(input: Input): Promise<DemoSummary> {
                 retryCount((j) => j.apiRequests)
         },
         syncUser: DEMO_USERS.integration.username,
-        stuck: stuckForSummary(ledger.stuckSummary()),
+        stuck: stuckForSummary(await ledger.stuckSummary()),
         fixed: input.fix.permissionSet
             ? {
                   reason: 'no_access',

@@ -72,7 +72,7 @@ export async function readMemberships(
 /** The state two runs of the same trial must agree on (no ids of runs, no times of runs). */
 export async function snapshot(world: World): Promise<Snapshot> {
     const { contacts, leads } = await readPeople(world);
-    const state = stateRows(world.ledger);
+    const state = await stateRows(world.ledger);
     return {
         contacts: contacts.map((c) => [
             c.Id,
@@ -148,8 +148,8 @@ function recordsOf(
     return [...out].map(([id, record]) => ({ id, record }));
 }
 
-function activeUnsubscribes(world: World): ActiveUnsub[] {
-    return activeUnsubscribeRows(world.ledger);
+async function activeUnsubscribes(world: World): Promise<ActiveUnsub[]> {
+    return await activeUnsubscribeRows(world.ledger);
 }
 
 export interface DeliveryCheck {
@@ -185,7 +185,7 @@ export async function deliveryCheck(
         waiting: 0,
         delivered: 0
     };
-    for (const u of activeUnsubscribes(world)) {
+    for (const u of await activeUnsubscribes(world)) {
         const records = recordsOf(u, people, options.applyToSameEmail);
         const carried = records.every(({ id, record }) =>
             u.scope === 'all'
@@ -237,17 +237,17 @@ export async function auditProblems(
             [
                 'field writes',
                 sum('recordsWritten'),
-                countAuditAction(ledger, 'field_write')
+                await countAuditAction(ledger, 'field_write')
             ],
             [
                 'deliveries',
                 sum('unsubscribesDelivered'),
-                countAuditAction(ledger, 'unsubscribe_delivered')
+                await countAuditAction(ledger, 'unsubscribe_delivered')
             ],
             [
                 'membership writes',
                 sum('membershipsUpserted'),
-                countAuditAction(ledger, 'membership_written')
+                await countAuditAction(ledger, 'membership_written')
             ]
         ];
         for (const [what, reported, audited] of pairs)
@@ -257,16 +257,16 @@ export async function auditProblems(
                 );
     }
     if (!options.userEdits) {
-        const twice = fieldsWrittenTwice(ledger);
+        const twice = await fieldsWrittenTwice(ledger);
         for (const t of twice)
             problems.push(
                 `${t.field} of ${t.id} audited as written ${t.n} times`
             );
     }
-    const deliveredTwice = unsubscribesDeliveredTwice(ledger);
+    const deliveredTwice = await unsubscribesDeliveredTwice(ledger);
     for (const d of deliveredTwice)
         problems.push(`unsubscribe ${d.id} marked delivered ${d.n} times`);
-    const notDelivered = { n: countDeliveredWithoutAudit(ledger) };
+    const notDelivered = { n: await countDeliveredWithoutAudit(ledger) };
     if (notDelivered.n > 0)
         problems.push(
             `${notDelivered.n} unsubscribe(s) delivered without an unsubscribe_delivered audit entry`
@@ -279,7 +279,7 @@ export async function auditProblems(
                 r as unknown as Record<string, unknown>
             ])
         );
-        const writes = auditedFieldWrites(ledger);
+        const writes = await auditedFieldWrites(ledger);
         for (const w of writes)
             if (value.get(w.id)?.[w.field] !== true)
                 problems.push(
@@ -290,8 +290,10 @@ export async function auditProblems(
 }
 
 /** R4: unsubscribes removed by anything but `resubscribe`. */
-export function removedWithoutResubscribe(world: World): string[] {
-    const ids = removedIds(world.ledger);
+export async function removedWithoutResubscribe(
+    world: World
+): Promise<string[]> {
+    const ids = await removedIds(world.ledger);
     return ids.map((id) => `unsubscribe ${id} removed without a resubscribe`);
 }
 

@@ -239,11 +239,11 @@ export async function runCrashTrial(
         }
         world.admin.setLatency(null);
         // The ledger as another process sees it.
-        world.ledger.close();
+        await world.ledger.close();
         problems.push(
             ...integrity(world.ledgerPath).map((p) => `integrity: ${p}`)
         );
-        world.reopenLedger();
+        await world.reopenLedger();
         const converged = await convergedProblems(
             world,
             base.snapshot,
@@ -251,7 +251,7 @@ export async function runCrashTrial(
         );
         problems.push(...converged.problems);
         const field = TRIAL_SETTINGS.optOutField ?? 'HasOptedOutOfEmail';
-        problems.push(...removedWithoutResubscribe(world));
+        problems.push(...(await removedWithoutResubscribe(world)));
         problems.push(...(await auditProblems(world, { field })));
         const after = await readPeople(world);
         for (const r of [...after.contacts, ...after.leads])

@@ -96,19 +96,22 @@ export async function seedDataset(
     await world.seed('Audience_Membership__c', pendingRows);
 
     const ledger = world.ledger;
-    for (const a of AUDIENCES) ledger.upsertAudience(a);
+    for (const a of AUDIENCES) await ledger.upsertAudience(a);
     let unsubscribes = 0;
     let unmatched = 0;
-    ledger.transaction(() => {
+    await ledger.transaction(async () => {
         for (let i = 0; i < n; i++) {
             const email = `person${i}@example.com`;
-            const person = ledger.upsertPerson({
-                email,
-                // Some persons carry their Contact's id, in the 15-character form (R6).
-                salesforceId: i % 10 === 0 ? contactIds[i].slice(0, 15) : null
-            }).person;
+            const person = (
+                await ledger.upsertPerson({
+                    email,
+                    // Some persons carry their Contact's id, in the 15-character form (R6).
+                    salesforceId:
+                        i % 10 === 0 ? contactIds[i].slice(0, 15) : null
+                })
+            ).person;
             if (i % 3 === 0)
-                ledger.setMembershipStatus({
+                await ledger.setMembershipStatus({
                     personId: person.id,
                     audienceId: 'news',
                     status: 'Subscribed',
@@ -116,7 +119,7 @@ export async function seedDataset(
                     source: 'platform'
                 });
             if (i % 11 === 0)
-                ledger.setMembershipStatus({
+                await ledger.setMembershipStatus({
                     personId: person.id,
                     audienceId: 'events',
                     status: i % 2 ? 'Cleaned' : 'Subscribed',
@@ -125,7 +128,7 @@ export async function seedDataset(
                 });
             if (i % 7 === 0) {
                 // An audience unsubscribe (R5: the membership status, not the field).
-                ledger.recordUnsubscribe({
+                await ledger.recordUnsubscribe({
                     email,
                     scope: 'audience',
                     audienceId: 'offers',
@@ -135,7 +138,7 @@ export async function seedDataset(
                 });
             }
             if (i % 5 === 0) {
-                ledger.recordUnsubscribe({
+                await ledger.recordUnsubscribe({
                     email,
                     scope: 'all',
                     source: i % 2 ? 'platform' : 'webhook',
@@ -147,7 +150,7 @@ export async function seedDataset(
         for (let j = 0; j < nLeads; j++) {
             // Leads of their own (not sharing a Contact's email), the converted one included.
             if (j % 4 !== 1 || j % 3 === 0) continue;
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email: `lead${j}@example.com`,
                 scope: 'all',
                 source: 'import',
@@ -158,15 +161,15 @@ export async function seedDataset(
         // Persons with no record anywhere: they wait (R6, R11).
         for (let k = 0; k < Math.max(2, Math.ceil(n / 40)); k++) {
             const email = `ghost${k}@example.org`;
-            const person = ledger.upsertPerson({ email }).person;
-            ledger.setMembershipStatus({
+            const person = (await ledger.upsertPerson({ email })).person;
+            await ledger.setMembershipStatus({
                 personId: person.id,
                 audienceId: 'news',
                 status: 'Subscribed',
                 changedAt: at(5),
                 source: 'platform'
             });
-            ledger.recordUnsubscribe({
+            await ledger.recordUnsubscribe({
                 email,
                 scope: 'all',
                 source: 'webhook',

@@ -259,7 +259,7 @@ export async function runTrial(
         problems.push(...converged.problems);
         const field = TRIAL_SETTINGS.optOutField ?? 'HasOptedOutOfEmail';
         problems.push(...falseWrites(world.sent));
-        problems.push(...removedWithoutResubscribe(world));
+        problems.push(...(await removedWithoutResubscribe(world)));
         problems.push(...(await auditProblems(world, { results, field })));
 
         // The JobResults tell what the faults did.
@@ -331,11 +331,11 @@ export async function runTrial(
             problems.push(
                 `a second round was not idle: ${written} change(s), ${writeRequests} write request(s)`
             );
-        world.ledger.close();
+        await world.ledger.close();
         problems.push(
             ...integrity(world.ledgerPath).map((p) => `integrity: ${p}`)
         );
-        world.reopenLedger();
+        await world.reopenLedger();
 
         return {
             scenario: scenario.name,

@@ -224,7 +224,7 @@ async function apply(
     const ledger = world.ledger;
     switch (c.kind) {
         case 'unsub': {
-            const r = ledger.recordUnsubscribe({
+            const r = await ledger.recordUnsubscribe({
                 email: PERSONS[c.p],
                 scope: c.audience ? 'audience' : 'all',
                 audienceId: c.audience,
@@ -235,9 +235,10 @@ async function apply(
             return [];
         }
         case 'resub': {
-            if (!ledger.findPerson(PERSONS[c.p])) return [];
-            if (c.audience && !ledger.getAudience(c.audience)) return [];
-            const r = ledger.resubscribe({
+            if (!(await ledger.findPerson(PERSONS[c.p]))) return [];
+            if (c.audience && !(await ledger.getAudience(c.audience)))
+                return [];
+            const r = await ledger.resubscribe({
                 email: PERSONS[c.p],
                 audienceId: c.audience,
                 reason: 'Asked to hear from us again'
@@ -246,13 +247,14 @@ async function apply(
             return [];
         }
         case 'member': {
-            const person = ledger.upsertPerson({ email: PERSONS[c.p] }).person;
-            if (!ledger.getAudience(c.audience))
-                ledger.upsertAudience({
+            const person = (await ledger.upsertPerson({ email: PERSONS[c.p] }))
+                .person;
+            if (!(await ledger.getAudience(c.audience)))
+                await ledger.upsertAudience({
                     id: c.audience,
                     name: `List ${c.audience}`
                 });
-            const r = ledger.setMembershipStatus({
+            const r = await ledger.setMembershipStatus({
                 personId: person.id,
                 audienceId: c.audience,
                 status: c.status as (typeof STATUSES)[number],
@@ -314,7 +316,7 @@ async function apply(
         case 'link': {
             const list = await records(world);
             if (list.length === 0) return [];
-            ledger.upsertPerson({
+            await ledger.upsertPerson({
                 email: PERSONS[c.p],
                 salesforceId: list[c.rec % list.length].id
             });
@@ -357,8 +359,14 @@ async function seedBase(world: World, kase: Case): Promise<void> {
         { LastName: 'Ed', Email: 'ed@example.com', Company: 'Acme' }
     ]);
     world.admin.convertLead(diLead);
-    world.ledger.upsertPerson({ email: 'bo@example.com', salesforceId: bo });
-    world.ledger.upsertPerson({ email: 'ana@example.com', salesforceId: ana });
+    await world.ledger.upsertPerson({
+        email: 'bo@example.com',
+        salesforceId: bo
+    });
+    await world.ledger.upsertPerson({
+        email: 'ana@example.com',
+        salesforceId: ana
+    });
 }
 
 /** Counts over many cases (the long form's table). */
@@ -400,9 +408,9 @@ export async function runCase(
         };
         for (const [i, c] of kase.commands.entries()) {
             const problems = await apply(world, c, model, client);
-            problems.push(...removedWithoutResubscribe(world));
+            problems.push(...(await removedWithoutResubscribe(world)));
             for (const id of model.active)
-                if (world.ledger.getUnsubscribe(id)?.removedAt)
+                if ((await world.ledger.getUnsubscribe(id))?.removedAt)
                     problems.push(
                         `unsubscribe ${id} removed without a resubscribe`
                     );

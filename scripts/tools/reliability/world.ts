@@ -47,6 +47,8 @@ export interface WorldOptions {
     seed?: number;
     /** Keep the ledger in memory (faster; no integrity check of a file). */
     memoryLedger?: boolean;
+    /** A ledger location to use instead (e.g. a PostgreSQL URL for the PostgreSQL rows). */
+    ledger?: string;
 }
 
 export class World {
@@ -63,13 +65,14 @@ export class World {
 
     private constructor(
         readonly t: TestOrg,
-        readonly options: WorldOptions
+        readonly options: WorldOptions,
+        dir: string,
+        ledgerPath: string,
+        ledger: Ledger
     ) {
-        this.dir = mkdtempSync(join(tmpdir(), 'optout-reliability-'));
-        this.ledgerPath = options.memoryLedger
-            ? ':memory:'
-            : join(this.dir, 'ledger.db');
-        this.ledger = Ledger.open(this.ledgerPath);
+        this.dir = dir;
+        this.ledgerPath = ledgerPath;
+        this.ledger = ledger;
         this.random = seededRandom((options.seed ?? 1) * 7919 + 17);
     }
 
@@ -79,7 +82,17 @@ export class World {
             apiLimit: options.apiLimit ?? 1_000_000,
             seed: options.seed ?? 1
         });
-        return new World(t, options);
+        const dir = mkdtempSync(join(tmpdir(), 'optout-reliability-'));
+        const ledgerPath =
+            options.ledger ??
+            (options.memoryLedger ? ':memory:' : join(dir, 'ledger.db'));
+        return new World(
+            t,
+            options,
+            dir,
+            ledgerPath,
+            await Ledger.open(ledgerPath)
+        );
     }
 
     get admin(): TestOrg['admin'] {
@@ -217,13 +230,13 @@ export class World {
     }
 
     /** Closes the ledger connection and opens the file again (another process's view). */
-    reopenLedger(): void {
-        this.ledger.close();
-        this.ledger = Ledger.open(this.ledgerPath);
+    async reopenLedger(): Promise<void> {
+        await this.ledger.close();
+        this.ledger = await Ledger.open(this.ledgerPath);
     }
 
     async close(): Promise<void> {
-        this.ledger.close();
+        await this.ledger.close();
         await this.t.close();
         rmSync(this.dir, { recursive: true, force: true });
     }

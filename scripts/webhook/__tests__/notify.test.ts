@@ -83,9 +83,12 @@ async function receiver(
     return r;
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
+async function until(
+    check: () => boolean | Promise<boolean>,
+    ms = 5000
+): Promise<void> {
     const end = Date.now() + ms;
-    while (!check()) {
+    while (!(await check())) {
         if (Date.now() > end) throw new Error('timed out');
         await new Promise((r) => setTimeout(r, 10));
     }
@@ -108,12 +111,12 @@ afterEach(async () => {
     rmSync(dir, { recursive: true, force: true });
 });
 
-function unsubscribe(ledger: Ledger, email: string): void {
-    ledger.recordUnsubscribe({ email, scope: 'all', source: 'webhook' });
+async function unsubscribe(ledger: Ledger, email: string): Promise<void> {
+    await ledger.recordUnsubscribe({ email, scope: 'all', source: 'webhook' });
 }
 
-function start(ledger: Ledger, urls: string[]): NotifyLoop {
-    const loop = new NotifyLoop({
+async function start(ledger: Ledger, urls: string[]): Promise<NotifyLoop> {
+    const loop = await NotifyLoop.start({
         ledger,
         urls,
         secret: SECRET,
@@ -172,32 +175,32 @@ describe('pure parts', () => {
 
 describe('the delivery loop', () => {
     it('starts a new URL at the end of the feed, and keeps its cursor on a restart', async () => {
-        const ledger = Ledger.open(ledgerPath);
-        unsubscribe(ledger, 'before@x.org');
+        const ledger = await Ledger.open(ledgerPath);
+        await unsubscribe(ledger, 'before@x.org');
         const r = await receiver();
         receivers.push(r);
-        const loop = start(ledger, [r.url]);
-        expect(notifyStatus(ledger)).toEqual([
+        const loop = await start(ledger, [r.url]);
+        expect(await notifyStatus(ledger)).toEqual([
             { url: r.url, deliveredUpTo: 1, pending: 0, lastError: null }
         ]);
         await loop.close();
         // Written while no server ran: sent after the restart, not skipped.
-        unsubscribe(ledger, 'between@x.org');
-        start(ledger, [r.url]);
+        await unsubscribe(ledger, 'between@x.org');
+        await start(ledger, [r.url]);
         await until(() => r.received.length === 1);
         expect(r.received.map((x) => x.email)).toEqual(['between@x.org']);
-        ledger.close();
+        await ledger.close();
     });
 
     it('posts every event signed, retries 500s until a 2xx, in order, and audits', async () => {
-        const ledger = Ledger.open(ledgerPath);
+        const ledger = await Ledger.open(ledgerPath);
         // The first two answers fail: event 1 is retried before event 2 is sent.
         const r = await receiver((n) => (n <= 2 ? 500 : 200));
         receivers.push(r);
-        start(ledger, [r.url]);
-        unsubscribe(ledger, 'a@x.org');
-        unsubscribe(ledger, 'b@x.org');
-        ledger.resubscribe({ email: 'a@x.org', reason: 'asked' });
+        await start(ledger, [r.url]);
+        await unsubscribe(ledger, 'a@x.org');
+        await unsubscribe(ledger, 'b@x.org');
+        await ledger.resubscribe({ email: 'a@x.org', reason: 'asked' });
         await until(() => r.received.length >= 5);
         expect(r.received.map((x) => x.eventId)).toEqual([1, 1, 1, 2, 3]);
         expect(r.received.every((x) => x.signatureOk)).toBe(true);
@@ -210,11 +213,13 @@ describe('the delivery loop', () => {
         ]);
         expect(r.received[4]).toMatchObject({ email: 'a@x.org' });
         expect(r.received[4].removedAt).not.toBeNull();
-        await until(() => notifyStatus(ledger)[0]?.deliveredUpTo === 3);
-        expect(notifyStatus(ledger)).toEqual([
+        await until(
+            async () => (await notifyStatus(ledger))[0]?.deliveredUpTo === 3
+        );
+        expect(await notifyStatus(ledger)).toEqual([
             { url: r.url, deliveredUpTo: 3, pending: 0, lastError: null }
         ]);
-        const audit = ledger.auditForObject('notify').map((a) => {
+        const audit = (await ledger.auditForObject('notify')).map((a) => {
             const detail = JSON.parse(a.detail ?? '{}') as {
                 eventId?: number;
                 status?: number;
@@ -232,38 +237,38 @@ describe('the delivery loop', () => {
             { action: 'notify_delivered', id: 2, status: 200 },
             { action: 'notify_delivered', id: 3, status: 200 }
         ]);
-        ledger.close();
+        await ledger.close();
     });
 
     it('sends events written while it runs (other processes too)', async () => {
-        const ledger = Ledger.open(ledgerPath);
+        const ledger = await Ledger.open(ledgerPath);
         const r = await receiver();
         receivers.push(r);
-        start(ledger, [r.url]);
-        const other = Ledger.open(ledgerPath);
-        unsubscribe(other, 'late@x.org');
-        other.close();
+        await start(ledger, [r.url]);
+        const other = await Ledger.open(ledgerPath);
+        await unsubscribe(other, 'late@x.org');
+        await other.close();
         await until(() => r.received.length === 1);
         expect(r.received[0]).toMatchObject({
             eventId: 1,
             email: 'late@x.org'
         });
-        ledger.close();
+        await ledger.close();
     });
 
     it('shows the last error and pending count while a URL fails, without blocking another URL', async () => {
-        const ledger = Ledger.open(ledgerPath);
+        const ledger = await Ledger.open(ledgerPath);
         const down = await receiver(() => 503);
         const up = await receiver();
         receivers.push(down, up);
-        start(ledger, [down.url, up.url]);
-        unsubscribe(ledger, 'a@x.org');
-        unsubscribe(ledger, 'b@x.org');
+        await start(ledger, [down.url, up.url]);
+        await unsubscribe(ledger, 'a@x.org');
+        await unsubscribe(ledger, 'b@x.org');
         await until(
             () => up.received.length === 2 && down.received.length >= 3
         );
         const byUrl = Object.fromEntries(
-            notifyStatus(ledger).map((s) => [s.url, s])
+            (await notifyStatus(ledger)).map((s) => [s.url, s])
         );
         expect(byUrl[up.url]).toMatchObject({
             deliveredUpTo: 2,
@@ -277,40 +282,42 @@ describe('the delivery loop', () => {
             status: 503
         });
         expect(down.received.every((x) => x.eventId === 1)).toBe(true);
-        ledger.close();
+        await ledger.close();
     });
 
     it('a restart resumes from the cursor: nothing lost, nothing confirmed sent twice', async () => {
-        let ledger = Ledger.open(ledgerPath);
+        let ledger = await Ledger.open(ledgerPath);
         // Event 3's first answer is lost (500), then the process stops.
         const r = await receiver((_n, body) =>
             body.eventId === 3 ? 500 : 200
         );
         receivers.push(r);
-        const loop = start(ledger, [r.url]);
-        for (let i = 0; i < 4; i++) unsubscribe(ledger, `p${i}@x.org`);
+        const loop = await start(ledger, [r.url]);
+        for (let i = 0; i < 4; i++) await unsubscribe(ledger, `p${i}@x.org`);
         await until(() => r.received.some((x) => x.eventId === 3));
         await loop.close();
-        ledger.close();
-        const status0 = (() => {
-            const l = Ledger.open(ledgerPath);
-            const s = notifyStatus(l);
-            l.close();
+        await ledger.close();
+        const status0 = await (async () => {
+            const l = await Ledger.open(ledgerPath);
+            const s = await notifyStatus(l);
+            await l.close();
             return s;
         })();
         expect(status0[0]).toMatchObject({ deliveredUpTo: 2, pending: 2 });
         expect(status0[0].lastError).toMatchObject({ eventId: 3, status: 500 });
 
         r.answer = () => 200;
-        ledger = Ledger.open(ledgerPath);
-        unsubscribe(ledger, 'after@x.org');
-        start(ledger, [r.url]);
+        ledger = await Ledger.open(ledgerPath);
+        await unsubscribe(ledger, 'after@x.org');
+        await start(ledger, [r.url]);
         await until(() => r.received.some((x) => x.eventId === 5));
         const delivered = r.received.map((x) => x.eventId);
         // 1 and 2 once; 3 again after the restart; then 4 and 5, in order.
         expect(delivered.filter((id) => id <= 2)).toEqual([1, 2]);
         expect(delivered.slice(delivered.lastIndexOf(3))).toEqual([3, 4, 5]);
-        await until(() => notifyStatus(ledger)[0]?.deliveredUpTo === 5);
-        ledger.close();
+        await until(
+            async () => (await notifyStatus(ledger))[0]?.deliveredUpTo === 5
+        );
+        await ledger.close();
     });
 });

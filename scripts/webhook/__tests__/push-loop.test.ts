@@ -47,7 +47,7 @@ function fakePush(options: { failTimes?: number; holdMs?: number } = {}): {
         calls,
         maxConcurrent: () => max,
         opts: {
-            isPending: (id) => pending.has(id),
+            isPending: (id) => Promise.resolve(pending.has(id)),
             push: async (ids) => {
                 calls.push([...ids]);
                 running += 1;
@@ -79,7 +79,7 @@ describe('PushLoop', () => {
         const f = fakePush();
         const loop = new PushLoop({ ...f.opts, maxDelayMs: 500 });
         for (let i = 0; i < 10; i++) {
-            loop.enqueue(add(f.pending, i * 3, 3));
+            await loop.enqueue(add(f.pending, i * 3, 3));
             await sleep(2);
         }
         await loop.idle();
@@ -98,10 +98,10 @@ describe('PushLoop', () => {
             maxDelayMs: 3_600_000,
             maxBatch: 50
         });
-        loop.enqueue(add(f.pending, 0, 50));
+        await loop.enqueue(add(f.pending, 0, 50));
         // While the first push runs, more arrive: they wait for the next one.
         await sleep(5);
-        loop.enqueue(add(f.pending, 50, 60));
+        await loop.enqueue(add(f.pending, 50, 60));
         await loop.idle();
         expect(f.calls.map((c) => c.length)).toEqual([50, 60]);
         expect(f.maxConcurrent()).toBe(1);
@@ -117,7 +117,7 @@ describe('PushLoop', () => {
             backoff: { initialMs: 20, maxMs: 40 },
             log: (_l, m) => warnings.push(m)
         });
-        loop.enqueue(add(f.pending, 0, 5));
+        await loop.enqueue(add(f.pending, 0, 5));
         await loop.idle();
         expect(f.calls).toHaveLength(3);
         expect(f.pending.size).toBe(0);
@@ -138,7 +138,7 @@ describe('PushLoop', () => {
             backoff: { initialMs: 1, maxMs: 2 },
             log: (_l, m) => warnings.push(m)
         });
-        loop.enqueue(add(f.pending, 0, 2));
+        await loop.enqueue(add(f.pending, 0, 2));
         await loop.idle();
         expect(f.calls).toHaveLength(3);
         expect(loop.stats.givenUp).toBe(2);
@@ -150,13 +150,13 @@ describe('PushLoop', () => {
     it('on close, finishes the push in flight and pushes what is queued once', async () => {
         const f = fakePush({ holdMs: 30 });
         const loop = new PushLoop({ ...f.opts, maxDelayMs: 1, maxBatch: 10 });
-        loop.enqueue(add(f.pending, 0, 10));
+        await loop.enqueue(add(f.pending, 0, 10));
         await sleep(5); // the first push is in flight
-        loop.enqueue(add(f.pending, 10, 3)); // queued behind it
+        await loop.enqueue(add(f.pending, 10, 3)); // queued behind it
         await loop.close({ flush: true });
         expect(f.calls.map((c) => c.length)).toEqual([10, 3]);
         expect(f.pending.size).toBe(0);
-        loop.enqueue(add(f.pending, 20, 1)); // closed: ignored
+        await loop.enqueue(add(f.pending, 20, 1)); // closed: ignored
         await sleep(10);
         expect(f.calls).toHaveLength(2);
     });

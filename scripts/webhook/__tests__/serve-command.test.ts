@@ -185,9 +185,9 @@ describe('optout serve: the real entry point', () => {
         });
         expect(child.stdout() + child.stderr()).not.toContain(SECRET);
         expect(child.stderr()).toMatch(/POST \/mailchimp 200/);
-        const l = Ledger.open(ledger);
-        expect(l.countUndelivered()).toBe(0);
-        l.close();
+        const l = await Ledger.open(ledger);
+        expect(await l.countUndelivered()).toBe(0);
+        await l.close();
     }, 120_000);
 
     it('refuses to start when the package is not in the org (R7), naming the deploy command', async () => {

@@ -27,7 +27,9 @@ async function start(
         ledger,
         secret: SECRET,
         port: 0,
-        onUnsubscribes: (ids) => queued.push(...ids),
+        onUnsubscribes: (ids) => {
+            queued.push(...ids);
+        },
         log: (level, message) => logs.push(`${level} ${message}`),
         clock: () => clock,
         ...options
@@ -37,8 +39,8 @@ async function start(
 beforeEach(async () => {
     for (const k of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'])
         delete process.env[k];
-    ledger = Ledger.open(':memory:');
-    ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
+    ledger = await Ledger.open(':memory:');
+    await ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
     queued = [];
     logs = [];
     clock = 0;
@@ -47,7 +49,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
     await server.close();
-    ledger.close();
+    await ledger.close();
 });
 
 interface Reply {
@@ -98,9 +100,9 @@ function mailchimp(
 }
 
 /** What the ledger holds: nothing changes on a refused request. */
-function snapshot(): Record<string, number> {
+async function snapshot(): Promise<Record<string, number>> {
     const { persons, audiences, memberships, unsubscribes, audit } =
-        ledger.rowCounts();
+        await ledger.rowCounts();
     return { persons, audiences, memberships, unsubscribes, audit };
 }
 
@@ -111,13 +113,13 @@ describe('the secret', () => {
     });
 
     it('refuses a request without it (401) and stores nothing', async () => {
-        const before = snapshot();
+        const before = await snapshot();
         const r = await call('/mailchimp', { form: unsub });
         expect(r.status).toBe(401);
         expect(r.body).toMatchObject({ status: 'error', code: 'UNAUTHORIZED' });
         expect(String(r.body.message)).toMatch(/missing/);
         expect(r.headers.get('www-authenticate')).toMatch(/Bearer/);
-        expect(snapshot()).toEqual(before);
+        expect(await snapshot()).toEqual(before);
         expect(queued).toEqual([]);
     });
 
@@ -128,11 +130,11 @@ describe('the secret', () => {
     ])(
         'refuses a wrong one in the %s (401) and stores nothing',
         async (_where, path, headers) => {
-            const before = snapshot();
+            const before = await snapshot();
             const r = await call(path, { form: unsub, headers });
             expect(r.status).toBe(401);
             expect(r.body.message).toBe('The secret is wrong.');
-            expect(snapshot()).toEqual(before);
+            expect(await snapshot()).toEqual(before);
         }
     );
 
@@ -187,8 +189,8 @@ describe('Mailchimp', () => {
             scope: 'audience',
             audienceId: LIST
         });
-        const person = ledger.findPerson('ana.lopez@example.com');
-        const unsubs = ledger.listUnsubscribes(person?.id as number);
+        const person = await ledger.findPerson('ana.lopez@example.com');
+        const unsubs = await ledger.listUnsubscribes(person?.id as number);
         expect(unsubs).toEqual([
             expect.objectContaining({
                 scope: 'audience',
@@ -198,9 +200,9 @@ describe('Mailchimp', () => {
                 deliveredAt: null
             })
         ]);
-        expect(ledger.getMembership(person?.id as number, LIST)?.status).toBe(
-            'Unsubscribed'
-        );
+        expect(
+            (await ledger.getMembership(person?.id as number, LIST))?.status
+        ).toBe('Unsubscribed');
         expect(queued).toEqual([unsubs[0].id]);
         // The same event again (Mailchimp retries): nothing new.
         const again = await call(withSecret, {
@@ -210,13 +212,15 @@ describe('Mailchimp', () => {
             })
         });
         expect(again.body.outcome).toBe('already');
-        expect(ledger.listUnsubscribes(person?.id as number)).toHaveLength(1);
+        expect(
+            await ledger.listUnsubscribes(person?.id as number)
+        ).toHaveLength(1);
     });
 
     it('maps cleaned to Cleaned, subscribe to Subscribed, delete to Archived', async () => {
-        const status = (email: string): string | undefined => {
-            const p = ledger.findPerson(email);
-            return p && ledger.getMembership(p.id, LIST)?.status;
+        const status = async (email: string): Promise<string | undefined> => {
+            const p = await ledger.findPerson(email);
+            return p && (await ledger.getMembership(p.id, LIST))?.status;
         };
         await call(withSecret, {
             form: mailchimp('cleaned', {
@@ -238,12 +242,12 @@ describe('Mailchimp', () => {
                 action: 'delete'
             })
         });
-        expect(status('bounce@example.com')).toBe('Cleaned');
-        expect(status('new@example.com')).toBe('Subscribed');
-        expect(status('gone@example.com')).toBe('Archived');
+        expect(await status('bounce@example.com')).toBe('Cleaned');
+        expect(await status('new@example.com')).toBe('Subscribed');
+        expect(await status('gone@example.com')).toBe('Archived');
         // None of them is an unsubscribe to push.
         expect(queued).toEqual([]);
-        expect(ledger.countUndelivered()).toBe(0);
+        expect(await ledger.countUndelivered()).toBe(0);
     });
 
     it('never lifts an active unsubscribe (R4): subscribe answers 200, records nothing, says why', async () => {
@@ -253,7 +257,7 @@ describe('Mailchimp', () => {
                 list_id: LIST
             })
         });
-        const before = snapshot();
+        const before = await snapshot();
         const r = await call(withSecret, {
             form: mailchimp(
                 'subscribe',
@@ -264,7 +268,7 @@ describe('Mailchimp', () => {
         expect(r.status).toBe(200);
         expect(r.body.outcome).toBe('blocked');
         expect(String(r.body.message)).toMatch(/optout resubscribe/);
-        expect(snapshot()).toEqual(before);
+        expect(await snapshot()).toEqual(before);
     });
 
     it('keeps the status on a profile update of an existing membership', async () => {
@@ -274,7 +278,7 @@ describe('Mailchimp', () => {
                 list_id: LIST
             })
         });
-        const before = snapshot();
+        const before = await snapshot();
         const r = await call(withSecret, {
             form: mailchimp('profile', {
                 email: 'p@example.com',
@@ -285,7 +289,7 @@ describe('Mailchimp', () => {
             outcome: 'unchanged',
             status: 'Cleaned'
         });
-        expect(snapshot()).toEqual(before);
+        expect(await snapshot()).toEqual(before);
     });
 
     it('ignores an event older than the stored change (out-of-order retries)', async () => {
@@ -309,7 +313,7 @@ describe('Mailchimp', () => {
     it.each(['upemail', 'campaign'])(
         'answers %s with 200 and stores nothing',
         async (type) => {
-            const before = snapshot();
+            const before = await snapshot();
             const r = await call(withSecret, {
                 form: mailchimp(type, {
                     old_email: 'a@example.com',
@@ -319,7 +323,7 @@ describe('Mailchimp', () => {
             });
             expect(r.status).toBe(200);
             expect(r.body.outcome).toBe('ignored');
-            expect(snapshot()).toEqual(before);
+            expect(await snapshot()).toEqual(before);
         }
     );
 });
@@ -489,12 +493,12 @@ describe('malformed requests: 4xx, a clear message, nothing stored', () => {
     ];
 
     it.each(cases)('%s', async (_name, send, status, code, message) => {
-        const before = snapshot();
+        const before = await snapshot();
         const r = await send();
         expect(r.status).toBe(status);
         expect(r.body).toMatchObject({ status: 'error', code });
         expect(String(r.body.message)).toMatch(message);
-        expect(snapshot()).toEqual(before);
+        expect(await snapshot()).toEqual(before);
         expect(queued).toEqual([]);
     });
 
@@ -547,14 +551,16 @@ describe('POST /unsubscribes', () => {
             [1, 'audience', LIST],
             [2, 'audience', 'newlist01']
         ]);
-        const kim = ledger.findPerson('kim@example.com');
+        const kim = await ledger.findPerson('kim@example.com');
         expect(kim?.salesforceId).toHaveLength(18);
-        expect(ledger.listUnsubscribes(kim?.id as number)[0]).toMatchObject({
+        expect(
+            (await ledger.listUnsubscribes(kim?.id as number))[0]
+        ).toMatchObject({
             scope: 'all',
             source: 'webhook',
             reason: 'Asked by phone'
         });
-        expect(ledger.getAudience('newlist01')?.name).toBe('Events');
+        expect((await ledger.getAudience('newlist01'))?.name).toBe('Events');
         expect(queued).toHaveLength(3);
     });
 
@@ -567,7 +573,7 @@ describe('POST /unsubscribes', () => {
         });
         expect(r.status).toBe(413);
         expect(r.body.code).toBe('BATCH_TOO_LARGE');
-        expect(snapshot().unsubscribes).toBe(0);
+        expect((await snapshot()).unsubscribes).toBe(0);
     });
 });
 
@@ -581,7 +587,7 @@ describe('limits and binding', () => {
         });
         expect(r.status).toBe(413);
         expect(r.body.code).toBe('BODY_TOO_LARGE');
-        expect(snapshot().unsubscribes).toBe(0);
+        expect((await snapshot()).unsubscribes).toBe(0);
     });
 
     it('rate-limits per client (429 with Retry-After), and recovers', async () => {
@@ -619,11 +625,11 @@ describe('GET /healthz', () => {
 describe('a busy ledger', () => {
     it('answers 503 LEDGER_BUSY with Retry-After, and stores nothing', async () => {
         await server.close();
-        ledger.close();
+        await ledger.close();
         const dir = mkdtempSync(join(tmpdir(), 'webhook-busy-'));
         const path = join(dir, 'ledger.db');
-        ledger = Ledger.open(path, { busyTimeoutMs: 20 });
-        ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
+        ledger = await Ledger.open(path, { busyTimeoutMs: 20 });
+        await ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
         await start();
         // Another process holds the write lock longer than the ledger waits.
         const other = new Database(path);
@@ -640,7 +646,7 @@ describe('a busy ledger', () => {
             expect(r.body.code).toBe('LEDGER_BUSY');
             expect(r.headers.get('retry-after')).toBe('2');
             other.exec('ROLLBACK');
-            expect(ledger.findPerson('busy@example.com')).toBeUndefined();
+            expect(await ledger.findPerson('busy@example.com')).toBeUndefined();
             expect(queued).toEqual([]);
         } finally {
             if (other.inTransaction) other.exec('ROLLBACK');

@@ -15,14 +15,14 @@ let server: WebhookServer;
 beforeEach(async () => {
     for (const k of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'])
         delete process.env[k];
-    ledger = Ledger.open(':memory:');
-    ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
+    ledger = await Ledger.open(':memory:');
+    await ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
     server = await startWebhookServer({ ledger, secret: SECRET, port: 0 });
 });
 
 afterEach(async () => {
     await server.close();
-    ledger.close();
+    await ledger.close();
 });
 
 interface Page {
@@ -41,8 +41,8 @@ async function get(
     };
 }
 
-function unsubscribe(email: string, audienceId?: string): void {
-    ledger.recordUnsubscribe({
+async function unsubscribe(email: string, audienceId?: string): Promise<void> {
+    await ledger.recordUnsubscribe({
         email,
         scope: audienceId ? 'audience' : 'all',
         audienceId: audienceId ?? null,
@@ -54,7 +54,7 @@ function unsubscribe(email: string, audienceId?: string): void {
 
 describe('GET /suppressions', () => {
     it('needs the secret of /unsubscribes', async () => {
-        unsubscribe('a@x.org');
+        await unsubscribe('a@x.org');
         expect((await get('', {})).status).toBe(401);
         expect(
             (await get('', { authorization: 'Bearer wrong-secret-0123456789' }))
@@ -66,9 +66,9 @@ describe('GET /suppressions', () => {
     });
 
     it('returns the items oldest first with the envelope, and a resubscribe as a second item', async () => {
-        unsubscribe('A@x.org');
-        unsubscribe('b@x.org', LIST);
-        ledger.resubscribe({
+        await unsubscribe('A@x.org');
+        await unsubscribe('b@x.org', LIST);
+        await ledger.resubscribe({
             email: 'a@x.org',
             reason: 'by mistake',
             at: '2025-03-02T08:00:00.000Z'
@@ -110,7 +110,7 @@ describe('GET /suppressions', () => {
     });
 
     it('pages with since and limit without skipping or repeating', async () => {
-        for (let i = 0; i < 12; i++) unsubscribe(`p${i}@x.org`);
+        for (let i = 0; i < 12; i++) await unsubscribe(`p${i}@x.org`);
         const seen: unknown[] = [];
         let since = '';
         let emptyNext: string | undefined;
@@ -136,7 +136,7 @@ describe('GET /suppressions', () => {
     });
 
     it('answers 400 with a clear message for a bad cursor or limit', async () => {
-        unsubscribe('a@x.org');
+        await unsubscribe('a@x.org');
         const cases: [string, string, RegExp][] = [
             ['?since=garbage', 'BAD_CURSOR', /not a feed cursor/],
             [`?since=${encodeCursor(99)}`, 'BAD_CURSOR', /another ledger/],

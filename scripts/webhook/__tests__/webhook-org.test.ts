@@ -36,8 +36,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-    ledger = Ledger.open(':memory:');
-    ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
+    ledger = await Ledger.open(':memory:');
+    await ledger.upsertAudience({ id: LIST, name: 'Monthly newsletter' });
     org = new OrgClient(t.conn as never, { targetOrg: 'local', local: true });
     runs = [];
     webhook = await startWebhook({
@@ -53,7 +53,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
     await webhook?.close();
-    ledger.close();
+    await ledger.close();
 });
 
 async function post(path: string, body: string, type: string): Promise<number> {
@@ -124,7 +124,7 @@ describe('the webhook against the local org', () => {
         expect(statuses.every((s) => s === 200)).toBe(true);
         await webhook?.loop.idle();
 
-        expect(ledger.countUndelivered()).toBe(0);
+        expect(await ledger.countUndelivered()).toBe(0);
         expect(runs.length).toBeGreaterThanOrEqual(1);
         expect(runs.length).toBeLessThanOrEqual(8);
         const delivered = runs.reduce(
@@ -155,16 +155,20 @@ describe('the webhook against the local org', () => {
 
     it('resumes its own undelivered unsubscribes at start, leaving others to the scheduler', async () => {
         await webhook?.close();
-        const own = ledger.recordUnsubscribe({
-            email: 'person310@example.com',
-            scope: 'all',
-            source: 'webhook'
-        }).unsubscribe.id;
-        const imported = ledger.recordUnsubscribe({
-            email: 'person311@example.com',
-            scope: 'all',
-            source: 'import'
-        }).unsubscribe.id;
+        const own = (
+            await ledger.recordUnsubscribe({
+                email: 'person310@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
+        ).unsubscribe.id;
+        const imported = (
+            await ledger.recordUnsubscribe({
+                email: 'person311@example.com',
+                scope: 'all',
+                source: 'import'
+            })
+        ).unsubscribe.id;
         webhook = await startWebhook({
             ledger,
             org,
@@ -173,8 +177,8 @@ describe('the webhook against the local org', () => {
             push: { maxDelayMs: 10 }
         });
         await webhook.loop.idle();
-        expect(ledger.getUnsubscribe(own)?.deliveredAt).not.toBeNull();
-        expect(ledger.getUnsubscribe(imported)?.deliveredAt).toBeNull();
+        expect((await ledger.getUnsubscribe(own))?.deliveredAt).not.toBeNull();
+        expect((await ledger.getUnsubscribe(imported))?.deliveredAt).toBeNull();
     });
 
     it('pushes what is still queued when it stops (graceful shutdown)', async () => {
@@ -186,9 +190,9 @@ describe('the webhook against the local org', () => {
                     'application/json'
                 )
             ).toBe(200);
-        expect(ledger.countUndelivered()).toBe(5);
+        expect(await ledger.countUndelivered()).toBe(5);
         await webhook?.close();
-        expect(ledger.countUndelivered()).toBe(0);
+        expect(await ledger.countUndelivered()).toBe(0);
         const values = await optedOut(contactIds.slice(300, 305));
         expect(Object.values(values)).toEqual([true, true, true, true, true]);
         // Closed: no new requests are accepted.

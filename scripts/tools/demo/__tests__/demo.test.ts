@@ -251,7 +251,7 @@ describe('runDemo (small, in-memory org)', () => {
         ]);
 
         // The org's own state, read back through the API.
-        const marker = readMarker(Ledger.open(options.ledgerPath));
+        const marker = await readMarker(await Ledger.open(options.ledgerPath));
         const ids = marker?.ids ?? {};
         const people = peopleByKey(data);
         const optOut = async (id: string): Promise<boolean> => {
@@ -326,32 +326,31 @@ describe('runDemo (small, in-memory org)', () => {
             'SELECT Pending_Push__c FROM Audience_Membership__c WHERE Pending_Push__c = true'
         );
         expect(pending.totalSize).toBe(0);
-        const ledger = Ledger.open(options.ledgerPath);
+        const ledger = await Ledger.open(options.ledgerPath);
         try {
-            const lucas = ledger.findPerson(
+            const lucas = await ledger.findPerson(
                 people.get(ex.salesforceAudienceUnsubscribe)?.email as string
             );
             expect(
-                ledger.getMembership(lucas?.id as number, AUDIENCES[1].id)
+                await ledger.getMembership(lucas?.id as number, AUDIENCES[1].id)
             ).toMatchObject({ status: 'Unsubscribed', source: 'flow' });
             // R3b: Wei is in the ledger now, from Salesforce.
-            const wei = ledger.findPerson(
+            const wei = await ledger.findPerson(
                 people.get(ex.optedOutInSalesforce)?.email as string
             );
-            expect(ledger.listUnsubscribes(wei?.id as number)).toEqual([
+            expect(await ledger.listUnsubscribes(wei?.id as number)).toEqual([
                 expect.objectContaining({ scope: 'all', source: 'salesforce' })
             ]);
             // Everything delivered, except what waits for a Salesforce record (the
             // people only the platform knows) and Margaret's, refused by the rule.
-            const left = ledger.undeliveredUnsubscribes({ limit: 1000 });
+            const left = await ledger.undeliveredUnsubscribes({ limit: 1000 });
             expect(
                 left
                     .filter((u) => !u.email.endsWith('@mailbox.example'))
                     .map((u) => u.email)
             ).toEqual([margaretEmail]);
             // Tomás: refused first for lack of access, then delivered.
-            const tomasAudit = ledger
-                .auditForEmail(tomasEmail)
+            const tomasAudit = (await ledger.auditForEmail(tomasEmail))
                 .filter((a) =>
                     [
                         'delivery_failed',
@@ -373,17 +372,17 @@ describe('runDemo (small, in-memory org)', () => {
                                 .code
                     )
             ).toContain('INSUFFICIENT_ACCESS_OR_READONLY');
-            expect(ledger.stuckRecords({ email: margaretEmail })).toMatchObject(
-                [
-                    {
-                        kind: 'unsubscribe',
-                        errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
-                        state: 'retrying'
-                    }
-                ]
-            );
+            expect(
+                await ledger.stuckRecords({ email: margaretEmail })
+            ).toMatchObject([
+                {
+                    kind: 'unsubscribe',
+                    errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION',
+                    state: 'retrying'
+                }
+            ]);
         } finally {
-            ledger.close();
+            await ledger.close();
         }
 
         // Mailchimp, both directions.
@@ -528,9 +527,9 @@ describe('runDemo (small, in-memory org)', () => {
 
     it('leaves a ledger it did not make alone, and says how to run beside it', async () => {
         const other = join(dir, 'someone-else.db');
-        const l = Ledger.open(other);
-        l.upsertPerson({ email: 'real.customer@example.com' });
-        l.close();
+        const l = await Ledger.open(other);
+        await l.upsertPerson({ email: 'real.customer@example.com' });
+        await l.close();
         let error: unknown;
         try {
             await runDemo({ ...options, ledgerPath: other });
@@ -540,8 +539,8 @@ describe('runDemo (small, in-memory org)', () => {
         expect(error).toBeInstanceOf(OptoutError);
         expect((error as OptoutError).code).toBe('NOT_DEMO_DATA');
         expect((error as OptoutError).actions[0]).toMatch(/--ledger .*--db/);
-        const after = Ledger.open(other);
-        expect(after.status().persons).toBe(1);
-        after.close();
+        const after = await Ledger.open(other);
+        expect((await after.status()).persons).toBe(1);
+        await after.close();
     });
 });

@@ -608,10 +608,10 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
             status: 'succeeded',
             ledgerUnsubscribesAdded: 1
         });
-        const ledger = Ledger.open(join(syncDir, 'ledger.db'));
+        const ledger = await Ledger.open(join(syncDir, 'ledger.db'));
         try {
             expect(
-                ledger.history('ada.lovelace@example.com').unsubscribes
+                (await ledger.history('ada.lovelace@example.com')).unsubscribes
             ).toEqual([
                 expect.objectContaining({
                     scope: 'audience',
@@ -619,9 +619,11 @@ describeInBrowser('audienceSubscriptions in Chromium (npm run preview)', () => {
                     source: 'salesforce'
                 })
             ]);
-            expect(ledger.getAudience('a1')?.name).toBe('Monthly Newsletter');
+            expect((await ledger.getAudience('a1'))?.name).toBe(
+                'Monthly Newsletter'
+            );
         } finally {
-            ledger.close();
+            await ledger.close();
         }
         expect(
             await org.conn.retrieve('Audience_Membership__c', ids.newsletter)

@@ -28,7 +28,7 @@ const CLI = projectPath('bin', 'optout');
 let world: World;
 const extra: Ledger[] = [];
 afterEach(async () => {
-    for (const l of extra.splice(0)) l.close();
+    for (const l of extra.splice(0)) await l.close();
     await world?.close();
 });
 
@@ -61,11 +61,11 @@ async function healthy(w: World): Promise<void> {
     expect(delivery.unconfirmed).toEqual([]);
     expect(delivery.undelivered).toEqual([]);
     expect(falseWrites(w.sent)).toEqual([]);
-    expect(removedWithoutResubscribe(w)).toEqual([]);
+    expect(await removedWithoutResubscribe(w)).toEqual([]);
     expect(await auditProblems(w, { field })).toEqual([]);
-    w.ledger.close();
+    await w.ledger.close();
     expect(integrity(w.ledgerPath)).toEqual([]);
-    w.reopenLedger();
+    await w.reopenLedger();
 }
 
 describe('two runs of the same job at once', () => {
@@ -73,7 +73,7 @@ describe('two runs of the same job at once', () => {
         world = await World.create();
         await seedDataset(world, { contacts: 80 });
         world.admin.setLatency({ min: 2, max: 6 });
-        const other = Ledger.open(world.ledgerPath);
+        const other = await Ledger.open(world.ledgerPath);
         extra.push(other);
         for (const job of JOB_ORDER) {
             const [a, b] = await Promise.all([
@@ -85,7 +85,7 @@ describe('two runs of the same job at once', () => {
             const skipped = a.status === 'skipped' ? a : b;
             expect(skipped.message).toMatch(/holds the lock \(pid \d+/);
             expect(skipped.apiRequests).toBe(0);
-            expect(world.ledger.getLock(`job:${job}`)).toBeUndefined();
+            expect(await world.ledger.getLock(`job:${job}`)).toBeUndefined();
         }
         world.admin.setLatency(null);
         await healthy(world);
@@ -95,7 +95,7 @@ describe('two runs of the same job at once', () => {
         world = await World.create();
         await seedDataset(world, { contacts: 40 });
         world.admin.setLatency({ min: 2, max: 6 });
-        const other = Ledger.open(world.ledgerPath);
+        const other = await Ledger.open(world.ledgerPath);
         extra.push(other);
         const events: SchedulerEvent[] = [];
         const config = checkConfig({ timezone: 'UTC' });
@@ -118,7 +118,7 @@ describe('two runs of the same job at once', () => {
             .sort();
         expect(results).toEqual(['skipped', 'succeeded']);
         await Promise.all(schedulers.map((s) => s.stop()));
-        const runs = world.ledger.listRuns({ job: 'hourly' });
+        const runs = await world.ledger.listRuns({ job: 'hourly' });
         expect(runs.map((r) => r.status).sort()).toEqual([
             'skipped',
             'succeeded'
@@ -151,7 +151,7 @@ describe('two runs of the same job at once', () => {
             )
             .sort();
         expect(statuses).toEqual(['skipped', 'succeeded']);
-        world.reopenLedger();
+        await world.reopenLedger();
         const results: JobResult[] = [];
         for (const job of JOB_ORDER)
             await runUntilClean(world, job, { maxRuns: 3, results });
@@ -165,7 +165,7 @@ describe('webhook bursts during a nightly run in another process', () => {
         await seedDataset(world, { contacts: 150 });
         world.writeLocalOrgState();
         world.admin.setLatency({ min: 3, max: 10 });
-        const webhookLedger = Ledger.open(world.ledgerPath);
+        const webhookLedger = await Ledger.open(world.ledgerPath);
         extra.push(webhookLedger);
         const secret = 'a-webhook-secret-of-some-length';
         const webhook = await startWebhook({
@@ -236,7 +236,7 @@ describe('webhook bursts during a nightly run in another process', () => {
             .result;
         expect(nightlyResult.status).toBe('succeeded');
         // The bursts really overlapped the run.
-        const run = webhookLedger.getRun(nightlyResult.runId);
+        const run = await webhookLedger.getRun(nightlyResult.runId);
         const during = replies.filter(
             (r) =>
                 r.at >= Date.parse(run?.startedAt ?? '') &&
@@ -246,9 +246,9 @@ describe('webhook bursts during a nightly run in another process', () => {
         await webhook.loop.idle();
         await webhook.close();
         world.admin.setLatency(null);
-        world.reopenLedger();
+        await world.reopenLedger();
         for (const email of emails) {
-            const h = world.ledger.history(email);
+            const h = await world.ledger.history(email);
             expect(
                 h.unsubscribes.filter((u) => u.scope === 'all' && !u.removedAt)
             ).toHaveLength(1);

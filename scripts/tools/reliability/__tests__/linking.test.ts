@@ -23,12 +23,12 @@ describe('an unsubscribe already recorded, arriving again with a Salesforce id',
         const [id] = await f.contacts([
             { LastName: 'Cy', Email: 'cy.work@example.com' }
         ]);
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'cy@example.com',
             scope: 'all',
             source: 'webhook'
         });
-        const [outcome] = recordUnsubscribeItems(
+        const [outcome] = await recordUnsubscribeItems(
             f.ledger,
             parseUnsubscribeItems(
                 { email: 'cy@example.com', salesforceId: id },
@@ -36,8 +36,12 @@ describe('an unsubscribe already recorded, arriving again with a Salesforce id',
             )
         );
         expect(outcome.outcome).toBe('already');
-        expect(f.ledger.findPerson('cy@example.com')?.salesforceId).toBe(id);
-        expect(f.ledger.history('cy@example.com').unsubscribes).toHaveLength(1);
+        expect(
+            (await f.ledger.findPerson('cy@example.com'))?.salesforceId
+        ).toBe(id);
+        expect(
+            (await f.ledger.history('cy@example.com')).unsubscribes
+        ).toHaveLength(1);
     });
 
     it('from a row unsubscribed in Salesforce (R5c): the row’s record becomes the person’s, and what the person has reaches it', async () => {
@@ -46,14 +50,14 @@ describe('an unsubscribe already recorded, arriving again with a Salesforce id',
         const [lead] = await f.leads([
             { LastName: 'Cy', Email: 'cy@example.com' }
         ]);
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'cy@example.com',
             scope: 'audience',
             audienceId: 'news',
             audienceName: 'Newsletter',
             source: 'webhook'
         });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'cy@example.com',
             scope: 'all',
             source: 'webhook'
@@ -69,7 +73,9 @@ describe('an unsubscribe already recorded, arriving again with a Salesforce id',
             Pending_Push__c: true
         });
         await f.run('hourly');
-        expect(f.ledger.findPerson('cy@example.com')?.salesforceId).toBe(lead);
+        expect(
+            (await f.ledger.findPerson('cy@example.com'))?.salesforceId
+        ).toBe(lead);
         // The global unsubscribe now has a record to go to.
         const push = await f.run('push');
         expect(push.unsubscribesDelivered).toBe(1);

@@ -11,15 +11,18 @@ afterEach(async () => {
     await f?.close();
 });
 
-function member(
+async function member(
     email: string,
     audienceId: string,
     status: 'Subscribed' | 'Cleaned'
-): void {
-    const person = f.ledger.upsertPerson({ email }).person;
-    if (!f.ledger.getAudience(audienceId))
-        f.ledger.upsertAudience({ id: audienceId, name: `List ${audienceId}` });
-    f.ledger.setMembershipStatus({
+): Promise<void> {
+    const person = (await f.ledger.upsertPerson({ email })).person;
+    if (!(await f.ledger.getAudience(audienceId)))
+        await f.ledger.upsertAudience({
+            id: audienceId,
+            name: `List ${audienceId}`
+        });
+    await f.ledger.setMembershipStatus({
         personId: person.id,
         audienceId,
         status,
@@ -33,15 +36,15 @@ describe('a record created after the sync wrote the person’s other records', (
         const [first] = await f.contacts([
             { LastName: 'Ana', Email: 'ana@example.com' }
         ]);
-        member('ana@example.com', 'news', 'Subscribed');
-        f.ledger.recordUnsubscribe({
+        await member('ana@example.com', 'news', 'Subscribed');
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'audience',
             audienceId: 'offers',
             audienceName: 'Offers',
             source: 'webhook'
         });
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'all',
             source: 'webhook'
@@ -67,7 +70,7 @@ describe('a record created after the sync wrote the person’s other records', (
             [`offers:${first}`, 'Unsubscribed'],
             [`offers:${lead}`, 'Unsubscribed']
         ]);
-        const trail = f.ledger.auditForEmail('ana@example.com');
+        const trail = await f.ledger.auditForEmail('ana@example.com');
         expect(
             trail
                 .filter((a) => a.action === 'field_write')
@@ -85,7 +88,7 @@ describe('a record created after the sync wrote the person’s other records', (
         const [lead] = await f.leads([
             { LastName: 'Bo', Email: 'bo@example.com' }
         ]);
-        member('bo@example.com', 'news', 'Cleaned');
+        await member('bo@example.com', 'news', 'Cleaned');
         await f.run('hourly');
         const { contactId } = f.t.admin.convertLead(lead);
         const r = await f.run('hourly');
@@ -109,7 +112,7 @@ describe('a record created after the sync wrote the person’s other records', (
         const [first] = await f.contacts([
             { LastName: 'Cy', Email: 'cy@example.com' }
         ]);
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'cy@example.com',
             salesforceId: first,
             scope: 'all',

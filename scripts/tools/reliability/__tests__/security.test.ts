@@ -59,8 +59,8 @@ async function postUnsubscribes(
     }
 }
 
-function ledgerCounts(): Record<string, number> {
-    const { persons, unsubscribes, audit } = world.ledger.rowCounts();
+async function ledgerCounts(): Promise<Record<string, number>> {
+    const { persons, unsubscribes, audit } = await world.ledger.rowCounts();
     return {
         persons,
         unsubscribes,
@@ -153,7 +153,7 @@ describe('Salesforce ids that are wrong: a clear error, nothing stored', () => {
     it.each(cases)(
         'the webhook refuses %s (400) and stores nothing',
         async (_what, id, message) => {
-            const before = ledgerCounts();
+            const before = await ledgerCounts();
             const r = await postUnsubscribes([
                 { email: 'ok@example.com' },
                 { email: 'who@example.com', salesforceId: id }
@@ -161,7 +161,7 @@ describe('Salesforce ids that are wrong: a clear error, nothing stored', () => {
             expect(r.status).toBe(400);
             expect(r.body).toMatchObject({ code: 'INVALID_UNSUBSCRIBE' });
             expect(JSON.stringify(r.body.errors)).toMatch(message);
-            expect(ledgerCounts()).toEqual(before);
+            expect(await ledgerCounts()).toEqual(before);
         }
     );
 
@@ -184,12 +184,14 @@ describe('Salesforce ids that are wrong: a clear error, nothing stored', () => {
             expect(String(r.json.message)).toMatch(message);
             // No ledger file, or one with nobody in it.
             const stored = existsSync(ledger)
-                ? (() => {
-                      const l = Ledger.open(ledger);
+                ? (async () => {
+                      const l = await Ledger.open(ledger);
                       try {
-                          return l.findPerson('who@example.com') ?? null;
+                          return (
+                              (await l.findPerson('who@example.com')) ?? null
+                          );
                       } finally {
-                          l.close();
+                          await l.close();
                       }
                   })()
                 : null;
@@ -247,15 +249,15 @@ describe('tokens and secrets', () => {
         expect(all).toMatch(/retry 1/);
         expect(all).toMatch(/REQUEST_LIMIT_EXCEEDED|daily API request limit/);
         expect(all).not.toContain(token);
-        world.ledger.close();
+        await world.ledger.close();
         const file = readFileSync(world.ledgerPath);
-        world.reopenLedger();
+        await world.reopenLedger();
         expect(file.includes(Buffer.from(token))).toBe(false);
     });
 
     it('a token the org refuses (401) fails the run clearly, echoed nowhere', async () => {
         world = await World.create({ memoryLedger: true });
-        world.ledger.recordUnsubscribe({
+        await world.ledger.recordUnsubscribe({
             email: 'ana@example.com',
             scope: 'all',
             source: 'webhook'
@@ -284,6 +286,6 @@ describe('tokens and secrets', () => {
         expect(text).toMatch(/INVALID_SESSION_ID|Session expired or invalid/);
         expect(text).not.toContain(wrong);
         expect(text).not.toContain(world.t.accessToken);
-        expect(world.ledger.countUndelivered()).toBe(1);
+        expect(await world.ledger.countUndelivered()).toBe(1);
     });
 });

@@ -12,15 +12,16 @@ afterEach(async () => {
     await f?.close();
 });
 
-function member(
+async function member(
     email: string,
     status: 'Subscribed' | 'Cleaned',
     salesforceId?: string
-): void {
-    const person = f.ledger.upsertPerson({ email, salesforceId }).person;
-    if (!f.ledger.getAudience('news'))
-        f.ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
-    f.ledger.setMembershipStatus({
+): Promise<void> {
+    const person = (await f.ledger.upsertPerson({ email, salesforceId }))
+        .person;
+    if (!(await f.ledger.getAudience('news')))
+        await f.ledger.upsertAudience({ id: 'news', name: 'Newsletter' });
+    await f.ledger.setMembershipStatus({
         personId: person.id,
         audienceId: 'news',
         status,
@@ -34,10 +35,10 @@ describe('one record, two persons', () => {
         const [contact] = await f.contacts([
             { LastName: 'Old', Email: 'old@example.com' }
         ]);
-        member('old@example.com', 'Subscribed', contact);
-        member('new@example.com', 'Subscribed', contact);
+        await member('old@example.com', 'Subscribed', contact);
+        await member('new@example.com', 'Subscribed', contact);
         await f.run('hourly');
-        f.ledger.recordUnsubscribe({
+        await f.ledger.recordUnsubscribe({
             email: 'old@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -48,21 +49,21 @@ describe('one record, two persons', () => {
             'Unsubscribed'
         ]);
         // The other address of the same person is cleaned, then subscribed again.
-        member('new@example.com', 'Cleaned');
+        await member('new@example.com', 'Cleaned');
         const r = await f.run('hourly');
         expect(r.skipped.held_by_audience_unsubscribe).toBe(1);
-        member('new@example.com', 'Subscribed');
+        await member('new@example.com', 'Subscribed');
         await f.run('hourly');
         expect((await f.memberships()).map((m) => m.Status__c)).toEqual([
             'Unsubscribed'
         ]);
         // Once the unsubscribe is lifted (resubscribe), the row follows the ledger again.
-        f.ledger.resubscribe({
+        await f.ledger.resubscribe({
             email: 'old@example.com',
             audienceId: 'news',
             reason: 'Asked again'
         });
-        member('new@example.com', 'Cleaned');
+        await member('new@example.com', 'Cleaned');
         await f.run('hourly');
         expect((await f.memberships()).map((m) => m.Status__c)).toEqual([
             'Cleaned'

@@ -23,19 +23,19 @@ const at =
     () =>
         new Date(base.getTime() + ms);
 
-function member(
+async function member(
     fx: Fixture,
     email: string,
     audienceId: string,
     status: 'Subscribed' | 'Unsubscribed' | 'Cleaned'
-): void {
-    const person = fx.ledger.upsertPerson({ email }).person;
-    if (!fx.ledger.getAudience(audienceId))
-        fx.ledger.upsertAudience({
+): Promise<void> {
+    const person = (await fx.ledger.upsertPerson({ email })).person;
+    if (!(await fx.ledger.getAudience(audienceId)))
+        await fx.ledger.upsertAudience({
             id: audienceId,
             name: `List ${audienceId}`
         });
-    fx.ledger.setMembershipStatus({
+    await fx.ledger.setMembershipStatus({
         personId: person.id,
         audienceId,
         status,
@@ -47,7 +47,7 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
     it('waits visibly, is not marked delivered, costs no request on later pushes, and is delivered by the hourly retry once a record exists (nightly off)', async () => {
         f = await setup();
         const t0 = new Date();
-        const { unsubscribe } = f.ledger.recordUnsubscribe({
+        const { unsubscribe } = await f.ledger.recordUnsubscribe({
             email: 'ghost@example.com',
             salesforceId: makeId('003', 999_999),
             scope: 'all',
@@ -56,20 +56,20 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
         const first = await f.run('push', { now: at(t0, 0) });
         expect(first.skipped).toEqual({ no_matching_record: 1 });
         expect(first.unsubscribesDelivered).toBe(0);
-        const waiting = f.ledger.getUnsubscribe(unsubscribe.id);
+        const waiting = await f.ledger.getUnsubscribe(unsubscribe.id);
         expect(waiting).toMatchObject({
             deliveredAt: null,
             attempts: 1,
             lastOutcome: 'no_matching_record'
         });
         expect(waiting?.nextAttemptAt).not.toBeNull();
-        expect(f.ledger.status().pending).toMatchObject({
+        expect((await f.ledger.status()).pending).toMatchObject({
             count: 1,
             waitingForRecord: 1
         });
         // The webhook's push loop and the scheduler do not spin on it.
-        expect(isPending(f.ledger, unsubscribe.id)).toBe(false);
-        expect(f.ledger.countPushable()).toBe(0);
+        expect(await isPending(f.ledger, unsubscribe.id)).toBe(false);
+        expect(await f.ledger.countPushable()).toBe(0);
         f.reset();
         const again = await f.run('push', { now: at(t0, 60_000) });
         expect(again.apiRequests).toBe(0);
@@ -86,20 +86,20 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
         expect(due.unsubscribesDelivered).toBe(1);
         expect(due.recordsWritten).toBe(1);
         expect(await f.values('Contact', [id])).toEqual({ [id]: true });
-        expect(f.ledger.getUnsubscribe(unsubscribe.id)).toMatchObject({
+        expect(await f.ledger.getUnsubscribe(unsubscribe.id)).toMatchObject({
             lastOutcome: 'delivered',
             attempts: 2
         });
         expect(
-            f.ledger.getUnsubscribe(unsubscribe.id)?.deliveredAt
+            (await f.ledger.getUnsubscribe(unsubscribe.id))?.deliveredAt
         ).not.toBeNull();
-        const trail = f.ledger.auditForEmail('ghost@example.com');
+        const trail = await f.ledger.auditForEmail('ghost@example.com');
         expect(
             trail
                 .filter((a) => a.action === 'field_write')
                 .map((a) => a.recordId)
         ).toEqual([id]);
-        expect(f.ledger.status().pending).toMatchObject({
+        expect((await f.ledger.status()).pending).toMatchObject({
             count: 0,
             waitingForRecord: 0
         });
@@ -108,7 +108,7 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
     it('backs off between retries (a person who never appears costs fewer and fewer lookups)', async () => {
         f = await setup();
         const t0 = new Date();
-        const { unsubscribe } = f.ledger.recordUnsubscribe({
+        const { unsubscribe } = await f.ledger.recordUnsubscribe({
             email: 'never@example.com',
             scope: 'all',
             source: 'webhook'
@@ -117,9 +117,11 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
         const gaps: number[] = [];
         let last = t0.getTime();
         for (let hour = 1; hour <= 72; hour++) {
-            const before = f.ledger.getUnsubscribe(unsubscribe.id)?.attempts;
+            const before = (await f.ledger.getUnsubscribe(unsubscribe.id))
+                ?.attempts;
             await f.run('hourly', { now: at(t0, hour * HOUR) });
-            const after = f.ledger.getUnsubscribe(unsubscribe.id)?.attempts;
+            const after = (await f.ledger.getUnsubscribe(unsubscribe.id))
+                ?.attempts;
             if (after !== before) {
                 gaps.push(t0.getTime() + hour * HOUR - last);
                 last = t0.getTime() + hour * HOUR;
@@ -131,28 +133,32 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
         for (let i = 1; i < gaps.length; i++)
             expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]);
         expect(Math.max(...gaps)).toBeLessThanOrEqual(25 * HOUR);
-        expect(f.ledger.getUnsubscribe(unsubscribe.id)?.deliveredAt).toBeNull();
+        expect(
+            (await f.ledger.getUnsubscribe(unsubscribe.id))?.deliveredAt
+        ).toBeNull();
     });
 
     it('the nightly reconciliation does not mark an unmatched unsubscribe delivered either', async () => {
         f = await setup();
         await f.settings({ nightlySyncEnabled: true });
         await f.contacts([{ LastName: 'Other', Email: 'other@example.com' }]);
-        const { unsubscribe } = f.ledger.recordUnsubscribe({
+        const { unsubscribe } = await f.ledger.recordUnsubscribe({
             email: 'ghost@example.com',
             scope: 'all',
             source: 'webhook'
         });
         const r = await f.run('nightly');
         expect(r.skipped.no_matching_record).toBe(1);
-        expect(f.ledger.getUnsubscribe(unsubscribe.id)?.deliveredAt).toBeNull();
+        expect(
+            (await f.ledger.getUnsubscribe(unsubscribe.id))?.deliveredAt
+        ).toBeNull();
     });
 
     it('an audience unsubscribe with no record waits and reaches the membership row once the record exists', async () => {
         f = await setup();
         const t0 = new Date();
-        member(f, 'late@example.com', 'news', 'Subscribed');
-        const { unsubscribe } = f.ledger.recordUnsubscribe({
+        await member(f, 'late@example.com', 'news', 'Subscribed');
+        const { unsubscribe } = await f.ledger.recordUnsubscribe({
             email: 'late@example.com',
             scope: 'audience',
             audienceId: 'news',
@@ -160,7 +166,9 @@ describe('a global unsubscribe with no matching record (R6, R11)', () => {
         });
         await f.run('push', { now: at(t0, 0) });
         await f.run('hourly', { now: at(t0, 1000) });
-        expect(f.ledger.getUnsubscribe(unsubscribe.id)?.deliveredAt).toBeNull();
+        expect(
+            (await f.ledger.getUnsubscribe(unsubscribe.id))?.deliveredAt
+        ).toBeNull();
         expect(await f.memberships()).toEqual([]);
         const [id] = await f.contacts([
             { LastName: 'Late', Email: 'late@example.com' }
@@ -178,10 +186,10 @@ describe('memberships of persons with no record yet (R5a)', () => {
     it('a membership whose person matches nothing is retried and reaches a record created later', async () => {
         f = await setup();
         const t0 = new Date();
-        member(f, 'later@example.com', 'news', 'Subscribed');
+        await member(f, 'later@example.com', 'news', 'Subscribed');
         const first = await f.run('hourly', { now: at(t0, 0) });
         expect(first.skipped).toMatchObject({ no_matching_record: 1 });
-        expect(f.ledger.status().memberships).toMatchObject({
+        expect((await f.ledger.status()).memberships).toMatchObject({
             waitingForRecord: 1
         });
         const [id] = await f.contacts([
@@ -192,7 +200,7 @@ describe('memberships of persons with no record yet (R5a)', () => {
         expect(
             (await f.memberships()).map((m) => [m.Contact__c, m.Status__c])
         ).toEqual([[id, 'Subscribed']]);
-        expect(f.ledger.status().memberships).toMatchObject({
+        expect((await f.ledger.status()).memberships).toMatchObject({
             waitingForRecord: 0
         });
         // Settled: the next run writes nothing.
@@ -204,14 +212,14 @@ describe('memberships of persons with no record yet (R5a)', () => {
     it('linking a person to a Salesforce id (import) re-queues its memberships at once', async () => {
         f = await setup();
         await f.settings({ applyToSameEmail: false });
-        member(f, 'linked@example.com', 'news', 'Subscribed');
-        member(f, 'linked@example.com', 'offers', 'Cleaned');
+        await member(f, 'linked@example.com', 'news', 'Subscribed');
+        await member(f, 'linked@example.com', 'offers', 'Cleaned');
         const first = await f.run('hourly');
         expect(first.membershipsUpserted).toBe(0);
         const [id] = await f.contacts([
             { LastName: 'Linked', Email: 'someone.else@example.com' }
         ]);
-        f.ledger.upsertPerson({
+        await f.ledger.upsertPerson({
             email: 'linked@example.com',
             salesforceId: id
         });
@@ -231,13 +239,13 @@ describe('memberships of persons with no record yet (R5a)', () => {
     it('a webhook unsubscribe carrying a salesforceId links the person and re-queues its memberships and its global unsubscribe', async () => {
         f = await setup();
         await f.settings({ applyToSameEmail: false });
-        member(f, 'hooked@example.com', 'news', 'Subscribed');
+        await member(f, 'hooked@example.com', 'news', 'Subscribed');
         const [id] = await f.contacts([
             { LastName: 'Hooked', Email: 'hooked.at.work@example.com' }
         ]);
         await f.run('hourly');
         expect(await f.memberships()).toEqual([]);
-        const outcomes = recordUnsubscribeItems(
+        const outcomes = await recordUnsubscribeItems(
             f.ledger,
             parseUnsubscribeItems(
                 { email: 'hooked@example.com', salesforceId: id },
@@ -258,7 +266,7 @@ describe('memberships of persons with no record yet (R5a)', () => {
         const [first] = await f.contacts([
             { LastName: 'Two', Email: 'two@example.com' }
         ]);
-        const { unsubscribe } = f.ledger.recordUnsubscribe({
+        const { unsubscribe } = await f.ledger.recordUnsubscribe({
             email: 'two@example.com',
             scope: 'all',
             source: 'webhook'
@@ -267,11 +275,11 @@ describe('memberships of persons with no record yet (R5a)', () => {
         const [second] = await f.contacts([
             { LastName: 'Two', Email: 'two.private@example.com' }
         ]);
-        f.ledger.upsertPerson({
+        await f.ledger.upsertPerson({
             email: 'two@example.com',
             salesforceId: second
         });
-        expect(isPending(f.ledger, unsubscribe.id)).toBe(true);
+        expect(await isPending(f.ledger, unsubscribe.id)).toBe(true);
         const r = await f.run('push');
         expect(r.unsubscribesDelivered).toBe(1);
         expect(await f.values('Contact', [first, second])).toEqual({
