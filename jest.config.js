@@ -45,8 +45,31 @@ const scripts = {
     moduleFileExtensions: ['ts', 'js', 'json', 'node']
 };
 
+// The same suites on the other engine: the ledger's contract tests and the sync,
+// webhook and scheduler suites with every ledger they open in-process on the tests'
+// PostgreSQL server (scripts/ledger/__tests__/postgres-redirect.ts). Included when a
+// server is named (OPTOUT_TEST_PG_URL) or required (OPTOUT_REQUIRE_PG=1, CI: the
+// setup then fails every test, never skips); `npm run test:jest` starts one itself
+// when this machine has PostgreSQL (.ci/with-postgres.sh).
+const postgres = {
+    ...scripts,
+    displayName: 'postgres',
+    testMatch: [
+        '<rootDir>/scripts/ledger/__tests__/**/*.test.ts',
+        '<rootDir>/scripts/sync/__tests__/**/*.test.ts',
+        '<rootDir>/scripts/webhook/__tests__/**/*.test.ts',
+        '<rootDir>/scripts/scheduler/__tests__/**/*.test.ts'
+    ],
+    setupFilesAfterEnv: [
+        '<rootDir>/scripts/ledger/__tests__/postgres-redirect.ts'
+    ]
+};
+const withPostgres =
+    (process.env.OPTOUT_TEST_PG_URL ?? '').trim() !== '' ||
+    process.env.OPTOUT_REQUIRE_PG === '1';
+
 module.exports = {
-    projects: [lwc, scripts],
+    projects: withPostgres ? [lwc, scripts, postgres] : [lwc, scripts],
     collectCoverageFrom: [
         'force-app/main/default/lwc/**/*.js',
         '!**/__tests__/**'

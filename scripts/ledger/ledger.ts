@@ -2549,7 +2549,7 @@ export class Ledger {
             (await this.stmt(
                 `SELECT 1 FROM persons p JOIN unsubscribes u ON u.person_id = p.id
                  WHERE u.scope = 'audience' AND u.audience_id = ? AND u.removed_at IS NULL
-                   AND p.id <> ? AND (p.salesforce_id = ? OR (? IS NOT NULL AND p.email_norm = ?))
+                   AND p.id <> ? AND (p.salesforce_id = ? OR (CAST(? AS TEXT) IS NOT NULL AND p.email_norm = ?))
                  LIMIT 1`
             ).get(
                 input.audienceId,
@@ -2653,7 +2653,7 @@ export class Ledger {
             rows.push(
                 ...((await this.stmt(
                     `SELECT p.id AS personId, p.email_norm AS emailNorm, p.salesforce_id AS salesforceId,
-                            u.id AS unsubscribeId, u.delivered_at IS NOT NULL AS delivered,
+                            u.id AS unsubscribeId, CASE WHEN u.delivered_at IS NOT NULL THEN 1 ELSE 0 END AS delivered,
                             u.source AS source, u.collected_at AS collectedAt
                      FROM persons p
                      LEFT JOIN unsubscribes u ON u.person_id = p.id AND u.scope = 'all' AND u.removed_at IS NULL

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { OptoutError } from '../../model/errors';
 import { LedgerBusy, isSqliteBusy, ledgerError } from '../errors';
 import { Ledger } from '../ledger';
+import { itSqlite } from './sqlite-only';
 
 let dir: string;
 let path: string;
@@ -34,39 +35,45 @@ function holdWriteLock(): void {
 }
 
 describe('LedgerBusy', () => {
-    it('is what a write raises while another process holds the write lock', async () => {
-        holdWriteLock();
-        let caught: unknown;
-        try {
-            await ledger.recordUnsubscribe({
-                email: 'ana@example.com',
-                scope: 'all',
-                source: 'platform'
+    itSqlite(
+        'is what a write raises while another process holds the write lock',
+        async () => {
+            holdWriteLock();
+            let caught: unknown;
+            try {
+                await ledger.recordUnsubscribe({
+                    email: 'ana@example.com',
+                    scope: 'all',
+                    source: 'platform'
+                });
+            } catch (err) {
+                caught = err;
+            }
+            expect(caught).toBeInstanceOf(LedgerBusy);
+            expect(caught).toBeInstanceOf(OptoutError);
+            expect((caught as LedgerBusy).code).toBe('LEDGER_BUSY');
+            expect((caught as LedgerBusy).cause).toMatchObject({
+                code: 'SQLITE_BUSY'
             });
-        } catch (err) {
-            caught = err;
+            other.exec('ROLLBACK');
+            expect(await ledger.findPerson('ana@example.com')).toBeUndefined();
         }
-        expect(caught).toBeInstanceOf(LedgerBusy);
-        expect(caught).toBeInstanceOf(OptoutError);
-        expect((caught as LedgerBusy).code).toBe('LEDGER_BUSY');
-        expect((caught as LedgerBusy).cause).toMatchObject({
-            code: 'SQLITE_BUSY'
-        });
-        other.exec('ROLLBACK');
-        expect(await ledger.findPerson('ana@example.com')).toBeUndefined();
-    });
+    );
 
-    it('comes from methods outside transaction() too (cursors, locks)', async () => {
-        holdWriteLock();
-        await expect(ledger.setCursor('hourly', 'seq', 1)).rejects.toThrow(
-            LedgerBusy
-        );
-        await expect(ledger.acquireLock('job:push')).rejects.toThrow(
-            LedgerBusy
-        );
-    });
+    itSqlite(
+        'comes from methods outside transaction() too (cursors, locks)',
+        async () => {
+            holdWriteLock();
+            await expect(ledger.setCursor('hourly', 'seq', 1)).rejects.toThrow(
+                LedgerBusy
+            );
+            await expect(ledger.acquireLock('job:push')).rejects.toThrow(
+                LedgerBusy
+            );
+        }
+    );
 
-    it('leaves other errors as they are', async () => {
+    itSqlite('leaves other errors as they are', async () => {
         await expect(
             ledger.recordUnsubscribe({
                 email: 'not-an-email',

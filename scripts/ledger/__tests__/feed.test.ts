@@ -6,6 +6,7 @@ import { Ledger, connectionOf } from '../ledger';
 import { MIGRATIONS } from '../migrations';
 import { decodeCursor, encodeCursor, parseFeedLimit } from '../feed';
 import { projectPath } from '../../model/project';
+import { itSqlite } from './sqlite-only';
 
 let dir: string;
 beforeEach(() => {
@@ -39,14 +40,16 @@ async function readAllReopening(path: string, size: number): Promise<number[]> {
 }
 
 describe('migration 4 on a version-3 file with data', () => {
-    it('backfills added events in id order, then removed ones in removed_at order', async () => {
-        const path = join(dir, 'v3.db');
-        const old = await Ledger.open(path, {
-            migrations: MIGRATIONS.slice(0, 3)
-        });
-        expect(await old.schemaVersion()).toBe(3);
-        // Written with SQL: a version-3 ledger has no feed table to write to.
-        connectionOf(old).exec(`
+    itSqlite(
+        'backfills added events in id order, then removed ones in removed_at order',
+        async () => {
+            const path = join(dir, 'v3.db');
+            const old = await Ledger.open(path, {
+                migrations: MIGRATIONS.slice(0, 3)
+            });
+            expect(await old.schemaVersion()).toBe(3);
+            // Written with SQL: a version-3 ledger has no feed table to write to.
+            connectionOf(old).exec(`
 INSERT INTO persons (id, email, email_norm, created_at, updated_at) VALUES
   (1, 'A@x.org', 'a@x.org', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
   (2, 'b@x.org', 'b@x.org', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
@@ -56,30 +59,33 @@ INSERT INTO unsubscribes (id, person_id, scope, audience_id, source, reason, col
   (1, 1, 'all', NULL, 'webhook', 'r1', '2025-01-02T00:00:00.000Z', '2025-01-09T00:00:00.000Z', 'mistake'),
   (2, 2, 'audience', 'aud1', 'import', NULL, '2025-01-03T00:00:00.000Z', '2025-01-05T00:00:00.000Z', 'asked'),
   (3, 1, 'all', NULL, 'salesforce', NULL, '2025-01-10T00:00:00.000Z', NULL, NULL);`);
-        await old.close();
+            await old.close();
 
-        const ledger = await Ledger.open(path);
-        expect(await ledger.schemaVersion()).toBe(Ledger.LATEST_SCHEMA_VERSION);
-        const page = await ledger.suppressionPage(undefined);
-        expect(
-            page.items.map((i) => [i.eventId, i.email, i.removedAt])
-        ).toEqual([
-            [1, 'A@x.org', null],
-            [2, 'b@x.org', null],
-            [3, 'A@x.org', null],
-            [4, 'b@x.org', '2025-01-05T00:00:00.000Z'],
-            [5, 'A@x.org', '2025-01-09T00:00:00.000Z']
-        ]);
-        expect(page.items[1]).toMatchObject({
-            scope: 'audience',
-            audienceId: 'aud1',
-            source: 'import',
-            reason: null,
-            collectedAt: '2025-01-03T00:00:00.000Z'
-        });
-        expect(decodeCursor(page.next)).toBe(5);
-        await ledger.close();
-    });
+            const ledger = await Ledger.open(path);
+            expect(await ledger.schemaVersion()).toBe(
+                Ledger.LATEST_SCHEMA_VERSION
+            );
+            const page = await ledger.suppressionPage(undefined);
+            expect(
+                page.items.map((i) => [i.eventId, i.email, i.removedAt])
+            ).toEqual([
+                [1, 'A@x.org', null],
+                [2, 'b@x.org', null],
+                [3, 'A@x.org', null],
+                [4, 'b@x.org', '2025-01-05T00:00:00.000Z'],
+                [5, 'A@x.org', '2025-01-09T00:00:00.000Z']
+            ]);
+            expect(page.items[1]).toMatchObject({
+                scope: 'audience',
+                audienceId: 'aud1',
+                source: 'import',
+                reason: null,
+                collectedAt: '2025-01-03T00:00:00.000Z'
+            });
+            expect(decodeCursor(page.next)).toBe(5);
+            await ledger.close();
+        }
+    );
 });
 
 describe('events on every path that adds or removes an unsubscribe', () => {

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeId } from '../../model/ids';
 import { OptoutError } from '../../model/errors';
-import { Ledger, connectionOf } from '../ledger';
+import { Ledger, connectionOf, engineOf } from '../ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, migrate } from '../migrations';
 import { PROJECT_ROOT } from '../../model/project';
+import { itSqlite } from './sqlite-only';
 
 const CONTACT = makeId('003', 1001);
 const LEAD = makeId('00Q', 2002);
@@ -30,14 +31,11 @@ async function clocked(path = ':memory:'): Promise<{
     return { ledger, tick: (ms) => (t += ms) };
 }
 
-function count(ledger: Ledger, table: string): number {
-    return (
-        connectionOf(ledger)
-            .prepare(`SELECT COUNT(*) AS n FROM ${table}`)
-            .get() as {
-            n: number;
-        }
-    ).n;
+async function count(ledger: Ledger, table: string): Promise<number> {
+    const row = await engineOf(ledger).get<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM ${table}`
+    );
+    return row?.n ?? 0;
 }
 
 async function expectOptoutError(
@@ -59,58 +57,70 @@ async function expectOptoutError(
 }
 
 describe('opening and migrations', () => {
-    it('creates the file and its folder in WAL mode at the latest schema version', async () => {
-        const path = join(dir, 'nested', 'ledger.db');
-        const ledger = await Ledger.open(path);
-        expect(await ledger.schemaVersion()).toBe(Ledger.LATEST_SCHEMA_VERSION);
-        expect(
-            connectionOf(ledger).pragma('journal_mode', { simple: true })
-        ).toBe('wal');
-        expect(
-            connectionOf(ledger).pragma('foreign_keys', { simple: true })
-        ).toBe(1);
-        expect(
-            connectionOf(ledger).pragma('busy_timeout', { simple: true })
-        ).toBe(5000);
-        await ledger.close();
-        // Reopening applies nothing new.
-        const again = await Ledger.open(path);
-        const rows = connectionOf(again)
-            .prepare('SELECT version FROM schema_migrations')
-            .all();
-        expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
-        await again.close();
-    });
+    itSqlite(
+        'creates the file and its folder in WAL mode at the latest schema version',
+        async () => {
+            const path = join(dir, 'nested', 'ledger.db');
+            const ledger = await Ledger.open(path);
+            expect(await ledger.schemaVersion()).toBe(
+                Ledger.LATEST_SCHEMA_VERSION
+            );
+            expect(
+                connectionOf(ledger).pragma('journal_mode', { simple: true })
+            ).toBe('wal');
+            expect(
+                connectionOf(ledger).pragma('foreign_keys', { simple: true })
+            ).toBe(1);
+            expect(
+                connectionOf(ledger).pragma('busy_timeout', { simple: true })
+            ).toBe(5000);
+            await ledger.close();
+            // Reopening applies nothing new.
+            const again = await Ledger.open(path);
+            const rows = connectionOf(again)
+                .prepare('SELECT version FROM schema_migrations')
+                .all();
+            expect(rows).toEqual(
+                MIGRATIONS.map((m) => ({ version: m.version }))
+            );
+            await again.close();
+        }
+    );
 
-    it('migrates an older file in order and refuses a newer one', async () => {
-        const path = join(dir, 'old.db');
-        const raw = new Database(path);
-        migrate(raw, path, MIGRATIONS.slice(0, 1));
-        raw.prepare(
-            "INSERT INTO persons (email, email_norm, created_at, updated_at) VALUES ('a@x.io', 'a@x.io', 't', 't')"
-        ).run();
-        raw.close();
-        const next = [
-            ...MIGRATIONS,
-            {
-                version: LATEST_SCHEMA_VERSION + 1,
-                name: 'test column',
-                sql: 'ALTER TABLE persons ADD COLUMN nickname TEXT'
-            }
-        ];
-        const ledger = await Ledger.open(path, { migrations: next });
-        expect(await ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION + 1);
-        expect((await ledger.findPerson('A@x.io'))?.email).toBe('a@x.io');
-        await ledger.close();
-        // This build only knows MIGRATIONS: the file is now too new for it.
-        await expectOptoutError(
-            async () => await Ledger.open(path),
-            'LEDGER_TOO_NEW',
-            new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer`)
-        );
-    });
+    itSqlite(
+        'migrates an older file in order and refuses a newer one',
+        async () => {
+            const path = join(dir, 'old.db');
+            const raw = new Database(path);
+            migrate(raw, path, MIGRATIONS.slice(0, 1));
+            raw.prepare(
+                "INSERT INTO persons (email, email_norm, created_at, updated_at) VALUES ('a@x.io', 'a@x.io', 't', 't')"
+            ).run();
+            raw.close();
+            const next = [
+                ...MIGRATIONS,
+                {
+                    version: LATEST_SCHEMA_VERSION + 1,
+                    name: 'test column',
+                    sql: 'ALTER TABLE persons ADD COLUMN nickname TEXT'
+                }
+            ];
+            const ledger = await Ledger.open(path, { migrations: next });
+            expect(await ledger.schemaVersion()).toBe(
+                LATEST_SCHEMA_VERSION + 1
+            );
+            expect((await ledger.findPerson('A@x.io'))?.email).toBe('a@x.io');
+            await ledger.close();
+            // This build only knows MIGRATIONS: the file is now too new for it.
+            await expectOptoutError(
+                async () => await Ledger.open(path),
+                'LEDGER_TOO_NEW',
+                new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer`)
+            );
+        }
+    );
 
-    it('says clearly when the file is not a ledger', async () => {
+    itSqlite('says clearly when the file is not a ledger', async () => {
         const path = join(dir, 'not-a-db.db');
         writeFileSync(
             path,
@@ -153,7 +163,7 @@ describe('persons and audiences', () => {
                 (p) => p.id
             )
         ).toEqual([a.person.id]);
-        expect(count(ledger, 'persons')).toBe(1);
+        expect(await count(ledger, 'persons')).toBe(1);
     });
 
     it('rejects bad emails and ids that are not a Contact or Lead (R6), storing nothing', async () => {
@@ -181,7 +191,7 @@ describe('persons and audiences', () => {
             'BAD_SALESFORCE_ID',
             /checksum/
         );
-        expect(count(ledger, 'persons')).toBe(0);
+        expect(await count(ledger, 'persons')).toBe(0);
     });
 
     it('creates and renames audiences, and lists known ones for an unknown id', async () => {
@@ -250,7 +260,7 @@ describe('memberships and the seq cursor (R5a)', () => {
                 })
             ).membership?.seq
         ).toBe(2);
-        const auditBefore = count(ledger, 'audit');
+        const auditBefore = await count(ledger, 'audit');
         const same = await ledger.setMembershipStatus({
             personId: ana.id,
             audienceId: 'news',
@@ -258,7 +268,7 @@ describe('memberships and the seq cursor (R5a)', () => {
             source: 'webhook'
         });
         expect(same.outcome).toBe('unchanged');
-        expect(count(ledger, 'audit')).toBe(auditBefore);
+        expect(await count(ledger, 'audit')).toBe(auditBefore);
         tick(1000);
         const changed = await ledger.setMembershipStatus({
             personId: ana.id,
@@ -400,7 +410,7 @@ describe('unsubscribes', () => {
             personCreated: true,
             unsubscribe: { scope: 'all', audienceId: null }
         });
-        const auditBefore = count(ledger, 'audit');
+        const auditBefore = await count(ledger, 'audit');
         const second = await ledger.recordUnsubscribe({
             email: 'ana@EXAMPLE.com',
             scope: 'all',
@@ -408,8 +418,8 @@ describe('unsubscribes', () => {
         });
         expect(second.outcome).toBe('already');
         expect(second.unsubscribe.id).toBe(first.unsubscribe.id);
-        expect(count(ledger, 'unsubscribes')).toBe(1);
-        expect(count(ledger, 'audit')).toBe(auditBefore);
+        expect(await count(ledger, 'unsubscribes')).toBe(1);
+        expect(await count(ledger, 'audit')).toBe(auditBefore);
         const audit = await ledger.auditForEmail('ANA@example.com');
         expect(audit).toHaveLength(1);
         expect(audit[0]).toMatchObject({
@@ -425,13 +435,12 @@ describe('unsubscribes', () => {
             scope: 'all',
             source: 'platform'
         });
-        expect(() =>
-            connectionOf(ledger)
-                .prepare(
-                    "INSERT INTO unsubscribes (person_id, scope, source, collected_at) VALUES (?, 'all', 'import', 't')"
-                )
-                .run(r.person.id)
-        ).toThrow(/UNIQUE/);
+        await expect(
+            engineOf(ledger).run(
+                "INSERT INTO unsubscribes (person_id, scope, source, collected_at) VALUES (?, 'all', 'import', 't')",
+                [r.person.id]
+            )
+        ).rejects.toThrow(/UNIQUE|unique/);
     });
 
     it('an audience unsubscribe sets the membership Unsubscribed; unknown audiences need a name', async () => {
@@ -447,7 +456,7 @@ describe('unsubscribes', () => {
             'UNKNOWN_AUDIENCE',
             /no audiences yet/
         );
-        expect(count(ledger, 'persons')).toBe(0);
+        expect(await count(ledger, 'persons')).toBe(0);
         const r = await ledger.recordUnsubscribe({
             email: 'a@x.io',
             scope: 'audience',
@@ -527,8 +536,8 @@ describe('unsubscribes', () => {
                 }),
             'BAD_TIME'
         );
-        expect(count(ledger, 'persons')).toBe(0);
-        expect(count(ledger, 'unsubscribes')).toBe(0);
+        expect(await count(ledger, 'persons')).toBe(0);
+        expect(await count(ledger, 'unsubscribes')).toBe(0);
     });
 
     it('lists undelivered unsubscribes in batches and marks them delivered once, with latency', async () => {
@@ -620,7 +629,7 @@ describe('resubscribe (R4)', () => {
             id: u.id,
             removedReason: 'unsubscribed by mistake'
         });
-        expect(count(ledger, 'unsubscribes')).toBe(1);
+        expect(await count(ledger, 'unsubscribes')).toBe(1);
         expect((await ledger.getUnsubscribe(u.id))?.removedAt).toBe(
             '2025-03-01T12:01:00.000Z'
         );
@@ -867,11 +876,13 @@ describe('runs, cursors and status', () => {
 });
 
 describe('several processes on one file', () => {
-    it('waits for another process holding the write lock instead of failing', async () => {
-        const path = join(dir, 'shared.db');
-        await (await Ledger.open(path)).close();
-        // A second process takes the write lock, signals, holds it 400 ms, commits.
-        const script = `
+    itSqlite(
+        'waits for another process holding the write lock instead of failing',
+        async () => {
+            const path = join(dir, 'shared.db');
+            await (await Ledger.open(path)).close();
+            // A second process takes the write lock, signals, holds it 400 ms, commits.
+            const script = `
             const Database = require('better-sqlite3');
             const db = new Database(${JSON.stringify(path)});
             db.exec('BEGIN IMMEDIATE');
@@ -880,28 +891,29 @@ describe('several processes on one file', () => {
             Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
             db.exec('COMMIT');
             db.close();`;
-        const child = spawn(process.execPath, ['-e', script], {
-            cwd: PROJECT_ROOT,
-            stdio: ['ignore', 'pipe', 'inherit']
-        });
-        const exited = new Promise((res) => child.once('exit', res));
-        await new Promise<void>((res) =>
-            child.stdout.once('data', () => res())
-        );
-        const ledger = await Ledger.open(path);
-        try {
-            const r = await ledger.recordUnsubscribe({
-                email: 'a@x.io',
-                scope: 'all',
-                source: 'webhook'
+            const child = spawn(process.execPath, ['-e', script], {
+                cwd: PROJECT_ROOT,
+                stdio: ['ignore', 'pipe', 'inherit']
             });
-            expect(r.outcome).toBe('recorded');
-            expect((await ledger.getAudience('other'))?.name).toBe('Other');
-        } finally {
-            await ledger.close();
-            await exited;
+            const exited = new Promise((res) => child.once('exit', res));
+            await new Promise<void>((res) =>
+                child.stdout.once('data', () => res())
+            );
+            const ledger = await Ledger.open(path);
+            try {
+                const r = await ledger.recordUnsubscribe({
+                    email: 'a@x.io',
+                    scope: 'all',
+                    source: 'webhook'
+                });
+                expect(r.outcome).toBe('recorded');
+                expect((await ledger.getAudience('other'))?.name).toBe('Other');
+            } finally {
+                await ledger.close();
+                await exited;
+            }
         }
-    });
+    );
 });
 
 describe('cross-process locks', () => {

@@ -13,6 +13,7 @@ import {
     parseLedgerLocation,
     redactPassword
 } from '../location';
+import { itSqlite } from './sqlite-only';
 
 /** The OptoutError `fn` throws (fails the test when it throws nothing else). */
 function thrown(fn: () => unknown): OptoutError {
@@ -145,7 +146,7 @@ describe('Ledger.open', () => {
         expect(readdirSync(dir)).toEqual([]);
     });
 
-    it('still opens a relative path and memory', async () => {
+    itSqlite('still opens a relative path and memory', async () => {
         await (await Ledger.open('sub/ledger.db')).close();
         expect(existsSync(join(dir, 'sub', 'ledger.db'))).toBe(true);
         await (await Ledger.open(':memory:')).close();

@@ -44,3 +44,6 @@ export function postgresUrl(setting: PostgresTestSetting): string {
     if (setting.kind === 'run') return setting.url;
     throw new Error(setting.reason);
 }
+
+/** The engine the ledgers of this Jest project run on (the `postgres` project sets it). */
+export const TEST_ENGINE_ENV = 'OPTOUT_TEST_ENGINE';

@@ -10,6 +10,7 @@ import { DEAD_LETTER_AFTER, STUCK_OUTCOMES } from '../../model/stuck';
 import { Ledger, connectionOf } from '../ledger';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../migrations';
 import type { AttemptError } from '../types';
+import { itSqlite } from './sqlite-only';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 const MIN = 60_000;
@@ -55,40 +56,45 @@ describe('migration 3 (stuck records)', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('adds the columns to a version 2 ledger, keeping its rows', async () => {
-        const path = join(dir, 'ledger.db');
-        const old = await Ledger.open(path, {
-            migrations: MIGRATIONS.slice(0, 2)
-        });
-        expect(await old.schemaVersion()).toBe(2);
-        // Plain SQL: today's ledger API writes tables a version-2 file lacks
-        // (migration 4's suppression_events).
-        connectionOf(old).exec(`
+    itSqlite(
+        'adds the columns to a version 2 ledger, keeping its rows',
+        async () => {
+            const path = join(dir, 'ledger.db');
+            const old = await Ledger.open(path, {
+                migrations: MIGRATIONS.slice(0, 2)
+            });
+            expect(await old.schemaVersion()).toBe(2);
+            // Plain SQL: today's ledger API writes tables a version-2 file lacks
+            // (migration 4's suppression_events).
+            connectionOf(old).exec(`
 INSERT INTO persons (id, email, email_norm, created_at, updated_at)
     VALUES (1, 'a@example.com', 'a@example.com', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
 INSERT INTO unsubscribes (person_id, scope, source, collected_at)
     VALUES (1, 'all', 'webhook', '2025-01-01T00:00:00.000Z');`);
-        await old.close();
-        const ledger = await Ledger.open(path);
-        try {
-            expect(await ledger.schemaVersion()).toBe(LATEST_SCHEMA_VERSION);
-            const [u] = await ledger.undeliveredUnsubscribes();
-            expect(u).toMatchObject({
-                failures: 0,
-                errorCode: null,
-                errorMessage: null,
-                errorRecordId: null,
-                deadAt: null
-            });
-            expect((await ledger.status()).stuck).toEqual({
-                retrying: 0,
-                deadLetters: 0,
-                byReason: []
-            });
-        } finally {
-            await ledger.close();
+            await old.close();
+            const ledger = await Ledger.open(path);
+            try {
+                expect(await ledger.schemaVersion()).toBe(
+                    LATEST_SCHEMA_VERSION
+                );
+                const [u] = await ledger.undeliveredUnsubscribes();
+                expect(u).toMatchObject({
+                    failures: 0,
+                    errorCode: null,
+                    errorMessage: null,
+                    errorRecordId: null,
+                    deadAt: null
+                });
+                expect((await ledger.status()).stuck).toEqual({
+                    retrying: 0,
+                    deadLetters: 0,
+                    byReason: []
+                });
+            } finally {
+                await ledger.close();
+            }
         }
-    });
+    );
 });
 
 describe('migration 3 is frozen', () => {

@@ -21,10 +21,13 @@ import type { Migration } from '../migrations';
 import { camelNames, numberPlaceholders, renameColumns } from './dialect';
 import type { RunInfo, SqlEngine, TransactionState } from './engine';
 
-/** Advisory lock keys (two int4 keys: this product, then which lock). */
-const LOCK_CLASS = 72_812;
-const WRITE_LOCK = 1;
-const MIGRATE_LOCK = 2;
+/**
+ * Advisory lock keys: two int4, this product's class, then the ledger — its schema, so
+ * that ledgers in several schemas of one database (e.g. the tests') do not wait for
+ * each other. Migrations take the class next to it.
+ */
+const WRITE_LOCK = `72812, hashtext(current_schema())`;
+const MIGRATE_LOCK = `72813, hashtext(current_schema())`;
 
 export interface PostgresOptions {
     /** How long a write waits for another process's write transaction (ms). */
@@ -114,7 +117,7 @@ export class PostgresEngine implements SqlEngine {
         let broken: unknown;
         try {
             await client.query(
-                `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${WRITE_LOCK})`
+                `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`
             );
             const ctx: Context = { client, state: new Map(), savepoints: 0 };
             let result: T;
@@ -197,14 +200,12 @@ export class PostgresEngine implements SqlEngine {
     private async migrate(migrations: readonly Migration[]): Promise<number[]> {
         const client = await this.pool.connect();
         try {
-            await client.query(
-                `SELECT pg_advisory_lock(${LOCK_CLASS}, ${MIGRATE_LOCK})`
-            );
+            await client.query(`SELECT pg_advisory_lock(${MIGRATE_LOCK})`);
             try {
                 return await applyMigrations(client, this.location, migrations);
             } finally {
                 await client.query(
-                    `SELECT pg_advisory_unlock(${LOCK_CLASS}, ${MIGRATE_LOCK})`
+                    `SELECT pg_advisory_unlock(${MIGRATE_LOCK})`
                 );
             }
         } finally {
@@ -273,6 +274,10 @@ function createPool(url: string, options: PostgresOptions): Pool {
             (Number.isInteger(envMax) && envMax > 0 ? envMax : 5),
         connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
         application_name: 'optout',
+        // Idle connections close after a while and never keep the process alive: a
+        // command ends when its work does.
+        idleTimeoutMillis: 10_000,
+        allowExitOnIdle: true,
         types: {
             getTypeParser: ((oid: number, format?: string) =>
                 oid === pg.types.builtins.INT8 ||
