@@ -96,29 +96,29 @@ const toolRequireSyntax = [
 const LEDGER_CONNECTION =
     "The ledger's connection is for scripts/ledger/ only: add a Ledger method (batched for lists), or put a tool's query in scripts/ledger/inspect.ts.";
 const LEDGER_NAME = String.raw`/ledger/i`;
-const ledgerConnectionSyntax = [
+const ledgerConnectionSyntax = ['db', 'engine'].flatMap((member) => [
     {
-        selector: `MemberExpression[property.name='db'][object.name=${LEDGER_NAME}]`,
+        selector: `MemberExpression[property.name='${member}'][object.name=${LEDGER_NAME}]`,
         message: LEDGER_CONNECTION
     },
     {
-        selector: `MemberExpression[property.name='db'][object.property.name=${LEDGER_NAME}]`,
+        selector: `MemberExpression[property.name='${member}'][object.property.name=${LEDGER_NAME}]`,
         message: LEDGER_CONNECTION
     },
     {
-        selector: `MemberExpression[computed=true][property.value='db'][object.name=${LEDGER_NAME}]`,
+        selector: `MemberExpression[computed=true][property.value='${member}'][object.name=${LEDGER_NAME}]`,
         message: LEDGER_CONNECTION
     },
     {
-        selector: `MemberExpression[computed=true][property.value='db'][object.property.name=${LEDGER_NAME}]`,
+        selector: `MemberExpression[computed=true][property.value='${member}'][object.property.name=${LEDGER_NAME}]`,
         message: LEDGER_CONNECTION
     }
-];
+]);
 const ledgerConnectionImports = {
     patterns: [
         {
             group: ['**/ledger/ledger', '**/ledger'],
-            importNames: ['connectionOf'],
+            importNames: ['connectionOf', 'engineOf'],
             message: LEDGER_CONNECTION
         }
     ]
@@ -205,6 +205,20 @@ module.exports = defineConfig([
             ]
         }
     },
+    // The ledger is asynchronous (both engines): a ledger call that is not awaited
+    // would run after its caller moved on — or after the ledger was closed. These
+    // rules need the types (the project service reads tsconfig.json).
+    {
+        files: ['scripts/**/*.ts'],
+        languageOptions: {
+            parserOptions: { projectService: true, tsconfigRootDir: __dirname }
+        },
+        rules: {
+            '@typescript-eslint/no-floating-promises': 'error',
+            '@typescript-eslint/no-misused-promises': 'error',
+            '@typescript-eslint/return-await': ['error', 'in-try-catch']
+        }
+    },
     // The cut and the layers (see PRODUCT_LAYERS above), for product code. Tests are
     // exempt: they are never loaded by the product, they use the local org and the local
     // Mailchimp as fixtures, and a command's test may sit beside the engine it drives
@@ -280,6 +294,11 @@ module.exports = defineConfig([
             'jest/expect-expect': [
                 'error',
                 { assertFunctionNames: ['expect', 'assert*', 'expect*'] }
+            ],
+            // itSqlite: `it` on SQLite, skipped on PostgreSQL (ledger/__tests__/sqlite-only.ts)
+            'jest/no-standalone-expect': [
+                'error',
+                { additionalTestBlockFunctions: ['itSqlite'] }
             ]
         }
     },

@@ -20,8 +20,8 @@ function q(
 } {
     const engine = engineOf(ledger);
     return {
-        get: async (...params) => await engine.get(sql, params),
-        all: async (...params) => await engine.all(sql, params)
+        get: async (...params) => engine.get(sql, params),
+        all: async (...params) => engine.all(sql, params)
     };
 }
 

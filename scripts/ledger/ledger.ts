@@ -710,7 +710,7 @@ export class Ledger {
      * LedgerBusy.
      */
     async transaction<T>(fn: () => Promise<T>): Promise<T> {
-        return await this.engine.transaction(fn);
+        return this.engine.transaction(fn);
     }
 
     private nowIso(): string {
@@ -721,9 +721,9 @@ export class Ledger {
     private stmt(sql: string): Statement {
         const engine = this.engine;
         return {
-            get: async (...params) => await engine.get(sql, params),
-            all: async (...params) => await engine.all(sql, params),
-            run: async (...params) => await engine.run(sql, params)
+            get: async (...params) => engine.get(sql, params),
+            all: async (...params) => engine.all(sql, params),
+            run: async (...params) => engine.run(sql, params)
         };
     }
 
@@ -750,9 +750,7 @@ export class Ledger {
 
     /** Creates the person for this email or updates its Salesforce id. */
     async upsertPerson(input: UpsertPersonInput): Promise<UpsertPersonResult> {
-        return await this.transaction(
-            async () => await this.upsertPersonIn(input)
-        );
+        return this.transaction(async () => this.upsertPersonIn(input));
     }
 
     private async upsertPersonIn(
@@ -871,7 +869,7 @@ export class Ledger {
      * their undelivered unsubscribes are due at once. Returns how many persons.
      */
     async requeuePersons(personIds: readonly number[]): Promise<number> {
-        return await this.transaction(async () => {
+        return this.transaction(async () => {
             let n = 0;
             for (const id of new Set(personIds))
                 if (await this.getPerson(id)) {
@@ -892,7 +890,7 @@ export class Ledger {
 
     /** The person with this email, compared case-insensitively. */
     async findPerson(email: string): Promise<PersonRecord | undefined> {
-        return await this.findPersonByNorm(normalizeEmail(email));
+        return this.findPersonByNorm(normalizeEmail(email));
     }
 
     async getPerson(id: number): Promise<PersonRecord | undefined> {
@@ -917,8 +915,8 @@ export class Ledger {
         id: string;
         name: string;
     }): Promise<UpsertAudienceResult> {
-        return await this.transaction(
-            async () => await this.upsertAudienceIn(input.id, input.name)
+        return this.transaction(async () =>
+            this.upsertAudienceIn(input.id, input.name)
         );
     }
 
@@ -1028,9 +1026,7 @@ export class Ledger {
     async setMembershipStatus(
         input: SetMembershipInput
     ): Promise<SetMembershipResult> {
-        return await this.transaction(
-            async () => await this.setMembershipIn(input, false)
-        );
+        return this.transaction(async () => this.setMembershipIn(input, false));
     }
 
     /**
@@ -1314,16 +1310,14 @@ export class Ledger {
     async recordUnsubscribe(
         input: RecordUnsubscribeInput
     ): Promise<RecordUnsubscribeResult> {
-        return await this.transaction(
-            async () => await this.recordUnsubscribeIn(input)
-        );
+        return this.transaction(async () => this.recordUnsubscribeIn(input));
     }
 
     /** Several unsubscribes in one transaction (a webhook micro-batch, a nightly page). */
     async recordUnsubscribes(
         inputs: RecordUnsubscribeInput[]
     ): Promise<RecordUnsubscribeResult[]> {
-        return await this.transaction(async () => {
+        return this.transaction(async () => {
             const results: RecordUnsubscribeResult[] = [];
             for (const i of inputs)
                 results.push(await this.recordUnsubscribeIn(i));
@@ -1824,7 +1818,7 @@ export class Ledger {
         options: { at?: string; runId?: string | null } = {}
     ): Promise<StuckRecord[]> {
         const at = options.at ?? this.nowIso();
-        return await this.transaction(async () => {
+        return this.transaction(async () => {
             const records = await this.stuckRecords(filter);
             const unsub = this.stmt(
                 `UPDATE unsubscribes SET failures = 0, dead_at = NULL, last_outcome = 'rejected',
@@ -1887,7 +1881,7 @@ export class Ledger {
         }
     ): Promise<number> {
         const at = options.deliveredAt ?? this.nowIso();
-        return await this.transaction(async () => {
+        return this.transaction(async () => {
             let marked = 0;
             const update = this.stmt(
                 `UPDATE unsubscribes SET delivered_at = ?, delivered_run_id = ?,
@@ -1947,7 +1941,7 @@ export class Ledger {
                     exitCode: 2
                 }
             );
-        return await this.transaction(async () => {
+        return this.transaction(async () => {
             const person = await this.findPerson(input.email);
             if (!person) {
                 throw new OptoutError(
@@ -2109,9 +2103,7 @@ export class Ledger {
 
     /** Appends one audit entry (R10). */
     async appendAudit(entry: AuditInput): Promise<number> {
-        return await this.transaction(
-            async () => await this.appendAuditIn(entry)
-        );
+        return this.transaction(async () => this.appendAuditIn(entry));
     }
 
     /** Appends many audit entries in one transaction. */
@@ -2197,17 +2189,10 @@ export class Ledger {
             pid: process.pid,
             result: null
         };
-        await this.transaction(
-            async () =>
-                await this.stmt(
-                    `INSERT INTO runs (id, job, started_at, status, dry_run, pid) VALUES (?, ?, ?, 'running', ?, ?)`
-                ).run(
-                    run.id,
-                    run.job,
-                    run.startedAt,
-                    run.dryRun ? 1 : 0,
-                    run.pid
-                )
+        await this.transaction(async () =>
+            this.stmt(
+                `INSERT INTO runs (id, job, started_at, status, dry_run, pid) VALUES (?, ?, ?, 'running', ?, ?)`
+            ).run(run.id, run.job, run.startedAt, run.dryRun ? 1 : 0, run.pid)
         );
         return run;
     }
@@ -2286,12 +2271,11 @@ export class Ledger {
         name: string,
         value: string | number
     ): Promise<void> {
-        await this.transaction(
-            async () =>
-                await this.stmt(
-                    `INSERT INTO cursors (job, name, value, updated_at) VALUES (?, ?, ?, ?)
+        await this.transaction(async () =>
+            this.stmt(
+                `INSERT INTO cursors (job, name, value, updated_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
-                ).run(job, name, String(value), this.nowIso())
+            ).run(job, name, String(value), this.nowIso())
         );
     }
 
@@ -2315,7 +2299,7 @@ export class Ledger {
         const holder = options.holder ?? lockHolderId();
         const pid = options.pid ?? process.pid;
         const staleAfterMs = options.staleAfterMs ?? 120_000;
-        return await this.transaction(async (): Promise<LockResult> => {
+        return this.transaction(async (): Promise<LockResult> => {
             const now = this.now();
             const at = now.toISOString();
             const existing = await this.getLock(name);

@@ -48,8 +48,8 @@ export async function pendingTargets(
 ): Promise<PushTarget[]> {
     if (listIds.length === 0) return [];
     const lists = [...new Set(listIds)];
-    return await engineOf(ledger).all<PushTarget>(
-        `WITH lists(id) AS (SELECT audience_id FROM (VALUES ${lists.map(() => '(?)').join(', ')}) v(audience_id))
+    return engineOf(ledger).all<PushTarget>(
+        `WITH lists(id) AS (VALUES ${lists.map(() => '(?)').join(', ')})
              SELECT u.id AS unsubscribeId, u.audience_id AS listId, ${TARGET_COLS}
                FROM unsubscribes u JOIN persons p ON p.id = u.person_id
                JOIN lists l ON l.id = u.audience_id
@@ -78,7 +78,7 @@ export async function recordOutcomes(
 ): Promise<number> {
     if (outcomes.length === 0) return 0;
     const engine = engineOf(ledger);
-    return await ledger.transaction(async () => {
+    return ledger.transaction(async () => {
         let added = 0;
         for (const { target: t, outcome, detail } of outcomes) {
             const { changes } = await engine.run(

@@ -332,10 +332,7 @@ async function undeliveredAudienceUnsubscribe(
     personId: number,
     audienceId: string
 ): Promise<number | null> {
-    return await ctx.ledger.undeliveredAudienceUnsubscribeId(
-        personId,
-        audienceId
-    );
+    return ctx.ledger.undeliveredAudienceUnsubscribeId(personId, audienceId);
 }
 
 async function upsertChanges(
@@ -408,7 +405,7 @@ async function upsertChanges(
         audienceId: string,
         target: Target
     ): Promise<boolean> =>
-        await ctx.ledger.audienceHeldByAnother({
+        ctx.ledger.audienceHeldByAnother({
             audienceId,
             personId,
             salesforceId: target.id,

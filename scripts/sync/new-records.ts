@@ -87,7 +87,7 @@ export function soqlDateTime(ms: number): string {
 
 /** When the sync first wrote to Salesforce (nothing created before can have been missed). */
 async function firstWrite(ctx: JobContext): Promise<string | null> {
-    return await ctx.ledger.firstSalesforceWriteAt();
+    return ctx.ledger.firstSalesforceWriteAt();
 }
 
 type Matched = PersonGlobalUnsubscribe;
@@ -227,7 +227,7 @@ async function personsOf(
 ): Promise<Matched[]> {
     // A converted Lead counts for its Contact's id too (R9).
     const keys = index.linkKeys();
-    return await ctx.ledger.personsWithGlobalUnsubscribe(
+    return ctx.ledger.personsWithGlobalUnsubscribe(
         await ctx.ledger.personIdsLinkedTo(
             keys.ids,
             settings.applyToSameEmail ? keys.emails : []

@@ -76,11 +76,11 @@ async function pendingWork(ledger: Ledger, job: JobName): Promise<number> {
             (await ledger.getCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name)) ??
                 '0'
         );
-        return await ledger.countMembershipChangesAfter(cursor);
+        return ledger.countMembershipChangesAfter(cursor);
     }
     return job === 'push'
-        ? await ledger.countUndelivered()
-        : await ledger.countUndelivered('all');
+        ? ledger.countUndelivered()
+        : ledger.countUndelivered('all');
 }
 
 /** Stuck records in the ledger (R14), for the run's result. */

@@ -282,7 +282,7 @@ export async function applyMailchimpAction(
         ]);
         return r;
     }
-    return await ledger.transaction(async (): Promise<IntakeOutcome> => {
+    return ledger.transaction(async (): Promise<IntakeOutcome> => {
         const base = {
             email: action.email,
             audienceId: action.audienceId,

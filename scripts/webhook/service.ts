@@ -71,7 +71,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
                 signal,
                 log
             }),
-        isPending: async (id) => await isPending(ledger, id)
+        isPending: async (id) => isPending(ledger, id)
     });
     const server = await startWebhookServer({
         ...options,

@@ -75,7 +75,7 @@ function spawnCli(...args: string[]): Run {
 async function withLedger<T>(fn: (l: Ledger) => T): Promise<T> {
     const l = await Ledger.open(ledgerPath);
     try {
-        return fn(l);
+        return await fn(l);
     } finally {
         await l.close();
     }
@@ -180,9 +180,7 @@ describe('optout unsubscribe', () => {
         expect(human.stdout).toMatch(
             /Already recorded: Ana@Example\.com was unsubscribed from all email/
         );
-        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
-            1
-        );
+        expect(await withLedger(async (l) => l.countUndelivered())).toBe(1);
     });
 
     it('records an audience unsubscribe; an unknown audience is refused with the known ones listed', async () => {
@@ -339,9 +337,7 @@ describe('optout unsubscribe', () => {
             /PUSH_FAILED.*recorded in the ledger.*connection refused/
         );
         expect(failed.stderr).toMatch(/optout sync push --target-org prod/);
-        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
-            1
-        );
+        expect(await withLedger(async (l) => l.countUndelivered())).toBe(1);
     });
 });
 
@@ -364,9 +360,7 @@ describe('optout unsubscribe --target-org, only this command loaded', () => {
         expect(r.stderr).toMatch(
             /optout sync push --target-org no-such-org-for-this-test/
         );
-        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
-            1
-        );
+        expect(await withLedger(async (l) => l.countUndelivered())).toBe(1);
     });
 });
 
@@ -449,9 +443,7 @@ describe('optout unsubscribe --target-org (text output)', () => {
         expect(deferred.stdout).toContain(
             'Push to prod: still pending (deferred: The org has used 99 of its 100 API requests today.); it stays in the ledger for a later push (0 records written, 0 API requests).'
         );
-        expect(await withLedger(async (l) => await l.countUndelivered())).toBe(
-            2
-        );
+        expect(await withLedger(async (l) => l.countUndelivered())).toBe(2);
     });
 });
 

@@ -51,10 +51,10 @@ function client(org: TestOrg): OrgClient {
     });
 }
 
-async function ledger<T>(fn: (l: Ledger) => T): Promise<T> {
+async function ledger<T>(fn: (l: Ledger) => T | Promise<T>): Promise<T> {
     const l = await Ledger.open(ledgerPath);
     try {
-        return fn(l);
+        return await fn(l);
     } finally {
         await l.close();
     }
@@ -103,13 +103,12 @@ describe('optout sync', () => {
             { LastName: 'A', Email: 'a@example.com' }
         ]);
         org.admin.resetStats();
-        await ledger(
-            async (l) =>
-                await l.recordUnsubscribe({
-                    email: 'a@example.com',
-                    scope: 'all',
-                    source: 'webhook'
-                })
+        await ledger(async (l) =>
+            l.recordUnsubscribe({
+                email: 'a@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
         );
         const r = await cli(
             'sync',
@@ -147,13 +146,12 @@ describe('optout sync', () => {
         await seedRecords(org, 'Contact', [
             { LastName: 'A', Email: 'a@example.com' }
         ]);
-        await ledger(
-            async (l) =>
-                await l.recordUnsubscribe({
-                    email: 'a@example.com',
-                    scope: 'all',
-                    source: 'webhook'
-                })
+        await ledger(async (l) =>
+            l.recordUnsubscribe({
+                email: 'a@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
         );
         const r = await cli(
             'sync',
@@ -170,7 +168,7 @@ describe('optout sync', () => {
         );
         expect(r.stdout).toMatch(/Would write opt-out fields\s*│ 1/);
         expect(r.stdout).toMatch(/API requests\s*│ \d+ \(org usage/);
-        expect(await ledger(async (l) => await l.countUndelivered())).toBe(1);
+        expect(await ledger(async (l) => l.countUndelivered())).toBe(1);
     });
 
     it.each([
@@ -236,13 +234,12 @@ describe('optout sync', () => {
             nightlySyncEnabled: true,
             optOutField: 'Marketo_Sales_Opt_Out__c'
         });
-        await ledger(
-            async (l) =>
-                await l.recordUnsubscribe({
-                    email: 'a@example.com',
-                    scope: 'all',
-                    source: 'webhook'
-                })
+        await ledger(async (l) =>
+            l.recordUnsubscribe({
+                email: 'a@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
         );
         const human = await cli(
             'sync',
@@ -279,7 +276,7 @@ describe('optout sync', () => {
                 ])
             }
         });
-        expect(await ledger(async (l) => await l.countUndelivered())).toBe(1);
+        expect(await ledger(async (l) => l.countUndelivered())).toBe(1);
     });
 
     it('exits 3 (partial) when a record failed for good, 0 when the run is deferred by the budget', async () => {
@@ -291,13 +288,12 @@ describe('optout sync', () => {
         await seedRecords(org, 'Contact', [
             { LastName: 'Blocked', Email: 'b@example.com' }
         ]);
-        await ledger(
-            async (l) =>
-                await l.recordUnsubscribe({
-                    email: 'b@example.com',
-                    scope: 'all',
-                    source: 'webhook'
-                })
+        await ledger(async (l) =>
+            l.recordUnsubscribe({
+                email: 'b@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
         );
         const failed = await cli(
             'sync',
@@ -318,13 +314,12 @@ describe('optout sync', () => {
             })
         ]);
         // The refused one waits for its back-off (R14); a new one is due now.
-        await ledger(
-            async (l) =>
-                await l.recordUnsubscribe({
-                    email: 'c@example.com',
-                    scope: 'all',
-                    source: 'webhook'
-                })
+        await ledger(async (l) =>
+            l.recordUnsubscribe({
+                email: 'c@example.com',
+                scope: 'all',
+                source: 'webhook'
+            })
         );
         org.admin.setApiLimit(100);
         org.admin.setUsage(99);
@@ -568,7 +563,7 @@ describe('optout unsubscribe --target-org', () => {
             .sobject('Contact')
             .retrieve(id)) as unknown as { HasOptedOutOfEmail: boolean };
         expect(rec.HasOptedOutOfEmail).toBe(true);
-        expect(await ledger(async (l) => await l.countUndelivered())).toBe(0);
+        expect(await ledger(async (l) => l.countUndelivered())).toBe(0);
         expect(r.json.deliveredAt).toEqual(expect.any(String));
 
         // Without --json: one line on the push.
@@ -605,7 +600,7 @@ describe('optout unsubscribe --target-org', () => {
         expect(waiting.stdout.replace(/\s+/g, ' ')).toMatch(
             /Push to local: still pending \(no matching record\); it stays in the ledger for a later push \(0 records written, [1-9]\d* API requests?\)\./
         );
-        expect(await ledger(async (l) => await l.countUndelivered())).toBe(1);
+        expect(await ledger(async (l) => l.countUndelivered())).toBe(1);
     });
 
     it('keeps it pending when the org is unknown, and says how to deliver it', async () => {
@@ -621,7 +616,7 @@ describe('optout unsubscribe --target-org', () => {
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/UNKNOWN_ORG.*recorded in the ledger/);
         expect(r.stderr).toMatch(/optout sync push --target-org prod-org/);
-        expect(await ledger(async (l) => await l.countUndelivered())).toBe(1);
+        expect(await ledger(async (l) => l.countUndelivered())).toBe(1);
     });
 });
 

@@ -155,7 +155,7 @@ export async function runExport(
         opts,
         async (ledger) => {
             const fill = async (write: (chunk: string) => void) =>
-                await exportSuppressions(ledger, { since, format }, write);
+                exportSuppressions(ledger, { since, format }, write);
             const { items, next } = file
                 ? await toFile(file, fill)
                 : await fill((chunk) => process.stdout.write(chunk));

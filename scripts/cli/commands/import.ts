@@ -115,18 +115,16 @@ export async function runImport(
     const format = parseImportFormat(opts.format);
     const source = parseSourceOption(opts.source, 'import');
     const started = Date.now();
-    const report = await withLedger(
-        opts,
-        async (ledger) =>
-            await importCsv(ledger, {
-                file,
-                format,
-                source,
-                skipInvalid: Boolean(opts.skipInvalid),
-                audienceId: opts.audienceId,
-                audienceName: opts.audienceName,
-                onProgress: progressBar(out, file)
-            })
+    const report = await withLedger(opts, async (ledger) =>
+        importCsv(ledger, {
+            file,
+            format,
+            source,
+            skipInvalid: Boolean(opts.skipInvalid),
+            audienceId: opts.audienceId,
+            audienceName: opts.audienceName,
+            onProgress: progressBar(out, file)
+        })
     );
     return {
         ...report,

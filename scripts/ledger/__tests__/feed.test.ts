@@ -146,16 +146,15 @@ describe('events on every path that adds or removes an unsubscribe', () => {
     it('writes no event when the write that would carry it fails', async () => {
         const ledger = await Ledger.open(':memory:');
         expect(
-            await code(
-                async () =>
-                    await ledger.recordUnsubscribes([
-                        { email: 'a@x.org', scope: 'all', source: 'platform' },
-                        {
-                            email: 'not an email',
-                            scope: 'all',
-                            source: 'platform'
-                        }
-                    ])
+            await code(async () =>
+                ledger.recordUnsubscribes([
+                    { email: 'a@x.org', scope: 'all', source: 'platform' },
+                    {
+                        email: 'not an email',
+                        scope: 'all',
+                        source: 'platform'
+                    }
+                ])
             )
         ).toBeDefined();
         expect(await ledger.lastSuppressionEventId()).toBe(0);
@@ -234,9 +233,7 @@ describe('the cursor', () => {
             source: 'platform'
         });
         expect(
-            await code(
-                async () => await ledger.suppressionPage(encodeCursor(2))
-            )
+            await code(async () => ledger.suppressionPage(encodeCursor(2)))
         ).toBe('BAD_CURSOR');
         for (const bad of [
             '12',
@@ -247,7 +244,7 @@ describe('the cursor', () => {
         ])
             expect([
                 bad,
-                await code(async () => await ledger.suppressionPage(bad))
+                await code(async () => ledger.suppressionPage(bad))
             ]).toEqual([bad, 'BAD_CURSOR']);
         expect((await ledger.suppressionPage(encodeCursor(1))).items).toEqual(
             []

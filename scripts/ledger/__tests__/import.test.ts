@@ -33,7 +33,7 @@ async function run(
     content: string | Buffer,
     options: Partial<ImportOptions> = {}
 ): Promise<ImportReport> {
-    return await importCsv(ledger, {
+    return importCsv(ledger, {
         file: file(content),
         now: NOW,
         ...options

@@ -11,7 +11,7 @@ let ledger: Ledger;
 beforeEach(async () => {
     ledger = await Ledger.open(':memory:');
 });
-afterEach(async () => await ledger.close());
+afterEach(async () => ledger.close());
 
 async function person(email: string, salesforceId?: string): Promise<number> {
     return (await ledger.upsertPerson({ email, salesforceId })).person.id;
@@ -126,7 +126,7 @@ describe('reads for the jobs', () => {
             emailNorm: string | null,
             id = contact(2)
         ) =>
-            await ledger.audienceHeldByAnother({
+            ledger.audienceHeldByAnother({
                 audienceId: 'news',
                 personId,
                 salesforceId: id,

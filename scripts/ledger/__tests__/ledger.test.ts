@@ -113,7 +113,7 @@ describe('opening and migrations', () => {
             await ledger.close();
             // This build only knows MIGRATIONS: the file is now too new for it.
             await expectOptoutError(
-                async () => await Ledger.open(path),
+                async () => Ledger.open(path),
                 'LEDGER_TOO_NEW',
                 new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer`)
             );
@@ -127,7 +127,7 @@ describe('opening and migrations', () => {
             'hello, this is text and not SQLite at all'.repeat(20)
         );
         await expectOptoutError(
-            async () => await Ledger.open(path),
+            async () => Ledger.open(path),
             'LEDGER_OPEN_FAILED',
             /Cannot use .* as a ledger/
         );
@@ -169,13 +169,13 @@ describe('persons and audiences', () => {
     it('rejects bad emails and ids that are not a Contact or Lead (R6), storing nothing', async () => {
         const { ledger } = await clocked();
         await expectOptoutError(
-            async () => await ledger.upsertPerson({ email: 'not-an-email' }),
+            async () => ledger.upsertPerson({ email: 'not-an-email' }),
             'BAD_EMAIL',
             /no '@'/
         );
         await expectOptoutError(
             async () =>
-                await ledger.upsertPerson({
+                ledger.upsertPerson({
                     email: 'a@x.io',
                     salesforceId: makeId('001', 5)
                 }),
@@ -184,7 +184,7 @@ describe('persons and audiences', () => {
         );
         await expectOptoutError(
             async () =>
-                await ledger.upsertPerson({
+                ledger.upsertPerson({
                     email: 'a@x.io',
                     salesforceId: CONTACT.slice(0, 15) + 'ZZZ'
                 }),
@@ -208,7 +208,7 @@ describe('persons and audiences', () => {
         ).toMatchObject({ changed: true });
         await ledger.upsertAudience({ id: 'events', name: 'Events' });
         const e = await expectOptoutError(
-            async () => await ledger.requireAudience('promo'),
+            async () => ledger.requireAudience('promo'),
             'UNKNOWN_AUDIENCE',
             /'promo' is not in the ledger\. Known audiences: events \(Events\), news \(Weekly news\)/
         );
@@ -447,7 +447,7 @@ describe('unsubscribes', () => {
         const { ledger } = await clocked();
         await expectOptoutError(
             async () =>
-                await ledger.recordUnsubscribe({
+                ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'audience',
                     audienceId: 'news',
@@ -500,7 +500,7 @@ describe('unsubscribes', () => {
         await ledger.upsertAudience({ id: 'news', name: 'News' });
         await expectOptoutError(
             async () =>
-                await ledger.recordUnsubscribe({
+                ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     audienceId: 'news',
@@ -510,7 +510,7 @@ describe('unsubscribes', () => {
         );
         await expectOptoutError(
             async () =>
-                await ledger.recordUnsubscribe({
+                ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     source: 'marketo' as never
@@ -519,7 +519,7 @@ describe('unsubscribes', () => {
         );
         await expectOptoutError(
             async () =>
-                await ledger.recordUnsubscribe({
+                ledger.recordUnsubscribe({
                     email: 'nope',
                     scope: 'all',
                     source: 'platform'
@@ -528,7 +528,7 @@ describe('unsubscribes', () => {
         );
         await expectOptoutError(
             async () =>
-                await ledger.recordUnsubscribe({
+                ledger.recordUnsubscribe({
                     email: 'a@x.io',
                     scope: 'all',
                     source: 'platform',
@@ -615,8 +615,7 @@ describe('resubscribe (R4)', () => {
             })
         ).unsubscribe;
         await expectOptoutError(
-            async () =>
-                await ledger.resubscribe({ email: 'a@x.io', reason: '  ' }),
+            async () => ledger.resubscribe({ email: 'a@x.io', reason: '  ' }),
             'REASON_REQUIRED'
         );
         tick(60_000);
@@ -665,7 +664,7 @@ describe('resubscribe (R4)', () => {
         const seq = await ledger.maxSeq();
         await expectOptoutError(
             async () =>
-                await ledger.resubscribe({
+                ledger.resubscribe({
                     email: 'a@x.io',
                     audienceId: 'nope',
                     reason: 'x'
@@ -701,8 +700,7 @@ describe('resubscribe (R4)', () => {
     it('refuses an unknown email', async () => {
         const { ledger } = await clocked();
         await expectOptoutError(
-            async () =>
-                await ledger.resubscribe({ email: 'who@x.io', reason: 'x' }),
+            async () => ledger.resubscribe({ email: 'who@x.io', reason: 'x' }),
             'UNKNOWN_EMAIL',
             /who@x\.io/
         );
@@ -760,7 +758,7 @@ describe('runs, cursors and status', () => {
             (await ledger.listRuns({ job: 'push' })).map((r) => r.id)
         ).toEqual([push2.id, push1.id]);
         await expectOptoutError(
-            async () => await ledger.finishRun('nope', { status: 'failed' }),
+            async () => ledger.finishRun('nope', { status: 'failed' }),
             'UNKNOWN_RUN'
         );
     });

@@ -249,7 +249,7 @@ describe('refused memberships', () => {
             object: 'Audience_Membership__c'
         };
         const due = async (): Promise<number> =>
-            await ledger.countMembershipRetries({ dueBy: now(), maxSeq: 99 });
+            ledger.countMembershipRetries({ dueBy: now(), maxSeq: 99 });
         for (let i = 1; i <= DEAD_LETTER_AFTER; i++) {
             await ledger.recordMembershipAttempts(
                 [

@@ -7,8 +7,9 @@
  * to `busy_timeout` for the write lock.
  *
  * One connection holds one transaction at a time, and a transaction now spans awaits:
- * a mutex makes concurrent work in this process wait for the open transaction to end
- * instead of slipping its statements into it.
+ * a mutex (one per file, shared by this process's connections to it) makes concurrent
+ * work in this process wait for the open transaction to end instead of slipping its
+ * statements into it or blocking on SQLite's lock.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
@@ -29,15 +30,20 @@ export class SqliteEngine implements SqlEngine {
     readonly kind = 'sqlite' as const;
     private readonly statements = new Map<string, Database.Statement>();
     private readonly context = new AsyncLocalStorage<Context>();
-    private readonly mutex = new Mutex();
+    private readonly mutex: Mutex;
 
     constructor(
         /** The connection: its pragmas set and its schema migrated by the caller. */
         readonly db: Database.Database,
         readonly location: string
-    ) {}
+    ) {
+        this.mutex = mutexFor(location);
+    }
 
-    get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    get<T>(
+        sql: string,
+        params: readonly unknown[] = []
+    ): Promise<T | undefined> {
         return this.exec(
             () => this.prepare(sql).get(...params) as T | undefined
         );
@@ -112,8 +118,7 @@ export class SqliteEngine implements SqlEngine {
      * open one; otherwise after that transaction ends.
      */
     private exec<T>(op: () => T): Promise<T> {
-        if (!this.mutex.locked || this.context.getStore())
-            return settle(op);
+        if (!this.mutex.locked || this.context.getStore()) return settle(op);
         return this.mutex.acquire().then((release) => {
             try {
                 return settle(op);
@@ -131,6 +136,23 @@ export class SqliteEngine implements SqlEngine {
         }
         return s;
     }
+}
+
+/**
+ * One mutex per file in this process: two connections to one file (two Ledger objects,
+ * e.g. a scheduler and a command in one process) must not wait for each other inside
+ * SQLite, which blocks the thread both run on until busy_timeout gives up. They wait
+ * here instead; other processes still wait in SQLite (busy_timeout).
+ */
+const MUTEXES = new Map<string, Mutex>();
+function mutexFor(location: string): Mutex {
+    if (location === ':memory:' || location === '') return new Mutex();
+    let mutex = MUTEXES.get(location);
+    if (!mutex) {
+        mutex = new Mutex();
+        MUTEXES.set(location, mutex);
+    }
+    return mutex;
 }
 
 function settle<T>(op: () => T): Promise<T> {

@@ -56,7 +56,7 @@ describe('Scheduler in one process (fake jobs)', () => {
     beforeEach(async () => {
         ledger = await Ledger.open(':memory:');
     });
-    afterEach(async () => await ledger.close());
+    afterEach(async () => ledger.close());
 
     it('does not start a job that is still running: the second time is reported busy', async () => {
         let release: () => void = () => undefined;

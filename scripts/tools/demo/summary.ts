@@ -142,7 +142,7 @@ async function mailchimpDeliveriesFor(
     ledger: Ledger,
     email: string
 ): Promise<{ listId: string; outcome: string }[]> {
-    return await deliveriesOf(ledger, email);
+    return deliveriesOf(ledger, email);
 }
 
 export interface JobLine extends RunSummaryLine {

@@ -149,7 +149,7 @@ function recordsOf(
 }
 
 async function activeUnsubscribes(world: World): Promise<ActiveUnsub[]> {
-    return await activeUnsubscribeRows(world.ledger);
+    return activeUnsubscribeRows(world.ledger);
 }
 
 export interface DeliveryCheck {

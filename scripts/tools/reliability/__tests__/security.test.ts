@@ -184,7 +184,7 @@ describe('Salesforce ids that are wrong: a clear error, nothing stored', () => {
             expect(String(r.json.message)).toMatch(message);
             // No ledger file, or one with nobody in it.
             const stored = existsSync(ledger)
-                ? (async () => {
+                ? await (async () => {
                       const l = await Ledger.open(ledger);
                       try {
                           return (
