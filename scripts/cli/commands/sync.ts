@@ -48,27 +48,30 @@ export async function runSync(
     const targetOrg = parseTargetOrg(opts.targetOrg);
     const apiBudgetShare = resolveBudgetShare(opts.apiBudgetShare);
     const bulkThreshold = parseBulkThreshold(opts.bulkThreshold);
-    // Where the ledger is, checked before the org opens (a local org is a file).
-    const ledger = resolveLedger(opts.ledger);
-    const org = await openOrg(targetOrg, {
-        ...(apiBudgetShare !== undefined ? { apiBudgetShare } : {}),
-        ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),
-        log: (level, message) => out.log(level, message)
-    });
-    const progress = progressBars(out);
-    try {
-        return await withLedger({ ledger }, (opened) =>
-            runJob(job, {
-                ledger: opened,
-                org,
-                dryRun: opts.dryRun === true,
-                onProgress: progress
-            })
-        );
-    } finally {
-        progress?.stop();
-        await org.close();
-    }
+    // The ledger opens first: a bad location or an unreachable server stops the
+    // command before the org is opened (a local org is a folder it would create).
+    return withLedger(
+        { ledger: resolveLedger(opts.ledger) },
+        async (opened) => {
+            const org = await openOrg(targetOrg, {
+                ...(apiBudgetShare !== undefined ? { apiBudgetShare } : {}),
+                ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),
+                log: (level, message) => out.log(level, message)
+            });
+            const progress = progressBars(out);
+            try {
+                return await runJob(job, {
+                    ledger: opened,
+                    org,
+                    dryRun: opts.dryRun === true,
+                    onProgress: progress
+                });
+            } finally {
+                progress?.stop();
+                await org.close();
+            }
+        }
+    );
 }
 
 /**

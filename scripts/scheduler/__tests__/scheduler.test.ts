@@ -280,9 +280,11 @@ describe('Scheduler and the cross-process lock (local org)', () => {
         const script = [
             "require('tsx/cjs');",
             `const { Ledger } = require(${JSON.stringify(join(ROOT, 'scripts/ledger/ledger.ts'))});`,
-            'const l = Ledger.open(process.argv[1]);',
-            "const r = l.acquireLock('job:hourly');",
-            "process.stdout.write(JSON.stringify({ acquired: r.acquired }) + '\\n');",
+            'void (async () => {',
+            '    const l = await Ledger.open(process.argv[1]);',
+            "    const r = await l.acquireLock('job:hourly');",
+            "    process.stdout.write(JSON.stringify({ acquired: r.acquired }) + '\\n');",
+            '})();',
             'setInterval(() => undefined, 1000);'
         ].join('\n');
         const env = { ...process.env };
