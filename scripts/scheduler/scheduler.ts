@@ -219,6 +219,11 @@ export class Scheduler {
 
     private leadGained(leadership: Leadership): void {
         this.standingBy = false;
+        // What is pending waited for a leader: push it now, not an interval later.
+        if (this.pushTimer) {
+            clearTimeout(this.pushTimer);
+            this.schedulePush(0);
+        }
         this.log(
             'info',
             `leader: this scheduler leads (${leadership.description}); it runs the hourly, nightly and push jobs.`
