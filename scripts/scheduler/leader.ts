@@ -281,6 +281,8 @@ export class PostgresLeadership implements Leadership {
             // A SELECT 1 that does not come back in time counts as a lost connection.
             query_timeout: Math.max(1000, this.checkIntervalMs),
             keepAlive: true,
+            // The OS default (hours) would leave a half-open connection unnoticed.
+            keepAliveInitialDelayMillis: this.checkIntervalMs,
             application_name: 'optout schedule (leader lock)'
         };
         const client =
@@ -551,8 +553,13 @@ export class LockLeadership implements Leadership {
 // ----------------------------------------------------------------- choice
 
 export interface LeadershipForOptions {
-    /** The ledger's lock functions, for a SQLite ledger. */
-    locks: LockFunctions;
+    /**
+     * For a SQLite ledger: the ledger itself (its acquireLock, heartbeatLock and
+     * releaseLock) or lock functions made from it.
+     */
+    locks: LedgerLockMethods | LockFunctions;
+    /** A silent leader's lock is taken over after this long (ledger's default: 120 s). */
+    staleAfterMs?: number;
     /** The leader's heartbeat (lock) or connection check (PostgreSQL) interval. */
     checkIntervalMs?: number;
     log?: LogFn;
@@ -572,7 +579,12 @@ export function leadershipFor(
             checkIntervalMs: options.checkIntervalMs,
             log: options.log
         });
-    return new LockLeadership(options.locks, {
+    const { locks } = options;
+    const functions =
+        'acquireLock' in locks
+            ? ledgerLockFunctions(locks, { staleAfterMs: options.staleAfterMs })
+            : locks;
+    return new LockLeadership(functions, {
         heartbeatMs: options.checkIntervalMs,
         log: options.log
     });

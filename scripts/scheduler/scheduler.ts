@@ -269,7 +269,8 @@ export class Scheduler {
 
     /**
      * Runs a job now unless this process already runs it. Resolves when the run is
-     * over (errors are reported as events, never thrown).
+     * over (errors are reported as events, never thrown). Leadership is not asked here:
+     * the cron times and the push loop ask it before they call this.
      */
     trigger(job: JobName, trigger: Trigger): Promise<void> {
         const at = this.now().toISOString();

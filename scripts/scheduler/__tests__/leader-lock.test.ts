@@ -251,6 +251,20 @@ describe('ledgerLockFunctions on a SQLite ledger file', () => {
         await lb.release();
     });
 
+    it('leadershipFor takes the ledger itself for a SQLite ledger', async () => {
+        const location = { kind: 'sqlite', path: 'ledger.db' } as const;
+        const la = leadershipFor(location, { locks: a, staleAfterMs: 30_000 });
+        const lb = leadershipFor(location, { locks: b });
+        expect(await la.acquire()).toBe(true);
+        expect(await lb.acquire()).toBe(false);
+        expect((await b.getLock(LEADER_LOCK_NAME))?.holder).toMatch(
+            new RegExp(`^${hostname()}:${process.pid}:`)
+        );
+        await la.release();
+        expect(await lb.acquire()).toBe(true);
+        await lb.release();
+    });
+
     it('a leader whose process died on this host is taken over at once', async () => {
         // A lock row left by a process that is gone (no pid that high is alive).
         const deadPid = 4_000_000;
