@@ -12,6 +12,11 @@
  *
  * Each job gets its own OrgClient on the one connection, so that jobs running side by
  * side (a push during a long nightly) count their API requests separately.
+ *
+ * Several schedulers on one ledger: given a `Leadership` (leader.ts), only the one that
+ * leads fires jobs; the others poll for the lead every `leaderPollMs` and take it over
+ * within one poll once the leader is gone. The job lock above still guards each run
+ * (two schedulers with skewed clocks would otherwise run one hourly twice in a row).
  */
 import { Cron } from 'croner';
 import type { Ledger } from '../ledger/ledger';
@@ -21,6 +26,7 @@ import { OrgClient } from '../salesforce/client';
 import { runJob as realRunJob, type RunJobOptions } from '../sync/run';
 import type { JobName, JobResult } from '../sync/result';
 import { formatDuration, type ScheduleConfig } from './plan';
+import { DEFAULT_LEADER_POLL_MS, type Leadership } from './leader';
 
 export type Trigger = 'cron' | 'interval' | 'start';
 
@@ -52,6 +58,16 @@ export type SchedulerEvent =
           next: string | null;
       };
 
+/** This scheduler took or lost the lead among the schedulers of one ledger. */
+export interface LeadershipEvent {
+    event: 'leader_gained' | 'leader_lost';
+    at: string;
+    /** What holds the lead (Leadership.description). */
+    leadership: string;
+    /** Why it was lost. */
+    reason?: string;
+}
+
 export interface SchedulerOptions {
     ledger: Ledger;
     org: OrgClient;
@@ -63,6 +79,15 @@ export interface SchedulerOptions {
     /** Longest wait between pushes while nothing gets delivered (default 30 min). */
     maxPushBackoffMs?: number;
     now?: () => Date;
+    /**
+     * Who leads among the schedulers of one ledger; only the leader fires jobs. Without
+     * it this scheduler always leads (one scheduler). Released by `stop()`.
+     */
+    leadership?: Leadership;
+    /** How often a scheduler that does not lead tries to take the lead (default 15 s). */
+    leaderPollMs?: number;
+    /** The lead taken or lost (also logged). */
+    onLeadership?: (event: LeadershipEvent) => void;
 }
 
 /** A client for one job on the connection of `base` (separate request counts). */
@@ -87,6 +112,12 @@ export class Scheduler {
     private readonly abort = new AbortController();
     private readonly runJob: NonNullable<SchedulerOptions['runJob']>;
     private readonly now: () => Date;
+    private leaderTimer: NodeJS.Timeout | null = null;
+    private stopWatchingLead: (() => void) | null = null;
+    /** Said once that another scheduler leads, until the lead changes. */
+    private standingBy = false;
+    /** The last error of a lead attempt, so that a server that is down is logged once. */
+    private lastLeaderError: string | null = null;
 
     constructor(private readonly options: SchedulerOptions) {
         this.runJob = options.runJob ?? realRunJob;
@@ -122,11 +153,106 @@ export class Scheduler {
                             `${job}: ${errorMessage(err)} (the schedule goes on)`
                         )
                 },
-                () => this.trigger(job, 'cron')
+                () => this.fire(job)
             );
             this.crons.set(job, cron);
         }
         this.schedulePush(0);
+        const leadership = this.options.leadership;
+        if (leadership) {
+            this.stopWatchingLead = leadership.onLost((reason) =>
+                this.leadLost(reason)
+            );
+            void this.pollLeadership();
+        }
+    }
+
+    /** Whether this scheduler fires jobs (always, without a Leadership). */
+    get leader(): boolean {
+        return this.options.leadership?.isLeader() ?? true;
+    }
+
+    /** A cron time: the job runs here only when this scheduler leads. */
+    private fire(job: JobName): Promise<void> {
+        if (!this.leader) {
+            this.log(
+                'debug',
+                `${job}: another scheduler leads; it runs this one`
+            );
+            return Promise.resolve();
+        }
+        return this.trigger(job, 'cron');
+    }
+
+    /** One attempt at the lead (when not leading), then the next in leaderPollMs. */
+    private async pollLeadership(): Promise<void> {
+        this.leaderTimer = null;
+        const leadership = this.options.leadership;
+        if (!leadership || this.stopped) return;
+        const pollMs = this.options.leaderPollMs ?? DEFAULT_LEADER_POLL_MS;
+        if (!leadership.isLeader()) {
+            try {
+                const leads = await leadership.acquire();
+                this.lastLeaderError = null;
+                if (leads && !this.stopped) this.leadGained(leadership);
+                else if (!leads && !this.standingBy) {
+                    this.standingBy = true;
+                    this.log(
+                        'info',
+                        `leader: another scheduler leads (${leadership.description}); this one stands by and tries again every ${formatDuration(pollMs)}.`
+                    );
+                }
+            } catch (err) {
+                const message = errorMessage(err);
+                if (message !== this.lastLeaderError)
+                    this.log(
+                        'warn',
+                        `leader: ${message} (tries again every ${formatDuration(pollMs)}; no job runs here meanwhile)`
+                    );
+                this.lastLeaderError = message;
+            }
+        }
+        if (this.stopped) return;
+        this.leaderTimer = setTimeout(() => void this.pollLeadership(), pollMs);
+        this.leaderTimer.unref();
+    }
+
+    private leadGained(leadership: Leadership): void {
+        this.standingBy = false;
+        // What is pending waited for a leader: push it now, not an interval later.
+        if (this.pushTimer) {
+            clearTimeout(this.pushTimer);
+            this.schedulePush(0);
+        }
+        this.log(
+            'info',
+            `leader: this scheduler leads (${leadership.description}); it runs the hourly, nightly and push jobs.`
+        );
+        this.options.onLeadership?.({
+            event: 'leader_gained',
+            at: this.now().toISOString(),
+            leadership: leadership.description
+        });
+    }
+
+    /**
+     * The lead is gone (connection dropped, heartbeat failed): no new job fires here.
+     * A run in progress finishes under its own job lock.
+     */
+    private leadLost(reason: string): void {
+        const leadership = this.options.leadership;
+        if (!leadership) return;
+        this.standingBy = true;
+        this.log(
+            'warn',
+            `leader: lost the lead (${reason}); no job fires here until this scheduler leads again.`
+        );
+        this.options.onLeadership?.({
+            event: 'leader_lost',
+            at: this.now().toISOString(),
+            leadership: leadership.description,
+            reason
+        });
     }
 
     /** The next scheduled time of a job (ISO), or null. */
@@ -143,7 +269,8 @@ export class Scheduler {
 
     /**
      * Runs a job now unless this process already runs it. Resolves when the run is
-     * over (errors are reported as events, never thrown).
+     * over (errors are reported as events, never thrown). Leadership is not asked here:
+     * the cron times and the push loop ask it before they call this.
      */
     trigger(job: JobName, trigger: Trigger): Promise<void> {
         const at = this.now().toISOString();
@@ -223,6 +350,11 @@ export class Scheduler {
      */
     async pushOnce(): Promise<number> {
         const interval = this.options.config.pushIntervalMs;
+        if (!this.leader) {
+            // The leader pushes; a follower does not even read the ledger.
+            this.pushDelayMs = interval;
+            return interval;
+        }
         const pending = await this.countPending();
         if (pending === 0 || this.stopped) {
             this.pushDelayMs = interval;
@@ -274,6 +406,8 @@ export class Scheduler {
         for (const cron of this.crons.values()) cron.stop();
         if (this.pushTimer) clearTimeout(this.pushTimer);
         this.pushTimer = null;
+        if (this.leaderTimer) clearTimeout(this.leaderTimer);
+        this.leaderTimer = null;
         const stopper = setTimeout(
             () => this.abort.abort(),
             options.timeoutMs ?? 60_000
@@ -282,6 +416,29 @@ export class Scheduler {
             await Promise.all([...this.running.values()]);
         } finally {
             clearTimeout(stopper);
+            await this.releaseLead();
+        }
+    }
+
+    /** Once the runs are over: hands the lead to another scheduler at once. */
+    private async releaseLead(): Promise<void> {
+        const leadership = this.options.leadership;
+        if (!leadership) return;
+        this.stopWatchingLead?.();
+        this.stopWatchingLead = null;
+        const leading = leadership.isLeader();
+        try {
+            await leadership.release();
+            if (leading)
+                this.log(
+                    'info',
+                    'leader: released the lead; another scheduler may take it.'
+                );
+        } catch (err) {
+            this.log(
+                'warn',
+                `leader: could not release the lead: ${errorMessage(err)}`
+            );
         }
     }
 
