@@ -5,6 +5,7 @@
  */
 import type { Expected } from './layout';
 import type { BenchJob, Variant, WorkerResult } from './types';
+import { renderIntakeSection, type IntakeRunFile } from './intake-report';
 
 export interface Machine {
     cpuModel: string;
@@ -343,7 +344,11 @@ function machineLine(run: RunFile): string {
 /** The Markdown page: tables of the latest measurements, growth and ratios. */
 export function renderMarkdown(
     runs: readonly RunFile[],
-    files: readonly string[]
+    files: readonly string[],
+    intake: { runs: readonly IntakeRunFile[]; files: readonly string[] } = {
+        runs: [],
+        files: []
+    }
 ): string {
     const ms = sortMeasurements(latest(runs));
     const find = (m: Measurement, variant: Variant): Measurement | undefined =>
@@ -530,6 +535,8 @@ export function renderMarkdown(
     lines.push('## Method');
     lines.push('');
     lines.push(METHOD);
+    const intakeLines = renderIntakeSection(intake.runs, intake.files);
+    if (intakeLines.length) lines.push('', ...intakeLines);
     return `${lines.join('\n')}\n`;
 }
 
