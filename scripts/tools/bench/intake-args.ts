@@ -55,7 +55,9 @@ export function isPostgresUrl(value: string): boolean {
 
 /** "sqlite-1", "postgres-3", "pg-3", "b" → a configuration. */
 export function parseConfig(raw: string): IntakeConfig {
-    const text = (ALIASES[raw.trim().toLowerCase()] ?? raw.trim()).toLowerCase();
+    const text = (
+        ALIASES[raw.trim().toLowerCase()] ?? raw.trim()
+    ).toLowerCase();
     const m = /^(sqlite|postgres|pg)-(\d+)$/.exec(text);
     if (!m)
         throw usage(
@@ -173,20 +175,28 @@ export function parseIntakeArgs(
                 engine,
                 replicas: n,
                 ...(ledger !== undefined
-                    ? { ledger: isPostgresUrl(ledger) ? ledger : resolve(ledger) }
+                    ? {
+                          ledger: isPostgresUrl(ledger)
+                              ? ledger
+                              : resolve(ledger)
+                      }
                     : {})
             }
         ];
     }
     const names = o.configs.map((c) => c.name);
     if (new Set(names).size !== names.length)
-        throw usage(`--configs: a configuration is named twice (${names.join(', ')})`);
+        throw usage(
+            `--configs: a configuration is named twice (${names.join(', ')})`
+        );
     for (const c of o.configs)
         if (o.connections < c.replicas)
             throw usage(
                 `${c.name}: --connections ${o.connections} is fewer than its ${c.replicas} replicas (each gets at least one)`
             );
     if (o.count < o.connections)
-        throw usage(`--count ${o.count} is fewer than --connections ${o.connections}`);
+        throw usage(
+            `--count ${o.count} is fewer than --connections ${o.connections}`
+        );
     return o;
 }

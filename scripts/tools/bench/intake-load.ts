@@ -8,25 +8,15 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { LOCAL_ORG_API_VERSION } from '../local-org/connect';
 import type { OrgAccess } from './dataset';
+import type { LoadRecord } from './intake-report';
 
 /** Wall-clock milliseconds with sub-millisecond resolution. */
 export function now(): number {
     return performance.timeOrigin + performance.now();
 }
 
-export interface LoadLog {
-    /** Email → when its request was built and written (ms, `now()`). */
-    sentAt: Map<string, number>;
-    /** Email → when its 200 arrived. */
-    okAt: Map<string, number>;
-    /** Email → replica index its connection went to. */
-    replicaOf: Map<string, number>;
-    /** Answers other than 200, by status. */
-    non200: Record<string, number>;
-    firstSentAt: number;
-    lastAnswerAt: number;
-    autocannon?: { p50: number; p99: number; requests: number };
-}
+/** What the load kept per request. */
+export type LoadLog = LoadRecord;
 
 export interface LoadOptions {
     /** Each replica's base URL; connections are dealt out round-robin. */
@@ -95,7 +85,10 @@ export function runLoad(o: LoadOptions): Promise<LoadLog> {
                             },
                             onResponse: (status) => {
                                 const t = now();
-                                log.lastAnswerAt = Math.max(log.lastAnswerAt, t);
+                                log.lastAnswerAt = Math.max(
+                                    log.lastAnswerAt,
+                                    t
+                                );
                                 if (status === 200) log.okAt.set(current, t);
                                 else
                                     log.non200[String(status)] =

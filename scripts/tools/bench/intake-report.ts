@@ -147,9 +147,11 @@ export interface IntakeRunFile {
 }
 
 /** The problems that break "each accepted unsubscribe confirmed exactly once". */
-export function exactlyOnceProblems(c: Omit<ExactlyOnce, 'problems'> & {
-    ok: number;
-}): string[] {
+export function exactlyOnceProblems(
+    c: Omit<ExactlyOnce, 'problems'> & {
+        ok: number;
+    }
+): string[] {
     const problems: string[] = [];
     if (c.unconfirmed > 0)
         problems.push(`${c.unconfirmed} accepted but not seen in the org`);
@@ -170,6 +172,86 @@ export function exactlyOnceProblems(c: Omit<ExactlyOnce, 'problems'> & {
         );
     if (c.pending > 0) problems.push(`${c.pending} still pending`);
     return problems;
+}
+
+/** What the load generator kept per request (intake-load.ts fills it). */
+export interface LoadRecord {
+    /** Email → when its request was built and written (ms). */
+    sentAt: Map<string, number>;
+    /** Email → when its 200 arrived. */
+    okAt: Map<string, number>;
+    /** Email → replica index its connection went to. */
+    replicaOf: Map<string, number>;
+    /** Answers other than 200, by status. */
+    non200: Record<string, number>;
+    firstSentAt: number;
+    lastAnswerAt: number;
+    autocannon?: { p50: number; p99: number; requests: number };
+}
+
+/** The figures of one configuration from what the load, the watcher and the replicas saw. */
+export function summarize(
+    config: IntakeConfig,
+    persons: number,
+    load: LoadRecord,
+    seen: ReadonlyMap<string, number>,
+    ledger: ReadonlyMap<string, number>,
+    serve: readonly ServeTotals[],
+    recordWrites: number,
+    confirmWaitSeconds: number
+): ConfigResult {
+    const byReplica: number[][] = Array.from(
+        { length: config.replicas },
+        () => []
+    );
+    const toConfirmed: number[] = [];
+    let unconfirmed = 0;
+    for (const [email, okAt] of load.okAt) {
+        const sent = load.sentAt.get(email) as number;
+        byReplica[load.replicaOf.get(email) ?? 0].push(okAt - sent);
+        const seenAt = seen.get(email);
+        if (seenAt === undefined) unconfirmed++;
+        else toConfirmed.push(seenAt - sent);
+    }
+    const ok = load.okAt.size;
+    const non200 = Object.values(load.non200).reduce((a, n) => a + n, 0);
+    const sent = load.sentAt.size;
+    const loadSeconds =
+        sent > 0 ? Math.max(0, load.lastAnswerAt - load.firstSentAt) / 1000 : 0;
+    const seenWritten = [...load.sentAt.keys()].filter((e) =>
+        seen.has(e)
+    ).length;
+    const counts = {
+        ok,
+        confirmed: toConfirmed.length,
+        unconfirmed,
+        seenWritten,
+        recordWrites,
+        ledgerUnsubscribes: ledger.size,
+        ledgerDuplicates: [...ledger.values()].filter((n) => n > 1).length,
+        delivered: serve.reduce((a, s) => a + s.delivered, 0),
+        // The shared ledger's count when the last replica stopped.
+        pending: serve.length ? serve[serve.length - 1].pending : 0
+    };
+    const { ok: _ok, ...check } = counts;
+    return {
+        config,
+        status: 'ok',
+        persons,
+        sent,
+        ok,
+        non200: load.non200,
+        noAnswer: sent - ok - non200,
+        loadSeconds,
+        acceptedPerSecond: loadSeconds > 0 ? ok / loadSeconds : 0,
+        toOk: percentiles(mergeSamples(byReplica)),
+        toOkByReplica: byReplica.map(percentiles),
+        toConfirmed: percentiles(toConfirmed),
+        ...(load.autocannon ? { autocannon: load.autocannon } : {}),
+        confirmWaitSeconds,
+        check: { ...check, problems: exactlyOnceProblems(counts) },
+        serve: [...serve]
+    };
 }
 
 function fmtInt(n: number): string {
@@ -310,7 +392,11 @@ export function renderIntakeSection(
     for (const run of runs)
         for (const r of run.results) latest.set(r.config.name, r);
     lines.push(
-        markdownTable(TABLE_HEAD, tableRows([...latest.values()]), NUMERIC_COLUMNS)
+        markdownTable(
+            TABLE_HEAD,
+            tableRows([...latest.values()]),
+            NUMERIC_COLUMNS
+        )
     );
     lines.push('');
     lines.push(INTAKE_METHOD);

@@ -108,7 +108,8 @@ export class ServeReplica {
                 );
             }, s.readyTimeoutMs ?? 60_000);
             proc.stderr?.on('data', (d: Buffer) => {
-                if (replica) replica.stderr = tail(replica.stderr + d.toString());
+                if (replica)
+                    replica.stderr = tail(replica.stderr + d.toString());
                 else err = tail(err + d.toString());
             });
             proc.stdout?.on('data', (d: Buffer) => {
@@ -174,8 +175,7 @@ export class ServeReplica {
         const envelope = [...this.lines]
             .reverse()
             .find((l) => 'status' in l && 'result' in l) as
-            | { status: number; result: ServeTotals | null }
-            | undefined;
+            { status: number; result: ServeTotals | null } | undefined;
         if (!envelope?.result)
             throw new Error(
                 `optout serve (${this.pid}) exited (${code ?? signal}) without its totals: ${failureText(this.stdout, this.stderr)}`
@@ -261,7 +261,10 @@ export async function prepareLedger(
         ledger: url,
         shown: redactUrl(url),
         dispose: () =>
-            adminQuery(pgUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+            adminQuery(
+                pgUrl,
+                `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`
+            )
     };
 }
 

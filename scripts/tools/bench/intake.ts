@@ -33,12 +33,10 @@ import { connectionFor, writeState } from '../local-org/connect';
 import { deployPackage, seedRecords } from '../local-org/testing';
 import { admin, type OrgAccess } from './dataset';
 import { parseIntakeArgs, type IntakeOptions } from './intake-args';
-import { Watcher, runLoad, type LoadLog } from './intake-load';
+import { Watcher, runLoad } from './intake-load';
 import {
-    exactlyOnceProblems,
-    mergeSamples,
-    percentiles,
     renderText,
+    summarize,
     type ConfigResult,
     type IntakeConfig,
     type IntakeRunFile,
@@ -69,7 +67,11 @@ async function seedPersons(
     const contacts: Record<string, unknown>[] = [];
     const leads: Record<string, unknown>[] = [];
     emails.forEach((email, i) => {
-        const row = { FirstName: `Intake${i}`, LastName: `Person${i}`, Email: email };
+        const row = {
+            FirstName: `Intake${i}`,
+            LastName: `Person${i}`,
+            Email: email
+        };
         if (i % 5 === 4) leads.push({ ...row, Company: `Company ${i % 97}` });
         else contacts.push(row);
     });
@@ -152,71 +154,6 @@ async function ledgerEmails(
         since = page.next;
     }
     return counts;
-}
-
-/** The figures of one configuration from what the load, the watcher and the replicas saw. */
-export function summarize(
-    config: IntakeConfig,
-    persons: number,
-    load: LoadLog,
-    seen: ReadonlyMap<string, number>,
-    ledger: ReadonlyMap<string, number>,
-    serve: readonly ServeTotals[],
-    recordWrites: number,
-    confirmWaitSeconds: number
-): ConfigResult {
-    const byReplica: number[][] = Array.from(
-        { length: config.replicas },
-        () => []
-    );
-    const toConfirmed: number[] = [];
-    let unconfirmed = 0;
-    for (const [email, okAt] of load.okAt) {
-        const sent = load.sentAt.get(email) as number;
-        byReplica[load.replicaOf.get(email) ?? 0].push(okAt - sent);
-        const seenAt = seen.get(email);
-        if (seenAt === undefined) unconfirmed++;
-        else toConfirmed.push(seenAt - sent);
-    }
-    const ok = load.okAt.size;
-    const non200 = Object.values(load.non200).reduce((a, n) => a + n, 0);
-    const sent = load.sentAt.size;
-    const loadSeconds =
-        sent > 0 ? Math.max(0, load.lastAnswerAt - load.firstSentAt) / 1000 : 0;
-    const seenWritten = [...load.sentAt.keys()].filter((e) =>
-        seen.has(e)
-    ).length;
-    const counts = {
-        ok,
-        confirmed: toConfirmed.length,
-        unconfirmed,
-        seenWritten,
-        recordWrites,
-        ledgerUnsubscribes: ledger.size,
-        ledgerDuplicates: [...ledger.values()].filter((n) => n > 1).length,
-        delivered: serve.reduce((a, s) => a + s.delivered, 0),
-        // The shared ledger's count when the last replica stopped.
-        pending: serve.length ? serve[serve.length - 1].pending : 0
-    };
-    const { ok: _ok, ...check } = counts;
-    return {
-        config,
-        status: 'ok',
-        persons,
-        sent,
-        ok,
-        non200: load.non200,
-        noAnswer: sent - ok - non200,
-        loadSeconds,
-        acceptedPerSecond: loadSeconds > 0 ? ok / loadSeconds : 0,
-        toOk: percentiles(mergeSamples(byReplica)),
-        toOkByReplica: byReplica.map(percentiles),
-        toConfirmed: percentiles(toConfirmed),
-        ...(load.autocannon ? { autocannon: load.autocannon } : {}),
-        confirmWaitSeconds,
-        check: { ...check, problems: exactlyOnceProblems(counts) },
-        serve: [...serve]
-    };
 }
 
 async function measureConfig(
@@ -307,7 +244,9 @@ async function measureConfig(
         for (const r of replicas) r.kill();
         await org?.stop().catch(() => org?.kill());
         await disposeLedger?.().catch((err: unknown) =>
-            log(`${config.name}: could not drop the ledger: ${errorMessage(err)}`)
+            log(
+                `${config.name}: could not drop the ledger: ${errorMessage(err)}`
+            )
         );
         rmSync(dir, { recursive: true, force: true });
     }

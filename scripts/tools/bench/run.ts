@@ -377,7 +377,10 @@ function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
 }
 
 /** Writes a file as the repository's prettier settings format it (npm test checks them). */
-export async function writeFormatted(file: string, text: string): Promise<void> {
+export async function writeFormatted(
+    file: string,
+    text: string
+): Promise<void> {
     const prettier = await import('prettier');
     const options = (await prettier.resolveConfig(file)) ?? {};
     writeFileSync(
