@@ -4,11 +4,13 @@
  * the records whose opt-out field was written, keeping when each was first seen. Both
  * stamp times with the same clock (`now()`), in this process.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { LOCAL_ORG_API_VERSION } from '../local-org/connect';
 import type { OrgAccess } from './dataset';
 import type { LoadRecord } from './intake-report';
+
+const LOOP_RESOLUTION_MS = 10;
 
 /** Wall-clock milliseconds with sub-millisecond resolution. */
 export function now(): number {
@@ -47,6 +49,10 @@ export function runLoad(o: LoadOptions): Promise<LoadLog> {
     let next = 0;
     const ports = o.urls.map((u) => new URL(u).port);
     const body = (email: string): string => JSON.stringify({ email });
+    const loopDelay = monitorEventLoopDelay({
+        resolution: LOOP_RESOLUTION_MS
+    });
+    loopDelay.enable();
     return new Promise((resolve, reject) => {
         const instance = autocannon(
             {
@@ -99,6 +105,7 @@ export function runLoad(o: LoadOptions): Promise<LoadLog> {
                 }
             },
             (err, result) => {
+                loopDelay.disable();
                 if (err) {
                     reject(err);
                     return;
@@ -107,6 +114,14 @@ export function runLoad(o: LoadOptions): Promise<LoadLog> {
                     p50: result.latency.p50,
                     p99: result.latency.p99,
                     requests: result['2xx']
+                };
+                // The histogram holds the time between its 10 ms checks: the lag is the excess.
+                const lag = (ns: number): number =>
+                    Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+                log.harnessLoopDelay = {
+                    p50: lag(loopDelay.percentile(50)),
+                    p99: lag(loopDelay.percentile(99)),
+                    max: lag(loopDelay.max)
                 };
                 resolve(log);
             }
@@ -143,8 +158,8 @@ async function getJson<T>(org: OrgAccess, path: string): Promise<T> {
 
 /**
  * Polls the org every `pollMs` for Contacts and Leads whose `field` is true and whose
- * SystemModstamp is recent (the org stamps whole seconds: a look-back of two seconds
- * before the previous poll), and notes when each email was first seen.
+ * SystemModstamp is recent (the org stamps whole seconds: a look-back of one second
+ * before the previous poll's start), and notes when each email was first seen.
  */
 export class Watcher {
     readonly seen: SeenLog = new Map();
@@ -161,14 +176,17 @@ export class Watcher {
     ) {}
 
     start(): void {
-        let since = Date.now() - 2000;
+        let since = Date.now() - 1000;
         this.loop = (async () => {
             while (!this.stopped) {
                 const started = Date.now();
                 try {
                     for (const object of ['Contact', 'Lead'])
                         await this.pollObject(object, since);
-                    since = started - 2000;
+                    // A write this poll did not see commits after it started, so its
+                    // whole-second stamp is at least the start's second: one second
+                    // of margin.
+                    since = started - 1000;
                     this.polls++;
                 } catch (err) {
                     this.lastError =

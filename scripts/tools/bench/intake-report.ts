@@ -118,6 +118,8 @@ export interface ConfigResult {
     toConfirmed?: Percentiles;
     /** autocannon's own figures for 2xx answers (a cross-check of toOk). */
     autocannon?: { p50: number; p99: number; requests: number };
+    /** The harness's event-loop delay during the load, ms: high means the load generator itself lagged. */
+    harnessLoopDelay?: { p50: number; p99: number; max: number };
     /** Seconds spent waiting for the confirmations after the load ended. */
     confirmWaitSeconds?: number;
     check?: ExactlyOnce;
@@ -187,6 +189,7 @@ export interface LoadRecord {
     firstSentAt: number;
     lastAnswerAt: number;
     autocannon?: { p50: number; p99: number; requests: number };
+    harnessLoopDelay?: { p50: number; p99: number; max: number };
 }
 
 /** The figures of one configuration from what the load, the watcher and the replicas saw. */
@@ -248,6 +251,9 @@ export function summarize(
         toOkByReplica: byReplica.map(percentiles),
         toConfirmed: percentiles(toConfirmed),
         ...(load.autocannon ? { autocannon: load.autocannon } : {}),
+        ...(load.harnessLoopDelay
+            ? { harnessLoopDelay: load.harnessLoopDelay }
+            : {}),
         confirmWaitSeconds,
         check: { ...check, problems: exactlyOnceProblems(counts) },
         serve: [...serve]
@@ -290,6 +296,14 @@ export const TABLE_HEAD = [
 /** Right-aligned columns of the table (numbers). */
 export const NUMERIC_COLUMNS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
+/** The first line of an error, URLs shortened to their scheme, at most 160 characters. */
+export function failureCell(error: string): string {
+    return error
+        .split('\n')[0]
+        .replace(/\b(postgres(?:ql)?):\/\/\S+?(?=[)\s]|$)/gi, '$1://…')
+        .slice(0, 160);
+}
+
 /** One row of the table per configuration; a failed one says why. */
 export function tableRows(results: readonly ConfigResult[]): string[][] {
     return results.map((r) => {
@@ -297,7 +311,7 @@ export function tableRows(results: readonly ConfigResult[]): string[][] {
             return [
                 r.config.name,
                 ...Array<string>(TABLE_HEAD.length - 2).fill('–'),
-                `failed: ${(r.error ?? 'unknown error').split('\n')[0].slice(0, 160)}`
+                `failed: ${failureCell(r.error ?? 'unknown error')}`
             ];
         const problems = r.check?.problems ?? ['not checked'];
         return [
@@ -360,12 +374,12 @@ export function renderText(run: IntakeRunFile): string {
     return `${textTable(TABLE_HEAD, tableRows(run.results), NUMERIC_COLUMNS)}\n(load: ${s.durationSeconds} s or ${fmtInt(s.count)} unsubscribes, ${s.connections} connections; confirmations polled every ${s.pollMs} ms)\n`;
 }
 
-export const INTAKE_METHOD = `- **Load**: [autocannon](https://github.com/mcollina/autocannon) on loopback, in the harness's process, \`POST /unsubscribes\` with \`Authorization: Bearer <secret>\` and one global unsubscribe \`{"email": …}\` per request, a different email each time (a person seeded in the org, 80 % as a Contact, 20 % as a Lead); keep-alive connections, one request in flight per connection. It stops after the duration or once every seeded email was sent, whichever comes first. With several replicas, autocannon is given every replica's URL and deals its connections out round-robin (connection _i_ to replica _i_ mod _N_), as a layer-4 load balancer with keep-alive would; the per-request samples of all replicas make one distribution (merged, not averaged).
-- **To 200**: from the moment the request was built and written to its socket (the first request of a connection: when the connection was opened) to its answer, per request, measured by the harness (autocannon's own percentiles of the same run are kept in the JSON as a cross-check). **Accepted/s**: 200 answers ÷ the time from the first request to the last answer.
+export const INTAKE_METHOD = `- **Load**: autocannon (the npm package, a devDependency) on loopback, in the harness's process, \`POST /unsubscribes\` with \`Authorization: Bearer <secret>\` and one global unsubscribe \`{"email": …}\` per request, a different email each time (a person seeded in the org, 80 % as a Contact, 20 % as a Lead); keep-alive connections, one request in flight per connection — a closed loop, so accepted/s is what the replicas sustain at that concurrency, not an arrival rate imposed on them. It stops after the duration or once every seeded email was sent, whichever comes first. With several replicas, autocannon is given every replica's URL and deals its connections out round-robin (connection _i_ to replica _i_ mod _N_), as a layer-4 load balancer with keep-alive would; the per-request samples of all replicas make one distribution (merged, not averaged).
+- **To 200**: from the moment the request was built and written to its socket (the first request of a connection: when the connection was opened) to its answer, per request, measured by the harness (autocannon's own percentiles of the same run are kept in the JSON as a cross-check, and so is the harness's own event-loop delay: the load generator shares a process with the watcher below, and a late loop would show here as server latency). **Accepted/s**: 200 answers ÷ the time from the first request to the last answer.
 - **To confirmed**: from the same send time to the moment the harness saw the record's \`Marketo_Sales_Opt_Out__c\` true in the local org — it queries Contacts and Leads with the field set and \`SystemModstamp\` in the last few seconds every poll interval (the org keeps whole seconds, so its stamp cannot time a write to the millisecond). A figure is therefore an upper bound, late by at most one poll interval plus one query. The org's settings: nightly sync on, opt-out field \`Marketo_Sales_Opt_Out__c\`. \`optout serve\` runs with its defaults (a push gathers arrivals for up to 1 s or 200 unsubscribes, one push at a time per replica), \`--rate\` raised so that the per-address limit (6,000/min by default) does not refuse the load generator.
-- **Confirmed exactly once**: every email answered 200 was seen written; the org counted as many record updates as records confirmed (none written twice); the ledger's suppression feed (\`GET /suppressions\`) holds each email once; the replicas' push loops delivered as many as the ledger holds, and none is pending when the last replica stops (SIGTERM: it finishes the push in flight).
+- **Confirmed exactly once**: every email answered 200 was seen written; the org counted as many record updates as records seen written (none written twice); the ledger's suppression feed (\`GET /suppressions\`) holds each email once; the replicas' push loops delivered as many as the ledger holds, and none is pending when the last replica stops (SIGTERM: it finishes the push in flight).
 - **Setup per configuration**: a fresh local org in a process of its own (file-backed, package deployed, settings written, persons seeded through its Bulk API), a fresh ledger (a temporary SQLite file, or a new PostgreSQL database created on the server of \`--pg-url\` and dropped afterwards), the replicas started one after another (each waits for the previous one's \`listening\` line).
-- The machine is shared: the org, the replicas, PostgreSQL and the load generator compete for its cores, so the figures are indicative and comparable within a run.`;
+- The machine is shared: the org, the replicas, PostgreSQL, the load generator and the watcher (two queries every poll interval, served by the same org) compete for its two cores, with other work (load average above), so the figures are indicative and comparable within a run.`;
 
 /** The Markdown section of README.md for the intake runs (latest result of each configuration). */
 export function renderIntakeSection(

@@ -222,6 +222,10 @@ async function measureConfig(
         // What the last pushes on the way out wrote, then the watcher's last look.
         await new Promise((r) => setTimeout(r, opts.pollMs * 3));
         await watcher.stop();
+        if (watcher.lastError)
+            log(
+                `${config.name}: a poll of the org failed: ${watcher.lastError}`
+            );
         const after = await admin<LocalOrgStats>(org, 'stats');
         return summarize(
             config,

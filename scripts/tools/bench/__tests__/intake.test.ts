@@ -1,6 +1,7 @@
 import { parseConfig, parseIntakeArgs } from '../intake-args';
 import {
     exactlyOnceProblems,
+    failureCell,
     mergeSamples,
     percentile,
     percentiles,
@@ -270,6 +271,17 @@ describe('rendering', () => {
         );
         expect(text.split('\n')[0]).toMatch(/^config +sent +200s/);
         expect(text).toContain('polled every 100 ms');
+    });
+
+    it('shortens a failure to its first line, without the database URL', () => {
+        expect(
+            failureCell(
+                'LEDGER_ENGINE_UNAVAILABLE: not yet (ledger postgres://u:***@127.0.0.1:5432/db_1). Nothing was written.\nstack'
+            )
+        ).toBe(
+            'LEDGER_ENGINE_UNAVAILABLE: not yet (ledger postgres://…). Nothing was written.'
+        );
+        expect(failureCell('x'.repeat(300))).toHaveLength(160);
     });
 
     it('keeps the latest result of each configuration in the README section', () => {
