@@ -5,10 +5,10 @@
  * one ledger):
  *
  * 1. a fresh local org in a process of its own (org-process.ts), the package deployed,
- *    the settings written (nightly sync on, opt-out field Marketo_Sales_Opt_Out__c) and
- *    `--count` persons seeded (80 % Contacts, 20 % Leads) with this run's emails;
+ *    the settings written (nightly sync on, opt-out field Marketo_Sales_Opt_Out__c);
  * 2. a fresh ledger (intake-serve.ts) and the replicas started on it, each ready at its
- *    `listening` line;
+ *    `listening` line; then `--count` persons seeded (80 % Contacts, 20 % Leads) with
+ *    this run's emails (after serve started, so that a ledger it refuses costs no seeding);
  * 3. the load (intake-load.ts): autocannon on loopback, one unique email per request,
  *    send and answer times kept per email, while a watcher polls the org for the
  *    records written;
@@ -83,11 +83,8 @@ async function seedPersons(
             await seedRecords(org, object, rows.slice(k, k + SEED_CHUNK));
 }
 
-/** A local org with the package, the settings and the persons; its state file in `cwd`. */
-async function prepareOrg(
-    dir: string,
-    emails: readonly string[]
-): Promise<OrgHandle> {
+/** A local org with the package and the settings; its state file in `dir`. */
+async function prepareOrg(dir: string): Promise<OrgHandle> {
     const org = await OrgHandle.start({ dbPath: join(dir, 'org.db') });
     try {
         const deployed = await deployPackage(org);
@@ -102,7 +99,6 @@ async function prepareOrg(
             }),
             { nightlySyncEnabled: true, optOutField: OPT_OUT_FIELD }
         );
-        await seedPersons(org, emails);
         const health = await admin<{
             orgId: string;
             dbPath: string;
@@ -172,8 +168,8 @@ async function measureConfig(
     let disposeLedger: (() => Promise<void>) | undefined;
     let watcher: Watcher | undefined;
     try {
-        log(`${config.name}: org with ${emails.length} persons in ${dir}`);
-        org = await prepareOrg(dir, emails);
+        log(`${config.name}: org in ${dir}`);
+        org = await prepareOrg(dir);
         const ledger = await prepareLedger(
             config,
             dir,
@@ -192,6 +188,10 @@ async function measureConfig(
             );
             log(`${config.name}: replica ${i + 1} at ${replicas[i].url}`);
         }
+        // Seeded once serve runs: a ledger serve refuses fails the configuration
+        // before the org is filled.
+        log(`${config.name}: seeding ${emails.length} persons`);
+        await seedPersons(org, emails);
         const before = await admin<LocalOrgStats>(org, 'stats');
         watcher = new Watcher(org, OPT_OUT_FIELD, opts.pollMs);
         watcher.start();
