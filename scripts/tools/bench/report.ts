@@ -5,6 +5,7 @@
  */
 import type { Expected } from './layout';
 import type { BenchJob, Variant, WorkerResult } from './types';
+import { renderIntakeSection, type IntakeRunFile } from './intake-report';
 
 export interface Machine {
     cpuModel: string;
@@ -343,7 +344,11 @@ function machineLine(run: RunFile): string {
 /** The Markdown page: tables of the latest measurements, growth and ratios. */
 export function renderMarkdown(
     runs: readonly RunFile[],
-    files: readonly string[]
+    files: readonly string[],
+    intake: { runs: readonly IntakeRunFile[]; files: readonly string[] } = {
+        runs: [],
+        files: []
+    }
 ): string {
     const ms = sortMeasurements(latest(runs));
     const find = (m: Measurement, variant: Variant): Measurement | undefined =>
@@ -530,6 +535,8 @@ export function renderMarkdown(
     lines.push('## Method');
     lines.push('');
     lines.push(METHOD);
+    const intakeLines = renderIntakeSection(intake.runs, intake.files);
+    if (intakeLines.length) lines.push('', ...intakeLines);
     return `${lines.join('\n')}\n`;
 }
 
@@ -684,7 +691,7 @@ export const NOTES = `- **Nightly requests.** The settings query, two describes 
 - **Hourly.** Up to a few thousand changed persons, it looks their records and membership rows up by id and email (a few queries per 200 persons); above that (here 1 % of 1,000,000 = 10,000 changes) one scan of Contacts, Leads and Audience_Membership__c in Bulk query pages is cheaper, and the all-audiences rule (R5b) reads the records of the persons it concerns again with the opt-out field.
 - **Push burst.** The webhook's push loop takes whatever has arrived (up to 200 or 1 s), so 1,000 unsubscribes arriving over 3 s go out in about five pushes of about six requests each (settings, the records by email, Collections writes of 200) — the same at every size, since a push reads only its persons' records.
 - **Against one request per record**, the gap grows with the org: the per-record way costs about three requests per unsubscribed person (query Contacts, query Leads, PATCH), the sync one per 50,000 records read and a handful per 100,000 written. *Collections only* reads 2,000 rows a request instead of 50,000 and writes 200 records a request instead of 100,000: the same as the sync for a small org (which uses the same path below the thresholds), tens of times more requests at a million.
-- **Memory.** The sync never holds a whole result set: it streams each page into a temporary SQLite table in the ledger's database (on disk) and decides in SQL. What it keeps (heap after a full garbage collection; about 34 MiB is the loaded code) is bounded by the client's constants instead — one Bulk query page of at most 50,000 rows being stored (what the nightly with nothing new keeps) and, when writing, one Bulk ingest job's records of at most 100,000 with what the audit needs of each (the cold nightly writes 903, 9,160 and 89,497 records at the three sizes: see the memory table). \`npm run bench -- --size 1M --jobs nightly-cold --variants sync --bulk-job-size 20000 --out DIR\` shows the second bound moving with the job size, not the org's. A million persons nearly fills both, so a larger org adds more pages and more jobs, one after the other, not more memory; the growth slopes up to 1M measure how full those buffers are, not a working set that grows with the org. The resident set adds what V8 allocated and had not yet collected (it grows the heap before collecting, up to the 256 MiB limit) to the ~145 MiB Node and the loader take before the job starts; that every million-person job finishes under the heap limit is the bound. The local org's memory is the simulated Salesforce's, not the sync's.`;
+- **Memory.** The sync never holds a whole result set: it streams each page into a table of the run's workspace (\`sync/workspace.ts\`: a SQLite scratch database of its own, on disk, separate from the ledger's) and decides in SQL. What it keeps (heap after a full garbage collection; about 34 MiB is the loaded code) is bounded by the client's constants instead — one Bulk query page of at most 50,000 rows being stored (what the nightly with nothing new keeps) and, when writing, one Bulk ingest job's records of at most 100,000 with what the audit needs of each (the cold nightly writes 903, 9,160 and 89,497 records at the three sizes: see the memory table). \`npm run bench -- --size 1M --jobs nightly-cold --variants sync --bulk-job-size 20000 --out DIR\` shows the second bound moving with the job size, not the org's. A million persons nearly fills both, so a larger org adds more pages and more jobs, one after the other, not more memory; the growth slopes up to 1M measure how full those buffers are, not a working set that grows with the org. The resident set adds what V8 allocated and had not yet collected (it grows the heap before collecting, up to the 256 MiB limit) to the ~145 MiB Node and the loader take before the job starts; that every million-person job finishes under the heap limit is the bound. The local org's memory is the simulated Salesforce's, not the sync's.`;
 
 export const METHOD = `- **Data set** (scripts/tools/bench/layout.ts): persons = size; Salesforce records ≈ size — 80 % of persons have a Contact, 18 % a Lead, 2 % nothing; 2.5 % of Contacts share their email with a Lead (in capitals) and 10 % carry it in mixed case; 20 % of those duplicate Leads are converted into their Contact and 1 % of the other Leads into a new Contact. In the ledger: every person Subscribed to one audience (and the matching Audience_Membership__c rows in the org), half linked to their record's id; 10 % globally unsubscribed, not yet delivered; 1 % of the rest opted out only in Salesforce. Settings: nightly sync on, all-audiences rule on.
 - **Jobs**, in order, each on the state the previous one left: the nightly from cold (writes the 10 % and brings the Salesforce-only opt-outs to the ledger), the nightly again (nothing new: writes nothing), the hourly after 1 % of persons changed a membership (half unsubscribe from their only audience — so the all-audiences rule writes their records — half join a second one), and a push burst: 1,000 global unsubscribes recorded in the ledger over about 3 s (30 arrivals 100 ms apart) while the webhook's push loop (scripts/webhook/push-loop.ts: coalesce up to 1 s or 200, one push at a time) delivers them.

@@ -54,6 +54,7 @@ import {
     type RunFile
 } from './report';
 import type { BenchJob, Variant, WorkerResult, WorkerTask } from './types';
+import type { IntakeRunFile } from './intake-report';
 import type { LocalOrgStats } from '../local-org/admin';
 
 function log(line: string): void {
@@ -349,17 +350,21 @@ export function smokeProblems(ms: readonly Measurement[]): string[] {
     return problems;
 }
 
-function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
+/** The runs of one kind in the results folder (file name order: oldest first). */
+function readRunsOf<T extends { kind: string }>(
+    dir: string,
+    kind: T['kind']
+): { runs: T[]; files: string[] } {
     if (!existsSync(dir)) return { runs: [], files: [] };
     const files = readdirSync(dir)
         .filter((f) => f.endsWith('.json'))
         .sort();
-    const runs: RunFile[] = [];
+    const runs: T[] = [];
     const names: string[] = [];
     for (const f of files) {
         try {
-            const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunFile;
-            if (r.kind === 'optout-bench') {
+            const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as T;
+            if (r.kind === kind) {
                 runs.push(r);
                 names.push(f);
             }
@@ -370,8 +375,15 @@ function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
     return { runs, files: names };
 }
 
+function readRuns(dir: string): { runs: RunFile[]; files: string[] } {
+    return readRunsOf<RunFile>(dir, 'optout-bench');
+}
+
 /** Writes a file as the repository's prettier settings format it (npm test checks them). */
-async function writeFormatted(file: string, text: string): Promise<void> {
+export async function writeFormatted(
+    file: string,
+    text: string
+): Promise<void> {
     const prettier = await import('prettier');
     const options = (await prettier.resolveConfig(file)) ?? {};
     writeFileSync(
@@ -380,13 +392,17 @@ async function writeFormatted(file: string, text: string): Promise<void> {
     );
 }
 
-/** Regenerates README.md (beside the results folder) from every run in it. */
+/**
+ * Regenerates README.md (beside the results folder) from every run in it: the sync's
+ * runs of `npm run bench` and, in a section of its own, those of `npm run bench:intake`.
+ */
 export async function writeReadme(outDir: string): Promise<string> {
     const { runs, files } = readRuns(outDir);
+    const intake = readRunsOf<IntakeRunFile>(outDir, 'optout-bench-intake');
     const readme = join(dirname(outDir), 'README.md');
-    await writeFormatted(readme, renderMarkdown(runs, files));
+    await writeFormatted(readme, renderMarkdown(runs, files, intake));
     log(
-        `table: ${readme} (from ${files.length} run(s) in ${basename(outDir)}/)`
+        `table: ${readme} (from ${files.length + intake.files.length} run(s) in ${basename(outDir)}/)`
     );
     return readme;
 }
@@ -469,7 +485,10 @@ export async function main(argv: readonly string[]): Promise<number> {
                 `No results folder ${opts.out}.`,
                 { actions: ['Run `npm run bench` first.'] }
             );
-        for (const f of readRuns(opts.out).files) {
+        for (const f of [
+            ...readRuns(opts.out).files,
+            ...readRunsOf<IntakeRunFile>(opts.out, 'optout-bench-intake').files
+        ]) {
             const path = join(opts.out, f);
             await writeFormatted(path, readFileSync(path, 'utf8'));
         }
