@@ -17,7 +17,11 @@ import {
     type LedgerSource
 } from '../model/statuses';
 import { Ledger } from '../ledger/ledger';
-import { parseLedgerLocation, type LedgerLocation } from '../ledger/location';
+import {
+    describeLedgerLocation,
+    parseLedgerLocation,
+    type LedgerLocation
+} from '../ledger/location';
 import type { ImportFormat } from '../ledger/csv-format';
 import { OPT_OUT_FIELDS, type OptOutField } from '../model/schema';
 import {
@@ -107,6 +111,11 @@ export async function withLedger<T>(
     } finally {
         await ledger.close();
     }
+}
+
+/** A ledger location as a result or message may show it: a URL's password masked. */
+export function shownLedger(ledger: string): string {
+    return describeLedgerLocation(parseLedgerLocation(ledger));
 }
 
 function isFilePath(ledger: string): boolean {

@@ -132,6 +132,8 @@ export class MailchimpSchedule {
             cron: string;
             timezone: string;
             onEvent: (e: ConnectorEvent) => void;
+            /** Whether this process runs the jobs now (the leading scheduler does). */
+            leads?: () => boolean;
         }
     ) {}
 
@@ -143,6 +145,7 @@ export class MailchimpSchedule {
                 mode: '5-or-6-parts'
             },
             () => {
+                if (this.options.leads && !this.options.leads()) return;
                 if (!this.running)
                     this.running = this.runOnce().finally(() => {
                         this.running = null;

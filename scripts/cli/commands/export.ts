@@ -27,6 +27,7 @@ import { renderExport } from '../render/export';
 import {
     addLedgerOption,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions,
     parseExportFormat,
@@ -167,7 +168,7 @@ export async function runExport(
                 items,
                 since,
                 next,
-                ledger: resolveLedger(opts.ledger)
+                ledger: shownLedger(resolveLedger(opts.ledger))
             };
         },
         { mustExist: true }

@@ -13,6 +13,7 @@ import { execute, type CommandModule } from '../command';
 import {
     addLedgerOption,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -34,7 +35,7 @@ export async function runHistory(opts: HistoryOptions): Promise<HistoryResult> {
         opts,
         async (ledger) => ({
             ...(await ledger.history(opts.email)),
-            ledger: resolveLedger(opts.ledger)
+            ledger: shownLedger(resolveLedger(opts.ledger))
         }),
         { mustExist: true }
     );

@@ -19,6 +19,7 @@ import {
     addLedgerOption,
     parseSourceOption,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions,
     parseImportFormat
@@ -128,7 +129,7 @@ export async function runImport(
     );
     return {
         ...report,
-        ledger: resolveLedger(opts.ledger),
+        ledger: shownLedger(resolveLedger(opts.ledger)),
         durationMs: Date.now() - started,
         ...rejection(report)
     };

@@ -33,6 +33,7 @@ import {
     parseHost,
     parsePort,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -112,7 +113,7 @@ export async function mailchimpPull(
     const ledger = resolveLedger(opts.ledger);
     const lists = await listsFor(client, wanted);
     const result = await withLedger(opts, (l) => runPull(l, client, lists));
-    return { ...result, ledger };
+    return { ...result, ledger: shownLedger(ledger) };
 }
 
 /** Every ledger unsubscribe Mailchimp has not got, sent as "unsubscribed". */
@@ -126,7 +127,7 @@ export async function mailchimpPush(
     const result = await withLedger(opts, (l) =>
         runPush(l, client, lists, threshold)
     );
-    return { ...result, ledger };
+    return { ...result, ledger: shownLedger(ledger) };
 }
 
 /** Registers the audience webhook that sends changes to `optout serve`. */

@@ -15,6 +15,7 @@ import {
     parseEmailOption,
     requireText,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -85,7 +86,7 @@ export async function runResubscribe(
                 removed: r.removed,
                 membership: r.membership,
                 notes: resubscribeNotes(scope, r.removed),
-                ledger: resolveLedger(opts.ledger)
+                ledger: shownLedger(resolveLedger(opts.ledger))
             };
         },
         { mustExist: true }

@@ -24,6 +24,7 @@ import {
     addLedgerOption,
     parseEmailOption,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -141,7 +142,7 @@ export async function runRetry(opts: RetryOptions): Promise<RetryResult> {
                     ...r,
                     reason: stuckReasonOf(r.errorCode)
                 })),
-                ledger: resolveLedger(opts.ledger)
+                ledger: shownLedger(resolveLedger(opts.ledger))
             };
         },
         { mustExist: true }

@@ -9,6 +9,8 @@
 import type { Command } from 'commander';
 import { OptoutError, errorMessage } from '../../model/errors';
 import { Ledger } from '../../ledger/ledger';
+import { parseLedgerLocation } from '../../ledger/location';
+import type { LogLevel } from '../../model/log';
 import { openOrg } from '../../salesforce/open';
 import { readSettings } from '../../salesforce/settings';
 import type { OrgClient } from '../../salesforce/client';
@@ -18,6 +20,7 @@ import {
     DEFAULT_TIMEZONE,
     Scheduler,
     checkConfig,
+    leadershipFor,
     schedulePlan,
     summarizeResult,
     type ScheduleConfig,
@@ -35,6 +38,7 @@ import {
     addLedgerOption,
     requireText,
     resolveLedger,
+    shownLedger,
     parseDuration,
     type LedgerOptions
 } from '../options';
@@ -162,12 +166,28 @@ function startJobs(
     org: OrgClient,
     out: Output
 ): { scheduler: Scheduler; mailchimpJobs: MailchimpSchedule | null } {
+    const log = (level: LogLevel, message: string): void =>
+        out.log(level, message);
     const scheduler = new Scheduler({
         ledger,
         org,
         config: s.config,
-        log: (level, message) => out.log(level, message),
-        onEvent: (e) => out.event(eventJson(e), eventText(e, s.config.timezone))
+        log,
+        onEvent: (e) =>
+            out.event(eventJson(e), eventText(e, s.config.timezone)),
+        // Several schedulers on one ledger: the one that leads runs the jobs.
+        leadership: leadershipFor(parseLedgerLocation(s.ledgerPath), {
+            locks: ledger,
+            staleAfterMs: 60_000,
+            log
+        }),
+        onLeadership: (e) =>
+            out.event(
+                { ...e },
+                e.event === 'leader_gained'
+                    ? `This scheduler leads (${e.leadership}): it runs the jobs.`
+                    : `This scheduler no longer leads${e.reason ? ` (${e.reason})` : ''}: another one runs the jobs.`
+            )
     });
     scheduler.start();
     const mailchimpJobs =
@@ -177,7 +197,8 @@ function startJobs(
             config: s.mailchimp,
             cron: s.config.hourly,
             timezone: s.config.timezone,
-            onEvent: (e) => out.event(e, mailchimpLine(e))
+            onEvent: (e) => out.event(e, mailchimpLine(e)),
+            leads: () => scheduler.leader
         });
     if (mailchimpJobs) {
         mailchimpJobs.start();
@@ -238,7 +259,7 @@ async function runSchedule(
         const started: StartedEvent = {
             event: 'started',
             targetOrg: s.targetOrg,
-            ledger: s.ledgerPath,
+            ledger: shownLedger(s.ledgerPath),
             pid: process.pid,
             ...s.plan,
             ...(note ? { note } : {})
@@ -272,7 +293,7 @@ export async function schedule(
         return {
             status: 'plan',
             targetOrg: s.targetOrg,
-            ledger: s.ledgerPath,
+            ledger: shownLedger(s.ledgerPath),
             ...s.plan
         };
     return runSchedule(s, out);

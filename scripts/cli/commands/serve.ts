@@ -39,6 +39,7 @@ import {
     addLedgerOption,
     requireText,
     resolveLedger,
+    shownLedger,
     type LedgerOptions,
     parseAudienceSpecs,
     parsePort,
@@ -266,7 +267,7 @@ function listening(
         event: 'listening',
         url,
         targetOrg: s.targetOrg,
-        ledger: s.ledgerPath,
+        ledger: shownLedger(s.ledgerPath),
         optOutField: checked.field,
         nightlySyncEnabled: checked.settings.nightlySyncEnabled,
         endpoints: {

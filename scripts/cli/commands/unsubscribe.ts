@@ -20,6 +20,7 @@ import {
     parseSourceOption,
     requireText,
     resolveLedger,
+    shownLedger,
     withLedger,
     type LedgerOptions
 } from '../options';
@@ -130,7 +131,7 @@ function outcome(
         personCreated: r.personCreated,
         audienceCreated: r.audienceCreated,
         membershipChanged: r.membershipChanged,
-        ledger: ledgerPath
+        ledger: shownLedger(ledgerPath)
     };
 }
 
