@@ -10,6 +10,8 @@
  *         it('…', async () => { const url = postgresUrl(pg); … });
  *     });
  */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 export const PG_URL_ENV = 'OPTOUT_TEST_PG_URL';
 export const REQUIRE_PG_ENV = 'OPTOUT_REQUIRE_PG';
 
@@ -47,3 +49,23 @@ export function postgresUrl(setting: PostgresTestSetting): string {
 
 /** The engine the ledgers of this Jest project run on (the `postgres` project sets it). */
 export const TEST_ENGINE_ENV = 'OPTOUT_TEST_ENGINE';
+
+/** The server's URL with `search_path` set to `schema` (a ledger of its own). */
+export function schemaUrl(base: string, schema: string): string {
+    const url = new URL(base);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    return url.toString();
+}
+
+/** A new, empty schema on the tests' server; its URL (see `schemaUrl`). */
+export async function freshSchemaUrl(base: string): Promise<string> {
+    const schema = `t_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
+    const client = new Client({ connectionString: base });
+    await client.connect();
+    try {
+        await client.query(`CREATE SCHEMA ${schema}`);
+    } finally {
+        await client.end();
+    }
+    return schemaUrl(base, schema);
+}

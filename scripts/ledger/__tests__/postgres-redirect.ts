@@ -12,7 +12,8 @@ import { Ledger, type LedgerOptions } from '../ledger';
 import {
     TEST_ENGINE_ENV,
     postgresTestSetting,
-    postgresUrl
+    postgresUrl,
+    schemaUrl
 } from './postgres-env';
 
 process.env[TEST_ENGINE_ENV] = 'postgres';
@@ -40,13 +41,6 @@ function schemaFor(location: string): string {
         schemas.set(location, schema);
     }
     return schema;
-}
-
-/** The server's URL with `search_path` set to `schema`. */
-export function schemaUrl(base: string, schema: string): string {
-    const url = new URL(base);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    return url.toString();
 }
 
 async function createSchema(base: string, schema: string): Promise<void> {

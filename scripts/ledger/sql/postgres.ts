@@ -114,29 +114,40 @@ export class PostgresEngine implements SqlEngine {
         } catch (err) {
             throw postgresLedgerError(err, this.location);
         }
+        // A connection the server drops while this transaction holds it reports an
+        // 'error' event (the pool listens only to idle ones): noted, and the connection
+        // is then destroyed rather than returned to the pool.
         let broken: unknown;
+        const onError = (err: unknown): void => {
+            broken ??= err;
+        };
+        client.on('error', onError);
         try {
             await client.query(
                 `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`
             );
             const ctx: Context = { client, state: new Map(), savepoints: 0 };
-            let result: T;
-            try {
-                result = await this.context.run(ctx, fn);
-            } catch (err) {
-                await client.query('ROLLBACK').catch((e: unknown) => {
-                    broken = e;
-                });
-                throw err;
-            }
+            const result = await this.context.run(ctx, fn);
             await client.query('COMMIT');
             return result;
         } catch (err) {
-            broken ??= isConnectionError(err) ? err : undefined;
+            // Whatever failed after BEGIN (the lock wait, fn, COMMIT), the transaction
+            // ends here: a connection is never returned to the pool inside one.
+            if (!broken)
+                await client.query('ROLLBACK').catch((e: unknown) => {
+                    broken = e;
+                });
+            if (!broken && isConnectionError(err)) broken = err;
             throw postgresLedgerError(err, this.location);
         } finally {
-            // A connection that failed is destroyed, not returned to the pool.
-            client.release(broken instanceof Error ? broken : undefined);
+            client.off('error', onError);
+            client.release(
+                broken === undefined
+                    ? undefined
+                    : broken instanceof Error
+                      ? broken
+                      : new Error(String(broken))
+            );
         }
     }
 

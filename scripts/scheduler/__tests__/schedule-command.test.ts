@@ -14,6 +14,7 @@ import {
     type TestOrg
 } from '../../tools/local-org/testing';
 import { cli, localOrgFolder, spawnCli } from '../../webhook/__tests__/cli';
+import { itSqlite } from '../../ledger/__tests__/sqlite-only';
 
 let dir: string;
 beforeEach(() => {
@@ -125,61 +126,70 @@ describe('optout schedule: the real entry point', () => {
         await t?.close();
     });
 
-    it('prints the next runs, pushes pending unsubscribes on the interval, stops on SIGINT', async () => {
-        localOrgFolder(dir, t);
-        const ledgerPath = join(dir, 'ledger.db');
-        const ledger = await Ledger.open(ledgerPath);
-        await ledger.recordUnsubscribe({
-            email: 'person0@example.com',
-            scope: 'all',
-            source: 'platform'
-        });
-        await ledger.close();
-        const child = spawnCli(dir, [
-            '--json',
-            'schedule',
-            '--target-org',
-            'local',
-            '--push-interval',
-            '1s',
-            '--timezone',
-            'UTC',
-            '--ledger',
-            ledgerPath
-        ]);
-        const started = JSON.parse(
-            await child.line((l) => l.includes('"started"'))
-        ) as {
-            jobs: { job: string; next: string[] }[];
-            note?: string;
-        };
-        expect(started.jobs.map((j) => j.job)).toEqual(['hourly', 'nightly']);
-        expect(started.jobs[0].next[0]).toMatch(/T\d\d:00:00\.000Z$/);
-        expect(started.note).toMatch(/Nightly sync is off/);
-        const run = JSON.parse(
-            await child.line((l) => l.includes('"run"'))
-        ) as Record<string, unknown>;
-        expect(run).toMatchObject({
-            event: 'run',
-            trigger: 'interval',
-            job: 'push',
-            status: 'succeeded',
-            recordsWritten: 1,
-            unsubscribesDelivered: 1
-        });
-        child.proc.kill('SIGINT');
-        expect(await child.exited).toBe(0);
-        // One line per event, each a JSON object; the last is the envelope.
-        const lines = child.stdout().split('\n').filter(Boolean);
-        for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-        expect(JSON.parse(lines[lines.length - 1])).toMatchObject({
-            status: 0,
-            result: { stopped: true, signal: 'SIGINT' },
-            warnings: []
-        });
-        const after = await Ledger.open(ledgerPath);
-        expect(await after.countUndelivered()).toBe(0);
-        expect(await after.getLock('job:push')).toBeUndefined();
-        await after.close();
-    }, 120_000);
+    // SQLite only: optout schedule runs as a child process on the ledger file, which this process fills.
+    itSqlite(
+        'prints the next runs, pushes pending unsubscribes on the interval, stops on SIGINT',
+        async () => {
+            localOrgFolder(dir, t);
+            const ledgerPath = join(dir, 'ledger.db');
+            const ledger = await Ledger.open(ledgerPath);
+            await ledger.recordUnsubscribe({
+                email: 'person0@example.com',
+                scope: 'all',
+                source: 'platform'
+            });
+            await ledger.close();
+            const child = spawnCli(dir, [
+                '--json',
+                'schedule',
+                '--target-org',
+                'local',
+                '--push-interval',
+                '1s',
+                '--timezone',
+                'UTC',
+                '--ledger',
+                ledgerPath
+            ]);
+            const started = JSON.parse(
+                await child.line((l) => l.includes('"started"'))
+            ) as {
+                jobs: { job: string; next: string[] }[];
+                note?: string;
+            };
+            expect(started.jobs.map((j) => j.job)).toEqual([
+                'hourly',
+                'nightly'
+            ]);
+            expect(started.jobs[0].next[0]).toMatch(/T\d\d:00:00\.000Z$/);
+            expect(started.note).toMatch(/Nightly sync is off/);
+            const run = JSON.parse(
+                await child.line((l) => l.includes('"run"'))
+            ) as Record<string, unknown>;
+            expect(run).toMatchObject({
+                event: 'run',
+                trigger: 'interval',
+                job: 'push',
+                status: 'succeeded',
+                recordsWritten: 1,
+                unsubscribesDelivered: 1
+            });
+            child.proc.kill('SIGINT');
+            expect(await child.exited).toBe(0);
+            // One line per event, each a JSON object; the last is the envelope.
+            const lines = child.stdout().split('\n').filter(Boolean);
+            for (const line of lines)
+                expect(() => JSON.parse(line)).not.toThrow();
+            expect(JSON.parse(lines[lines.length - 1])).toMatchObject({
+                status: 0,
+                result: { stopped: true, signal: 'SIGINT' },
+                warnings: []
+            });
+            const after = await Ledger.open(ledgerPath);
+            expect(await after.countUndelivered()).toBe(0);
+            expect(await after.getLock('job:push')).toBeUndefined();
+            await after.close();
+        },
+        120_000
+    );
 });

@@ -24,6 +24,7 @@ import type { JobName, JobResult } from '../../sync/result';
 import { checkConfig } from '../plan';
 import { Scheduler, type SchedulerEvent } from '../scheduler';
 import { PROJECT_ROOT } from '../../model/project';
+import { itSqlite } from '../../ledger/__tests__/sqlite-only';
 
 const ROOT = PROJECT_ROOT;
 
@@ -276,47 +277,51 @@ describe('Scheduler and the cross-process lock (local org)', () => {
         await s.stop();
     });
 
-    it('another process holding the lock: skipped while it lives, taken over once it dies', async () => {
-        const script = [
-            "require('tsx/cjs');",
-            `const { Ledger } = require(${JSON.stringify(join(ROOT, 'scripts/ledger/ledger.ts'))});`,
-            'void (async () => {',
-            '    const l = await Ledger.open(process.argv[1]);',
-            "    const r = await l.acquireLock('job:hourly');",
-            "    process.stdout.write(JSON.stringify({ acquired: r.acquired }) + '\\n');",
-            '})();',
-            'setInterval(() => undefined, 1000);'
-        ].join('\n');
-        const env = { ...process.env };
-        delete env.NODE_OPTIONS;
-        child = spawn(process.execPath, ['-e', script, path], {
-            cwd: ROOT,
-            env,
-            stdio: ['ignore', 'pipe', 'inherit']
-        });
-        const line = await new Promise<string>((ok, fail) => {
-            const rl = createInterface({ input: child?.stdout as never });
-            rl.once('line', ok);
-            child?.once('exit', (code) => fail(new Error(`exit ${code}`)));
-        });
-        expect(JSON.parse(line)).toEqual({ acquired: true });
+    // SQLite only: the lock holder is a child process on the ledger file.
+    itSqlite(
+        'another process holding the lock: skipped while it lives, taken over once it dies',
+        async () => {
+            const script = [
+                "require('tsx/cjs');",
+                `const { Ledger } = require(${JSON.stringify(join(ROOT, 'scripts/ledger/ledger.ts'))});`,
+                'void (async () => {',
+                '    const l = await Ledger.open(process.argv[1]);',
+                "    const r = await l.acquireLock('job:hourly');",
+                "    process.stdout.write(JSON.stringify({ acquired: r.acquired }) + '\\n');",
+                '})();',
+                'setInterval(() => undefined, 1000);'
+            ].join('\n');
+            const env = { ...process.env };
+            delete env.NODE_OPTIONS;
+            child = spawn(process.execPath, ['-e', script, path], {
+                cwd: ROOT,
+                env,
+                stdio: ['ignore', 'pipe', 'inherit']
+            });
+            const line = await new Promise<string>((ok, fail) => {
+                const rl = createInterface({ input: child?.stdout as never });
+                rl.once('line', ok);
+                child?.once('exit', (code) => fail(new Error(`exit ${code}`)));
+            });
+            expect(JSON.parse(line)).toEqual({ acquired: true });
 
-        const events: SchedulerEvent[] = [];
-        const s = scheduler(a, events);
-        await s.trigger('hourly', 'cron');
-        const skipped = events[0];
-        expect(skipped.event === 'run' && skipped.result).toMatchObject({
-            status: 'skipped',
-            message: expect.stringContaining(`pid ${child.pid}`)
-        });
+            const events: SchedulerEvent[] = [];
+            const s = scheduler(a, events);
+            await s.trigger('hourly', 'cron');
+            const skipped = events[0];
+            expect(skipped.event === 'run' && skipped.result).toMatchObject({
+                status: 'skipped',
+                message: expect.stringContaining(`pid ${child.pid}`)
+            });
 
-        // The holder dies without releasing (a crash): its lock is taken over.
-        const exited = new Promise((r) => child?.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-        await s.trigger('hourly', 'cron');
-        const ran = events[1];
-        expect(ran.event === 'run' && ran.result.status).toBe('succeeded');
-        await s.stop();
-    });
+            // The holder dies without releasing (a crash): its lock is taken over.
+            const exited = new Promise((r) => child?.once('exit', r));
+            child.kill('SIGKILL');
+            await exited;
+            await s.trigger('hourly', 'cron');
+            const ran = events[1];
+            expect(ran.event === 'run' && ran.result.status).toBe('succeeded');
+            await s.stop();
+        }
+    );
 });

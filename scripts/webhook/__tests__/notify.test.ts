@@ -264,8 +264,14 @@ describe('the delivery loop', () => {
         await start(ledger, [down.url, up.url]);
         await unsubscribe(ledger, 'a@x.org');
         await unsubscribe(ledger, 'b@x.org');
+        // Received is not yet confirmed: the cursor is written after the answer.
         await until(
-            () => up.received.length === 2 && down.received.length >= 3
+            async () =>
+                up.received.length === 2 &&
+                down.received.length >= 3 &&
+                (await notifyStatus(ledger)).some(
+                    (s) => s.url === up.url && s.deliveredUpTo === 2
+                )
         );
         const byUrl = Object.fromEntries(
             (await notifyStatus(ledger)).map((s) => [s.url, s])
