@@ -46,11 +46,11 @@ export interface LedgerOptions {
     ledger?: string;
 }
 
-/** Adds `--ledger PATH` to a command. */
+/** Adds `--ledger PATH|URL` to a command. */
 export function addLedgerOption(cmd: Command): Command {
     return cmd.option(
-        '--ledger <path>',
-        `ledger file (default: $${LEDGER_ENV} or ${DEFAULT_LEDGER_PATH})`
+        '--ledger <path|url>',
+        `ledger: a SQLite file, or a postgres:// URL for several machines (default: $${LEDGER_ENV} or ${DEFAULT_LEDGER_PATH})`
     );
 }
 

@@ -18,7 +18,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Ledger } from '../ledger/ledger';
-import { LedgerBusy } from '../ledger/errors';
+import { LedgerBusy, LedgerUnavailable } from '../ledger/errors';
 import type { LogFn } from '../model/log';
 import { OptoutError, errorMessage } from '../model/errors';
 import { feedItem, type SuppressionItem } from '../ledger/feed';
@@ -361,6 +361,22 @@ export async function startWebhookServer(
                             'The ledger is busy; nothing was stored. Try again.'
                     },
                     { 'Retry-After': '2' }
+                );
+            } else if (err instanceof LedgerUnavailable) {
+                // PostgreSQL restarting or out of reach: the transaction was rolled
+                // back; the sender retries (Mailchimp and most senders do on 5xx).
+                status = 503;
+                log('warn', `webhook: ${errorMessage(err)}`);
+                send(
+                    res,
+                    503,
+                    {
+                        status: 'error',
+                        code: 'LEDGER_UNAVAILABLE',
+                        message:
+                            'The ledger cannot be reached; nothing was stored. Try again.'
+                    },
+                    { 'Retry-After': '5' }
                 );
             } else {
                 status = 500;

@@ -16,6 +16,7 @@ import { DELIVERY_OUTCOMES } from '../mailchimp-deliveries';
 import { SUPPRESSION_EVENT_KINDS } from '../feed';
 import { MIGRATIONS, WAITING_OUTCOMES, migrate } from '../migrations';
 import { RUN_STATUSES } from '../types';
+import { POSTGRES_MIGRATIONS } from '../migrations-postgres';
 
 /**
  * sha256 of each released migration's `sql`, as released. Migrations 1 and 2 were built
@@ -138,5 +139,51 @@ describe('the latest schema and the vocabularies in the code', () => {
             expect(insert.run(source).changes).toBe(1);
             db.exec('DELETE FROM unsubscribes');
         }
+    });
+});
+
+/** sha256 of each released PostgreSQL migration (migrations-postgres.ts). */
+const RELEASED_POSTGRES: Record<number, string> = {
+    5: '124fd4c38a87a88bb4f6572c11ef285ad65c54fb903877eedb44c1c070ce3754'
+};
+
+/** Every `IN ('a', 'b')` value list of some SQL, normalised and sorted. */
+function valueLists(sql: string): string[] {
+    return [...sql.matchAll(/\bIN \(('[^)]*')\)/g)]
+        .map((m) => m[1].replace(/\s+/g, ' '))
+        .sort();
+}
+
+describe('the PostgreSQL migrations', () => {
+    it('are unchanged, byte for byte, and all pinned', () => {
+        expect(
+            POSTGRES_MIGRATIONS.map((m) => [m.version, sha256(m.sql)])
+        ).toEqual(
+            Object.entries(RELEASED_POSTGRES).map(([v, h]) => [Number(v), h])
+        );
+    });
+
+    it('reach the same version as SQLite’s, with the same vocabularies', () => {
+        const last = <T>(list: readonly T[]): T => list[list.length - 1];
+        expect(last(POSTGRES_MIGRATIONS).version).toBe(
+            last(MIGRATIONS).version
+        );
+        const db = new Database(':memory:');
+        migrate(db, ':memory:');
+        const sqlite = (
+            db
+                .prepare(
+                    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                )
+                .all() as { sql: string }[]
+        )
+            .map((r) => r.sql)
+            .join('\n');
+        db.close();
+        const lists = valueLists(sqlite);
+        expect(lists.length).toBeGreaterThanOrEqual(8); // the CHECKs and indexes
+        expect(
+            valueLists(POSTGRES_MIGRATIONS.map((m) => m.sql).join('\n'))
+        ).toEqual(lists);
     });
 });
