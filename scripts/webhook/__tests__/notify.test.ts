@@ -300,7 +300,12 @@ describe('the delivery loop', () => {
         receivers.push(r);
         const loop = await start(ledger, [r.url]);
         for (let i = 0; i < 4; i++) await unsubscribe(ledger, `p${i}@x.org`);
-        await until(() => r.received.some((x) => x.eventId === 3));
+        // Event 3 refused, and that recorded (the error is written after the answer).
+        await until(
+            async () =>
+                r.received.some((x) => x.eventId === 3) &&
+                (await notifyStatus(ledger))[0]?.lastError?.eventId === 3
+        );
         await loop.close();
         await ledger.close();
         const status0 = await (async () => {
