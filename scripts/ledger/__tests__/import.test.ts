@@ -616,5 +616,5 @@ describe('scale', () => {
         expect(progress.filter((p) => p === 'import')).toHaveLength(
             Math.ceil(ROWS / 4000)
         );
-    });
+    }, 180_000);
 });
