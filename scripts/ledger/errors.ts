@@ -86,8 +86,8 @@ export function isConnectionError(err: unknown): boolean {
     if (typeof code === 'string') {
         if (SOCKET_CODES.has(code)) return true;
         // 08: connection exception; 57P01-57P03: admin shutdown, crash, cannot connect now;
-        // 28: invalid authorization; 3D000: no such database.
-        if (/^(08|57P0[123]|28|3D000)/.test(code)) return true;
+        // 28: invalid authorization; 3D000: no such database; 53300: too many connections.
+        if (/^(08|57P0[123]|28|3D000|53300)/.test(code)) return true;
     }
     return (
         typeof message === 'string' &&
