@@ -458,6 +458,57 @@ describePg('copyLedger between SQLite and PostgreSQL', () => {
             expect(await dump(other, table)).toEqual(await dump(source, table));
     }, 60_000);
 
+    it('copies full pages: as many values per INSERT as both engines take', async () => {
+        const big = await track(Ledger.open(sqlitePath('big')));
+        const db = connectionOf(big);
+        const n = 4000;
+        db.transaction(() => {
+            db.prepare(
+                "INSERT INTO audiences (id, name, created_at, updated_at) VALUES ('news', 'News', 't', 't')"
+            ).run();
+            const person = db.prepare(
+                'INSERT INTO persons (id, email, email_norm, created_at, updated_at) VALUES (?, ?, ?, ?, ?)'
+            );
+            const member = db.prepare(
+                "INSERT INTO memberships (person_id, audience_id, status, changed_at, source, seq) VALUES (?, 'news', 'Subscribed', 't', 'import', ?)"
+            );
+            const unsubscribe = db.prepare(
+                "INSERT INTO unsubscribes (id, person_id, scope, source, collected_at) VALUES (?, ?, 'all', 'webhook', ?)"
+            );
+            for (let i = 1; i <= n; i++) {
+                // Ids with gaps: the copy keeps them, it does not renumber.
+                const id = i * 3;
+                person.run(
+                    id,
+                    `p${i}@example.com`,
+                    `p${i}@example.com`,
+                    't',
+                    't'
+                );
+                member.run(id, i);
+                unsubscribe.run(
+                    i * 2,
+                    id,
+                    `2026-11-${String((i % 28) + 1).padStart(2, '0')}`
+                );
+            }
+        })();
+        const target = await track(Ledger.open(await freshPostgres()));
+        const report = await copyLedger(big, target);
+        expect(
+            report.tables.filter((t) => t.source === n).map((t) => t.table)
+        ).toEqual(['persons', 'memberships', 'unsubscribes']);
+        for (const table of ['persons', 'memberships', 'unsubscribes'] as const)
+            expect(await dump(target, table)).toEqual(await dump(big, table));
+        const back = await track(Ledger.open(sqlitePath('big-back')));
+        await copyLedger(target, back);
+        expect(await dump(back, 'unsubscribes')).toEqual(
+            await dump(big, 'unsubscribes')
+        );
+        const next = await target.upsertPerson({ email: 'next@example.com' });
+        expect(next.person.id).toBe(n * 3 + 1);
+    }, 120_000);
+
     it('refuses a target that is not empty, writing nothing', async () => {
         const target = await track(Ledger.open(await freshPostgres()));
         await target.setCursor('push', 'x', '1');
