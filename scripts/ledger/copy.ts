@@ -119,7 +119,11 @@ export async function copyLedger(
     const started = Date.now();
     const source = engineOf(from);
     const target = engineOf(to);
-    if (source === target || sameLocation(source, target))
+    if (
+        source === target ||
+        sameLocation(source, target) ||
+        (await samePostgres(source, target))
+    )
         throw sameLedger(source.location);
     const schemaVersion = await checkSchemas(from, to);
     const columns = await tableColumns(source, target);
@@ -175,6 +179,20 @@ function sameLocation(a: SqlEngine, b: SqlEngine): boolean {
         a.location === b.location &&
         a.location !== ':memory:'
     );
+}
+
+/**
+ * Two URLs spelled differently (another host name, extra parameters) may name one
+ * database and schema: the server tells. Copying onto itself would otherwise wait for
+ * its own write lock.
+ */
+async function samePostgres(a: SqlEngine, b: SqlEngine): Promise<boolean> {
+    if (a.kind !== 'postgres' || b.kind !== 'postgres') return false;
+    const sql = `SELECT current_database() AS db, current_schema() AS schema,
+        COALESCE(host(inet_server_addr()), '') AS host, COALESCE(inet_server_port(), 0) AS port,
+        pg_postmaster_start_time()::text AS started`;
+    const [x, y] = [await a.get(sql), await b.get(sql)];
+    return JSON.stringify(x) === JSON.stringify(y);
 }
 
 function sameLedger(location: string): OptoutError {

@@ -537,6 +537,15 @@ describePg('copyLedger between SQLite and PostgreSQL', () => {
         await expect(copyLedger(source, again)).rejects.toMatchObject({
             code: 'LEDGER_COPY_SAME'
         });
+        // One schema through two spellings of its URL: the server says it is one.
+        const url = new URL(await freshPostgres());
+        const first = await track(Ledger.open(url.toString()));
+        await first.setCursor('push', 'x', '1');
+        url.searchParams.set('application_name', 'another-spelling');
+        const second = await track(Ledger.open(url.toString()));
+        await expect(copyLedger(first, second)).rejects.toMatchObject({
+            code: 'LEDGER_COPY_SAME'
+        });
     });
 
     it('rolls the whole copy back when a row fails half-way: the target stays empty', async () => {
