@@ -509,6 +509,38 @@ describePg('copyLedger between SQLite and PostgreSQL', () => {
         expect(next.person.id).toBe(n * 3 + 1);
     }, 120_000);
 
+    it('copies one state of the source: a write that comes during the copy waits for its end', async () => {
+        const busy = await track(Ledger.open(sqlitePath('busy')));
+        await fill(busy);
+        const writer = await track(Ledger.open(busy.path));
+        const target = await track(Ledger.open(await freshPostgres()));
+        let write: Promise<unknown> | undefined;
+        let copying = true;
+        let doneDuringCopy = false;
+        const report = await copyLedger(busy, target, {
+            pageRows: 5,
+            onProgress: () => {
+                write ??= writer
+                    .recordUnsubscribe({
+                        email: 'during@example.com',
+                        scope: 'all',
+                        source: 'webhook'
+                    })
+                    .then(() => {
+                        doneDuringCopy = copying;
+                    });
+            }
+        });
+        copying = false;
+        await write;
+        expect(doneDuringCopy).toBe(false);
+        expect(await target.findPerson('during@example.com')).toBeUndefined();
+        expect(await busy.findPerson('during@example.com')).toBeDefined();
+        expect(report.tables.find((t) => t.table === 'persons')?.target).toBe(
+            (await busy.rowCounts()).persons - 1
+        );
+    }, 60_000);
+
     it('refuses a target that is not empty, writing nothing', async () => {
         const target = await track(Ledger.open(await freshPostgres()));
         await target.setCursor('push', 'x', '1');
