@@ -22,6 +22,7 @@ import {
     type LedgerTable
 } from '../ledger';
 import { recordOutcomes } from '../mailchimp-deliveries';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../migrations';
 import type { AttemptError } from '../types';
 import {
     TEST_ENGINE_ENV,
@@ -559,6 +560,23 @@ describePg('copyLedger between SQLite and PostgreSQL', () => {
             code: 'LEDGER_COPY_TARGET_NOT_EMPTY',
             message: expect.stringMatching(/locks: 1/)
         });
+    });
+
+    it('refuses ledgers at different schema versions, writing nothing', async () => {
+        const old = await track(
+            Ledger.open(sqlitePath('old'), {
+                migrations: MIGRATIONS.slice(0, -1)
+            })
+        );
+        await expect(copyLedger(source, old)).rejects.toMatchObject({
+            code: 'LEDGER_COPY_SCHEMA',
+            message: expect.stringMatching(
+                new RegExp(
+                    `from: ${LATEST_SCHEMA_VERSION}, to: ${LATEST_SCHEMA_VERSION - 1}`
+                )
+            )
+        });
+        expect(await old.countPersons()).toBe(0);
     });
 
     it('refuses to copy a ledger onto itself', async () => {
