@@ -10,8 +10,11 @@
  *   (keyset on the primary key, bounded memory), each page one multi-row INSERT.
  * - All of it is ONE transaction on the target: a failure, or counts that do not
  *   match at the end, roll it back and leave the target as it was. The source is read
- *   inside one write transaction of its own, so that no writer changes it under the
- *   copy (its writers wait; nothing is written to it).
+ *   inside one write transaction of its own (nothing is written to it), so that its
+ *   writers wait until the copy ends: on SQLite nothing else can write meanwhile; on
+ *   PostgreSQL every write transaction waits, though a single statement run outside
+ *   one (a run's finish, a lock's heartbeat) still could — those come from running
+ *   jobs, which should be stopped first (the report lists the source's locks).
  * - The target must be empty (no row in any table): the copy never merges.
  * - `locks` rows are not copied: each names a process running against the SOURCE
  *   (holder, pid, heartbeat), which does not run against the target; a copied lock
@@ -128,7 +131,7 @@ export async function copyLedger(
     const schemaVersion = await checkSchemas(from, to);
     const columns = await tableColumns(source, target);
     // The source's write transaction outside, the target's inside: the target commits
-    // only a complete, verified copy of one consistent state of the source.
+    // only a complete, verified copy, taken while the source's writers wait.
     return source.transaction(async () =>
         target.transaction(async () => {
             await refuseNonEmpty(to);
