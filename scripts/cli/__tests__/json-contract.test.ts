@@ -153,6 +153,17 @@ describe('every command with --json prints the sf-style envelope', () => {
         [
             'export suppressions',
             () => ['export', 'suppressions', '--out', join(dir, 'feed.csv')]
+        ],
+        [
+            'ledger copy',
+            () => [
+                'ledger',
+                'copy',
+                '--from',
+                join(dir, 'ledger.db'),
+                '--to',
+                join(dir, 'ledger-copy.db')
+            ]
         ]
     ])(
         '%s: success',

@@ -108,6 +108,12 @@ export const COMMANDS: readonly CommandEntry[] = [
         load: () => (require('./export') as typeof import('./export')).register
     },
     {
+        name: 'ledger',
+        summary:
+            'Manage the ledger itself: copy it into an empty one (SQLite ↔ PostgreSQL), ids and cursors kept',
+        load: () => (require('./ledger') as typeof import('./ledger')).register
+    },
+    {
         name: 'local-org',
         summary:
             'Run the local org: the Salesforce REST, Bulk API 2.0 and deploy APIs on SQLite, for development and tests without a Salesforce org.',
