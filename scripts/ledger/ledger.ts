@@ -41,7 +41,7 @@ import { LedgerContext } from './context';
 import * as delivery from './delivery';
 import type { UnsubscribeSelection } from './delivery';
 import type { SuppressionEvent, SuppressionPage } from './feed';
-import * as importBatch_ from './import-batch';
+import * as batch from './import-batch';
 import type { ImportBatchResult, ImportRecord } from './import-batch';
 import * as jobReads from './job-reads';
 import * as locks from './lock-store';
@@ -389,7 +389,7 @@ export class Ledger {
         rows: readonly ImportRecord[],
         options: { source: LedgerSource; runId?: string | null }
     ): Promise<ImportBatchResult> {
-        return importBatch_.importBatch(this.ctx, rows, options);
+        return batch.importBatch(this.ctx, rows, options);
     }
 
     // --------------------------------------------- delivery attempts (delivery.ts)

@@ -166,7 +166,11 @@ const SUMMARY_KEYS = [
     'unsubscribesDelivered'
 ];
 
-/** The counters of a run's JobResult that `optout status` shows. */
+/**
+ * The counters of a run's JobResult that `optout status` shows. It reads the sync's
+ * result by key names rather than its type: its one user is `lastRuns` above, and
+ * ledger/ may not import sync/ (eslint.config.js, PRODUCT_LAYERS).
+ */
 export function summarizeRun(run: RunRecord): RunSummary {
     const result = (
         run.result && typeof run.result === 'object' ? run.result : {}
