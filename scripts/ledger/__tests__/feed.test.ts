@@ -186,7 +186,7 @@ describe('events on every path that adds or removes an unsubscribe', () => {
             }
         };
         walk(root);
-        expect(offenders).toEqual(['ledger/ledger.ts:2']);
+        expect(offenders).toEqual(['ledger/store.ts:2']);
     });
 });
 
