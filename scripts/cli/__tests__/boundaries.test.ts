@@ -20,7 +20,20 @@ beforeAll(() => {
     eslint = new ESLint({
         cwd: PROJECT_ROOT,
         overrideConfigFile: true,
-        overrideConfig: config
+        overrideConfig: [
+            ...config,
+            // The files linted here do not exist, so the type-aware rules (which read
+            // them through tsconfig.json) are off; the boundary rules need no types.
+            {
+                files: ['scripts/**/*.ts'],
+                languageOptions: { parserOptions: { projectService: false } },
+                rules: {
+                    '@typescript-eslint/no-floating-promises': 'off',
+                    '@typescript-eslint/no-misused-promises': 'off',
+                    '@typescript-eslint/return-await': 'off'
+                }
+            }
+        ]
     });
 });
 
