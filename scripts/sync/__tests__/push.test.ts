@@ -162,12 +162,14 @@ describe('R6 Salesforce ids', () => {
 
     it('refuses an id that is neither a Contact nor a Lead before anything is stored', async () => {
         f = await setup();
-        await expect(f.ledger.recordUnsubscribe({
-                    email: 'acct@example.com',
-                    salesforceId: makeId('001', 1),
-                    scope: 'all',
-                    source: 'platform'
-                })).rejects.toThrow(/neither a Contact \(003\) nor a Lead \(00Q\)/);
+        await expect(
+            f.ledger.recordUnsubscribe({
+                email: 'acct@example.com',
+                salesforceId: makeId('001', 1),
+                scope: 'all',
+                source: 'platform'
+            })
+        ).rejects.toThrow(/neither a Contact \(003\) nor a Lead \(00Q\)/);
         expect(await f.ledger.countUndelivered()).toBe(0);
     });
 });
