@@ -101,3 +101,20 @@ export async function databaseBytes(
     );
     return Number(row.bytes);
 }
+
+/** What a PostgreSQL server's figures depend on: its version and durability settings. */
+export interface ServerInfo {
+    version: string;
+    fsync: string;
+    synchronousCommit: string;
+}
+
+export async function serverInfo(serverUrl: string): Promise<ServerInfo> {
+    const [row] = await adminQuery<ServerInfo>(
+        serverUrl,
+        `SELECT current_setting('server_version') AS version,
+                current_setting('fsync') AS fsync,
+                current_setting('synchronous_commit') AS "synchronousCommit"`
+    );
+    return row;
+}

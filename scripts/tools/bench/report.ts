@@ -73,6 +73,8 @@ export interface RunFile {
      * the same org data set. Absent: the default SQLite ledger (the main tables' runs).
      */
     ledgerEngines?: LedgerEngine[];
+    /** The PostgreSQL server of a comparison's postgres ledgers (its figures depend on them). */
+    postgres?: { version: string; fsync: string; synchronousCommit: string };
     datasets: Record<
         string,
         {
@@ -757,10 +759,21 @@ function engineSection(
     );
     const title = `${nightlyOnly ? 'Nightly' : 'The jobs'} at ${sizes.map(fmtInt).join(', ')} persons, ${engines.map((e) => ENGINE_TITLE[e]).join(' vs ')}`;
     const commands = [...new Set(runs.map((r) => `\`${r.command}\``))];
+    const servers = [
+        ...new Set(
+            runs
+                .map((r) => r.postgres)
+                .filter((p) => p !== undefined)
+                .map(
+                    (p) =>
+                        `PostgreSQL ${p.version} (fsync ${p.fsync}, synchronous_commit ${p.synchronousCommit})`
+                )
+        )
+    ];
     return [
         `## ${title}`,
         '',
-        `From ${commands.join(', ')} (the latest run of each job, size, latency and engine; see [Runs](#runs)). The same jobs on the same data set (one org, its ledger loaded into a SQLite file and into a new PostgreSQL database), the engines measured one after the other within a run, each sequence of jobs on a fresh copy of the size's ledger (a copy of the file; \`CREATE DATABASE … TEMPLATE\` of the database). PostgreSQL is a local server on loopback (the test cluster of \`npm run pg:start\`, durability traded for speed: \`fsync\` and \`synchronous_commit\` off), so its figures carry a round trip per statement on the same two cores but no network. Requests: counted by the sync / served by the org — the engine changes none of them. Wall ÷ SQLite: the job's wall time over the same job's on SQLite. Memory: peak resident set of the sync process, and the most heap it still used just after a full garbage collection, MiB (the PostgreSQL server's memory is its own processes', not counted).`,
+        `From ${commands.join(', ')} (the latest run of each job, size, latency and engine; see [Runs](#runs)). The same jobs on the same data set — one org, its ledger loaded into a SQLite file and into a new PostgreSQL database — the engines measured one after the other within a run, each sequence of jobs on a fresh copy of the size's ledger (a copy of the file; \`CREATE DATABASE … TEMPLATE\` of the database). PostgreSQL is a server on the same machine, reached on loopback${servers.length ? `: ${servers.join('; ')}` : ''}; each statement is a round trip to another process on the same two cores, but not over a network. Requests: counted by the sync / served by the org (the engine changes none). Wall ÷ SQLite: the job's wall time over the same job's on SQLite. Memory: peak resident set of the sync process, and the most heap it still used just after a full garbage collection, MiB (the PostgreSQL server's processes are not counted).`,
         '',
         table(
             [
@@ -780,8 +793,33 @@ function engineSection(
             engineRows(ms),
             [0, 4, 5, 6, 7, 9, 10]
         ),
-        ''
+        '',
+        ...loadLines(runs)
     ];
+}
+
+/** How long loading the data set's ledger took on each engine (the build's ledger phases). */
+export function loadLines(runs: readonly RunFile[]): string[] {
+    const out: string[] = [];
+    for (const run of runs)
+        for (const [size, d] of Object.entries(run.datasets)) {
+            const parts = (run.ledgerEngines ?? []).flatMap((e) => {
+                const phases = Object.entries(d.build.seconds).filter(([k]) =>
+                    k.startsWith(`ledger (${e}):`)
+                );
+                return phases.length
+                    ? [
+                          `${ENGINE_TITLE[e]} ${fmtSeconds(1000 * phases.reduce((a, [, v]) => a + v, 0))}`
+                      ]
+                    : [];
+            });
+            if (parts.length)
+                out.push(
+                    `Loading the data set's ledger at ${fmtInt(Number(size))} persons (${run.startedAt.slice(0, 10)}: persons and memberships with \`importBatch\` in batches of 5,000, then the 10 % unsubscribes with \`recordUnsubscribes\`): ${parts.join(', ')}.`,
+                    ''
+                );
+        }
+    return out;
 }
 
 function writtenText(m: Measurement): string {

@@ -57,7 +57,8 @@ import {
     createDatabase,
     databaseBytes,
     databaseName,
-    dropDatabase
+    dropDatabase,
+    serverInfo
 } from './pg-admin';
 import type {
     BenchJob,
@@ -578,6 +579,8 @@ export async function runBench(
         run.machine.loadAverage.end = os.loadavg()[0];
         writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
     };
+    if (opts.ledgerEngines?.includes('postgres') && opts.pgUrl)
+        run.postgres = await serverInfo(opts.pgUrl);
     log(
         `${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load ${run.machine.loadAverage.start.toFixed(1)}`
     );
