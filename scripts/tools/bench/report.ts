@@ -550,12 +550,7 @@ export function renderMarkdown(
         )
     );
     lines.push('');
-    lines.push(
-        ...engineSection(
-            latest(runs.filter((r) => r.ledgerEngines)),
-            runs.filter((r) => r.ledgerEngines)
-        )
-    );
+    lines.push(...engineSection(runs.filter((r) => r.ledgerEngines)));
     lines.push('## Reading the figures');
     lines.push('');
     lines.push(NOTES);
@@ -703,9 +698,19 @@ function memorySection(main: readonly Measurement[]): string[] {
     ];
 }
 
-/** What an engine comparison measured, as table rows: each job on each engine, side by side. */
-export function engineRows(ms: readonly Measurement[]): string[][] {
+/** A run's start as a table label: "2026-12-05 07:56". */
+function runLabel(run: RunFile): string {
+    return run.startedAt.slice(0, 16).replace('T', ' ');
+}
+
+/**
+ * What one engine comparison measured, as table rows: each job on each engine side by
+ * side, and its wall time over the same run's SQLite one (the engines compare within a
+ * run only: the machine's load differs between runs).
+ */
+export function engineRows(run: RunFile): string[][] {
     const engines: LedgerEngine[] = ['sqlite', 'postgres'];
+    const ms = run.measurements;
     const rows = [...ms].sort(
         (a, b) =>
             a.size - b.size ||
@@ -727,6 +732,7 @@ export function engineRows(ms: readonly Measurement[]): string[][] {
         );
         const kept = m.syncMemory.heapAfterGcBytes;
         return [
+            runLabel(run),
             fmtInt(m.size),
             m.variant === 'sync'
                 ? JOB_TITLE[m.job]
@@ -745,11 +751,9 @@ export function engineRows(ms: readonly Measurement[]): string[][] {
     });
 }
 
-/** The engine comparison: the same jobs with the ledger on SQLite and on PostgreSQL. */
-function engineSection(
-    ms: readonly Measurement[],
-    runs: readonly RunFile[]
-): string[] {
+/** The engine comparisons: the same jobs with the ledger on SQLite and on PostgreSQL. */
+function engineSection(runs: readonly RunFile[]): string[] {
+    const ms = runs.flatMap((r) => r.measurements);
     if (!ms.length) return [];
     const sizes = [...new Set(ms.map((m) => m.size))].sort((a, b) => a - b);
     const jobs = JOB_ORDER.filter((j) => ms.some((m) => m.job === j));
@@ -758,7 +762,6 @@ function engineSection(
         ms.some((m) => (m.ledgerEngine ?? 'sqlite') === e)
     );
     const title = `${nightlyOnly ? 'Nightly' : 'The jobs'} at ${sizes.map(fmtInt).join(', ')} persons, ${engines.map((e) => ENGINE_TITLE[e]).join(' vs ')}`;
-    const commands = [...new Set(runs.map((r) => `\`${r.command}\``))];
     const servers = [
         ...new Set(
             runs
@@ -766,17 +769,18 @@ function engineSection(
                 .filter((p) => p !== undefined)
                 .map(
                     (p) =>
-                        `PostgreSQL ${p.version} (fsync ${p.fsync}, synchronous_commit ${p.synchronousCommit})`
+                        `PostgreSQL ${p.version.split(' ')[0]} (fsync ${p.fsync}, synchronous_commit ${p.synchronousCommit})`
                 )
         )
     ];
     return [
         `## ${title}`,
         '',
-        `From ${commands.join(', ')} (the latest run of each job, size, latency and engine; see [Runs](#runs)). The same jobs on the same data set — one org, its ledger loaded into a SQLite file and into a new PostgreSQL database — the engines measured one after the other within a run, each sequence of jobs on a fresh copy of the size's ledger (a copy of the file; \`CREATE DATABASE … TEMPLATE\` of the database). PostgreSQL is a server on the same machine, reached on loopback${servers.length ? `: ${servers.join('; ')}` : ''}; each statement is a round trip to another process on the same two cores, but not over a network. Requests: counted by the sync / served by the org (the engine changes none). Wall ÷ SQLite: the job's wall time over the same job's on SQLite. Memory: peak resident set of the sync process, and the most heap it still used just after a full garbage collection, MiB (the PostgreSQL server's processes are not counted).`,
+        `From \`npm run bench -- --ledger-engine sqlite,postgres …\`, every such run (see [Runs](#runs) for its command and the machine's load): the same jobs on the same data set — one org, its ledger loaded into a SQLite file and into a new PostgreSQL database — the engines measured one after the other, in the order given, each sequence of jobs on a fresh copy of the size's ledger (a copy of the file; \`CREATE DATABASE … TEMPLATE\` of the database). PostgreSQL is a server on the same machine, reached on loopback${servers.length ? `: ${servers.join('; ')}` : ''}; each statement is a round trip to another process on the same two cores, but not over a network. Requests: counted by the sync / served by the org (the engine changes none). Wall ÷ SQLite: the job's wall time over the same job's on SQLite in the same run (runs differ in the machine's load, so compare within a run). Memory: peak resident set of the sync process, and the most heap it still used just after a full garbage collection, MiB (the PostgreSQL server's processes are not counted).`,
         '',
         table(
             [
+                'run (UTC)',
                 'persons',
                 'job',
                 'latency',
@@ -790,8 +794,8 @@ function engineSection(
                 'heap kept, MiB',
                 'check'
             ],
-            engineRows(ms),
-            [0, 4, 5, 6, 7, 9, 10]
+            runs.flatMap(engineRows),
+            [1, 5, 6, 7, 8, 10, 11]
         ),
         '',
         ...loadLines(runs)
@@ -800,10 +804,10 @@ function engineSection(
 
 /** How long loading the data set's ledger took on each engine (the build's ledger phases). */
 export function loadLines(runs: readonly RunFile[]): string[] {
-    const out: string[] = [];
+    const parts: string[] = [];
     for (const run of runs)
         for (const [size, d] of Object.entries(run.datasets)) {
-            const parts = (run.ledgerEngines ?? []).flatMap((e) => {
+            const times = (['sqlite', 'postgres'] as const).flatMap((e) => {
                 const phases = Object.entries(d.build.seconds).filter(([k]) =>
                     k.startsWith(`ledger (${e}):`)
                 );
@@ -813,13 +817,17 @@ export function loadLines(runs: readonly RunFile[]): string[] {
                       ]
                     : [];
             });
-            if (parts.length)
-                out.push(
-                    `Loading the data set's ledger at ${fmtInt(Number(size))} persons (${run.startedAt.slice(0, 10)}: persons and memberships with \`importBatch\` in batches of 5,000, then the 10 % unsubscribes with \`recordUnsubscribes\`): ${parts.join(', ')}.`,
-                    ''
+            if (times.length)
+                parts.push(
+                    `${fmtInt(Number(size))} persons, run of ${runLabel(run)}: ${times.join(', ')}`
                 );
         }
-    return out;
+    return parts.length
+        ? [
+              `Loading the data set into the ledger (persons and memberships with \`importBatch\` in batches of 5,000, then the 10 % unsubscribes with \`recordUnsubscribes\`): ${parts.join('; ')}.`,
+              ''
+          ]
+        : [];
 }
 
 function writtenText(m: Measurement): string {

@@ -372,15 +372,17 @@ describe('growth and checks', () => {
             'latency 0 ms, ledger on SQLite and PostgreSQL'
         );
         expect(section).toContain(
-            '| 10,000 | nightly, cold | 0 ms | SQLite | 11 / 10 | 2.00 s | – |'
+            '| 2025-03-01 00:00 | 10,000 | nightly, cold | 0 ms | SQLite | 11 / 10 | 2.00 s | – |'
         );
         expect(section).toContain(
-            '| 10,000 | nightly, cold | 0 ms | PostgreSQL | 11 / 10 | 5.00 s | 2.5× | 2,000 | 900 records, 90 to the ledger | 170 | 40 | ok |'
+            '| 2025-03-01 00:00 | 10,000 | nightly, cold | 0 ms | PostgreSQL | 11 / 10 | 5.00 s | 2.5× | 2,000 | 900 records, 90 to the ledger | 170 | 40 | ok |'
         );
         expect(section).toContain(
             'PostgreSQL 15.1 (fsync off, synchronous_commit off)'
         );
-        expect(section).toContain('SQLite 3.00 s, PostgreSQL 42.0 s.');
+        expect(section).toContain(
+            '10,000 persons, run of 2025-03-01 00:00: SQLite 3.00 s, PostgreSQL 42.0 s.'
+        );
     });
 
     it('keeps the latest measurement of each engine apart', () => {
