@@ -17,6 +17,18 @@ export function redactUrl(url: string): string {
     }
 }
 
+/**
+ * A command line as a results file keeps it: every postgres:// URL in it (a value of
+ * its own or after `--flag=`) without its password.
+ */
+export function shownCommand(args: readonly string[]): string {
+    return args
+        .map((a) =>
+            a.replace(/postgres(ql)?:\/\/\S+/gi, (url) => redactUrl(url))
+        )
+        .join(' ');
+}
+
 /** The same server URL with another database. */
 export function withDatabase(url: string, database: string): string {
     const u = new URL(url);

@@ -58,7 +58,8 @@ import {
     databaseBytes,
     databaseName,
     dropDatabase,
-    serverInfo
+    serverInfo,
+    shownCommand
 } from './pg-admin';
 import type {
     BenchJob,
@@ -640,7 +641,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const run = await runBench(
         opts,
-        `npm run bench -- ${argv.join(' ')}`.trim()
+        `npm run bench -- ${shownCommand(argv)}`.trim()
     );
     if (!opts.smoke) return 0;
     const problems = smokeProblems(run.measurements);

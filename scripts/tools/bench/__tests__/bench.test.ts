@@ -19,7 +19,7 @@ import {
     type RunFile
 } from '../report';
 import { smokeProblems } from '../run';
-import { databaseName } from '../pg-admin';
+import { databaseName, shownCommand } from '../pg-admin';
 
 describe('data set layout', () => {
     const e = expected(20_000);
@@ -455,6 +455,20 @@ describe('options and the per-record baseline', () => {
         );
         expect(() => parseArgs(['--pg-url', '/tmp/x.db'], {})).toThrow(
             /not a postgres:\/\/ URL/
+        );
+    });
+
+    it('keeps no password of a PostgreSQL URL in the command it records', () => {
+        expect(
+            shownCommand([
+                '--ledger-engine',
+                'postgres',
+                '--pg-url',
+                'postgres://u:secret@127.0.0.1:5432/db',
+                '--ledger=postgresql://v:hidden@h/db?sslmode=require'
+            ])
+        ).toBe(
+            '--ledger-engine postgres --pg-url postgres://u:***@127.0.0.1:5432/db --ledger=postgresql://v:***@h/db?sslmode=require'
         );
     });
 
