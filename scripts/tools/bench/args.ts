@@ -3,7 +3,14 @@
  */
 import { resolve } from 'node:path';
 import { OptoutError } from '../../model/errors';
-import { BENCH_JOBS, VARIANTS, type BenchJob, type Variant } from './types';
+import {
+    BENCH_JOBS,
+    LEDGER_ENGINES,
+    VARIANTS,
+    type BenchJob,
+    type LedgerEngine,
+    type Variant
+} from './types';
 
 export interface BenchOptions {
     sizes: number[];
@@ -24,6 +31,14 @@ export interface BenchOptions {
     bulkJobSize?: number;
     /** Only regenerate README.md from the results folder (runs of several commands). */
     reportOnly: boolean;
+    /**
+     * The ledger's engines, each measured on the same org data set (--ledger-engine): an
+     * engine comparison, shown in a section of its own. Absent: the default SQLite ledger
+     * file, the run feeding the main tables.
+     */
+    ledgerEngines?: LedgerEngine[];
+    /** Server on which a postgres ledger gets fresh databases (default $OPTOUT_TEST_PG_URL). */
+    pgUrl?: string;
 }
 
 export const DEFAULT_RESULTS = resolve(__dirname, 'results');
@@ -32,7 +47,11 @@ export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latenc
                  [--jobs nightly-cold,nightly-again,hourly,push-burst]
                  [--variants sync,collections,naive] [--naive-sample 1000]
                  [--heap-mb 256] [--bulk-job-size N] [--out DIR] [--no-readme] [--smoke]
-       npm run bench -- --report [--out DIR]   (only regenerate README.md)`;
+                 [--ledger-engine sqlite,postgres] [--pg-url postgres://…]
+       npm run bench -- --report [--out DIR]   (only regenerate README.md)
+  --ledger-engine runs the same jobs with the ledger on each engine (postgres: a fresh
+  database per size on --pg-url, default $OPTOUT_TEST_PG_URL, copied for each sequence
+  of jobs and dropped afterwards); its figures go to the engine comparison section.`;
 
 function usage(message: string): OptoutError {
     return new OptoutError('BAD_ARGUMENT', message, {
@@ -69,7 +88,14 @@ function parseList<T extends string>(
     return [...new Set(out)] as T[];
 }
 
-export function parseArgs(argv: readonly string[]): BenchOptions {
+export function isPostgresUrl(value: string): boolean {
+    return /^postgres(ql)?:\/\//i.test(value);
+}
+
+export function parseArgs(
+    argv: readonly string[],
+    env: NodeJS.ProcessEnv = process.env
+): BenchOptions {
     const o: BenchOptions = {
         sizes: [10_000, 100_000],
         latencies: [0, 50],
@@ -80,7 +106,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         smoke: false,
         readme: true,
         heapMb: 256,
-        reportOnly: false
+        reportOnly: false,
+        ...(env.OPTOUT_TEST_PG_URL ? { pgUrl: env.OPTOUT_TEST_PG_URL } : {})
     };
     let outGiven = false;
     let readmeGiven = false;
@@ -130,6 +157,21 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
             case '--report':
                 o.reportOnly = true;
                 break;
+            case '--ledger-engine':
+            case '--ledger-engines':
+                o.ledgerEngines = parseList(
+                    value(),
+                    LEDGER_ENGINES,
+                    '--ledger-engine'
+                );
+                break;
+            case '--pg-url': {
+                const v = value();
+                if (!isPostgresUrl(v))
+                    throw usage(`--pg-url: '${v}' is not a postgres:// URL`);
+                o.pgUrl = v;
+                break;
+            }
             case '--help':
             case '-h':
                 throw new OptoutError('HELP', USAGE, { exitCode: 0 });
@@ -140,6 +182,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     if (o.reportOnly && (o.smoke || !o.readme))
         throw usage(
             '--report writes README.md: not with --smoke or --no-readme'
+        );
+    if (o.ledgerEngines?.includes('postgres') && !o.pgUrl)
+        throw usage(
+            '--ledger-engine postgres needs a server: --pg-url or $OPTOUT_TEST_PG_URL (npm run pg:start)'
         );
     if (o.smoke) {
         // Unless told otherwise: 10,000 persons, no latency, a small baseline sample,

@@ -96,19 +96,136 @@ function leadRow(p: Person, email: string): Record<string, unknown> {
     };
 }
 
+/** A ledger the data set is loaded into; `label` names its build phases when several are. */
+export interface LedgerTarget {
+    /** As Ledger.open takes it: a file path or a postgres:// URL (an empty database). */
+    location: string;
+    label?: string;
+}
+
+type Timed = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * The ledger's side of the data set: persons and memberships, the 10 % global
+ * unsubscribes. Returns how many unsubscribes it recorded.
+ */
+async function loadLedger(
+    target: LedgerTarget,
+    n: number,
+    contactId: readonly (string | undefined)[],
+    leadId: readonly (string | undefined)[],
+    timed: Timed
+): Promise<number> {
+    const s = sizes(n);
+    let unsubscribes = 0;
+    const phase = target.label ? `ledger (${target.label})` : 'ledger';
+    const ledger = await Ledger.open(target.location);
+    try {
+        await timed(
+            `${phase}: persons and memberships (importBatch)`,
+            async () => {
+                for (let k = 0; k < n; k += LEDGER_CHUNK) {
+                    const rows: ImportRecord[] = [];
+                    for (let i = k; i < Math.min(n, k + LEDGER_CHUNK); i++) {
+                        const p = person(i, s);
+                        const own =
+                            p.kind === 'contact'
+                                ? contactId[i]
+                                : p.kind === 'lead'
+                                  ? leadId[i]
+                                  : undefined;
+                        rows.push({
+                            email: p.ledgerEmail,
+                            salesforceId: p.linked && own ? own : null,
+                            audienceId: NEWS.id,
+                            audienceName: NEWS.name,
+                            status: 'Subscribed',
+                            changedAt: IMPORTED_AT,
+                            reason: null
+                        });
+                    }
+                    await ledger.importBatch(rows, { source: 'import' });
+                }
+            }
+        );
+        await timed(`${phase}: 10 % global unsubscribes`, async () => {
+            let batch: Parameters<Ledger['recordUnsubscribes']>[0] = [];
+            for (let i = 0; i < n; i++) {
+                const p = person(i, s);
+                if (!p.unsubscribed) continue;
+                batch.push({
+                    email: p.email,
+                    scope: 'all',
+                    source: 'import',
+                    collectedAt: IMPORTED_AT
+                });
+                unsubscribes++;
+                if (batch.length === LEDGER_CHUNK) {
+                    await ledger.recordUnsubscribes(batch);
+                    batch = [];
+                }
+            }
+            if (batch.length) await ledger.recordUnsubscribes(batch);
+        });
+    } finally {
+        await ledger.close();
+    }
+    return unsubscribes;
+}
+
+/**
+ * The cursors of the hourly run that wrote the org's memberships: set once they are
+ * seeded, as that run would have left them.
+ */
+async function setCursors(
+    target: LedgerTarget,
+    convertedLeadIds: readonly string[]
+): Promise<void> {
+    const ledger = await Ledger.open(target.location);
+    try {
+        const seq = await ledger.maxSeq();
+        await ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, seq);
+        await ledger.setCursor(
+            ALL_AUDIENCES_CURSOR.job,
+            ALL_AUDIENCES_CURSOR.name,
+            seq
+        );
+        // …and that run's check for records created (or Leads converted) since the one
+        // before: dated past its 10-minute look-back, as if the data were older than
+        // that, with the converted Leads it took (conversions are read by day) — so the
+        // hourly measured finds no record new, as none is created meanwhile.
+        await ledger.setCursor(
+            NEW_RECORDS_CURSOR.job,
+            NEW_RECORDS_CURSOR.name,
+            JSON.stringify({
+                at: new Date(
+                    Date.now() + NEW_RECORDS_LOOKBACK_MS + 60_000
+                ).toISOString(),
+                seen: convertedLeadIds
+            })
+        );
+    } finally {
+        await ledger.close();
+    }
+}
+
 /**
  * Builds the data set of `n` persons in the org (running, package not yet deployed)
- * and in a new ledger file at `ledgerPath`.
+ * and in each of `ledgers` (new, empty), the same in each: a SQLite file, a PostgreSQL
+ * database, or both for an engine comparison on one org.
  */
 export async function buildDataset(
     org: OrgAccess,
-    ledgerPath: string,
+    ledgers: readonly LedgerTarget[],
     n: number,
     log: (line: string) => void = () => undefined
 ): Promise<BuildReport> {
     const s = sizes(n);
     const report: BuildReport = { seconds: {}, counts: {} };
-    const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const timed: Timed = async <T>(
+        what: string,
+        fn: () => Promise<T>
+    ): Promise<T> => {
         const t0 = Date.now();
         const out = await fn();
         report.seconds[what] = (Date.now() - t0) / 1000;
@@ -200,133 +317,66 @@ export async function buildDataset(
         report.counts.convertedLeads = converted;
     });
 
-    const ledger = await Ledger.open(ledgerPath);
-    try {
-        await timed(
-            'ledger: persons and memberships (importBatch)',
-            async () => {
-                for (let k = 0; k < n; k += LEDGER_CHUNK) {
-                    const rows: ImportRecord[] = [];
-                    for (let i = k; i < Math.min(n, k + LEDGER_CHUNK); i++) {
-                        const p = person(i, s);
-                        const own =
-                            p.kind === 'contact'
-                                ? contactId[i]
-                                : p.kind === 'lead'
-                                  ? leadId[i]
-                                  : undefined;
-                        rows.push({
-                            email: p.ledgerEmail,
-                            salesforceId: p.linked && own ? own : null,
+    for (const target of ledgers)
+        report.counts.ledgerUnsubscribes = await loadLedger(
+            target,
+            n,
+            contactId,
+            leadId,
+            timed
+        );
+    // The memberships an earlier hourly run wrote (its cursor = the last change).
+    await timed('seed Audience_Membership__c', async () => {
+        const rows: Record<string, unknown>[] = [];
+        let count = 0;
+        const flush = async (): Promise<void> => {
+            if (!rows.length) return;
+            await seedRecords(org, 'Audience_Membership__c', rows);
+            count += rows.length;
+            rows.length = 0;
+        };
+        for (let i = 0; i < n; i++) {
+            const p = person(i, s);
+            const targets: { id: string; object: 'Contact' | 'Lead' }[] = [];
+            if (p.kind === 'contact') {
+                targets.push({
+                    id: contactId[i] as string,
+                    object: 'Contact'
+                });
+                if (p.dupLead && !p.dupLeadConverted)
+                    targets.push({
+                        id: dupLeadId.get(i) as string,
+                        object: 'Lead'
+                    });
+            } else if (p.kind === 'lead') {
+                targets.push(
+                    p.ownLeadConverted
+                        ? { id: contactId[i] as string, object: 'Contact' }
+                        : { id: leadId[i] as string, object: 'Lead' }
+                );
+            }
+            for (const t of targets)
+                rows.push({
+                    ...desiredMembership(
+                        {
                             audienceId: NEWS.id,
                             audienceName: NEWS.name,
+                            email: p.ledgerEmail,
                             status: 'Subscribed',
                             changedAt: IMPORTED_AT,
+                            source: 'import',
                             reason: null
-                        });
-                    }
-                    await ledger.importBatch(rows, { source: 'import' });
-                }
-                return Promise.resolve();
-            }
-        );
-        await timed('ledger: 10 % global unsubscribes', async () => {
-            let batch: Parameters<Ledger['recordUnsubscribes']>[0] = [];
-            let count = 0;
-            for (let i = 0; i < n; i++) {
-                const p = person(i, s);
-                if (!p.unsubscribed) continue;
-                batch.push({
-                    email: p.email,
-                    scope: 'all',
-                    source: 'import',
-                    collectedAt: IMPORTED_AT
+                        },
+                        t
+                    )
                 });
-                count++;
-                if (batch.length === LEDGER_CHUNK) {
-                    await ledger.recordUnsubscribes(batch);
-                    batch = [];
-                }
-            }
-            if (batch.length) await ledger.recordUnsubscribes(batch);
-            report.counts.ledgerUnsubscribes = count;
-            return Promise.resolve();
-        });
-        // The memberships an earlier hourly run wrote (its cursor = the last change).
-        await timed('seed Audience_Membership__c', async () => {
-            const rows: Record<string, unknown>[] = [];
-            let count = 0;
-            const flush = async (): Promise<void> => {
-                if (!rows.length) return;
-                await seedRecords(org, 'Audience_Membership__c', rows);
-                count += rows.length;
-                rows.length = 0;
-            };
-            for (let i = 0; i < n; i++) {
-                const p = person(i, s);
-                const targets: { id: string; object: 'Contact' | 'Lead' }[] =
-                    [];
-                if (p.kind === 'contact') {
-                    targets.push({
-                        id: contactId[i] as string,
-                        object: 'Contact'
-                    });
-                    if (p.dupLead && !p.dupLeadConverted)
-                        targets.push({
-                            id: dupLeadId.get(i) as string,
-                            object: 'Lead'
-                        });
-                } else if (p.kind === 'lead') {
-                    targets.push(
-                        p.ownLeadConverted
-                            ? { id: contactId[i] as string, object: 'Contact' }
-                            : { id: leadId[i] as string, object: 'Lead' }
-                    );
-                }
-                for (const t of targets)
-                    rows.push({
-                        ...desiredMembership(
-                            {
-                                audienceId: NEWS.id,
-                                audienceName: NEWS.name,
-                                email: p.ledgerEmail,
-                                status: 'Subscribed',
-                                changedAt: IMPORTED_AT,
-                                source: 'import',
-                                reason: null
-                            },
-                            t
-                        )
-                    });
-                if (rows.length >= SEED_CHUNK) await flush();
-            }
-            await flush();
-            report.counts.audienceMemberships = count;
-        });
-        const seq = await ledger.maxSeq();
-        await ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, seq);
-        await ledger.setCursor(
-            ALL_AUDIENCES_CURSOR.job,
-            ALL_AUDIENCES_CURSOR.name,
-            seq
-        );
-        // …and that run's check for records created (or Leads converted) since the one
-        // before: dated past its 10-minute look-back, as if the data were older than
-        // that, with the converted Leads it took (conversions are read by day) — so the
-        // hourly measured finds no record new, as none is created meanwhile.
-        await ledger.setCursor(
-            NEW_RECORDS_CURSOR.job,
-            NEW_RECORDS_CURSOR.name,
-            JSON.stringify({
-                at: new Date(
-                    Date.now() + NEW_RECORDS_LOOKBACK_MS + 60_000
-                ).toISOString(),
-                seen: convertedLeadIds
-            })
-        );
-    } finally {
-        await ledger.close();
-    }
+            if (rows.length >= SEED_CHUNK) await flush();
+        }
+        await flush();
+        report.counts.audienceMemberships = count;
+    });
+    // The memberships' run read each ledger up to its last change (its cursors).
+    for (const target of ledgers) await setCursors(target, convertedLeadIds);
     await admin(org, 'stats/reset', 'POST');
     await admin(org, 'usage/reset', 'POST');
     return report;

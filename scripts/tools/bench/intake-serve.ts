@@ -8,10 +8,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { PROJECT_ROOT } from '../../model/project';
 import { withoutProxy } from './child';
 import type { IntakeConfig, ServeTotals } from './intake-report';
+import {
+    createDatabase,
+    databaseName,
+    dropDatabase,
+    redactUrl
+} from './pg-admin';
+
+export { redactUrl, withDatabase } from './pg-admin';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'optout');
 
@@ -211,24 +218,6 @@ export interface PreparedLedger {
     dispose(): Promise<void>;
 }
 
-/** The URL without its password, for logs and results. */
-export function redactUrl(url: string): string {
-    try {
-        const u = new URL(url);
-        if (u.password) u.password = '***';
-        return u.toString();
-    } catch {
-        return url;
-    }
-}
-
-/** The same server URL with another database. */
-export function withDatabase(url: string, database: string): string {
-    const u = new URL(url);
-    u.pathname = `/${database}`;
-    return u.toString();
-}
-
 /**
  * The ledger of a configuration: the one given (used as it is), a SQLite file in the
  * run's folder, or a new database on the PostgreSQL server (the test role may create
@@ -254,26 +243,11 @@ export async function prepareLedger(
         throw new Error(
             'no PostgreSQL server: pass --pg-url or set OPTOUT_TEST_PG_URL (npm run pg:start)'
         );
-    const database = `optout_intake_${tag}_${config.name.replace(/-/g, '_')}`;
-    await adminQuery(pgUrl, `CREATE DATABASE ${database}`);
-    const url = withDatabase(pgUrl, database);
+    const database = databaseName('optout_intake', tag, config.name);
+    const url = await createDatabase(pgUrl, database);
     return {
         ledger: url,
         shown: redactUrl(url),
-        dispose: () =>
-            adminQuery(
-                pgUrl,
-                `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`
-            )
+        dispose: () => dropDatabase(pgUrl, database)
     };
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-        await client.query(sql);
-    } finally {
-        await client.end();
-    }
 }

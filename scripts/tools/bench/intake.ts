@@ -44,6 +44,7 @@ import {
 } from './intake-report';
 import { ServeReplica, prepareLedger } from './intake-serve';
 import { OrgHandle } from './org-handle';
+import { shownCommand } from './pg-admin';
 import { describeMachine, writeFormatted, writeReadme } from './run';
 
 /** The field the push writes for a global unsubscribe once the settings choose it (R1). */
@@ -308,7 +309,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const opts = parseIntakeArgs(argv);
     const run = await runIntake(
         opts,
-        `npm run bench:intake -- ${argv.join(' ')}`.trim()
+        `npm run bench:intake -- ${shownCommand(argv)}`.trim()
     );
     process.stdout.write(renderText(run));
     return run.results.some((r) => r.status === 'failed') ? 1 : 0;

@@ -4,7 +4,7 @@
  * page regenerated from every run in the results folder. Pure functions only.
  */
 import type { Expected } from './layout';
-import type { BenchJob, Variant, WorkerResult } from './types';
+import type { BenchJob, LedgerEngine, Variant, WorkerResult } from './types';
 import { renderIntakeSection, type IntakeRunFile } from './intake-report';
 
 export interface Machine {
@@ -23,6 +23,8 @@ export interface Measurement {
     latencyMs: number;
     variant: Variant;
     job: BenchJob;
+    /** The ledger's engine, in an engine comparison (absent: the default SQLite file). */
+    ledgerEngine?: LedgerEngine;
     wallMs: number;
     /** Requests the sync (or the baseline) counted. */
     apiRequests: number;
@@ -66,6 +68,13 @@ export interface RunFile {
     heapMb?: number;
     /** Records per Bulk ingest job, when a run set it (default 100,000). */
     bulkJobSize?: number;
+    /**
+     * An engine comparison (--ledger-engine): the engines its ledger was on, each with
+     * the same org data set. Absent: the default SQLite ledger (the main tables' runs).
+     */
+    ledgerEngines?: LedgerEngine[];
+    /** The PostgreSQL server of a comparison's postgres ledgers (its figures depend on them). */
+    postgres?: { version: string; fsync: string; synchronousCommit: string };
     datasets: Record<
         string,
         {
@@ -75,7 +84,10 @@ export interface RunFile {
                 counts: Record<string, number>;
             };
             orgDbBytes: number;
-            ledgerDbBytes: number;
+            /** The SQLite ledger file (absent when only PostgreSQL was measured). */
+            ledgerDbBytes?: number;
+            /** The PostgreSQL ledger database (pg_database_size), when measured. */
+            postgresLedgerBytes?: number;
         }
     >;
     measurements: Measurement[];
@@ -87,6 +99,11 @@ export const RECORDS_OF: Record<BenchJob, string> = {
     'nightly-again': 'Contacts and Leads reconciled',
     hourly: 'membership changes',
     'push-burst': 'unsubscribes delivered'
+};
+
+export const ENGINE_TITLE: Record<LedgerEngine, string> = {
+    sqlite: 'SQLite',
+    postgres: 'PostgreSQL'
 };
 
 export const JOB_TITLE: Record<BenchJob, string> = {
@@ -191,12 +208,12 @@ export function checkOutcome(
     return off.length ? off.join('; ') : 'ok';
 }
 
-/** The latest measurement for each (size, latency, variant, job) across runs. */
+/** The latest measurement for each (size, latency, variant, job, ledger engine) across runs. */
 export function latest(runs: readonly RunFile[]): Measurement[] {
     const byKey = new Map<string, { at: string; m: Measurement }>();
     for (const run of runs)
         for (const m of run.measurements) {
-            const key = `${m.size}|${m.latencyMs}|${m.variant}|${m.job}`;
+            const key = `${m.size}|${m.latencyMs}|${m.variant}|${m.job}|${m.ledgerEngine ?? ''}`;
             const prev = byKey.get(key);
             if (!prev || prev.at <= run.startedAt)
                 byKey.set(key, { at: run.startedAt, m });
@@ -338,7 +355,10 @@ function machineLine(run: RunFile): string {
             ? `${m.loadAverage.start.toFixed(1)} → ${m.loadAverage.end.toFixed(1)}`
             : m.loadAverage.start.toFixed(1);
     const heap = run.heapMb ? `, jobs' heap limit ${run.heapMb} MiB` : '';
-    return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — sizes ${run.sizes.map(fmtSize).join(', ')}, latency ${run.latencies.join(' and ')} ms${heap}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${load}`;
+    const engines = run.ledgerEngines
+        ? `, ledger on ${run.ledgerEngines.map((e) => ENGINE_TITLE[e]).join(' and ')}`
+        : '';
+    return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — sizes ${run.sizes.map(fmtSize).join(', ')}, latency ${run.latencies.join(' and ')} ms${engines}${heap}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${load}`;
 }
 
 /** The Markdown page: tables of the latest measurements, growth and ratios. */
@@ -350,7 +370,9 @@ export function renderMarkdown(
         files: []
     }
 ): string {
-    const ms = sortMeasurements(latest(runs));
+    // The main tables: the runs on the default SQLite ledger. An engine comparison
+    // (--ledger-engine) has a section of its own, its engines measured side by side.
+    const ms = sortMeasurements(latest(runs.filter((r) => !r.ledgerEngines)));
     const find = (m: Measurement, variant: Variant): Measurement | undefined =>
         ms.find(
             (x) =>
@@ -528,6 +550,7 @@ export function renderMarkdown(
         )
     );
     lines.push('');
+    lines.push(...engineSection(runs.filter((r) => r.ledgerEngines)));
     lines.push('## Reading the figures');
     lines.push('');
     lines.push(NOTES);
@@ -673,6 +696,138 @@ function memorySection(main: readonly Measurement[]): string[] {
         ),
         ''
     ];
+}
+
+/** A run's start as a table label: "2026-12-05 07:56". */
+function runLabel(run: RunFile): string {
+    return run.startedAt.slice(0, 16).replace('T', ' ');
+}
+
+/**
+ * What one engine comparison measured, as table rows: each job on each engine side by
+ * side, and its wall time over the same run's SQLite one (the engines compare within a
+ * run only: the machine's load differs between runs).
+ */
+export function engineRows(run: RunFile): string[][] {
+    const engines: LedgerEngine[] = ['sqlite', 'postgres'];
+    const ms = run.measurements;
+    const rows = [...ms].sort(
+        (a, b) =>
+            a.size - b.size ||
+            order(a.job, b.job) ||
+            a.latencyMs - b.latencyMs ||
+            VARIANT_ORDER.indexOf(a.variant) -
+                VARIANT_ORDER.indexOf(b.variant) ||
+            engines.indexOf(a.ledgerEngine ?? 'sqlite') -
+                engines.indexOf(b.ledgerEngine ?? 'sqlite')
+    );
+    return rows.map((m) => {
+        const sqlite = ms.find(
+            (x) =>
+                x.size === m.size &&
+                x.job === m.job &&
+                x.latencyMs === m.latencyMs &&
+                x.variant === m.variant &&
+                (x.ledgerEngine ?? 'sqlite') === 'sqlite'
+        );
+        const kept = m.syncMemory.heapAfterGcBytes;
+        return [
+            runLabel(run),
+            fmtInt(m.size),
+            m.variant === 'sync'
+                ? JOB_TITLE[m.job]
+                : `${JOB_TITLE[m.job]} (${VARIANT_TITLE[m.variant]})`,
+            `${m.latencyMs} ms`,
+            ENGINE_TITLE[m.ledgerEngine ?? 'sqlite'],
+            `${fmtInt(m.apiRequests)} / ${fmtInt(m.orgRequests)}`,
+            fmtSeconds(m.wallMs),
+            sqlite && sqlite !== m ? fmtRatio(m.wallMs / sqlite.wallMs) : '–',
+            fmtInt(m.recordsPerSecond),
+            writtenText(m),
+            fmtMiB(m.syncMemory.maxRssBytes),
+            kept === undefined ? '–' : fmtMiB(kept),
+            m.check
+        ];
+    });
+}
+
+/** The engine comparisons: the same jobs with the ledger on SQLite and on PostgreSQL. */
+function engineSection(runs: readonly RunFile[]): string[] {
+    const ms = runs.flatMap((r) => r.measurements);
+    if (!ms.length) return [];
+    const sizes = [...new Set(ms.map((m) => m.size))].sort((a, b) => a - b);
+    const jobs = JOB_ORDER.filter((j) => ms.some((m) => m.job === j));
+    const nightlyOnly = jobs.every((j) => j.startsWith('nightly'));
+    const engines = (['sqlite', 'postgres'] as const).filter((e) =>
+        ms.some((m) => (m.ledgerEngine ?? 'sqlite') === e)
+    );
+    const title = `${nightlyOnly ? 'Nightly' : 'The jobs'} at ${sizes.map(fmtInt).join(', ')} persons, ${engines.map((e) => ENGINE_TITLE[e]).join(' vs ')}`;
+    const servers = [
+        ...new Set(
+            runs
+                .map((r) => r.postgres)
+                .filter((p) => p !== undefined)
+                .map(
+                    (p) =>
+                        `PostgreSQL ${p.version.split(' ')[0]} (fsync ${p.fsync}, synchronous_commit ${p.synchronousCommit})`
+                )
+        )
+    ];
+    return [
+        `## ${title}`,
+        '',
+        `From \`npm run bench -- --ledger-engine sqlite,postgres …\`, every such run (see [Runs](#runs) for its command and the machine's load): the same jobs on the same data set — one org, its ledger loaded into a SQLite file and into a new PostgreSQL database — the engines measured one after the other, in the order given, each sequence of jobs on a fresh copy of the size's ledger (a copy of the file; \`CREATE DATABASE … TEMPLATE\` of the database). PostgreSQL is a server on the same machine, reached on loopback${servers.length ? `: ${servers.join('; ')}` : ''}; each statement is a round trip to another process on the same two cores, but not over a network. Requests: counted by the sync / served by the org (the engine changes none). Wall ÷ SQLite: the job's wall time over the same job's on SQLite in the same run (runs differ in the machine's load, so compare within a run). Memory: peak resident set of the sync process, and the most heap it still used just after a full garbage collection, MiB (the PostgreSQL server's processes are not counted).`,
+        '',
+        table(
+            [
+                'run (UTC)',
+                'persons',
+                'job',
+                'latency',
+                'ledger',
+                'requests (sync / org)',
+                'wall',
+                'wall ÷ SQLite',
+                'records/s',
+                'written',
+                'sync MiB',
+                'heap kept, MiB',
+                'check'
+            ],
+            runs.flatMap(engineRows),
+            [1, 5, 6, 7, 8, 10, 11]
+        ),
+        '',
+        ...loadLines(runs)
+    ];
+}
+
+/** How long loading the data set's ledger took on each engine (the build's ledger phases). */
+export function loadLines(runs: readonly RunFile[]): string[] {
+    const parts: string[] = [];
+    for (const run of runs)
+        for (const [size, d] of Object.entries(run.datasets)) {
+            const times = (['sqlite', 'postgres'] as const).flatMap((e) => {
+                const phases = Object.entries(d.build.seconds).filter(([k]) =>
+                    k.startsWith(`ledger (${e}):`)
+                );
+                return phases.length
+                    ? [
+                          `${ENGINE_TITLE[e]} ${fmtSeconds(1000 * phases.reduce((a, [, v]) => a + v, 0))}`
+                      ]
+                    : [];
+            });
+            if (times.length)
+                parts.push(
+                    `${fmtInt(Number(size))} persons, run of ${runLabel(run)}: ${times.join(', ')}`
+                );
+        }
+    return parts.length
+        ? [
+              `Loading the data set into the ledger (persons and memberships with \`importBatch\` in batches of 5,000, then the 10 % unsubscribes with \`recordUnsubscribes\`): ${parts.join('; ')}.`,
+              ''
+          ]
+        : [];
 }
 
 function writtenText(m: Measurement): string {

@@ -53,7 +53,21 @@ import {
     type Measurement,
     type RunFile
 } from './report';
-import type { BenchJob, Variant, WorkerResult, WorkerTask } from './types';
+import {
+    createDatabase,
+    databaseBytes,
+    databaseName,
+    dropDatabase,
+    serverInfo,
+    shownCommand
+} from './pg-admin';
+import type {
+    BenchJob,
+    LedgerEngine,
+    Variant,
+    WorkerResult,
+    WorkerTask
+} from './types';
 import type { IntakeRunFile } from './intake-report';
 import type { LocalOrgStats } from '../local-org/admin';
 
@@ -150,49 +164,168 @@ async function runWorker(
     }
 }
 
-interface SizeState {
+/** Where a size's ledgers live: the SQLite snapshot file, the PostgreSQL snapshot database. */
+interface LedgerPlace {
+    /** The folder of the size's files. */
     dir: string;
+    /** The server of the PostgreSQL databases, when postgres is measured. */
+    pgUrl?: string;
+    /** Prefix of this run's database names (unique per run and size). */
+    dbPrefix: string;
+}
+
+interface SizeState extends LedgerPlace {
     orgSnapshot: string;
-    ledgerSnapshot: string;
+    /** The data set's ledger on each engine measured (a file path, a database name). */
+    ledgerSnapshots: Partial<Record<LedgerEngine, string>>;
     expected: Expected;
     burst: number[];
 }
 
+/** The engines a run measures (the default: the SQLite file of every run before). */
+export function enginesOf(
+    opts: Pick<BenchOptions, 'ledgerEngines'>
+): LedgerEngine[] {
+    return opts.ledgerEngines ?? ['sqlite'];
+}
+
+function serverOf(place: LedgerPlace): string {
+    if (!place.pgUrl)
+        throw new Error('no PostgreSQL server (--pg-url, $OPTOUT_TEST_PG_URL)');
+    return place.pgUrl;
+}
+
+/**
+ * A new ledger of `engine` for the data set, as Ledger.open takes it, and its name in
+ * the size's place: a SQLite file, or an empty PostgreSQL database.
+ */
+async function newLedger(
+    place: LedgerPlace,
+    engine: LedgerEngine,
+    name: string
+): Promise<{ location: string; snapshot: string }> {
+    if (engine === 'sqlite') {
+        const path = join(place.dir, `${name}.db`);
+        return { location: path, snapshot: path };
+    }
+    const database = databaseName(place.dbPrefix, name);
+    return {
+        location: await createDatabase(serverOf(place), database),
+        snapshot: database
+    };
+}
+
+/** A copy of a size's snapshot for one sequence of jobs, and how to remove it. */
+async function copyLedger(
+    place: LedgerPlace,
+    engine: LedgerEngine,
+    snapshot: string,
+    name: string
+): Promise<{ location: string; remove: () => Promise<void> }> {
+    if (engine === 'sqlite') {
+        const path = join(place.dir, `${name}.db`);
+        copyDb(snapshot, path);
+        return {
+            location: path,
+            remove: () => {
+                for (const suffix of ['', '-wal', '-shm'])
+                    rmSync(path + suffix, { force: true });
+                return Promise.resolve();
+            }
+        };
+    }
+    const server = serverOf(place);
+    const database = databaseName(place.dbPrefix, name);
+    return {
+        location: await createDatabase(server, database, snapshot),
+        remove: () => dropDatabase(server, database)
+    };
+}
+
 async function prepareSize(
     n: number,
+    opts: BenchOptions,
     run: RunFile,
     save: () => void
 ): Promise<SizeState> {
     const dir = mkdtempSync(join(os.tmpdir(), `optout-bench-${fmtSize(n)}-`));
+    const place: LedgerPlace = {
+        dir,
+        ...(opts.pgUrl ? { pgUrl: opts.pgUrl } : {}),
+        dbPrefix: databaseName(
+            'optout_bench',
+            run.startedAt.slice(0, 19).replace(/\D/g, ''),
+            fmtSize(n)
+        )
+    };
     const orgSnapshot = join(dir, 'snapshot-org.db');
-    const ledgerSnapshot = join(dir, 'snapshot-ledger.db');
     log(`${fmtSize(n)}: building the data set in ${dir}`);
     const t0 = Date.now();
-    const org = await OrgHandle.start({ dbPath: orgSnapshot });
-    let build;
-    try {
-        build = await buildDataset(org, ledgerSnapshot, n, log);
-    } finally {
-        await org.stop();
-    }
-    const expected = expectedFor(n);
-    run.datasets[String(n)] = {
-        expected,
-        build,
-        orgDbBytes: statSync(orgSnapshot).size,
-        ledgerDbBytes: statSync(ledgerSnapshot).size
-    };
-    save();
-    log(
-        `${fmtSize(n)}: data set ready in ${((Date.now() - t0) / 1000).toFixed(0)} s — ${fmtInt(expected.salesforceRecords)} records, ${fmtInt(expected.ledgerUnsubscribes)} ledger unsubscribes`
-    );
-    return {
-        dir,
+    const ledgerSnapshots: SizeState['ledgerSnapshots'] = {};
+    const state: SizeState = {
+        ...place,
         orgSnapshot,
-        ledgerSnapshot,
-        expected,
+        ledgerSnapshots,
+        expected: expectedFor(n),
         burst: pushBurstPersons(sizesOf(n))
     };
+    try {
+        const targets = [];
+        for (const which of enginesOf(opts)) {
+            const l = await newLedger(place, which, 'snapshot-ledger');
+            ledgerSnapshots[which] = l.snapshot;
+            // Phases named by engine only in an engine comparison (older runs' names).
+            targets.push({
+                location: l.location,
+                ...(opts.ledgerEngines ? { label: which } : {})
+            });
+        }
+        const org = await OrgHandle.start({ dbPath: orgSnapshot });
+        let build;
+        try {
+            build = await buildDataset(org, targets, n, log);
+        } finally {
+            await org.stop();
+        }
+        run.datasets[String(n)] = {
+            expected: state.expected,
+            build,
+            orgDbBytes: statSync(orgSnapshot).size,
+            ...(ledgerSnapshots.sqlite
+                ? { ledgerDbBytes: statSync(ledgerSnapshots.sqlite).size }
+                : {}),
+            ...(ledgerSnapshots.postgres
+                ? {
+                      postgresLedgerBytes: await databaseBytes(
+                          serverOf(place),
+                          ledgerSnapshots.postgres
+                      )
+                  }
+                : {})
+        };
+    } catch (err) {
+        await disposeSize(state);
+        throw err;
+    }
+    save();
+    log(
+        `${fmtSize(n)}: data set ready in ${((Date.now() - t0) / 1000).toFixed(0)} s — ${fmtInt(state.expected.salesforceRecords)} records, ${fmtInt(state.expected.ledgerUnsubscribes)} ledger unsubscribes`
+    );
+    return state;
+}
+
+/** The size's ledger on that engine (a file path, a database name). */
+function snapshotOf(state: SizeState, kind: LedgerEngine): string {
+    const snapshot = state.ledgerSnapshots[kind];
+    if (!snapshot) throw new Error(`no ${kind} ledger for this size`);
+    return snapshot;
+}
+
+/** Removes a size's files and its PostgreSQL snapshot database. */
+async function disposeSize(state: SizeState): Promise<void> {
+    rmSync(state.dir, { recursive: true, force: true });
+    if (state.ledgerSnapshots.postgres)
+        await dropDatabase(serverOf(state), state.ledgerSnapshots.postgres);
 }
 
 async function measureSequence(
@@ -201,12 +334,16 @@ async function measureSequence(
     n: number,
     latencyMs: number,
     variant: Variant,
+    engine: LedgerEngine,
     onMeasurement: (m: Measurement) => void
 ): Promise<void> {
-    const orgDb = join(state.dir, `org-${latencyMs}-${variant}.db`);
-    const ledgerDb = join(state.dir, `ledger-${latencyMs}-${variant}.db`);
+    // The SQLite names of every run before; the engine in them only in a comparison.
+    const name = `${latencyMs}-${variant}${opts.ledgerEngines ? `-${engine}` : ''}`;
+    const orgDb = join(state.dir, `org-${name}.db`);
     copyDb(state.orgSnapshot, orgDb);
-    copyDb(state.ledgerSnapshot, ledgerDb);
+    const snapshot = snapshotOf(state, engine);
+    const ledger = await copyLedger(state, engine, snapshot, `ledger-${name}`);
+    const ledgerDb = ledger.location;
     let sampledBefore = false;
     try {
         for (const job of opts.jobs) {
@@ -249,6 +386,7 @@ async function measureSequence(
                 latencyMs,
                 variant,
                 job,
+                ...(opts.ledgerEngines ? { ledgerEngine: engine } : {}),
                 wallMs: result.wallMs,
                 apiRequests: result.apiRequests,
                 orgRequests: stats.totalRequests,
@@ -287,14 +425,14 @@ async function measureSequence(
             };
             if (result.naive?.extrapolated) sampledBefore = true;
             log(
-                `${fmtSize(n)} ${latencyMs} ms ${variant.padEnd(11)} ${job.padEnd(13)} ${fmtInt(m.apiRequests).padStart(8)} requests (org ${fmtInt(m.orgRequests)}), ${(m.wallMs / 1000).toFixed(2)} s, sync ${Math.round(m.syncMemory.maxRssBytes / 2 ** 20)} MiB, org ${Math.round(orgMemory.maxRssBytes / 2 ** 20)} MiB — ${m.check}`
+                `${fmtSize(n)} ${latencyMs} ms ${opts.ledgerEngines ? `${engine.padEnd(8)} ` : ''}${variant.padEnd(11)} ${job.padEnd(13)} ${fmtInt(m.apiRequests).padStart(8)} requests (org ${fmtInt(m.orgRequests)}), ${(m.wallMs / 1000).toFixed(2)} s, sync ${Math.round(m.syncMemory.maxRssBytes / 2 ** 20)} MiB, org ${Math.round(orgMemory.maxRssBytes / 2 ** 20)} MiB — ${m.check}`
             );
             onMeasurement(m);
         }
     } finally {
-        for (const f of [orgDb, ledgerDb])
-            for (const suffix of ['', '-wal', '-shm'])
-                rmSync(f + suffix, { force: true });
+        for (const suffix of ['', '-wal', '-shm'])
+            rmSync(orgDb + suffix, { force: true });
+        await ledger.remove();
     }
 }
 
@@ -430,39 +568,45 @@ export async function runBench(
         naiveSample: opts.naiveSample,
         heapMb: opts.heapMb,
         ...(opts.bulkJobSize ? { bulkJobSize: opts.bulkJobSize } : {}),
+        ...(opts.ledgerEngines ? { ledgerEngines: opts.ledgerEngines } : {}),
         datasets: {},
         measurements: []
     };
     const file = join(
         outDir,
-        `${startedAt.slice(0, 19).replace(/:/g, '-')}Z-${opts.sizes.map(fmtSize).join('-')}.json`
+        `${startedAt.slice(0, 19).replace(/:/g, '-')}Z-${[...opts.sizes.map(fmtSize), ...(opts.ledgerEngines ?? [])].join('-')}.json`
     );
     const save = (): void => {
         run.machine.loadAverage.end = os.loadavg()[0];
         writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
     };
+    if (opts.ledgerEngines?.includes('postgres') && opts.pgUrl)
+        run.postgres = await serverInfo(opts.pgUrl);
     log(
         `${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load ${run.machine.loadAverage.start.toFixed(1)}`
     );
     try {
         for (const n of opts.sizes) {
-            const state = await prepareSize(n, run, save);
+            const state = await prepareSize(n, opts, run, save);
             try {
+                // Engines innermost: both measured on the same data set, back to back.
                 for (const latencyMs of opts.latencies)
                     for (const variant of opts.variants)
-                        await measureSequence(
-                            opts,
-                            state,
-                            n,
-                            latencyMs,
-                            variant,
-                            (m) => {
-                                run.measurements.push(m);
-                                save();
-                            }
-                        );
+                        for (const engine of enginesOf(opts))
+                            await measureSequence(
+                                opts,
+                                state,
+                                n,
+                                latencyMs,
+                                variant,
+                                engine,
+                                (m) => {
+                                    run.measurements.push(m);
+                                    save();
+                                }
+                            );
             } finally {
-                rmSync(state.dir, { recursive: true, force: true });
+                await disposeSize(state);
             }
         }
         run.finishedAt = new Date().toISOString();
@@ -497,7 +641,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const run = await runBench(
         opts,
-        `npm run bench -- ${argv.join(' ')}`.trim()
+        `npm run bench -- ${shownCommand(argv)}`.trim()
     );
     if (!opts.smoke) return 0;
     const problems = smokeProblems(run.measurements);

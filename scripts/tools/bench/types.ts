@@ -13,8 +13,13 @@ export type BenchJob = (typeof BENCH_JOBS)[number];
 export const VARIANTS = ['sync', 'collections', 'naive'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
+/** Where the ledger lives: a SQLite file (the default) or a PostgreSQL database. */
+export const LEDGER_ENGINES = ['sqlite', 'postgres'] as const;
+export type LedgerEngine = (typeof LEDGER_ENGINES)[number];
+
 export interface WorkerTask {
     org: { instanceUrl: string; accessToken: string };
+    /** The ledger's location as Ledger.open takes it: a file path or a postgres:// URL. */
     ledgerPath: string;
     job: BenchJob;
     variant: Variant;

@@ -19,6 +19,7 @@ import {
     type RunFile
 } from '../report';
 import { smokeProblems } from '../run';
+import { databaseName, shownCommand } from '../pg-admin';
 
 describe('data set layout', () => {
     const e = expected(20_000);
@@ -311,6 +312,92 @@ describe('growth and checks', () => {
         );
     });
 
+    it('keeps an engine comparison out of the main tables and shows it side by side', () => {
+        const base = run('2025-02-01T00:00:00.000Z', [
+            m({}),
+            m({ job: 'nightly-again', wallMs: 500, recordsWritten: 0 })
+        ]);
+        const comparison: RunFile = {
+            ...run('2025-03-01T00:00:00.000Z', [
+                m({ ledgerEngine: 'sqlite', wallMs: 2000, apiRequests: 11 }),
+                m({
+                    ledgerEngine: 'postgres',
+                    wallMs: 5000,
+                    apiRequests: 11,
+                    recordsPerSecond: 2000,
+                    syncMemory: {
+                        rssBeforeJobBytes: 0,
+                        peakBytes: 0,
+                        maxRssBytes: 170 * 2 ** 20,
+                        heapAfterGcBytes: 40 * 2 ** 20
+                    }
+                })
+            ]),
+            command: 'npm run bench -- --ledger-engine sqlite,postgres',
+            ledgerEngines: ['sqlite', 'postgres'],
+            postgres: {
+                version: '15.1',
+                fsync: 'off',
+                synchronousCommit: 'off'
+            },
+            datasets: {
+                '10000': {
+                    expected: expected(10_000),
+                    build: {
+                        seconds: {
+                            'seed Contacts': 1,
+                            'ledger (sqlite): persons and memberships (importBatch)': 2,
+                            'ledger (sqlite): 10 % global unsubscribes': 1,
+                            'ledger (postgres): persons and memberships (importBatch)': 40,
+                            'ledger (postgres): 10 % global unsubscribes': 2
+                        },
+                        counts: {}
+                    },
+                    orgDbBytes: 1
+                }
+            }
+        };
+        const before = renderMarkdown([base], ['a.json']);
+        const after = renderMarkdown([base, comparison], ['a.json', 'b.json']);
+        // The main tables: the default runs' figures, though the comparison is newer.
+        const tables = (md: string): string =>
+            md.slice(md.indexOf('## Headline'), md.indexOf('## Reading'));
+        const section = after.slice(
+            after.indexOf('## Nightly at 10,000 persons, SQLite vs PostgreSQL'),
+            after.indexOf('## Reading')
+        );
+        expect(section).not.toBe('');
+        expect(tables(after).replace(section, '')).toBe(tables(before));
+        expect(after).toContain(
+            'latency 0 ms, ledger on SQLite and PostgreSQL'
+        );
+        expect(section).toContain(
+            '| 2025-03-01 00:00 | 10,000 | nightly, cold | 0 ms | SQLite | 11 / 10 | 2.00 s | – |'
+        );
+        expect(section).toContain(
+            '| 2025-03-01 00:00 | 10,000 | nightly, cold | 0 ms | PostgreSQL | 11 / 10 | 5.00 s | 2.5× | 2,000 | 900 records, 90 to the ledger | 170 | 40 | ok |'
+        );
+        expect(section).toContain(
+            'PostgreSQL 15.1 (fsync off, synchronous_commit off)'
+        );
+        expect(section).toContain(
+            '10,000 persons, run of 2025-03-01 00:00: SQLite 3.00 s, PostgreSQL 42.0 s.'
+        );
+    });
+
+    it('keeps the latest measurement of each engine apart', () => {
+        const ms = latest([
+            run('2025-03-01T00:00:00.000Z', [
+                m({ ledgerEngine: 'sqlite' }),
+                m({ ledgerEngine: 'postgres' })
+            ])
+        ]);
+        expect(ms.map((x) => x.ledgerEngine).sort()).toEqual([
+            'postgres',
+            'sqlite'
+        ]);
+    });
+
     it('flags smoke runs that break the design bounds', () => {
         expect(smokeProblems([m({})])).toEqual([]);
         expect(
@@ -343,6 +430,60 @@ describe('options and the per-record baseline', () => {
         expect(parseArgs([]).bulkJobSize).toBeUndefined();
         expect(() => parseArgs(['--report', '--no-readme'])).toThrow(
             /--report writes README.md/
+        );
+    });
+
+    it('takes the ledger engines to compare, postgres only with a server', () => {
+        const url = 'postgres://u:p@127.0.0.1:5432/db';
+        expect(parseArgs([], {}).ledgerEngines).toBeUndefined();
+        expect(
+            parseArgs(['--ledger-engine', 'sqlite,postgres'], {
+                OPTOUT_TEST_PG_URL: url
+            })
+        ).toMatchObject({ ledgerEngines: ['sqlite', 'postgres'], pgUrl: url });
+        expect(
+            parseArgs(['--ledger-engine=postgres', '--pg-url', url], {})
+        ).toMatchObject({ ledgerEngines: ['postgres'], pgUrl: url });
+        expect(
+            parseArgs(['--ledger-engine', 'sqlite'], {}).ledgerEngines
+        ).toEqual(['sqlite']);
+        expect(() => parseArgs(['--ledger-engine', 'postgres'], {})).toThrow(
+            /needs a server/
+        );
+        expect(() => parseArgs(['--ledger-engine', 'mysql'], {})).toThrow(
+            /not one of sqlite, postgres/
+        );
+        expect(() => parseArgs(['--pg-url', '/tmp/x.db'], {})).toThrow(
+            /not a postgres:\/\/ URL/
+        );
+    });
+
+    it('keeps no password of a PostgreSQL URL in the command it records', () => {
+        expect(
+            shownCommand([
+                '--ledger-engine',
+                'postgres',
+                '--pg-url',
+                'postgres://u:secret@127.0.0.1:5432/db',
+                '--ledger=postgresql://v:hidden@h/db?sslmode=require'
+            ])
+        ).toBe(
+            '--ledger-engine postgres --pg-url postgres://u:***@127.0.0.1:5432/db --ledger=postgresql://v:***@h/db?sslmode=require'
+        );
+    });
+
+    it('names benchmark databases so that they need no quoting', () => {
+        expect(
+            databaseName(
+                'optout_bench',
+                '20261205074446',
+                '100k',
+                'ledger-0-sync-postgres'
+            )
+        ).toBe('optout_bench_20261205074446_100k_ledger_0_sync_postgres');
+        expect(databaseName('A-b', 'x'.repeat(80))).toHaveLength(63);
+        expect(databaseName('optout_intake', '2026', 'postgres-1')).toBe(
+            'optout_intake_2026_postgres_1'
         );
     });
 
