@@ -60,6 +60,11 @@ const postgres = {
         '<rootDir>/scripts/webhook/__tests__/**/*.test.ts',
         '<rootDir>/scripts/scheduler/__tests__/**/*.test.ts'
     ],
+    // Suites about PostgreSQL itself already run on it in the `scripts` project.
+    testPathIgnorePatterns: [
+        '/node_modules/',
+        'postgres-(engine|available)\\.test\\.ts$'
+    ],
     setupFilesAfterEnv: [
         '<rootDir>/scripts/ledger/__tests__/postgres-redirect.ts'
     ]

@@ -136,9 +136,12 @@ if (pg.kind === 'skip') console.warn(`${NAME}: ${pg.reason}`);
     });
 
     it('a connection dropped in a transaction: LedgerUnavailable, nothing half-written, the next call works', async () => {
-        const url = await freshSchemaUrl(postgresUrl(pg));
+        const base = await freshSchemaUrl(postgresUrl(pg));
+        // Its own application name: only this ledger's connections are cut.
+        const app = `optout_drop_${Date.now()}`;
+        const url = `${base}&application_name=${app}`;
         const ledger = await open(url);
-        const admin = await client(url);
+        const admin = await client(base);
         let release!: () => void;
         const paused = new Promise<void>((r) => (release = r));
         const tx = ledger.transaction(async () => {
@@ -157,13 +160,15 @@ if (pg.kind === 'skip') console.warn(`${NAME}: ${pg.reason}`);
         // Wait until the transaction holds its connection, then cut every one of it.
         for (let i = 0; i < 100; i++) {
             const r = await admin.query(
-                "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'optout' AND state = 'idle in transaction'"
+                "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'",
+                [app]
             );
             if ((r.rows[0] as { n: number }).n > 0) break;
             await new Promise((ok) => setTimeout(ok, 20));
         }
         await admin.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'optout' AND state = 'idle in transaction'"
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+            [app]
         );
         release();
         await expect(tx).rejects.toBeInstanceOf(LedgerUnavailable);

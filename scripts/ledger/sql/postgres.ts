@@ -13,7 +13,7 @@
  *   migrate once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Pool, PoolClient, QueryResult } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
 import { OptoutError } from '../../model/errors';
 import { isConnectionError, postgresLedgerError } from '../errors';
 import { redactPassword } from '../location';
@@ -166,8 +166,12 @@ export class PostgresEngine implements SqlEngine {
             await ctx.client.query(`RELEASE SAVEPOINT ${name}`);
             return result;
         } catch (err) {
-            await ctx.client.query(`ROLLBACK TO SAVEPOINT ${name}`);
-            await ctx.client.query(`RELEASE SAVEPOINT ${name}`);
+            // A connection that dropped cannot roll back: the original error says why.
+            await ctx.client
+                .query(
+                    `ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`
+                )
+                .catch(() => undefined);
             throw err;
         }
     }
@@ -177,20 +181,41 @@ export class PostgresEngine implements SqlEngine {
         params: readonly unknown[]
     ): Promise<QueryResult<T & Record<string, unknown>>> {
         const p = this.prepare(sql);
-        const target: Queryable = this.context.getStore()?.client ?? this.pool;
+        const tx = this.context.getStore()?.client;
+        const target: Queryable = tx ?? this.pool;
+        const config = {
+            text: p.text,
+            name: p.name,
+            values: params as unknown[]
+        };
         let result: QueryResult<Record<string, unknown>>;
         try {
-            result = await target.query({
-                text: p.text,
-                name: p.name,
-                values: params as unknown[]
-            });
+            result = await target.query(config);
         } catch (err) {
-            throw postgresLedgerError(err, this.location);
+            // An idle pooled connection the server closed (a restart) may be handed
+            // out before the pool has noticed: the statement was never sent, so once
+            // more on a fresh connection is safe. Never inside a transaction.
+            if (tx || !neverSent(err))
+                throw postgresLedgerError(err, this.location);
+            result = await this.retryNeverSent(config);
         }
         if (p.columns.size)
             result.rows = result.rows.map((r) => renameColumns(r, p.columns));
         return result as QueryResult<T & Record<string, unknown>>;
+    }
+
+    /** Tries a statement that was never sent again, past every dead idle connection. */
+    private async retryNeverSent(
+        config: QueryConfig
+    ): Promise<QueryResult<Record<string, unknown>>> {
+        for (let left = this.pool.options.max ?? 10; ; left--) {
+            try {
+                return await this.pool.query(config);
+            } catch (err) {
+                if (left <= 0 || !neverSent(err))
+                    throw postgresLedgerError(err, this.location);
+            }
+        }
     }
 
     private prepare(sql: string): Prepared {
@@ -284,7 +309,9 @@ function createPool(url: string, options: PostgresOptions): Pool {
             options.poolMax ??
             (Number.isInteger(envMax) && envMax > 0 ? envMax : 5),
         connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-        application_name: 'optout',
+        // 'optout' unless the URL names one (?application_name=…), e.g. per service.
+        application_name:
+            new URL(url).searchParams.get('application_name') ?? 'optout',
         // Idle connections close after a while and never keep the process alive: a
         // command ends when its work does.
         idleTimeoutMillis: 10_000,
@@ -305,4 +332,13 @@ function createPool(url: string, options: PostgresOptions): Pool {
     // would end the process on the 'error' event.
     pool.on('error', () => undefined);
     return pool;
+}
+
+/** pg's error for a query on a connection it already knows is broken: not sent. */
+function neverSent(err: unknown): boolean {
+    return (
+        err instanceof Error &&
+        /is not queryable/.test(err.message) &&
+        !('code' in err && typeof err.code === 'string')
+    );
 }
