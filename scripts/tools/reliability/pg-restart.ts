@@ -158,6 +158,10 @@ export async function restartBaseline(
     }
 }
 
+function firstLines(text: string, n: number): string {
+    return text.trim().split('\n').slice(0, n).join(' | ');
+}
+
 /** How a child run ended: clean, LEDGER_UNAVAILABLE, or something else (a problem). */
 export function runOutcome(
     code: number | null,
@@ -263,7 +267,7 @@ export async function runRestartTrial(
                 const outcome = runOutcome(code, child.stdout);
                 if (outcome.kind === 'other')
                     problems.push(
-                        `${job} run ${attempt + 1}: ${outcome.detail} ${child.stderr.slice(-300)}`
+                        `${job} run ${attempt + 1}: ${outcome.detail} — stderr: ${firstLines(child.stderr, 12)}`
                     );
                 if (outcome.kind === 'unavailable') {
                     if (!restarted)
