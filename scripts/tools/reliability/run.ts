@@ -4,7 +4,8 @@
  * a data set written through sObject Collections and on one that goes through Bulk API
  * 2.0; SIGKILL crash trials of the real CLI; random histories (fast-check); the
  * PostgreSQL rows (two `optout serve` replicas on one PostgreSQL ledger, one SIGKILLed
- * mid-push; PostgreSQL restarted mid-run, on a throwaway cluster of its own). Prints one
+ * mid-push; PostgreSQL restarted mid-run, on a throwaway cluster of its own; two
+ * replicas and two schedulers under a webhook burst during a nightly). Prints one
  * table — trials, faults injected, reruns needed, unsubscribes lost (must be 0) — and
  * every problem found; exit code 1 when there is one.
  *
@@ -42,6 +43,7 @@ import {
     type RestartReport
 } from './pg-restart';
 import { runReplicaTrial, type ReplicaReport } from './replicas';
+import { runFleetTrial, type FleetReport } from './fleet';
 
 const USAGE = `usage: npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N] [--property-runs N] [--pg-trials N] [--seed N] [--only faults,crash,properties,postgres] [--json FILE]`;
 
@@ -361,6 +363,32 @@ async function postgresRows(trials: number, firstSeed: number): Promise<Row[]> {
     } finally {
         await cluster.stop();
     }
+
+    const fleet: FleetReport[] = [];
+    for (let t = 0; t < trials; t++) {
+        const r = await runFleetTrial({
+            pgUrl: pg.url,
+            seed: firstSeed + 400 + t,
+            contacts: 100
+        });
+        fleet.push(r);
+        log(
+            `postgres ${r.scenario.padEnd(40)} seed ${r.seed}: ${r.accepted} accepted, ${r.nightlyRuns} nightly run(s), ${r.pushRuns} push runs, ${r.reruns} reruns, ${(r.durationMs / 1000).toFixed(1)} s — ${r.problems.length ? `${r.problems.length} problem(s)` : 'ok'}`
+        );
+        for (const p of r.problems) log(`        ${p}`);
+    }
+    rows.push({
+        ...emptyRow('postgres', fleet[0].scenario),
+        dataset: fleet[0].dataset,
+        trials: fleet.length,
+        reruns: fleet.reduce((a, r) => a + r.reruns, 0),
+        retried: `${fleet.reduce((a, r) => a + r.accepted, 0)} accepted`,
+        lost: fleet.reduce((a, r) => a + r.lost, 0),
+        problems: fleet.flatMap((r) =>
+            r.problems.map((p) => `seed ${r.seed}: ${p}`)
+        ),
+        seconds: fleet.reduce((a, r) => a + r.durationMs, 0) / 1000
+    });
     return rows;
 }
 
