@@ -199,7 +199,8 @@ export async function runReplicaTrial(
 
         // The kill: at A's k-th write request, before or after it reaches the org.
         const k = 1 + Math.floor(world.random() * 2);
-        const phase = world.random() < 0.5 ? 'before' : 'after';
+        // Both phases in turn (odd seeds: the write never leaves; even: its answer is lost).
+        const phase = options.seed % 2 === 1 ? 'before' : 'after';
         let killedAtMs = 0;
         const killA = (): void => {
             if (killedAtMs) return;
