@@ -34,6 +34,7 @@ import {
     orgFolder
 } from './processes';
 import { writeProblems } from './replicas';
+import { auditWithJob, fieldsWrittenTwice } from '../../ledger/inspect';
 import { World } from './world';
 
 const SECRET = 'fleet-trial-secret-0123456789';
@@ -281,6 +282,7 @@ export async function runFleetTrial(
             )
         ]);
         problems.push(...twice, ...falses);
+        problems.push(...(await writersOfTwice(world)));
         dirs.forEach((d, i) => {
             const now = filesUnder(d);
             if (JSON.stringify(now) !== JSON.stringify(before[i]))
@@ -309,4 +311,23 @@ export async function runFleetTrial(
         await world.close();
         await schema.drop();
     }
+}
+
+/** For each record audited as written twice: which jobs wrote it (to tell the race). */
+async function writersOfTwice(world: World): Promise<string[]> {
+    const out: string[] = [];
+    for (const t of await fieldsWrittenTwice(world.ledger)) {
+        const [rec] = await world.query(
+            `SELECT Email FROM Contact WHERE Id = '${t.id}'`
+        );
+        const email = String(rec?.Email ?? '');
+        const writes = await auditWithJob(world.ledger, 'field_write', email);
+        out.push(
+            `${t.id} (${email}) written by: ${writes
+                .filter((w) => w.recordId === t.id)
+                .map((w) => w.job ?? '?')
+                .join(', ')}`
+        );
+    }
+    return out;
 }
