@@ -110,13 +110,15 @@ describe('the sweep of pending webhook unsubscribes', () => {
     });
 
     it('leaves a recent one to the replica that accepted it', async () => {
-        const w = await start(300);
+        // Looks at 1 s, 2 s, 3 s…: one collected at 1.3 s is 0.7 s old at the look
+        // of 2 s (left alone), 1.7 s old at the look of 3 s (taken).
+        const startedAt = Date.now();
+        const w = await start(1000);
+        await sleep(1300 - (Date.now() - startedAt));
         const recent = await leftByAnotherReplica('person3@example.com', 0);
-        await sleep(200);
-        // Not yet older than the interval at the first look (300 ms).
-        await sleep(150);
+        await sleep(2500 - (Date.now() - startedAt));
         expect(w.loop.stats.runs).toBe(0);
-        // Older than the interval at a later look: taken.
+        expect(await delivered(recent)).toBe(false);
         const deadline = Date.now() + 5_000;
         while (!(await delivered(recent)) && Date.now() < deadline)
             await sleep(25);
