@@ -53,6 +53,8 @@ export interface PushLoopStats {
 
 export class PushLoop {
     private readonly queue = new Map<number, number>(); // id → attempts so far
+    /** The ids of the push in flight (a sweep must not queue them again meanwhile). */
+    private inFlight = new Set<number>();
     private firstQueuedAt: number | null = null;
     private timer: NodeJS.Timeout | null = null;
     private running: Promise<void> | null = null;
@@ -103,7 +105,11 @@ export class PushLoop {
     async enqueue(ids: readonly number[]): Promise<void> {
         if (this.closed) return;
         for (const id of ids)
-            if (!this.queue.has(id) && (await this.safePending(id)))
+            if (
+                !this.queue.has(id) &&
+                !this.inFlight.has(id) &&
+                (await this.safePending(id))
+            )
                 this.queue.set(id, 0);
         this.stats.queued = this.queue.size;
         if (this.queue.size && this.firstQueuedAt === null)
@@ -138,12 +144,14 @@ export class PushLoop {
     private start(): void {
         if (this.running || this.queue.size === 0) return;
         const batch = new Map(this.queue);
+        this.inFlight = new Set(batch.keys());
         this.queue.clear();
         this.firstQueuedAt = null;
         this.stats.queued = 0;
         this.stats.running = true;
         this.running = this.runBatch(batch).finally(() => {
             this.running = null;
+            this.inFlight = new Set();
             this.stats.running = false;
             this.stats.queued = this.queue.size;
             this.schedule();

@@ -2,13 +2,21 @@
  * `npm run reliability`: the long fault and crash matrix (the short one runs in
  * `npm test`, scripts/tools/reliability/__tests__). Every fault scenario on several seeds, on
  * a data set written through sObject Collections and on one that goes through Bulk API
- * 2.0; SIGKILL crash trials of the real CLI; random histories (fast-check). Prints one
+ * 2.0; SIGKILL crash trials of the real CLI; random histories (fast-check); the
+ * PostgreSQL rows (two `optout serve` replicas on one PostgreSQL ledger, one SIGKILLed
+ * mid-push; PostgreSQL restarted mid-run, on a throwaway cluster of its own; two
+ * replicas and two schedulers under a webhook burst during a nightly). Prints one
  * table — trials, faults injected, reruns needed, unsubscribes lost (must be 0) — and
  * every problem found; exit code 1 when there is one.
  *
  *   npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N]
- *                          [--property-runs N] [--seed N]
- *                          [--only faults,crash,properties] [--json FILE]
+ *                          [--property-runs N] [--pg-trials N] [--seed N]
+ *                          [--only faults,crash,properties,postgres] [--json FILE]
+ *
+ * The PostgreSQL rows need OPTOUT_TEST_PG_URL (the replica trials make a schema of their
+ * own on that server) and PostgreSQL's server programs (the restart trials start their
+ * own cluster with .ci/postgres.sh); without the URL they are skipped, with a note —
+ * unless OPTOUT_REQUIRE_PG=1, then that is a problem.
  *
  * Trials are seeded (the same seed injects the same faults and kills); `--seed` moves
  * every part to other seeds, to explore beyond the default ones.
@@ -19,6 +27,7 @@ import fc from 'fast-check';
 import { renderTable } from '../../cli/table';
 import { crashBaseline, runCrashTrial, type CrashReport } from './crash';
 import {
+    JOB_ORDER,
     SCENARIOS,
     baselineSnapshot,
     runTrial,
@@ -26,8 +35,17 @@ import {
     type TrialReport
 } from './matrix';
 import { caseArb, runCase, type CaseStats } from './properties';
+import { postgresTestSetting } from '../../ledger/__tests__/postgres-env';
+import {
+    restartBaseline,
+    runRestartTrial,
+    startOwnCluster,
+    type RestartReport
+} from './pg-restart';
+import { runReplicaTrial, type ReplicaReport } from './replicas';
+import { runFleetTrial, type FleetReport } from './fleet';
 
-const USAGE = `usage: npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N] [--property-runs N] [--seed N] [--only faults,crash,properties] [--json FILE]`;
+const USAGE = `usage: npm run reliability -- [--seeds N] [--bulk-seeds N] [--crash-trials N] [--property-runs N] [--pg-trials N] [--seed N] [--only faults,crash,properties,postgres] [--json FILE]`;
 
 export interface ReliabilityOptions {
     /** Seeds per fault scenario on the Collections-sized data set. */
@@ -38,9 +56,11 @@ export interface ReliabilityOptions {
     crashTrials: number;
     /** Random histories. */
     propertyRuns: number;
+    /** Trials per PostgreSQL row. */
+    pgTrials: number;
     /** Base seed of every part (0: the default seeds). */
     seed: number;
-    only: Set<'faults' | 'crash' | 'properties'>;
+    only: Set<'faults' | 'crash' | 'properties' | 'postgres'>;
     json?: string;
 }
 
@@ -66,6 +86,7 @@ export function parseOptions(argv: readonly string[]): ReliabilityOptions {
                 'bulk-seeds': { type: 'string' },
                 'crash-trials': { type: 'string' },
                 'property-runs': { type: 'string' },
+                'pg-trials': { type: 'string' },
                 seed: { type: 'string' },
                 only: { type: 'string' },
                 json: { type: 'string' }
@@ -76,7 +97,7 @@ export function parseOptions(argv: readonly string[]): ReliabilityOptions {
     } catch (err) {
         throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    const parts = ['faults', 'crash', 'properties'] as const;
+    const parts = ['faults', 'crash', 'properties', 'postgres'] as const;
     const only = new Set<(typeof parts)[number]>();
     for (const p of (values.only ?? parts.join(',')).split(',')) {
         const part = parts.find((x) => x === p.trim());
@@ -91,6 +112,7 @@ export function parseOptions(argv: readonly string[]): ReliabilityOptions {
         bulkSeeds: count(values['bulk-seeds'], 'bulk-seeds', 2),
         crashTrials: count(values['crash-trials'], 'crash-trials', 16),
         propertyRuns: count(values['property-runs'], 'property-runs', 300),
+        pgTrials: count(values['pg-trials'], 'pg-trials', 4),
         seed: count(values.seed, 'seed', 0),
         only,
         ...(values.json ? { json: values.json } : {})
@@ -261,6 +283,131 @@ async function propertyRows(runs: number, base: number): Promise<Row[]> {
     ];
 }
 
+/** The PostgreSQL rows (see the file comment). */
+async function postgresRows(trials: number, firstSeed: number): Promise<Row[]> {
+    if (trials === 0) return [];
+    const pg = postgresTestSetting();
+    if (pg.kind !== 'run') {
+        log(`postgres ${pg.reason}`);
+        return pg.kind === 'fail'
+            ? [
+                  {
+                      ...emptyRow('postgres', 'PostgreSQL rows'),
+                      problems: [pg.reason]
+                  }
+              ]
+            : [];
+    }
+    const rows: Row[] = [];
+    const replicas: ReplicaReport[] = [];
+    for (let t = 0; t < trials; t++) {
+        const r = await runReplicaTrial({
+            pgUrl: pg.url,
+            seed: firstSeed + 200 + t,
+            burst: 60
+        });
+        replicas.push(r);
+        log(
+            `postgres ${r.dataset.padEnd(28)} seed ${r.seed}: killed at ${r.killedAt}; ${r.accepted} accepted (${r.acceptedByA} by A, ${r.takenOverFromA} taken over by B), converged ${r.convergedAfterS.toFixed(1)} s after the kill, ${(r.durationMs / 1000).toFixed(1)} s — ${r.problems.length ? `${r.problems.length} problem(s)` : 'ok'}`
+        );
+        for (const p of r.problems) log(`        ${p}`);
+    }
+    rows.push({
+        ...emptyRow('postgres', replicas[0].scenario),
+        dataset: replicas[0].dataset,
+        trials: replicas.length,
+        faults: replicas.length,
+        lost: replicas.reduce((a, r) => a + r.lost, 0),
+        retried: `${replicas.reduce((a, r) => a + r.takenOverFromA, 0)} taken over`,
+        problems: replicas.flatMap((r) =>
+            r.problems.map((p) => `seed ${r.seed}: ${p}`)
+        ),
+        seconds: replicas.reduce((a, r) => a + r.durationMs, 0) / 1000
+    });
+
+    const cluster = await startOwnCluster();
+    try {
+        const size = { contacts: 60 };
+        const base = await restartBaseline(cluster, size);
+        const restarts: RestartReport[] = [];
+        for (let t = 0; t < trials; t++) {
+            // Every job hit, or one of them in turn.
+            const hit = t % 4 === 0 ? JOB_ORDER : [JOB_ORDER[(t - 1) % 3]];
+            const r = await runRestartTrial({
+                cluster,
+                size,
+                seed: firstSeed + 300 + t,
+                hit,
+                baseline: base.snapshot,
+                requestsPerJob: base.requestsPerJob
+            });
+            restarts.push(r);
+            log(
+                `postgres ${r.scenario.padEnd(40)} seed ${r.seed}: ${r.restarts} restart(s), ${r.hitRuns} run(s) ended LEDGER_UNAVAILABLE, ${r.unharmedRuns} unharmed, ${r.reruns} reruns, ${(r.durationMs / 1000).toFixed(1)} s — ${r.problems.length ? `${r.problems.length} problem(s)` : 'ok'}`
+            );
+            for (const p of r.problems) log(`        ${p}`);
+        }
+        rows.push({
+            ...emptyRow('postgres', 'PostgreSQL restarted mid-run'),
+            dataset: `${size.contacts} contacts`,
+            trials: restarts.length,
+            faults: restarts.reduce((a, r) => a + r.restarts, 0),
+            reruns: restarts.reduce((a, r) => a + r.reruns, 0),
+            deferred: restarts.reduce((a, r) => a + r.hitRuns, 0),
+            lost: restarts.reduce((a, r) => a + r.lost, 0),
+            problems: restarts.flatMap((r) =>
+                r.problems.map((p) => `seed ${r.seed}: ${p}`)
+            ),
+            seconds: restarts.reduce((a, r) => a + r.durationMs, 0) / 1000
+        });
+    } finally {
+        await cluster.stop();
+    }
+
+    const fleet: FleetReport[] = [];
+    for (let t = 0; t < trials; t++) {
+        const r = await runFleetTrial({
+            pgUrl: pg.url,
+            seed: firstSeed + 400 + t,
+            contacts: 100
+        });
+        fleet.push(r);
+        log(
+            `postgres ${r.scenario.padEnd(40)} seed ${r.seed}: ${r.accepted} accepted, ${r.nightlyRuns} nightly run(s), ${r.pushRuns} push runs, ${r.reruns} reruns, ${(r.durationMs / 1000).toFixed(1)} s — ${r.problems.length ? `${r.problems.length} problem(s)` : 'ok'}`
+        );
+        for (const p of r.problems) log(`        ${p}`);
+    }
+    rows.push({
+        ...emptyRow('postgres', fleet[0].scenario),
+        dataset: fleet[0].dataset,
+        trials: fleet.length,
+        reruns: fleet.reduce((a, r) => a + r.reruns, 0),
+        retried: `${fleet.reduce((a, r) => a + r.accepted, 0)} accepted`,
+        lost: fleet.reduce((a, r) => a + r.lost, 0),
+        problems: fleet.flatMap((r) =>
+            r.problems.map((p) => `seed ${r.seed}: ${p}`)
+        ),
+        seconds: fleet.reduce((a, r) => a + r.durationMs, 0) / 1000
+    });
+    return rows;
+}
+
+function emptyRow(part: string, scenario: string): Row {
+    return {
+        part,
+        scenario,
+        dataset: '',
+        trials: 0,
+        faults: 0,
+        reruns: 0,
+        retried: '',
+        deferred: 0,
+        lost: 0,
+        problems: [],
+        seconds: 0
+    };
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
     let options: ReliabilityOptions;
     try {
@@ -284,6 +431,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         rows.push(...(await crashRows(options.crashTrials, options.seed)));
     if (options.only.has('properties'))
         rows.push(...(await propertyRows(options.propertyRuns, options.seed)));
+    if (options.only.has('postgres'))
+        rows.push(...(await postgresRows(options.pgTrials, options.seed)));
 
     const total = (k: 'trials' | 'faults' | 'reruns' | 'lost'): number =>
         rows.reduce((a, r) => a + r[k], 0);
@@ -334,7 +483,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ]
     );
     process.stdout.write(
-        `${table}\nFaults injected: requests and records the local org failed (crash rows: SIGKILLs; properties: job runs under faults).\n`
+        `${table}\nFaults injected: requests and records the local org failed (crash rows: SIGKILLs; properties: job runs under faults; postgres: replicas SIGKILLed, PostgreSQL restarts — its deferred runs are those that ended LEDGER_UNAVAILABLE).\n`
     );
     for (const p of problems) process.stdout.write(`PROBLEM ${p}\n`);
     process.stdout.write(

@@ -7,7 +7,13 @@ import { UsageError, parseOptions } from '../run';
 describe('npm run reliability options', () => {
     it('defaults to the long form: every part', () => {
         const o = parseOptions([]);
-        expect([...o.only].sort()).toEqual(['crash', 'faults', 'properties']);
+        expect([...o.only].sort()).toEqual([
+            'crash',
+            'faults',
+            'postgres',
+            'properties'
+        ]);
+        expect(o.pgTrials).toBeGreaterThan(1);
         expect(o.seeds).toBeGreaterThan(1);
         expect(o.crashTrials).toBeGreaterThan(1);
         expect(o.propertyRuns).toBeGreaterThan(10);
@@ -25,10 +31,12 @@ describe('npm run reliability options', () => {
             '4',
             '--property-runs',
             '10',
+            '--pg-trials',
+            '3',
             '--seed',
             '1000',
             '--only',
-            'crash, faults',
+            'crash, faults,postgres',
             '--json',
             'out.json'
         ]);
@@ -37,16 +45,21 @@ describe('npm run reliability options', () => {
             bulkSeeds: 0,
             crashTrials: 4,
             propertyRuns: 10,
+            pgTrials: 3,
             seed: 1000,
             json: 'out.json'
         });
-        expect([...o.only].sort()).toEqual(['crash', 'faults']);
+        expect([...o.only].sort()).toEqual(['crash', 'faults', 'postgres']);
     });
 
     it.each([
         [['--seeds=-1'], /--seeds must be a whole number, got '-1'/],
         [['--crash-trials', '2.5'], /--crash-trials must be a whole number/],
-        [['--only', 'faults,chaos'], /--only takes faults, crash, properties/],
+        [
+            ['--only', 'faults,chaos'],
+            /--only takes faults, crash, properties, postgres/
+        ],
+        [['--pg-trials', 'x'], /--pg-trials must be a whole number/],
         [['--fast'], /Unknown option '--fast'/],
         [['extra'], /positional/i]
     ])('refuses %j', (argv, message) => {
