@@ -226,6 +226,23 @@ export async function personsWithActiveGlobalUnsubscribe(
     return out;
 }
 
+/** Unsubscribes delivered or removed at or after `since` (ISO time), by kind. */
+export async function unsubscribesSettledSince(
+    ctx: LedgerContext,
+    since: string
+): Promise<{ delivered: number[]; removed: number[] }> {
+    const rows = (await ctx
+        .stmt(
+            `SELECT id, CASE WHEN removed_at IS NOT NULL THEN 1 ELSE 0 END AS removed
+             FROM unsubscribes WHERE delivered_at >= ? OR removed_at >= ? ORDER BY id`
+        )
+        .all(since, since)) as { id: number; removed: number }[];
+    return {
+        delivered: rows.filter((r) => !r.removed).map((r) => r.id),
+        removed: rows.filter((r) => r.removed).map((r) => r.id)
+    };
+}
+
 export async function personsWithGlobalUnsubscribe(
     ctx: LedgerContext,
     personIds: readonly number[]

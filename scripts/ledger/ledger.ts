@@ -788,6 +788,16 @@ export class Ledger {
     }
 
     /**
+     * Unsubscribes delivered or removed at or after `since`: the nightly asks, under the
+     * push's lock, what pushes settled while it read the org.
+     */
+    async unsubscribesSettledSince(
+        since: string
+    ): Promise<{ delivered: number[]; removed: number[] }> {
+        return jobReads.unsubscribesSettledSince(this.ctx, since);
+    }
+
+    /**
      * These persons with their active global unsubscribe (one row per unsubscribe, one
      * row with nulls for a person without one), by person id.
      */

@@ -44,6 +44,11 @@ export interface JobContext {
     now: () => Date;
     /** Keeps the job lock alive during long phases. */
     heartbeat: () => void;
+    /**
+     * Runs `fn` holding another job's lock too (waiting while that job runs), so that
+     * the two never write the same records at once; absent when the run takes no locks.
+     */
+    exclusive?: <T>(job: JobName, fn: () => Promise<T>) => Promise<T>;
     settings?: SettingsReadResult;
 }
 

@@ -62,6 +62,11 @@ export async function runNightly(ctx: JobContext): Promise<void> {
     const db = ctx.workspace;
     const T = index.table;
     const F = col(field);
+    // Pushes that settle an unsubscribe from here on may have written its records
+    // after this run read them (see settleSince). The ledger's clock (real time, as
+    // markDelivered stamps it); other machines' clocks are assumed in step (NTP): one
+    // running behind could at worst let a record be written a second time.
+    const readFrom = new Date().toISOString();
     try {
         await index.loadAll(ctx.client, ctx.progress, (object, mode) =>
             ctx.builder.mode(`read ${object}`, mode)
@@ -93,128 +98,135 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                  SELECT u.id, u.person_id, ${targetExpr} FROM ${unsubs} u
                  JOIN ${T} r ON r.email_norm = u.email_norm`
             ).run();
-        const count = (sql: string): number => db.count(sql);
-        ctx.builder.skip(
-            'converted_lead_without_contact',
-            count(`SELECT COUNT(*) AS n FROM ${matches} WHERE target IS NULL`)
-        );
-        ctx.builder.skip(
-            'no_matching_record',
-            count(
-                `SELECT COUNT(*) AS n FROM ${unsubs} u
+        // From here to the deliveries the push's lock is held too: a push (a webhook
+        // replica, the scheduler) may have written some of these records since they
+        // were read, and must not write them while this run does (R11: once).
+        const writeAndDeliver = async (): Promise<void> => {
+            await settleSince(ctx, readFrom, { db, unsubs, matches, T, F });
+            const count = (sql: string): number => db.count(sql);
+            ctx.builder.skip(
+                'converted_lead_without_contact',
+                count(
+                    `SELECT COUNT(*) AS n FROM ${matches} WHERE target IS NULL`
+                )
+            );
+            ctx.builder.skip(
+                'no_matching_record',
+                count(
+                    `SELECT COUNT(*) AS n FROM ${unsubs} u
                  WHERE NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
-            )
-        );
-        ctx.builder.skip(
-            'already_opted_out',
-            count(
-                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
-            )
-        );
-        // R14: a record refused for good is not sent again before its back-off is over,
-        // nor at all once its unsubscribe is a dead letter (optout retry puts it back).
-        const now = ctx.now().toISOString();
-        // (COALESCE: a NULL outcome must read as "not deferred", not as unknown.)
-        const deferred = `(COALESCE(u.last_outcome, '') = 'dead_letter' OR (COALESCE(u.last_outcome, '') = 'rejected' AND COALESCE(u.next_attempt_at, '') > '${now}'))`;
-        ctx.builder.skip(
-            'stuck_record',
-            count(
-                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
+                )
+            );
+            ctx.builder.skip(
+                'already_opted_out',
+                count(
+                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
+                )
+            );
+            // R14: a record refused for good is not sent again before its back-off is over,
+            // nor at all once its unsubscribe is a dead letter (optout retry puts it back).
+            const now = ctx.now().toISOString();
+            // (COALESCE: a NULL outcome must read as "not deferred", not as unknown.)
+            const deferred = `(COALESCE(u.last_outcome, '') = 'dead_letter' OR (COALESCE(u.last_outcome, '') = 'rejected' AND COALESCE(u.next_attempt_at, '') > '${now}'))`;
+            ctx.builder.skip(
+                'stuck_record',
+                count(
+                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
                  JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
-            )
-        );
-        const toWrite = count(
-            `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
+                )
+            );
+            const toWrite = count(
+                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
              JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
-        );
-        // One representative unsubscribe per record (the oldest) for the audit trail.
-        const page = db.prepare(
-            `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
+            );
+            // One representative unsubscribe per record (the oldest) for the audit trail.
+            const page = db.prepare(
+                `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
                     u.person_id AS personId, u.email_norm AS emailNorm, u.source AS source,
                     u.collected_at AS collectedAt
              FROM ${matches} m JOIN ${T} c ON c.id = m.target
              JOIN ${unsubs} u ON u.id = m.unsub_id
              WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
              GROUP BY m.target ORDER BY m.target LIMIT ?`
-        );
-        const chunk = ctx.client.bulkJobSize;
-        let after = '';
-        let done = 0;
-        for (;;) {
-            const rows = page.all(after, chunk) as {
-                id: string;
-                object: PersonObject;
-                unsubId: number;
-                personId: number;
-                emailNorm: string;
-                source: LedgerSource;
-                collectedAt: string;
-            }[];
-            if (rows.length === 0) break;
-            after = rows[rows.length - 1].id;
-            if (ctx.dryRun) {
-                ctx.builder.plan(
-                    'fieldWrites',
-                    rows.length,
-                    rows.map((r) => ({
-                        object: r.object,
-                        id: r.id,
-                        field,
-                        value: true,
-                        email: r.emailNorm
-                    }))
-                );
-                continue;
-            }
-            const metas = new Map<string, WriteMeta>(
-                rows.map((r) => [
-                    r.id,
-                    {
-                        emailNorm: r.emailNorm,
-                        personId: r.personId,
-                        source: r.source,
-                        collectedAt: r.collectedAt,
-                        detail: { unsubscribeId: r.unsubId }
-                    }
-                ])
             );
-            const outcomes = await writeOptOut(ctx, field, rows, (id) => {
-                const m = metas.get(id);
-                if (m) return m;
-                // A converted lead rewritten to its Contact carries its lead's meta.
-                const first = rows[0];
-                return {
-                    emailNorm: first.emailNorm,
-                    personId: null,
-                    source: 'salesforce',
-                    collectedAt: null
-                };
-            });
-            const mark = db.prepare(
-                `INSERT OR REPLACE INTO ${written} (target, ok, code, message, object)
-                 VALUES (?, ?, ?, ?, ?)`
-            );
-            db.transaction(() => {
-                for (const [id, o] of outcomes) {
-                    const error = o.ok ? undefined : o.error;
-                    mark.run(
-                        id,
-                        o.ok || o.deleted ? 1 : 0,
-                        error?.code ?? null,
-                        error?.message ?? null,
-                        error?.object ?? null
+            const chunk = ctx.client.bulkJobSize;
+            let after = '';
+            let done = 0;
+            for (;;) {
+                const rows = page.all(after, chunk) as {
+                    id: string;
+                    object: PersonObject;
+                    unsubId: number;
+                    personId: number;
+                    emailNorm: string;
+                    source: LedgerSource;
+                    collectedAt: string;
+                }[];
+                if (rows.length === 0) break;
+                after = rows[rows.length - 1].id;
+                if (ctx.dryRun) {
+                    ctx.builder.plan(
+                        'fieldWrites',
+                        rows.length,
+                        rows.map((r) => ({
+                            object: r.object,
+                            id: r.id,
+                            field,
+                            value: true,
+                            email: r.emailNorm
+                        }))
                     );
+                    continue;
                 }
-            });
-            done += rows.length;
-            ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
-        }
+                const metas = new Map<string, WriteMeta>(
+                    rows.map((r) => [
+                        r.id,
+                        {
+                            emailNorm: r.emailNorm,
+                            personId: r.personId,
+                            source: r.source,
+                            collectedAt: r.collectedAt,
+                            detail: { unsubscribeId: r.unsubId }
+                        }
+                    ])
+                );
+                const outcomes = await writeOptOut(ctx, field, rows, (id) => {
+                    const m = metas.get(id);
+                    if (m) return m;
+                    // A converted lead rewritten to its Contact carries its lead's meta.
+                    const first = rows[0];
+                    return {
+                        emailNorm: first.emailNorm,
+                        personId: null,
+                        source: 'salesforce',
+                        collectedAt: null
+                    };
+                });
+                const mark = db.prepare(
+                    `INSERT OR REPLACE INTO ${written} (target, ok, code, message, object)
+                 VALUES (?, ?, ?, ?, ?)`
+                );
+                db.transaction(() => {
+                    for (const [id, o] of outcomes) {
+                        const error = o.ok ? undefined : o.error;
+                        mark.run(
+                            id,
+                            o.ok || o.deleted ? 1 : 0,
+                            error?.code ?? null,
+                            error?.message ?? null,
+                            error?.object ?? null
+                        );
+                    }
+                });
+                done += rows.length;
+                ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
+            }
 
-        // ---- R11: deliver what Salesforce now confirms (markDelivered skips one
-        // delivered or removed since it was copied)
-        const deliverable = db
-            .prepare(
-                `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL
+            // ---- R11: deliver what Salesforce now confirms (markDelivered skips one
+            // delivered or removed since it was copied)
+            const deliverable = db
+                .prepare(
+                    `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL
                  AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
                  AND NOT EXISTS (
                      SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
@@ -224,17 +236,23 @@ export async function runNightly(ctx: JobContext): Promise<void> {
                        -- waiting for its back-off, R14) is not confirmed.
                        AND NOT (c.${F} = 1 OR COALESCE(w.ok, 0) = 1 OR c.id IS NULL))
                  ORDER BY u.id`
-            )
-            .all() as { id: number }[];
-        if (ctx.dryRun) ctx.builder.plan('deliveries', deliverable.length);
-        else
-            for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
-                ctx.builder.result.unsubscribesDelivered +=
-                    await ctx.ledger.markDelivered(
-                        deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
-                        { runId: ctx.runId, detail: { job: 'nightly' } }
-                    );
-        if (!ctx.dryRun) await recordRefusals(ctx, db, matches, written);
+                )
+                .all() as { id: number }[];
+            if (ctx.dryRun) ctx.builder.plan('deliveries', deliverable.length);
+            else
+                for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
+                    ctx.builder.result.unsubscribesDelivered +=
+                        await ctx.ledger.markDelivered(
+                            deliverable
+                                .slice(i, i + LEDGER_BATCH)
+                                .map((r) => r.id),
+                            { runId: ctx.runId, detail: { job: 'nightly' } }
+                        );
+            if (!ctx.dryRun) await recordRefusals(ctx, db, matches, written);
+        };
+        if (ctx.exclusive && !ctx.dryRun)
+            await ctx.exclusive('push', writeAndDeliver);
+        else await writeAndDeliver();
         // A permanent refusal is kept on its unsubscribe (R14) and does not hold this
         // mark back; a transient one does (the next night sends it again).
         if (
@@ -254,6 +272,41 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         db.drop(matches);
         db.drop(written);
     }
+}
+
+/**
+ * Unsubscribes a push delivered since this run began reading the org: their records
+ * were written (or are, by the push) after the read, so they count as opted out here —
+ * nothing to write, only to confirm (R11: a field written once). Removed ones (a
+ * resubscribe) leave the run's copy. Runs under the push's lock, so no push is between
+ * this read and the writes.
+ */
+async function settleSince(
+    ctx: JobContext,
+    readFrom: string,
+    t: {
+        db: JobContext['workspace'];
+        unsubs: string;
+        matches: string;
+        T: string;
+        F: string;
+    }
+): Promise<void> {
+    const { delivered, removed } =
+        await ctx.ledger.unsubscribesSettledSince(readFrom);
+    if (delivered.length === 0 && removed.length === 0) return;
+    const mark = t.db.prepare(
+        `UPDATE ${t.T} SET ${t.F} = 1 WHERE id IN (SELECT target FROM ${t.matches} WHERE unsub_id = ?)`
+    );
+    const drop = t.db.prepare(`DELETE FROM ${t.matches} WHERE unsub_id = ?`);
+    const dropUnsub = t.db.prepare(`DELETE FROM ${t.unsubs} WHERE id = ?`);
+    t.db.transaction(() => {
+        for (const id of delivered) mark.run(id);
+        for (const id of removed) {
+            drop.run(id);
+            dropUnsub.run(id);
+        }
+    });
 }
 
 /**

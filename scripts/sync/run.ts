@@ -95,6 +95,39 @@ async function stuckTotals(ledger: Ledger): Promise<{
     return totals;
 }
 
+/** How long a run waits for another job's lock before it defers its work. */
+const EXCLUSIVE_WAIT_MS = 120_000;
+const EXCLUSIVE_POLL_MS = 250;
+
+/** Runs `fn` holding `name` as well, waiting while another run holds it. */
+async function holdingAlso<T>(
+    ledger: Ledger,
+    name: string,
+    holder: string,
+    held: Set<string>,
+    ctx: JobContext,
+    fn: () => Promise<T>
+): Promise<T> {
+    const deadline = Date.now() + EXCLUSIVE_WAIT_MS;
+    for (;;) {
+        const lock = await ledger.acquireLock(name, { holder });
+        if (lock.acquired) break;
+        if (Date.now() > deadline)
+            throw new RunAborted(
+                `Another run has held ${name} for more than ${EXCLUSIVE_WAIT_MS / 1000} s (pid ${lock.heldBy.pid}); this part waits for the next run.`
+            );
+        ctx.heartbeat();
+        await new Promise((ok) => setTimeout(ok, EXCLUSIVE_POLL_MS));
+    }
+    held.add(name);
+    try {
+        return await fn();
+    } finally {
+        held.delete(name);
+        await ledger.releaseLock(name, holder);
+    }
+}
+
 export async function runJob(
     job: JobName,
     options: RunJobOptions
@@ -159,6 +192,8 @@ export async function runJob(
     org.signal = options.signal ?? previousSignal;
     org.log = log;
     let lastBeat = Date.now();
+    /** Locks this run holds: its own, and another job's while `exclusive` runs. */
+    const held = new Set<string>(holder ? [lockName] : []);
     // The run's scratch store, closed (and so deleted) when the run ends.
     const workspace = Workspace.open();
     const ctx: JobContext = {
@@ -180,15 +215,20 @@ export async function runJob(
             lastBeat = Date.now();
             // In the background: a beat that fails (ledger busy or unreachable) is
             // tried again at the next one; the lock is stale only after 120 s of none.
-            ledger
-                .heartbeatLock(lockName, holder)
-                .catch((err: unknown) =>
-                    log(
-                        'warn',
-                        `${job}: lock heartbeat failed: ${errorMessage(err)}`
-                    )
-                );
-        }
+            for (const name of held)
+                ledger
+                    .heartbeatLock(name, holder)
+                    .catch((err: unknown) =>
+                        log(
+                            'warn',
+                            `${job}: lock heartbeat failed: ${errorMessage(err)}`
+                        )
+                    );
+        },
+        exclusive: holder
+            ? (other, fn) =>
+                  holdingAlso(ledger, jobLockName(other), holder, held, ctx, fn)
+            : undefined
     };
     const result = builder.result;
     let failure: unknown;

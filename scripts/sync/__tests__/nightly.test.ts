@@ -2,7 +2,13 @@
  * The nightly reconciliation against the local org (R3), with R7 (installed field),
  * R11 and R12, and the Bulk API 2.0 paths at a scale that stays fast.
  */
-import { JobFailed } from '../run';
+import {
+    countAuditAction,
+    fieldsWrittenTwice,
+    unsubscribesDeliveredTwice
+} from '../../ledger/inspect';
+import { JobFailed, runJob } from '../run';
+import type { JobResult } from '../result';
 import { NIGHTLY_CURSOR } from '../nightly';
 import { emails, people, setup, unsubscribe, type Fixture } from './fixture';
 
@@ -389,5 +395,38 @@ describe('R12 API budget (nightly)', () => {
         const next = await f.run('nightly', { org: f.newClient() });
         expect(next.status).toBe('succeeded');
         expect(next.unsubscribesDelivered).toBe(50);
+    });
+});
+
+describe('the nightly and a push at the same time', () => {
+    it('writes a record a push wrote since the nightly read it only once (R11)', async () => {
+        f = await setup();
+        await f.settings({ nightlySyncEnabled: true });
+        const ids = await f.contacts(people(6));
+        await unsubscribe(f.ledger, emails(6));
+        // A push (a webhook replica, the scheduler) runs after the nightly read the
+        // records and just before it writes them: the worst moment.
+        const client = f.newClient();
+        const update = client.updateRecords.bind(client);
+        let push: JobResult | undefined;
+        client.updateRecords = async (...args) => {
+            push ??= await runJob('push', {
+                ledger: f.ledger,
+                org: f.newClient()
+            });
+            return update(...args);
+        };
+        const nightly = await f.run('nightly', { org: client });
+        expect(nightly.status).toBe('succeeded');
+        expect(await f.values('Contact', ids)).toEqual(
+            Object.fromEntries(ids.map((id) => [id, true]))
+        );
+        // Each record's field written once, and every unsubscribe delivered once.
+        expect(await fieldsWrittenTwice(f.ledger)).toEqual([]);
+        expect(await countAuditAction(f.ledger, 'field_write')).toBe(6);
+        expect(await f.ledger.countUndelivered()).toBe(0);
+        expect(await unsubscribesDeliveredTwice(f.ledger)).toEqual([]);
+        // The push found the nightly at work and left the records to it.
+        expect(push?.status).toBe('skipped');
     });
 });
