@@ -143,17 +143,25 @@ export async function crashBaseline(
         ...(bulkThreshold !== undefined ? { client: { bulkThreshold } } : {})
     });
     try {
-        await seedDataset(world, size);
-        const results: JobResult[] = [];
-        const requestsPerJob = {} as Record<JobName, number>;
-        for (const job of JOB_ORDER) {
-            await runUntilClean(world, job, { maxRuns: 1, results });
-            requestsPerJob[job] = results.at(-1)?.apiRequests ?? 1;
-        }
-        return { snapshot: await snapshot(world), requestsPerJob };
+        return await baselineIn(world, size);
     } finally {
         await world.close();
     }
+}
+
+/** Seeds `size` in a new world and runs each job once: its end state and requests per job. */
+export async function baselineIn(
+    world: World,
+    size: DatasetSize
+): Promise<{ snapshot: Snapshot; requestsPerJob: Record<JobName, number> }> {
+    await seedDataset(world, size);
+    const results: JobResult[] = [];
+    const requestsPerJob = {} as Record<JobName, number>;
+    for (const job of JOB_ORDER) {
+        await runUntilClean(world, job, { maxRuns: 1, results });
+        requestsPerJob[job] = results.at(-1)?.apiRequests ?? 1;
+    }
+    return { snapshot: await snapshot(world), requestsPerJob };
 }
 
 export async function runCrashTrial(

@@ -27,7 +27,6 @@ import {
     auditProblems,
     convergedProblems,
     removedWithoutResubscribe,
-    snapshot,
     type Snapshot
 } from './checks';
 import { TRIAL_SETTINGS, seedDataset, type DatasetSize } from './dataset';
@@ -41,6 +40,7 @@ import {
 } from './processes';
 import { writeProblems } from './replicas';
 import { World } from './world';
+import { baselineIn } from './crash';
 
 const run = promisify(execFile);
 const POSTGRES_SH = join(PROJECT_ROOT, '.ci', 'postgres.sh');
@@ -144,14 +144,7 @@ export async function restartBaseline(
         apiLimit: API_LIMIT
     });
     try {
-        await seedDataset(world, size);
-        const results: JobResult[] = [];
-        const requestsPerJob = {} as Record<JobName, number>;
-        for (const job of JOB_ORDER) {
-            await runUntilClean(world, job, { maxRuns: 1, results });
-            requestsPerJob[job] = results.at(-1)?.apiRequests ?? 1;
-        }
-        return { snapshot: await snapshot(world), requestsPerJob };
+        return await baselineIn(world, size);
     } finally {
         await world.close();
         await schema.drop();
