@@ -174,6 +174,13 @@ if (pg.kind === 'skip') console.warn(`${NAME}: ${pg.reason}`);
         await admin.query('SELECT pg_terminate_backend($1)', [pid]);
         expect(await lost).toMatch(/connection|closed/);
         expect(a.isLeader()).toBe(false);
+        // The server tells the client first and releases the session's locks as the
+        // backend exits, a moment later: a follower that asks in between is told no
+        // and takes the lead on its next attempt (every 15 s in optout schedule).
+        const name = a.description.split(' ')[3];
+        for (let i = 0; i < 100 && (await serverHolder(name)).length; i++)
+            await new Promise((r) => setTimeout(r, 20));
+        expect(await serverHolder(name)).toEqual([]);
         expect(await b.acquire()).toBe(true);
         // The old leader comes back on a new connection, as a follower.
         expect(await a.acquire()).toBe(false);

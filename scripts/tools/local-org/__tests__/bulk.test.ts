@@ -181,14 +181,27 @@ describe('Bulk API 2.0 through jsforce', () => {
     });
 
     it('moves jobs through UploadComplete/InProgress to JobComplete while the org keeps answering', async () => {
+        // The CSV is made before the job is opened, and goes up as one string: turning
+        // 20,000 records into CSV inside uploadData blocks this process (server and
+        // client) long enough, under a loaded CI, for the server to close the idle
+        // keep-alive socket; jsforce then retries the PUT after ECONNRESET with its
+        // already-read body stream, so the org got an empty upload (0 rows, JobComplete
+        // at once). The product sends uploads with jsforce's retry off and retries with
+        // the body again itself (salesforce/bulk.ts).
+        const csv = `FirstName,LastName,Email,Company\n${fakePeople(20_000, {
+            type: 'Lead',
+            domain: 'states.test'
+        })
+            .map(
+                (r) => `${r.FirstName},${r.LastName},${r.Email},${r.Company}\n`
+            )
+            .join('')}`;
         const job = t.conn.bulk2.createJob({
             object: 'Lead',
             operation: 'insert'
         });
         await job.open();
-        await job.uploadData(
-            fakePeople(20_000, { type: 'Lead', domain: 'states.test' })
-        );
+        await job.uploadData(csv);
         await job.close();
         const states = new Set<string>();
         let answeredWhileRunning = false;
