@@ -833,7 +833,13 @@ export async function startLocalOrg(
     const server: Server = createServer((req, res) => {
         void handle(req, res);
     });
-    server.keepAliveTimeout = 5_000;
+    // Salesforce resets a keep-alive connection left idle for about a minute ("if the
+    // connection is idle for 1min … salesforce will reset the connection", Apache
+    // Synapse's ConnectionTimeoutConfiguration, synapse-nhttp-transport 2.1.7 source):
+    // 60 s here too. A shorter idle timeout than Salesforce's made clients meet resets
+    // a real org would not give them; jsforce retries a streamed Bulk upload after a
+    // reset with its body already read, so the job got an empty upload.
+    server.keepAliveTimeout = 60_000;
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
