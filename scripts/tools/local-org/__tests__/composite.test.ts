@@ -647,6 +647,77 @@ describe('local org Composite resource', () => {
         expect((await contact(t.conn, id)).Title).toBeNull();
     });
 
+    it('before API 52.0 a reference to a null field fails the subrequest', async () => {
+        const id = await createContact(t.conn, { Title: 'v51' });
+        const res = (await t.conn.request({
+            method: 'POST',
+            url: '/services/data/v51.0/composite',
+            body: JSON.stringify({
+                compositeRequest: [
+                    {
+                        method: 'GET',
+                        url: `/services/data/v51.0/sobjects/Contact/${id}?fields=Department`,
+                        referenceId: 'row'
+                    },
+                    {
+                        method: 'PATCH',
+                        url: `/services/data/v51.0/sobjects/Contact/${id}`,
+                        referenceId: 'copy',
+                        body: { Title: '@{row.Department}' }
+                    }
+                ]
+            }),
+            headers: { 'Content-Type': 'application/json' }
+        })) as { compositeResponse: SubResult[] };
+        expect(res.compositeResponse[1]).toEqual({
+            body: [
+                {
+                    errorCode: 'PROCESSING_HALTED',
+                    message:
+                        "Invalid reference specified. No value for row.Department found in row. Provided referenceId ('row.Department') must start with a letter or a number, and it can contain only letters, numbers and underscores ('_')."
+                }
+            ],
+            httpHeaders: {},
+            httpStatusCode: 400,
+            referenceId: 'copy'
+        });
+        expect((await contact(t.conn, id)).Title).toBe('v51');
+    });
+
+    it('a request running beside an allOrNone composite is never rolled back with it', async () => {
+        const mine = await createContact(t.conn, { Title: 'composite' });
+        const other = await createContact(t.conn, { Title: 'other' });
+        const failing = {
+            allOrNone: true,
+            compositeRequest: [
+                ...Array.from({ length: 10 }, (_, i) => ({
+                    method: 'PATCH',
+                    url: `${V}/sobjects/Contact/${mine}`,
+                    referenceId: `u${i}`,
+                    body: { Title: `step ${i}` }
+                })),
+                {
+                    method: 'PATCH',
+                    url: `${V}/sobjects/Contact/${mine}`,
+                    referenceId: 'bad',
+                    body: { Nope__c: 1 }
+                }
+            ]
+        };
+        const results = await Promise.all([
+            post(t.conn, failing),
+            ...Array.from({ length: 5 }, (_, i) =>
+                t.conn
+                    .sobject('Contact')
+                    .update({ Id: other, Title: `beside ${i}` })
+            ),
+            post(t.conn, failing)
+        ]);
+        expect(results[0].compositeResponse[10].httpStatusCode).toBe(400);
+        expect((await contact(t.conn, mine)).Title).toBe('composite');
+        expect((await contact(t.conn, other)).Title).toMatch(/^beside \d$/);
+    });
+
     it('counts as one API request, whatever it carries', async () => {
         const id = await createContact(t.conn);
         t.admin.resetStats();
