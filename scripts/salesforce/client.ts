@@ -17,6 +17,7 @@ import {
     DEFAULT_BUDGET_SHARE,
     DEFAULT_BULK_THRESHOLD,
     DEFAULT_RETRY,
+    type FailureFacts,
     type RetryOptions,
     backoffDelay,
     budgetAllows,
@@ -55,8 +56,12 @@ export interface ApiRequest {
     headers?: Record<string, string>;
     /** Return the body as text (CSV results) instead of parsed JSON. */
     raw?: boolean;
-    /** Retry on transient failures (default true). */
-    retry?: boolean;
+    /**
+     * Retry on transient failures (default true), or only on the transient failures a
+     * predicate accepts (a composite with writes retries only refusals that prove the
+     * request did not run: composite.ts).
+     */
+    retry?: boolean | ((failure: FailureFacts) => boolean);
 }
 
 export interface ApiResponse<T> {
@@ -342,7 +347,7 @@ export class OrgClient {
                     : JSON.stringify(req.body);
             headers['Content-Type'] ??= req.contentType ?? 'application/json';
         }
-        const retry = req.retry !== false;
+        const retry = req.retry ?? true;
         for (let attempt = 0; ; attempt++) {
             this.checkBeforeRequest();
             if (Date.now() - this.lastResponseAt > IDLE_SOCKET_CHECK_MS)
@@ -379,11 +384,12 @@ export class OrgClient {
                 const facts = errorFacts(err);
                 const status =
                     capture.requests > 0 ? capture.status : undefined;
-                const kind = classifyFailure({
+                const failure: FailureFacts = {
                     status,
                     code: facts.networkCode ?? facts.code,
                     message: facts.message
-                });
+                };
+                const kind = classifyFailure(failure);
                 if (kind === 'limit') {
                     const usage = this.meter.estimatedUsage();
                     throw new BudgetExhausted(
@@ -397,7 +403,7 @@ export class OrgClient {
                 }
                 if (
                     kind === 'retry' &&
-                    retry &&
+                    (typeof retry === 'function' ? retry(failure) : retry) &&
                     attempt + 1 < this.retryOptions.maxAttempts
                 ) {
                     const delay = backoffDelay(

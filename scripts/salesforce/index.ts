@@ -1,8 +1,8 @@
 /**
  * The Salesforce adapter: one org (`openOrg`), counted and budgeted requests, reads,
- * writes, describe checks (R7), the sync settings, and the package deploy
- * (`deployPackage`, deploy.ts: source-deploy-retrieve loads only when it deploys). See
- * client.ts.
+ * writes, Composite requests (composite.ts), describe checks (R7), the sync settings,
+ * and the package deploy (`deployPackage`, deploy.ts: source-deploy-retrieve loads only
+ * when it deploys). See client.ts.
  */
 export * from './client';
 export * from './errors';
@@ -14,6 +14,21 @@ export type { OpenOrgOptions } from './open';
 export { RequestMeter, parseLimitInfo } from './meter';
 export type { ApiUsage } from './meter';
 export { bulkQuery, bulkWrite, parseBulkError, parseCsv, toCsv } from './bulk';
+export {
+    composite,
+    checkSubrequests,
+    isCollectionOrQuery,
+    refusedBeforeRunning,
+    COMPOSITE_MAX_SUBREQUESTS,
+    COMPOSITE_MAX_COLLECTION_OR_QUERY
+} from './composite';
+export type {
+    CompositeSubrequest,
+    CompositeSubresult,
+    CompositeResult,
+    CompositeOptions,
+    CompositeError
+} from './composite';
 export {
     packInQueries,
     soqlQuote,

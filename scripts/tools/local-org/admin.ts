@@ -29,8 +29,13 @@ export interface LocalOrgStats {
     /** Every /services/ request, counted or not, faulted or not. */
     totalRequests: number;
     byKind: Record<string, number>;
-    /** Sums over families of kinds: collections, bulkIngest, bulkQuery, sobjectRow, query. */
+    /**
+     * Sums over families of kinds: collections, bulkIngest, bulkQuery, sobjectRow, query,
+     * describe, deploy, composite (one per Composite request, whatever it carried).
+     */
     groups: Record<string, number>;
+    /** Subrequests run inside Composite requests, per kind (not requests of their own). */
+    compositeSubrequests: Record<string, number>;
     rejected: { unauthorized: number; limitExceeded: number; notFound: number };
     faultsInjected: Record<string, number>;
     records: { inserted: number; updated: number; deleted: number };
@@ -94,7 +99,8 @@ const GROUPS: Record<string, string[]> = {
     ],
     query: ['query', 'queryAll', 'queryMore'],
     describe: ['describe', 'describeGlobal', 'sobjectBasic'],
-    deploy: ['deploy']
+    deploy: ['deploy'],
+    composite: ['composite']
 };
 
 export function createAdmin(
@@ -115,6 +121,7 @@ export function createAdmin(
                 totalRequests: org.stats.totalRequests,
                 byKind: { ...org.stats.byKind },
                 groups,
+                compositeSubrequests: { ...org.stats.subrequests },
                 rejected: { ...org.stats.rejected },
                 faultsInjected: { ...org.faults.injected },
                 records: { ...org.store.counters },

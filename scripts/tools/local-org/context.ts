@@ -68,6 +68,12 @@ export interface OrgSettings {
 export class Stats {
     totalRequests = 0;
     byKind: Record<string, number> = {};
+    /**
+     * Subrequests run inside Composite requests, per kind: not requests of their own
+     * (not in totalRequests, byKind or the API usage), counted here to see what the
+     * composite requests carried.
+     */
+    subrequests: Record<string, number> = {};
     rejected = { unauthorized: 0, limitExceeded: 0, notFound: 0 };
     bulkBatches = 0;
     bulkQueryJobs = 0;
@@ -79,9 +85,14 @@ export class Stats {
         this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     }
 
+    countSubrequest(kind: string): void {
+        this.subrequests[kind] = (this.subrequests[kind] ?? 0) + 1;
+    }
+
     reset(): void {
         this.totalRequests = 0;
         this.byKind = {};
+        this.subrequests = {};
         this.rejected = { unauthorized: 0, limitExceeded: 0, notFound: 0 };
         this.bulkBatches = 0;
         this.bulkQueryJobs = 0;

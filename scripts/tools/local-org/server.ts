@@ -6,7 +6,8 @@
  *   const org = await startLocalOrg({ port: 0, dbPath: ':memory:' });
  *   const conn = new jsforce.Connection({ instanceUrl: org.instanceUrl, accessToken: org.accessToken });
  *
- * Routes: /services/data (versions), /services/data/vNN.N/… (REST, Bulk 2.0, deploy),
+ * Routes: /services/data (versions), /services/data/vNN.N/… (REST, Composite, Bulk 2.0,
+ * deploy),
  * /services/oauth2/userinfo, /id/{org}/{user}, and the admin routes under /local/
  * (admin.ts). Faults and latency (faults.ts) apply to /services/ routes only.
  */
@@ -28,6 +29,7 @@ import {
     parseOrgOptions,
     Stats
 } from './context';
+import { compositeReply, compositeResources } from './composite';
 import { DeployService } from './deploy';
 import { ApiError } from './errors';
 import {
@@ -210,6 +212,18 @@ function dataRoute(
             }
             break;
         case 'composite':
+            if (s.length === 1) {
+                return pick(m, {
+                    GET: () =>
+                        r('compositeResources', () => compositeResources(v)),
+                    POST: () =>
+                        r('composite', () =>
+                            compositeReply(org, ctx, (sub) =>
+                                dataRoute(org, bulk, deploys, sub)
+                            )
+                        )
+                });
+            }
             if (s[1] === 'sobjects') {
                 if (s.length === 2) {
                     return pick(m, {
