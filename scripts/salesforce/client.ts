@@ -27,6 +27,7 @@ import {
     parseRetryAfter
 } from './policy';
 import { bulkQuery, bulkWrite } from './bulk';
+import { COMPOSITE_MAX_COLLECTION_OR_QUERY, composite } from './composite';
 
 /** What the adapter needs of a jsforce (or @salesforce/core) connection. */
 export interface RequestingConnection {
@@ -688,67 +689,124 @@ export class OrgClient {
                 this.retried.records += pending.length;
             }
             const locked: typeof pending = [];
-            for (let i = 0; i < pending.length; i += 200) {
-                const chunk = pending.slice(i, i + 200);
-                const body = {
-                    allOrNone: false,
-                    records: chunk.map(({ record }) => {
-                        const out: SObjectRow = {
-                            attributes: { type: object }
+            const chunks: (typeof pending)[] = [];
+            for (let i = 0; i < pending.length; i += 200)
+                chunks.push(pending.slice(i, i + 200));
+            // More than one chunk: up to five go in one Composite request (one API
+            // request; composite.ts), else each is a request of its own.
+            for (
+                let i = 0;
+                i < chunks.length;
+                i += COMPOSITE_MAX_COLLECTION_OR_QUERY
+            ) {
+                const group = chunks.slice(
+                    i,
+                    i + COMPOSITE_MAX_COLLECTION_OR_QUERY
+                );
+                const answers = await this.collectionsRequests(
+                    object,
+                    key,
+                    group.map((chunk) => chunk.map(({ record }) => record))
+                );
+                group.forEach((chunk, c) =>
+                    answers[c].forEach((r, j) => {
+                        const item = chunk[j];
+                        const prev = results.get(item.key);
+                        const result: WriteResult = {
+                            key: item.key,
+                            id: r.id ?? (key === 'Id' ? item.key : null),
+                            success: r.success,
+                            ...(r.created !== undefined
+                                ? { created: r.created }
+                                : {}),
+                            errors: (r.errors ?? []).map((e) => ({
+                                statusCode: e.statusCode,
+                                message: e.message,
+                                fields: e.fields ?? []
+                            })),
+                            attempts: (prev?.attempts ?? 0) + 1
                         };
-                        for (const [k, v] of Object.entries(record))
-                            out[k === 'Id' ? 'id' : k] = v;
-                        return out;
+                        results.set(item.key, result);
+                        if (
+                            !r.success &&
+                            result.errors.some(
+                                (e) => e.statusCode === 'UNABLE_TO_LOCK_ROW'
+                            ) &&
+                            round < this.retryOptions.lockRetries
+                        )
+                            locked.push(item);
                     })
-                };
-                const res = await this.request<
-                    {
-                        id?: string | null;
-                        success: boolean;
-                        created?: boolean;
-                        errors?: RecordError[];
-                    }[]
-                >({
-                    method: 'PATCH',
-                    path:
-                        key === 'Id'
-                            ? '/composite/sobjects'
-                            : `/composite/sobjects/${object}/${key}`,
-                    body,
-                    headers: { ...DUPLICATE_RULE_HEADER }
-                });
-                res.body.forEach((r, j) => {
-                    const item = chunk[j];
-                    const prev = results.get(item.key);
-                    const result: WriteResult = {
-                        key: item.key,
-                        id: r.id ?? (key === 'Id' ? item.key : null),
-                        success: r.success,
-                        ...(r.created !== undefined
-                            ? { created: r.created }
-                            : {}),
-                        errors: (r.errors ?? []).map((e) => ({
-                            statusCode: e.statusCode,
-                            message: e.message,
-                            fields: e.fields ?? []
-                        })),
-                        attempts: (prev?.attempts ?? 0) + 1
-                    };
-                    results.set(item.key, result);
-                    if (
-                        !r.success &&
-                        result.errors.some(
-                            (e) => e.statusCode === 'UNABLE_TO_LOCK_ROW'
-                        ) &&
-                        round < this.retryOptions.lockRetries
-                    )
-                        locked.push(item);
-                });
+                );
             }
             pending = locked;
         }
         return records.map((r) => results.get(String(r[key])) as WriteResult);
     }
+
+    /**
+     * One sObject Collections write per chunk (≤ 200 records each, allOrNone false):
+     * a single chunk as its own request, several (≤ 5) as the subrequests of one
+     * Composite request. Sending one again is harmless (absolute values by Id or
+     * external id), so the composite is retried like a read. A chunk refused as a
+     * whole fails the write as a refused Collections request does.
+     */
+    private async collectionsRequests(
+        object: string,
+        key: string,
+        chunks: readonly (readonly SObjectRow[])[]
+    ): Promise<CollectionAnswer[][]> {
+        const path =
+            key === 'Id'
+                ? '/composite/sobjects'
+                : `/composite/sobjects/${object}/${key}`;
+        const bodies = chunks.map((chunk) => ({
+            allOrNone: false,
+            records: chunk.map((record) => {
+                const out: SObjectRow = { attributes: { type: object } };
+                for (const [k, v] of Object.entries(record))
+                    out[k === 'Id' ? 'id' : k] = v;
+                return out;
+            })
+        }));
+        if (bodies.length === 1) {
+            const res = await this.request<CollectionAnswer[]>({
+                method: 'PATCH',
+                path,
+                body: bodies[0],
+                headers: { ...DUPLICATE_RULE_HEADER }
+            });
+            return [res.body];
+        }
+        const res = await composite(
+            this,
+            bodies.map((body, i) => ({
+                method: 'PATCH' as const,
+                url: path,
+                referenceId: `chunk${i}`,
+                body,
+                httpHeaders: { ...DUPLICATE_RULE_HEADER }
+            })),
+            { retryWrites: true }
+        );
+        return res.results.map((r) => {
+            if (r.ok && Array.isArray(r.body))
+                return r.body as CollectionAnswer[];
+            const [first] = r.errors;
+            throw new SalesforceError(
+                first?.errorCode ?? 'UNKNOWN',
+                `PATCH ${path} (in a composite request) failed (HTTP ${r.status}): ${first?.message ?? 'refused'}`,
+                { status: r.status, request: `PATCH ${path}` }
+            );
+        });
+    }
+}
+
+/** One record's answer in an sObject Collections write. */
+interface CollectionAnswer {
+    id?: string | null;
+    success: boolean;
+    created?: boolean;
+    errors?: RecordError[];
 }
 
 export function stripAttributes(record: Record<string, unknown>): SObjectRow {

@@ -187,6 +187,40 @@ describe('writes and retries', () => {
         expect(check.totalSize).toBe(300);
     });
 
+    it('sends several Collections chunks in one Composite request, per-record results kept', async () => {
+        t = await startTestOrg({ deploy: true });
+        const ids = await seedRecords(t, 'Contact', fakePeople(650));
+        t.admin.resetStats();
+        t.admin.setFaults('lock:next=2@collectionsUpdate');
+        const c = client({ bulkThreshold: 10_000 });
+        const gone = '003000000000000AAA';
+        const results = await c.updateRecords('Contact', [
+            ...ids.map((Id) => ({ Id, Marketo_Sales_Opt_Out__c: true })),
+            { Id: gone, Marketo_Sales_Opt_Out__c: true }
+        ]);
+        expect(results).toHaveLength(651);
+        expect(results.filter((r) => r.success)).toHaveLength(650);
+        expect(results[650]).toMatchObject({
+            key: gone,
+            success: false,
+            errors: [
+                expect.objectContaining({
+                    statusCode: 'INVALID_CROSS_REFERENCE_KEY'
+                })
+            ]
+        });
+        const stats = t.admin.stats();
+        // 4 chunks of ≤ 200 in one composite; the 2 locked rows again in one request.
+        expect(stats.byKind.composite).toBe(1);
+        expect(stats.byKind.collectionsUpdate ?? 0).toBe(1);
+        expect(c.apiRequests).toBe(2);
+        expect(results.filter((r) => r.attempts === 2)).toHaveLength(2);
+        const check = await t.conn.query(
+            'SELECT COUNT() FROM Contact WHERE Marketo_Sales_Opt_Out__c = true'
+        );
+        expect(check.totalSize).toBe(650);
+    });
+
     it('upserts on an external id through Bulk and reports per-record errors', async () => {
         t = await startTestOrg({ deploy: true });
         const [contact] = await seedRecords(t, 'Contact', fakePeople(1));
