@@ -114,6 +114,12 @@ export interface OrgClientOptions {
     usageTtlMs?: number;
     /** How long describe results are reused (default 5 minutes). */
     describeTtlMs?: number;
+    /**
+     * How long the sync settings read from the org are reused (default 0: read for
+     * every job). Long-running processes (serve, schedule) set a short time, so a
+     * burst of pushes does not read them again for each micro-batch.
+     */
+    settingsTtlMs?: number;
     signal?: AbortSignal;
     log?: LogFn;
     /** Called when the client closes (stops an in-process local org). */
@@ -260,6 +266,11 @@ export class OrgClient {
         string,
         { at: number; result: DescribeResult | null }
     >();
+    readonly settingsTtlMs: number;
+    private readonly memo = new Map<
+        string,
+        { at: number; value: Promise<unknown> }
+    >();
     private readonly onClose?: () => Promise<void>;
     private closed = false;
     private lastResponseAt = 0;
@@ -291,6 +302,7 @@ export class OrgClient {
         );
         this.bulkJobSize = options.bulkJobSize ?? 100_000;
         this.describeTtlMs = options.describeTtlMs ?? 5 * 60_000;
+        this.settingsTtlMs = options.settingsTtlMs ?? 0;
         this.signal = options.signal;
         this.log = options.log ?? ((): void => undefined);
         this.onClose = options.onClose;
@@ -537,6 +549,33 @@ export class OrgClient {
                 return out;
             });
         }
+    }
+
+    /**
+     * `read()` once per `ttlMs` under `key` (a failed read is not kept). With ttlMs 0,
+     * every call reads.
+     */
+    remember<T>(
+        key: string,
+        ttlMs: number,
+        read: () => Promise<T>
+    ): Promise<T> {
+        const kept = this.memo.get(key);
+        if (ttlMs > 0 && kept && Date.now() - kept.at < ttlMs)
+            return kept.value as Promise<T>;
+        const value = read();
+        if (ttlMs > 0) {
+            this.memo.set(key, { at: Date.now(), value });
+            value.catch(() => {
+                if (this.memo.get(key)?.value === value) this.memo.delete(key);
+            });
+        }
+        return value;
+    }
+
+    /** Drops what `remember` keeps under `key` (after a write). */
+    forget(key: string): void {
+        this.memo.delete(key);
     }
 
     /** Describe of an object, or null when the org has no such object (cached). */

@@ -253,9 +253,24 @@ async function orgDefaultRecord(
  * request when every row is the organization default; with user or profile rows, one
  * more for the user id, and one for its profile when there are profile rows.
  */
-export async function readSettings(
-    client: OrgClient
-): Promise<SettingsReadResult> {
+export function readSettings(client: OrgClient): Promise<SettingsReadResult> {
+    // Reused for client.settingsTtlMs (0 unless serve or schedule set it).
+    if (!(client.settingsTtlMs > 0)) return readSettingsNow(client);
+    return client.remember(SETTINGS_MEMO, client.settingsTtlMs, () =>
+        readSettingsNow(client)
+    );
+}
+
+const SETTINGS_MEMO = 'settings';
+
+/**
+ * How long serve and schedule reuse the settings they read (OrgClient.settingsTtlMs):
+ * a change made in Setup reaches the jobs within 30 s, and a burst of webhook pushes
+ * reads them once instead of once per micro-batch.
+ */
+export const LONG_RUNNING_SETTINGS_TTL_MS = 30_000;
+
+async function readSettingsNow(client: OrgClient): Promise<SettingsReadResult> {
     const rows = await settingsRows(client);
     const others = rows.filter(
         (r) => ownerPrefix(r) !== KEY_PREFIX.Organization
@@ -312,6 +327,7 @@ export async function writeSettings(
             `The opt-out field must be ${OPT_OUT_FIELDS.join(' or ')}, not '${String(patch.optOutField)}'.`,
             { exitCode: 2 }
         );
+    if (client.settingsTtlMs > 0) client.forget(SETTINGS_MEMO);
     const record = await orgDefaultRecord(client);
     const fields: Record<string, unknown> = {};
     if (patch.nightlySyncEnabled !== undefined)

@@ -97,6 +97,7 @@ export function forkClient(base: OrgClient): OrgClient {
         local: base.local,
         apiBudgetShare: base.share,
         bulkThreshold: base.bulkThreshold,
+        settingsTtlMs: base.settingsTtlMs,
         log: base.log
     });
 }

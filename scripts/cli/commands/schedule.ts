@@ -12,7 +12,10 @@ import { Ledger } from '../../ledger/ledger';
 import { parseLedgerLocation } from '../../ledger/location';
 import type { LogLevel } from '../../model/log';
 import { openOrg } from '../../salesforce/open';
-import { readSettings } from '../../salesforce/settings';
+import {
+    LONG_RUNNING_SETTINGS_TTL_MS,
+    readSettings
+} from '../../salesforce/settings';
 import type { OrgClient } from '../../salesforce/client';
 import {
     DEFAULT_HOURLY,
@@ -253,7 +256,8 @@ async function runSchedule(
     let org: OrgClient | undefined;
     try {
         org = await openOrg(s.targetOrg, {
-            log: (level, message) => out.log(level, message)
+            log: (level, message) => out.log(level, message),
+            settingsTtlMs: LONG_RUNNING_SETTINGS_TTL_MS
         });
         const note = await nightlyNote(org, s.targetOrg, out);
         const started: StartedEvent = {

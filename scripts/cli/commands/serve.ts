@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { OptoutError, errorMessage } from '../../model/errors';
 import { Ledger } from '../../ledger/ledger';
 import { openOrg } from '../../salesforce/open';
+import { LONG_RUNNING_SETTINGS_TTL_MS } from '../../salesforce/settings';
 import type { OrgClient } from '../../salesforce/client';
 import {
     DEFAULT_HOST,
@@ -345,7 +346,8 @@ export async function serve(
         for (const [id, name] of s.audiences)
             await ledger.upsertAudience({ id, name });
         org = await openOrg(s.targetOrg, {
-            log: (level, message) => out.log(level, message)
+            log: (level, message) => out.log(level, message),
+            settingsTtlMs: LONG_RUNNING_SETTINGS_TTL_MS
         });
         const checked = await preflight(org);
         serving = await startServing(s, ledger, org, out);

@@ -370,6 +370,56 @@ describe('settings', () => {
         );
     });
 
+    it('reuses the settings for settingsTtlMs (serve, schedule), reads again after its own write, keeps no failed read', async () => {
+        t = await startTestOrg({ deploy: true });
+        let now = 1_000_000;
+        const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+        try {
+            const c = client({ settingsTtlMs: 30_000 });
+            await writeSettings(c, { nightlySyncEnabled: true });
+            const first = c.apiRequests;
+            expect((await readSettings(c)).settings.nightlySyncEnabled).toBe(
+                true
+            );
+            const one = c.apiRequests - first;
+            expect(one).toBeGreaterThan(0);
+            // Changed in Setup: not seen until the time is over.
+            await t.conn.sobject('Opt_Out_Sync_Settings__c').update({
+                Id: (await readSettings(c)).recordId as string,
+                Nightly_Sync_Enabled__c: false
+            });
+            expect((await readSettings(c)).settings.nightlySyncEnabled).toBe(
+                true
+            );
+            expect(c.apiRequests - first).toBe(one);
+            now += 30_001;
+            expect((await readSettings(c)).settings.nightlySyncEnabled).toBe(
+                false
+            );
+            expect(c.apiRequests - first).toBe(2 * one);
+            // Its own write is seen at once.
+            await writeSettings(c, { allAudiencesRule: true });
+            expect((await readSettings(c)).settings.allAudiencesRule).toBe(
+                true
+            );
+            // A failed read is not kept.
+            now += 30_001;
+            t.admin.setFaults('500:next=9@query');
+            await expect(readSettings(c)).rejects.toThrow();
+            t.admin.setFaults('');
+            expect((await readSettings(c)).settings.allAudiencesRule).toBe(
+                true
+            );
+            // Without a time (one-shot commands), every read asks the org.
+            const plain = client();
+            await readSettings(plain);
+            await readSettings(plain);
+            expect(plain.apiRequests).toBe(2 * one);
+        } finally {
+            clock.mockRestore();
+        }
+    });
+
     it('applies the sync user’s own values, then its profile’s, then the org default, field by field (getInstance)', async () => {
         t = await startTestOrg({ deploy: true });
         const c = client();
