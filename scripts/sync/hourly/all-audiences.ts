@@ -13,12 +13,8 @@ import {
     type PersonRef,
     type Target
 } from '../decisions';
-import {
-    writeOptOut,
-    type JobContext,
-    type WriteMeta,
-    type WriteOutcome
-} from '../context';
+import type { JobContext, WriteMeta, WriteOutcome } from '../context';
+import { jobWriter } from '../writer';
 import { RecordIndex } from '../records';
 import { ALL_AUDIENCES_CURSOR } from './cursors';
 
@@ -62,24 +58,12 @@ export async function allAudiencesRule(
                 persons,
                 field
             );
-            if (ctx.dryRun) {
-                ctx.builder.plan(
-                    'fieldWrites',
-                    toWrite.size,
-                    [...toWrite.values()].map((t) => ({
-                        object: t.object,
-                        id: t.id,
-                        field,
-                        value: true,
-                        rule: 'all audiences'
-                    }))
-                );
-            } else if (toWrite.size) {
-                const outcomes = await writeOptOut(
-                    ctx,
+            if (toWrite.size) {
+                const outcomes = await jobWriter(ctx).optOut(
                     field,
                     [...toWrite.values()],
-                    (id) => metas.get(id) as WriteMeta
+                    (id) => metas.get(id) as WriteMeta,
+                    { sample: () => ({ rule: 'all audiences' }) }
                 );
                 // Only a transient refusal holds this cursor (the next run sends it
                 // again); a permanent one is in the result and the audit trail, and
@@ -97,12 +81,7 @@ export async function allAudiencesRule(
             index.drop();
         }
     }
-    if (!ctx.dryRun && !failed)
-        await ctx.ledger.setCursor(
-            ALL_AUDIENCES_CURSOR.job,
-            ALL_AUDIENCES_CURSOR.name,
-            upTo
-        );
+    if (!failed) await jobWriter(ctx).setCursor(ALL_AUDIENCES_CURSOR, upTo);
 }
 
 /** The persons' records whose field is not true yet, each once, with who it is for. */

@@ -14,7 +14,8 @@ import {
     type ExistingMembership,
     type PendingChange
 } from '../decisions';
-import { recordFailure, type JobContext } from '../context';
+import type { JobContext } from '../context';
+import { jobWriter } from '../writer';
 import { MEMBERSHIP_WRITE_FIELDS } from '../push';
 import {
     AUDIENCE_MEMBERSHIP_SELECT,
@@ -36,43 +37,29 @@ interface Taken {
 export async function takePending(ctx: JobContext): Promise<void> {
     const rows = await readPendingRows(ctx);
     if (rows.length === 0) return;
+    const writer = jobWriter(ctx);
     const index = new RecordIndex(ctx.workspace, []);
     try {
         await loadRecordEmails(ctx, index, rows);
-        const taken: Taken[] = [];
-        const apply = async (): Promise<void> => {
+        const taken = await writer.transaction(async () => {
+            const out: Taken[] = [];
             for (const row of rows) {
                 const t = await takeRow(ctx, index, row);
-                if (t) taken.push(t);
+                if (t) out.push(t);
             }
-        };
-        if (ctx.dryRun) await apply();
-        else await ctx.ledger.transaction(apply);
-        if (ctx.dryRun) {
-            ctx.builder.plan(
-                'pendingCleared',
-                taken.length,
-                taken.map((t) => ({
-                    object: SOBJECT.AUDIENCE_MEMBERSHIP,
-                    id: t.row.id,
-                    [AM.Pending_Push__c]: false
-                }))
-            );
-            return;
-        }
-        if (taken.length === 0) return;
+            return out;
+        });
         // Only now, with the ledger committed, clear the flags (R11: nothing lost).
-        await clearPendingFlags(ctx, taken);
+        await writer.clearPending(
+            taken.map((t) => ({ id: t.row.id, restore: t.restore }))
+        );
         // The status is in Salesforce already: these unsubscribes are delivered.
-        const ids = taken
-            .map((t) => t.unsubscribeId)
-            .filter((id): id is number => id !== null);
-        if (ids.length)
-            ctx.builder.result.unsubscribesDelivered +=
-                await ctx.ledger.markDelivered(ids, {
-                    runId: ctx.runId,
-                    detail: { job: 'hourly', from: 'salesforce' }
-                });
+        await writer.markDelivered(
+            taken
+                .map((t) => t.unsubscribeId)
+                .filter((id): id is number => id !== null),
+            { job: 'hourly', from: 'salesforce' }
+        );
     } finally {
         index.drop();
     }
@@ -138,44 +125,29 @@ async function takeRow(
     }
     const known = await ctx.ledger.findPerson(change.email);
     const link = !known?.salesforceId ? change.salesforceId : null;
-    if (ctx.dryRun) {
-        const active =
-            known &&
-            change.status === 'Unsubscribed' &&
-            (await ctx.ledger.listUnsubscribes(known.id)).some(
-                (u) =>
-                    u.scope === 'audience' &&
-                    u.audienceId === change.audienceId &&
-                    !u.removedAt
-            );
-        if (change.status === 'Unsubscribed' && !active)
-            ctx.builder.plan('ledgerUnsubscribes', 1, [
-                {
-                    ledger: 'unsubscribe',
-                    email: change.email,
-                    audienceId: change.audienceId,
-                    source: change.source
-                }
-            ]);
-        return { row, unsubscribeId: null };
-    }
+    const writer = jobWriter(ctx);
     let unsubscribeId: number | null = null;
     let restore: Record<string, unknown> | undefined;
     if (change.status === 'Unsubscribed')
         unsubscribeId = await recordAudienceUnsubscribe(ctx, change, link);
-    else restore = await setStatusFromSalesforce(ctx, change, link);
-    await ctx.ledger.appendAudit({
-        action: 'membership_from_salesforce',
-        runId: ctx.runId,
-        emailNorm: change.email.toLowerCase(),
-        recordId: row.id,
-        object: SOBJECT.AUDIENCE_MEMBERSHIP,
-        field: AM.Status__c,
-        after: change.status,
-        source: change.source,
-        collectedAt: change.changedAt,
-        detail: { key: row.key, audienceId: change.audienceId }
-    });
+    else
+        restore = await writer.ledger(() =>
+            setStatusFromSalesforce(ctx, change, link)
+        );
+    await writer.ledger(() =>
+        ctx.ledger.appendAudit({
+            action: 'membership_from_salesforce',
+            runId: ctx.runId,
+            emailNorm: change.email.toLowerCase(),
+            recordId: row.id,
+            object: SOBJECT.AUDIENCE_MEMBERSHIP,
+            field: AM.Status__c,
+            after: change.status,
+            source: change.source,
+            collectedAt: change.changedAt,
+            detail: { key: row.key, audienceId: change.audienceId }
+        })
+    );
     return { row, unsubscribeId, restore };
 }
 
@@ -185,21 +157,26 @@ async function recordAudienceUnsubscribe(
     change: Change,
     link: string | null
 ): Promise<number | null> {
-    const r = await ctx.ledger.recordUnsubscribe({
-        email: change.email,
-        salesforceId: link,
-        scope: 'audience',
-        audienceId: change.audienceId,
-        audienceName: change.audienceName,
-        source: change.source,
-        reason: change.reason,
-        ...(change.changedAt ? { collectedAt: change.changedAt } : {}),
-        runId: ctx.runId
-    });
-    if (r.outcome === 'recorded')
-        ctx.builder.result.ledgerUnsubscribesAdded += 1;
-    else ctx.builder.skip('already_in_ledger');
-    return r.unsubscribe.deliveredAt ? null : r.unsubscribe.id;
+    const r = await jobWriter(ctx).recordUnsubscribe(
+        {
+            email: change.email,
+            salesforceId: link,
+            scope: 'audience',
+            audienceId: change.audienceId,
+            audienceName: change.audienceName,
+            source: change.source,
+            reason: change.reason,
+            ...(change.changedAt ? { collectedAt: change.changedAt } : {}),
+            runId: ctx.runId
+        },
+        {
+            ledger: 'unsubscribe',
+            email: change.email,
+            audienceId: change.audienceId,
+            source: change.source
+        }
+    );
+    return r && !r.unsubscribe.deliveredAt ? r.unsubscribe.id : null;
 }
 
 /**
@@ -244,52 +221,4 @@ async function setStatusFromSalesforce(
             [AM.Unsubscribe_Reason__c]: r.membership.reason
         };
     return undefined;
-}
-
-/** Clears Pending_Push__c (and puts back a blocked status), audited (R10). */
-async function clearPendingFlags(
-    ctx: JobContext,
-    taken: readonly Taken[]
-): Promise<void> {
-    ctx.heartbeat();
-    const results = await ctx.client.updateRecords(
-        SOBJECT.AUDIENCE_MEMBERSHIP,
-        taken.map((t) => ({
-            Id: t.row.id,
-            [AM.Pending_Push__c]: false,
-            ...(t.restore ?? {})
-        }))
-    );
-    const writtenAt = ctx.now().toISOString();
-    const restored = new Map(
-        taken
-            .filter((t) => t.restore)
-            .map((t) => [t.row.id, t.restore?.[AM.Status__c]])
-    );
-    await ctx.ledger.appendAudits(
-        results
-            .filter((r) => r.success)
-            .map((r) => ({
-                action: 'pending_cleared' as const,
-                runId: ctx.runId,
-                recordId: r.id,
-                object: SOBJECT.AUDIENCE_MEMBERSHIP,
-                field: AM.Pending_Push__c,
-                before: 'true',
-                after: 'false',
-                source: 'salesforce' as const,
-                writtenAt,
-                detail: restored.has(r.key)
-                    ? { restoredStatus: restored.get(r.key) }
-                    : null
-            }))
-    );
-    for (const r of results)
-        if (!r.success)
-            recordFailure(
-                ctx,
-                r,
-                SOBJECT.AUDIENCE_MEMBERSHIP,
-                AM.Pending_Push__c
-            );
 }

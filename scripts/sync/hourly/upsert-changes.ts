@@ -14,21 +14,15 @@ import { requireWritableFields } from '../../salesforce/describe';
 import type { SyncSettings } from '../../salesforce/settings';
 import {
     desiredMembership,
-    membershipClaim,
     membershipWrite,
     nextCursor,
-    oneRowPerKey,
     resolveTargets,
     waitingRetryDelay,
     type PersonRef,
     type Target
 } from '../decisions';
-import {
-    upsertMemberships,
-    type JobContext,
-    type MembershipWrite,
-    type WriteMeta
-} from '../context';
+import type { JobContext, MembershipWrite, WriteMeta } from '../context';
+import { jobWriter } from '../writer';
 import { MEMBERSHIP_WRITE_FIELDS, firstError } from '../push';
 import {
     AUDIENCE_MEMBERSHIP_SELECT,
@@ -160,10 +154,6 @@ export async function upsertChanges(
             }))
                 await handle(ctx, s, changes, true);
         await flush(ctx, s);
-        if (ctx.dryRun) {
-            ctx.builder.plan('deliveries', s.deliver.length + s.waiting.size);
-            return;
-        }
         await finish(ctx, s);
     } finally {
         s.index.drop();
@@ -191,11 +181,12 @@ async function handle(
         );
     }
     await bufferWrites(ctx, s, planned, retry);
-    if (!ctx.dryRun)
-        await ctx.ledger.recordMembershipAttempts(noRecord, {
+    await jobWriter(ctx).ledger(() =>
+        ctx.ledger.recordMembershipAttempts(noRecord, {
             at: s.dueBy,
             delay: waitingRetryDelay
-        });
+        })
+    );
     s.done += changes.length;
     ctx.progress({
         phase: 'audience memberships',
@@ -332,7 +323,7 @@ async function bufferWrites(
             const key = w.fields[AM.Membership_Key__c];
             const existing = s.memberships.get(key);
             // R13: the row says what the winning claim says; a losing claim is
-            // settled with it (and sent along: upsertMemberships sends one row).
+            // settled with it (and sent along: the writer sends one row).
             const what = membershipWrite(
                 (winnerOf.get(key) ?? w).fields,
                 existing
@@ -392,26 +383,10 @@ async function flush(ctx: JobContext, s: Upsert): Promise<void> {
     if (s.buffer.length === 0) return;
     const batch = s.buffer;
     s.buffer = [];
-    if (ctx.dryRun) {
-        const rows = [
-            ...oneRowPerKey(
-                batch.map((b) => b.write),
-                (w) => w.fields[AM.Membership_Key__c],
-                (w) => membershipClaim(w.fields, w.meta.personId)
-            ).values()
-        ];
-        ctx.builder.plan(
-            'membershipUpserts',
-            rows.length,
-            rows.map((w) => ({ ...w.fields }))
-        );
-        return;
-    }
     const errors = new Map<string, AttemptError>();
-    const outcomes = await upsertMemberships(
-        ctx,
+    const outcomes = await jobWriter(ctx).memberships(
         batch.map((b) => b.write),
-        errors
+        { errors }
     );
     for (const b of batch) {
         const key = b.write.fields[AM.Membership_Key__c];
@@ -459,27 +434,25 @@ async function finish(ctx: JobContext, s: Upsert): Promise<void> {
             outcome: 'failed',
             error: f.error
         });
-    await ctx.ledger.recordMembershipAttempts(attempts, {
-        at: s.dueBy,
-        delay: waitingRetryDelay,
-        runId: ctx.runId
-    });
+    const writer = jobWriter(ctx);
+    await writer.ledger(() =>
+        ctx.ledger.recordMembershipAttempts(attempts, {
+            at: s.dueBy,
+            delay: waitingRetryDelay,
+            runId: ctx.runId
+        })
+    );
     if (s.refused.size)
         ctx.log(
             'warn',
             `${s.refused.size} membership change(s) refused by Salesforce: retried with back-off, then set aside (optout status shows why and what to do)`
         );
-    if (s.deliver.length)
-        ctx.builder.result.unsubscribesDelivered +=
-            await ctx.ledger.markDelivered(s.deliver, {
-                runId: ctx.runId,
-                detail: { job: 'hourly' }
-            });
+    // A plan confirms every write: what waited for its keys is delivered too.
+    await writer.markDelivered(s.deliver, { job: 'hourly' });
     // Nothing refused pins the cursor (R14): those changes live on in the
     // ledger's retry state (membershipRetryBatches), not behind the cursor.
-    await ctx.ledger.setCursor(
-        HOURLY_CURSOR.job,
-        HOURLY_CURSOR.name,
+    await writer.setCursor(
+        HOURLY_CURSOR,
         nextCursor(s.cursor, s.handledMax, [])
     );
 }
