@@ -29,6 +29,7 @@ import {
 import type { Progress } from './records';
 import type { JobName, ResultBuilder } from './result';
 import type { Workspace } from './workspace';
+import type { Writer } from './writer';
 
 export interface JobContext {
     job: JobName;
@@ -50,6 +51,11 @@ export interface JobContext {
      */
     exclusive?: <T>(job: JobName, fn: () => Promise<T>) => Promise<T>;
     settings?: SettingsReadResult;
+    /**
+     * What the run writes with: Salesforce and the ledger, or the dry run's plan. Set
+     * once from `dryRun` by `jobWriter` (writer.ts); the jobs use that, not this.
+     */
+    writer?: Writer;
 }
 
 /** Reads the org's settings once per run and reports them in the result (R1). */
@@ -80,7 +86,8 @@ export interface WriteMeta {
 }
 
 export type WriteOutcome =
-    | { ok: true; writtenId: string; object: PersonObject }
+    /** `planned`: a dry run's write, reported as confirmed; nothing changed in the org. */
+    | { ok: true; writtenId: string; object: PersonObject; planned?: true }
     /** `error`: what Salesforce said about a refused record (R14). */
     | { ok: false; deleted: boolean; error?: AttemptError };
 

@@ -16,20 +16,15 @@
  * a record saved late in the same second is not missed (re-reading one costs nothing:
  * it already has what it needs). The first check starts from the sync's first write.
  */
-import { requireWritableFields } from '../salesforce/describe';
 import {
     effectiveOptOutField,
     type SyncSettings
 } from '../salesforce/settings';
 import { SOBJECT } from '../model/schema';
-import {
-    jobSettings,
-    writeOptOut,
-    type JobContext,
-    type WriteMeta
-} from './context';
+import { jobSettings, type JobContext, type WriteMeta } from './context';
 import { optOutDecision, resolveTargets, type Target } from './decisions';
 import { RecordIndex } from './records';
+import { jobWriter } from './writer';
 import type { PersonGlobalUnsubscribe } from '../ledger/types';
 
 export const NEW_RECORDS_CURSOR = {
@@ -103,17 +98,15 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
     );
     const from = cursor?.at ?? (await firstWrite(ctx));
     let read: string[] = [];
-    const moveCursor = async (): Promise<void> => {
-        if (!ctx.dryRun)
-            await ctx.ledger.setCursor(
-                NEW_RECORDS_CURSOR.job,
-                NEW_RECORDS_CURSOR.name,
-                JSON.stringify({
-                    at: startedAt,
-                    seen: read.length <= MAX_SEEN ? read : []
-                })
-            );
-    };
+    const writer = jobWriter(ctx);
+    const moveCursor = async (): Promise<void> =>
+        writer.setCursor(
+            NEW_RECORDS_CURSOR,
+            JSON.stringify({
+                at: startedAt,
+                seen: read.length <= MAX_SEEN ? read : []
+            })
+        );
     const persons = await ctx.ledger.countPersons();
     if (persons === 0) {
         // Nobody a record could belong to: nothing to read.
@@ -175,36 +168,22 @@ export async function takeNewRecords(ctx: JobContext): Promise<void> {
                 }
         }
         let failed = false;
-        if (ctx.dryRun) {
-            ctx.builder.plan(
-                'fieldWrites',
-                toWrite.size,
-                [...toWrite.values()].map((t) => ({
-                    object: t.object,
-                    id: t.id,
-                    field,
-                    value: true,
-                    newRecord: true
-                }))
-            );
-            return;
-        }
         if (toWrite.size) {
-            await requireWritableFields(ctx.client, [
+            await writer.requireWritable([
                 { object: SOBJECT.CONTACT, field },
                 { object: SOBJECT.LEAD, field }
             ]);
-            const outcomes = await writeOptOut(
-                ctx,
+            const outcomes = await writer.optOut(
                 field,
                 [...toWrite.values()],
-                (id) => metas.get(id) as WriteMeta
+                (id) => metas.get(id) as WriteMeta,
+                { sample: () => ({ newRecord: true }) }
             );
             failed = [...outcomes.values()].some((o) => !o.ok && !o.deleted);
         }
         // Memberships to the new records (and undelivered unsubscribes due now).
-        const requeued = await ctx.ledger.requeuePersons(
-            matched.map((m) => m.personId)
+        const requeued = await writer.ledger(() =>
+            ctx.ledger.requeuePersons(matched.map((m) => m.personId))
         );
         // Not a skip: their memberships are written by this run's (a).
         if (requeued)

@@ -35,14 +35,13 @@ import {
 } from './decisions';
 import {
     jobSettings,
-    upsertMemberships,
-    writeOptOut,
     type JobContext,
     type MembershipWrite,
     type WriteMeta,
     type WriteOutcome
 } from './context';
 import { MembershipIndex, RecordIndex } from './records';
+import { jobWriter } from './writer';
 
 export interface PushOptions {
     /** Only these unsubscribes (the `optout unsubscribe --target-org` hook). */
@@ -232,29 +231,16 @@ async function pushBatch(
             }
             plans.push({ u, targets });
         }
+        const writer = jobWriter(ctx);
         let confirmed = (id: string): boolean =>
             index.get(id)?.optOut[field] === true;
         let writeOutcomes = new Map<string, WriteOutcome>();
-        if (ctx.dryRun) {
-            // Planning: count every would-be write as confirmed.
-            confirmed = () => true;
-            ctx.builder.plan(
-                'fieldWrites',
-                toWrite.size,
-                [...toWrite.values()].map((t) => ({
-                    object: t.object,
-                    id: t.id,
-                    field,
-                    value: true,
-                    email: metas.get(t.id)?.emailNorm
-                }))
-            );
-        } else if (toWrite.size) {
-            const outcomes = await writeOptOut(
-                ctx,
+        if (toWrite.size) {
+            const outcomes = await writer.optOut(
                 field,
                 [...toWrite.values()],
-                (id) => metas.get(id) as WriteMeta
+                (id) => metas.get(id) as WriteMeta,
+                { sample: (t) => ({ email: metas.get(t.id)?.emailNorm }) }
             );
             writeOutcomes = outcomes;
             const before = confirmed;
@@ -262,9 +248,12 @@ async function pushBatch(
                 const o = outcomes.get(id);
                 return o ? o.ok || o.deleted : before(id);
             };
-            // A shared index serves later batches: it must know what is true now.
+            // A shared index serves later batches: it must know what is true now
+            // (a planned write changed nothing).
             index.markOptedOut(
-                [...outcomes].filter(([, o]) => o.ok).map(([id]) => id),
+                [...outcomes]
+                    .filter(([, o]) => o.ok && !o.planned)
+                    .map(([id]) => id),
                 field
             );
         }
@@ -350,22 +339,11 @@ async function pushBatch(
                 }
             }
         }
-        if (ctx.dryRun) {
-            ctx.builder.plan(
-                'membershipUpserts',
-                upserts.length,
-                upserts.map((w) => ({ ...w.fields }))
-            );
-            for (const w of upserts)
-                settled.set(w.fields[AM.Membership_Key__c], true);
-        } else {
-            for (const [k, ok] of await upsertMemberships(
-                ctx,
-                upserts,
-                keyErrors
-            ))
-                settled.set(k, ok);
-        }
+        for (const [k, ok] of await writer.memberships(upserts, {
+            errors: keyErrors,
+            planEachClaim: true
+        }))
+            settled.set(k, ok);
         for (const { u, writes } of rows) {
             const states = writes.map((w) =>
                 settled.get(w.fields[AM.Membership_Key__c])
@@ -392,15 +370,9 @@ async function pushBatch(
         }
 
         // ---- R11: delivered only after Salesforce confirmed
-        if (ctx.dryRun) ctx.builder.plan('deliveries', deliver.length);
-        else {
-            if (deliver.length)
-                ctx.builder.result.unsubscribesDelivered +=
-                    await ctx.ledger.markDelivered(deliver, {
-                        runId: ctx.runId,
-                        detail: { job: ctx.job }
-                    });
-            await ctx.ledger.recordUnsubscribeAttempts(
+        await writer.markDelivered(deliver, { job: ctx.job });
+        await writer.ledger(() =>
+            ctx.ledger.recordUnsubscribeAttempts(
                 [...outcomeOf].map(([id, outcome]) => ({
                     id,
                     outcome,
@@ -411,8 +383,8 @@ async function pushBatch(
                     delay: waitingRetryDelay,
                     runId: ctx.runId
                 }
-            );
-        }
+            )
+        );
         const refused = [...errorOf.values()].filter(
             (e) => classifyRecordError(e.code) === 'permanent'
         ).length;

@@ -17,6 +17,7 @@ import { runPush } from './push';
 import type { JobContext } from './context';
 import type { Progress } from './records';
 import { Workspace } from './workspace';
+import { jobWriter } from './writer';
 import {
     JOBS,
     ResultBuilder,
@@ -230,6 +231,8 @@ export async function runJob(
                   holdingAlso(ledger, jobLockName(other), holder, held, ctx, fn)
             : undefined
     };
+    // What the run writes with — Salesforce and the ledger, or a dry run's plan: chosen once.
+    jobWriter(ctx);
     const result = builder.result;
     let failure: unknown;
     // Also beat on a timer: a Bulk job can keep a run waiting for minutes between phases.
