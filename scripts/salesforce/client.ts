@@ -452,15 +452,73 @@ export class OrgClient {
         soql: string,
         options: { all?: boolean } = {}
     ): AsyncGenerator<{ records: T[]; totalSize: number; done: boolean }> {
-        let path: string | undefined =
-            `/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`;
+        yield* this.pagesFrom<T>(
+            `/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`
+        );
+    }
+
+    /**
+     * Several SOQL queries, each read to its end: up to five at a time in one Composite
+     * request (one API request instead of five; composite.ts), a result with more pages
+     * continued with queryMore. Yields each query's pages with its index.
+     */
+    async *queryEach<T extends SObjectRow = SObjectRow>(
+        soqls: readonly string[]
+    ): AsyncGenerator<{ index: number; records: T[] }> {
+        if (soqls.length === 1) {
+            for await (const page of this.queryPages<T>(soqls[0]))
+                yield { index: 0, records: page.records };
+            return;
+        }
+        for (
+            let i = 0;
+            i < soqls.length;
+            i += COMPOSITE_MAX_COLLECTION_OR_QUERY
+        ) {
+            const group = soqls.slice(i, i + COMPOSITE_MAX_COLLECTION_OR_QUERY);
+            const res = await composite(
+                this,
+                group.map((soql, j) => ({
+                    method: 'GET' as const,
+                    url: `/query?q=${encodeURIComponent(soql)}`,
+                    referenceId: `q${j}`,
+                    httpHeaders: {
+                        'Sforce-Query-Options': `batchSize=${this.restPageSize}`
+                    }
+                }))
+            );
+            for (const [j, r] of res.results.entries()) {
+                const page = r.body as QueryPage | null;
+                if (!r.ok || !page) {
+                    const [first] = r.errors;
+                    throw new SalesforceError(
+                        first?.errorCode ?? 'UNKNOWN',
+                        `GET /query (in a composite request) failed (HTTP ${r.status}): ${first?.message ?? 'refused'}`,
+                        { status: r.status, request: 'GET /query' }
+                    );
+                }
+                yield {
+                    index: i + j,
+                    records: page.records.map(
+                        (rec) => stripAttributes(rec) as T
+                    )
+                };
+                if (!page.done && page.nextRecordsUrl)
+                    for await (const more of this.pagesFrom<T>(
+                        page.nextRecordsUrl
+                    ))
+                        yield { index: i + j, records: more.records };
+            }
+        }
+    }
+
+    /** The pages of a query from `path` (a query URL or a nextRecordsUrl) on. */
+    private async *pagesFrom<T extends SObjectRow>(
+        start: string
+    ): AsyncGenerator<{ records: T[]; totalSize: number; done: boolean }> {
+        let path: string | undefined = start;
         while (path) {
-            const res: ApiResponse<{
-                totalSize: number;
-                done: boolean;
-                nextRecordsUrl?: string;
-                records: Record<string, unknown>[];
-            }> = await this.request({
+            const res: ApiResponse<QueryPage> = await this.request({
                 method: 'GET',
                 path,
                 headers: {
@@ -838,6 +896,14 @@ export class OrgClient {
             );
         });
     }
+}
+
+/** One page of a REST query. */
+interface QueryPage {
+    totalSize: number;
+    done: boolean;
+    nextRecordsUrl?: string;
+    records: Record<string, unknown>[];
 }
 
 /** One record's answer in an sObject Collections write. */

@@ -290,12 +290,16 @@ export class RecordIndex {
             return 'scan';
         }
         this.mode = 'lookup';
-        for (const object of ['Contact', 'Lead'] as const) {
-            for (const soql of queries[object]) {
-                for await (const page of client.queryPages(soql))
-                    this.insertRows(object, page.records);
-            }
-        }
+        // Contact and Lead queries together: up to five per Composite request.
+        const objects = [
+            ...queries.Contact.map(() => 'Contact' as const),
+            ...queries.Lead.map(() => 'Lead' as const)
+        ];
+        for await (const page of client.queryEach([
+            ...queries.Contact,
+            ...queries.Lead
+        ]))
+            this.insertRows(objects[page.index], page.records);
         await this.loadConvertedContacts(client);
         return this.mode;
     }
@@ -354,13 +358,13 @@ export class RecordIndex {
                 .all() as { id: string }[]
         ).map((r) => r.id);
         if (missing.length === 0) return;
-        for (const soql of packInQueries(
-            `SELECT ${this.selectList('Contact')} FROM ${SOBJECT.CONTACT}`,
-            [{ field: 'Id', values: missing }]
-        )) {
-            for await (const page of client.queryPages(soql))
-                this.insertRows('Contact', page.records);
-        }
+        for await (const page of client.queryEach(
+            packInQueries(
+                `SELECT ${this.selectList('Contact')} FROM ${SOBJECT.CONTACT}`,
+                [{ field: 'Id', values: missing }]
+            )
+        ))
+            this.insertRows('Contact', page.records);
     }
 }
 
@@ -540,9 +544,8 @@ export class MembershipIndex {
             return 'scan';
         }
         this.mode = 'lookup';
-        for (const soql of queries)
-            for await (const page of client.queryPages(soql))
-                this.insertRows(page.records);
+        for await (const page of client.queryEach(queries))
+            this.insertRows(page.records);
         return 'lookup';
     }
 }

@@ -317,6 +317,59 @@ describe('duplicate rules', () => {
     });
 });
 
+describe('queryEach', () => {
+    it('sends up to five queries per Composite request and continues long results with queryMore', async () => {
+        t = await startTestOrg({ deploy: true });
+        await seedRecords(t, 'Contact', fakePeople(450));
+        t.admin.resetStats();
+        const c = client({ restPageSize: 200 });
+        const soqls = [
+            "SELECT Id FROM Contact WHERE Email LIKE 'person1%'",
+            "SELECT Id FROM Contact WHERE Email LIKE 'person2%'",
+            "SELECT Id FROM Contact WHERE Email = 'nobody@example.com'",
+            "SELECT Id FROM Contact WHERE Email LIKE 'person3%'",
+            'SELECT Id FROM Contact',
+            "SELECT Id FROM Contact WHERE Email LIKE 'person4%'",
+            "SELECT Id FROM Contact WHERE Email LIKE 'person44%'"
+        ];
+        const seen = new Map<number, number>();
+        for await (const page of c.queryEach(soqls))
+            seen.set(
+                page.index,
+                (seen.get(page.index) ?? 0) + page.records.length
+            );
+        expect([...seen.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+            [0, 111],
+            [1, 111],
+            [2, 0],
+            [3, 111],
+            [4, 450],
+            [5, 61],
+            [6, 11]
+        ]);
+        const stats = t.admin.stats();
+        // Two composites (5 + 2 queries) and two queryMore for the 450 rows.
+        expect(stats.byKind.composite).toBe(2);
+        expect(stats.byKind.queryMore).toBe(2);
+        expect(stats.byKind.query ?? 0).toBe(0);
+        expect(c.apiRequests).toBe(4);
+    });
+
+    it('raises a refused query with its Salesforce error code', async () => {
+        t = await startTestOrg({ deploy: true });
+        const c = client();
+        const pages = c.queryEach([
+            'SELECT Id FROM Contact',
+            'SELECT Nope__c FROM Contact'
+        ]);
+        await expect(
+            (async () => {
+                for await (const page of pages) void page;
+            })()
+        ).rejects.toMatchObject({ errorCode: 'INVALID_FIELD', status: 400 });
+    });
+});
+
 describe('settings', () => {
     it('reads defaults, creates the org default, updates it, and repairs a bad value', async () => {
         t = await startTestOrg({ deploy: true });
