@@ -1062,9 +1062,14 @@ export class BulkService {
                             eol
                         );
                         const whole = text.slice(0, text.length - last.length);
-                        await writeChunk(
-                            res,
-                            whole + last.slice(0, Math.ceil(last.length / 2))
+                        // Written out before the connection goes (destroying it drops
+                        // whatever is still buffered).
+                        await new Promise<void>((resolve) =>
+                            res.write(
+                                whole +
+                                    last.slice(0, Math.ceil(last.length / 2)),
+                                () => resolve()
+                            )
                         );
                         throw new Error('fault: answer cut off');
                     }
