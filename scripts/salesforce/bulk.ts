@@ -20,7 +20,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, pipeline as pipelineStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createInflate } from 'node:zlib';
 import { parse as parseStream } from 'csv-parse';
@@ -87,7 +87,9 @@ export function parseCsv(text: string): Record<string, string>[] {
  * the first `skip` rows left out. An array is yielded only once it is full or the body
  * has ended cleanly: a body that breaks throws before its unfinished array (or a
  * half-received row) is yielded, so a reader that counts what it was given can read the
- * body again and skip exactly that many rows.
+ * body again and skip exactly that many rows. The last row is held back until the body
+ * has ended with a line break (Salesforce ends every row with one), so a body cut off
+ * between two fields of its last row, yet ended as if whole, is not taken for complete.
  */
 export async function* csvRowChunks(
     body: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
@@ -99,12 +101,24 @@ export async function* csvRowChunks(
         skip_empty_lines: true,
         relax_column_count: true
     });
-    const source = body instanceof Readable ? body : Readable.from(body);
+    let lastChar = '';
+    async function* tap(): AsyncGenerator<Buffer | string> {
+        for await (const piece of body) {
+            if (piece.length)
+                lastChar =
+                    typeof piece === 'string'
+                        ? piece[piece.length - 1]
+                        : String.fromCharCode(piece[piece.length - 1]);
+            yield piece;
+        }
+    }
+    const source = Readable.from(tap(), { objectMode: false });
     // A failing source destroys the parser with its error, which the loop below throws.
     const piped = pipeline(source, parser);
     piped.catch(() => undefined);
     let skip = options.skip ?? 0;
     let rows: Record<string, string>[] = [];
+    let held: Record<string, string> | undefined;
     try {
         for await (const row of parser as AsyncIterable<
             Record<string, string>
@@ -113,7 +127,8 @@ export async function* csvRowChunks(
                 skip--;
                 continue;
             }
-            rows.push(row);
+            if (held) rows.push(held);
+            held = row;
             if (rows.length >= options.chunkRows) {
                 const full = rows;
                 rows = [];
@@ -124,7 +139,13 @@ export async function* csvRowChunks(
     } finally {
         if (!source.destroyed) source.destroy();
         if (!parser.destroyed) parser.destroy();
+        if (body instanceof Readable && !body.destroyed) body.destroy();
     }
+    if (lastChar !== '' && lastChar !== '\n')
+        throw new BrokenPage('results body ended inside a row');
+    if (held) rows.push(held);
+    while (rows.length > options.chunkRows)
+        yield rows.splice(0, options.chunkRows);
     if (rows.length) yield rows;
 }
 
@@ -165,6 +186,21 @@ function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
     );
 }
 
+/**
+ * Whether results can be streamed straight from the org (see openResultsPage): not
+ * through a proxy (jsforce's transport knows how to use one) nor without a session.
+ */
+function canStream(client: OrgClient): boolean {
+    return (
+        !!client.conn.accessToken &&
+        /^https?:\/\//.test(client.conn.instanceUrl) &&
+        !proxyConfigured()
+    );
+}
+
+/** Pages read whole (not streamed) are kept to the size they had before streaming. */
+const BUFFERED_PAGE_ROWS = 50_000;
+
 /** No bytes for this long (either way) ends a results download as a failure. */
 const RESULTS_IDLE_TIMEOUT_MS = 10 * 60_000;
 
@@ -181,11 +217,7 @@ async function openResultsPage(
     path: string
 ): Promise<ResultsPage> {
     const conn = client.conn;
-    if (
-        !conn.accessToken ||
-        !/^https?:\/\//.test(conn.instanceUrl) ||
-        proxyConfigured()
-    ) {
+    if (!canStream(client)) {
         const res = await client.request<string>({
             method: 'GET',
             path,
@@ -245,9 +277,14 @@ async function openResultsPage(
     if (status < 200 || status >= 300) {
         let text = '';
         for await (const chunk of res) text += String(chunk);
-        const facts = errorFacts(new Error(text || `HTTP ${status}`));
+        // As jsforce reports it: Salesforce's [{errorCode, message}], else the status.
+        const facts = errorFacts(
+            Object.assign(new Error(text || `HTTP ${status}`), {
+                errorCode: `ERROR_HTTP_${status}`
+            })
+        );
         throw new PageRefused(
-            facts.code === 'UNKNOWN' ? `ERROR_HTTP_${status}` : facts.code,
+            facts.code,
             `GET ${path.split('?')[0]} failed (HTTP ${status}): ${facts.message}`,
             {
                 status,
@@ -259,18 +296,23 @@ async function openResultsPage(
     const encoding = String(
         res.headers['content-encoding'] ?? ''
     ).toLowerCase();
+    // Compressed when the org compresses (Salesforce does for Accept-Encoding: gzip).
+    // pipeline() passes a broken download on to the decompressor as an error.
     const decoded =
-        encoding === 'gzip'
-            ? res.pipe(createGunzip())
-            : encoding === 'deflate'
-              ? res.pipe(createInflate())
-              : res;
-    if (decoded !== res) res.on('error', (err) => decoded.destroy(err));
+        encoding === 'gzip' || encoding === 'deflate'
+            ? pipelineStreams(
+                  res,
+                  encoding === 'gzip' ? createGunzip() : createInflate(),
+                  () => undefined
+              )
+            : res;
     return {
         headers: res.headers,
         body: decoded,
         close: () => {
-            res.destroy();
+            // Only an unfinished download gives up its connection.
+            if (!res.complete) res.destroy();
+            if (decoded !== res && !decoded.destroyed) decoded.destroy();
         }
     };
 }
@@ -308,9 +350,12 @@ async function* readResults(
     id: string
 ): AsyncGenerator<Record<string, string>[]> {
     let locator: string | undefined;
+    const maxRecords = canStream(client)
+        ? client.bulkQueryPageSize
+        : Math.min(client.bulkQueryPageSize, BUFFERED_PAGE_ROWS);
     for (;;) {
         const params = new URLSearchParams({
-            maxRecords: String(client.bulkQueryPageSize)
+            maxRecords: String(maxRecords)
         });
         if (locator) params.set('locator', locator);
         const path = `/jobs/query/${id}/results?${params.toString()}`;

@@ -7,12 +7,21 @@
  * download breaks partway (fault `cut`) read again without losing or repeating a row.
  */
 import {
+    createServer,
+    request as httpRequest,
+    type IncomingMessage,
+    type Server,
+    type ServerResponse
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import {
     fakePeople,
     seedRecords,
     startTestOrg,
     type TestOrg
 } from '../../tools/local-org/testing';
-import { csvRowChunks, parseCsv } from '../bulk';
+import { bulkQuery, csvRowChunks, parseCsv } from '../bulk';
 import { OrgClient, type OrgClientOptions, type SObjectRow } from '../client';
 
 const CSV = [
@@ -101,6 +110,29 @@ describe('csvRowChunks', () => {
         expect(chunks.map((c) => c.length)).toEqual([2, 2]);
         expect(chunks.flat()).toEqual(EXPECTED.slice(3));
         expect(await collect([CSV], { chunkRows: 2, skip: 7 })).toEqual([]);
+    });
+
+    it('takes a body that does not end with a line break for a broken one, its last row not given', async () => {
+        const cut = '"Id","Email"\n"1","a@x.test"\n"2","b@x.test"\n"3","c@x';
+        const err = await collect([cut.slice(0, -5)], { chunkRows: 1 }).catch(
+            (e: unknown) => e
+        );
+        expect(err).toMatchObject({
+            message: 'results body ended inside a row'
+        });
+        // Cut between two fields: the parser alone would take "3" for a whole row.
+        const seen: Record<string, string>[][] = [];
+        const err2 = await (async () => {
+            for await (const rows of csvRowChunks(
+                ['"Id","Email"\n"1","a@x.test"\n"2","b@x.test"\n"3"'],
+                { chunkRows: 1 }
+            ))
+                seen.push(rows);
+        })().catch((e: unknown) => e);
+        expect(err2).toMatchObject({
+            message: 'results body ended inside a row'
+        });
+        expect(seen.flat().map((r) => r.Id)).toEqual(['1', '2']);
     });
 
     it('reads an empty body and a header alone as no rows', async () => {
@@ -280,5 +312,272 @@ describe('Bulk query results against the local org', () => {
         expect(c.retried.requests).toBe(1);
         // The second page broke after row 6,000 of its 12,000: one array of it was given.
         expect(logged.join('\n')).toContain('(5000 of its rows already read)');
+    });
+});
+
+describe('Bulk query results straight from the org (a stand-in server)', () => {
+    const JOB = '750000000000001AAA';
+    let server: Server;
+    let url: string;
+    /** What the stand-in answers each results request with, in turn. */
+    let answers: Array<(req: IncomingMessage, res: ServerResponse) => void>;
+    let seen: Array<{ url: string; auth?: string; encoding?: string }>;
+    let connCalls: string[];
+    let sleeps: number[];
+
+    beforeAll(async () => {
+        server = createServer((req, res) => {
+            seen.push({
+                url: req.url ?? '',
+                auth: req.headers.authorization,
+                encoding: req.headers['accept-encoding']
+            });
+            const answer = answers.shift();
+            if (!answer) {
+                res.writeHead(500).end('no answer left');
+                return;
+            }
+            answer(req, res);
+        });
+        await new Promise<void>((resolve) =>
+            server.listen(0, '127.0.0.1', resolve)
+        );
+        url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+        await new Promise((resolve) => server.close(resolve));
+    });
+    beforeEach(() => {
+        answers = [];
+        seen = [];
+        connCalls = [];
+        sleeps = [];
+    });
+
+    function csv(from: number, to: number): string {
+        let out = '"Id","Name"\n';
+        for (let i = from; i < to; i++) out += `"${i}","Name, ${i}"\n`;
+        return out;
+    }
+
+    function page(
+        body: string,
+        headers: Record<string, string>,
+        options: { gzip?: boolean } = {}
+    ): (req: IncomingMessage, res: ServerResponse) => void {
+        return (_req, res) => {
+            const data = options.gzip
+                ? gzipSync(Buffer.from(body))
+                : Buffer.from(body);
+            res.writeHead(200, {
+                'Content-Type': 'text/csv',
+                ...(options.gzip ? { 'Content-Encoding': 'gzip' } : {}),
+                ...headers
+            });
+            res.end(data);
+        };
+    }
+
+    /** A connection whose jsforce part is a stub; results go to the stand-in. */
+    function client(
+        options: Partial<OrgClientOptions> = {},
+        connOptions: { renewTo?: string; viaConnection?: boolean } = {}
+    ): OrgClient {
+        const conn = {
+            instanceUrl: url,
+            version: '66.0',
+            accessToken: 'token-1' as string | null,
+            request(req: { method: string; url: string }): Promise<unknown> {
+                connCalls.push(`${req.method} ${req.url.replace(url, '')}`);
+                if (req.method === 'POST')
+                    return Promise.resolve({
+                        id: JOB,
+                        state: 'UploadComplete'
+                    });
+                if (req.method === 'DELETE') return Promise.resolve(undefined);
+                if (req.url.includes('/results'))
+                    // Read whole, as jsforce would (a real HTTP request: metered).
+                    return new Promise((resolve, reject) => {
+                        const target = req.url.startsWith('/')
+                            ? `${url}${req.url}`
+                            : req.url;
+                        const r = httpRequest(target, (res) => {
+                            let text = '';
+                            res.on('data', (c) => (text += String(c)));
+                            res.on('end', () => resolve(text));
+                            res.on('error', reject);
+                        });
+                        r.on('error', reject);
+                        r.end();
+                    });
+                // jsforce renews an expired session on the request that finds it so.
+                if (connOptions.renewTo && seen.length > 0)
+                    conn.accessToken = connOptions.renewTo;
+                return Promise.resolve({ id: JOB, state: 'JobComplete' });
+            }
+        };
+        if (connOptions.viaConnection) conn.accessToken = null;
+        return new OrgClient(conn, {
+            targetOrg: 'stand-in',
+            sleep: async (ms) => {
+                sleeps.push(ms);
+            },
+            random: () => 0,
+            poll: { minMs: 1, maxMs: 1 },
+            ...options
+        });
+    }
+
+    async function read(c: OrgClient): Promise<Record<string, string>[][]> {
+        const arrays: Record<string, string>[][] = [];
+        for await (const rows of bulkQuery(c, 'SELECT Id, Name FROM Account'))
+            arrays.push(rows);
+        return arrays;
+    }
+
+    it('streams gzip pages through node:http with the session, following Sforce-Locator; every request metered', async () => {
+        answers = [
+            page(
+                csv(0, 5),
+                { 'Sforce-Locator': 'MTAwMDA', 'Sforce-NumberOfRecords': '5' },
+                { gzip: true }
+            ),
+            page(
+                csv(5, 8),
+                { 'Sforce-Locator': 'null', 'Sforce-NumberOfRecords': '3' },
+                { gzip: true }
+            )
+        ];
+        const c = client({ bulkQueryChunkRows: 2 });
+        const arrays = await read(c);
+        expect(arrays.map((a) => a.length)).toEqual([2, 2, 1, 2, 1]);
+        expect(arrays.flat().map((r) => r.Name)).toEqual(
+            Array.from({ length: 8 }, (_, i) => `Name, ${i}`)
+        );
+        expect(seen).toEqual([
+            {
+                url: `/services/data/v66.0/jobs/query/${JOB}/results?maxRecords=500000`,
+                auth: 'Bearer token-1',
+                encoding: 'gzip, deflate'
+            },
+            {
+                url: `/services/data/v66.0/jobs/query/${JOB}/results?maxRecords=500000&locator=MTAwMDA`,
+                auth: 'Bearer token-1',
+                encoding: 'gzip, deflate'
+            }
+        ]);
+        // The stub's calls make no HTTP request; the two results reads are counted.
+        expect(c.apiRequests).toBe(2);
+        expect(connCalls.at(-1)).toBe(
+            `DELETE /services/data/v66.0/jobs/query/${JOB}`
+        );
+    });
+
+    it('reads a page again when it has fewer rows than Sforce-NumberOfRecords, and after a refusal (Retry-After honoured)', async () => {
+        answers = [
+            (_req, res) => {
+                res.writeHead(503, {
+                    'Content-Type': 'text/html',
+                    'Retry-After': '3'
+                });
+                res.end('<html>Service Unavailable</html>');
+            },
+            // Ends cleanly, but two rows short.
+            page(csv(0, 4), {
+                'Sforce-Locator': 'null',
+                'Sforce-NumberOfRecords': '6'
+            }),
+            page(csv(0, 6), {
+                'Sforce-Locator': 'null',
+                'Sforce-NumberOfRecords': '6'
+            })
+        ];
+        const c = client({ bulkQueryChunkRows: 4 });
+        const arrays = await read(c);
+        expect(arrays.flat().map((r) => r.Id)).toEqual([
+            '0',
+            '1',
+            '2',
+            '3',
+            '4',
+            '5'
+        ]);
+        expect(arrays.map((a) => a.length)).toEqual([4, 2]);
+        expect(c.retried.requests).toBe(2);
+        // Retry-After: 3 s lifts the first back-off (250 ms); then 500 ms.
+        expect(sleeps.slice(-2)).toEqual([3000, 500]);
+        expect(c.apiRequests).toBe(3);
+    });
+
+    it('renews an expired session through the connection, then reads the page again', async () => {
+        answers = [
+            (_req, res) => {
+                res.writeHead(401, { 'Content-Type': 'application/json' });
+                res.end(
+                    JSON.stringify([
+                        {
+                            message: 'Session expired or invalid',
+                            errorCode: 'INVALID_SESSION_ID'
+                        }
+                    ])
+                );
+            },
+            page(csv(0, 3), {
+                'Sforce-Locator': 'null',
+                'Sforce-NumberOfRecords': '3'
+            })
+        ];
+        const c = client({}, { renewTo: 'token-2' });
+        const arrays = await read(c);
+        expect(arrays.flat()).toHaveLength(3);
+        expect(seen.map((s) => s.auth)).toEqual([
+            'Bearer token-1',
+            'Bearer token-2'
+        ]);
+        expect(c.retried.requests).toBe(1);
+    });
+
+    it('gives up with Salesforce’s error when a refusal is not transient', async () => {
+        answers = [
+            (_req, res) => {
+                res.writeHead(400, { 'Content-Type': 'application/json' });
+                res.end(
+                    JSON.stringify([
+                        {
+                            message: 'Invalid locator',
+                            errorCode: 'INVALIDLOCATOR'
+                        }
+                    ])
+                );
+            }
+        ];
+        const err = await read(client()).catch((e: unknown) => e);
+        expect(err).toMatchObject({
+            errorCode: 'INVALIDLOCATOR',
+            status: 400,
+            message: expect.stringContaining('Invalid locator')
+        });
+        expect(seen).toHaveLength(1);
+    });
+
+    it('reads pages whole through the connection, no larger than 50,000 rows, when it cannot stream (no session at hand)', async () => {
+        answers = [
+            page(csv(0, 3), {
+                'Sforce-Locator': 'null',
+                'Sforce-NumberOfRecords': '3'
+            })
+        ];
+        const c = client({ bulkQueryChunkRows: 2 }, { viaConnection: true });
+        const arrays = await read(c);
+        expect(arrays.map((a) => a.length)).toEqual([2, 1]);
+        expect(seen).toEqual([
+            expect.objectContaining({
+                url: `/services/data/v66.0/jobs/query/${JOB}/results?maxRecords=50000`,
+                auth: undefined
+            })
+        ]);
+        expect(connCalls).toContain(
+            `GET /services/data/v66.0/jobs/query/${JOB}/results?maxRecords=50000`
+        );
     });
 });
