@@ -2,9 +2,13 @@
  * Bulk API 2.0 through an OrgClient (so every request is counted, budget-checked and
  * retried like any other).
  *
- * Query: create the job, poll with back-off, read the CSV results page by page
- * (`maxRecords`, `Sforce-Locator`), yielding each page as it arrives — never the whole
- * result set — then delete the job.
+ * Query: create the job, poll with back-off, then read the CSV results page by page
+ * (`maxRecords` = bulkQueryPageSize, `Sforce-Locator`). A page is large (500,000 rows by
+ * default: a million records take a handful of requests) because it is never held
+ * whole: its body is parsed as it arrives and its rows are yielded in arrays of at most
+ * bulkQueryChunkRows, so memory stays flat whatever the page size. A page whose download
+ * breaks is read again by its locator, skipping the rows already yielded. The job is
+ * deleted at the end.
  *
  * Ingest (update / upsert): one job per `bulkJobSize` records: create, upload the CSV,
  * close, poll, then read successful, failed and unprocessed results and map them back to
@@ -14,10 +18,22 @@
  * UNABLE_TO_LOCK_ROW and records of a job that failed as a whole are sent again a few
  * times; other per-record errors are final.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable, pipeline as pipelineStreams } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createInflate } from 'node:zlib';
+import { parse as parseStream } from 'csv-parse';
 import { parse } from 'csv-parse/sync';
-import { SalesforceError } from './errors';
-import type { OrgClient, RecordError, SObjectRow, WriteResult } from './client';
-import { backoffDelay, classifyFailure } from './policy';
+import { RunAborted, SalesforceError } from './errors';
+import {
+    type OrgClient,
+    type RecordError,
+    type SObjectRow,
+    type WriteResult,
+    errorFacts
+} from './client';
+import { backoffDelay, classifyFailure, parseRetryAfter } from './policy';
 
 interface JobInfo {
     id: string;
@@ -67,8 +83,365 @@ export function parseCsv(text: string): Record<string, string>[] {
 }
 
 /**
- * Streams a Bulk API 2.0 query: yields each results page (≤ bulkQueryPageSize rows) as
- * objects of strings. A job that fails as a whole is started again (twice at most).
+ * Rows of one CSV body (header first) as it arrives, in arrays of at most `chunkRows`,
+ * the first `skip` rows left out. An array is yielded only once it is full or the body
+ * has ended cleanly: a body that breaks throws before its unfinished array (or a
+ * half-received row) is yielded, so a reader that counts what it was given can read the
+ * body again and skip exactly that many rows. The last row is held back until the body
+ * has ended with a line break (Salesforce ends every row with one), so a body cut off
+ * between two fields of its last row, yet ended as if whole, is not taken for complete.
+ */
+export async function* csvRowChunks(
+    body: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+    options: { chunkRows: number; skip?: number }
+): AsyncGenerator<Record<string, string>[]> {
+    const parser = parseStream({
+        columns: true,
+        bom: true,
+        skip_empty_lines: true,
+        relax_column_count: true
+    });
+    let lastChar = '';
+    async function* tap(): AsyncGenerator<Buffer | string> {
+        for await (const piece of body) {
+            if (piece.length)
+                lastChar =
+                    typeof piece === 'string'
+                        ? piece[piece.length - 1]
+                        : String.fromCharCode(piece[piece.length - 1]);
+            yield piece;
+        }
+    }
+    const source = Readable.from(tap(), { objectMode: false });
+    // A failing source destroys the parser with its error, which the loop below throws.
+    const piped = pipeline(source, parser);
+    piped.catch(() => undefined);
+    let skip = options.skip ?? 0;
+    let rows: Record<string, string>[] = [];
+    let held: Record<string, string> | undefined;
+    try {
+        for await (const row of parser as AsyncIterable<
+            Record<string, string>
+        >) {
+            if (skip > 0) {
+                skip--;
+                continue;
+            }
+            if (held) rows.push(held);
+            held = row;
+            if (rows.length >= options.chunkRows) {
+                const full = rows;
+                rows = [];
+                yield full;
+            }
+        }
+        await piped;
+    } finally {
+        if (!source.destroyed) source.destroy();
+        if (!parser.destroyed) parser.destroy();
+        if (body instanceof Readable && !body.destroyed) body.destroy();
+    }
+    if (lastChar !== '' && lastChar !== '\n')
+        throw new BrokenPage('results body ended inside a row');
+    if (held) rows.push(held);
+    while (rows.length > options.chunkRows)
+        yield rows.splice(0, options.chunkRows);
+    if (rows.length) yield rows;
+}
+
+/** A results page being received: its headers and its body as it arrives. */
+interface ResultsPage {
+    headers: Record<string, string | string[] | undefined>;
+    body: AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
+    /** Stops the download (the consumer left early). */
+    close(): void;
+}
+
+/** A failure while a page's body was arriving (the answer had begun: status 200). */
+class BrokenPage extends Error {
+    readonly code: string;
+    constructor(message: string, code = 'ECONNRESET') {
+        super(message);
+        this.code = code;
+    }
+}
+
+/** A refused results request (non-2xx), with the Retry-After it came with. */
+class PageRefused extends SalesforceError {
+    readonly retryAfter: number | undefined;
+    constructor(
+        code: string,
+        message: string,
+        options: { status: number; request: string; retryAfter?: number }
+    ) {
+        super(code, message, options);
+        this.retryAfter = options.retryAfter;
+    }
+}
+
+/** Any proxy variable jsforce would honour: then its transport is used, not ours. */
+function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+    return ['https_proxy', 'http_proxy', 'HTTPS_PROXY', 'HTTP_PROXY'].some(
+        (k) => !!env[k]
+    );
+}
+
+/**
+ * Whether results can be streamed straight from the org (see openResultsPage): not
+ * through a proxy (jsforce's transport knows how to use one) nor without a session.
+ */
+function canStream(client: OrgClient): boolean {
+    return (
+        !!client.conn.accessToken &&
+        /^https?:\/\//.test(client.conn.instanceUrl) &&
+        !proxyConfigured()
+    );
+}
+
+/** Pages read whole (not streamed) are kept to the size they had before streaming. */
+const BUFFERED_PAGE_ROWS = 50_000;
+
+/** No bytes for this long (either way) ends a results download as a failure. */
+const RESULTS_IDLE_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * One GET of a results page, streamed: straight through node:http(s) with the
+ * connection's instance URL and session, because jsforce's Connection.request reads
+ * every body whole into memory before answering. Counted by the client's meter (it
+ * listens at Node's http layer), budget-checked first. Where that cannot be done — a
+ * proxy (jsforce's transport knows how to use it), or a connection without an access
+ * token — the page is read whole through client.request and parsed the same way.
+ */
+async function openResultsPage(
+    client: OrgClient,
+    path: string
+): Promise<ResultsPage> {
+    const conn = client.conn;
+    if (!canStream(client)) {
+        const res = await client.request<string>({
+            method: 'GET',
+            path,
+            headers: { Accept: 'text/csv' },
+            raw: true,
+            retry: false
+        });
+        return {
+            headers: res.headers,
+            body: [typeof res.body === 'string' ? res.body : ''],
+            close: () => undefined
+        };
+    }
+    client.checkBeforeRequest();
+    // A keep-alive socket the server closed while this process was busy is dropped from
+    // the pool only once the loop has polled it (client.ts, pollSockets).
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const url = new URL(`${client.basePath}${path}`, conn.instanceUrl);
+    const res = await client.meter
+        .run(
+            () =>
+                new Promise<IncomingMessage>((resolve, reject) => {
+                    const send =
+                        url.protocol === 'https:' ? httpsRequest : httpRequest;
+                    const req = send(url, {
+                        method: 'GET',
+                        headers: {
+                            Authorization: `Bearer ${conn.accessToken as string}`,
+                            Accept: 'text/csv',
+                            'Accept-Encoding': 'gzip, deflate'
+                        },
+                        ...(client.signal ? { signal: client.signal } : {})
+                    });
+                    req.setTimeout(RESULTS_IDLE_TIMEOUT_MS, () =>
+                        req.destroy(
+                            Object.assign(new Error('no data for 10 minutes'), {
+                                code: 'ETIMEDOUT'
+                            })
+                        )
+                    );
+                    req.on('response', resolve);
+                    req.on('error', reject);
+                    req.end();
+                })
+        )
+        .catch((err: unknown) => {
+            if (client.signal?.aborted) throw new RunAborted();
+            const facts = errorFacts(err);
+            throw new SalesforceError(
+                facts.code,
+                `GET ${path.split('?')[0]} failed: ${facts.message}`,
+                { request: `GET ${path.split('?')[0]}`, cause: err }
+            );
+        });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+        let text = '';
+        for await (const chunk of res) text += String(chunk);
+        // As jsforce reports it: Salesforce's [{errorCode, message}], else the status.
+        const facts = errorFacts(
+            Object.assign(new Error(text || `HTTP ${status}`), {
+                errorCode: `ERROR_HTTP_${status}`
+            })
+        );
+        throw new PageRefused(
+            facts.code,
+            `GET ${path.split('?')[0]} failed (HTTP ${status}): ${facts.message}`,
+            {
+                status,
+                request: `GET ${path.split('?')[0]}`,
+                retryAfter: parseRetryAfter(res.headers['retry-after'])
+            }
+        );
+    }
+    const encoding = String(
+        res.headers['content-encoding'] ?? ''
+    ).toLowerCase();
+    // Compressed when the org compresses (Salesforce does for Accept-Encoding: gzip).
+    // pipeline() passes a broken download on to the decompressor as an error.
+    const decoded =
+        encoding === 'gzip' || encoding === 'deflate'
+            ? pipelineStreams(
+                  res,
+                  encoding === 'gzip' ? createGunzip() : createInflate(),
+                  () => undefined
+              )
+            : res;
+    return {
+        headers: res.headers,
+        body: decoded,
+        close: () => {
+            // Only an unfinished download gives up its connection.
+            if (!res.complete) res.destroy();
+            if (decoded !== res && !decoded.destroyed) decoded.destroy();
+        }
+    };
+}
+
+/** Whether a failed page read is worth another attempt. */
+function pageFailure(err: unknown): 'retry' | 'session' | 'fatal' {
+    if (err instanceof BrokenPage) return 'retry';
+    if (!(err instanceof SalesforceError)) {
+        // Errors of the body stream (reset, premature close, bad gzip) after a 200.
+        const code = (err as { code?: unknown })?.code;
+        return typeof code === 'string' || err instanceof Error
+            ? 'retry'
+            : 'fatal';
+    }
+    if (err.status === 401) return 'session';
+    return classifyFailure({
+        status: err.status,
+        code: err.errorCode,
+        message: err.message
+    }) === 'retry'
+        ? 'retry'
+        : 'fatal';
+}
+
+/**
+ * Every row of a finished query job, page by page, in arrays of at most
+ * bulkQueryChunkRows (never spanning two pages). A read that fails — before the answer
+ * or partway through its body — is retried with back-off by the same locator (a page's
+ * locator and content do not change while the job exists), skipping the rows of that
+ * page already yielded, so no row is lost or yielded twice. A page whose row count falls
+ * short of its Sforce-NumberOfRecords is treated as broken too.
+ */
+async function* readResults(
+    client: OrgClient,
+    id: string
+): AsyncGenerator<Record<string, string>[]> {
+    let locator: string | undefined;
+    const maxRecords = canStream(client)
+        ? client.bulkQueryPageSize
+        : Math.min(client.bulkQueryPageSize, BUFFERED_PAGE_ROWS);
+    for (;;) {
+        const params = new URLSearchParams({
+            maxRecords: String(maxRecords)
+        });
+        if (locator) params.set('locator', locator);
+        const path = `/jobs/query/${id}/results?${params.toString()}`;
+        let given = 0;
+        let next: string | undefined;
+        let sessionRenewed = false;
+        for (let attempt = 0; ; attempt++) {
+            let page: ResultsPage | undefined;
+            try {
+                page = await openResultsPage(client, path);
+                for await (const rows of csvRowChunks(page.body, {
+                    chunkRows: client.bulkQueryChunkRows,
+                    skip: given
+                })) {
+                    given += rows.length;
+                    yield rows;
+                }
+                const announced = Number(
+                    headerValue(page.headers, 'sforce-numberofrecords')
+                );
+                if (
+                    headerValue(page.headers, 'sforce-numberofrecords') !==
+                        undefined &&
+                    given !== announced
+                )
+                    throw new BrokenPage(
+                        `results page ended after ${given} of its ${announced} rows`
+                    );
+                next = headerValue(page.headers, 'sforce-locator');
+                break;
+            } catch (err) {
+                if (err instanceof RunAborted || client.signal?.aborted)
+                    throw err instanceof RunAborted ? err : new RunAborted();
+                const kind = pageFailure(err);
+                const last = attempt + 1 >= client.retryOptions.maxAttempts;
+                if (kind === 'session' && !sessionRenewed && !last) {
+                    // A session that expired: any request through the connection lets
+                    // it renew the session (when it can), then the read is made again.
+                    sessionRenewed = true;
+                    client.retried.requests += 1;
+                    await client.request({
+                        method: 'GET',
+                        path: `/jobs/query/${id}`
+                    });
+                    continue;
+                }
+                if (kind !== 'retry' || last) {
+                    if (err instanceof SalesforceError) throw err;
+                    throw new SalesforceError(
+                        'BULK_RESULTS_BROKEN',
+                        `GET /jobs/query/${id}/results failed: ${err instanceof Error ? err.message : String(err)}`,
+                        { request: `GET /jobs/query/${id}/results`, cause: err }
+                    );
+                }
+                const delay = backoffDelay(
+                    attempt,
+                    client.retryOptions,
+                    client.random,
+                    err instanceof PageRefused ? err.retryAfter : undefined
+                );
+                client.retried.requests += 1;
+                client.log(
+                    'info',
+                    `GET /jobs/query/${id}/results: ${err instanceof Error ? err.message.slice(0, 120) : String(err)}; reading the page again (${given} of its rows already read) in ${delay} ms`
+                );
+                await client.sleep(delay);
+            } finally {
+                page?.close();
+            }
+        }
+        locator = next;
+        if (!locator || locator === 'null') return;
+    }
+}
+
+function headerValue(
+    headers: Record<string, string | string[] | undefined>,
+    name: string
+): string | undefined {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Streams a Bulk API 2.0 query: yields its rows as objects of strings, in arrays of at
+ * most bulkQueryChunkRows. A job that fails as a whole is started again (twice at most).
  */
 export async function* bulkQuery(
     client: OrgClient,
@@ -105,25 +478,8 @@ export async function* bulkQuery(
         );
     }
     const id = info.id;
-    let locator: string | undefined;
     try {
-        for (;;) {
-            const params = new URLSearchParams({
-                maxRecords: String(client.bulkQueryPageSize)
-            });
-            if (locator) params.set('locator', locator);
-            const res = await client.request<string>({
-                method: 'GET',
-                path: `/jobs/query/${id}/results?${params.toString()}`,
-                headers: { Accept: 'text/csv' },
-                raw: true
-            });
-            const rows = parseCsv(res.body);
-            if (rows.length) yield rows;
-            const next = res.headers['sforce-locator'];
-            locator = Array.isArray(next) ? next[0] : next;
-            if (!locator || locator === 'null') break;
-        }
+        yield* readResults(client, id);
     } finally {
         // Tidy up (Salesforce would delete it after 7 days anyway): best effort.
         await client

@@ -106,8 +106,13 @@ export interface OrgClientOptions {
     poll?: { minMs?: number; maxMs?: number; timeoutMs?: number };
     /** Rows per REST query page asked for (Sforce-Query-Options batchSize, 200–2,000). */
     restPageSize?: number;
-    /** Rows per Bulk query results page (maxRecords; default 50,000). */
+    /**
+     * Rows per Bulk query results page asked for (maxRecords; default 500,000): pages are
+     * streamed, never held whole, so they are sized to keep requests few (bulk.ts).
+     */
     bulkQueryPageSize?: number;
+    /** Most rows in one array a Bulk scan yields (default 10,000): what memory holds. */
+    bulkQueryChunkRows?: number;
     /** Rows per Bulk ingest job (default 100,000). */
     bulkJobSize?: number;
     /** How long a Sforce-Limit-Info reading is trusted for the budget (default 5 minutes). */
@@ -254,6 +259,7 @@ export class OrgClient {
     readonly random: () => number;
     readonly poll: { minMs: number; maxMs: number; timeoutMs: number };
     readonly bulkQueryPageSize: number;
+    readonly bulkQueryChunkRows: number;
     readonly restPageSize: number;
     readonly bulkJobSize: number;
     readonly local: boolean;
@@ -295,7 +301,11 @@ export class OrgClient {
             maxMs: options.poll?.maxMs ?? (options.local ? 2000 : 10_000),
             timeoutMs: options.poll?.timeoutMs ?? 30 * 60_000
         };
-        this.bulkQueryPageSize = options.bulkQueryPageSize ?? 50_000;
+        this.bulkQueryPageSize = options.bulkQueryPageSize ?? 500_000;
+        this.bulkQueryChunkRows = Math.max(
+            1,
+            options.bulkQueryChunkRows ?? 10_000
+        );
         this.restPageSize = Math.min(
             2000,
             Math.max(200, options.restPageSize ?? 2000)

@@ -951,7 +951,24 @@ export class BulkService {
         return jsonReply(200, this.queryInfo(job, false));
     }
 
-    /** GET …/results?locator=&maxRecords= : one CSV page with Sforce-Locator. */
+    /**
+     * GET …/results?locator=&maxRecords= : one CSV page with Sforce-Locator, streamed in
+     * slices of 5,000 rows (with back-pressure) however large the page, so a page of a
+     * million rows costs no more memory than one of a thousand.
+     *
+     * A page holds what maxRecords asks for (the org's bulkQueryPageSize when it is
+     * absent). Salesforce documents maxRecords as "the maximum number of records to
+     * retrieve per set of results for the query. The request is still subject to the
+     * size limits", and a default "based on the service" when it is absent
+     * (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_job_results.htm),
+     * without a figure for those size limits: so a real page may hold fewer rows than
+     * asked, and clients must follow Sforce-Locator rather than count on maxRecords.
+     * The locator of a page never changes while the job exists and a page can be read
+     * again ("You can use the locator to retrieve a set of results multiple times", ibid.).
+     *
+     * Fault `cut` (faults.ts): the answer stops partway through a row in the middle of
+     * the page and the connection is destroyed, as when a download breaks.
+     */
     queryResults(ctx: RequestContext, id: string): Reply {
         const job = this.queryJob(id);
         if (job.state !== 'JobComplete') {
@@ -1009,6 +1026,9 @@ export class BulkService {
         const compiled = job.compiled;
         const sep = job.columnDelimiter;
         const eol = job.lineEnding === 'CRLF' ? '\r\n' : '\n';
+        const cutAt = this.org.faults.cutsBody('bulkQueryResults', 'GET')
+            ? Math.floor(pageRows / 2)
+            : -1;
         return {
             status: 200,
             contentType: 'text/csv',
@@ -1021,17 +1041,40 @@ export class BulkService {
                 let done = 0;
                 const sub = 5000;
                 while (done < pageRows) {
+                    const want = Math.min(
+                        sub,
+                        pageRows - done,
+                        cutAt >= done ? cutAt - done + 1 : Infinity
+                    );
                     const rows = queries.fetchByCursorId(
                         cursorId,
                         delivered + done,
-                        Math.min(sub, pageRows - done)
+                        want
                     );
                     if (rows.length === 0) break;
+                    const text = queries.csvRows(compiled, rows, sep, eol);
+                    if (cutAt >= done && cutAt < done + rows.length) {
+                        // Every row before the cut, then half of the row at it.
+                        const last = queries.csvRows(
+                            compiled,
+                            rows.slice(-1),
+                            sep,
+                            eol
+                        );
+                        const whole = text.slice(0, text.length - last.length);
+                        // Written out before the connection goes (destroying it drops
+                        // whatever is still buffered).
+                        await new Promise<void>((resolve) =>
+                            res.write(
+                                whole +
+                                    last.slice(0, Math.ceil(last.length / 2)),
+                                () => resolve()
+                            )
+                        );
+                        throw new Error('fault: answer cut off');
+                    }
                     done += rows.length;
-                    await writeChunk(
-                        res,
-                        queries.csvRows(compiled, rows, sep, eol)
-                    );
+                    await writeChunk(res, text);
                     await yieldToLoop();
                 }
             }

@@ -16,6 +16,8 @@
  * |                        | exceeded.", same status and code, which lasts until usage drops)  |
  * | `drop:…`               | destroy the connection before the request is processed           |
  * | `drop-after:…`         | process the request, then destroy the connection (no answer)     |
+ * | `cut:…`                | answer, then destroy the connection partway through the body     |
+ * |                        | (streamed bodies that honour it: Bulk query results)             |
  * | `lock:0.05`            | fail 5 % of records (collections, bulk) with UNABLE_TO_LOCK_ROW  |
  * | `lock:next=2`          | fail the next 2 records with UNABLE_TO_LOCK_ROW                  |
  * | `bulkfail:next=1`      | the next Bulk job (ingest or query) ends Failed with errorMessage |
@@ -33,7 +35,7 @@
 export type StatusCode = 403 | 429 | 500 | 502 | 503 | 504;
 
 export interface FaultRule {
-    kind: 'status' | 'drop' | 'drop-after' | 'lock' | 'bulkfail';
+    kind: 'status' | 'drop' | 'drop-after' | 'cut' | 'lock' | 'bulkfail';
     status?: StatusCode;
     /** Probability per request (or per record for lock). */
     rate?: number;
@@ -121,13 +123,15 @@ export function parseFaultSpec(spec: string): FaultSpec {
             out.rules.push({ kind: 'drop', ...rate, scope });
         } else if (name === 'drop-after') {
             out.rules.push({ kind: 'drop-after', ...rate, scope });
+        } else if (name === 'cut') {
+            out.rules.push({ kind: 'cut', ...rate, scope });
         } else if (name === 'lock') {
             out.rules.push({ kind: 'lock', ...rate, scope });
         } else if (name === 'bulkfail' || name === 'bulk-fail') {
             out.rules.push({ kind: 'bulkfail', ...rate, scope });
         } else {
             throw new FaultSpecError(
-                `unknown fault '${name}' in '${item}' (expected 429, 500, 502, 503, 504, concurrent, drop, drop-after, lock, bulkfail or latency)`
+                `unknown fault '${name}' in '${item}' (expected 429, 500, 502, 503, 504, concurrent, drop, drop-after, cut, lock, bulkfail or latency)`
             );
         }
     }
@@ -263,6 +267,19 @@ export class FaultInjector {
             if (rule.kind !== 'lock' || !this.matches(rule, kind, '')) continue;
             if (this.fires(rule)) {
                 this.count('lock');
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a streamed answer to this request is cut off partway through its body. */
+    cutsBody(kind: string, method: string): boolean {
+        for (const rule of this.spec.rules) {
+            if (rule.kind !== 'cut' || !this.matches(rule, kind, method))
+                continue;
+            if (this.fires(rule)) {
+                this.count('cut');
                 return true;
             }
         }

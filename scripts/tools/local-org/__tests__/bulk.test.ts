@@ -278,6 +278,51 @@ describe('Bulk API 2.0 through jsforce', () => {
         expect(again.records).toHaveLength(3);
     });
 
+    it('serves a page as large as maxRecords asks, and a page cut partway (fault) reads again whole', async () => {
+        const jobId = await openQueryJob(
+            t.conn,
+            "SELECT Id, Email FROM Lead WHERE Email LIKE '%@states.test'"
+        );
+        // Far above the org's default page (700 here): one page holds all 20,000.
+        const whole = await resultPage(t.conn, jobId, { maxRecords: 500_000 });
+        expect(whole.count).toBe(20_000);
+        expect(whole.records).toHaveLength(20_000);
+        expect(whole.locator).toBe('null');
+
+        // Cut: the body stops inside row 10,001 and the connection is destroyed.
+        t.admin.setFaults('cut:next=1@bulkQueryResults');
+        const url = `${t.instanceUrl}/services/data/v66.0/jobs/query/${jobId}/results?maxRecords=500000`;
+        const res = await fetch(url, {
+            headers: { Authorization: `Bearer ${t.accessToken}` }
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('sforce-numberofrecords')).toBe('20000');
+        let received = '';
+        const decoder = new TextDecoder();
+        const failure = await (async () => {
+            for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>)
+                received += decoder.decode(piece, { stream: true });
+        })().then(
+            () => undefined,
+            (err: unknown) => err
+        );
+        // undici's word for a body that ended before it was complete.
+        expect(failure).toMatchObject({ message: 'terminated' });
+        const lines = received.split('\n');
+        expect(lines[0]).toBe('"Id","Email"');
+        // 10,000 whole rows, then half of the next one.
+        expect(lines).toHaveLength(1 + 10_000 + 1);
+        expect(lines[10_001]).toMatch(/^"00Q/);
+        expect(lines[10_001]).not.toMatch(/"$/);
+        expect(t.admin.stats().byKind.bulkQueryResults).toBeGreaterThanOrEqual(
+            2
+        );
+
+        // The same locator (none: the first page) reads the same page again, whole.
+        const again = await resultPage(t.conn, jobId, { maxRecords: 500_000 });
+        expect(again.records).toEqual(whole.records);
+    });
+
     it('sees deleted rows with queryAll and rejects aggregate bulk queries', async () => {
         const jobId = await openQueryJob(
             t.conn,

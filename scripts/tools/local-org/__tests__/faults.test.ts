@@ -25,6 +25,21 @@ describe('fault SPEC', () => {
         expect(parseLatency('50')).toEqual({ min: 50, max: 50 });
     });
 
+    it('parses cut (a streamed body broken partway) and fires it once per next=N', () => {
+        const spec = parseFaultSpec('cut:next=1@bulkQueryResults');
+        expect(spec.rules).toEqual([
+            { kind: 'cut', next: 1, scope: ['bulkQueryResults'] }
+        ]);
+        expect(formatFaultSpec(spec)).toBe('cut:next=1@bulkQueryResults');
+        const f = new FaultInjector(1);
+        f.set(spec);
+        expect(f.forRequest('bulkQueryResults', 'GET')).toEqual({});
+        expect(f.cutsBody('query', 'GET')).toBe(false);
+        expect(f.cutsBody('bulkQueryResults', 'GET')).toBe(true);
+        expect(f.cutsBody('bulkQueryResults', 'GET')).toBe(false);
+        expect(f.injected.cut).toBe(1);
+    });
+
     it('parses the concurrent-request limit (403) and prints it back by name', () => {
         const spec = parseFaultSpec('concurrent:0.2@collections, concurrent');
         expect(spec.rules).toEqual([
