@@ -131,7 +131,12 @@ export async function runNightly(
                 ctx.progress,
                 onMode
             );
-            await index.loadConvertingLeads(ctx.client, index.idsOf('Contact'));
+            // A changed Contact lacking the field may be a person's through the Lead
+            // converted into it (R9); one with the field needs nothing written.
+            await index.loadConvertingLeads(
+                ctx.client,
+                index.idsOf('Contact', field)
+            );
             lookedUp = await ledgerSide(
                 ctx,
                 eventSeqOf(await cursor(NIGHTLY_EVENT_CURSOR))

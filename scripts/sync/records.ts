@@ -376,11 +376,12 @@ export class RecordIndex {
         return this.count() - before;
     }
 
-    /** The ids read of one object. */
-    idsOf(object: PersonObject): string[] {
+    /** The ids read of one object (only those with `withoutField` false, when given). */
+    idsOf(object: PersonObject, withoutField?: OptOutField): string[] {
+        const and = withoutField ? ` AND ${col(withoutField)} = 0` : '';
         return (
             this.ws
-                .prepare(`SELECT id FROM ${this.table} WHERE object = ?`)
+                .prepare(`SELECT id FROM ${this.table} WHERE object = ?${and}`)
                 .all(object) as { id: string }[]
         ).map((r) => r.id);
     }
