@@ -107,6 +107,7 @@ export async function runNightly(
     const unsubs = tempName('nightly_unsubscribes');
     const matches = tempName('nightly_match');
     const written = tempName('nightly_written');
+    const seen = tempName('nightly_seen');
     const db = ctx.workspace;
     const T = index.table;
     const F = col(field);
@@ -173,7 +174,37 @@ export async function runNightly(
         ctx.heartbeat();
 
         // ---- (b) Salesforce → ledger
-        await fromSalesforce(ctx, index, field);
+        const recorded = await fromSalesforce(ctx, index, field);
+        if (!full && recorded.length) {
+            // Persons unsubscribed just now from a changed record: all their records
+            // are read too, so that (a) reaches them and they are delivered tonight,
+            // as a full run does.
+            const rows = await ctx.ledger.activeGlobalUnsubscribesOf(recorded);
+            lookedUp = [...lookedUp, ...rows];
+            db.exec(`CREATE TABLE ${seen} AS SELECT id FROM ${T}`);
+            const before = index.count();
+            const how = await index.loadFor(ctx.client, rows, {
+                applyToSameEmail: settings.applyToSameEmail,
+                onProgress: ctx.progress
+            });
+            // (b) for the records read only now.
+            if (index.count() > before)
+                await fromSalesforce(ctx, index, field, seen);
+            if (how === 'scan') {
+                full = true;
+                reason = `${recorded.length} persons unsubscribed in Salesforce took a scan of every record`;
+                ctx.builder.mode('reconciliation', 'full');
+            }
+            const r = ctx.builder.result.reconciliation;
+            if (r) {
+                r.mode = full ? 'full' : 'incremental';
+                r.reason = reason;
+                r.recordsRead = index.count();
+                r.ledgerPersons = full
+                    ? null
+                    : new Set(lookedUp.map((u) => u.personId)).size;
+            }
+        }
 
         // ---- (a) ledger → Salesforce: which records of which unsubscribes
         createUnsubsTable(db, unsubs);
@@ -395,6 +426,7 @@ export async function runNightly(
         db.drop(unsubs);
         db.drop(matches);
         db.drop(written);
+        db.drop(seen);
     }
 }
 
@@ -481,23 +513,32 @@ async function recordRefusals(
     );
 }
 
-/** R3(b): records with the field true whose person is not unsubscribed → ledger. */
+/**
+ * R3(b): records with the field true whose person is not unsubscribed → ledger.
+ * Returns the persons of the unsubscribes recorded.
+ */
 async function fromSalesforce(
     ctx: JobContext,
     index: RecordIndex,
-    field: string
-): Promise<void> {
+    field: string,
+    /** A table of record ids already taken (a second pass takes only the others). */
+    exclude?: string
+): Promise<number[]> {
+    const notTaken = exclude
+        ? `AND r.id NOT IN (SELECT id FROM ${exclude})`
+        : '';
+    const recorded: number[] = [];
     const db = ctx.workspace;
     const T = index.table;
     const F = col(field as Parameters<typeof col>[0]);
     const converted = db.count(
-        `SELECT COUNT(*) AS n FROM ${T} WHERE ${F} = 1 AND object = 'Lead' AND is_converted = 1`
+        `SELECT COUNT(*) AS n FROM ${T} r WHERE r.${F} = 1 AND r.object = 'Lead' AND r.is_converted = 1 ${notTaken}`
     );
     ctx.builder.skip('converted_lead', converted);
     const page = db.prepare(
         `SELECT r.id AS id, r.object AS object, r.email AS email, r.email_norm AS emailNorm
          FROM ${T} r
-         WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ?
+         WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ? ${notTaken}
          ORDER BY r.id LIMIT ?`
     );
     const planned = new Set<string>();
@@ -581,11 +622,14 @@ async function fromSalesforce(
         if (inputs.length === 0) continue;
         // The ledger audits each one (R10); the reason names the record and field.
         const results = await ctx.ledger.recordUnsubscribes(inputs);
-        ctx.builder.result.ledgerUnsubscribesAdded += results.filter(
-            (x) => x.outcome === 'recorded'
-        ).length;
+        for (const x of results)
+            if (x.outcome === 'recorded') {
+                ctx.builder.result.ledgerUnsubscribesAdded += 1;
+                recorded.push(x.person.id);
+            }
         ctx.heartbeat();
     }
+    return recorded;
 }
 
 /** Page size when copying the active global unsubscribes into the workspace. */
