@@ -284,6 +284,52 @@ describe('R16 incremental nightly', () => {
     });
 });
 
+describe('R16 cost at volume', () => {
+    it('a nothing-new incremental makes 5 requests where the full one reads every record through Bulk', async () => {
+        f = await setup({
+            client: {
+                restPageSize: 200,
+                bulkThreshold: 200,
+                bulkQueryPageSize: 1000,
+                bulkJobSize: 1500
+            }
+        });
+        await f.settings({ nightlySyncEnabled: true });
+        await at(-300, async () => {
+            await f.contacts(people(6000));
+            await f.leads(people(2000, { type: 'Lead', offset: 6000 }));
+        });
+        await unsubscribe(f.ledger, emails(300));
+        const cold = await nightlyAt(-240);
+        expect(cold.recordsWritten).toBe(300);
+        await nightlyAt(-200);
+        f.reset();
+        const quiet = await nightlyAt(-100);
+        const quietStats = f.t.admin.stats();
+        f.reset();
+        const full = await nightlyAt(-90, { nightly: { full: true } });
+        const fullStats = f.t.admin.stats();
+        const line = (r: JobResult, stats: typeof fullStats): string =>
+            `${r.reconciliation?.mode}: ${r.apiRequests} requests (${JSON.stringify(stats.byKind)}), ${r.reconciliation?.recordsRead} records read`;
+        if (process.env.OPTOUT_NIGHTLY_COSTS)
+            process.stdout.write(
+                `nightly with nothing new at 8,000 records — ${line(quiet, quietStats)}; ${line(full, fullStats)}\n`
+            );
+        expect(quiet.reconciliation).toMatchObject({
+            mode: 'incremental',
+            recordsRead: 0
+        });
+        expect(quiet.apiRequests).toBe(5);
+        expect(full.reconciliation).toMatchObject({
+            mode: 'full',
+            recordsRead: 8000
+        });
+        expect(fullStats.byKind.bulkQueryResults).toBe(8);
+        expect(full.apiRequests).toBeGreaterThan(quiet.apiRequests + 8);
+        expect(full.recordsWritten + quiet.recordsWritten).toBe(0);
+    });
+});
+
 describe('R16 full reconciliation', () => {
     it('--full finds drift no SystemModstamp shows; the incremental does not', async () => {
         const { contacts } = await baseline();
