@@ -24,7 +24,8 @@
  *    and only those with at least one record: one matched to nothing waits (R11). In an
  *    incremental run only those of the persons looked up in the ledger (step 1): a
  *    person reached through one changed record may have others that were not read.
- *    The skip counts are over those persons too.
+ *    The per-unsubscribe skip counts (no matching record, converted Lead without its
+ *    Contact) are over those persons too; the per-record ones over the records read.
  *
  * Running it again with no new input writes nothing (R11): every record already agrees.
  */
@@ -244,6 +245,10 @@ export async function runNightly(
         const writeAndDeliver = async (): Promise<void> => {
             await settleSince(ctx, readFrom, { db, unsubs, matches, T, F });
             const count = (sql: string): number => db.count(sql);
+            // Per unsubscribe (matched to nothing, to a converted Lead without its
+            // Contact): only those whose records were all read (looked_up; all in a
+            // full run) — another may have records this run did not read. Per record
+            // (already opted out, stuck): the records read.
             ctx.builder.skip(
                 'converted_lead_without_contact',
                 count(
@@ -261,8 +266,7 @@ export async function runNightly(
             ctx.builder.skip(
                 'already_opted_out',
                 count(
-                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-                     JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 1 AND u.looked_up = 1`
+                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
                 )
             );
             // R14: a record refused for good is not sent again before its back-off is over,
@@ -274,7 +278,7 @@ export async function runNightly(
                 'stuck_record',
                 count(
                     `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-                 JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred} AND u.looked_up = 1`
+                 JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
                 )
             );
             const toWrite = count(
