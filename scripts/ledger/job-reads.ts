@@ -6,7 +6,14 @@
  * costs a round trip per batch.
  */
 import type { LedgerContext } from './context';
-import { MEMBERSHIP_COLS, chunks, marks, unique } from './sql-columns';
+import {
+    MEMBERSHIP_COLS,
+    PUSHABLE_SQL,
+    WAITING_SQL,
+    chunks,
+    marks,
+    unique
+} from './sql-columns';
 import type {
     ActiveGlobalUnsubscribe,
     MembershipChange,
@@ -280,4 +287,67 @@ export async function activeGlobalUnsubscribes(
              ORDER BY u.id LIMIT ?`
         )
         .all(afterId, limit)) as ActiveGlobalUnsubscribe[];
+}
+
+const ACTIVE_GLOBAL_COLS = `u.id AS id, p.id AS personId, p.salesforce_id AS salesforceId,
+    p.email_norm AS emailNorm, u.source AS source, u.collected_at AS collectedAt,
+    u.last_outcome AS lastOutcome, u.next_attempt_at AS nextAttemptAt,
+    u.delivered_at AS deliveredAt`;
+
+/**
+ * The incremental nightly's ledger side (R16): active global unsubscribes with an id
+ * above `afterId`, oldest first, that were recorded after the suppression event
+ * `afterEventId` (the ledger's sequence: write transactions are serialised in both
+ * engines, so event ids commit in order and "after N" skips none) or are still
+ * undelivered and due — what the push would take, and those waiting for a matching
+ * record whose next attempt is due by `dueBy`. Dead letters and refusals backing off
+ * wait for their time (R14). A sequence, not `collected_at`: that time comes from the
+ * source and may lie in the past (an import).
+ */
+export async function globalUnsubscribesToReconcile(
+    ctx: LedgerContext,
+    options: {
+        afterEventId: number;
+        afterId: number;
+        limit: number;
+        dueBy: string;
+    }
+): Promise<ActiveGlobalUnsubscribe[]> {
+    return (await ctx
+        .stmt(
+            `SELECT ${ACTIVE_GLOBAL_COLS}
+             FROM unsubscribes u JOIN persons p ON p.id = u.person_id
+             WHERE u.scope = 'all' AND u.removed_at IS NULL AND u.id > ?
+               AND (u.id IN (SELECT e.unsubscribe_id FROM suppression_events e WHERE e.id > ?)
+                    OR (u.delivered_at IS NULL AND (${PUSHABLE_SQL}
+                        OR (u.last_outcome IN ${WAITING_SQL} AND u.next_attempt_at <= ?))))
+             ORDER BY u.id LIMIT ?`
+        )
+        .all(
+            options.afterId,
+            options.afterEventId,
+            options.dueBy,
+            options.dueBy,
+            options.limit
+        )) as ActiveGlobalUnsubscribe[];
+}
+
+/** The active global unsubscribes of these persons (as `activeGlobalUnsubscribes`), by id. */
+export async function activeGlobalUnsubscribesOf(
+    ctx: LedgerContext,
+    personIds: readonly number[]
+): Promise<ActiveGlobalUnsubscribe[]> {
+    const rows: ActiveGlobalUnsubscribe[] = [];
+    for (const part of chunks(unique(personIds)))
+        rows.push(
+            ...((await ctx
+                .stmt(
+                    `SELECT ${ACTIVE_GLOBAL_COLS}
+                     FROM unsubscribes u JOIN persons p ON p.id = u.person_id
+                     WHERE u.scope = 'all' AND u.removed_at IS NULL
+                       AND u.person_id IN (${marks(part.length)})`
+                )
+                .all(...part)) as ActiveGlobalUnsubscribe[])
+        );
+    return rows.sort((a, b) => a.id - b.id);
 }

@@ -819,6 +819,30 @@ export class Ledger {
         return jobReads.activeGlobalUnsubscribes(this.ctx, afterId, limit);
     }
 
+    /**
+     * The incremental nightly's ledger side (R16): active global unsubscribes above
+     * `afterId` recorded after the feed event `afterEventId`, or undelivered and due
+     * (pushable, or waiting for a record with the next attempt due by `dueBy`).
+     */
+    async globalUnsubscribesToReconcile(options: {
+        afterEventId: number;
+        afterId: number;
+        limit: number;
+        dueBy?: string;
+    }): Promise<ActiveGlobalUnsubscribe[]> {
+        return jobReads.globalUnsubscribesToReconcile(this.ctx, {
+            ...options,
+            dueBy: options.dueBy ?? this.ctx.nowIso()
+        });
+    }
+
+    /** The active global unsubscribes of these persons, oldest first. */
+    async activeGlobalUnsubscribesOf(
+        personIds: readonly number[]
+    ): Promise<ActiveGlobalUnsubscribe[]> {
+        return jobReads.activeGlobalUnsubscribesOf(this.ctx, personIds);
+    }
+
     // ------------------------------- reports and the suppression feed (reports.ts)
 
     /** Everything the ledger knows about an email, with its audit trail by time. */

@@ -186,6 +186,14 @@ export function summarizeRun(run: RunRecord): RunSummary {
         if (typeof deferred.reason === 'string')
             summary.deferredReason = deferred.reason;
     }
+    // The nightly's full or incremental reconciliation and why (R16).
+    const rec = result.reconciliation as
+        { mode?: unknown; reason?: unknown } | null | undefined;
+    if (rec && typeof rec.mode === 'string') {
+        summary.reconciliation = rec.mode;
+        if (typeof rec.reason === 'string')
+            summary.reconciliationReason = rec.reason;
+    }
     const usage = result.apiUsage as
         { used?: unknown; max?: unknown } | undefined;
     const durationMs =

@@ -19,6 +19,8 @@ export interface RunSummaryLine {
     apiRequests: number;
     apiUsage: { used: number; max: number } | null;
     durationMs: number;
+    /** nightly: full or incremental (R16). */
+    reconciliation?: string;
     message?: string;
     error?: { code: string; message: string };
 }
@@ -39,6 +41,7 @@ export function summarizeResult(r: JobResult): RunSummaryLine {
         apiRequests: r.apiRequests,
         apiUsage: r.apiUsage,
         durationMs: r.durationMs,
+        ...(r.reconciliation ? { reconciliation: r.reconciliation.mode } : {}),
         ...(r.message ? { message: r.message } : {}),
         ...(r.error
             ? { error: { code: r.error.code, message: r.error.message } }
@@ -52,7 +55,7 @@ function seconds(ms: number): string {
 
 /** "hourly succeeded: 3 memberships upserted, 2 API requests, 0.4 s" */
 export function describeRun(r: JobResult): string {
-    const head = `${r.job}${r.dryRun ? ' (dry run)' : ''} ${r.status}`;
+    const head = `${r.job}${r.reconciliation ? ` (${r.reconciliation.mode})` : ''}${r.dryRun ? ' (dry run)' : ''} ${r.status}`;
     if (r.status === 'skipped' && r.message) return `${head}: ${r.message}`;
     if (r.status === 'failed')
         return `${head}: ${r.error?.message ?? 'the job could not run'}`;

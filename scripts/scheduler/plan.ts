@@ -117,6 +117,11 @@ export interface ScheduleConfig {
     nightly: string;
     timezone: string;
     pushIntervalMs: number;
+    /**
+     * The nightly runs a full reconciliation when the last one is older than this
+     * (R16; Infinity: never by age). Unset: OPTOUT_NIGHTLY_FULL_EVERY, else 7 days.
+     */
+    nightlyFullEveryMs?: number;
 }
 
 export interface JobPlan {
@@ -146,7 +151,10 @@ export function checkConfig(input: Partial<ScheduleConfig>): ScheduleConfig {
         hourly,
         nightly,
         timezone,
-        pushIntervalMs: input.pushIntervalMs ?? DEFAULT_PUSH_INTERVAL_MS
+        pushIntervalMs: input.pushIntervalMs ?? DEFAULT_PUSH_INTERVAL_MS,
+        ...(input.nightlyFullEveryMs !== undefined
+            ? { nightlyFullEveryMs: input.nightlyFullEveryMs }
+            : {})
     };
 }
 

@@ -301,11 +301,16 @@ export class Scheduler {
         at: string
     ): Promise<void> {
         try {
+            const fullEveryMs = this.options.config.nightlyFullEveryMs;
             const result = await this.runJob(job, {
                 ledger: this.options.ledger,
                 org: this.client(job),
                 signal: this.abort.signal,
-                log: (level, message) => this.log(level, message)
+                log: (level, message) => this.log(level, message),
+                // The weekly full reconciliation is the nightly's own rule (R16).
+                ...(job === 'nightly' && fullEveryMs !== undefined
+                    ? { nightly: { fullEveryMs } }
+                    : {})
             });
             this.options.onEvent?.({
                 event: 'run',

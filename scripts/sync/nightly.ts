@@ -1,19 +1,31 @@
 /**
  * The nightly reconciliation (R3), only when Nightly_Sync_Enabled__c is on:
  *
- * 1. every Contact and Lead (Id, Email, the chosen field, conversion) is streamed into a
- *    table of the run's workspace (workspace.ts) — Bulk API 2.0 pages for a large org,
- *    REST pages for a small one — so memory stays flat at a million records;
- * 2. (b) every record with the field true whose person has no active global
+ * 1. the records to decide on are streamed into a table of the run's workspace
+ *    (workspace.ts) — Bulk API 2.0 pages for a large read, REST pages for a small one —
+ *    so memory stays flat at a million records. Which records (R16, nightly-mode.ts):
+ *    - full: every Contact and Lead (Id, Email, the chosen field, conversion);
+ *    - incremental: the Contacts and Leads with SystemModstamp after the last successful
+ *      run less a look-back (the converted Leads of the Contacts among them, and the
+ *      Contacts of the converted Leads, R9), plus every record (R6 id, R8 email, R9) of
+ *      the persons changed in the ledger: a global unsubscribe recorded since that run
+ *      (the ledger's sequence, `event_seq`) or still undelivered and due. When those
+ *      persons take too many queries the look-up becomes a scan: the run is full;
+ * 2. (b) every record read with the field true whose person has no active global
  *    unsubscribe becomes one in the ledger (source salesforce), creating the person
  *    when needed. Converted Leads are left out: they are frozen history whose Contact
  *    carries the state (otherwise unchecking the Contact could never stick, R4);
- * 3. (a) every person with an active global unsubscribe: its records (R6 id, R8 same
- *    email, R9 converted Lead → Contact) with the field false are set true — decided in
- *    SQL in the workspace, where the active global unsubscribes are copied page by page
- *    from the ledger, written in Bulk jobs (or Collections when few);
+ * 3. (a) the active global unsubscribes of the persons the records read may match (all
+ *    of them in a full run) are copied page by page from the ledger; their records
+ *    (R6 id, R8 same email, R9 converted Lead → Contact) with the field false are set
+ *    true — decided in SQL in the workspace, written in Bulk jobs (or Collections when
+ *    few);
  * 4. pending global unsubscribes whose records are all confirmed are marked delivered —
- *    and only those with at least one record: one matched to nothing waits (R11).
+ *    and only those with at least one record: one matched to nothing waits (R11). In an
+ *    incremental run only those of the persons looked up in the ledger (step 1): a
+ *    person reached through one changed record may have others that were not read.
+ *    The per-unsubscribe skip counts (no matching record, converted Lead without its
+ *    Contact) are over those persons too; the per-record ones over the records read.
  *
  * Running it again with no new input writes nothing (R11): every record already agrees.
  */
@@ -31,18 +43,40 @@ import {
     type WriteMeta
 } from './context';
 import { RecordIndex, col } from './records';
+import { soqlDateTime } from './new-records';
+import {
+    chooseNightlyMode,
+    resolveNightlyOptions,
+    type NightlyOptions
+} from './nightly-mode';
 import { tempName, type Workspace } from './workspace';
 import { waitingRetryDelay } from './decisions';
 import { firstError } from './push';
-import type { AttemptError } from '../ledger/types';
+import type { ActiveGlobalUnsubscribe, AttemptError } from '../ledger/types';
 import { classifyRecordError } from '../model/stuck';
 
 export const NIGHTLY_CURSOR = { job: 'nightly', name: 'last_success' } as const;
+/** The start of the last full reconciliation (R16: one at least every interval). */
+export const NIGHTLY_FULL_CURSOR = {
+    job: 'nightly',
+    name: 'last_full'
+} as const;
+/**
+ * The ledger's sequence at the start of the last successful run: the newest suppression
+ * event id (unsubscribes added and removed), read before the org.
+ */
+export const NIGHTLY_EVENT_CURSOR = {
+    job: 'nightly',
+    name: 'event_seq'
+} as const;
 
 /** Ledger rows per transaction when recording unsubscribes from Salesforce. */
 const LEDGER_BATCH = 1000;
 
-export async function runNightly(ctx: JobContext): Promise<void> {
+export async function runNightly(
+    ctx: JobContext,
+    options: NightlyOptions = {}
+): Promise<void> {
     const { settings } = await jobSettings(ctx);
     if (!settings.nightlySyncEnabled) {
         ctx.builder.result.status = 'skipped';
@@ -55,10 +89,26 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         { object: SOBJECT.CONTACT, field },
         { object: SOBJECT.LEAD, field }
     ]);
+    const opts = resolveNightlyOptions(options);
+    const cursor = (c: {
+        job: string;
+        name: string;
+    }): Promise<string | undefined> => ctx.ledger.getCursor(c.job, c.name);
+    const choice = chooseNightlyMode({
+        options: opts,
+        now: ctx.now(),
+        lastSuccess: await cursor(NIGHTLY_CURSOR),
+        eventCursor: await cursor(NIGHTLY_EVENT_CURSOR),
+        lastFull: await cursor(NIGHTLY_FULL_CURSOR)
+    });
+    // The ledger's sequence before anything is read: what is recorded from here on is
+    // looked at again by the next run.
+    const eventSeq = await ctx.ledger.lastSuppressionEventId();
     const index = new RecordIndex(ctx.workspace, [field]);
     const unsubs = tempName('nightly_unsubscribes');
     const matches = tempName('nightly_match');
     const written = tempName('nightly_written');
+    const seen = tempName('nightly_seen');
     const db = ctx.workspace;
     const T = index.table;
     const F = col(field);
@@ -68,16 +118,107 @@ export async function runNightly(ctx: JobContext): Promise<void> {
     // running behind could at worst let a record be written a second time.
     const readFrom = new Date().toISOString();
     try {
-        await index.loadAll(ctx.client, ctx.progress, (object, mode) =>
-            ctx.builder.mode(`read ${object}`, mode)
+        const onMode = (object: string, mode: string): void =>
+            ctx.builder.mode(`read ${object}`, mode);
+        let full = choice.mode === 'full';
+        let reason = choice.reason;
+        /** Incremental: the ledger side, whose persons' records are all read. */
+        let lookedUp: ActiveGlobalUnsubscribe[] = [];
+        if (full) await index.loadAll(ctx.client, ctx.progress, onMode);
+        else {
+            const since = soqlDateTime(Date.parse(choice.since as string));
+            await index.loadWhere(
+                ctx.client,
+                () => `SystemModstamp > ${since}`,
+                ctx.progress,
+                onMode
+            );
+            // A changed Contact lacking the field may be a person's through the Lead
+            // converted into it (R9); one with the field needs nothing written.
+            await index.loadConvertingLeads(
+                ctx.client,
+                index.idsOf('Contact', field)
+            );
+            lookedUp = await ledgerSide(
+                ctx,
+                eventSeqOf(await cursor(NIGHTLY_EVENT_CURSOR))
+            );
+            let how: 'lookup' | 'scan' = 'lookup';
+            if (lookedUp.length)
+                how = await index.loadFor(ctx.client, lookedUp, {
+                    applyToSameEmail: settings.applyToSameEmail,
+                    onProgress: ctx.progress
+                });
+            // The Contacts of the converted Leads read (R9); none left after a scan.
+            if (how === 'lookup') await index.loadConvertedContacts(ctx.client);
+            ctx.builder.mode('read ledger changes', how);
+            if (how === 'scan') {
+                // Every record was read: this run is a full one.
+                full = true;
+                reason = `${lookedUp.length} persons changed in the ledger took a scan of every record`;
+            }
+        }
+        ctx.builder.mode('reconciliation', full ? 'full' : 'incremental');
+        ctx.builder.result.reconciliation = {
+            mode: full ? 'full' : 'incremental',
+            reason,
+            ...(choice.since && !full ? { since: choice.since } : {}),
+            recordsRead: index.count(),
+            ledgerPersons: full
+                ? null
+                : new Set(lookedUp.map((u) => u.personId)).size
+        };
+        ctx.log(
+            'info',
+            `nightly: ${full ? 'full' : 'incremental'} reconciliation (${reason}); ${index.count()} records read`
         );
         ctx.heartbeat();
 
         // ---- (b) Salesforce → ledger
-        await fromSalesforce(ctx, index, field);
+        const recorded = await fromSalesforce(ctx, index, field);
+        if (!full && recorded.length) {
+            // Persons unsubscribed just now from a changed record: all their records
+            // are read too, so that (a) reaches them and they are delivered tonight,
+            // as a full run does.
+            const rows = await ctx.ledger.activeGlobalUnsubscribesOf(recorded);
+            lookedUp = [...lookedUp, ...rows];
+            db.exec(`CREATE TABLE ${seen} AS SELECT id FROM ${T}`);
+            const before = index.count();
+            const how = await index.loadFor(ctx.client, rows, {
+                applyToSameEmail: settings.applyToSameEmail,
+                onProgress: ctx.progress
+            });
+            // (b) for the records read only now.
+            if (index.count() > before)
+                await fromSalesforce(ctx, index, field, seen);
+            if (how === 'scan') {
+                full = true;
+                reason = `${recorded.length} persons unsubscribed in Salesforce took a scan of every record`;
+                ctx.builder.mode('reconciliation', 'full');
+            }
+            const r = ctx.builder.result.reconciliation;
+            if (r) {
+                r.mode = full ? 'full' : 'incremental';
+                r.reason = reason;
+                r.recordsRead = index.count();
+                r.ledgerPersons = full
+                    ? null
+                    : new Set(lookedUp.map((u) => u.personId)).size;
+            }
+        }
 
         // ---- (a) ledger → Salesforce: which records of which unsubscribes
-        await copyActiveUnsubscribes(ctx, unsubs);
+        createUnsubsTable(db, unsubs);
+        if (full) await copyActiveUnsubscribes(ctx, unsubs);
+        else
+            await copyUnsubscribesOfRecords(
+                ctx,
+                unsubs,
+                index,
+                lookedUp,
+                settings.applyToSameEmail
+            );
+        indexUnsubsTable(db, unsubs);
         db.exec(`CREATE TABLE ${matches} (
             unsub_id INTEGER NOT NULL, person_id INTEGER NOT NULL, target TEXT NULL,
             PRIMARY KEY (unsub_id, target))`);
@@ -104,17 +245,22 @@ export async function runNightly(ctx: JobContext): Promise<void> {
         const writeAndDeliver = async (): Promise<void> => {
             await settleSince(ctx, readFrom, { db, unsubs, matches, T, F });
             const count = (sql: string): number => db.count(sql);
+            // Per unsubscribe (matched to nothing, to a converted Lead without its
+            // Contact): only those whose records were all read (looked_up; all in a
+            // full run) — another may have records this run did not read. Per record
+            // (already opted out, stuck): the records read.
             ctx.builder.skip(
                 'converted_lead_without_contact',
                 count(
-                    `SELECT COUNT(*) AS n FROM ${matches} WHERE target IS NULL`
+                    `SELECT COUNT(*) AS n FROM ${matches} m JOIN ${unsubs} u ON u.id = m.unsub_id
+                     WHERE m.target IS NULL AND u.looked_up = 1`
                 )
             );
             ctx.builder.skip(
                 'no_matching_record',
                 count(
                     `SELECT COUNT(*) AS n FROM ${unsubs} u
-                 WHERE NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
+                 WHERE u.looked_up = 1 AND NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
                 )
             );
             ctx.builder.skip(
@@ -226,7 +372,7 @@ export async function runNightly(ctx: JobContext): Promise<void> {
             // delivered or removed since it was copied)
             const deliverable = db
                 .prepare(
-                    `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL
+                    `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL AND u.looked_up = 1
                  AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
                  AND NOT EXISTS (
                      SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
@@ -260,17 +406,31 @@ export async function runNightly(ctx: JobContext): Promise<void> {
             !ctx.builder.result.failed.some(
                 (f) => classifyRecordError(f.errorCode) === 'transient'
             )
-        )
+        ) {
+            const at = ctx.builder.result.startedAt;
+            await ctx.ledger.setCursor(
+                NIGHTLY_EVENT_CURSOR.job,
+                NIGHTLY_EVENT_CURSOR.name,
+                String(eventSeq)
+            );
+            if (full)
+                await ctx.ledger.setCursor(
+                    NIGHTLY_FULL_CURSOR.job,
+                    NIGHTLY_FULL_CURSOR.name,
+                    at
+                );
             await ctx.ledger.setCursor(
                 NIGHTLY_CURSOR.job,
                 NIGHTLY_CURSOR.name,
-                ctx.builder.result.startedAt
+                at
             );
+        }
     } finally {
         index.drop();
         db.drop(unsubs);
         db.drop(matches);
         db.drop(written);
+        db.drop(seen);
     }
 }
 
@@ -357,23 +517,32 @@ async function recordRefusals(
     );
 }
 
-/** R3(b): records with the field true whose person is not unsubscribed → ledger. */
+/**
+ * R3(b): records with the field true whose person is not unsubscribed → ledger.
+ * Returns the persons of the unsubscribes recorded.
+ */
 async function fromSalesforce(
     ctx: JobContext,
     index: RecordIndex,
-    field: string
-): Promise<void> {
+    field: string,
+    /** A table of record ids already taken (a second pass takes only the others). */
+    exclude?: string
+): Promise<number[]> {
+    const notTaken = exclude
+        ? `AND r.id NOT IN (SELECT id FROM ${exclude})`
+        : '';
+    const recorded: number[] = [];
     const db = ctx.workspace;
     const T = index.table;
     const F = col(field as Parameters<typeof col>[0]);
     const converted = db.count(
-        `SELECT COUNT(*) AS n FROM ${T} WHERE ${F} = 1 AND object = 'Lead' AND is_converted = 1`
+        `SELECT COUNT(*) AS n FROM ${T} r WHERE r.${F} = 1 AND r.object = 'Lead' AND r.is_converted = 1 ${notTaken}`
     );
     ctx.builder.skip('converted_lead', converted);
     const page = db.prepare(
         `SELECT r.id AS id, r.object AS object, r.email AS email, r.email_norm AS emailNorm
          FROM ${T} r
-         WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ?
+         WHERE r.${F} = 1 AND NOT (r.object = 'Lead' AND r.is_converted = 1) AND r.id > ? ${notTaken}
          ORDER BY r.id LIMIT ?`
     );
     const planned = new Set<string>();
@@ -457,19 +626,125 @@ async function fromSalesforce(
         if (inputs.length === 0) continue;
         // The ledger audits each one (R10); the reason names the record and field.
         const results = await ctx.ledger.recordUnsubscribes(inputs);
-        ctx.builder.result.ledgerUnsubscribesAdded += results.filter(
-            (x) => x.outcome === 'recorded'
-        ).length;
+        for (const x of results)
+            if (x.outcome === 'recorded') {
+                ctx.builder.result.ledgerUnsubscribesAdded += 1;
+                recorded.push(x.person.id);
+            }
         ctx.heartbeat();
     }
+    return recorded;
 }
 
 /** Page size when copying the active global unsubscribes into the workspace. */
 const COPY_BATCH = 5000;
 
+function createUnsubsTable(db: Workspace, table: string): void {
+    // looked_up: 1 when all the person's records were read (a full run, or a person
+    // changed in the ledger): only those are delivered and counted as skipped.
+    db.exec(`CREATE TABLE ${table} (
+        id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, salesforce_id TEXT NULL,
+        email_norm TEXT NOT NULL, source TEXT NOT NULL, collected_at TEXT NULL,
+        last_outcome TEXT NULL, next_attempt_at TEXT NULL, delivered_at TEXT NULL,
+        looked_up INTEGER NOT NULL)`);
+}
+
+function indexUnsubsTable(db: Workspace, table: string): void {
+    db.exec(`CREATE INDEX ${table}_sfid ON ${table}(salesforce_id)`);
+    db.exec(`CREATE INDEX ${table}_email ON ${table}(email_norm)`);
+}
+
+function insertUnsubs(
+    db: Workspace,
+    table: string,
+    rows: readonly ActiveGlobalUnsubscribe[],
+    lookedUp: (u: ActiveGlobalUnsubscribe) => boolean
+): void {
+    const insert = db.prepare(
+        `INSERT OR IGNORE INTO ${table} (id, person_id, salesforce_id, email_norm, source,
+             collected_at, last_outcome, next_attempt_at, delivered_at, looked_up)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+    );
+    db.transaction(() => {
+        for (const u of rows)
+            insert.run(
+                u.id,
+                u.personId,
+                u.salesforceId,
+                u.emailNorm,
+                u.source,
+                u.collectedAt,
+                u.lastOutcome,
+                u.nextAttemptAt,
+                u.deliveredAt,
+                lookedUp(u) ? 1 : 0
+            );
+    });
+}
+
+/** The event id a cursor holds (0 when none: chooseNightlyMode made the run full then). */
+function eventSeqOf(value: string | undefined): number {
+    const n = Number(value ?? '0');
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/**
+ * The ledger side of an incremental run: the active global unsubscribes recorded
+ * since the last successful run's sequence, or undelivered and due.
+ */
+async function ledgerSide(
+    ctx: JobContext,
+    afterEventId: number
+): Promise<ActiveGlobalUnsubscribe[]> {
+    const out: ActiveGlobalUnsubscribe[] = [];
+    let afterId = 0;
+    const dueBy = ctx.now().toISOString();
+    for (;;) {
+        const rows = await ctx.ledger.globalUnsubscribesToReconcile({
+            afterEventId,
+            afterId,
+            limit: COPY_BATCH,
+            dueBy
+        });
+        if (rows.length === 0) break;
+        out.push(...rows);
+        afterId = rows[rows.length - 1].id;
+        if (rows.length < COPY_BATCH) break;
+    }
+    return out;
+}
+
+/**
+ * Incremental: copies the active global unsubscribes of the persons changed in the
+ * ledger (looked up: all their records were read) and of the persons the records read
+ * may match — by their ids and the Contact ids of converted Leads (R6, R9) and, with
+ * R8, their emails — into a workspace table named `table`.
+ */
+async function copyUnsubscribesOfRecords(
+    ctx: JobContext,
+    table: string,
+    index: RecordIndex,
+    lookedUp: readonly ActiveGlobalUnsubscribe[],
+    applyToSameEmail: boolean
+): Promise<void> {
+    const db = ctx.workspace;
+    insertUnsubs(db, table, lookedUp, () => true);
+    const keys = index.linkKeys();
+    const persons = await ctx.ledger.personIdsLinkedTo(
+        keys.ids,
+        applyToSameEmail ? keys.emails : []
+    );
+    for (let i = 0; i < persons.length; i += COPY_BATCH) {
+        const rows = await ctx.ledger.activeGlobalUnsubscribesOf(
+            persons.slice(i, i + COPY_BATCH)
+        );
+        insertUnsubs(db, table, rows, () => false);
+    }
+}
+
 /**
  * Copies every active global unsubscribe, with its person's Salesforce id and email,
- * into a workspace table named `table` (columns as in the ledger, so that the match
+ * into the workspace table named `table` (columns as in the ledger, so that the match
  * queries read like joins on it): the records are matched to them here, not by a join
  * on the ledger's connection.
  */
@@ -477,16 +752,6 @@ async function copyActiveUnsubscribes(
     ctx: JobContext,
     table: string
 ): Promise<void> {
-    const db = ctx.workspace;
-    db.exec(`CREATE TABLE ${table} (
-        id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, salesforce_id TEXT NULL,
-        email_norm TEXT NOT NULL, source TEXT NOT NULL, collected_at TEXT NULL,
-        last_outcome TEXT NULL, next_attempt_at TEXT NULL, delivered_at TEXT NULL)`);
-    const insert = db.prepare(
-        `INSERT INTO ${table} (id, person_id, salesforce_id, email_norm, source,
-             collected_at, last_outcome, next_attempt_at, delivered_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-    );
     let after = 0;
     for (;;) {
         const rows = await ctx.ledger.activeGlobalUnsubscribes(
@@ -495,21 +760,6 @@ async function copyActiveUnsubscribes(
         );
         if (rows.length === 0) break;
         after = rows[rows.length - 1].id;
-        db.transaction(() => {
-            for (const u of rows)
-                insert.run(
-                    u.id,
-                    u.personId,
-                    u.salesforceId,
-                    u.emailNorm,
-                    u.source,
-                    u.collectedAt,
-                    u.lastOutcome,
-                    u.nextAttemptAt,
-                    u.deliveredAt
-                );
-        });
+        insertUnsubs(ctx.workspace, table, rows, () => true);
     }
-    db.exec(`CREATE INDEX ${table}_sfid ON ${table}(salesforce_id)`);
-    db.exec(`CREATE INDEX ${table}_email ON ${table}(email_norm)`);
 }

@@ -331,13 +331,17 @@ export class RecordIndex {
     async loadWhere(
         client: OrgClient,
         where: (object: PersonObject) => string,
-        onProgress?: Progress
+        onProgress?: Progress,
+        onMode?: (object: PersonObject, mode: 'rest' | 'bulk') => void
     ): Promise<void> {
         for (const object of ['Contact', 'Lead'] as const) {
             let done = 0;
             for await (const rows of client.scan(
                 `SELECT ${this.selectList(object)} FROM ${object} WHERE ${where(object)}`,
-                { booleanFields: [...this.fields, LEAD.IsConverted] }
+                {
+                    booleanFields: [...this.fields, LEAD.IsConverted],
+                    onMode: (mode) => onMode?.(object, mode)
+                }
             )) {
                 this.insertRows(object, rows);
                 done += rows.length;
@@ -346,8 +350,48 @@ export class RecordIndex {
         }
     }
 
+    /**
+     * R9 the other way: the converted Leads whose Contact is one of `contactIds` (a
+     * Contact read because it changed: the person of a Lead converted into it is
+     * matched to it through the Lead). Targeted queries when they fit in a few
+     * requests, else every converted Lead (REST or Bulk). Returns how many were read.
+     */
+    async loadConvertingLeads(
+        client: OrgClient,
+        contactIds: readonly string[]
+    ): Promise<number> {
+        if (contactIds.length === 0) return 0;
+        const before = this.count();
+        const queries = packInQueries(
+            `SELECT ${this.selectList('Lead')} FROM ${SOBJECT.LEAD}`,
+            [{ field: LEAD.ConvertedContactId, values: [...contactIds] }],
+            { extraWhere: `${LEAD.IsConverted} = true` }
+        );
+        if (queries.length > MAX_LOOKUP_QUERIES) {
+            for await (const rows of client.scan(
+                `SELECT ${this.selectList('Lead')} FROM ${SOBJECT.LEAD} WHERE ${LEAD.IsConverted} = true`,
+                { booleanFields: [...this.fields, LEAD.IsConverted] }
+            ))
+                this.insertRows('Lead', rows);
+        } else
+            for (const soql of queries)
+                for await (const page of client.queryPages(soql))
+                    this.insertRows('Lead', page.records);
+        return this.count() - before;
+    }
+
+    /** The ids read of one object (only those with `withoutField` false, when given). */
+    idsOf(object: PersonObject, withoutField?: OptOutField): string[] {
+        const and = withoutField ? ` AND ${col(withoutField)} = 0` : '';
+        return (
+            this.ws
+                .prepare(`SELECT id FROM ${this.table} WHERE object = ?${and}`)
+                .all(object) as { id: string }[]
+        ).map((r) => r.id);
+    }
+
     /** R9: Contacts that converted Leads point at and that were not read. */
-    private async loadConvertedContacts(client: OrgClient): Promise<void> {
+    async loadConvertedContacts(client: OrgClient): Promise<void> {
         const missing = (
             this.ws
                 .prepare(

@@ -69,6 +69,18 @@ export interface JobResult {
     };
     /** How records were read and written: 'lookup' | 'scan' and 'collections' | 'bulk'. */
     modes?: Record<string, string>;
+    /**
+     * Nightly only (R16): which reconciliation ran and why — full (every Contact and
+     * Lead) or incremental (records changed since `since`, and the records of the
+     * `ledgerPersons` persons changed in the ledger) — and how many records it read.
+     */
+    reconciliation?: {
+        mode: 'full' | 'incremental';
+        reason: string;
+        since?: string;
+        recordsRead: number;
+        ledgerPersons: number | null;
+    };
     /** Dry run only: what would have been written. */
     plan?: DryRunPlan;
     /** Records Salesforce refused, in the ledger after the run (R14; optout status). */

@@ -13,6 +13,7 @@ import type { OrgClient } from '../salesforce/client';
 import { BudgetExhausted, RunAborted } from '../salesforce/errors';
 import { runHourly, HOURLY_CURSOR } from './hourly';
 import { runNightly } from './nightly';
+import type { NightlyOptions } from './nightly-mode';
 import { runPush } from './push';
 import type { JobContext } from './context';
 import type { Progress } from './records';
@@ -40,6 +41,8 @@ export interface RunJobOptions {
     lock?: boolean;
     /** push only: just these unsubscribes. */
     unsubscribeIds?: readonly number[];
+    /** nightly only: full or incremental (R16), look-back, full interval. */
+    nightly?: NightlyOptions;
     now?: () => Date;
 }
 
@@ -244,7 +247,7 @@ export async function runJob(
         if (job === 'push')
             await runPush(ctx, { unsubscribeIds: options.unsubscribeIds });
         else if (job === 'hourly') await runHourly(ctx);
-        else await runNightly(ctx);
+        else await runNightly(ctx, options.nightly);
         if (result.status !== 'skipped') result.status = finalStatus(result);
     } catch (err) {
         if (err instanceof BudgetExhausted || err instanceof RunAborted) {

@@ -141,6 +141,49 @@ describe('optout sync', () => {
         ).toBe(true);
     });
 
+    it('nightly: incremental after the first run, full with --full, and says which and why (R16)', async () => {
+        const org = await localOrg();
+        await writeSettings(client(org), { nightlySyncEnabled: true });
+        await seedRecords(org, 'Contact', [
+            { LastName: 'A', Email: 'a@example.com' }
+        ]);
+        const run = (...extra: string[]): ReturnType<typeof cli> =>
+            cli(
+                'sync',
+                'nightly',
+                '--target-org',
+                'local',
+                '--ledger',
+                ledgerPath,
+                ...extra
+            );
+        const first = await run('--json');
+        expect(first.code).toBe(0);
+        expect(first.json).toMatchObject({
+            reconciliation: {
+                mode: 'full',
+                reason: 'no successful nightly is recorded'
+            }
+        });
+        const second = await run('--json');
+        expect(second.json).toMatchObject({
+            reconciliation: { mode: 'incremental' },
+            modes: { reconciliation: 'incremental' }
+        });
+        const full = await run('--full');
+        expect(full.code).toBe(0);
+        expect(full.stdout).toMatch(
+            /Reconciliation\s*│ full \(requested \(--full\)\); 1 records read/
+        );
+        const every = await run('--full-every', '0', '--json');
+        expect(every.json).toMatchObject({
+            reconciliation: {
+                mode: 'full',
+                reason: expect.stringMatching(/0 days old or more/)
+            }
+        });
+    });
+
     it('prints a readable summary without --json, and a dry run says so', async () => {
         const org = await localOrg();
         await seedRecords(org, 'Contact', [
@@ -210,6 +253,23 @@ describe('optout sync', () => {
             ],
             2,
             /--bulk-threshold must be a whole number of records/
+        ],
+        [
+            ['sync', 'push', '--target-org', 'local', '--full'],
+            2,
+            /--full applies to the nightly job only, not push/
+        ],
+        [
+            [
+                'sync',
+                'nightly',
+                '--target-org',
+                'local',
+                '--full-every',
+                'weekly'
+            ],
+            2,
+            /--full-every must be a duration such as 7d or 36h, or off/
         ],
         [
             ['sync', 'nightly', '--target-org', 'prod-org'],

@@ -35,6 +35,7 @@ import { mailchimpConfig, mailchimpConfigured } from '../../mailchimp/config';
 import type { MailchimpConfig } from '../../mailchimp/config';
 import { MailchimpSchedule } from '../../mailchimp/job';
 import { summaryOf } from './index';
+import { parseNightlyDuration } from '../../sync/nightly-mode';
 import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
 import {
@@ -58,6 +59,8 @@ export interface ScheduleOptions extends LedgerOptions {
     nightly: string;
     timezone: string;
     pushInterval: string;
+    /** The nightly's full reconciliation interval (R16), e.g. 7d or off. */
+    nightlyFullEvery?: string;
     dryRun?: boolean;
 }
 
@@ -134,7 +137,16 @@ export function checkScheduleOptions(opts: ScheduleOptions): ScheduleSettings {
         pushIntervalMs: parseDuration(opts.pushInterval, '--push-interval', {
             minMs: 1000,
             maxMs: 3_600_000
-        })
+        }),
+        ...(opts.nightlyFullEvery !== undefined
+            ? {
+                  nightlyFullEveryMs: parseNightlyDuration(
+                      opts.nightlyFullEvery,
+                      '--nightly-full-every',
+                      'interval'
+                  )
+              }
+            : {})
     });
     return {
         targetOrg,
@@ -321,6 +333,10 @@ export const register: CommandModule = (program: Command) => {
                 '--nightly <cron>',
                 'when the nightly reconciliation runs',
                 DEFAULT_NIGHTLY
+            )
+            .option(
+                '--nightly-full-every <duration>',
+                'a nightly reads every Contact and Lead when the last full one is older than this, e.g. 7d, or off (default 7d, or $OPTOUT_NIGHTLY_FULL_EVERY); the others read what changed'
             )
             .option(
                 '--timezone <tz>',

@@ -51,6 +51,11 @@ export function jobPairs(r: JobResult): Pair[] {
             'Settings',
             `${r.settings.source === 'defaults' ? 'defaults (no org record)' : 'org default'}; writes ${r.settings.fieldWritten}; nightly ${r.settings.nightlySyncEnabled ? 'on' : 'off'}; same email ${r.settings.applyToSameEmail ? 'on' : 'off'}; all-audiences rule ${r.settings.allAudiencesRule ? 'on' : 'off'}`
         ]);
+    if (r.reconciliation)
+        pairs.push([
+            'Reconciliation',
+            `${r.reconciliation.mode} (${r.reconciliation.reason}); ${count(r.reconciliation.recordsRead)} records read`
+        ]);
     if (r.modes)
         pairs.push([
             'Modes',

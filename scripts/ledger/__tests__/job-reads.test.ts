@@ -180,4 +180,79 @@ describe('reads for the jobs', () => {
         } as Parameters<Ledger['appendAudit']>[0]);
         expect(await ledger.firstSalesforceWriteAt()).not.toBeNull();
     });
+
+    it('gives the incremental nightly the global unsubscribes recorded after a feed event, or undelivered and due', async () => {
+        const unsub = async (email: string): Promise<number> =>
+            (
+                await ledger.recordUnsubscribe({
+                    email,
+                    scope: 'all',
+                    source: 'webhook'
+                })
+            ).unsubscribe.id;
+        const delivered = await unsub('old@example.com');
+        await ledger.markDelivered([delivered], { runId: 'r1' });
+        const waiting = await unsub('waiting@example.com');
+        const due = await unsub('due@example.com');
+        await ledger.recordUnsubscribeAttempts(
+            [
+                { id: waiting, outcome: 'no_matching_record' },
+                { id: due, outcome: 'no_matching_record' }
+            ],
+            { at: '2025-01-01T00:00:00.000Z', delay: () => 0 }
+        );
+        await ledger.recordUnsubscribeAttempts(
+            [{ id: waiting, outcome: 'no_matching_record' }],
+            { at: '2999-01-01T00:00:00.000Z', delay: () => 0 }
+        );
+        const pending = await unsub('pending@example.com');
+        await ledger.recordUnsubscribe({
+            email: 'audience@example.com',
+            scope: 'audience',
+            audienceId: 'news',
+            audienceName: 'News',
+            source: 'webhook'
+        });
+        const seq = await ledger.lastSuppressionEventId();
+        const ids = async (
+            afterEventId: number,
+            afterId = 0
+        ): Promise<number[]> =>
+            (
+                await ledger.globalUnsubscribesToReconcile({
+                    afterEventId,
+                    afterId,
+                    limit: 10,
+                    dueBy: '2026-01-01T00:00:00.000Z'
+                })
+            ).map((u) => u.id);
+        // From the beginning: every global one; after the last event: the undelivered
+        // and due (not the delivered one, nor the one waiting until 2999).
+        expect(await ids(0)).toEqual([delivered, waiting, due, pending]);
+        expect(await ids(seq)).toEqual([due, pending]);
+        expect(await ids(seq, due)).toEqual([pending]);
+        // Delivered, then recorded again after a resubscribe: a new event.
+        await ledger.resubscribe({ email: 'old@example.com', reason: 'asked' });
+        const again = await unsub('old@example.com');
+        await ledger.markDelivered([again], { runId: 'r2' });
+        expect(await ids(seq)).toEqual([due, pending, again]);
+        const rows = await ledger.globalUnsubscribesToReconcile({
+            afterEventId: seq,
+            afterId: pending,
+            limit: 10
+        });
+        expect(rows).toEqual([
+            expect.objectContaining({
+                id: again,
+                emailNorm: 'old@example.com',
+                salesforceId: null,
+                deliveredAt: expect.any(String)
+            })
+        ]);
+        const of = await ledger.activeGlobalUnsubscribesOf([
+            rows[0].personId,
+            (await ledger.findPerson('audience@example.com'))!.id
+        ]);
+        expect(of.map((u) => u.id)).toEqual([again]);
+    });
 });

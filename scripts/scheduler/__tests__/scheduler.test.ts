@@ -89,6 +89,29 @@ describe('Scheduler in one process (fake jobs)', () => {
         await s.stop();
     });
 
+    it('gives the nightly its full-reconciliation interval (R16), and no other job', async () => {
+        const seen: [JobName, unknown][] = [];
+        const s = new Scheduler({
+            ledger,
+            org: { conn: {} } as unknown as OrgClient,
+            config: checkConfig({
+                timezone: 'UTC',
+                nightlyFullEveryMs: 3 * 24 * 3_600_000
+            }),
+            runJob: async (job, options) => {
+                seen.push([job, options.nightly]);
+                return fakeResult(job);
+            }
+        });
+        await s.trigger('nightly', 'cron');
+        await s.trigger('hourly', 'cron');
+        expect(seen).toEqual([
+            ['nightly', { fullEveryMs: 3 * 24 * 3_600_000 }],
+            ['hourly', undefined]
+        ]);
+        await s.stop();
+    });
+
     it('reports a job that could not run as failed, with its actions, and goes on', async () => {
         const events: SchedulerEvent[] = [];
         const s = new Scheduler({

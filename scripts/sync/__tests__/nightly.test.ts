@@ -335,7 +335,13 @@ describe('R11 idempotent and monotone (nightly)', () => {
         await unsubscribe(f.ledger, emails(10, 25));
         await f.run('nightly');
         f.reset();
-        const again = await f.run('nightly', { org: f.newClient() });
+        // Full again (R16: a second run within the look-back would re-read every
+        // record changed by the first and the Leads converted into its Contacts; the
+        // incremental costs are in nightly-incremental.test.ts).
+        const again = await f.run('nightly', {
+            org: f.newClient(),
+            nightly: { full: true }
+        });
         expect(again).toMatchObject({
             recordsWritten: 0,
             ledgerUnsubscribesAdded: 0,
