@@ -72,7 +72,9 @@ export function parseCsv(text: string): Record<string, string>[] {
  */
 export async function* bulkQuery(
     client: OrgClient,
-    soql: string
+    soql: string,
+    /** queryAll: deleted and archived rows too (IsDeleted, the Recycle Bin). */
+    operation: 'query' | 'queryAll' = 'query'
 ): AsyncGenerator<Record<string, string>[]> {
     let info: JobInfo | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -80,7 +82,7 @@ export async function* bulkQuery(
             method: 'POST',
             path: '/jobs/query',
             body: {
-                operation: 'query',
+                operation,
                 query: soql,
                 contentType: 'CSV',
                 columnDelimiter: 'COMMA',
