@@ -405,14 +405,21 @@ describe('refreshMirror', () => {
             { allowRecursive: true }
         );
         await f.t.conn.sobject('Contact').destroy(ids.slice(490));
-        f.t.admin.setFaults('503:1@queryMore');
+        // 460 changed rows are three pages: the third one fails, after two were read
+        // (and the first stored).
+        let pagesRead = 0;
         await expect(
             refreshMirror(paged, f.ledger, {
                 fields: FIELDS,
                 objects: ['Contact'],
-                lookbackMs: 0
+                lookbackMs: 0,
+                onProgress: () => {
+                    pagesRead += 1;
+                    if (pagesRead === 2) f.t.admin.setFaults('503:1@queryMore');
+                }
             })
         ).rejects.toThrow();
+        expect(pagesRead).toBe(2);
         expect((await f.ledger.mirrorState('Contact'))?.watermark).toBe(
             watermark
         );
