@@ -124,6 +124,7 @@ export type { UnsubscribeSelection } from './delivery';
 export type { StuckDetail, StuckFilter, StuckSummary } from './stuck';
 export type { AcquireLockOptions } from './lock-store';
 export type {
+    MirrorDeletion,
     MirrorMembership,
     MirrorPage,
     MirrorPersonRef,
@@ -868,25 +869,29 @@ export class Ledger {
 
     /**
      * One page of a refresh in one transaction: rows, deletions and (when given) the
-     * object's new watermark — which never covers rows that were not stored.
+     * object's new watermark — which never covers rows that were not stored. Rows and
+     * deletions older than the stored row are not applied (`stale`).
      */
     async mirrorApplyPage(
         object: MirroredObject,
         page: MirrorPage
-    ): Promise<{ upserted: number; deleted: number }> {
+    ): Promise<{ upserted: number; deleted: number; stale: number }> {
         return mirror.applyMirrorPage(this.ctx, object, page);
     }
 
     /**
-     * Ends a full read: deletes the object's rows the read (token) did not see and
-     * sets its state, in one transaction. Returns how many rows were deleted.
+     * Ends a full read: deletes the object's rows the read (token) did not see — but
+     * not those stamped after `keepAfter`, the read's highest SystemModstamp (stored
+     * by another refresh meanwhile) — and sets its state, in one transaction.
+     * Returns how many rows were deleted.
      */
     async mirrorSweep(
         object: MirroredObject,
         token: string,
-        state: MirrorStateInput
+        state: MirrorStateInput,
+        keepAfter: string | null = null
     ): Promise<number> {
-        return mirror.sweepMirror(this.ctx, object, token, state);
+        return mirror.sweepMirror(this.ctx, object, token, state, keepAfter);
     }
 
     /** Where the mirror of an object stands (none: never read). */

@@ -447,68 +447,136 @@ export async function resetMirrorState(
 
 // ------------------------------------------------------------ refresh steps
 
+/** A row Salesforce reports deleted (queryAll), with the stamp of its deletion. */
+export interface MirrorDeletion {
+    id: string;
+    systemModstamp: string;
+}
+
 /** One page of a refresh, for `applyMirrorPage`. */
 export interface MirrorPage {
     records?: readonly MirrorRecord[];
     memberships?: readonly MirrorMembership[];
-    /** Ids deleted in Salesforce (records or memberships, by the object). */
-    deletedIds?: readonly string[];
+    /** Rows deleted in Salesforce (records or memberships, by the object). */
+    deleted?: readonly MirrorDeletion[];
     /** The token of the full read this page belongs to (none: incremental). */
     fullSeen?: string | null;
     /** The object's state after this page (none: left as it is). */
     state?: MirrorStateInput;
 }
 
+type MirrorTable = 'sf_record' | 'sf_membership';
+
+/** The stored SystemModstamp of these ids. */
+async function storedStamps(
+    ctx: LedgerContext,
+    table: MirrorTable,
+    ids: readonly string[]
+): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const c of chunks([...new Set(ids)], LOOKUP_BATCH)) {
+        const chunk = padded(c);
+        for (const r of (await ctx
+            .stmt(
+                `SELECT id, system_modstamp AS systemModstamp FROM ${table} WHERE id IN (${marks(chunk.length)})`
+            )
+            .all(...chunk)) as { id: string; systemModstamp: string }[])
+            out.set(r.id, r.systemModstamp);
+    }
+    return out;
+}
+
 /**
  * Writes one page of `object` — its rows, its deletions and (when given) the object's
  * new state — in one transaction: the watermark moves only with the rows it covers.
+ * A row or deletion older (SystemModstamp) than the stored row is not applied: two
+ * refreshes at once (processes sharing a PostgreSQL ledger) never put an older
+ * version back. A full read still marks such a row seen. Returns what was applied.
  */
 export async function applyMirrorPage(
     ctx: LedgerContext,
     object: MirroredObject,
     page: MirrorPage
-): Promise<{ upserted: number; deleted: number }> {
+): Promise<{ upserted: number; deleted: number; stale: number }> {
     return ctx.transaction(async () => {
         const membership = object === 'Audience_Membership__c';
+        const table: MirrorTable = membership ? 'sf_membership' : 'sf_record';
+        const rows: readonly { id: string; systemModstamp: string }[] =
+            (membership ? page.memberships : page.records) ?? [];
+        const deletions = page.deleted ?? [];
+        const stored = await storedStamps(ctx, table, [
+            ...rows.map((r) => r.id),
+            ...deletions.map((d) => d.id)
+        ]);
+        const current = (r: { id: string; systemModstamp: string }): boolean =>
+            !stored.has(r.id) ||
+            (stored.get(r.id) as string) <= r.systemModstamp;
+        const toDelete = deletions.filter(
+            (d) => stored.has(d.id) && current(d)
+        );
+        const stale = rows.filter((r) => !current(r)).map((r) => r.id);
         const deleted = membership
-            ? await deleteMirrorMemberships(ctx, page.deletedIds ?? [])
-            : await deleteMirrorRecords(ctx, page.deletedIds ?? []);
+            ? await deleteMirrorMemberships(
+                  ctx,
+                  toDelete.map((d) => d.id)
+              )
+            : await deleteMirrorRecords(
+                  ctx,
+                  toDelete.map((d) => d.id)
+              );
         const upserted = membership
-            ? await upsertMirrorMemberships(ctx, page.memberships ?? [], {
-                  fullSeen: page.fullSeen
-              })
-            : await upsertMirrorRecords(ctx, page.records ?? [], {
-                  fullSeen: page.fullSeen
-              });
+            ? await upsertMirrorMemberships(
+                  ctx,
+                  (page.memberships ?? []).filter(current),
+                  { fullSeen: page.fullSeen }
+              )
+            : await upsertMirrorRecords(
+                  ctx,
+                  (page.records ?? []).filter(current),
+                  { fullSeen: page.fullSeen }
+              );
+        if (page.fullSeen && stale.length)
+            for (const c of chunks(stale, LOOKUP_BATCH)) {
+                const chunk = padded(c);
+                await ctx
+                    .stmt(
+                        `UPDATE ${table} SET full_seen = ? WHERE id IN (${marks(chunk.length)})`
+                    )
+                    .run(page.fullSeen, ...chunk);
+            }
         if (page.state) await setMirrorState(ctx, object, page.state);
-        return { upserted, deleted };
+        return { upserted, deleted, stale: stale.length };
     });
 }
 
 /**
  * The last step of a full read of `object`: deletes its rows that the read with this
  * token did not see (gone from Salesforce), and sets the object's state, in one
- * transaction. Returns how many rows were deleted.
+ * transaction. `keepAfter`: the highest SystemModstamp the read saw — a row stamped
+ * later was stored by another refresh after the read's snapshot and is kept (null:
+ * the read saw no row, every unseen row goes). Returns how many rows were deleted.
  */
 export async function sweepMirror(
     ctx: LedgerContext,
     object: MirroredObject,
     token: string,
-    state: MirrorStateInput
+    state: MirrorStateInput,
+    keepAfter: string | null = null
 ): Promise<number> {
     return ctx.transaction(async () => {
+        const unseen = '(full_seen IS NULL OR full_seen <> ?)';
+        const guard = keepAfter === null ? '' : ' AND system_modstamp <= ?';
+        const tail = keepAfter === null ? [] : [keepAfter];
         const { changes } =
             object === 'Audience_Membership__c'
                 ? await ctx
-                      .stmt(
-                          'DELETE FROM sf_membership WHERE full_seen IS NULL OR full_seen <> ?'
-                      )
-                      .run(token)
+                      .stmt(`DELETE FROM sf_membership WHERE ${unseen}${guard}`)
+                      .run(token, ...tail)
                 : await ctx
                       .stmt(
-                          'DELETE FROM sf_record WHERE object = ? AND (full_seen IS NULL OR full_seen <> ?)'
+                          `DELETE FROM sf_record WHERE object = ? AND ${unseen}${guard}`
                       )
-                      .run(object, token);
+                      .run(object, token, ...tail);
         await setMirrorState(ctx, object, state);
         return changes;
     });

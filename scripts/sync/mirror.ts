@@ -35,13 +35,15 @@
  * returned by queryAll: the periodic full read (`fullAfterMs`, default 7 days) removes
  * them.
  *
- * Refreshes of one ledger should not run at the same time (the jobs run under their
- * locks); two at once would only re-read rows, except that a full read's sweep could
- * delete a row another refresh stored meanwhile, until the next refresh.
+ * Two refreshes of one ledger at once (processes sharing a PostgreSQL ledger) are
+ * safe: a row or deletion older than the stored row is not applied, a full read's
+ * sweep keeps rows stamped after its snapshot, and a watermark one of them sets lower
+ * than the other's only makes the next read start earlier.
  */
 import { randomUUID } from 'node:crypto';
 import type { Ledger } from '../ledger/ledger';
 import type {
+    MirrorDeletion,
     MirrorMembership,
     MirrorRecord,
     MirrorState,
@@ -318,33 +320,33 @@ function splitPage(
 ): {
     records: MirrorRecord[];
     memberships: MirrorMembership[];
-    deletedIds: string[];
+    deleted: MirrorDeletion[];
     maxStamp: string | null;
 } {
     const records: MirrorRecord[] = [];
     const memberships: MirrorMembership[] = [];
-    const deletedIds: string[] = [];
+    const deleted: MirrorDeletion[] = [];
     let maxStamp: string | null = null;
     for (const r of rows) {
         const stamp = sfTime(r.SystemModstamp);
         if (stamp && (maxStamp === null || stamp > maxStamp)) maxStamp = stamp;
         const id = id18(typeof r.Id === 'string' ? r.Id : null);
-        if (!id) continue;
+        if (!id || !stamp) continue;
         if (isTrue(r.IsDeleted)) {
-            deletedIds.push(id);
+            deleted.push({ id, systemModstamp: stamp });
             continue;
         }
         if (object === SOBJECT.AUDIENCE_MEMBERSHIP) {
             const m = toMirrorMembership(r);
             // A row without a key cannot be found by key: forget any old copy.
             if (m) memberships.push(m);
-            else deletedIds.push(id);
+            else deleted.push({ id, systemModstamp: stamp });
         } else {
             const rec = toMirrorRecord(object, r, fields);
             if (rec) records.push(rec);
         }
     }
-    return { records, memberships, deletedIds, maxStamp };
+    return { records, memberships, deleted, maxStamp };
 }
 
 const later = (a: string | null, b: string | null): string | null =>
@@ -386,11 +388,18 @@ async function fullRead(
         s.onProgress?.({ phase: `mirror ${object} (full)`, done: read });
     }
     const watermark = maxStamp ?? EMPTY_WATERMARK;
-    const deleted = await ledger.mirrorSweep(object, token, {
-        watermark,
-        fullAt: s.now().toISOString(),
-        fields: s.stateFields
-    });
+    // Rows stamped after the read's highest stamp were stored by another refresh
+    // meanwhile (its snapshot is later): kept.
+    const deleted = await ledger.mirrorSweep(
+        object,
+        token,
+        {
+            watermark,
+            fullAt: s.now().toISOString(),
+            fields: s.stateFields
+        },
+        maxStamp
+    );
     return {
         object,
         mode: 'full',
@@ -429,7 +438,7 @@ async function incrementalRead(
         const done = await ledger.mirrorApplyPage(object, {
             records: page.records,
             memberships: page.memberships,
-            deletedIds: page.deletedIds,
+            deleted: page.deleted,
             ...(withState
                 ? { state: { watermark, fields: s.stateFields } }
                 : {})
@@ -454,7 +463,7 @@ async function incrementalRead(
         held ?? {
             records: [],
             memberships: [],
-            deletedIds: [],
+            deleted: [],
             maxStamp: null
         },
         true

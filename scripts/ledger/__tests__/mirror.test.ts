@@ -284,7 +284,9 @@ describe('the Salesforce mirror in the ledger', () => {
         await expect(
             ledger.mirrorApplyPage('Contact', {
                 records: [rec(C2, 'b@x.io'), bad],
-                deletedIds: [C1],
+                deleted: [
+                    { id: C1, systemModstamp: '2026-12-01T11:00:00.000Z' }
+                ],
                 state: { watermark: '2026-12-01T12:00:00.000Z', fields: [] }
             })
         ).rejects.toThrow();
@@ -295,13 +297,80 @@ describe('the Salesforce mirror in the ledger', () => {
         // The same page without the bad row: all of it.
         await ledger.mirrorApplyPage('Contact', {
             records: [rec(C2, 'b@x.io')],
-            deletedIds: [C1],
+            deleted: [{ id: C1, systemModstamp: '2026-12-01T11:00:00.000Z' }],
             state: { watermark: '2026-12-01T12:00:00.000Z', fields: [] }
         });
         expect(ids(await ledger.mirrorRecordsById([C1, C2]))).toEqual([C2]);
         expect((await ledger.mirrorState('Contact'))?.watermark).toBe(
             '2026-12-01T12:00:00.000Z'
         );
+    });
+
+    it('never puts an older version back: rows and deletions older than the stored row are skipped', async () => {
+        const at = (t: string): string => `2026-12-01T${t}:00.000Z`;
+        await ledger.mirrorApplyPage('Contact', {
+            records: [
+                rec(C1, 'new@x.io', { systemModstamp: at('12:00') }),
+                rec(C2, 'b@x.io', { systemModstamp: at('12:00') })
+            ]
+        });
+        // Another refresh that read earlier writes late.
+        const late = await ledger.mirrorApplyPage('Contact', {
+            records: [rec(C1, 'old@x.io', { systemModstamp: at('11:00') })],
+            deleted: [{ id: C2, systemModstamp: at('11:30') }],
+            fullSeen: 'token-1'
+        });
+        expect(late).toEqual({ upserted: 0, deleted: 0, stale: 1 });
+        expect(
+            (await ledger.mirrorRecordsById([C1, C2])).map((r) => r.email)
+        ).toEqual(['new@x.io', 'b@x.io']);
+        // A deletion as new as the row applies; a full read's stale row was marked
+        // seen, so its sweep keeps it.
+        expect(
+            await ledger.mirrorApplyPage('Contact', {
+                deleted: [{ id: C2, systemModstamp: at('12:00') }]
+            })
+        ).toEqual({ upserted: 0, deleted: 1, stale: 0 });
+        await ledger.mirrorSweep(
+            'Contact',
+            'token-1',
+            { watermark: at('11:00'), fields: [] },
+            at('11:00')
+        );
+        expect(ids(await ledger.mirrorRecordsById([C1, C2]))).toEqual([C1]);
+    });
+
+    it('a sweep keeps unseen rows stamped after the read’s snapshot (another refresh stored them)', async () => {
+        const at = (t: string): string => `2026-12-01T${t}:00.000Z`;
+        await ledger.mirrorApplyPage('Contact', {
+            records: [
+                rec(C1, 'a@x.io', { systemModstamp: at('10:00') }),
+                rec(C2, 'b@x.io', { systemModstamp: at('10:00') }),
+                rec(C3, 'c@x.io', { systemModstamp: at('12:00') })
+            ]
+        });
+        await ledger.mirrorApplyPage('Contact', {
+            records: [rec(C1, 'a@x.io', { systemModstamp: at('10:00') })],
+            fullSeen: 'token-1'
+        });
+        expect(
+            await ledger.mirrorSweep(
+                'Contact',
+                'token-1',
+                { watermark: at('11:00'), fields: [] },
+                at('11:00')
+            )
+        ).toBe(1);
+        expect(ids(await ledger.mirrorRecordsById([C1, C2, C3]))).toEqual([
+            C1,
+            C3
+        ]);
+        // Without a bound (the read saw no row) every unseen row goes.
+        await ledger.mirrorSweep('Contact', 'token-2', {
+            watermark: at('11:00'),
+            fields: []
+        });
+        expect(await ledger.mirrorRecordsById([C1, C2, C3])).toEqual([]);
     });
 
     it('keeps the time of the last full read when an incremental read moves the watermark', async () => {
