@@ -20,20 +20,30 @@
  *
  * The watermark is the highest SystemModstamp read — Salesforce's clock, never this
  * machine's. The look-back (default 5 minutes) covers what a cursor on SystemModstamp
- * misses otherwise: the stamp is taken when a save starts, the row becomes visible
- * when its transaction commits, so a long transaction (a Bulk batch, a trigger-heavy
- * save, a lead conversion, a merge) can commit rows stamped BEFORE a watermark a
- * concurrent read already took; and stamps have a precision of one second, so rows
- * saved in the same second as the watermark may commit after it was read. Salesforce
- * documents no bound on that delay; its own replication guidance polls getUpdated()
- * with windows that overlap by minutes. Five minutes costs nothing when nothing
- * changed (the rows re-read are those changed in the last five minutes), and is far
- * longer than a save or a Bulk batch (10 minutes at most per batch attempt, but a
- * batch's rows commit in chunks of 200) is expected to hold its rows uncommitted.
+ * misses otherwise: a row's stamp is taken when its save starts, but it becomes
+ * visible when its transaction commits, so a long transaction (a Bulk batch, a
+ * trigger-heavy save, a merge) can commit rows stamped BEFORE a watermark another read
+ * already took; and stamps have a precision of one second, so rows saved in the
+ * watermark's second may commit after the read (hence `>=`, not `>`). Salesforce's own
+ * replication call says the same: getUpdated()'s latestDateCovered is to be the next
+ * startDate "to capture the changes that started after this date but did not complete
+ * before the endDate", and while "a long-running transaction" runs it is "the start
+ * time of that long-running transaction"
+ * (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getupdated_getupdatedresult.htm).
+ * SOQL gives no latestDateCovered, so a fixed window stands in for it: five minutes is
+ * far longer than a save or a Bulk batch chunk holds rows uncommitted, and costs little
+ * (rows changed in the last five minutes before the watermark are read again, in the
+ * same one request when few). A longer one can be passed for orgs with long batch
+ * Apex.
  *
- * Records purged from the Recycle Bin (after 15 days, or a hard delete) are no longer
- * returned by queryAll: the periodic full read (`fullAfterMs`, default 7 days) removes
- * them.
+ * Deleted records stay in the Recycle Bin for 15 days
+ * (https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/langCon_apex_dml_examples_undelete.htm);
+ * after that, or after a hard delete, queryAll no longer returns them ("After these
+ * records are permanently removed from the recycle bin, you can no longer query
+ * them", REST QueryAll,
+ * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm).
+ * So a full read runs at least every `fullAfterMs` (default 7 days, under 15) and
+ * removes what an incremental read can no longer see.
  *
  * Two refreshes of one ledger at once (processes sharing a PostgreSQL ledger) are
  * safe: a row or deletion older than the stored row is not applied, a full read's
