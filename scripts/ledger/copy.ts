@@ -45,7 +45,10 @@ const KEYS: Record<LedgerTable, readonly string[]> = {
     cursors: ['job', 'name'],
     locks: ['name'],
     mailchimp_deliveries: ['unsubscribe_id', 'list_id'],
-    suppression_events: ['id']
+    suppression_events: ['id'],
+    sf_record: ['id'],
+    sf_membership: ['membership_key'],
+    sf_mirror_state: ['object']
 };
 
 /** Tables not copied, and why (see the header). */

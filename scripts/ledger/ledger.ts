@@ -47,6 +47,16 @@ import * as jobReads from './job-reads';
 import * as locks from './lock-store';
 import type { AcquireLockOptions } from './lock-store';
 import { parseLedgerLocation } from './location';
+import * as mirror from './mirror';
+import type {
+    MirrorMembership,
+    MirrorPage,
+    MirrorPersonRef,
+    MirrorRecord,
+    MirrorState,
+    MirrorStateInput,
+    MirroredObject
+} from './mirror';
 import {
     LATEST_SCHEMA_VERSION,
     MIGRATIONS,
@@ -113,6 +123,16 @@ export type { ImportBatchResult, ImportRecord } from './import-batch';
 export type { UnsubscribeSelection } from './delivery';
 export type { StuckDetail, StuckFilter, StuckSummary } from './stuck';
 export type { AcquireLockOptions } from './lock-store';
+export type {
+    MirrorDeletion,
+    MirrorMembership,
+    MirrorPage,
+    MirrorPersonRef,
+    MirrorRecord,
+    MirrorState,
+    MirrorStateInput,
+    MirroredObject
+} from './mirror';
 export { LEDGER_TABLES } from './reports';
 export type {
     HistoryReport,
@@ -841,6 +861,120 @@ export class Ledger {
         personIds: readonly number[]
     ): Promise<ActiveGlobalUnsubscribe[]> {
         return jobReads.activeGlobalUnsubscribesOf(this.ctx, personIds);
+    }
+
+    // ------------------------------------------ the Salesforce mirror (mirror.ts)
+
+    /** Stores Contacts/Leads as read from Salesforce (by id). Returns how many. */
+    async mirrorUpsertRecords(
+        records: readonly MirrorRecord[],
+        options: { fullSeen?: string | null } = {}
+    ): Promise<number> {
+        return mirror.upsertMirrorRecords(this.ctx, records, options);
+    }
+
+    /** Stores Audience_Membership__c rows as read (by key). Returns how many. */
+    async mirrorUpsertMemberships(
+        memberships: readonly MirrorMembership[],
+        options: { fullSeen?: string | null } = {}
+    ): Promise<number> {
+        return mirror.upsertMirrorMemberships(this.ctx, memberships, options);
+    }
+
+    /** Forgets Contacts/Leads by id. Returns how many were mirrored. */
+    async mirrorDeleteRecords(ids: readonly string[]): Promise<number> {
+        return mirror.deleteMirrorRecords(this.ctx, ids);
+    }
+
+    /** Forgets Audience_Membership__c rows by Id. Returns how many were mirrored. */
+    async mirrorDeleteMemberships(ids: readonly string[]): Promise<number> {
+        return mirror.deleteMirrorMemberships(this.ctx, ids);
+    }
+
+    /**
+     * One page of a refresh in one transaction: rows, deletions and (when given) the
+     * object's new watermark — which never covers rows that were not stored. Rows and
+     * deletions older than the stored row are not applied (`stale`).
+     */
+    async mirrorApplyPage(
+        object: MirroredObject,
+        page: MirrorPage
+    ): Promise<{ upserted: number; deleted: number; stale: number }> {
+        return mirror.applyMirrorPage(this.ctx, object, page);
+    }
+
+    /**
+     * Ends a full read: deletes the object's rows the read (token) did not see — but
+     * not those stamped after `keepAfter`, the read's highest SystemModstamp (stored
+     * by another refresh meanwhile) — and sets its state, in one transaction.
+     * Returns how many rows were deleted.
+     */
+    async mirrorSweep(
+        object: MirroredObject,
+        token: string,
+        state: MirrorStateInput,
+        keepAfter: string | null = null
+    ): Promise<number> {
+        return mirror.sweepMirror(this.ctx, object, token, state, keepAfter);
+    }
+
+    /** Where the mirror of an object stands (none: never read). */
+    async mirrorState(object: string): Promise<MirrorState | undefined> {
+        return mirror.getMirrorState(this.ctx, object);
+    }
+
+    async mirrorStates(): Promise<MirrorState[]> {
+        return mirror.listMirrorStates(this.ctx);
+    }
+
+    async setMirrorState(
+        object: string,
+        input: MirrorStateInput
+    ): Promise<void> {
+        return mirror.setMirrorState(this.ctx, object, input);
+    }
+
+    /** Forgets the state of an object (all when none): its next refresh is full. */
+    async resetMirrorState(object?: string): Promise<void> {
+        return mirror.resetMirrorState(this.ctx, object);
+    }
+
+    /**
+     * The mirrored records of these persons: by Salesforce id (R6), by email when
+     * `applyToSameEmail` (R8), plus the Contacts of matched converted Leads (R9,
+     * unless `convertedContacts: false`). One query per batch of persons.
+     */
+    async mirrorRecordsFor(
+        persons: readonly MirrorPersonRef[],
+        options: { applyToSameEmail: boolean; convertedContacts?: boolean }
+    ): Promise<MirrorRecord[]> {
+        return mirror.mirrorRecordsFor(this.ctx, persons, options);
+    }
+
+    async mirrorRecordsById(ids: readonly string[]): Promise<MirrorRecord[]> {
+        return mirror.mirrorRecordsById(this.ctx, ids);
+    }
+
+    /** Mirrored Audience_Membership__c rows by Membership_Key__c (exact). */
+    async mirrorMembershipsByKeys(
+        keys: readonly string[]
+    ): Promise<MirrorMembership[]> {
+        return mirror.mirrorMembershipsByKeys(this.ctx, keys);
+    }
+
+    /** Mirrored Audience_Membership__c rows on these Contacts/Leads. */
+    async mirrorMembershipsForRecords(
+        recordIds: readonly string[]
+    ): Promise<MirrorMembership[]> {
+        return mirror.mirrorMembershipsForRecords(this.ctx, recordIds);
+    }
+
+    async mirrorCounts(): Promise<{
+        contacts: number;
+        leads: number;
+        memberships: number;
+    }> {
+        return mirror.mirrorCounts(this.ctx);
     }
 
     // ------------------------------- reports and the suppression feed (reports.ts)

@@ -168,5 +168,57 @@ CREATE TABLE mailchimp_deliveries (
 );
 CREATE INDEX mailchimp_deliveries_list ON mailchimp_deliveries(list_id);
 `
+    },
+    {
+        version: 6,
+        name: 'Salesforce mirror (issue 14)',
+        // The same tables as SQLite's migration 6 (see there), text COLLATE "C".
+        sql: `
+CREATE TABLE sf_record (
+    id TEXT COLLATE "C" PRIMARY KEY CHECK (length(id) = 18),
+    object TEXT COLLATE "C" NOT NULL CHECK (object IN ('Contact', 'Lead')),
+    email TEXT COLLATE "C" NULL,
+    email_norm TEXT COLLATE "C" NULL,
+    is_converted INTEGER NOT NULL DEFAULT 0,
+    converted_contact_id TEXT COLLATE "C" NULL,
+    has_opted_out_of_email INTEGER NOT NULL DEFAULT 0,
+    marketo_sales_opt_out INTEGER NULL,
+    system_modstamp TEXT COLLATE "C" NOT NULL,
+    refreshed_at TEXT COLLATE "C" NOT NULL,
+    full_seen TEXT COLLATE "C" NULL
+);
+CREATE INDEX sf_record_email_norm ON sf_record(email_norm);
+CREATE INDEX sf_record_object_seen ON sf_record(object, full_seen);
+
+CREATE TABLE sf_membership (
+    membership_key TEXT COLLATE "C" PRIMARY KEY,
+    id TEXT COLLATE "C" NOT NULL,
+    contact_id TEXT COLLATE "C" NULL,
+    lead_id TEXT COLLATE "C" NULL,
+    audience_id TEXT COLLATE "C" NULL,
+    audience_name TEXT COLLATE "C" NULL,
+    email TEXT COLLATE "C" NULL,
+    status TEXT COLLATE "C" NULL,
+    status_changed_at TEXT COLLATE "C" NULL,
+    source TEXT COLLATE "C" NULL,
+    reason TEXT COLLATE "C" NULL,
+    pending_push INTEGER NOT NULL DEFAULT 0,
+    system_modstamp TEXT COLLATE "C" NOT NULL,
+    refreshed_at TEXT COLLATE "C" NOT NULL,
+    full_seen TEXT COLLATE "C" NULL
+);
+CREATE UNIQUE INDEX sf_membership_id ON sf_membership(id);
+CREATE INDEX sf_membership_contact ON sf_membership(contact_id, audience_id);
+CREATE INDEX sf_membership_lead ON sf_membership(lead_id, audience_id);
+CREATE INDEX sf_membership_seen ON sf_membership(full_seen);
+
+CREATE TABLE sf_mirror_state (
+    object TEXT COLLATE "C" PRIMARY KEY,
+    watermark TEXT COLLATE "C" NULL,
+    full_at TEXT COLLATE "C" NULL,
+    fields TEXT COLLATE "C" NOT NULL DEFAULT '',
+    updated_at TEXT COLLATE "C" NOT NULL
+);
+`
     }
 ];

@@ -235,6 +235,65 @@ CREATE TABLE mailchimp_deliveries (
 );
 CREATE INDEX mailchimp_deliveries_list ON mailchimp_deliveries(list_id);
 `
+    },
+    {
+        version: 6,
+        name: 'Salesforce mirror (issue 14)',
+        // What the sync last read from Salesforce (sync/mirror.ts refreshes it by
+        // SystemModstamp): Contacts and Leads (sf_record) and Audience_Membership__c
+        // rows (sf_membership), and per mirrored object the watermark (the highest
+        // SystemModstamp read, Salesforce's clock), when the last full read ended and
+        // the opt-out fields the rows hold. Times are ISO strings (…Z), flags 0/1;
+        // marketo_sales_opt_out is NULL when the field is not installed. full_seen is
+        // the token of the full read that last saw the row: a full read deletes the
+        // rows it did not see only at its end.
+        sql: `
+CREATE TABLE sf_record (
+    id TEXT PRIMARY KEY CHECK (length(id) = 18),
+    object TEXT NOT NULL CHECK (object IN ('Contact', 'Lead')),
+    email TEXT NULL,
+    email_norm TEXT NULL,
+    is_converted INTEGER NOT NULL DEFAULT 0,
+    converted_contact_id TEXT NULL,
+    has_opted_out_of_email INTEGER NOT NULL DEFAULT 0,
+    marketo_sales_opt_out INTEGER NULL,
+    system_modstamp TEXT NOT NULL,
+    refreshed_at TEXT NOT NULL,
+    full_seen TEXT NULL
+);
+CREATE INDEX sf_record_email_norm ON sf_record(email_norm);
+CREATE INDEX sf_record_object_seen ON sf_record(object, full_seen);
+
+CREATE TABLE sf_membership (
+    membership_key TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    contact_id TEXT NULL,
+    lead_id TEXT NULL,
+    audience_id TEXT NULL,
+    audience_name TEXT NULL,
+    email TEXT NULL,
+    status TEXT NULL,
+    status_changed_at TEXT NULL,
+    source TEXT NULL,
+    reason TEXT NULL,
+    pending_push INTEGER NOT NULL DEFAULT 0,
+    system_modstamp TEXT NOT NULL,
+    refreshed_at TEXT NOT NULL,
+    full_seen TEXT NULL
+);
+CREATE UNIQUE INDEX sf_membership_id ON sf_membership(id);
+CREATE INDEX sf_membership_contact ON sf_membership(contact_id, audience_id);
+CREATE INDEX sf_membership_lead ON sf_membership(lead_id, audience_id);
+CREATE INDEX sf_membership_seen ON sf_membership(full_seen);
+
+CREATE TABLE sf_mirror_state (
+    object TEXT PRIMARY KEY,
+    watermark TEXT NULL,
+    full_at TEXT NULL,
+    fields TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);
+`
     }
 ];
 

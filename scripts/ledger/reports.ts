@@ -99,7 +99,10 @@ export const LEDGER_TABLES = [
     'cursors',
     'locks',
     'mailchimp_deliveries',
-    'suppression_events'
+    'suppression_events',
+    'sf_record',
+    'sf_membership',
+    'sf_mirror_state'
 ] as const;
 export type LedgerTable = (typeof LEDGER_TABLES)[number];
 export type LedgerRowCounts = Record<LedgerTable, number>;

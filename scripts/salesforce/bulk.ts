@@ -445,7 +445,9 @@ function headerValue(
  */
 export async function* bulkQuery(
     client: OrgClient,
-    soql: string
+    soql: string,
+    /** queryAll: deleted and archived rows too (IsDeleted, the Recycle Bin). */
+    operation: 'query' | 'queryAll' = 'query'
 ): AsyncGenerator<Record<string, string>[]> {
     let info: JobInfo | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -453,7 +455,7 @@ export async function* bulkQuery(
             method: 'POST',
             path: '/jobs/query',
             body: {
-                operation: 'query',
+                operation,
                 query: soql,
                 contentType: 'CSV',
                 columnDelimiter: 'COMMA',

@@ -575,13 +575,15 @@ export class OrgClient {
         options: {
             booleanFields?: readonly string[];
             forceBulk?: boolean;
+            /** queryAll (REST `/queryAll`, Bulk `queryAll`): deleted rows too. */
+            all?: boolean;
             /** Told which API the scan uses. */
             onMode?: (mode: 'rest' | 'bulk') => void;
         } = {}
     ): AsyncGenerator<SObjectRow[]> {
         const booleans = new Set(options.booleanFields ?? []);
         if (!options.forceBulk) {
-            const pages = this.queryPages(soql);
+            const pages = this.queryPages(soql, { all: options.all });
             const first = await pages.next();
             if (first.done) return;
             const page = first.value;
@@ -605,7 +607,11 @@ export class OrgClient {
             );
         }
         options.onMode?.('bulk');
-        for await (const rows of bulkQuery(this, soql)) {
+        for await (const rows of bulkQuery(
+            this,
+            soql,
+            options.all ? 'queryAll' : 'query'
+        )) {
             yield rows.map((r) => {
                 const out: SObjectRow = {};
                 for (const [k, v] of Object.entries(r))

@@ -15,3 +15,14 @@ export { NIGHTLY_CURSOR } from './nightly';
 export { MEMBERSHIP_WRITE_FIELDS } from './push';
 export type { PushOptions } from './push';
 export type { Progress } from './records';
+export {
+    refreshMirror,
+    DEFAULT_LOOKBACK_MS,
+    DEFAULT_FULL_AFTER_MS,
+    MIRROR_OBJECTS
+} from './mirror';
+export type {
+    MirrorRefreshResult,
+    ObjectRefresh,
+    RefreshMirrorOptions
+} from './mirror';

@@ -53,7 +53,10 @@ const ORDER: Record<LedgerTable, string> = {
     cursors: 'job, name',
     locks: 'name',
     mailchimp_deliveries: 'unsubscribe_id, list_id',
-    suppression_events: 'id'
+    suppression_events: 'id',
+    sf_record: 'id',
+    sf_membership: 'membership_key',
+    sf_mirror_state: 'object'
 };
 
 /** Every row of a table, in key order; runs with their rowid on both engines. */
@@ -236,6 +239,62 @@ async function fill(ledger: Ledger): Promise<Filled> {
         writtenAt: '2026-11-20T11:00:00.000Z',
         latencyMs: 1000,
         detail: { note: 'quoted "text", commas, and ünïcode' }
+    });
+    // The Salesforce mirror (migration 6): a Contact, a converted Lead, a membership.
+    await ledger.mirrorApplyPage('Contact', {
+        records: [
+            {
+                id: to18('003000000000001'),
+                object: 'Contact',
+                email: 'Ana@Example.com',
+                emailNorm: 'ana@example.com',
+                isConverted: false,
+                convertedContactId: null,
+                hasOptedOutOfEmail: true,
+                marketoSalesOptOut: null,
+                systemModstamp: '2026-11-20T11:00:00.000Z'
+            }
+        ],
+        state: {
+            watermark: '2026-11-20T11:00:00.000Z',
+            fullAt: '2026-11-20T11:00:05.000Z',
+            fields: []
+        }
+    });
+    await ledger.mirrorApplyPage('Lead', {
+        records: [
+            {
+                id: to18('00Q000000000040'),
+                object: 'Lead',
+                email: null,
+                emailNorm: null,
+                isConverted: true,
+                convertedContactId: to18('003000000000001'),
+                hasOptedOutOfEmail: false,
+                marketoSalesOptOut: false,
+                systemModstamp: '2026-11-20T10:00:00.000Z'
+            }
+        ]
+    });
+    await ledger.mirrorApplyPage('Audience_Membership__c', {
+        memberships: [
+            {
+                id: 'a00000000000001AAA',
+                key: `news:${to18('003000000000001')}`,
+                contactId: to18('003000000000001'),
+                leadId: null,
+                audienceId: 'news',
+                audienceName: 'Newsletter',
+                email: 'ana@example.com',
+                status: 'Unsubscribed',
+                changedAt: '2026-11-20T10:59:59.000Z',
+                source: 'Platform',
+                reason: null,
+                pending: false,
+                systemModstamp: '2026-11-20T11:00:00.000Z'
+            }
+        ],
+        fullSeen: 'full-1'
     });
     await ledger.startRun({ job: 'nightly', dryRun: true });
     await ledger.setCursor('hourly', 'seq', await ledger.maxSeq());

@@ -15,6 +15,7 @@ import { STUCK_OUTCOMES } from '../../model/stuck';
 import { DELIVERY_OUTCOMES } from '../mailchimp-deliveries';
 import { SUPPRESSION_EVENT_KINDS } from '../feed';
 import { MIGRATIONS, WAITING_OUTCOMES, migrate } from '../migrations';
+import { MIRRORED_PERSON_OBJECTS } from '../mirror';
 import { RUN_STATUSES } from '../types';
 import { POSTGRES_MIGRATIONS } from '../migrations-postgres';
 
@@ -28,7 +29,8 @@ const RELEASED: Record<number, string> = {
     2: '23e3a9a7bdef4eab59e66e90ac5c77540d23d2c553a5b5bc4d2955c56151a99e',
     3: 'b6a8c79a8d5f131a4a730de7e9a389064efb3ef9ebd9d719002db7a6354ea752',
     4: 'cdbf79bfc72990615924aeb3b82e375cf66950cedda3e8f3010867332ca794f1',
-    5: '7ba38b226f4be174717b46533333919ba9e71b9b3c262a912a0a372538ca7160'
+    5: '7ba38b226f4be174717b46533333919ba9e71b9b3c262a912a0a372538ca7160',
+    6: '7a155d9cd61f3a4dc643e79e6cbf17894fc0f0f3ab9ba2bf48cd93e45850cf07'
 };
 
 const FROZEN = 'released migrations are frozen: add a new migration instead';
@@ -97,6 +99,7 @@ describe('the latest schema and the vocabularies in the code', () => {
         'runs.status': RUN_STATUSES,
         'suppression_events.kind': SUPPRESSION_EVENT_KINDS,
         'mailchimp_deliveries.outcome': DELIVERY_OUTCOMES,
+        'sf_record.object': MIRRORED_PERSON_OBJECTS,
         // Partial indexes: the ledger's queries name these lists, so an index built
         // on another list would not be used (or would miss rows).
         'unsubscribes_waiting.last_outcome': WAITING_OUTCOMES,
@@ -144,7 +147,8 @@ describe('the latest schema and the vocabularies in the code', () => {
 
 /** sha256 of each released PostgreSQL migration (migrations-postgres.ts). */
 const RELEASED_POSTGRES: Record<number, string> = {
-    5: '124fd4c38a87a88bb4f6572c11ef285ad65c54fb903877eedb44c1c070ce3754'
+    5: '124fd4c38a87a88bb4f6572c11ef285ad65c54fb903877eedb44c1c070ce3754',
+    6: 'f03ea20b7f0afc8419c307fbea578f4e83202e33bf586bbf4f6648e0b16ed17e'
 };
 
 /** Every `IN ('a', 'b')` value list of some SQL, normalised and sorted. */

@@ -14,7 +14,7 @@ import {
     parseLatency
 } from './faults';
 import { type Reply, type RequestContext, jsonReply, readJson } from './http';
-import { type MergeResult, RecordFailure } from './store';
+import { type MergeResult, RecordFailure, type UndeleteResult } from './store';
 import {
     type CreatedUser,
     type NewUser,
@@ -62,6 +62,8 @@ export interface AdminHandle {
      * to the losers are re-parented to the master, the losers are deleted.
      */
     merge(masterId: string, duplicateIds: string[]): MergeResult;
+    /** Restores records from the Recycle Bin, as Salesforce's undelete(). */
+    undelete(ids: string[]): UndeleteResult[];
     resetUsage(): void;
     setUsage(used: number): void;
     setApiLimit(limit: number): void;
@@ -165,6 +167,9 @@ export function createAdmin(
         },
         merge(masterId, duplicateIds) {
             return org.store.merge(masterId, duplicateIds);
+        },
+        undelete(ids) {
+            return org.store.undelete(ids);
         },
         resetUsage() {
             org.usage.set(0);
@@ -333,6 +338,15 @@ export async function adminRoute(
                     'Send {"masterId":"003…","duplicateIds":["003…"]} (1 or 2 ids)'
                 );
             return jsonReply(200, admin.merge(b.masterId, ids));
+        }
+        if (path === 'undelete' && m === 'POST') {
+            const ids = (await body(ctx)).ids;
+            if (
+                !Array.isArray(ids) ||
+                !ids.every((x): x is string => typeof x === 'string')
+            )
+                throw badRequest('Send {"ids":["003…"]}');
+            return jsonReply(200, admin.undelete(ids));
         }
         if (path === 'usage') {
             if (m === 'GET')

@@ -1375,6 +1375,94 @@ export class OrgStore {
         })();
     }
 
+    /**
+     * Undeletes records from the Recycle Bin, as the SOAP API's undelete() (test setup;
+     * REST has no undelete): "Use this call to restore any deleted record that is
+     * undeletable … Records can be put in the Recycle Bin as the result of a merge() or
+     * delete() call … You can undelete records that were deleted as the result of a
+     * merge, but the child objects are reparented, which can't be undone"
+     * (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_undelete.htm).
+     * The undelete is a save: SystemModstamp and LastModifiedDate move, so a cursor on
+     * SystemModstamp sees the record again. One result per id (UndeleteResult: id,
+     * success, errors); a live record answers UNDELETE_FAILED, a unique value now
+     * taken by a live record DUPLICATE_VALUE. Not modelled: undeleting the children a
+     * delete cascaded, and restoring lookups a delete cleared (see KNOWN-DIFFERENCES).
+     */
+    undelete(ids: readonly string[]): UndeleteResult[] {
+        return this.db.transaction(() => {
+            const now = this.stamp();
+            return ids.map((raw): UndeleteResult => {
+                const obj = this.objectForId(raw);
+                const check = normalizeId(raw);
+                const row =
+                    obj && check.ok ? this.getRow(obj, check.id) : undefined;
+                if (!obj || !row)
+                    return {
+                        id: raw,
+                        success: false,
+                        errors: [
+                            {
+                                statusCode: 'INVALID_CROSS_REFERENCE_KEY',
+                                message: 'invalid cross reference id',
+                                fields: []
+                            }
+                        ]
+                    };
+                const id = row.Id as string;
+                if (!row.IsDeleted)
+                    return {
+                        id,
+                        success: false,
+                        errors: [
+                            {
+                                statusCode: 'UNDELETE_FAILED',
+                                message: 'Entity is not in the recycle bin',
+                                fields: []
+                            }
+                        ]
+                    };
+                const has = this.insertPlan(obj).system;
+                const sets = [
+                    '"IsDeleted" = 0',
+                    ...(has.LastModifiedDate ? ['"LastModifiedDate" = ?'] : []),
+                    ...(has.LastModifiedById ? ['"LastModifiedById" = ?'] : []),
+                    ...(has.SystemModstamp ? ['"SystemModstamp" = ?'] : [])
+                ];
+                const args = [
+                    ...(has.LastModifiedDate ? [now] : []),
+                    ...(has.LastModifiedById ? [this.userId] : []),
+                    ...(has.SystemModstamp ? [now] : [])
+                ];
+                try {
+                    this.prepare(
+                        `UPDATE ${quoteIdent(tableName(obj.name))} SET ${sets.join(', ')} WHERE "Id" = ?`
+                    ).run(...args, id);
+                } catch (err) {
+                    if (
+                        (err as { code?: string }).code !==
+                        'SQLITE_CONSTRAINT_UNIQUE'
+                    )
+                        throw err;
+                    return {
+                        id,
+                        success: false,
+                        errors: [
+                            {
+                                statusCode: 'DUPLICATE_VALUE',
+                                message:
+                                    'duplicate value found: a live record has the same unique value',
+                                fields: []
+                            }
+                        ]
+                    };
+                }
+                this.counters.updated++;
+                if (ACCESS_OBJECTS.has(obj.name)) this.accessChanged();
+                return { id, success: true, errors: [] };
+            });
+        })();
+    }
+
     /** A record that can take part in a merge: live, and not a converted lead. */
     private mergeable(obj: ObjectDef, rawId: string): Row {
         const row = this.rowForWrite(obj, rawId);
@@ -1386,6 +1474,13 @@ export class OrgStore {
         }
         return row;
     }
+}
+
+/** One record's undelete, shaped as the SOAP API's UndeleteResult. */
+export interface UndeleteResult {
+    id: string;
+    success: boolean;
+    errors: Array<{ statusCode: string; message: string; fields: string[] }>;
 }
 
 /** What a merge did, shaped as the SOAP API's MergeResult. */
