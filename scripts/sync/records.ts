@@ -480,12 +480,16 @@ export class MembershipIndex {
     }
 
     insertRows(rows: readonly SObjectRow[]): void {
+        this.insertExisting(rows.map(toExistingMembership));
+    }
+
+    /** Rows already in ExistingMembership form (the ledger's mirror of the org). */
+    insertExisting(rows: readonly ExistingMembership[]): void {
         const stmt = this.ws.prepare(
             `INSERT OR REPLACE INTO ${this.table} (key, record_id, audience_id, json) VALUES (?, ?, ?, ?)`
         );
         this.ws.transaction(() => {
-            for (const r of rows) {
-                const m = toExistingMembership(r);
+            for (const m of rows) {
                 if (m.key)
                     stmt.run(
                         m.key,

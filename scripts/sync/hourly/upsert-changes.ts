@@ -29,7 +29,19 @@ import {
     MembershipIndex,
     RecordIndex
 } from '../records';
+import { refreshMirror } from '../mirror';
+import type { MirrorMembership, MirrorRecord } from '../../ledger/mirror';
 import { HOURLY_CURSOR, HOURLY_LOOKUP_LIMIT } from './cursors';
+
+/**
+ * Where (a) finds each change's records and existing rows:
+ * - `mirror`: the ledger's mirror of the org (ledger/mirror.ts), refreshed first with
+ *   what changed in Salesforce since the last refresh (sync/mirror.ts: a query per
+ *   object when little changed) — the cost follows what changed, not the org (R16);
+ * - `lookup` / `scan`: targeted queries, or every record once above
+ *   HOURLY_LOOKUP_LIMIT changes — a dry run, which writes nothing, not even the mirror.
+ */
+type Source = 'mirror' | 'lookup' | 'scan';
 
 interface Planned {
     change: MembershipChange;
@@ -66,8 +78,7 @@ interface Upsert {
     cursor: number;
     dueBy: string;
     total: number;
-    /** Read every record and membership once instead of looking up. */
-    large: boolean;
+    source: Source;
     index: RecordIndex;
     memberships: MembershipIndex;
     /** The highest seq taken through the cursor. */
@@ -113,13 +124,17 @@ export async function upsertChanges(
     const total = fresh + retries;
     if (total === 0) return;
     await requireWritableFields(ctx.client, MEMBERSHIP_WRITE_FIELDS);
-    const large = total > HOURLY_LOOKUP_LIMIT;
+    const source: Source = !ctx.dryRun
+        ? 'mirror'
+        : total > HOURLY_LOOKUP_LIMIT
+          ? 'scan'
+          : 'lookup';
     const s: Upsert = {
         settings,
         cursor,
         dueBy,
         total,
-        large,
+        source,
         index: new RecordIndex(ctx.workspace, []),
         memberships: new MembershipIndex(ctx.workspace),
         handledMax: cursor,
@@ -135,12 +150,30 @@ export async function upsertChanges(
         done: 0
     };
     try {
-        if (large) {
+        if (source === 'mirror') {
+            const r = await refreshMirror(ctx.client, ctx.ledger, {
+                objects: ['Contact', 'Lead', 'Audience_Membership__c'],
+                // The nightly's full reconciliation is the periodic full read; an
+                // hourly reads the whole org only when the mirror is new.
+                fullAfterMs: Infinity,
+                onProgress: ctx.progress
+            });
+            ctx.builder.mode(
+                'mirror',
+                r.objects.some((o) => o.mode === 'full')
+                    ? `full read (${r.objects
+                          .filter((o) => o.mode === 'full')
+                          .map((o) => `${o.object}: ${o.reason ?? 'first'}`)
+                          .join(', ')})`
+                    : `incremental (${r.read} changed rows read)`
+            );
+            ctx.heartbeat();
+        } else if (source === 'scan') {
             await s.index.loadAll(ctx.client, ctx.progress);
             await loadAllMemberships(ctx, s.memberships);
         }
-        ctx.builder.mode('read records', large ? 'scan' : 'lookup');
-        const batchSize = large ? 5000 : HOURLY_LOOKUP_LIMIT;
+        ctx.builder.mode('read records', source);
+        const batchSize = source === 'lookup' ? HOURLY_LOOKUP_LIMIT : 5000;
         for await (const changes of ctx.ledger.membershipChangeBatches({
             afterSeq: cursor,
             batchSize
@@ -169,15 +202,30 @@ async function handle(
     retry: boolean
 ): Promise<void> {
     ctx.heartbeat();
-    if (!s.large) await loadRecordsOf(ctx, s, changes);
+    if (s.source === 'lookup') await loadRecordsOf(ctx, s, changes);
+    if (s.source === 'mirror') await mirrorRecordsOf(ctx, s, changes);
     const { planned, noRecord } = await planChanges(ctx, s, changes, retry);
-    if (!s.large && planned.some((p) => p.writes.length > 0)) {
+    const wanted = planned.flatMap((p) => p.writes.map((w) => w.fields));
+    if (s.source === 'lookup' && wanted.length)
         ctx.builder.mode(
             'read memberships',
-            await s.memberships.loadFor(
-                ctx.client,
-                planned.flatMap((p) => p.writes.map((w) => w.fields))
-            )
+            await s.memberships.loadFor(ctx.client, wanted)
+        );
+    if (s.source === 'mirror' && wanted.length) {
+        const rows = new Map<string, MirrorMembership>();
+        for (const m of [
+            ...(await ctx.ledger.mirrorMembershipsByKeys(
+                wanted.map((f) => f[AM.Membership_Key__c])
+            )),
+            ...(await ctx.ledger.mirrorMembershipsForRecords(
+                wanted
+                    .flatMap((f) => [f[AM.Contact__c] ?? f[AM.Lead__c]])
+                    .filter((id): id is string => !!id)
+            ))
+        ])
+            rows.set(m.key, m);
+        s.memberships.insertExisting(
+            [...rows.values()].map(({ systemModstamp: _stamp, ...m }) => m)
         );
     }
     await bufferWrites(ctx, s, planned, retry);
@@ -194,6 +242,38 @@ async function handle(
         total: s.total
     });
     if (s.buffer.length >= s.flushAt) await flush(ctx, s);
+}
+
+/** The records of the batch's persons from the mirror (R6 by id, R8 by email, R9). */
+async function mirrorRecordsOf(
+    ctx: JobContext,
+    s: Upsert,
+    changes: readonly MembershipChange[]
+): Promise<void> {
+    const persons = new Map<number, PersonRef>();
+    for (const c of changes)
+        persons.set(c.personId, {
+            emailNorm: c.emailNorm,
+            salesforceId: c.salesforceId
+        });
+    const records = await ctx.ledger.mirrorRecordsFor([...persons.values()], {
+        applyToSameEmail: s.settings.applyToSameEmail
+    });
+    for (const object of ['Contact', 'Lead'] as const)
+        s.index.insertRows(
+            object,
+            records.filter((r) => r.object === object).map(asRow)
+        );
+}
+
+/** A mirrored record in the shape the record index reads. */
+function asRow(r: MirrorRecord): Record<string, unknown> {
+    return {
+        Id: r.id,
+        Email: r.email,
+        IsConverted: r.isConverted,
+        ConvertedContactId: r.convertedContactId
+    };
 }
 
 /** Looks up the records of the batch's persons (R6 by id, R8 by email). */
