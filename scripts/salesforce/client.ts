@@ -396,6 +396,7 @@ export class OrgClient {
                     capture
                 );
                 this.lastResponseAt = Date.now();
+                this.noteServerTime(capture.headers?.date);
                 return {
                     body: result as T,
                     status: capture.status,
@@ -623,6 +624,20 @@ export class OrgClient {
                 return out;
             });
         }
+    }
+
+    /**
+     * The org's clock at its latest answer (its `Date` header, to the second), null
+     * before any. Salesforce's time rather than this machine's, for cursors compared
+     * with SystemModstamp.
+     */
+    lastServerTime: string | null = null;
+
+    private noteServerTime(header: string | string[] | undefined): void {
+        const t = Date.parse(
+            Array.isArray(header) ? header[0] : (header ?? '')
+        );
+        if (!Number.isNaN(t)) this.lastServerTime = new Date(t).toISOString();
     }
 
     /**

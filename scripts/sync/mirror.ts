@@ -18,8 +18,10 @@
  *   midway leaves the watermark where it was and the next refresh reads those rows
  *   again (upserts and deletes by id are idempotent).
  *
- * The watermark is the highest SystemModstamp read — Salesforce's clock, never this
- * machine's. The look-back (default 5 minutes) covers what a cursor on SystemModstamp
+ * The watermark is Salesforce's clock, never this machine's: the later of the highest
+ * SystemModstamp read and the org's time when the read's first answer came (its
+ * `Date` header) — so that an object whose newest rows are old is not read again from
+ * its newest row on at every refresh, only from the last read on. The look-back (default 5 minutes) covers what a cursor on SystemModstamp
  * misses otherwise: a row's stamp is taken when its save starts, but it becomes
  * visible when its transaction commits, so a long transaction (a Bulk batch, a
  * trigger-heavy save, a merge) can commit rows stamped BEFORE a watermark another read
@@ -378,12 +380,14 @@ async function fullRead(
     let read = 0;
     let upserted = 0;
     let maxStamp: string | null = null;
+    let servedAt: string | null = null;
     for await (const rows of client.scan(soql, {
         booleanFields: booleanFields(object),
         onMode: (mode) => {
             api = mode;
         }
     })) {
+        servedAt ??= client.lastServerTime;
         const page = splitPage(object, rows, s.fields);
         maxStamp = later(maxStamp, page.maxStamp);
         // A full read (query, not queryAll) has no deleted rows; a keyless
@@ -397,7 +401,7 @@ async function fullRead(
         upserted += done.upserted;
         s.onProgress?.({ phase: `mirror ${object} (full)`, done: read });
     }
-    const watermark = maxStamp ?? EMPTY_WATERMARK;
+    const watermark = later(maxStamp, servedAt) ?? EMPTY_WATERMARK;
     // Rows stamped after the read's highest stamp were stored by another refresh
     // meanwhile (its snapshot is later): kept.
     const deleted = await ledger.mirrorSweep(
@@ -438,6 +442,7 @@ async function incrementalRead(
     let upserted = 0;
     let deleted = 0;
     let watermark: string | null = before;
+    let servedAt: string | null = null;
     // Pages are stored as they come; the last one is held back to be stored with the
     // new watermark, in one transaction.
     let held: ReturnType<typeof splitPage> | undefined;
@@ -464,6 +469,10 @@ async function incrementalRead(
         }
     })) {
         if (held) await store(held, false);
+        if (servedAt === null) {
+            servedAt = client.lastServerTime;
+            watermark = later(watermark, servedAt);
+        }
         held = splitPage(object, rows, s.fields);
         watermark = later(watermark, held.maxStamp);
         read += rows.length;

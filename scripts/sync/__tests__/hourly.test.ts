@@ -372,6 +372,83 @@ describe('R4 never re-subscribe', () => {
     });
 });
 
+describe('R16 cost follows change (hourly)', () => {
+    /** A warm hourly's requests and modes with 10 changes, at `n` Contacts. */
+    async function warmHourly(n: number): Promise<{
+        requests: number;
+        byKind: Record<string, number>;
+        first: Record<string, string> | undefined;
+        modes: Record<string, string> | undefined;
+        upserted: number;
+    }> {
+        // The records two hours ago and the first run one hour ago: the look-back of
+        // the mirror's incremental read (5 minutes before the newest row it read)
+        // reaches the first run's own rows, not the records.
+        const realNow = Date.now();
+        let hoursAgo = 2;
+        const clock = jest
+            .spyOn(Date, 'now')
+            .mockImplementation(() => realNow - hoursAgo * 3_600_000);
+        f = await setup({ client: { restPageSize: 200 } });
+        await f.contacts(
+            Array.from({ length: n }, (_, i) => ({
+                LastName: `P${i}`,
+                Email: `p${i}@example.com`
+            }))
+        );
+        for (let i = 0; i < 50; i++)
+            await member(f.ledger, `p${i}@example.com`, 'news', 'Subscribed');
+        hoursAgo = 1;
+        const first = await f.run('hourly');
+        clock.mockRestore();
+        expect(first.membershipsUpserted).toBe(50);
+        for (let i = 0; i < 10; i++)
+            await member(
+                f.ledger,
+                `p${i}@example.com`,
+                'news',
+                'Unsubscribed',
+                {
+                    changedAt: '2024-06-01T10:00:00.000Z'
+                }
+            );
+        f.reset();
+        const r = await f.run('hourly');
+        const out = {
+            requests: r.apiRequests,
+            byKind: f.t.admin.stats().byKind,
+            first: first.modes,
+            modes: r.modes,
+            upserted: r.membershipsUpserted
+        };
+        await f.close();
+        return out;
+    }
+
+    it('reads what changed in Salesforce since the last run, not the org: the same requests at 300 and 1,500 persons', async () => {
+        const small = await warmHourly(300);
+        const large = await warmHourly(1500);
+        // The first run read the org into the mirror (REST pages: more at 1,500).
+        expect(small.first?.mirror).toMatch(/^full read/);
+        expect(large.first?.mirror).toMatch(/^full read/);
+        for (const r of [small, large]) {
+            expect(r.upserted).toBe(10);
+            expect(r.modes).toMatchObject({
+                mirror: expect.stringMatching(/^incremental/) as unknown,
+                'read records': 'mirror'
+            });
+        }
+        expect(large.requests).toBe(small.requests);
+        expect(large.byKind).toEqual(small.byKind);
+        expect(small.byKind).toEqual({
+            query: 4, // settings, pending rows, Contacts and Leads created since
+            describe: 3, // the membership fields (R7), the mirror's opt-out fields
+            queryAll: 3, // the mirror: what changed since its last read, per object
+            collectionsUpsert: 1
+        });
+    });
+});
+
 describe('R11 idempotent and monotone (hourly)', () => {
     it('a second run with no new input writes nothing and only reads the settings, the pending rows and the records created since', async () => {
         f = await setup();
