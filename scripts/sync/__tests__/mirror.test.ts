@@ -4,6 +4,7 @@
  * conversions, undeletes included) at one query per object when little changed; a
  * fault midway leaves the watermark where it was and loses nothing.
  */
+import fc from 'fast-check';
 import type { Ledger } from '../../ledger/ledger';
 import type { MirrorRecord } from '../../ledger/mirror';
 import type { OptOutField } from '../../model/schema';
@@ -482,5 +483,166 @@ describe('refreshMirror', () => {
         });
         expect(inc.objects[0].requests).toBeLessThanOrEqual(10);
         await mirrorMatchesOrg(f, ids.slice(2200, 2220));
+    });
+});
+
+describe('incremental refreshes equal a full read (property)', () => {
+    type Op =
+        | { kind: 'contact' | 'lead'; n: number }
+        | { kind: 'email' | 'optOut' | 'delete' | 'undelete'; pick: number }
+        | { kind: 'merge' | 'convert'; pick: number; other: number }
+        | { kind: 'refresh' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+        fc.record({
+            kind: fc.constantFrom('contact' as const, 'lead' as const),
+            n: fc.integer({ min: 1, max: 3 })
+        }),
+        fc.record({
+            kind: fc.constantFrom(
+                'email' as const,
+                'optOut' as const,
+                'delete' as const,
+                'undelete' as const
+            ),
+            pick: fc.nat(50)
+        }),
+        fc.record({
+            kind: fc.constantFrom('merge' as const, 'convert' as const),
+            pick: fc.nat(50),
+            other: fc.nat(50)
+        }),
+        fc.constant({ kind: 'refresh' as const })
+    );
+
+    it('after any history of creations, edits, deletions, undeletions, merges and conversions, refreshed as it goes, the mirror holds what a full read holds', async () => {
+        let f: Fixture;
+        let seq = 0;
+        await fc.assert(
+            fc.asyncProperty(
+                fc.array(op, { minLength: 4, maxLength: 14 }),
+                async (ops) => {
+                    f = await setup();
+                    try {
+                        const live: string[] = [];
+                        const gone: string[] = [];
+                        const every: string[] = [];
+                        const at = (
+                            list: string[],
+                            i: number
+                        ): string | null =>
+                            list.length ? list[i % list.length] : null;
+                        // The first refresh is the full read; later ones incremental.
+                        await refreshMirror(f.client, f.ledger, {
+                            fields: FIELDS
+                        });
+                        for (const o of ops) {
+                            if (o.kind === 'contact' || o.kind === 'lead') {
+                                const rows = Array.from(
+                                    { length: o.n },
+                                    () => ({
+                                        LastName: `P${++seq}`,
+                                        Email: `p${seq}@example.com`,
+                                        ...(o.kind === 'lead'
+                                            ? { Company: 'Acme' }
+                                            : {})
+                                    })
+                                );
+                                const ids =
+                                    o.kind === 'contact'
+                                        ? await f.contacts(rows)
+                                        : await f.leads(rows);
+                                live.push(...ids);
+                                every.push(...ids);
+                            } else if (
+                                o.kind === 'email' ||
+                                o.kind === 'optOut'
+                            ) {
+                                const id = at(live, o.pick);
+                                if (!id) continue;
+                                const object = id.startsWith('003')
+                                    ? 'Contact'
+                                    : 'Lead';
+                                await f.t.conn
+                                    .sobject(object)
+                                    .update(
+                                        o.kind === 'email'
+                                            ? {
+                                                  Id: id,
+                                                  Email: `e${++seq}@example.com`
+                                              }
+                                            : {
+                                                  Id: id,
+                                                  HasOptedOutOfEmail: true
+                                              }
+                                    )
+                                    .catch(() => undefined); // a converted Lead refuses
+                            } else if (o.kind === 'delete') {
+                                const id = at(live, o.pick);
+                                if (!id) continue;
+                                const object = id.startsWith('003')
+                                    ? 'Contact'
+                                    : 'Lead';
+                                const r = (await f.t.conn
+                                    .sobject(object)
+                                    .destroy(id)
+                                    .catch(() => ({ success: false }))) as {
+                                    success: boolean;
+                                };
+                                if (r.success) {
+                                    live.splice(live.indexOf(id), 1);
+                                    gone.push(id);
+                                }
+                            } else if (o.kind === 'undelete') {
+                                const id = at(gone, o.pick);
+                                if (!id) continue;
+                                const [r] = f.t.admin.undelete([id]);
+                                if (r?.success) {
+                                    gone.splice(gone.indexOf(id), 1);
+                                    live.push(id);
+                                }
+                            } else if (o.kind === 'merge') {
+                                const contacts = live.filter((id) =>
+                                    id.startsWith('003')
+                                );
+                                const master = at(contacts, o.pick);
+                                const loser = at(contacts, o.other);
+                                if (!master || !loser || master === loser)
+                                    continue;
+                                f.t.admin.merge(master, [loser]);
+                                live.splice(live.indexOf(loser), 1);
+                                gone.push(loser);
+                            } else if (o.kind === 'convert') {
+                                const leads = live.filter((id) =>
+                                    id.startsWith('00Q')
+                                );
+                                const lead = at(leads, o.pick);
+                                if (!lead) continue;
+                                try {
+                                    const c = f.t.admin.convertLead(lead);
+                                    live.push(c.contactId);
+                                    every.push(c.contactId);
+                                } catch {
+                                    // converted already
+                                }
+                            } else {
+                                await refreshMirror(f.client, f.ledger, {
+                                    fields: FIELDS
+                                });
+                            }
+                        }
+                        const last = await refreshMirror(f.client, f.ledger, {
+                            fields: FIELDS
+                        });
+                        expect(
+                            last.objects.every((o) => o.mode === 'incremental')
+                        ).toBe(true);
+                        await mirrorMatchesOrg(f, every);
+                    } finally {
+                        await f.close();
+                    }
+                }
+            ),
+            { numRuns: 8 }
+        );
     });
 });
