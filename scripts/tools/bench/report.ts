@@ -105,10 +105,10 @@ export interface RunFile {
 
 /** What a job's "records" are, for records per second. */
 export const RECORDS_OF: Record<BenchJob, string> = {
-    'nightly-cold': 'Contacts and Leads reconciled',
-    'nightly-next': 'Contacts and Leads reconciled',
-    'nightly-again': 'Contacts and Leads reconciled',
-    'nightly-full': 'Contacts and Leads reconciled',
+    'nightly-cold': 'Contacts and Leads read',
+    'nightly-next': 'Contacts and Leads read (what changed)',
+    'nightly-again': 'Contacts and Leads read (what changed)',
+    'nightly-full': 'Contacts and Leads read',
     'hourly-first': 'membership changes',
     hourly: 'membership changes',
     'hourly-100': 'membership changes',

@@ -476,7 +476,11 @@ async function measureSequence(
                 setUp.push(job);
                 continue;
             }
-            const records = workItems(job, state.expected);
+            // A nightly's work: the records it read (incremental: what changed), when the
+            // sync says; else (a baseline) every record.
+            const records =
+                result.reconciliation?.recordsRead ??
+                workItems(job, state.expected);
             const m: Measurement = {
                 size: n,
                 latencyMs,
