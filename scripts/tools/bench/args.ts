@@ -44,14 +44,18 @@ export interface BenchOptions {
 export const DEFAULT_RESULTS = resolve(__dirname, 'results');
 
 export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
-                 [--jobs nightly-cold,nightly-again,hourly,push-burst]
+                 [--jobs ${BENCH_JOBS.join(',')}]
                  [--variants sync,collections,naive] [--naive-sample 1000]
                  [--heap-mb 256] [--bulk-job-size N] [--out DIR] [--no-readme] [--smoke]
                  [--ledger-engine sqlite,postgres] [--pg-url postgres://…]
        npm run bench -- --report [--out DIR]   (only regenerate README.md)
   --ledger-engine runs the same jobs with the ledger on each engine (postgres: a fresh
   database per size on --pg-url, default $OPTOUT_TEST_PG_URL, copied for each sequence
-  of jobs and dropped afterwards); its figures go to the engine comparison section.`;
+  of jobs and dropped afterwards); its figures go to the engine comparison section.
+  Jobs run in that order on one copy of the data set; a job whose predecessor is not
+  asked for gets it run first, not measured (nightly-next and nightly-full after the
+  cold nightly, nightly-again after nightly-next, hourly and hourly-100 after
+  hourly-first).`;
 
 function usage(message: string): OptoutError {
     return new OptoutError('BAD_ARGUMENT', message, {

@@ -8,6 +8,7 @@
  * measured is the steady state: its cursor is set to the ledger's last change).
  * Settings: nightly sync on, all-audiences rule on.
  */
+import Database from 'better-sqlite3';
 import { to18 } from '../../model/ids';
 import { Ledger } from '../../ledger/ledger';
 import type { ImportRecord } from '../../ledger/ledger';
@@ -380,4 +381,49 @@ export async function buildDataset(
     await admin(org, 'stats/reset', 'POST');
     await admin(org, 'usage/reset', 'POST');
     return report;
+}
+
+/** The time the data set's records are dated to (long before any job of a run). */
+export const RECORDS_DATED = Date.parse(IMPORTED_AT);
+
+/** The org objects whose seeded rows are dated back. */
+const DATED_OBJECTS = ['Account', 'Contact', 'Lead', 'Audience_Membership__c'];
+
+/**
+ * Dates the seeded records back to RECORDS_DATED (CreatedDate, LastModifiedDate,
+ * SystemModstamp) in the stopped org's database file, as the records of an org that has
+ * been there a while: a nightly reading what changed since the one before (R16, with a
+ * 10-minute look-back) must not find the whole data set changed because it was seeded
+ * a minute before the run. Leads' ConvertedDate is left as it is (the hourly's check
+ * for conversions knows them: see setCursors). Returns the rows dated per object.
+ */
+export function dateRecordsBack(
+    orgDbPath: string,
+    at: number = RECORDS_DATED
+): Record<string, number> {
+    const db = new Database(orgDbPath);
+    const out: Record<string, number> = {};
+    try {
+        for (const object of DATED_OBJECTS) {
+            const table = `o_${object}`;
+            const cols = new Set(
+                (
+                    db.prepare(`PRAGMA table_info("${table}")`).all() as {
+                        name: string;
+                    }[]
+                ).map((c) => c.name)
+            );
+            const set = ['CreatedDate', 'LastModifiedDate', 'SystemModstamp']
+                .filter((c) => cols.has(c))
+                .map((c) => `"${c}" = @at`);
+            if (!set.length) continue;
+            out[object] = db
+                .prepare(`UPDATE "${table}" SET ${set.join(', ')}`)
+                .run({ at }).changes;
+        }
+        db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+        db.close();
+    }
+    return out;
 }

@@ -15,7 +15,9 @@
  * - every person is Subscribed to the audience `news` (ledger and Audience_Membership__c);
  *   half of the persons are linked to their record's id, the others only by email;
  * - the hourly's 1 %: half unsubscribe from `news` (and so from every audience: R5b),
- *   half join `offers`; the push burst: 1,000 other persons unsubscribe globally.
+ *   half join `offers`; the push burst: 1,000 other persons unsubscribe globally;
+ * - later hourlies (hourlyChanges): rounds of other persons, disjoint from the first
+ *   1 % and from the burst, changing the same way — another 1 %, then 100 of a third.
  *
  * Choices use a hash of `i` rather than `i % m`, so that features overlap the way they
  * would in a real org (a duplicate email among the unsubscribed, a converted lead in
@@ -177,6 +179,83 @@ export function pushBurstPersons(s: Sizes, count = PUSH_BURST): number[] {
     return out;
 }
 
+/**
+ * Rounds of hourly changes, as bands of the persons' hourly hash (per mille, disjoint):
+ * the first 1 % (Person.hourly), another 1 %, then 100 persons of the next 2 % (wide
+ * enough for 100 at 10,000 persons once the burst's are left out).
+ */
+export interface HourlyRound {
+    /** Persons whose hourly hash % 1000 is in [from, to). */
+    from: number;
+    to: number;
+    /** That many of them, evenly spaced (default: all). */
+    count?: number;
+}
+
+export const HOURLY_ROUNDS = {
+    first: { from: 0, to: 10 },
+    warm: { from: 10, to: 20 },
+    hundred: { from: 20, to: 40, count: 100 }
+} as const satisfies Record<string, HourlyRound>;
+
+export interface HourlyChange {
+    i: number;
+    change: 'unsubscribe' | 'join';
+}
+
+/**
+ * The persons of an hourly round and their change. The first band (0–10 ‰) is
+ * Person.hourly; a later one leaves out the burst's persons (whose records must still be
+ * unchanged when it runs). Bands are disjoint, so each round changes other persons.
+ */
+export function hourlyChanges(s: Sizes, round: HourlyRound): HourlyChange[] {
+    const { from, to, count } = round;
+    const burst = from > 0 ? new Set(pushBurstPersons(s)) : new Set<number>();
+    const all: HourlyChange[] = [];
+    for (let i = 0; i < s.n; i++) {
+        const h = hash(i, SALT.hourly) % 1000;
+        if (h < from || h >= to || burst.has(i)) continue;
+        all.push({
+            i,
+            change: chosen(i, SALT.hourlyKind, 500) ? 'unsubscribe' : 'join'
+        });
+    }
+    if (count === undefined || count >= all.length) return all;
+    return Array.from(
+        { length: count },
+        (_, k) => all[Math.floor((k * all.length) / count)]
+    );
+}
+
+/** What an hourly round should write: its changes, R5a upserts and R5b writes. */
+export interface HourlyExpected {
+    changes: number;
+    upserts: number;
+    ruleWrites: number;
+}
+
+export function hourlyExpected(
+    s: Sizes,
+    changes: readonly HourlyChange[]
+): HourlyExpected {
+    const e: HourlyExpected = { changes: 0, upserts: 0, ruleWrites: 0 };
+    for (const c of changes) {
+        const p = person(c.i, s);
+        const targets = targetCount(p);
+        e.changes += 1;
+        e.upserts += targets;
+        // R5b: unsubscribed from news, their only audience; the field is already true
+        // where the person was unsubscribed or opted out before.
+        if (
+            c.change === 'unsubscribe' &&
+            !p.unsubscribed &&
+            !p.optedOutInSalesforce
+        )
+            e.ruleWrites += targets;
+    }
+    return e;
+}
+
 /** What each job should do on this data set, for checking the runs (not for timing). */
 export interface Expected {
     persons: number;
@@ -196,6 +275,9 @@ export interface Expected {
     hourlyUpserts: number;
     /** R5b: records the hourly sets HasOptedOutOfEmail on. */
     hourlyRuleWrites: number;
+    /** The warm hourly's round (another 1 %) and the 100 changes' (older runs: absent). */
+    hourlyWarm?: HourlyExpected;
+    hourly100?: HourlyExpected;
     pushUnsubscribes: number;
     /** R2: records the burst writes. */
     pushWrites: number;
@@ -258,6 +340,8 @@ export function expected(n: number): Expected {
         }
     }
     e.salesforceRecords = e.contacts + e.leads;
+    e.hourlyWarm = hourlyExpected(s, hourlyChanges(s, HOURLY_ROUNDS.warm));
+    e.hourly100 = hourlyExpected(s, hourlyChanges(s, HOURLY_ROUNDS.hundred));
     const burst = pushBurstPersons(s);
     e.pushUnsubscribes = burst.length;
     for (const i of burst) e.pushWrites += targetCount(person(i, s));

@@ -4,7 +4,13 @@
  * page regenerated from every run in the results folder. Pure functions only.
  */
 import type { Expected } from './layout';
-import type { BenchJob, LedgerEngine, Variant, WorkerResult } from './types';
+import {
+    BENCH_JOBS,
+    type BenchJob,
+    type LedgerEngine,
+    type Variant,
+    type WorkerResult
+} from './types';
 import { renderIntakeSection, type IntakeRunFile } from './intake-report';
 
 export interface Machine {
@@ -46,6 +52,10 @@ export interface Measurement {
     pushes?: number;
     deliverySeconds?: { median: number; max: number };
     naive?: WorkerResult['naive'];
+    /** Nightly (R16): full or incremental, why, and the records it read. */
+    reconciliation?: WorkerResult['reconciliation'];
+    /** Jobs run before this one in its sequence and not measured (not asked for). */
+    setUp?: BenchJob[];
     phases?: WorkerResult['phases'];
     timeline?: string[];
     syncMemory: WorkerResult['memory'];
@@ -95,9 +105,13 @@ export interface RunFile {
 
 /** What a job's "records" are, for records per second. */
 export const RECORDS_OF: Record<BenchJob, string> = {
-    'nightly-cold': 'Contacts and Leads reconciled',
-    'nightly-again': 'Contacts and Leads reconciled',
+    'nightly-cold': 'Contacts and Leads read',
+    'nightly-next': 'Contacts and Leads read (what changed)',
+    'nightly-again': 'Contacts and Leads read (what changed)',
+    'nightly-full': 'Contacts and Leads read',
+    'hourly-first': 'membership changes',
     hourly: 'membership changes',
+    'hourly-100': 'membership changes',
     'push-burst': 'unsubscribes delivered'
 };
 
@@ -108,8 +122,12 @@ export const ENGINE_TITLE: Record<LedgerEngine, string> = {
 
 export const JOB_TITLE: Record<BenchJob, string> = {
     'nightly-cold': 'nightly, cold',
+    'nightly-next': 'nightly, the night after',
     'nightly-again': 'nightly, nothing new',
+    'nightly-full': 'nightly, full, nothing new',
+    'hourly-first': 'hourly, first, 1 % changes',
     hourly: 'hourly, 1 % changes',
+    'hourly-100': 'hourly, 100 changes',
     'push-burst': 'push, burst of 1,000'
 };
 
@@ -159,6 +177,15 @@ export function checkOutcome(
     afterSample = false
 ): string {
     const wants: [string, number, number][] = [];
+    const hourly: Partial<Record<BenchJob, Expected['hourlyWarm']>> = {
+        'hourly-first': {
+            changes: e.hourlyChanges,
+            upserts: e.hourlyUpserts,
+            ruleWrites: e.hourlyRuleWrites
+        },
+        hourly: e.hourlyWarm,
+        'hourly-100': e.hourly100
+    };
     if (job === 'nightly-cold') {
         wants.push(['records written', got.recordsWritten, e.nightlyWrites]);
         wants.push([
@@ -166,7 +193,8 @@ export function checkOutcome(
             got.ledgerUnsubscribesAdded,
             e.nightlyLedgerAdds
         ]);
-    } else if (job === 'nightly-again') {
+    } else if (job.startsWith('nightly')) {
+        // Every nightly after the cold one: the org and the ledger agree already.
         wants.push(['records written', got.recordsWritten, 0]);
         if (variant !== 'naive')
             wants.push([
@@ -174,11 +202,13 @@ export function checkOutcome(
                 got.ledgerUnsubscribesAdded,
                 0
             ]);
-    } else if (job === 'hourly') {
+    } else if (job.startsWith('hourly')) {
+        const want = hourly[job];
+        if (!want) return 'no expected outcome in the data set';
         wants.push([
             'memberships upserted',
             got.membershipsUpserted,
-            e.hourlyUpserts
+            want.upserts
         ]);
         // After a sampled nightly, some unsubscribed persons' records are still false
         // and R5b writes them too: only the upserts compare.
@@ -186,7 +216,7 @@ export function checkOutcome(
             wants.push([
                 'records written (R5b)',
                 got.recordsWritten,
-                e.hourlyRuleWrites
+                want.ruleWrites
             ]);
     } else {
         wants.push([
@@ -278,12 +308,7 @@ export function growth(ms: readonly Measurement[]): Growth[] {
     );
 }
 
-const JOB_ORDER: BenchJob[] = [
-    'nightly-cold',
-    'nightly-again',
-    'hourly',
-    'push-burst'
-];
+const JOB_ORDER: readonly BenchJob[] = BENCH_JOBS;
 const VARIANT_ORDER: Variant[] = ['sync', 'collections', 'naive'];
 
 function order(a: BenchJob, b: BenchJob): number {
@@ -372,7 +397,12 @@ export function renderMarkdown(
 ): string {
     // The main tables: the runs on the default SQLite ledger. An engine comparison
     // (--ledger-engine) has a section of its own, its engines measured side by side.
-    const ms = sortMeasurements(latest(runs.filter((r) => !r.ledgerEngines)));
+    const { previous, current } = splitRuns(runs);
+    // The tables: the runs of the sync as it is now (R16 and after) when there are any —
+    // a job of the same name measured before stood for other work — else every run.
+    const ms = sortMeasurements(
+        latest(current.length ? current : runs.filter((r) => !r.ledgerEngines))
+    );
     const find = (m: Measurement, variant: Variant): Measurement | undefined =>
         ms.find(
             (x) =>
@@ -398,6 +428,12 @@ export function renderMarkdown(
         )
     );
     lines.push('');
+    if (current.length && previous.length)
+        lines.push(
+            `The tables below are the runs from ${ISSUE14_SINCE.slice(0, 10)} on (the incremental nightly, 500,000-row pages, Composite lookups); the runs before feed the _previous_ column of the targets.`,
+            ''
+        );
+    lines.push(...targetsSection(previous, current));
     lines.push(...headline(ms));
     lines.push('## The sync');
     lines.push('');
@@ -446,6 +482,34 @@ export function renderMarkdown(
                     .map(
                         (m) =>
                             `${fmtSize(m.size)} at ${m.latencyMs} ms — ${m.pushes} pushes, collected → delivered median ${m.deliverySeconds?.median.toFixed(1)} s, max ${m.deliverySeconds?.max.toFixed(1)} s`
+                    )
+                    .join('; ') +
+                '.'
+        );
+        lines.push('');
+    }
+    const setUp = main.filter((m) => m.setUp?.length);
+    if (setUp.length) {
+        lines.push(
+            'Run first, not measured (the jobs asked for did not include what they need before them): ' +
+                setUp
+                    .map(
+                        (m) =>
+                            `${fmtSize(m.size)} ${JOB_TITLE[m.job]} at ${m.latencyMs} ms after ${(m.setUp ?? []).map((j) => JOB_TITLE[j]).join(', then ')}`
+                    )
+                    .join('; ') +
+                '.'
+        );
+        lines.push('');
+    }
+    const reconciled = main.filter((m) => m.reconciliation);
+    if (reconciled.length) {
+        lines.push(
+            'Nightly reconciliation (R16), records read: ' +
+                reconciled
+                    .map(
+                        (m) =>
+                            `${fmtSize(m.size)} ${JOB_TITLE[m.job]} at ${m.latencyMs} ms — ${m.reconciliation?.mode}, ${fmtInt(m.reconciliation?.recordsRead ?? 0)} records${typeof m.reconciliation?.ledgerPersons === 'number' ? `, ${fmtInt(m.reconciliation.ledgerPersons)} persons changed in the ledger` : ''}`
                     )
                     .join('; ') +
                 '.'
@@ -520,7 +584,7 @@ export function renderMarkdown(
     lines.push('## How cost grows');
     lines.push('');
     lines.push(
-        "Slope of log(cost) against log(persons), least squares over the sizes measured: 1 is linear, 0 flat. Sync memory: the sync process's peak resident set; heap kept: its heap just after full garbage collections (both rise while the client's page and write-job buffers fill, which a million persons nearly does: see [Reading the figures](#reading-the-figures))."
+        "Slope of log(cost) against log(persons), least squares over the sizes measured: 1 is linear, 0 flat. Sync memory: the sync process's peak resident set; heap kept: its heap just after full garbage collections (both rise while the client's write-job buffer fills: see [Reading the figures](#reading-the-figures)); an incremental job's requests should be flat."
     );
     lines.push('');
     const g = growth(ms).filter((x) => x.sizes.length > 1);
@@ -578,7 +642,10 @@ export function kindsText(byKind: Record<string, number>): string {
         .join(', ');
 }
 
-/** The figures the design's bars are about, per size: nightly requests, memory, ratios. */
+/** The jobs of the headline, after the size, with their column titles. */
+const HEADLINE_JOBS: readonly BenchJob[] = BENCH_JOBS;
+
+/** The figures the design's bars are about, per size: every job's requests, memory, ratios. */
 function headline(ms: readonly Measurement[]): string[] {
     const main = ms.filter((m) => m.variant === 'sync');
     const sizes = [...new Set(main.map((m) => m.size))].sort((a, b) => a - b);
@@ -598,9 +665,9 @@ function headline(ms: readonly Measurement[]): string[] {
                     (latencyMs === undefined || m.latencyMs === latencyMs)
             )
             .sort((a, b) => b.latencyMs - a.latencyMs)[0];
+    const jobs = HEADLINE_JOBS.filter((j) => main.some((m) => m.job === j));
     const rows = sizes.map((n) => {
         const cold = one(n, 'nightly-cold');
-        const again = one(n, 'nightly-again');
         const naive = cold && one(n, 'nightly-cold', 'naive', cold.latencyMs);
         const atSize = main.filter((m) => m.size === n);
         const syncPeak = Math.max(
@@ -611,12 +678,12 @@ function headline(ms: readonly Measurement[]): string[] {
             .filter((b): b is number => b !== undefined);
         return [
             fmtInt(n),
-            cold
-                ? `${fmtInt(cold.apiRequests)} (${fmtInt(statusPolls(cold))} polls), ${fmtSeconds(cold.wallMs)}`
-                : '–',
-            again
-                ? `${fmtInt(again.apiRequests)} (${fmtInt(statusPolls(again))} polls), ${fmtSeconds(again.wallMs)}`
-                : '–',
+            ...jobs.map((job) => {
+                const m = one(n, job);
+                return m
+                    ? `${fmtInt(m.apiRequests)} (${fmtInt(statusPolls(m))} polls), ${fmtSeconds(m.wallMs)}`
+                    : '–';
+            }),
             cold && naive
                 ? `${fmtInt(naive.apiRequests)}${naive.naive?.extrapolated ? '*' : ''} (${fmtRatio(naive.apiRequests / cold.apiRequests)})`
                 : '–',
@@ -627,22 +694,245 @@ function headline(ms: readonly Measurement[]): string[] {
     return [
         '## Headline',
         '',
-        'At the highest latency measured. Requests of the nightly from cold and of the nightly with nothing new (of which Bulk job status polls), its wall time; what one request per record costs for the cold nightly (× the sync); the highest peak resident memory of the sync process over every job at that size, and the most heap it still used just after a full garbage collection (what it keeps).',
+        'At the highest latency measured. Requests of each job (of which Bulk job status polls), its wall time; what one request per record costs for the cold nightly (× the sync); the highest peak resident memory of the sync process over every job at that size, and the most heap it still used just after a full garbage collection (what it keeps).',
         '',
         table(
             [
                 'persons',
-                'nightly, cold',
-                'nightly, nothing new',
+                ...jobs.map((j) => JOB_TITLE[j]),
                 'per record (cold)',
                 'sync MiB',
                 'sync heap kept, MiB'
             ],
             rows,
-            [0, 1, 2, 3, 4, 5]
+            rows[0].map((_, i) => i)
         ),
         ''
     ];
+}
+
+// ----------------------------------------------------------- issue 14 targets
+
+/**
+ * Runs started from here on measure the sync with incremental nightlies (R16), Bulk
+ * results pages of 500,000 rows and Composite lookups (the merge that brought them);
+ * the runs before are the figures the targets of issue 14 were set against.
+ */
+export const ISSUE14_SINCE = '2026-12-05T11:12:26.000Z';
+
+/** The size and latency the targets are stated at. */
+export const TARGET_SIZE = 1_000_000;
+export const TARGET_LATENCY_MS = 50;
+/** The sizes the 100-change hourly's slope is fitted over. */
+export const SLOPE_SIZES = [10_000, 100_000, 1_000_000] as const;
+
+/** The default-ledger runs before ISSUE14_SINCE and from then on. */
+export function splitRuns(runs: readonly RunFile[]): {
+    previous: RunFile[];
+    current: RunFile[];
+} {
+    const main = runs.filter((r) => !r.ledgerEngines);
+    return {
+        previous: main.filter((r) => r.startedAt < ISSUE14_SINCE),
+        current: main.filter((r) => r.startedAt >= ISSUE14_SINCE)
+    };
+}
+
+export type Verdict = 'met' | 'missed' | 'not measured';
+
+export interface TargetRow {
+    what: string;
+    target: string;
+    previous: string;
+    now: string;
+    verdict: Verdict;
+}
+
+interface TargetFigure {
+    text: string;
+    /** Null: not measured. */
+    met: boolean | null;
+}
+
+const NOT_MEASURED: TargetFigure = { text: 'not measured', met: null };
+
+/** The issue's targets, each as a figure of a set of measurements. */
+const TARGETS: {
+    what: string;
+    target: string;
+    figure: (ms: readonly Measurement[]) => TargetFigure;
+}[] = [
+    {
+        what: 'hourly, 1 % changes (mirror warm)',
+        target: '≤ 20 requests, ≤ 15 s',
+        figure: (ms) => {
+            const m = at(ms, 'hourly');
+            return m
+                ? {
+                      text: `${fmtInt(m.apiRequests)} requests, ${fmtSeconds(m.wallMs)}`,
+                      met: m.apiRequests <= 20 && m.wallMs <= 15_000
+                  }
+                : NOT_MEASURED;
+        }
+    },
+    {
+        what: 'hourly, 100 changes',
+        target: `requests flat from ${fmtInt(SLOPE_SIZES[0])} to ${fmtInt(SLOPE_SIZES[SLOPE_SIZES.length - 1])} persons: log-log slope ≤ 0.1`,
+        figure: (ms) => {
+            const points = SLOPE_SIZES.map((size) => ({
+                size,
+                m: at(ms, 'hourly-100', size)
+            }));
+            const missing = points.filter((p) => !p.m).map((p) => p.size);
+            if (missing.length)
+                return {
+                    text: `not measured (no ${missing.map(fmtSize).join(', ')})`,
+                    met: null
+                };
+            const slope = logLogSlope(
+                points.map((p) => ({ x: p.size, y: p.m?.apiRequests ?? 0 }))
+            );
+            if (slope === null) return NOT_MEASURED;
+            return {
+                text: `slope ${slope.toFixed(2)} (${points.map((p) => fmtInt(p.m?.apiRequests ?? 0)).join(', ')} requests)`,
+                met: slope <= 0.1
+            };
+        }
+    },
+    {
+        what: 'nightly, nothing new',
+        target: '≤ 8 requests',
+        figure: requestsAtMost('nightly-again', 8)
+    },
+    {
+        what: 'nightly, cold (first run)',
+        target: '≤ 40 requests',
+        figure: requestsAtMost('nightly-cold', 40)
+    },
+    {
+        what: 'push, burst of 1,000',
+        target: '≤ 12 requests, each unsubscribe confirmed within 2 s',
+        figure: (ms) => {
+            const m = at(ms, 'push-burst');
+            if (!m) return NOT_MEASURED;
+            const max = m.deliverySeconds?.max;
+            return {
+                text: `${fmtInt(m.apiRequests)} requests, collected → delivered at most ${max === undefined ? '–' : `${max.toFixed(1)} s`}`,
+                met: max !== undefined && m.apiRequests <= 12 && max <= 2
+            };
+        }
+    },
+    {
+        what: 'sync peak memory, any job',
+        target: '≤ 200 MiB',
+        figure: (ms) => {
+            const list = ms.filter(
+                (m) => m.variant === 'sync' && m.size === TARGET_SIZE
+            );
+            if (!list.length) return NOT_MEASURED;
+            const top = list.reduce((a, b) =>
+                b.syncMemory.maxRssBytes > a.syncMemory.maxRssBytes ? b : a
+            );
+            return {
+                text: `${fmtMiB(top.syncMemory.maxRssBytes)} MiB (${JOB_TITLE[top.job]}, ${top.latencyMs} ms)`,
+                met: top.syncMemory.maxRssBytes <= 200 * 2 ** 20
+            };
+        }
+    }
+];
+
+/** The sync's measurement of a job at the target latency and a size (default 1M). */
+function at(
+    ms: readonly Measurement[],
+    job: BenchJob,
+    size: number = TARGET_SIZE
+): Measurement | undefined {
+    return ms.find(
+        (m) =>
+            m.variant === 'sync' &&
+            m.job === job &&
+            m.size === size &&
+            m.latencyMs === TARGET_LATENCY_MS
+    );
+}
+
+function requestsAtMost(
+    job: BenchJob,
+    most: number
+): (ms: readonly Measurement[]) => TargetFigure {
+    return (ms) => {
+        const m = at(ms, job);
+        return m
+            ? {
+                  text: `${fmtInt(m.apiRequests)} requests`,
+                  met: m.apiRequests <= most
+              }
+            : NOT_MEASURED;
+    };
+}
+
+/**
+ * The targets of issue 14 against the figures before (`previous`, the runs the targets
+ * were set against) and now (`current`): met or missed from the numbers, "not measured"
+ * when the size (or the job) is not in the results.
+ */
+export function targetRows(
+    previous: readonly RunFile[],
+    current: readonly RunFile[]
+): TargetRow[] {
+    const before = latest(previous);
+    const now = latest(current);
+    return TARGETS.map((t) => {
+        const b = t.figure(before);
+        const n = t.figure(now);
+        return {
+            what: t.what,
+            target: t.target,
+            previous: b.text,
+            now: n.text,
+            verdict: n.met === null ? 'not measured' : n.met ? 'met' : 'missed'
+        };
+    });
+}
+
+function targetsSection(
+    previous: readonly RunFile[],
+    current: readonly RunFile[]
+): string[] {
+    if (!previous.length && !current.length) return [];
+    const rows = targetRows(previous, current);
+    return [
+        '## Targets (issue 14)',
+        '',
+        `At ${fmtInt(TARGET_SIZE)} persons and ${TARGET_LATENCY_MS} ms, the sync's own request count; the slope over ${SLOPE_SIZES.map(fmtSize).join(', ')} at ${TARGET_LATENCY_MS} ms; memory: the highest peak resident set of the sync process over every job and latency at ${fmtInt(TARGET_SIZE)}. _Previous_: the runs before ${ISSUE14_SINCE.slice(0, 16).replace('T', ' ')} UTC (the nightly re-read every record; the hourly had no mirror); _now_: the runs from then on. Met or missed is computed from the figures; a size not in the results is _not measured_.`,
+        '',
+        table(
+            ['target', 'wanted', 'previous', 'now', 'verdict'],
+            rows.map((r) => [r.what, r.target, r.previous, r.now, r.verdict])
+        ),
+        '',
+        ...untargeted(latest(current))
+    ];
+}
+
+/** The jobs without a target of their own, at the targets' size and latency. */
+function untargeted(ms: readonly Measurement[]): string[] {
+    const parts = (
+        ['nightly-next', 'nightly-full', 'hourly-first'] as const
+    ).flatMap((job) => {
+        const m = at(ms, job);
+        return m
+            ? [
+                  `${JOB_TITLE[job]} ${fmtInt(m.apiRequests)} requests, ${fmtSeconds(m.wallMs)}`
+              ]
+            : [];
+    });
+    return parts.length
+        ? [
+              `Without a target of their own, at the same size and latency: ${parts.join('; ')}.`,
+              ''
+          ]
+        : [];
 }
 
 /** Where the sync's requests went at the largest size, by the org's count. */
@@ -841,15 +1131,15 @@ function writtenText(m: Measurement): string {
 }
 
 /** What the figures come from: the request arithmetic, growth and memory. */
-export const NOTES = `- **Nightly requests.** The settings query, two describes (R7), then per object a REST query whose first page (2,000 rows) tells the total: the rest follows in REST pages (a small org) or, when that is fewer requests, in one Bulk API 2.0 query job — create, a few status polls, ⌈rows ÷ 50,000⌉ results pages, delete. Writes of more than 2,000 records per object go in Bulk ingest jobs of up to 100,000 records — create, upload, close, polls, one results file — and fewer through sObject Collections, 200 a request. The only term that grows with the org is the results pages, one per 50,000 records: a million persons is ⌈801,818 ÷ 50,000⌉ + ⌈199,947 ÷ 50,000⌉ = 21 pages, hence a few dozen requests, and the nightly with nothing new costs the reads alone. Its slope on the log-log scale is well below 1 because the fixed part dominates up to a million; past that it tends to 1 with a constant of one request per 50,000 records.
+export const NOTES = `- **Nightly requests.** The settings query, two describes (R7), then the reads. A full reconciliation — the first run (_cold_), one asked for (\`--full\`: _full, nothing new_), one after 7 days without (\`OPTOUT_NIGHTLY_FULL_EVERY\`) — reads every Contact and Lead: per object a REST query whose first page (2,000 rows) tells the total, the rest in REST pages or, when that is fewer requests, one Bulk API 2.0 query job — create, a few status polls, ⌈rows ÷ 500,000⌉ results pages, delete. Every other night is incremental (R16): the Contacts and Leads whose SystemModstamp is after the last successful run's start less a 10-minute look-back, and the records of the persons whose unsubscribes changed in the ledger since that run — reads that grow with what changed, not with the org. The night after the cold run (_the night after_) re-reads what the cold run wrote, since it changed after that run's start, and the records of the persons it brought to the ledger; a quiet night (_nothing new_) finds nothing changed. Writes of more than 2,000 records per object go in Bulk ingest jobs of up to 100,000 records — create, upload, close, polls, one results file — and fewer through sObject Collections, 200 records a chunk, up to five chunks in one Composite request.
 - **Status polls** grow with how long the org takes to run a job (logarithmically for short jobs, then one per 10 s), not with the records; they are GETs of a few hundred bytes, counted like any other request against the daily allowance.
-- **Hourly.** Up to a few thousand changed persons, it looks their records and membership rows up by id and email (a few queries per 200 persons); above that (here 1 % of 1,000,000 = 10,000 changes) one scan of Contacts, Leads and Audience_Membership__c in Bulk query pages is cheaper, and the all-audiences rule (R5b) reads the records of the persons it concerns again with the opt-out field.
-- **Push burst.** The webhook's push loop takes whatever has arrived (up to 200 or 1 s), so 1,000 unsubscribes arriving over 3 s go out in about five pushes of about six requests each (settings, the records by email, Collections writes of 200) — the same at every size, since a push reads only its persons' records.
-- **Against one request per record**, the gap grows with the org: the per-record way costs about three requests per unsubscribed person (query Contacts, query Leads, PATCH), the sync one per 50,000 records read and a handful per 100,000 written. *Collections only* reads 2,000 rows a request instead of 50,000 and writes 200 records a request instead of 100,000: the same as the sync for a small org (which uses the same path below the thresholds), tens of times more requests at a million.
-- **Memory.** The sync never holds a whole result set: it streams each page into a table of the run's workspace (\`sync/workspace.ts\`: a SQLite scratch database of its own, on disk, separate from the ledger's) and decides in SQL. What it keeps (heap after a full garbage collection; about 34 MiB is the loaded code) is bounded by the client's constants instead — one Bulk query page of at most 50,000 rows being stored (what the nightly with nothing new keeps) and, when writing, one Bulk ingest job's records of at most 100,000 with what the audit needs of each (the cold nightly writes 903, 9,160 and 89,497 records at the three sizes: see the memory table). \`npm run bench -- --size 1M --jobs nightly-cold --variants sync --bulk-job-size 20000 --out DIR\` shows the second bound moving with the job size, not the org's. A million persons nearly fills both, so a larger org adds more pages and more jobs, one after the other, not more memory; the growth slopes up to 1M measure how full those buffers are, not a working set that grows with the org. The resident set adds what V8 allocated and had not yet collected (it grows the heap before collecting, up to the 256 MiB limit) to the ~145 MiB Node and the loader take before the job starts; that every million-person job finishes under the heap limit is the bound. The local org's memory is the simulated Salesforce's, not the sync's.`;
+- **Hourly.** It handles the membership changes recorded since its last run: the persons' records and membership rows, looked up by id and email (up to five queries in one Composite request) or, for many changes, scanned — or read from a mirror of Salesforce kept in the ledger where the sync keeps one (scripts/sync/hourly/), refreshed from what changed in the org since the hourly before; the first hourly after install reads the org (_hourly, first_). The bench measures that sequence whatever the sync does: the first hourly with 1 % of persons changed, the next with another 1 % (_1 % changes_), then 100 changes (_100 changes_), whose requests should not grow with the org. The all-audiences rule (R5b) writes the opt-out field of the persons now unsubscribed from every audience.
+- **Push burst.** The webhook's push loop takes whatever has arrived (up to 200 or 1 s), so 1,000 unsubscribes arriving over 3 s go out in about five pushes, each reading the settings and its persons' records by email (up to five queries in one Composite request) and writing them (up to five Collections chunks of 200 in one Composite request) — the same at every size, since a push reads only its persons' records.
+- **Against one request per record**, the gap grows with the org: the per-record way costs about three requests per unsubscribed person (query Contacts, query Leads, PATCH), the sync's full reconciliation one per 500,000 records read by a scan and a handful per 100,000 written, its incremental one only what changed. _Collections only_ reads 2,000 rows a request instead of up to 500,000 and writes 1,000 records a request (five chunks of 200) instead of up to 100,000: the same as the sync for a small org (which uses the same path below the thresholds), many times more requests at a million.
+- **Memory.** The sync never holds a whole result set: Bulk results pages (up to 500,000 rows) are streamed — parsed and stored in arrays of at most 10,000 rows — into a table of the run's workspace (\`sync/workspace.ts\`: a SQLite scratch database of its own, on disk, separate from the ledger's) and it decides in SQL. What it keeps (heap after a full garbage collection; about 34 MiB is the loaded code) is bounded by the client's constants instead — the rows of one array being stored and, when writing, one Bulk ingest job's records of at most 100,000 with what the audit needs of each (the cold nightly writes 903, 9,160 and 89,497 records at the three sizes: see the memory table). \`npm run bench -- --size 1M --jobs nightly-cold --variants sync --bulk-job-size 20000 --out DIR\` shows the second bound moving with the job size, not the org's. A larger org adds more pages and more jobs, one after the other, not more memory. The resident set adds what V8 allocated and had not yet collected (it grows the heap before collecting, up to the 256 MiB limit) to the ~145 MiB Node and the loader take before the job starts; that every million-person job finishes under the heap limit is the bound. The local org's memory is the simulated Salesforce's, not the sync's.`;
 
-export const METHOD = `- **Data set** (scripts/tools/bench/layout.ts): persons = size; Salesforce records ≈ size — 80 % of persons have a Contact, 18 % a Lead, 2 % nothing; 2.5 % of Contacts share their email with a Lead (in capitals) and 10 % carry it in mixed case; 20 % of those duplicate Leads are converted into their Contact and 1 % of the other Leads into a new Contact. In the ledger: every person Subscribed to one audience (and the matching Audience_Membership__c rows in the org), half linked to their record's id; 10 % globally unsubscribed, not yet delivered; 1 % of the rest opted out only in Salesforce. Settings: nightly sync on, all-audiences rule on.
-- **Jobs**, in order, each on the state the previous one left: the nightly from cold (writes the 10 % and brings the Salesforce-only opt-outs to the ledger), the nightly again (nothing new: writes nothing), the hourly after 1 % of persons changed a membership (half unsubscribe from their only audience — so the all-audiences rule writes their records — half join a second one), and a push burst: 1,000 global unsubscribes recorded in the ledger over about 3 s (30 arrivals 100 ms apart) while the webhook's push loop (scripts/webhook/push-loop.ts: coalesce up to 1 s or 200, one push at a time) delivers them.
+export const METHOD = `- **Data set** (scripts/tools/bench/layout.ts): persons = size; Salesforce records ≈ size — 80 % of persons have a Contact, 18 % a Lead, 2 % nothing; 2.5 % of Contacts share their email with a Lead (in capitals) and 10 % carry it in mixed case; 20 % of those duplicate Leads are converted into their Contact and 1 % of the other Leads into a new Contact. In the ledger: every person Subscribed to one audience (and the matching Audience_Membership__c rows in the org), half linked to their record's id; 10 % globally unsubscribed, not yet delivered; 1 % of the rest opted out only in Salesforce. Settings: nightly sync on, all-audiences rule on. Once seeded, the org's Accounts, Contacts, Leads and Audience_Membership__c rows are dated back to 2025-01-01 (CreatedDate, LastModifiedDate, SystemModstamp; scripts/tools/bench/dataset.ts \`dateRecordsBack\`), as in an org that has been there a while: else a nightly reading what changed since the one before would find the whole data set changed, seeded minutes before.
+- **Jobs**, in this order, each on the state the previous one left (a fresh copy of the size's org and ledger per latency and way): the nightly from cold, a full reconciliation (writes the 10 % and brings the Salesforce-only opt-outs to the ledger); the night after (incremental: re-reads what the cold run wrote); a quiet night, nothing new (incremental, after a nightly that changed nothing); a full nightly with nothing new (\`--full\`); the first hourly, after 1 % of persons changed a membership (half unsubscribe from their only audience — so the all-audiences rule writes their records — half join a second one); the next hourly after another 1 % (other persons, the same way); an hourly after 100 changes (100 more persons, evenly spread); and a push burst: 1,000 global unsubscribes recorded in the ledger over about 3 s (30 arrivals 100 ms apart) while the webhook's push loop (scripts/webhook/push-loop.ts: coalesce up to 1 s or 200, one push at a time) delivers them. A job asked for without the one it follows (\`--jobs\`) gets that one run first, not measured — a settle nightly before the quiet night, a warm-up hourly (the first, with its changes) before the others — and the table says so. **Schedule**: the jobs run minutes apart, so each job's clock (runJob's \`now\`) is set ahead of real time to its place in a schedule — the nightlies a day apart, then the hourlies an hour apart — so that a look-back reaches what it would in production, not the run before last; the push burst runs on real time.
 - **Latency**: the local org's simulated network latency per request (0 ms, 50 ms).
 - **Requests**: the sync's own count, cross-checked against the requests the org served. Bulk API 2.0 jobs are polled on the client's schedule for a real org (1 s, then ×1.5 up to 10 s), so the status polls counted are those a real org would serve for jobs that take as long as the local org's. **Wall**: the job's run, in its process. **Records/s**: the job's work items (${Object.entries(
     RECORDS_OF
@@ -858,6 +1148,6 @@ export const METHOD = `- **Data set** (scripts/tools/bench/layout.ts): persons =
     .join(
         '; '
     )}) per second — the burst's includes the 3 s over which the unsubscribes arrive.
-- **Memory**: each job runs in a new process (the sync's) with V8's heap limited (\`--heap-mb\`, 256 MiB by default), against a local org in another process, restarted per job on the same database file; both report their kernel peak resident set. The sync's process also reports the most heap it still used just after a full (mark-compact) garbage collection — the memory the job keeps, which is what must not grow with the org. Some 145 MiB of every process's resident set is Node, the TypeScript loader and the modules, present before the job starts. Without a limit V8 grows its heap lazily with what a run allocates rather than with what it keeps, so a longer run shows more memory whatever its working set; with one, a job whose working set grew with the org would fail, so a finished run at 1M is the proof that its memory is bounded. What grows between sizes is bounded by constants that 1M reaches: Bulk query pages of 50,000 rows and Bulk write jobs of 100,000 records.
+- **Memory**: each job runs in a new process (the sync's) with V8's heap limited (\`--heap-mb\`, 256 MiB by default), against a local org in another process, restarted per job on the same database file; both report their kernel peak resident set. The sync's process also reports the most heap it still used just after a full (mark-compact) garbage collection — the memory the job keeps, which is what must not grow with the org. Some 145 MiB of every process's resident set is Node, the TypeScript loader and the modules, present before the job starts. Without a limit V8 grows its heap lazily with what a run allocates rather than with what it keeps, so a longer run shows more memory whatever its working set; with one, a job whose working set grew with the org would fail, so a finished run at 1M is the proof that its memory is bounded. What grows between sizes is bounded by the client's constants: Bulk query rows stored in arrays of 10,000 and Bulk write jobs of 100,000 records.
 - **Baselines**, from the same starting state: *Collections only* is the same sync with the Bulk API switched off (bulk threshold above any size, REST query pages only); *per record* is scripts/tools/bench/naive.ts — one query per object per person, one PATCH per record (with \`Sforce-Duplicate-Rule-Header: allowSave=true\`, which an org's duplicate rules require of any script, the sync included), one upsert per membership row. When it would run too long, an evenly spaced sample of persons (or changes) runs for real and its requests and time are multiplied out; the parts done once run in full.
 - The machine is shared: other work ran at the same time (load average above), so times are indicative; request counts are exact.`;

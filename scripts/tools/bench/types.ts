@@ -4,8 +4,12 @@
  */
 export const BENCH_JOBS = [
     'nightly-cold',
+    'nightly-next',
     'nightly-again',
+    'nightly-full',
+    'hourly-first',
     'hourly',
+    'hourly-100',
     'push-burst'
 ] as const;
 export type BenchJob = (typeof BENCH_JOBS)[number];
@@ -38,6 +42,13 @@ export interface WorkerTask {
     };
     /** Push burst: arrivals and the time between them. */
     burst?: { arrivals: number; gapMs: number };
+    /**
+     * The job's clock ahead of real time, ms (runJob's `now`): the sequence's schedule —
+     * nights a day apart, hours an hour apart — since its jobs run minutes apart.
+     */
+    clockOffsetMs?: number;
+    /** An unmeasured run that sets the state up (a settle nightly, a warm-up hourly). */
+    unmeasured?: boolean;
 }
 
 export interface WorkerResult {
@@ -57,6 +68,14 @@ export interface WorkerResult {
     retried: { requests: number; records: number };
     skipped: Record<string, number>;
     modes: Record<string, string>;
+    /** Nightly (R16): the reconciliation that ran, as JobResult.reconciliation has it. */
+    reconciliation?: {
+        mode: string;
+        reason: string;
+        since?: string;
+        recordsRead: number;
+        ledgerPersons: number | null;
+    };
     /** Push burst: pushes run, and collected → delivered seconds (median, max). */
     pushes?: number;
     deliverySeconds?: { median: number; max: number };

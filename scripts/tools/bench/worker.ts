@@ -121,13 +121,19 @@ async function runSync(
 ): Promise<Omit<WorkerResult, 'type' | 'job' | 'variant' | 'memory'>> {
     const t0 = Date.now();
     if (task.job !== 'push-burst') {
-        const job: JobName = task.job === 'hourly' ? 'hourly' : 'nightly';
+        const job: JobName = task.job.startsWith('hourly')
+            ? 'hourly'
+            : 'nightly';
+        const offset = task.clockOffsetMs ?? 0;
         // Where the time goes: the phases the job reports and its log lines.
         const phases: NonNullable<WorkerResult['phases']> = {};
         const timeline: string[] = [];
         const r = await runJob(job, {
             ledger,
             org: client,
+            // The schedule the sequence stands for (run.ts CLOCK_OFFSET_MS).
+            ...(offset ? { now: () => new Date(Date.now() + offset) } : {}),
+            ...(task.job === 'nightly-full' ? { nightly: { full: true } } : {}),
             onProgress: (e) => {
                 const at = Date.now() - t0;
                 const p = (phases[e.phase] ??= {
@@ -151,6 +157,9 @@ async function runSync(
         });
         return {
             ...summary(r),
+            ...(r.reconciliation
+                ? { reconciliation: { ...r.reconciliation } }
+                : {}),
             wallMs: Date.now() - t0,
             phases,
             timeline
@@ -272,21 +281,26 @@ async function runNaive(
             deliverySeconds: await deliverySeconds(ledger, ids)
         };
     }
-    const outcome =
-        task.job === 'hourly'
-            ? await naiveHourly(ctx, {
-                  sample: task.naiveSample,
-                  afterSeq: Number(
-                      (await ledger.getCursor(
-                          HOURLY_CURSOR.job,
-                          HOURLY_CURSOR.name
-                      )) ?? '0'
-                  )
-              })
-            : await naiveNightly(ctx, {
-                  sample: task.naiveSample,
-                  again: task.job === 'nightly-again'
-              });
+    // The ledger's last change before this run: a script that runs every hour keeps its
+    // place too (the sync's hourly cursor), so that the next hourly sees only its own.
+    const upToSeq = await ledger.maxSeq();
+    const outcome = task.job.startsWith('hourly')
+        ? await naiveHourly(ctx, {
+              sample: task.naiveSample,
+              afterSeq: Number(
+                  (await ledger.getCursor(
+                      HOURLY_CURSOR.job,
+                      HOURLY_CURSOR.name
+                  )) ?? '0'
+              )
+          })
+        : await naiveNightly(ctx, {
+              sample: task.naiveSample,
+              // Every nightly after the cold one: the same per-record reads, nothing to write.
+              again: task.job !== 'nightly-cold'
+          });
+    if (task.job.startsWith('hourly'))
+        await ledger.setCursor(HOURLY_CURSOR.job, HOURLY_CURSOR.name, upToSeq);
     const full = extrapolate(outcome);
     const setupMs = Date.now() - t0 - outcome.fixed.ms - outcome.sampled.ms;
     return {

@@ -1,6 +1,14 @@
-import { parseArgs, parseSizes } from '../args';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { USAGE, parseArgs, parseSizes } from '../args';
+import { dateRecordsBack } from '../dataset';
 import {
+    HOURLY_ROUNDS,
     expected,
+    hourlyChanges,
+    hourlyExpected,
     person,
     pushBurstPersons,
     sizes,
@@ -8,6 +16,7 @@ import {
 } from '../layout';
 import { evenSample, extrapolate } from '../naive';
 import {
+    ISSUE14_SINCE,
     checkOutcome,
     growth,
     kindsText,
@@ -15,10 +24,12 @@ import {
     logLogSlope,
     renderMarkdown,
     statusPolls,
+    targetRows,
     type Measurement,
     type RunFile
 } from '../report';
-import { smokeProblems } from '../run';
+import { CLOCK_OFFSET_MS, sequencePlan, smokeProblems } from '../run';
+import { BENCH_JOBS } from '../types';
 import { databaseName, shownCommand } from '../pg-admin';
 
 describe('data set layout', () => {
@@ -94,6 +105,136 @@ describe('data set layout', () => {
 
     it('is the same data set every time', () => {
         expect(expected(20_000)).toEqual(e);
+    });
+
+    it('gives each hourly other persons: the first 1 %, another 1 %, then 100', () => {
+        const s = sizes(20_000);
+        const first = hourlyChanges(s, HOURLY_ROUNDS.first);
+        const warm = hourlyChanges(s, HOURLY_ROUNDS.warm);
+        const hundred = hourlyChanges(s, HOURLY_ROUNDS.hundred);
+        // Round 0 is the layout's 1 % (Person.hourly), as every run before measured.
+        expect(first.map((c) => c.i)).toEqual(
+            Array.from({ length: s.n }, (_, i) => i).filter(
+                (i) => person(i, s).hourly
+            )
+        );
+        for (const c of first) expect(person(c.i, s).hourly).toBe(c.change);
+        expect(warm.length / s.n).toBeGreaterThan(0.008);
+        expect(warm.length / s.n).toBeLessThan(0.012);
+        expect(hundred).toHaveLength(100);
+        expect(new Set(hundred.map((c) => c.i)).size).toBe(100);
+        expect(Math.max(...hundred.map((c) => c.i))).toBeGreaterThan(s.n * 0.9);
+        // Disjoint, and none of the burst's persons (their records must be untouched).
+        const seen = new Set<number>();
+        for (const c of [...first, ...warm, ...hundred]) {
+            expect(seen.has(c.i)).toBe(false);
+            seen.add(c.i);
+        }
+        for (const i of pushBurstPersons(s)) expect(seen.has(i)).toBe(false);
+        expect(e.hourlyWarm).toEqual(hourlyExpected(s, warm));
+        expect(e.hourly100).toEqual(hourlyExpected(s, hundred));
+        expect(e.hourly100?.changes).toBe(100);
+        // 100 even at the smallest size the bench takes.
+        expect(
+            hourlyChanges(sizes(10_000), HOURLY_ROUNDS.hundred)
+        ).toHaveLength(100);
+        expect(hourlyExpected(s, first)).toEqual({
+            changes: e.hourlyChanges,
+            upserts: e.hourlyUpserts,
+            ruleWrites: e.hourlyRuleWrites
+        });
+    });
+});
+
+describe('the sequence of jobs', () => {
+    it('runs every job, in order, measured, by default', () => {
+        expect(parseArgs([]).jobs).toEqual([...BENCH_JOBS]);
+        expect(BENCH_JOBS).toEqual([
+            'nightly-cold',
+            'nightly-next',
+            'nightly-again',
+            'nightly-full',
+            'hourly-first',
+            'hourly',
+            'hourly-100',
+            'push-burst'
+        ]);
+        expect(sequencePlan(BENCH_JOBS)).toEqual(
+            BENCH_JOBS.map((job) => ({ job, measured: true }))
+        );
+        expect(USAGE).toContain(`--jobs ${BENCH_JOBS.join(',')}`);
+    });
+
+    it('runs what a job needs first, unmeasured, when it is not asked for', () => {
+        expect(sequencePlan(['nightly-again'])).toEqual([
+            { job: 'nightly-cold', measured: false },
+            { job: 'nightly-next', measured: false },
+            { job: 'nightly-again', measured: true }
+        ]);
+        expect(sequencePlan(['nightly-cold', 'nightly-again'])).toEqual([
+            { job: 'nightly-cold', measured: true },
+            { job: 'nightly-next', measured: false },
+            { job: 'nightly-again', measured: true }
+        ]);
+        // The order is the canonical one, whatever the order asked.
+        expect(sequencePlan(['hourly-100', 'hourly', 'nightly-full'])).toEqual([
+            { job: 'nightly-cold', measured: false },
+            { job: 'nightly-full', measured: true },
+            { job: 'hourly-first', measured: false },
+            { job: 'hourly', measured: true },
+            { job: 'hourly-100', measured: true }
+        ]);
+        expect(sequencePlan(['push-burst'])).toEqual([
+            { job: 'push-burst', measured: true }
+        ]);
+    });
+
+    it('puts the nightlies a day apart and the hourlies an hour apart', () => {
+        const scheduled = BENCH_JOBS.filter((j) => j !== 'push-burst').map(
+            (j) => CLOCK_OFFSET_MS[j]
+        );
+        for (let k = 1; k < scheduled.length; k++)
+            expect(scheduled[k]).toBeGreaterThan(scheduled[k - 1]);
+        expect(CLOCK_OFFSET_MS['nightly-next']).toBe(24 * 3_600_000);
+        expect(CLOCK_OFFSET_MS['push-burst']).toBe(0);
+    });
+
+    it("dates the seeded records back in the org's database file", () => {
+        const dir = mkdtempSync(join(os.tmpdir(), 'bench-date-back-'));
+        try {
+            const file = join(dir, 'org.db');
+            const db = new Database(file);
+            db.exec(
+                'CREATE TABLE o_Contact ("Id" TEXT, "CreatedDate" INTEGER, "LastModifiedDate" INTEGER, "SystemModstamp" INTEGER);' +
+                    'CREATE TABLE o_Lead ("Id" TEXT, "SystemModstamp" INTEGER);'
+            );
+            const now = Date.now();
+            db.prepare('INSERT INTO o_Contact VALUES (?, ?, ?, ?)').run(
+                'a',
+                now,
+                now,
+                now
+            );
+            db.prepare('INSERT INTO o_Lead VALUES (?, ?)').run('b', now);
+            db.close();
+            expect(dateRecordsBack(file, 1000)).toEqual({
+                Contact: 1,
+                Lead: 1
+            });
+            const check = new Database(file, { readonly: true });
+            expect(check.prepare('SELECT * FROM o_Contact').get()).toEqual({
+                Id: 'a',
+                CreatedDate: 1000,
+                LastModifiedDate: 1000,
+                SystemModstamp: 1000
+            });
+            expect(
+                check.prepare('SELECT "SystemModstamp" AS t FROM o_Lead').get()
+            ).toEqual({ t: 1000 });
+            check.close();
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
@@ -298,11 +439,9 @@ describe('growth and checks', () => {
             ['run.json']
         );
         expect(md).toContain(
-            '| 100,000 | 29 (7 polls), 20.0 s | – | 2,900 (100×) | 160 | 40 |'
+            '| 100,000 | 29 (7 polls), 20.0 s | 2,900 (100×) | 160 | 40 |'
         );
-        expect(md).toContain(
-            '| 10,000 | 12 (0 polls), 1.00 s | – | – | 150 | – |'
-        );
+        expect(md).toContain('| 10,000 | 12 (0 polls), 1.00 s | – | 150 | – |');
         expect(md).toContain('### Where the requests go at 100,000 persons');
         expect(md).toContain(
             'nightly, cold, 50 ms: 29 requests (7 status polls) — 20 bulkQueryResults'
@@ -398,6 +537,226 @@ describe('growth and checks', () => {
         ]);
     });
 
+    it('expects nothing written by the nightlies after the cold one, and each hourly its own round', () => {
+        const e = expected(10_000);
+        const none = {
+            recordsWritten: 0,
+            membershipsUpserted: 0,
+            ledgerUnsubscribesAdded: 0,
+            unsubscribesDelivered: 0,
+            failed: 0
+        };
+        for (const job of [
+            'nightly-next',
+            'nightly-again',
+            'nightly-full'
+        ] as const) {
+            expect(checkOutcome(job, 'sync', none, e)).toBe('ok');
+            expect(
+                checkOutcome(job, 'sync', { ...none, recordsWritten: 2 }, e)
+            ).toMatch(/records written 2, expected 0/);
+        }
+        const warm = e.hourlyWarm ?? { upserts: -1, ruleWrites: -1 };
+        const hundred = e.hourly100 ?? { upserts: -1, ruleWrites: -1 };
+        expect(
+            checkOutcome(
+                'hourly',
+                'sync',
+                {
+                    ...none,
+                    membershipsUpserted: warm.upserts,
+                    recordsWritten: warm.ruleWrites
+                },
+                e
+            )
+        ).toBe('ok');
+        expect(
+            checkOutcome(
+                'hourly-100',
+                'sync',
+                {
+                    ...none,
+                    membershipsUpserted: hundred.upserts,
+                    recordsWritten: hundred.ruleWrites
+                },
+                e
+            )
+        ).toBe('ok');
+        expect(
+            checkOutcome(
+                'hourly-first',
+                'sync',
+                {
+                    ...none,
+                    membershipsUpserted: warm.upserts + 1,
+                    recordsWritten: e.hourlyRuleWrites
+                },
+                e
+            )
+        ).toMatch(/memberships upserted/);
+        // A data set of an older run has no later rounds: nothing to compare with.
+        const { hourlyWarm: _w, hourly100: _h, ...older } = e;
+        expect(checkOutcome('hourly', 'sync', none, older)).toMatch(
+            /no expected outcome/
+        );
+    });
+
+    describe('targets of issue 14', () => {
+        const mib = (n: number) => ({
+            rssBeforeJobBytes: 0,
+            peakBytes: 0,
+            maxRssBytes: n * 2 ** 20
+        });
+        const at = (over: Partial<Measurement>): Measurement =>
+            m({ size: 1_000_000, latencyMs: 50, ...over });
+        // The committed figures the targets were set against (1M, 50 ms).
+        const before = run('2026-11-22T07:58:13.000Z', [
+            at({ job: 'nightly-cold', apiRequests: 47 }),
+            at({ job: 'nightly-again', apiRequests: 33 }),
+            at({
+                job: 'hourly',
+                apiRequests: 109,
+                wallMs: 148_000,
+                syncMemory: mib(311)
+            }),
+            at({
+                job: 'push-burst',
+                apiRequests: 31,
+                deliverySeconds: { median: 1, max: 1.5 }
+            }),
+            at({ latencyMs: 0, job: 'hourly', syncMemory: mib(312) })
+        ]);
+        const after = ISSUE14_SINCE.replace(/T.*/, 'T12:00:00.000Z');
+        const row = (rows: ReturnType<typeof targetRows>, what: string) => {
+            const r = rows.find((x) => x.what.startsWith(what));
+            if (!r) throw new Error(`no target row ${what}`);
+            return r;
+        };
+
+        it('sets the new figures beside the previous ones, met or missed from the numbers', () => {
+            const now = run(after, [
+                at({ job: 'nightly-cold', apiRequests: 40 }),
+                at({ job: 'nightly-again', apiRequests: 9 }),
+                at({ job: 'hourly', apiRequests: 12, wallMs: 9_000 }),
+                ...[10_000, 100_000, 1_000_000].map((size, k) =>
+                    m({
+                        size,
+                        latencyMs: 50,
+                        job: 'hourly-100',
+                        apiRequests: 12 + k
+                    })
+                ),
+                at({
+                    job: 'push-burst',
+                    apiRequests: 8,
+                    deliverySeconds: { median: 1, max: 2.4 },
+                    syncMemory: mib(180)
+                }),
+                at({ job: 'nightly-full', syncMemory: mib(190) })
+            ]);
+            const rows = targetRows([before], [now]);
+            expect(row(rows, 'hourly, 1 %')).toEqual({
+                what: 'hourly, 1 % changes (mirror warm)',
+                target: '≤ 20 requests, ≤ 15 s',
+                previous: '109 requests, 148 s',
+                now: '12 requests, 9.00 s',
+                verdict: 'met'
+            });
+            const slope = logLogSlope(
+                [12, 13, 14].map((y, k) => ({ x: 10 ** (4 + k), y }))
+            );
+            expect(row(rows, 'hourly, 100')).toMatchObject({
+                previous: 'not measured (no 10k, 100k, 1M)',
+                now: `slope ${slope?.toFixed(2)} (12, 13, 14 requests)`,
+                verdict: 'met'
+            });
+            expect(row(rows, 'nightly, nothing new')).toMatchObject({
+                previous: '33 requests',
+                now: '9 requests',
+                verdict: 'missed'
+            });
+            expect(row(rows, 'nightly, cold')).toMatchObject({
+                previous: '47 requests',
+                now: '40 requests',
+                verdict: 'met'
+            });
+            // 8 requests, but one unsubscribe took 2.4 s: missed.
+            expect(row(rows, 'push')).toMatchObject({
+                previous: '31 requests, collected → delivered at most 1.5 s',
+                now: '8 requests, collected → delivered at most 2.4 s',
+                verdict: 'missed'
+            });
+            expect(row(rows, 'sync peak memory')).toMatchObject({
+                previous: '312 MiB (hourly, 1 % changes, 0 ms)',
+                now: '190 MiB (nightly, full, nothing new, 50 ms)',
+                verdict: 'met'
+            });
+        });
+
+        it('says "not measured" for what the new runs lack, never a figure of another run', () => {
+            const small = run(after, [
+                m({ size: 10_000, latencyMs: 50, job: 'hourly-100' }),
+                m({ size: 100_000, latencyMs: 50, job: 'hourly-100' }),
+                m({ size: 100_000, latencyMs: 50, job: 'nightly-again' })
+            ]);
+            const rows = targetRows([before], [small]);
+            for (const r of rows) expect(r.verdict).toBe('not measured');
+            expect(row(rows, 'hourly, 100').now).toBe('not measured (no 1M)');
+            expect(row(rows, 'nightly, nothing new')).toMatchObject({
+                previous: '33 requests',
+                now: 'not measured'
+            });
+            const md = renderMarkdown([before, small], ['a.json', 'b.json']);
+            expect(md).toContain('## Targets (issue 14)');
+            expect(md).toContain(
+                '| nightly, nothing new | ≤ 8 requests | 33 requests | not measured | not measured |'
+            );
+            // The tables: the new runs only (the old "nightly, nothing new" re-read it all).
+            const tables = md.slice(md.indexOf('## Headline'));
+            expect(tables).not.toContain('1,000,000');
+            expect(md).toContain(
+                'the runs before feed the _previous_ column of the targets'
+            );
+        });
+
+        it('shows the new jobs in the headline and says what ran unmeasured', () => {
+            const md = renderMarkdown(
+                [
+                    run(after, [
+                        m({ job: 'nightly-cold', apiRequests: 12 }),
+                        m({
+                            job: 'nightly-again',
+                            apiRequests: 6,
+                            setUp: ['nightly-next'],
+                            reconciliation: {
+                                mode: 'incremental',
+                                reason: 'changes since …',
+                                recordsRead: 0,
+                                ledgerPersons: 0
+                            }
+                        }),
+                        m({ job: 'hourly-100', apiRequests: 13 })
+                    ])
+                ],
+                ['c.json']
+            );
+            expect(md).toContain(
+                '| persons | nightly, cold | nightly, nothing new | hourly, 100 changes | per record (cold) | sync MiB | sync heap kept, MiB |'
+            );
+            expect(md).toContain(
+                '| 10,000 | 12 (0 polls), 1.00 s | 6 (0 polls), 1.00 s | 13 (0 polls), 1.00 s | – | 150 | – |'
+            );
+            expect(md).toContain(
+                '10k nightly, nothing new at 0 ms after nightly, the night after'
+            );
+            expect(md).toContain(
+                '10k nightly, nothing new at 0 ms — incremental, 0 records, 0 persons changed in the ledger'
+            );
+            // Nothing from before: no previous column to fill, no sentence about it.
+            expect(md).not.toContain('feed the _previous_ column');
+        });
+    });
+
     it('flags smoke runs that break the design bounds', () => {
         expect(smokeProblems([m({})])).toEqual([]);
         expect(
@@ -408,7 +767,32 @@ describe('growth and checks', () => {
         );
         expect(
             smokeProblems([m({ job: 'nightly-again', recordsWritten: 3 })])
-        ).toContain('second nightly wrote 3 records');
+        ).toContain('nightly-again (after the cold nightly) wrote 3 records');
+        expect(
+            smokeProblems([
+                m({
+                    job: 'nightly-full',
+                    recordsWritten: 0,
+                    ledgerUnsubscribesAdded: 0,
+                    reconciliation: {
+                        mode: 'incremental',
+                        reason: 'x',
+                        recordsRead: 0,
+                        ledgerPersons: 0
+                    }
+                })
+            ])
+        ).toEqual(['nightly-full ran incremental']);
+        expect(
+            smokeProblems([
+                m({
+                    job: 'hourly-100',
+                    apiRequests: 40,
+                    orgRequests: 40,
+                    recordsWritten: 0
+                })
+            ])
+        ).toEqual(['hourly-100: 40 requests, more than 14']);
     });
 });
 

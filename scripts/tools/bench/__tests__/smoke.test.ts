@@ -35,7 +35,7 @@ describe('benchmark smoke run (10,000 persons)', () => {
     };
 
     it('measures every job both ways, within the design bounds', () => {
-        expect(run.measurements).toHaveLength(8);
+        expect(run.measurements).toHaveLength(16);
         expect(smokeProblems(run.measurements)).toEqual([]);
     });
 
@@ -44,15 +44,46 @@ describe('benchmark smoke run (10,000 persons)', () => {
         const cold = get('nightly-cold', 'sync');
         expect(cold.recordsWritten).toBe(e.nightlyWrites);
         expect(cold.ledgerUnsubscribesAdded).toBe(e.nightlyLedgerAdds);
-        expect(get('nightly-again', 'sync').recordsWritten).toBe(0);
-        expect(get('hourly', 'sync').membershipsUpserted).toBe(e.hourlyUpserts);
+        for (const job of ['nightly-next', 'nightly-again', 'nightly-full'])
+            expect(get(job, 'sync').recordsWritten).toBe(0);
+        // R16: the night after re-reads what the cold run wrote; the quiet night reads
+        // what changed since (nothing); --full reads every record.
+        expect(get('nightly-next', 'sync').reconciliation?.mode).toBe(
+            'incremental'
+        );
+        expect(
+            get('nightly-next', 'sync').reconciliation?.recordsRead
+        ).toBeGreaterThanOrEqual(e.nightlyWrites);
+        expect(get('nightly-again', 'sync').reconciliation).toMatchObject({
+            mode: 'incremental',
+            recordsRead: 0
+        });
+        expect(get('nightly-full', 'sync').reconciliation).toMatchObject({
+            mode: 'full',
+            recordsRead: e.salesforceRecords
+        });
+        expect(get('hourly-first', 'sync').membershipsUpserted).toBe(
+            e.hourlyUpserts
+        );
+        expect(get('hourly', 'sync').membershipsUpserted).toBe(
+            e.hourlyWarm?.upserts
+        );
+        expect(get('hourly-100', 'sync').membershipsUpserted).toBe(
+            e.hourly100?.upserts
+        );
         const burst = get('push-burst', 'sync');
         expect(burst.unsubscribesDelivered).toBe(1000);
         expect(burst.recordsWritten).toBe(e.pushWrites);
     });
 
     it('costs many times fewer requests than one request per record', () => {
-        for (const job of ['nightly-cold', 'hourly', 'push-burst']) {
+        for (const job of [
+            'nightly-cold',
+            'hourly-first',
+            'hourly',
+            'hourly-100',
+            'push-burst'
+        ]) {
             const sync = get(job, 'sync');
             const naive = get(job, 'naive');
             expect(naive.apiRequests / sync.apiRequests).toBeGreaterThan(10);
