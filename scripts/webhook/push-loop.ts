@@ -18,7 +18,10 @@ export interface PushLoopOptions {
     isPending: (id: number) => Promise<boolean>;
     /** Longest wait after the first arrival (default 1000 ms). */
     maxDelayMs?: number;
-    /** Push at once when this many wait (default 200). */
+    /**
+     * Push at once when this many wait (default 1,000: their records go in sObject
+     * Collections chunks of 200, five to a Composite request, R2).
+     */
     maxBatch?: number;
     /** Back-off after a failed push: initial and cap (default 1 s → 60 s). */
     backoff?: { initialMs?: number; maxMs?: number };
@@ -83,7 +86,7 @@ export class PushLoop {
             push: options.push,
             isPending: options.isPending,
             maxDelayMs: options.maxDelayMs ?? 1000,
-            maxBatch: options.maxBatch ?? 200,
+            maxBatch: options.maxBatch ?? 1000,
             maxAttempts: options.maxAttempts ?? 8,
             now: options.now ?? Date.now,
             backoff: {

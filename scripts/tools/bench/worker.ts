@@ -21,7 +21,11 @@ import { getHeapStatistics } from 'node:v8';
 import { Ledger } from '../../ledger/ledger';
 import { connectionFor } from '../local-org/connect';
 import { OrgClient } from '../../salesforce/client';
-import { readSettings, effectiveOptOutField } from '../../salesforce/settings';
+import {
+    LONG_RUNNING_SETTINGS_TTL_MS,
+    effectiveOptOutField,
+    readSettings
+} from '../../salesforce/settings';
 import { runJob } from '../../sync/run';
 import type { JobName, JobResult } from '../../sync/result';
 import { PushLoop } from '../../webhook/push-loop';
@@ -166,9 +170,9 @@ async function runSync(
         };
     }
     const results: JobResult[] = [];
+    // The webhook's push loop with its defaults (coalescing, batch size), as serve runs
+    // it, on a client that reuses the settings as serve's does.
     const loop = new PushLoop({
-        maxDelayMs: 1000,
-        maxBatch: 200,
         push: (ids, signal) =>
             runJob('push', {
                 ledger,
@@ -355,6 +359,10 @@ async function main(): Promise<void> {
         // (1 s, then ×1.5 up to 10 s), not the local org's test schedule (20 ms up to
         // 2 s): the status polls counted are the ones an org would serve.
         poll: { minMs: 1000, maxMs: 10_000 },
+        // The push burst is what serve runs: its client keeps the settings 30 s.
+        ...(task.job === 'push-burst'
+            ? { settingsTtlMs: LONG_RUNNING_SETTINGS_TTL_MS }
+            : {}),
         ...(task.variant === 'collections'
             ? { bulkThreshold: Number.MAX_SAFE_INTEGER, bulkQueryPageSize: 1 }
             : {}),
