@@ -716,6 +716,48 @@ export class OrgClient {
         return this.collectionsWrite(object, 'Id', records);
     }
 
+    /**
+     * Updates records of several objects by Id in the same sObject Collections
+     * requests ("The list can contain objects of different types", processed in one
+     * chunk per run of a type, at most 10 chunks a request: REST API, Update Records
+     * Using sObject Collections): sorted by object, a request of 200 has at most two
+     * (Contact, Lead). Above the bulk threshold, one Bulk job per object instead. One
+     * result per record, in the order given.
+     */
+    async updateMixed(
+        items: readonly { object: string; record: SObjectRow }[]
+    ): Promise<WriteResult[]> {
+        const objects = [...new Set(items.map((i) => i.object))].sort();
+        if (
+            objects.length === 1 ||
+            chooseWriteMode(items.length, this.bulkThreshold) === 'bulk'
+        ) {
+            const byId = new Map<string, WriteResult>();
+            for (const object of objects)
+                for (const r of await this.updateRecords(
+                    object,
+                    items
+                        .filter((i) => i.object === object)
+                        .map((i) => i.record)
+                ))
+                    byId.set(r.key, r);
+            return items.map(
+                (i) => byId.get(String(i.record.Id)) as WriteResult
+            );
+        }
+        const sorted = [...items].sort((a, b) =>
+            a.object < b.object ? -1 : a.object > b.object ? 1 : 0
+        );
+        const results = await this.collectionsWrite(
+            objects[0],
+            'Id',
+            sorted.map((i) => i.record),
+            sorted.map((i) => i.object)
+        );
+        const byId = new Map(results.map((r) => [r.key, r]));
+        return items.map((i) => byId.get(String(i.record.Id)) as WriteResult);
+    }
+
     /** Upserts records on an external id field; as updateRecords. */
     async upsertRecords(
         object: string,
@@ -805,10 +847,16 @@ export class OrgClient {
     async collectionsWrite(
         object: string,
         key: string,
-        records: readonly SObjectRow[]
+        records: readonly SObjectRow[],
+        /** Each record's type when they are not all `object` (updates by Id only). */
+        types?: readonly string[]
     ): Promise<WriteResult[]> {
         const results = new Map<string, WriteResult>();
-        let pending = records.map((r) => ({ record: r, key: String(r[key]) }));
+        let pending = records.map((r, i) => ({
+            record: r,
+            key: String(r[key]),
+            type: types?.[i] ?? object
+        }));
         for (let round = 0; pending.length > 0; round++) {
             if (round > 0) {
                 await this.sleep(
@@ -834,7 +882,7 @@ export class OrgClient {
                 const answers = await this.collectionsRequests(
                     object,
                     key,
-                    group.map((chunk) => chunk.map(({ record }) => record))
+                    group
                 );
                 group.forEach((chunk, c) =>
                     answers[c].forEach((r, j) => {
@@ -881,7 +929,7 @@ export class OrgClient {
     private async collectionsRequests(
         object: string,
         key: string,
-        chunks: readonly (readonly SObjectRow[])[]
+        chunks: readonly (readonly { record: SObjectRow; type: string }[])[]
     ): Promise<CollectionAnswer[][]> {
         const path =
             key === 'Id'
@@ -889,8 +937,8 @@ export class OrgClient {
                 : `/composite/sobjects/${object}/${key}`;
         const bodies = chunks.map((chunk) => ({
             allOrNone: false,
-            records: chunk.map((record) => {
-                const out: SObjectRow = { attributes: { type: object } };
+            records: chunk.map(({ record, type }) => {
+                const out: SObjectRow = { attributes: { type } };
                 for (const [k, v] of Object.entries(record))
                     out[k === 'Id' ? 'id' : k] = v;
                 return out;

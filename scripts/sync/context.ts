@@ -121,14 +121,21 @@ export async function writeOptOut(
     const outcomes = new Map<string, WriteOutcome>();
     const audits: AuditInput[] = [];
     const converted: string[] = [];
+    // Contacts and Leads in the same requests (updateMixed): one Collections request
+    // of 200 carries both, instead of one per object.
+    ctx.heartbeat();
+    const all = targets.length
+        ? await ctx.client.updateMixed(
+              targets.map((t) => ({
+                  object: t.object,
+                  record: { Id: t.id, [field]: true }
+              }))
+          )
+        : [];
     for (const object of ['Contact', 'Lead'] as const) {
         const list = targets.filter((t) => t.object === object);
         if (list.length === 0) continue;
-        ctx.heartbeat();
-        const results = await ctx.client.updateRecords(
-            object,
-            list.map((t) => ({ Id: t.id, [field]: true }))
-        );
+        const results = all.filter((_r, i) => targets[i].object === object);
         ctx.builder.mode(
             `write ${object}`,
             list.length > ctx.client.bulkThreshold ? 'bulk' : 'collections'

@@ -66,6 +66,25 @@ describe('R2 real-time push', () => {
         expect(Object.values(values).every((v) => v === true)).toBe(true);
     });
 
+    it('writes Contacts and Leads in the same Collections request (sorted by type, two chunks)', async () => {
+        f = await setup();
+        const contacts = await f.contacts(people(60));
+        const leads = await f.leads(people(60, { type: 'Lead', offset: 60 }));
+        f.reset();
+        await unsubscribe(f.ledger, emails(120));
+        const r = await f.run('push');
+        expect(r.recordsWritten).toBe(120);
+        expect(r.unsubscribesDelivered).toBe(120);
+        const stats = f.t.admin.stats();
+        expect(stats.byKind.collectionsUpdate).toBe(1);
+        expect(Object.values(await f.values('Contact', contacts))).toEqual(
+            Array(60).fill(true)
+        );
+        expect(Object.values(await f.values('Lead', leads))).toEqual(
+            Array(60).fill(true)
+        );
+    });
+
     it('only pushes the unsubscribes it is given (the unsubscribe command’s hook)', async () => {
         f = await setup();
         await f.contacts(people(3));
