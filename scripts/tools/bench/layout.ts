@@ -195,7 +195,9 @@ export interface HourlyRound {
 export const HOURLY_ROUNDS = {
     first: { from: 0, to: 10 },
     warm: { from: 10, to: 20 },
-    hundred: { from: 20, to: 40, count: 100 }
+    hundred: { from: 20, to: 40, count: 100 },
+    /** 100 other persons, changed by the hourly before the measured one (steady state). */
+    hundredSettle: { from: 40, to: 60, count: 100 }
 } as const satisfies Record<string, HourlyRound>;
 
 export interface HourlyChange {

@@ -189,7 +189,16 @@ export interface SequenceStep {
     job: BenchJob;
     /** False: run to set the state up (what a job not asked for would leave), not measured. */
     measured: boolean;
+    /**
+     * An hourly with 100 other changes half an hour before the measured hourly-100: the
+     * hour before it changed about as much, so that its mirror re-reads what a steady
+     * 100 changes an hour write (not the 1 % hourly's rows).
+     */
+    settle?: true;
 }
+
+/** How long before hourly-100 its settling hourly runs (in the schedule). */
+const SETTLE_BEFORE_MS = 30 * 60_000;
 
 /**
  * The steps of a sequence: the jobs asked for, in the canonical order, each preceded by
@@ -202,6 +211,8 @@ export function sequencePlan(jobs: readonly BenchJob[]): SequenceStep[] {
     const add = (job: BenchJob, measured: boolean): void => {
         const need = NEEDS[job];
         if (need && !ran.has(need)) add(need, false);
+        if (job === 'hourly-100')
+            steps.push({ job, measured: false, settle: true });
         steps.push({ job, measured });
         ran.add(job);
     };
@@ -431,8 +442,10 @@ async function measureSequence(
     /** The jobs run before, not measured (the state they leave is the one measured). */
     const setUp: BenchJob[] = [];
     try {
-        for (const { job, measured } of sequencePlan(opts.jobs)) {
-            const round = HOURLY_ROUND_OF[job];
+        for (const { job, measured, settle } of sequencePlan(opts.jobs)) {
+            const round = settle
+                ? HOURLY_ROUNDS.hundredSettle
+                : HOURLY_ROUND_OF[job];
             if (round) await applyHourlyChanges(ledgerDb, n, round);
             const org = await OrgHandle.start({ dbPath: orgDb, latencyMs });
             let result: WorkerResult;
@@ -451,7 +464,9 @@ async function measureSequence(
                         n,
                         naiveSample: opts.naiveSample,
                         burstPersons: job === 'push-burst' ? state.burst : [],
-                        clockOffsetMs: CLOCK_OFFSET_MS[job],
+                        clockOffsetMs:
+                            CLOCK_OFFSET_MS[job] -
+                            (settle ? SETTLE_BEFORE_MS : 0),
                         ...(measured ? {} : { unmeasured: true }),
                         ...(opts.bulkJobSize
                             ? {

@@ -160,7 +160,12 @@ describe('the sequence of jobs', () => {
             'push-burst'
         ]);
         expect(sequencePlan(BENCH_JOBS)).toEqual(
-            BENCH_JOBS.map((job) => ({ job, measured: true }))
+            BENCH_JOBS.flatMap((job) => [
+                ...(job === 'hourly-100'
+                    ? [{ job, measured: false, settle: true }]
+                    : []),
+                { job, measured: true }
+            ])
         );
         expect(USAGE).toContain(`--jobs ${BENCH_JOBS.join(',')}`);
     });
@@ -182,6 +187,7 @@ describe('the sequence of jobs', () => {
             { job: 'nightly-full', measured: true },
             { job: 'hourly-first', measured: false },
             { job: 'hourly', measured: true },
+            { job: 'hourly-100', measured: false, settle: true },
             { job: 'hourly-100', measured: true }
         ]);
         expect(sequencePlan(['push-burst'])).toEqual([
