@@ -90,7 +90,7 @@ function writtenHere(): string[] {
         expect(status.code).toBe(0);
         expect(status.json).toMatchObject({
             persons: 2,
-            schemaVersion: 5
+            schemaVersion: 6
         });
         expect(String(status.json.path)).toMatch(/^postgres:\/\/[^:]+:\*\*\*@/);
 

@@ -257,14 +257,21 @@ export function optOutValuesSent(
             } catch {
                 continue;
             }
-            const records = Array.isArray(
-                (parsed as { records?: unknown }).records
-            )
-                ? ((parsed as { records: unknown[] }).records as Record<
-                      string,
-                      unknown
-                  >[])
-                : [parsed as Record<string, unknown>];
+            // A Composite request carries its writes in its subrequests' bodies.
+            const composite = (
+                parsed as { compositeRequest?: { body?: unknown }[] }
+            ).compositeRequest;
+            const bodies = Array.isArray(composite)
+                ? composite.map((sub) => sub.body).filter((b) => b != null)
+                : [parsed];
+            const records = bodies.flatMap((b) =>
+                Array.isArray((b as { records?: unknown }).records)
+                    ? ((b as { records: unknown[] }).records as Record<
+                          string,
+                          unknown
+                      >[])
+                    : [b as Record<string, unknown>]
+            );
             for (const rec of records)
                 for (const f of OPT_OUT_FIELDS)
                     if (rec && f in rec)

@@ -119,10 +119,22 @@ describe('emails with quotes and SOQL metacharacters', () => {
         expect(delivery.unconfirmed).toEqual([]);
         expect(delivery.delivered).toBe(TRICKY.length);
         expect(falseWrites(world.sent)).toEqual([]);
-        // The queries that named these persons quoted them (\' inside the literal).
-        const soql = world.sent
-            .filter((r) => r.method === 'GET' && /[?&]q=/.test(r.url))
-            .map((r) => decodeURIComponent(r.url.split(/[?&]q=/)[1]));
+        // The queries that named these persons quoted them (\' inside the literal):
+        // GET …/query?q=, or a query subrequest of a Composite request.
+        const urls = world.sent.flatMap((r) => {
+            if (r.method === 'GET') return [r.url];
+            if (!/\/composite$/.test(r.url) || typeof r.body !== 'string')
+                return [];
+            const body = JSON.parse(r.body) as {
+                compositeRequest?: { method: string; url: string }[];
+            };
+            return (body.compositeRequest ?? [])
+                .filter((sub) => sub.method === 'GET')
+                .map((sub) => sub.url);
+        });
+        const soql = urls
+            .filter((url) => /[?&]q=/.test(url))
+            .map((url) => decodeURIComponent(url.split(/[?&]q=/)[1]));
         const named = soql.filter((q) => q.includes('brien'));
         expect(named.length).toBeGreaterThan(0);
         for (const q of named) {
