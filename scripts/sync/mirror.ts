@@ -53,6 +53,7 @@
  * than the other's only makes the next read start earlier.
  */
 import { randomUUID } from 'node:crypto';
+import { parseNightlyDuration } from './nightly-mode';
 import type { Ledger } from '../ledger/ledger';
 import type {
     MirrorDeletion,
@@ -75,6 +76,17 @@ import { emailKey, id18 } from './decisions';
 import { toExistingMembership, type Progress } from './records';
 
 export const DEFAULT_LOOKBACK_MS = 5 * 60_000;
+
+/** The look-back of the jobs' mirror reads (a duration: 5m, 0.5m; default 5 minutes). */
+export const MIRROR_LOOKBACK_ENV = 'OPTOUT_MIRROR_LOOKBACK';
+
+/** The look-back set by OPTOUT_MIRROR_LOOKBACK, else the default (usage error if bad). */
+export function mirrorLookback(env: NodeJS.ProcessEnv = process.env): number {
+    const raw = (env[MIRROR_LOOKBACK_ENV] ?? '').trim();
+    return raw === ''
+        ? DEFAULT_LOOKBACK_MS
+        : parseNightlyDuration(raw, MIRROR_LOOKBACK_ENV, 'lookback');
+}
 /** A full read at least this often (Recycle Bin purges, hard deletes). */
 export const DEFAULT_FULL_AFTER_MS = 7 * 24 * 60 * 60_000;
 /** The watermark of a full read that found no row: every later row is newer. */

@@ -11,6 +11,7 @@ import type { OptOutField } from '../../model/schema';
 import type { OrgClient } from '../../salesforce/client';
 import {
     DEFAULT_LOOKBACK_MS,
+    mirrorLookback,
     refreshMirror,
     sfTime,
     sinceLiteral,
@@ -644,5 +645,18 @@ describe('incremental refreshes equal a full read (property)', () => {
             ),
             { numRuns: 8 }
         );
+    });
+});
+
+describe('mirrorLookback (OPTOUT_MIRROR_LOOKBACK)', () => {
+    it('is 5 minutes by default, a duration when set, and a usage error when not one', () => {
+        expect(mirrorLookback({})).toBe(DEFAULT_LOOKBACK_MS);
+        expect(mirrorLookback({ OPTOUT_MIRROR_LOOKBACK: '2m' })).toBe(120_000);
+        expect(mirrorLookback({ OPTOUT_MIRROR_LOOKBACK: '0.25m' })).toBe(
+            15_000
+        );
+        expect(() =>
+            mirrorLookback({ OPTOUT_MIRROR_LOOKBACK: 'soon' })
+        ).toThrow(/OPTOUT_MIRROR_LOOKBACK/);
     });
 });

@@ -29,7 +29,7 @@ import {
     MembershipIndex,
     RecordIndex
 } from '../records';
-import { refreshMirror } from '../mirror';
+import { mirrorLookback, refreshMirror } from '../mirror';
 import type { MirrorMembership, MirrorRecord } from '../../ledger/mirror';
 import { HOURLY_CURSOR, HOURLY_LOOKUP_LIMIT } from './cursors';
 
@@ -156,6 +156,7 @@ export async function upsertChanges(
                 // The nightly's full reconciliation is the periodic full read; an
                 // hourly reads the whole org only when the mirror is new.
                 fullAfterMs: Infinity,
+                lookbackMs: mirrorLookback(),
                 onProgress: ctx.progress
             });
             ctx.builder.mode(

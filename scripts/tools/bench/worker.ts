@@ -21,6 +21,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Ledger } from '../../ledger/ledger';
 import { connectionFor } from '../local-org/connect';
 import { OrgClient } from '../../salesforce/client';
+import { MIRROR_LOOKBACK_ENV } from '../../sync/mirror';
 import {
     LONG_RUNNING_SETTINGS_TTL_MS,
     effectiveOptOutField,
@@ -129,6 +130,11 @@ async function runSync(
             ? 'hourly'
             : 'nightly';
         const offset = task.clockOffsetMs ?? 0;
+        // The hourlies stand an hour apart but run seconds apart against an org on
+        // real time: a 5-minute look-back of the mirror's reads would reach back over
+        // the hourly before (its writes), which an hour apart it never does. 15 s
+        // keeps the same proportion (the jobs' reads still cover what they wrote).
+        process.env[MIRROR_LOOKBACK_ENV] ??= '0.25m';
         // Where the time goes: the phases the job reports and its log lines.
         const phases: NonNullable<WorkerResult['phases']> = {};
         const timeline: string[] = [];
