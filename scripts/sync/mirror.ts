@@ -73,7 +73,7 @@ import {
 import type { PersonObject } from '../model/statuses';
 import type { OrgClient, SObjectRow } from '../salesforce/client';
 import { emailKey, id18 } from './decisions';
-import { toExistingMembership, type Progress } from './records';
+import { AM_FIELDS, toExistingMembership, type Progress } from './records';
 
 export const DEFAULT_LOOKBACK_MS = 5 * 60_000;
 
@@ -173,22 +173,7 @@ export function mirrorFieldList(
 ): string[] {
     const optOut = OPT_OUT_FIELDS.filter((f) => fields.includes(f));
     const tail = ['SystemModstamp', ...(withDeleted ? ['IsDeleted'] : [])];
-    if (object === SOBJECT.AUDIENCE_MEMBERSHIP)
-        return [
-            AM.Id,
-            AM.Membership_Key__c,
-            AM.Contact__c,
-            AM.Lead__c,
-            AM.Audience_Id__c,
-            AM.Audience_Name__c,
-            AM.Email__c,
-            AM.Status__c,
-            AM.Status_Changed_At__c,
-            AM.Source__c,
-            AM.Unsubscribe_Reason__c,
-            AM.Pending_Push__c,
-            ...tail
-        ];
+    if (object === SOBJECT.AUDIENCE_MEMBERSHIP) return [...AM_FIELDS, ...tail];
     const base =
         object === SOBJECT.CONTACT
             ? [CONTACT.Id, CONTACT.Email]

@@ -412,7 +412,8 @@ export class RecordIndex {
     }
 }
 
-const AM_FIELDS = [
+/** The Audience_Membership__c fields the jobs read (and the mirror keeps). */
+export const AM_FIELDS = [
     AM.Id,
     AM.Membership_Key__c,
     AM.Contact__c,

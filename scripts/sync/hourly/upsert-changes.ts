@@ -245,19 +245,24 @@ async function handle(
     if (s.buffer.length >= s.flushAt) await flush(ctx, s);
 }
 
-/** The records of the batch's persons from the mirror (R6 by id, R8 by email, R9). */
-async function mirrorRecordsOf(
-    ctx: JobContext,
-    s: Upsert,
-    changes: readonly MembershipChange[]
-): Promise<void> {
+/** The batch's persons, once each. */
+function personsOf(changes: readonly MembershipChange[]): PersonRef[] {
     const persons = new Map<number, PersonRef>();
     for (const c of changes)
         persons.set(c.personId, {
             emailNorm: c.emailNorm,
             salesforceId: c.salesforceId
         });
-    const records = await ctx.ledger.mirrorRecordsFor([...persons.values()], {
+    return [...persons.values()];
+}
+
+/** The records of the batch's persons from the mirror (R6 by id, R8 by email, R9). */
+async function mirrorRecordsOf(
+    ctx: JobContext,
+    s: Upsert,
+    changes: readonly MembershipChange[]
+): Promise<void> {
+    const records = await ctx.ledger.mirrorRecordsFor(personsOf(changes), {
         applyToSameEmail: s.settings.applyToSameEmail
     });
     for (const object of ['Contact', 'Lead'] as const)
@@ -283,13 +288,7 @@ async function loadRecordsOf(
     s: Upsert,
     changes: readonly MembershipChange[]
 ): Promise<void> {
-    const persons = new Map<number, PersonRef>();
-    for (const c of changes)
-        persons.set(c.personId, {
-            emailNorm: c.emailNorm,
-            salesforceId: c.salesforceId
-        });
-    await s.index.loadFor(ctx.client, [...persons.values()], {
+    await s.index.loadFor(ctx.client, personsOf(changes), {
         applyToSameEmail: s.settings.applyToSameEmail
     });
 }
