@@ -374,12 +374,16 @@ describe('R4 never re-subscribe', () => {
 
 describe('R16 cost follows change (hourly)', () => {
     /** A warm hourly's requests and modes with 10 changes, at `n` Contacts. */
-    async function warmHourly(n: number): Promise<{
+    async function warmHourly(
+        n: number,
+        options: { allAudiences?: boolean } = {}
+    ): Promise<{
         requests: number;
         byKind: Record<string, number>;
         first: Record<string, string> | undefined;
         modes: Record<string, string> | undefined;
         upserted: number;
+        written: number;
     }> {
         // The records two hours ago and the first run one hour ago: the look-back of
         // the mirror's incremental read (5 minutes before the newest row it read)
@@ -390,6 +394,7 @@ describe('R16 cost follows change (hourly)', () => {
             .spyOn(Date, 'now')
             .mockImplementation(() => realNow - hoursAgo * 3_600_000);
         f = await setup({ client: { restPageSize: 200 } });
+        if (options.allAudiences) await f.settings({ allAudiencesRule: true });
         await f.contacts(
             Array.from({ length: n }, (_, i) => ({
                 LastName: `P${i}`,
@@ -419,11 +424,27 @@ describe('R16 cost follows change (hourly)', () => {
             byKind: f.t.admin.stats().byKind,
             first: first.modes,
             modes: r.modes,
-            upserted: r.membershipsUpserted
+            upserted: r.membershipsUpserted,
+            written: r.recordsWritten
         };
         await f.close();
         return out;
     }
+
+    it('takes the all-audiences rule’s records (R5b) from the mirror too: no lookup, no scan', async () => {
+        const r = await warmHourly(300, { allAudiences: true });
+        expect(r.upserted).toBe(10);
+        expect(r.written).toBe(10);
+        // The same reads as without the rule (no lookup of its persons' records);
+        // the opt-out writes besides.
+        expect(r.byKind).toEqual({
+            query: 4,
+            describe: 3,
+            queryAll: 3,
+            collectionsUpsert: 1,
+            collectionsUpdate: 1
+        });
+    });
 
     it('reads what changed in Salesforce since the last run, not the org: the same requests at 300 and 1,500 persons', async () => {
         const small = await warmHourly(300);

@@ -17,6 +17,7 @@ import type { JobContext, WriteMeta, WriteOutcome } from '../context';
 import { jobWriter } from '../writer';
 import { RecordIndex } from '../records';
 import { ALL_AUDIENCES_CURSOR } from './cursors';
+import { freshMirror, loadMirroredRecords } from './mirror-read';
 
 const RULE = 'R5b unsubscribed from all audiences';
 
@@ -47,10 +48,22 @@ export async function allAudiencesRule(
         ]);
         const index = new RecordIndex(ctx.workspace, [field]);
         try {
-            await index.loadFor(ctx.client, persons, {
-                applyToSameEmail: settings.applyToSameEmail,
-                onProgress: ctx.progress
-            });
+            // From the mirror, refreshed once this run (a dry run, which writes
+            // nothing, not even the mirror, looks the records up instead).
+            if (ctx.dryRun)
+                await index.loadFor(ctx.client, persons, {
+                    applyToSameEmail: settings.applyToSameEmail,
+                    onProgress: ctx.progress
+                });
+            else {
+                await freshMirror(ctx);
+                await loadMirroredRecords(
+                    ctx,
+                    index,
+                    persons,
+                    settings.applyToSameEmail
+                );
+            }
             const { toWrite, metas } = recordsToWrite(
                 ctx,
                 settings,

@@ -29,8 +29,8 @@ import {
     MembershipIndex,
     RecordIndex
 } from '../records';
-import { mirrorLookback, refreshMirror } from '../mirror';
-import type { MirrorMembership, MirrorRecord } from '../../ledger/mirror';
+import type { MirrorMembership } from '../../ledger/mirror';
+import { freshMirror, loadMirroredRecords } from './mirror-read';
 import { HOURLY_CURSOR, HOURLY_LOOKUP_LIMIT } from './cursors';
 
 /**
@@ -151,24 +151,7 @@ export async function upsertChanges(
     };
     try {
         if (source === 'mirror') {
-            const r = await refreshMirror(ctx.client, ctx.ledger, {
-                objects: ['Contact', 'Lead', 'Audience_Membership__c'],
-                // The nightly's full reconciliation is the periodic full read; an
-                // hourly reads the whole org only when the mirror is new.
-                fullAfterMs: Infinity,
-                lookbackMs: mirrorLookback(),
-                onProgress: ctx.progress
-            });
-            ctx.builder.mode(
-                'mirror',
-                r.objects.some((o) => o.mode === 'full')
-                    ? `full read (${r.objects
-                          .filter((o) => o.mode === 'full')
-                          .map((o) => `${o.object}: ${o.reason ?? 'first'}`)
-                          .join(', ')})`
-                    : `incremental (${r.read} changed rows read)`
-            );
-            ctx.heartbeat();
+            await freshMirror(ctx);
         } else if (source === 'scan') {
             await s.index.loadAll(ctx.client, ctx.progress);
             await loadAllMemberships(ctx, s.memberships);
@@ -204,7 +187,13 @@ async function handle(
 ): Promise<void> {
     ctx.heartbeat();
     if (s.source === 'lookup') await loadRecordsOf(ctx, s, changes);
-    if (s.source === 'mirror') await mirrorRecordsOf(ctx, s, changes);
+    if (s.source === 'mirror')
+        await loadMirroredRecords(
+            ctx,
+            s.index,
+            personsOf(changes),
+            s.settings.applyToSameEmail
+        );
     const { planned, noRecord } = await planChanges(ctx, s, changes, retry);
     const wanted = planned.flatMap((p) => p.writes.map((w) => w.fields));
     if (s.source === 'lookup' && wanted.length)
@@ -254,32 +243,6 @@ function personsOf(changes: readonly MembershipChange[]): PersonRef[] {
             salesforceId: c.salesforceId
         });
     return [...persons.values()];
-}
-
-/** The records of the batch's persons from the mirror (R6 by id, R8 by email, R9). */
-async function mirrorRecordsOf(
-    ctx: JobContext,
-    s: Upsert,
-    changes: readonly MembershipChange[]
-): Promise<void> {
-    const records = await ctx.ledger.mirrorRecordsFor(personsOf(changes), {
-        applyToSameEmail: s.settings.applyToSameEmail
-    });
-    for (const object of ['Contact', 'Lead'] as const)
-        s.index.insertRows(
-            object,
-            records.filter((r) => r.object === object).map(asRow)
-        );
-}
-
-/** A mirrored record in the shape the record index reads. */
-function asRow(r: MirrorRecord): Record<string, unknown> {
-    return {
-        Id: r.id,
-        Email: r.email,
-        IsConverted: r.isConverted,
-        ConvertedContactId: r.convertedContactId
-    };
 }
 
 /** Looks up the records of the batch's persons (R6 by id, R8 by email). */
