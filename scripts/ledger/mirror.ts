@@ -47,8 +47,8 @@ export interface MirrorRecord {
 }
 
 /**
- * An Audience_Membership__c row as last read: the fields of sync/decisions.ts's
- * ExistingMembership (so it can stand for one), and its SystemModstamp.
+ * An Audience_Membership__c row as last read, with its SystemModstamp (sync/decisions.ts's
+ * ExistingMembership is this row without the stamp).
  */
 export interface MirrorMembership {
     id: string;

@@ -2,6 +2,7 @@
  * What to write — small pure functions the jobs share, one per rule, unit tested on
  * their own. No I/O: the jobs feed them ledger rows and Salesforce records.
  */
+import type { MirrorMembership } from '../ledger/mirror';
 import { normalizeId } from '../model/ids';
 import {
     AUDIENCE_MEMBERSHIP as AM,
@@ -215,20 +216,8 @@ export function desiredMembership(
 }
 
 /** An existing Audience_Membership__c row, as read. */
-export interface ExistingMembership {
-    id: string;
-    key: string;
-    contactId: string | null;
-    leadId: string | null;
-    audienceId: string | null;
-    audienceName: string | null;
-    email: string | null;
-    status: string | null;
-    changedAt: string | null;
-    source: string | null;
-    reason: string | null;
-    pending: boolean;
-}
+/** An Audience_Membership__c row as read: the ledger's mirror row without its stamp. */
+export type ExistingMembership = Omit<MirrorMembership, 'systemModstamp'>;
 
 /**
  * Milliseconds since the epoch, cut to the whole second, or null for a value that is
