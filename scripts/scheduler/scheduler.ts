@@ -1,6 +1,7 @@
 /**
  * The scheduler of `optout schedule`: croner fires the hourly and nightly jobs in the
- * configured time zone, and a push loop delivers pending unsubscribes every interval.
+ * configured time zone, and its push service (sync/push-service.ts, the push path the
+ * webhook and the CLI share) sweeps pending unsubscribes every interval.
  *
  * Never two runs of the same job at once:
  * - in this process, a job still running when its next time comes is not started again
@@ -25,6 +26,11 @@ import { OptoutError, errorMessage } from '../model/errors';
 import { OrgClient } from '../salesforce/client';
 import { runJob as realRunJob, type RunJobOptions } from '../sync/run';
 import type { JobName, JobResult } from '../sync/result';
+import {
+    ledgerPushService,
+    type PushRun,
+    type PushService
+} from '../sync/push-service';
 import { formatDuration, type ScheduleConfig } from './plan';
 import { DEFAULT_LEADER_POLL_MS, type Leadership } from './leader';
 
@@ -108,7 +114,10 @@ export class Scheduler {
     private readonly running = new Map<JobName, Promise<void>>();
     private pushTimer: NodeJS.Timeout | null = null;
     private pushDelayMs: number;
-    private lastPending = 0;
+    /** The sweep of pending unsubscribes (the one push path, sync/push-service.ts). */
+    private readonly push: PushService;
+    /** When the sweep in flight started, and what triggered it (for its event). */
+    private pushStarted: { at: string; trigger: Trigger } | null = null;
     private stopped = false;
     private readonly abort = new AbortController();
     private readonly runJob: NonNullable<SchedulerOptions['runJob']>;
@@ -124,6 +133,21 @@ export class Scheduler {
         this.runJob = options.runJob ?? realRunJob;
         this.now = options.now ?? ((): Date => new Date());
         this.pushDelayMs = options.config.pushIntervalMs;
+        this.push = ledgerPushService({
+            ledger: options.ledger,
+            org: options.org,
+            // Its own client (request counts), and the scheduler's stop signal.
+            runJob: (job, o) =>
+                this.runJob(job, {
+                    ...o,
+                    org: this.client(job),
+                    signal: this.abort.signal
+                }),
+            sweepIntervalMs: options.config.pushIntervalMs,
+            sweepMaxBackoffMs: options.maxPushBackoffMs,
+            log: (level, message) => this.log(level, message),
+            onRun: (run) => this.pushReported(run)
+        });
     }
 
     private log(level: LogLevel, message: string): void {
@@ -274,6 +298,8 @@ export class Scheduler {
      * the cron times and the push loop ask it before they call this.
      */
     trigger(job: JobName, trigger: Trigger): Promise<void> {
+        // Pushes go through the push service (one run at a time, its back-off).
+        if (job === 'push') return this.pushOnce().then(() => undefined);
         const at = this.now().toISOString();
         const inFlight = this.running.get(job);
         if (inFlight) {
@@ -348,59 +374,70 @@ export class Scheduler {
     }
 
     /**
-     * One push-loop step; returns the wait until the next one. Pushes only when something
-     * waits (an idle loop makes no run and no request). While pushes deliver nothing (a
-     * record that keeps failing, an org that does not answer) the wait doubles up to
-     * maxPushBackoffMs; it is back to the interval as soon as a push delivers or new
-     * unsubscribes arrive.
+     * One push step; returns the wait until the next one: the push service's sweep
+     * (pushes only when something waits; while pushes deliver nothing the wait doubles up
+     * to maxPushBackoffMs, and is back to the interval as soon as a push delivers or new
+     * unsubscribes arrive). A follower does not even read the ledger.
      */
     async pushOnce(): Promise<number> {
         const interval = this.options.config.pushIntervalMs;
-        if (!this.leader) {
-            // The leader pushes; a follower does not even read the ledger.
+        if (!this.leader || this.stopped) {
             this.pushDelayMs = interval;
             return interval;
         }
-        const pending = await this.countPending();
-        if (pending === 0 || this.stopped) {
-            this.pushDelayMs = interval;
-            this.lastPending = pending;
-            return this.pushDelayMs;
+        const at = this.now().toISOString();
+        this.pushStarted = { at, trigger: 'interval' };
+        const run = this.push.sweep();
+        this.running.set(
+            'push',
+            run.then(() => undefined)
+        );
+        try {
+            this.pushDelayMs = await run;
+        } finally {
+            this.running.delete('push');
+            this.pushStarted = null;
         }
-        await this.trigger('push', 'interval');
-        const after = await this.countPending();
-        const progressed = after < pending || pending > this.lastPending;
-        this.pushDelayMs = progressed
-            ? interval
-            : Math.min(
-                  this.options.maxPushBackoffMs ?? 30 * 60_000,
-                  this.pushDelayMs * 2
-              );
-        if (after > 0 && this.pushDelayMs > interval)
-            this.log(
-                'warn',
-                `push: ${after} unsubscribe(s) still pending after the last push; next try in ${formatDuration(this.pushDelayMs)}`
-            );
-        this.lastPending = after;
         return this.pushDelayMs;
+    }
+
+    /** A push run of the service, reported as the scheduler's other runs are. */
+    private pushReported(run: PushRun): void {
+        const started = this.pushStarted ?? {
+            at: this.now().toISOString(),
+            trigger: 'interval' as const
+        };
+        // The next time is decided once the sweep is over: say the interval for now.
+        const next = this.stopped
+            ? null
+            : new Date(
+                  this.now().getTime() + this.options.config.pushIntervalMs
+              ).toISOString();
+        const base = { job: 'push' as const, ...started, next };
+        if (run.error === undefined && run.result)
+            this.options.onEvent?.({
+                event: 'run',
+                ...base,
+                result: run.result
+            });
+        else {
+            const e = run.cause instanceof OptoutError ? run.cause : undefined;
+            this.options.onEvent?.({
+                event: 'failed',
+                ...base,
+                error: {
+                    code: e?.code ?? 'UNEXPECTED',
+                    message: run.error ?? 'the push returned nothing',
+                    actions: e?.actions ?? []
+                },
+                result: run.result ?? null
+            });
+        }
     }
 
     /** The wait before the next push, as the loop last decided it. */
     get pushDelay(): number {
         return this.pushDelayMs;
-    }
-
-    private async countPending(): Promise<number> {
-        try {
-            // Those waiting for a matching record are the hourly job's (back-off).
-            return await this.options.ledger.countPushable();
-        } catch (err) {
-            this.log(
-                'error',
-                `push: cannot read the ledger: ${errorMessage(err)}`
-            );
-            return 0;
-        }
     }
 
     /**
@@ -415,11 +452,12 @@ export class Scheduler {
         if (this.leaderTimer) clearTimeout(this.leaderTimer);
         this.leaderTimer = null;
         const stopper = setTimeout(
-            () => this.abort.abort(),
+            () => this.abortNow(),
             options.timeoutMs ?? 60_000
         );
         try {
             await Promise.all([...this.running.values()]);
+            await this.push.close({ flush: false });
         } finally {
             clearTimeout(stopper);
             await this.releaseLead();
@@ -451,6 +489,7 @@ export class Scheduler {
     /** Asks runs in progress to stop at their next request (they end deferred). */
     abortNow(): void {
         this.abort.abort();
+        this.push.abortNow();
     }
 
     get busy(): JobName[] {

@@ -1,7 +1,7 @@
 /**
  * The webhook (`optout serve`): an HTTP endpoint for Mailchimp events and JSON
  * unsubscribes, and the push loop that writes what it accepts to Salesforce within
- * seconds. See server.ts, mailchimp.ts, intake.ts and push-loop.ts.
+ * seconds. See server.ts, mailchimp.ts, intake.ts, and ../sync/push-service.ts (the push).
  */
 export {
     startWebhookServer,
@@ -12,8 +12,12 @@ export {
     DEFAULT_RATE
 } from './server';
 export type { WebhookServer, WebhookServerOptions } from './server';
-export { PushLoop } from './push-loop';
-export type { PushLoopOptions, PushLoopStats, PushRun } from './push-loop';
+export { PushService } from '../sync/push-service';
+export type {
+    PushServiceOptions,
+    PushServiceStats,
+    PushRun
+} from '../sync/push-service';
 export {
     SECRET_ENV,
     MIN_SECRET_LENGTH,

@@ -1,14 +1,12 @@
 /**
- * The webhook as a running service: the HTTP server plus the push loop that delivers
- * what it accepts through the sync's push job (`runJob('push', { unsubscribeIds })`,
- * which takes the cross-process `job:push` lock and records each run in the ledger).
+ * The webhook as a running service: the HTTP server plus the push service
+ * (sync/push-service.ts, the one push path shared with the scheduler and the CLI) that
+ * delivers what it accepts through the sync's push job.
  */
 import type { Ledger } from '../ledger/ledger';
-import { WAITING_OUTCOMES } from '../ledger/migrations';
 import { retryDeferred } from '../model/stuck';
 import type { LogLevel } from '../model/log';
 import type { OrgClient } from '../salesforce/client';
-import { runJob } from '../sync/run';
 import { MEMBERSHIP_WRITE_FIELDS } from '../sync/push';
 import { requireWritableFields } from '../salesforce/describe';
 import {
@@ -18,7 +16,12 @@ import {
 } from '../salesforce/settings';
 import { SOBJECT } from '../model/schema';
 import { OptoutError, errorMessage } from '../model/errors';
-import { PushLoop, type PushLoopOptions, type PushRun } from './push-loop';
+import {
+    ledgerPushService,
+    type PushService,
+    type PushServiceOptions,
+    type PushRun
+} from '../sync/push-service';
 import {
     startWebhookServer,
     type WebhookServer,
@@ -31,7 +34,7 @@ export interface WebhookOptions extends Omit<
 > {
     org: OrgClient;
     push?: Pick<
-        PushLoopOptions,
+        PushServiceOptions,
         'maxDelayMs' | 'maxBatch' | 'backoff' | 'maxAttempts'
     >;
     onPush?: (run: PushRun) => void;
@@ -78,7 +81,8 @@ export function sweepInterval(
 export interface Webhook {
     url: string;
     server: WebhookServer;
-    loop: PushLoop;
+    /** The push service (sync/push-service.ts) of what the server accepts. */
+    loop: PushService;
     /**
      * Graceful stop: no new requests, requests in progress finish, the push in flight
      * finishes and what is queued is pushed once (within `timeoutMs`; the rest stays
@@ -93,19 +97,12 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
     const log =
         options.log ??
         ((_level: LogLevel, _message: string): void => undefined);
-    const loop = new PushLoop({
+    const loop = ledgerPushService({
         ...(options.push ?? {}),
+        ledger,
+        org,
         log,
-        onRun: options.onPush,
-        push: (ids, signal) =>
-            runJob('push', {
-                ledger,
-                org,
-                unsubscribeIds: ids,
-                signal,
-                log
-            }),
-        isPending: async (id) => isPending(ledger, id)
+        onRun: options.onPush
     });
     const server = await startWebhookServer({
         ...options,
@@ -148,7 +145,7 @@ export async function startWebhook(options: WebhookOptions): Promise<Webhook> {
  */
 function startSweep(
     ledger: Ledger,
-    loop: PushLoop,
+    loop: PushService,
     sweepMs: number,
     log: (level: LogLevel, message: string) => void
 ): { stop(): Promise<void> } {
@@ -188,29 +185,6 @@ function startSweep(
             await looking;
         }
     };
-}
-
-/**
- * Active, not yet confirmed by Salesforce, and something a push can deliver: one
- * waiting for a matching Salesforce record is left to the hourly retry (retrying it
- * here would spend a lookup a second for nothing), one Salesforce refused to its
- * back-off or, as a dead letter, to `optout retry` (R14).
- */
-export async function isPending(ledger: Ledger, id: number): Promise<boolean> {
-    const u = await ledger.getUnsubscribe(id);
-    return Boolean(
-        u &&
-        u.deliveredAt === null &&
-        u.removedAt === null &&
-        !(
-            u.nextAttemptAt !== null &&
-            (WAITING_OUTCOMES as readonly string[]).includes(
-                u.lastOutcome ?? ''
-            )
-        ) &&
-        // Refused by Salesforce (R14): its back-off, not the loop's, decides.
-        !retryDeferred(u, new Date().toISOString())
-    );
 }
 
 /**

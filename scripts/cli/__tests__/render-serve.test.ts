@@ -78,7 +78,15 @@ it('the listening lines name every endpoint and never the secret', () => {
 it('one line per push and per notification', () => {
     const at = '2026-12-05T05:00:00.000Z';
     expect(
-        renderPush({ ids: 3, error: 'socket hang up', stillPending: 3 }, at)
+        renderPush(
+            {
+                kind: 'arrivals',
+                ids: 3,
+                error: 'socket hang up',
+                stillPending: 3
+            },
+            at
+        )
     ).toBe(`${at} push failed: socket hang up (3 pending, retried)`);
     const result: JobResult = {
         job: 'push',
@@ -99,7 +107,9 @@ it('one line per push and per notification', () => {
         deferred: null,
         status: 'succeeded'
     };
-    expect(renderPush({ ids: 2, result, stillPending: 1 }, at)).toMatch(
+    expect(
+        renderPush({ kind: 'arrivals', ids: 2, result, stillPending: 1 }, at)
+    ).toMatch(
         new RegExp(`^${at} push succeeded.*\\(1 still pending, retried\\)$`)
     );
     expect(

@@ -414,7 +414,7 @@ export const register: CommandModule = (program: Command) => {
             )
             .option(
                 '--push-delay <duration>',
-                'how long arrivals are gathered into one push (it starts at once when 200 wait)',
+                'how long arrivals are gathered into one push (it starts at once when 1,000 wait)',
                 '1s'
             )
             .option(

@@ -1,8 +1,8 @@
 /**
  * `optout unsubscribe --email E [--audience ID]` — records an unsubscribe in the
  * ledger: from every audience (global, R2) without --audience, else from that one (R5).
- * With --target-org it is pushed to Salesforce at once (`pushToOrg`: the push job for
- * that one unsubscribe); the record is committed first, so a failed push leaves it
+ * With --target-org it is pushed to Salesforce at once (`pushToOrg`: the push service's
+ * `pushNow` for that one unsubscribe); the record is committed first, so a failed push leaves it
  * pending for the next `optout sync push` (R11). Text in render/unsubscribe.ts.
  */
 import type { Command } from 'commander';
@@ -10,6 +10,7 @@ import { OptoutError, errorMessage } from '../../model/errors';
 import type { Ledger, RecordUnsubscribeResult } from '../../ledger/ledger';
 import type { LedgerSource } from '../../model/statuses';
 import type { JobResult } from '../../sync/result';
+import type { LogLevel } from '../../model/log';
 import { summaryOf } from './index';
 import { execute, type CommandModule } from '../command';
 import type { Output } from '../output';
@@ -45,8 +46,9 @@ export const unsubscribeHooks: { pushAfterUnsubscribe?: PushAfterUnsubscribe } =
     {};
 
 /**
- * The push job for this one unsubscribe. The org and the sync are loaded only here, so
- * an unsubscribe without --target-org does not pay for them. Records Salesforce refused
+ * This one unsubscribe through the push service (sync/push-service.ts, the push path the
+ * webhook and the scheduler share). The org and the sync are loaded only here, so an
+ * unsubscribe without --target-org does not pay for them. Records Salesforce refused
  * make it fail: the unsubscribe stays pending.
  */
 export const pushToOrg: PushAfterUnsubscribe = async ({
@@ -58,18 +60,16 @@ export const pushToOrg: PushAfterUnsubscribe = async ({
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded only for a push */
     const { openOrg } =
         require('../../salesforce/open') as typeof import('../../salesforce/open');
-    const { runJob } =
-        require('../../sync/run') as typeof import('../../sync/run');
+    const { ledgerPushService } =
+        require('../../sync/push-service') as typeof import('../../sync/push-service');
     /* eslint-enable @typescript-eslint/no-require-imports */
-    const org = await openOrg(targetOrg, {
-        log: (level, message) => out.log(level, message)
-    });
+    const log = (level: LogLevel, message: string): void =>
+        out.log(level, message);
+    const org = await openOrg(targetOrg, { log });
     try {
-        const result = await runJob('push', {
-            ledger,
-            org,
-            unsubscribeIds: [unsubscribeId]
-        });
+        const service = ledgerPushService({ ledger, org, log });
+        const result = await service.pushNow([unsubscribeId]);
+        await service.close({ flush: false });
         if (result.failed.length)
             throw new OptoutError(
                 'PUSH_FAILED',

@@ -3,7 +3,7 @@
  * each notification) and its totals when it stops, fitted to the terminal's width.
  */
 import { describeRun } from '../../scheduler/format';
-import type { PushRun } from '../../webhook/push-loop';
+import type { PushRun } from '../../sync/push-service';
 import type { NotifyAttempt } from '../../webhook/notify';
 import { NOTIFY_SECRET_ENV } from '../../webhook/notify';
 import type { ListeningEvent, ServeResult } from '../commands/serve';

@@ -140,10 +140,12 @@ describe('Scheduler in one process (fake jobs)', () => {
     it('pushes only when something is pending, and backs off while nothing gets delivered', async () => {
         let deliver = false;
         const pushes: number[] = [];
+        const events: SchedulerEvent[] = [];
         const s = new Scheduler({
             ledger,
             org,
             config: checkConfig({ pushIntervalMs: 1000 }),
+            onEvent: (e) => events.push(e),
             maxPushBackoffMs: 8000,
             runJob: async (job) => {
                 pushes.push(await ledger.countUndelivered());
@@ -184,6 +186,14 @@ describe('Scheduler in one process (fake jobs)', () => {
         expect(await ledger.countUndelivered()).toBe(0);
         expect(await s.pushOnce()).toBe(1000);
         expect(pushes).toEqual([1, 1, 1, 1, 1, 2, 2]);
+        // Each push of the service is one of the scheduler's runs, reported as such.
+        expect(events).toHaveLength(7);
+        expect(events[0]).toMatchObject({
+            event: 'run',
+            job: 'push',
+            trigger: 'interval',
+            result: { job: 'push' }
+        });
         await s.stop();
     });
 });

@@ -8,7 +8,7 @@
 import { DEAD_LETTER_AFTER, STUCK_RETRY_DELAYS_MS } from '../../model/stuck';
 import { HOURLY_CURSOR } from '../hourly';
 import { exitCodeFor } from '../result';
-import { isPending } from '../../webhook/service';
+import { isPending } from '../push-service';
 import { setup, unsubscribe, type Fixture } from './fixture';
 import { deployRules, member } from './stuck-fixture';
 

@@ -12,8 +12,8 @@
  * - `naive`: one REST request per record (naive.ts).
  *
  * The push burst: 1,000 unsubscribes are recorded in the ledger over about three
- * seconds (30 arrivals, 100 ms apart) while the webhook's push loop runs — coalescing
- * arrivals for up to a second or 200 unsubscribes, one push at a time, as
+ * seconds (30 arrivals, 100 ms apart) while the webhook's push service runs — coalescing
+ * arrivals for up to a second or 1,000 unsubscribes, one push at a time, as
  * `optout serve` does; the naive way writes each one as it arrives.
  */
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
@@ -29,7 +29,7 @@ import {
 } from '../../salesforce/settings';
 import { runJob } from '../../sync/run';
 import type { JobName, JobResult } from '../../sync/result';
-import { PushLoop } from '../../webhook/push-loop';
+import { ledgerPushService } from '../../sync/push-service';
 import { emailOf } from './layout';
 import {
     extrapolate,
@@ -176,20 +176,11 @@ async function runSync(
         };
     }
     const results: JobResult[] = [];
-    // The webhook's push loop with its defaults (coalescing, batch size), as serve runs
-    // it, on a client that reuses the settings as serve's does.
-    const loop = new PushLoop({
-        push: (ids, signal) =>
-            runJob('push', {
-                ledger,
-                org: client,
-                unsubscribeIds: ids,
-                signal
-            }),
-        isPending: async (id) => {
-            const u = await ledger.getUnsubscribe(id);
-            return Boolean(u && !u.deliveredAt && !u.removedAt);
-        },
+    // The push service with its defaults (coalescing, batch size), as serve runs it,
+    // on a client that reuses the settings as serve's does.
+    const loop = ledgerPushService({
+        ledger,
+        org: client,
         onRun: (run) => {
             if (run.result) results.push(run.result);
         }

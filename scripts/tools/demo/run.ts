@@ -46,7 +46,7 @@ import { runJob } from '../../sync/run';
 import type { JobResult } from '../../sync/result';
 import type { Progress } from '../../sync/records';
 import { startWebhook } from '../../webhook/service';
-import type { PushRun } from '../../webhook/push-loop';
+import type { PushRun } from '../../sync/push-service';
 import {
     DEMO_SIZES,
     generateDemoData,

@@ -12,7 +12,7 @@ import {
 } from '../../tools/local-org/testing';
 import { OrgClient } from '../../salesforce/client';
 import { preflight, startWebhook, type Webhook } from '../service';
-import type { PushRun } from '../push-loop';
+import type { PushRun } from '../../sync/push-service';
 
 const SECRET = 'org-test-secret-0123456789';
 const LIST = '3f9a1c2b7d';

@@ -9,7 +9,7 @@ import {
     recordUnsubscribeItems,
     parseUnsubscribeItems
 } from '../../../webhook/intake';
-import { isPending } from '../../../webhook/service';
+import { isPending } from '../../../sync/push-service';
 import { setup, type Fixture } from '../../../sync/__tests__/fixture';
 
 let f: Fixture;

@@ -2,8 +2,8 @@
  * The push loop's coalescing, single flight, retries with back-off and shutdown, with a
  * fake push (no org) and real timers on short delays.
  */
-import { PushLoop, type PushLoopOptions } from '../push-loop';
-import type { JobResult } from '../../sync/result';
+import { PushService, type PushServiceOptions } from '../push-service';
+import type { JobResult } from '../result';
 
 function result(delivered: number, status = 'succeeded'): JobResult {
     return {
@@ -35,7 +35,7 @@ function fakePush(options: { failTimes?: number; holdMs?: number } = {}): {
     pending: Set<number>;
     calls: number[][];
     maxConcurrent: () => number;
-    opts: Pick<PushLoopOptions, 'push' | 'isPending'>;
+    opts: Pick<PushServiceOptions, 'push' | 'isPending' | 'countPending'>;
 } {
     const pending = new Set<number>();
     const calls: number[][] = [];
@@ -48,7 +48,10 @@ function fakePush(options: { failTimes?: number; holdMs?: number } = {}): {
         maxConcurrent: () => max,
         opts: {
             isPending: (id) => Promise.resolve(pending.has(id)),
-            push: async (ids) => {
+            countPending: () => Promise.resolve(pending.size),
+            // A sweep (no ids) pushes every pending one.
+            push: async (asked) => {
+                const ids = asked ?? [...pending];
                 calls.push([...ids]);
                 running += 1;
                 max = Math.max(max, running);
@@ -74,10 +77,10 @@ function add(p: Set<number>, from: number, n: number): number[] {
     return ids;
 }
 
-describe('PushLoop', () => {
+describe('PushService', () => {
     it('coalesces arrivals within the delay into one push', async () => {
         const f = fakePush();
-        const loop = new PushLoop({ ...f.opts, maxDelayMs: 500 });
+        const loop = new PushService({ ...f.opts, maxDelayMs: 500 });
         for (let i = 0; i < 10; i++) {
             await loop.enqueue(add(f.pending, i * 3, 3));
             await sleep(2);
@@ -92,7 +95,7 @@ describe('PushLoop', () => {
 
     it('starts at once when maxBatch wait, and never runs two pushes at once', async () => {
         const f = fakePush({ holdMs: 30 });
-        const loop = new PushLoop({
+        const loop = new PushService({
             ...f.opts,
             // Were it waiting for the delay, the test would time out.
             maxDelayMs: 3_600_000,
@@ -111,7 +114,7 @@ describe('PushLoop', () => {
     it('retries a failed push with back-off, then delivers', async () => {
         const f = fakePush({ failTimes: 2 });
         const warnings: string[] = [];
-        const loop = new PushLoop({
+        const loop = new PushService({
             ...f.opts,
             maxDelayMs: 1,
             backoff: { initialMs: 20, maxMs: 40 },
@@ -131,7 +134,7 @@ describe('PushLoop', () => {
     it('leaves an unsubscribe to the scheduler after maxAttempts', async () => {
         const f = fakePush({ failTimes: 100 });
         const warnings: string[] = [];
-        const loop = new PushLoop({
+        const loop = new PushService({
             ...f.opts,
             maxDelayMs: 1,
             maxAttempts: 3,
@@ -149,7 +152,11 @@ describe('PushLoop', () => {
 
     it('on close, finishes the push in flight and pushes what is queued once', async () => {
         const f = fakePush({ holdMs: 30 });
-        const loop = new PushLoop({ ...f.opts, maxDelayMs: 1, maxBatch: 10 });
+        const loop = new PushService({
+            ...f.opts,
+            maxDelayMs: 1,
+            maxBatch: 10
+        });
         await loop.enqueue(add(f.pending, 0, 10));
         await sleep(5); // the first push is in flight
         await loop.enqueue(add(f.pending, 10, 3)); // queued behind it
@@ -159,5 +166,69 @@ describe('PushLoop', () => {
         await loop.enqueue(add(f.pending, 20, 1)); // closed: ignored
         await sleep(10);
         expect(f.calls).toHaveLength(2);
+    });
+
+    it('one path for the three callers: a sweep waits for the arrivals in flight and takes what is left, the arrivals it delivered are not pushed again', async () => {
+        const f = fakePush({ holdMs: 30 });
+        const runs: string[] = [];
+        const service = new PushService({
+            ...f.opts,
+            maxDelayMs: 1,
+            maxBatch: 5,
+            sweepIntervalMs: 1000,
+            onRun: (r) => runs.push(`${r.kind}:${r.ids}:${r.stillPending}`)
+        });
+        await service.enqueue(add(f.pending, 0, 5)); // pushed at once (maxBatch)
+        await sleep(5);
+        // A record the webhook did not see (another replica, the CLI without org).
+        add(f.pending, 100, 2);
+        const sweeping = service.sweep();
+        await service.enqueue(add(f.pending, 5, 1)); // queued behind both
+        expect(await sweeping).toBe(1000);
+        await service.idle();
+        expect(f.maxConcurrent()).toBe(1);
+        // The sweep took the queued arrival with the other two: nothing left for a
+        // third push, which would have cost requests for nothing.
+        expect(f.calls.map((c) => c.length)).toEqual([5, 3]);
+        expect(runs).toEqual(['arrivals:5:0', 'sweep:3:0']);
+        expect(f.pending.size).toBe(0);
+        await service.close();
+    });
+
+    it('a sweep with nothing pending makes no run; while nothing gets delivered its wait doubles up to the cap', async () => {
+        const f = fakePush({ failTimes: 100 });
+        const service = new PushService({
+            ...f.opts,
+            sweepIntervalMs: 100,
+            sweepMaxBackoffMs: 400,
+            log: () => undefined
+        });
+        expect(await service.sweep()).toBe(100);
+        expect(f.calls).toHaveLength(0);
+        add(f.pending, 0, 2);
+        expect(await service.sweep()).toBe(100); // new arrivals: the interval
+        expect(await service.sweep()).toBe(200);
+        expect(await service.sweep()).toBe(400);
+        expect(await service.sweep()).toBe(400); // capped
+        expect(service.stats).toMatchObject({ runs: 4, failedRuns: 4 });
+        await service.close();
+    });
+
+    it('pushNow pushes what it is given at once (even one the ledger says waits) and returns the result, or throws what the push threw', async () => {
+        const f = fakePush();
+        const service = new PushService({ ...f.opts, maxDelayMs: 3_600_000 });
+        // Not pending in the ledger's eyes (waiting for a record): asked for, so pushed.
+        const r = await service.pushNow([42]);
+        expect(f.calls).toEqual([[42]]);
+        expect(r.unsubscribesDelivered).toBe(1);
+        const failing = fakePush({ failTimes: 1 });
+        const s2 = new PushService({ ...failing.opts });
+        add(failing.pending, 0, 1);
+        await expect(s2.pushNow([0])).rejects.toThrow(/503/);
+        // Not queued again: what the CLI leaves undelivered is the sweep's.
+        expect(s2.stats).toMatchObject({ queued: 0, runs: 1, failedRuns: 1 });
+        await service.close();
+        await s2.close();
+        await expect(s2.pushNow([0])).rejects.toThrow(/stopped/);
     });
 });
