@@ -64,6 +64,29 @@ export async function stateRows(ledger: Ledger): Promise<{
     };
 }
 
+/**
+ * Every row of every ledger table but `except`'s, by table (rows in the engine's
+ * order): that a run changed nothing else (a dry run records only its run).
+ */
+export async function tableRows(
+    ledger: Ledger,
+    except: readonly string[]
+): Promise<Record<string, unknown[]>> {
+    const engine = engineOf(ledger);
+    const tables = (await engine.all(
+        engine.kind === 'sqlite'
+            ? `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+            : `SELECT table_name AS name FROM information_schema.tables
+               WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+        []
+    )) as { name: string }[];
+    const out: Record<string, unknown[]> = {};
+    for (const { name } of tables)
+        if (!except.includes(name))
+            out[name] = await engine.all(`SELECT * FROM ${name}`, []);
+    return out;
+}
+
 /** An active unsubscribe with its person (any scope). */
 export interface ActiveUnsubscribeRow {
     id: number;

@@ -28,8 +28,14 @@
  *    Contact) are over those persons too; the per-record ones over the records read.
  *
  * Running it again with no new input writes nothing (R11): every record already agrees.
+ *
+ * Every write goes through the run's writer (writer.ts). A dry run reads and decides as
+ * a run does and plans the field writes (a) and the unsubscribes from Salesforce (b)
+ * without making them; its deliveries are those Salesforce confirms already (a planned
+ * write confirms nothing); it moves no cursor, records no refusal and takes no other
+ * job's lock.
  */
-import { SOBJECT } from '../model/schema';
+import { SOBJECT, type OptOutField } from '../model/schema';
 import {
     checkEmail,
     type LedgerSource,
@@ -38,9 +44,9 @@ import {
 import { requireWritableFields } from '../salesforce/describe';
 import {
     jobSettings,
-    writeOptOut,
     type JobContext,
-    type WriteMeta
+    type WriteMeta,
+    type WriteOutcome
 } from './context';
 import { RecordIndex, col } from './records';
 import { soqlDateTime } from './new-records';
@@ -50,9 +56,11 @@ import {
     type NightlyOptions
 } from './nightly-mode';
 import { tempName, type Workspace } from './workspace';
+import { jobWriter } from './writer';
 import { waitingRetryDelay } from './decisions';
 import { firstError } from './push';
 import type { ActiveGlobalUnsubscribe, AttemptError } from '../ledger/types';
+import type { RecordUnsubscribeInput } from '../ledger/ledger';
 import { classifyRecordError } from '../model/stuck';
 
 export const NIGHTLY_CURSOR = { job: 'nightly', name: 'last_success' } as const;
@@ -117,6 +125,7 @@ export async function runNightly(
     // markDelivered stamps it); other machines' clocks are assumed in step (NTP): one
     // running behind could at worst let a record be written a second time.
     const readFrom = new Date().toISOString();
+    const writer = jobWriter(ctx);
     try {
         const onMode = (object: string, mode: string): void =>
             ctx.builder.mode(`read ${object}`, mode);
@@ -241,190 +250,13 @@ export async function runNightly(
             ).run();
         // From here to the deliveries the push's lock is held too: a push (a webhook
         // replica, the scheduler) may have written some of these records since they
-        // were read, and must not write them while this run does (R11: once).
-        const writeAndDeliver = async (): Promise<void> => {
-            await settleSince(ctx, readFrom, { db, unsubs, matches, T, F });
-            const count = (sql: string): number => db.count(sql);
-            // Per unsubscribe (matched to nothing, to a converted Lead without its
-            // Contact): only those whose records were all read (looked_up; all in a
-            // full run) — another may have records this run did not read. Per record
-            // (already opted out, stuck): the records read.
-            ctx.builder.skip(
-                'converted_lead_without_contact',
-                count(
-                    `SELECT COUNT(*) AS n FROM ${matches} m JOIN ${unsubs} u ON u.id = m.unsub_id
-                     WHERE m.target IS NULL AND u.looked_up = 1`
-                )
-            );
-            ctx.builder.skip(
-                'no_matching_record',
-                count(
-                    `SELECT COUNT(*) AS n FROM ${unsubs} u
-                 WHERE u.looked_up = 1 AND NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
-                )
-            );
-            ctx.builder.skip(
-                'already_opted_out',
-                count(
-                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
-                )
-            );
-            // R14: a record refused for good is not sent again before its back-off is over,
-            // nor at all once its unsubscribe is a dead letter (optout retry puts it back).
-            const now = ctx.now().toISOString();
-            // (COALESCE: a NULL outcome must read as "not deferred", not as unknown.)
-            const deferred = `(COALESCE(u.last_outcome, '') = 'dead_letter' OR (COALESCE(u.last_outcome, '') = 'rejected' AND COALESCE(u.next_attempt_at, '') > '${now}'))`;
-            ctx.builder.skip(
-                'stuck_record',
-                count(
-                    `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-                 JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND ${deferred}`
-                )
-            );
-            const toWrite = count(
-                `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
-             JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
-            );
-            // One representative unsubscribe per record (the oldest) for the audit trail.
-            const page = db.prepare(
-                `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
-                    u.person_id AS personId, u.email_norm AS emailNorm, u.source AS source,
-                    u.collected_at AS collectedAt
-             FROM ${matches} m JOIN ${T} c ON c.id = m.target
-             JOIN ${unsubs} u ON u.id = m.unsub_id
-             WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
-             GROUP BY m.target ORDER BY m.target LIMIT ?`
-            );
-            const chunk = ctx.client.bulkJobSize;
-            let after = '';
-            let done = 0;
-            for (;;) {
-                const rows = page.all(after, chunk) as {
-                    id: string;
-                    object: PersonObject;
-                    unsubId: number;
-                    personId: number;
-                    emailNorm: string;
-                    source: LedgerSource;
-                    collectedAt: string;
-                }[];
-                if (rows.length === 0) break;
-                after = rows[rows.length - 1].id;
-                if (ctx.dryRun) {
-                    ctx.builder.plan(
-                        'fieldWrites',
-                        rows.length,
-                        rows.map((r) => ({
-                            object: r.object,
-                            id: r.id,
-                            field,
-                            value: true,
-                            email: r.emailNorm
-                        }))
-                    );
-                    continue;
-                }
-                const metas = new Map<string, WriteMeta>(
-                    rows.map((r) => [
-                        r.id,
-                        {
-                            emailNorm: r.emailNorm,
-                            personId: r.personId,
-                            source: r.source,
-                            collectedAt: r.collectedAt,
-                            detail: { unsubscribeId: r.unsubId }
-                        }
-                    ])
-                );
-                const outcomes = await writeOptOut(ctx, field, rows, (id) => {
-                    const m = metas.get(id);
-                    if (m) return m;
-                    // A converted lead rewritten to its Contact carries its lead's meta.
-                    const first = rows[0];
-                    return {
-                        emailNorm: first.emailNorm,
-                        personId: null,
-                        source: 'salesforce',
-                        collectedAt: null
-                    };
-                });
-                const mark = db.prepare(
-                    `INSERT OR REPLACE INTO ${written} (target, ok, code, message, object)
-                 VALUES (?, ?, ?, ?, ?)`
-                );
-                db.transaction(() => {
-                    for (const [id, o] of outcomes) {
-                        const error = o.ok ? undefined : o.error;
-                        mark.run(
-                            id,
-                            o.ok || o.deleted ? 1 : 0,
-                            error?.code ?? null,
-                            error?.message ?? null,
-                            error?.object ?? null
-                        );
-                    }
-                });
-                done += rows.length;
-                ctx.progress({ phase: 'write opt-outs', done, total: toWrite });
-            }
-
-            // ---- R11: deliver what Salesforce now confirms (markDelivered skips one
-            // delivered or removed since it was copied)
-            const deliverable = db
-                .prepare(
-                    `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL AND u.looked_up = 1
-                 AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
-                 AND NOT EXISTS (
-                     SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
-                     LEFT JOIN ${written} w ON w.target = m.target
-                     WHERE m.unsub_id = u.id AND m.target IS NOT NULL
-                       -- COALESCE: a record not written this run (a refused one
-                       -- waiting for its back-off, R14) is not confirmed.
-                       AND NOT (c.${F} = 1 OR COALESCE(w.ok, 0) = 1 OR c.id IS NULL))
-                 ORDER BY u.id`
-                )
-                .all() as { id: number }[];
-            if (ctx.dryRun) ctx.builder.plan('deliveries', deliverable.length);
-            else
-                for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
-                    ctx.builder.result.unsubscribesDelivered +=
-                        await ctx.ledger.markDelivered(
-                            deliverable
-                                .slice(i, i + LEDGER_BATCH)
-                                .map((r) => r.id),
-                            { runId: ctx.runId, detail: { job: 'nightly' } }
-                        );
-            if (!ctx.dryRun) await recordRefusals(ctx, db, matches, written);
-        };
-        if (ctx.exclusive && !ctx.dryRun)
-            await ctx.exclusive('push', writeAndDeliver);
-        else await writeAndDeliver();
-        // A permanent refusal is kept on its unsubscribe (R14) and does not hold this
-        // mark back; a transient one does (the next night sends it again).
-        if (
-            !ctx.dryRun &&
-            !ctx.builder.result.failed.some(
-                (f) => classifyRecordError(f.errorCode) === 'transient'
-            )
-        ) {
-            const at = ctx.builder.result.startedAt;
-            await ctx.ledger.setCursor(
-                NIGHTLY_EVENT_CURSOR.job,
-                NIGHTLY_EVENT_CURSOR.name,
-                String(eventSeq)
-            );
-            if (full)
-                await ctx.ledger.setCursor(
-                    NIGHTLY_FULL_CURSOR.job,
-                    NIGHTLY_FULL_CURSOR.name,
-                    at
-                );
-            await ctx.ledger.setCursor(
-                NIGHTLY_CURSOR.job,
-                NIGHTLY_CURSOR.name,
-                at
-            );
-        }
+        // were read, and must not write them while this run does (R11: once). A dry
+        // run writes nothing and holds no other lock (the writer's `exclusive`).
+        const tables: NightlyTables = { db, T, F, unsubs, matches, written };
+        await writer.exclusive('push', () =>
+            writeAndDeliver(ctx, tables, field, readFrom)
+        );
+        if (!transientFailure(ctx)) await saveCursors(ctx, eventSeq, full);
     } finally {
         index.drop();
         db.drop(unsubs);
@@ -432,6 +264,253 @@ export async function runNightly(
         db.drop(written);
         db.drop(seen);
     }
+}
+
+/** The run's workspace tables: the records read and the field's column, the rest below. */
+interface NightlyTables {
+    db: Workspace;
+    /** The records read (RecordIndex's table) and the opt-out field's column in it. */
+    T: string;
+    F: string;
+    /** The active global unsubscribes copied from the ledger. */
+    unsubs: string;
+    /** Which record (target) each unsubscribe reaches. */
+    matches: string;
+    /** What Salesforce said of each record written this run. */
+    written: string;
+}
+
+/** A record to set the field on, with its representative unsubscribe (the oldest). */
+interface OptOutRow {
+    id: string;
+    object: PersonObject;
+    unsubId: number;
+    personId: number;
+    emailNorm: string;
+    source: LedgerSource;
+    collectedAt: string;
+}
+
+/**
+ * (a) and R11, under the push's lock in a real run: counts what is not written and
+ * why, writes the field on the records that need it, delivers what Salesforce confirms
+ * and keeps the refusals (R14). Through the run's writer: a dry run plans the writes.
+ */
+async function writeAndDeliver(
+    ctx: JobContext,
+    t: NightlyTables,
+    field: OptOutField,
+    readFrom: string
+): Promise<void> {
+    await settleSince(ctx, readFrom, t);
+    countSkips(ctx, t);
+    // R14: a record refused for good is not sent again before its back-off is over,
+    // nor at all once its unsubscribe is a dead letter (optout retry puts it back).
+    const deferred = deferredSql(ctx.now().toISOString());
+    ctx.builder.skip(
+        'stuck_record',
+        t.db.count(
+            `SELECT COUNT(DISTINCT m.target) AS n FROM ${t.matches} m JOIN ${t.T} c ON c.id = m.target
+             JOIN ${t.unsubs} u ON u.id = m.unsub_id WHERE c.${t.F} = 0 AND ${deferred}`
+        )
+    );
+    await writeOptOuts(ctx, t, field, deferred);
+    await deliverConfirmed(ctx, t);
+    await jobWriter(ctx).ledger(() =>
+        recordRefusals(ctx, t.db, t.matches, t.written)
+    );
+}
+
+/**
+ * Per unsubscribe (matched to nothing, to a converted Lead without its Contact): only
+ * those whose records were all read (looked_up; all in a full run) — another may have
+ * records this run did not read. Per record (already opted out): the records read.
+ */
+function countSkips(ctx: JobContext, t: NightlyTables): void {
+    const { db, T, F, unsubs, matches } = t;
+    ctx.builder.skip(
+        'converted_lead_without_contact',
+        db.count(
+            `SELECT COUNT(*) AS n FROM ${matches} m JOIN ${unsubs} u ON u.id = m.unsub_id
+             WHERE m.target IS NULL AND u.looked_up = 1`
+        )
+    );
+    ctx.builder.skip(
+        'no_matching_record',
+        db.count(
+            `SELECT COUNT(*) AS n FROM ${unsubs} u
+             WHERE u.looked_up = 1 AND NOT EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)`
+        )
+    );
+    ctx.builder.skip(
+        'already_opted_out',
+        db.count(
+            `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target WHERE c.${F} = 1`
+        )
+    );
+}
+
+/**
+ * SQL on an unsubscribe `u`: its records wait (R14) — a dead letter, or refused and in
+ * its back-off at `now`. (COALESCE: a NULL outcome must read as "not deferred", not as
+ * unknown.)
+ */
+function deferredSql(now: string): string {
+    return `(COALESCE(u.last_outcome, '') = 'dead_letter' OR (COALESCE(u.last_outcome, '') = 'rejected' AND COALESCE(u.next_attempt_at, '') > '${now}'))`;
+}
+
+/**
+ * Sets the field on every record matched with it false and not deferred, a Bulk job's
+ * worth at a time, through the run's writer; what Salesforce says of each is kept in
+ * `written` (a dry run's plan confirms nothing there).
+ */
+async function writeOptOuts(
+    ctx: JobContext,
+    t: NightlyTables,
+    field: OptOutField,
+    deferred: string
+): Promise<void> {
+    const { db, T, F, unsubs, matches } = t;
+    const total = db.count(
+        `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
+         JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
+    );
+    // One representative unsubscribe per record (the oldest) for the audit trail.
+    const page = db.prepare(
+        `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
+            u.person_id AS personId, u.email_norm AS emailNorm, u.source AS source,
+            u.collected_at AS collectedAt
+         FROM ${matches} m JOIN ${T} c ON c.id = m.target
+         JOIN ${unsubs} u ON u.id = m.unsub_id
+         WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
+         GROUP BY m.target ORDER BY m.target LIMIT ?`
+    );
+    const chunk = ctx.client.bulkJobSize;
+    let after = '';
+    let done = 0;
+    for (;;) {
+        const rows = page.all(after, chunk) as OptOutRow[];
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1].id;
+        keepOutcomes(t, await writeOptOutPage(ctx, field, rows));
+        done += rows.length;
+        ctx.progress({ phase: 'write opt-outs', done, total });
+    }
+}
+
+/** One page of opt-out writes, each audited with its unsubscribe (R10). */
+async function writeOptOutPage(
+    ctx: JobContext,
+    field: OptOutField,
+    rows: readonly OptOutRow[]
+): Promise<Map<string, WriteOutcome>> {
+    const metas = new Map<string, WriteMeta>(
+        rows.map((r) => [
+            r.id,
+            {
+                emailNorm: r.emailNorm,
+                personId: r.personId,
+                source: r.source,
+                collectedAt: r.collectedAt,
+                detail: { unsubscribeId: r.unsubId }
+            }
+        ])
+    );
+    return jobWriter(ctx).optOut(
+        field,
+        rows,
+        (id) =>
+            metas.get(id) ?? {
+                // A converted lead rewritten to its Contact carries its lead's meta.
+                emailNorm: rows[0].emailNorm,
+                personId: null,
+                source: 'salesforce',
+                collectedAt: null
+            },
+        { sample: (r) => ({ email: metas.get(r.id)?.emailNorm }) }
+    );
+}
+
+/**
+ * Keeps what Salesforce said of each record written (confirmed, deleted or refused
+ * with its error, R14). A planned write changed nothing and is not kept: a dry run
+ * delivers only the unsubscribes Salesforce confirms already.
+ */
+function keepOutcomes(
+    t: NightlyTables,
+    outcomes: ReadonlyMap<string, WriteOutcome>
+): void {
+    const mark = t.db.prepare(
+        `INSERT OR REPLACE INTO ${t.written} (target, ok, code, message, object)
+         VALUES (?, ?, ?, ?, ?)`
+    );
+    t.db.transaction(() => {
+        for (const [id, o] of outcomes) {
+            if (o.ok && o.planned) continue;
+            const error = o.ok ? undefined : o.error;
+            mark.run(
+                id,
+                o.ok || o.deleted ? 1 : 0,
+                error?.code ?? null,
+                error?.message ?? null,
+                error?.object ?? null
+            );
+        }
+    });
+}
+
+/**
+ * R11: delivers what Salesforce now confirms — the unsubscribes (whose records were
+ * all read) with a record, every one opted out, written or gone (markDelivered skips
+ * one delivered or removed since it was copied).
+ */
+async function deliverConfirmed(
+    ctx: JobContext,
+    t: NightlyTables
+): Promise<void> {
+    const { db, T, F, unsubs, matches, written } = t;
+    const deliverable = db
+        .prepare(
+            `SELECT u.id FROM ${unsubs} u WHERE u.delivered_at IS NULL AND u.looked_up = 1
+             AND EXISTS (SELECT 1 FROM ${matches} m WHERE m.unsub_id = u.id AND m.target IS NOT NULL)
+             AND NOT EXISTS (
+                 SELECT 1 FROM ${matches} m LEFT JOIN ${T} c ON c.id = m.target
+                 LEFT JOIN ${written} w ON w.target = m.target
+                 WHERE m.unsub_id = u.id AND m.target IS NOT NULL
+                   -- COALESCE: a record not written this run (a refused one
+                   -- waiting for its back-off, R14) is not confirmed.
+                   AND NOT (c.${F} = 1 OR COALESCE(w.ok, 0) = 1 OR c.id IS NULL))
+             ORDER BY u.id`
+        )
+        .all() as { id: number }[];
+    for (let i = 0; i < deliverable.length; i += LEDGER_BATCH)
+        await jobWriter(ctx).markDelivered(
+            deliverable.slice(i, i + LEDGER_BATCH).map((r) => r.id),
+            { job: 'nightly' }
+        );
+}
+
+/**
+ * A permanent refusal is kept on its unsubscribe (R14) and does not hold the cursors
+ * back; a transient one does (the next night sends it again).
+ */
+function transientFailure(ctx: JobContext): boolean {
+    return ctx.builder.result.failed.some(
+        (f) => classifyRecordError(f.errorCode) === 'transient'
+    );
+}
+
+/** Moves the cursors past this run (a dry run moves none). */
+async function saveCursors(
+    ctx: JobContext,
+    eventSeq: number,
+    full: boolean
+): Promise<void> {
+    const writer = jobWriter(ctx);
+    const at = ctx.builder.result.startedAt;
+    await writer.setCursor(NIGHTLY_EVENT_CURSOR, String(eventSeq));
+    if (full) await writer.setCursor(NIGHTLY_FULL_CURSOR, at);
+    await writer.setCursor(NIGHTLY_CURSOR, at);
 }
 
 /**
@@ -576,64 +655,79 @@ async function fromSalesforce(
                 .map((r) => r.personId)
                 .filter((id): id is number => id !== null)
         );
-        const inputs: Parameters<typeof ctx.ledger.recordUnsubscribes>[0] = [];
-        for (const r of rows) {
-            if (r.personId !== null && active.has(r.personId)) continue;
-            if (r.personId === null) {
-                const email = checkEmail(r.email ?? '');
-                if (!email.ok) {
-                    ctx.builder.skip(r.email ? 'invalid_email' : 'no_email');
-                    continue;
-                }
-            }
-            const key =
-                r.personId !== null ? `p${r.personId}` : `e${r.emailNorm}`;
-            if (planned.has(key)) continue;
-            planned.add(key);
-            const reason = `${field} is checked on ${r.object} ${r.id} in Salesforce`;
-            inputs.push(
-                r.personId !== null
-                    ? {
-                          personId: r.personId,
-                          scope: 'all',
-                          source: 'salesforce',
-                          reason,
-                          runId: ctx.runId
-                      }
-                    : {
-                          email: r.email as string,
-                          salesforceId: r.id,
-                          scope: 'all',
-                          source: 'salesforce',
-                          reason,
-                          runId: ctx.runId
-                      }
-            );
-        }
-        if (ctx.dryRun) {
-            ctx.builder.plan(
-                'ledgerUnsubscribes',
-                inputs.length,
-                inputs.map((i) => ({
-                    ledger: 'unsubscribe',
-                    scope: 'all',
-                    email: i.email ?? `person ${i.personId}`,
-                    source: 'salesforce'
-                }))
-            );
-            continue;
-        }
-        if (inputs.length === 0) continue;
+        const inputs = unsubscribeInputs(ctx, rows, active, field, planned);
         // The ledger audits each one (R10); the reason names the record and field.
-        const results = await ctx.ledger.recordUnsubscribes(inputs);
+        const results = await jobWriter(ctx).recordUnsubscribes(
+            inputs,
+            (i) => ({
+                ledger: 'unsubscribe',
+                scope: 'all',
+                email: i.email ?? `person ${i.personId}`,
+                source: 'salesforce'
+            })
+        );
         for (const x of results)
-            if (x.outcome === 'recorded') {
-                ctx.builder.result.ledgerUnsubscribesAdded += 1;
-                recorded.push(x.person.id);
-            }
-        ctx.heartbeat();
+            if (x.outcome === 'recorded') recorded.push(x.person.id);
+        if (inputs.length) ctx.heartbeat();
     }
     return recorded;
+}
+
+/** A record read with the field true, and its person in the ledger (null: none yet). */
+interface OptedOutRecord {
+    id: string;
+    object: PersonObject;
+    email: string | null;
+    emailNorm: string | null;
+    personId: number | null;
+}
+
+/**
+ * R3(b): the unsubscribes to record for a page of records with the field true — one
+ * per person (`planned`: the persons taken already, across pages), none for a person
+ * unsubscribed already (`active`) nor for a new one without a valid email.
+ */
+function unsubscribeInputs(
+    ctx: JobContext,
+    rows: readonly OptedOutRecord[],
+    active: ReadonlySet<number>,
+    field: string,
+    planned: Set<string>
+): RecordUnsubscribeInput[] {
+    const inputs: RecordUnsubscribeInput[] = [];
+    for (const r of rows) {
+        if (r.personId !== null && active.has(r.personId)) continue;
+        if (r.personId === null) {
+            const email = checkEmail(r.email ?? '');
+            if (!email.ok) {
+                ctx.builder.skip(r.email ? 'invalid_email' : 'no_email');
+                continue;
+            }
+        }
+        const key = r.personId !== null ? `p${r.personId}` : `e${r.emailNorm}`;
+        if (planned.has(key)) continue;
+        planned.add(key);
+        const reason = `${field} is checked on ${r.object} ${r.id} in Salesforce`;
+        inputs.push(
+            r.personId !== null
+                ? {
+                      personId: r.personId,
+                      scope: 'all',
+                      source: 'salesforce',
+                      reason,
+                      runId: ctx.runId
+                  }
+                : {
+                      email: r.email as string,
+                      salesforceId: r.id,
+                      scope: 'all',
+                      source: 'salesforce',
+                      reason,
+                      runId: ctx.runId
+                  }
+        );
+    }
+    return inputs;
 }
 
 /** Page size when copying the active global unsubscribes into the workspace. */

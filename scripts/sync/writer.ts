@@ -3,10 +3,12 @@
  * once per run from `dryRun` (see `jobWriter`):
  *
  * - `SalesforceWriter` writes: `writeOptOut` and `upsertMemberships` (context.ts), the
- *   pending flags, the ledger's deliveries, unsubscribes, attempts and cursors;
- * - `PlanWriter` writes nothing (Salesforce or ledger): each would-be write is counted
- *   in the result's `plan`, with a sample, and reported as confirmed, so the job's own
- *   bookkeeping (what is delivered, what waits) runs as for a real run.
+ *   pending flags, the ledger's deliveries, unsubscribes, attempts and cursors, holding
+ *   another job's lock where two jobs could write the same records (`exclusive`);
+ * - `PlanWriter` writes nothing (Salesforce or ledger) and so takes no other job's lock:
+ *   each would-be write is counted in the result's `plan`, with a sample, and reported
+ *   as confirmed (`planned`), so the job's own bookkeeping (what is delivered, what
+ *   waits) runs as for a real run.
  *
  * The jobs call the writer where they used to branch on `ctx.dryRun`; what they read
  * is the same in both modes.
@@ -33,6 +35,7 @@ import {
     type WriteOutcome
 } from './context';
 import { membershipClaim, oneRowPerKey } from './decisions';
+import type { JobName } from './result';
 
 type Sample = Record<string, unknown>;
 
@@ -91,6 +94,24 @@ export interface Writer {
         input: RecordUnsubscribeInput,
         sample: Sample
     ): Promise<RecordUnsubscribeResult | null>;
+
+    /**
+     * Records unsubscribes from Salesforce in the ledger in one batch (each audited,
+     * R10), counting those recorded in the result; the caller has left out the persons
+     * unsubscribed already. A plan counts every input, with `sample` of each, and
+     * records none (an empty answer).
+     */
+    recordUnsubscribes(
+        inputs: readonly RecordUnsubscribeInput[],
+        sample: (input: RecordUnsubscribeInput) => Sample
+    ): Promise<RecordUnsubscribeResult[]>;
+
+    /**
+     * Runs `fn` holding `job`'s lock too (`JobContext.exclusive`, when the run takes
+     * locks), so that the two jobs never write the same records at once; a plan writes
+     * nothing and takes no other lock.
+     */
+    exclusive<T>(job: JobName, fn: () => Promise<T>): Promise<T>;
 
     /** Moves a cursor (a plan moves none). */
     setCursor(
@@ -208,6 +229,21 @@ export class SalesforceWriter implements Writer {
         return r;
     }
 
+    async recordUnsubscribes(
+        inputs: readonly RecordUnsubscribeInput[]
+    ): Promise<RecordUnsubscribeResult[]> {
+        if (inputs.length === 0) return [];
+        const results = await this.ctx.ledger.recordUnsubscribes([...inputs]);
+        this.ctx.builder.result.ledgerUnsubscribesAdded += results.filter(
+            (r) => r.outcome === 'recorded'
+        ).length;
+        return results;
+    }
+
+    async exclusive<T>(job: JobName, fn: () => Promise<T>): Promise<T> {
+        return this.ctx.exclusive ? this.ctx.exclusive(job, fn) : fn();
+    }
+
     async setCursor(
         cursor: { job: string; name: string },
         value: string | number
@@ -317,6 +353,22 @@ export class PlanWriter implements Writer {
             );
         if (!active) this.ctx.builder.plan('ledgerUnsubscribes', 1, [sample]);
         return null;
+    }
+
+    async recordUnsubscribes(
+        inputs: readonly RecordUnsubscribeInput[],
+        sample: (input: RecordUnsubscribeInput) => Sample
+    ): Promise<RecordUnsubscribeResult[]> {
+        this.ctx.builder.plan(
+            'ledgerUnsubscribes',
+            inputs.length,
+            inputs.map(sample)
+        );
+        return [];
+    }
+
+    async exclusive<T>(_job: JobName, fn: () => Promise<T>): Promise<T> {
+        return fn();
     }
 
     async setCursor(): Promise<void> {}
