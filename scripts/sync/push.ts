@@ -22,9 +22,16 @@
 import { WAITING_OUTCOMES } from '../ledger/migrations';
 import type { AttemptError, PendingUnsubscribe } from '../ledger/types';
 import { classifyRecordError, retryDeferred } from '../model/stuck';
-import { AUDIENCE_MEMBERSHIP as AM, SOBJECT } from '../model/schema';
+import {
+    AUDIENCE_MEMBERSHIP as AM,
+    SOBJECT,
+    type OptOutField
+} from '../model/schema';
 import { requireWritableFields, type FieldNeed } from '../salesforce/describe';
-import { effectiveOptOutField } from '../salesforce/settings';
+import {
+    effectiveOptOutField,
+    type SyncSettings
+} from '../salesforce/settings';
 import {
     desiredMembership,
     membershipWrite,
@@ -41,7 +48,7 @@ import {
     type WriteOutcome
 } from './context';
 import { MembershipIndex, RecordIndex } from './records';
-import { jobWriter } from './writer';
+import { jobWriter, type Writer } from './writer';
 
 export interface PushOptions {
     /** Only these unsubscribes (the `optout unsubscribe --target-org` hook). */
@@ -153,6 +160,26 @@ async function retryWaiting(ctx: JobContext): Promise<void> {
     }
 }
 
+/** What one batch's attempt found, per unsubscribe (R11, R14). */
+interface BatchOutcome {
+    /** Confirmed by Salesforce: delivered. */
+    deliver: number[];
+    /** What the attempt found for those not delivered (they stay pending). */
+    outcomeOf: Map<number, string>;
+    /** Salesforce's error for those refused (kept, backed off, dead-lettered). */
+    errorOf: Map<number, AttemptError>;
+}
+
+/** What the steps of one batch share: its settings, field and the records read. */
+interface BatchScope {
+    ctx: JobContext;
+    settings: SyncSettings;
+    field: OptOutField;
+    index: RecordIndex;
+    writer: Writer;
+    outcome: BatchOutcome;
+}
+
 /** One micro-batch of unsubscribes → Salesforce (see the file comment). */
 async function pushBatch(
     ctx: JobContext,
@@ -174,7 +201,6 @@ async function pushBatch(
     ]);
     const index =
         shared ?? new RecordIndex(ctx.workspace, global.length ? [field] : []);
-    const memberships = new MembershipIndex(ctx.workspace);
     try {
         const persons = new Map(
             pending.map((u) => [
@@ -191,130 +217,126 @@ async function pushBatch(
                       onProgress: ctx.progress
                   })
         );
-        const deliver: number[] = [];
-        /** What the attempt found for those not delivered (R11: they stay pending). */
-        const outcomeOf = new Map<number, string>();
-        /** Salesforce's error for those refused (R14: kept, backed off, dead-lettered). */
-        const errorOf = new Map<number, AttemptError>();
-        const targetsOf = (u: PendingUnsubscribe): Target[] | undefined => {
-            const r = resolveTargets(
-                { emailNorm: u.emailNorm, salesforceId: u.salesforceId },
-                index.candidates(u, settings.applyToSameEmail),
-                {
-                    applyToSameEmail: settings.applyToSameEmail,
-                    lookup: (id) => index.get(id)
-                }
-            );
-            if (r.skip) {
-                ctx.builder.skip(r.skip);
-                // Nothing to write yet: it waits for a record (not delivered, R11).
-                outcomeOf.set(u.id, r.skip);
-                return undefined;
-            }
-            return r.targets;
+        const scope: BatchScope = {
+            ctx,
+            settings,
+            field,
+            index,
+            writer: jobWriter(ctx),
+            outcome: { deliver: [], outcomeOf: new Map(), errorOf: new Map() }
         };
+        await pushGlobal(scope, global);
+        await pushAudience(scope, audience);
+        await recordAttempts(scope, pending.length);
+    } finally {
+        if (!shared) index.drop();
+    }
+}
 
-        // ---- global unsubscribes → the opt-out field (R1, R2)
-        const plans: { u: PendingUnsubscribe; targets: Target[] }[] = [];
-        const toWrite = new Map<string, Target>();
-        const metas = new Map<string, WriteMeta>();
-        for (const u of global) {
-            const targets = targetsOf(u);
-            if (!targets) continue;
-            const d = optOutDecision(targets, field);
-            ctx.builder.skip('already_opted_out', d.alreadySet.length);
-            for (const t of d.write) {
-                if (!toWrite.has(t.id)) {
-                    toWrite.set(t.id, t);
-                    metas.set(t.id, metaOf(u));
-                }
-            }
-            plans.push({ u, targets });
+/** The records an unsubscribe goes to, or none yet (it waits for a record, R11). */
+function targetsOf(
+    scope: BatchScope,
+    u: PendingUnsubscribe
+): Target[] | undefined {
+    const { settings, index } = scope;
+    const r = resolveTargets(
+        { emailNorm: u.emailNorm, salesforceId: u.salesforceId },
+        index.candidates(u, settings.applyToSameEmail),
+        {
+            applyToSameEmail: settings.applyToSameEmail,
+            lookup: (id) => index.get(id)
         }
-        const writer = jobWriter(ctx);
-        let confirmed = (id: string): boolean =>
-            index.get(id)?.optOut[field] === true;
-        let writeOutcomes = new Map<string, WriteOutcome>();
-        if (toWrite.size) {
-            const outcomes = await writer.optOut(
-                field,
-                [...toWrite.values()],
-                (id) => metas.get(id) as WriteMeta,
-                { sample: (t) => ({ email: metas.get(t.id)?.emailNorm }) }
-            );
-            writeOutcomes = outcomes;
-            const before = confirmed;
-            confirmed = (id) => {
-                const o = outcomes.get(id);
-                return o ? o.ok || o.deleted : before(id);
-            };
-            // A shared index serves later batches: it must know what is true now
-            // (a planned write changed nothing).
-            index.markOptedOut(
-                [...outcomes]
-                    .filter(([, o]) => o.ok && !o.planned)
-                    .map(([id]) => id),
-                field
-            );
-        }
-        for (const { u, targets } of plans)
-            if (targets.every((t) => confirmed(t.id))) deliver.push(u.id);
-            else {
-                outcomeOf.set(u.id, 'failed');
-                const error = firstError(
-                    targets.map((t) => {
-                        const o = writeOutcomes.get(t.id);
-                        return o && !o.ok ? o.error : undefined;
-                    })
-                );
-                if (error) errorOf.set(u.id, error);
-            }
+    );
+    if (r.skip) {
+        scope.ctx.builder.skip(r.skip);
+        scope.outcome.outcomeOf.set(u.id, r.skip);
+        return undefined;
+    }
+    return r.targets;
+}
 
-        // ---- audience unsubscribes → the membership status (R5)
-        const rows: { u: PendingUnsubscribe; writes: MembershipWrite[] }[] = [];
-        const keys: string[] = [];
-        for (const u of audience) {
-            const targets = targetsOf(u);
-            if (!targets) continue;
-            const m = await ctx.ledger.getMembership(
-                u.personId,
-                u.audienceId as string
-            );
-            const fields = targets.map((t) =>
-                desiredMembership(
-                    {
-                        audienceId: u.audienceId as string,
-                        audienceName:
-                            u.audienceName ?? (u.audienceId as string),
-                        email: u.email,
-                        status: m?.status ?? 'Unsubscribed',
-                        changedAt: m?.changedAt ?? u.collectedAt,
-                        source: m?.source ?? u.source,
-                        reason: m?.reason ?? u.reason
-                    },
-                    t
-                )
-            );
-            keys.push(...fields.map((f) => f[AM.Membership_Key__c]));
-            rows.push({
-                u,
-                writes: fields.map((f) => ({
-                    fields: f,
-                    before: null,
-                    meta: metaOf(u)
-                }))
-            });
+/** Global unsubscribes → the opt-out field (R1, R2); delivered once every record has it. */
+async function pushGlobal(
+    scope: BatchScope,
+    global: readonly PendingUnsubscribe[]
+): Promise<void> {
+    const { ctx, field, index, writer, outcome } = scope;
+    const plans: { u: PendingUnsubscribe; targets: Target[] }[] = [];
+    const toWrite = new Map<string, Target>();
+    const metas = new Map<string, WriteMeta>();
+    for (const u of global) {
+        const targets = targetsOf(scope, u);
+        if (!targets) continue;
+        const d = optOutDecision(targets, field);
+        ctx.builder.skip('already_opted_out', d.alreadySet.length);
+        for (const t of d.write) {
+            if (!toWrite.has(t.id)) {
+                toWrite.set(t.id, t);
+                metas.set(t.id, metaOf(u));
+            }
         }
-        if (keys.length) {
+        plans.push({ u, targets });
+    }
+    let confirmed = (id: string): boolean =>
+        index.get(id)?.optOut[field] === true;
+    let writeOutcomes = new Map<string, WriteOutcome>();
+    if (toWrite.size) {
+        const outcomes = await writer.optOut(
+            field,
+            [...toWrite.values()],
+            (id) => metas.get(id) as WriteMeta,
+            { sample: (t) => ({ email: metas.get(t.id)?.emailNorm }) }
+        );
+        writeOutcomes = outcomes;
+        const before = confirmed;
+        confirmed = (id) => {
+            const o = outcomes.get(id);
+            return o ? o.ok || o.deleted : before(id);
+        };
+        // A shared index serves later batches: it must know what is true now
+        // (a planned write changed nothing).
+        index.markOptedOut(
+            [...outcomes]
+                .filter(([, o]) => o.ok && !o.planned)
+                .map(([id]) => id),
+            field
+        );
+    }
+    for (const { u, targets } of plans)
+        if (targets.every((t) => confirmed(t.id))) outcome.deliver.push(u.id);
+        else {
+            outcome.outcomeOf.set(u.id, 'failed');
+            const error = firstError(
+                targets.map((t) => {
+                    const o = writeOutcomes.get(t.id);
+                    return o && !o.ok ? o.error : undefined;
+                })
+            );
+            if (error) outcome.errorOf.set(u.id, error);
+        }
+}
+
+/** Audience unsubscribes → the membership status (R5, R13); delivered once every row has it. */
+async function pushAudience(
+    scope: BatchScope,
+    audience: readonly PendingUnsubscribe[]
+): Promise<void> {
+    const { ctx, writer, outcome } = scope;
+    const rows: { u: PendingUnsubscribe; writes: MembershipWrite[] }[] = [];
+    for (const u of audience) {
+        const targets = targetsOf(scope, u);
+        if (!targets) continue;
+        rows.push({ u, writes: await membershipWrites(ctx, u, targets) });
+    }
+    if (rows.length === 0) return;
+    const memberships = new MembershipIndex(ctx.workspace);
+    try {
+        const wanted = rows.flatMap((r) => r.writes.map((w) => w.fields));
+        if (wanted.length)
             ctx.builder.mode(
                 'read memberships',
-                await memberships.loadFor(
-                    ctx.client,
-                    rows.flatMap((r) => r.writes.map((w) => w.fields)),
-                    ctx.progress
-                )
+                await memberships.loadFor(ctx.client, wanted, ctx.progress)
             );
-        }
         const upserts: MembershipWrite[] = [];
         const settled = new Map<string, boolean>();
         const keyErrors = new Map<string, AttemptError>();
@@ -345,70 +367,93 @@ async function pushBatch(
         }))
             settled.set(k, ok);
         for (const { u, writes } of rows) {
-            const states = writes.map((w) =>
-                settled.get(w.fields[AM.Membership_Key__c])
-            );
-            if (states.every((x) => x === true)) deliver.push(u.id);
-            else {
-                const pendingHere = writes.some(
-                    (w) =>
-                        memberships.get(w.fields[AM.Membership_Key__c])?.pending
-                );
-                outcomeOf.set(
-                    u.id,
-                    pendingHere ? 'pending_in_salesforce' : 'failed'
-                );
-                const error = pendingHere
-                    ? undefined
-                    : firstError(
-                          writes.map((w) =>
-                              keyErrors.get(w.fields[AM.Membership_Key__c])
-                          )
-                      );
-                if (error) errorOf.set(u.id, error);
+            const keys = writes.map((w) => w.fields[AM.Membership_Key__c]);
+            if (keys.every((k) => settled.get(k) === true)) {
+                outcome.deliver.push(u.id);
+                continue;
             }
+            const pendingHere = keys.some((k) => memberships.get(k)?.pending);
+            outcome.outcomeOf.set(
+                u.id,
+                pendingHere ? 'pending_in_salesforce' : 'failed'
+            );
+            const error = pendingHere
+                ? undefined
+                : firstError(keys.map((k) => keyErrors.get(k)));
+            if (error) outcome.errorOf.set(u.id, error);
         }
-
-        // ---- R11: delivered only after Salesforce confirmed
-        await writer.markDelivered(deliver, { job: ctx.job });
-        await writer.ledger(() =>
-            ctx.ledger.recordUnsubscribeAttempts(
-                [...outcomeOf].map(([id, outcome]) => ({
-                    id,
-                    outcome,
-                    error: errorOf.get(id) ?? null
-                })),
-                {
-                    at: ctx.now().toISOString(),
-                    delay: waitingRetryDelay,
-                    runId: ctx.runId
-                }
-            )
-        );
-        const refused = [...errorOf.values()].filter(
-            (e) => classifyRecordError(e.code) === 'permanent'
-        ).length;
-        if (refused > 0)
-            ctx.log(
-                'warn',
-                `${refused} unsubscribe(s) refused by Salesforce: retried with back-off, then set aside (optout status shows why and what to do; optout retry puts them back)`
-            );
-        const waiting = [...outcomeOf.values()].filter((o) =>
-            (WAITING_OUTCOMES as readonly string[]).includes(o)
-        ).length;
-        if (waiting > 0)
-            ctx.log(
-                'info',
-                `${waiting} unsubscribe(s) match no Salesforce record yet: they wait (optout status) and the hourly job retries them`
-            );
-        const left = pending.length - deliver.length - waiting;
-        if (left > 0)
-            ctx.log(
-                'warn',
-                `${left} unsubscribe(s) stay pending for the next push`
-            );
     } finally {
-        if (!shared) index.drop();
         memberships.drop();
     }
+}
+
+/** The membership rows an audience unsubscribe asks for, one per target record. */
+async function membershipWrites(
+    ctx: JobContext,
+    u: PendingUnsubscribe,
+    targets: readonly Target[]
+): Promise<MembershipWrite[]> {
+    const m = await ctx.ledger.getMembership(
+        u.personId,
+        u.audienceId as string
+    );
+    return targets.map((t) => ({
+        fields: desiredMembership(
+            {
+                audienceId: u.audienceId as string,
+                audienceName: u.audienceName ?? (u.audienceId as string),
+                email: u.email,
+                status: m?.status ?? 'Unsubscribed',
+                changedAt: m?.changedAt ?? u.collectedAt,
+                source: m?.source ?? u.source,
+                reason: m?.reason ?? u.reason
+            },
+            t
+        ),
+        before: null,
+        meta: metaOf(u)
+    }));
+}
+
+/** R11: delivered only after Salesforce confirmed; the others' outcomes, and what to tell. */
+async function recordAttempts(scope: BatchScope, asked: number): Promise<void> {
+    const { ctx, writer } = scope;
+    const { deliver, outcomeOf, errorOf } = scope.outcome;
+    await writer.markDelivered(deliver, { job: ctx.job });
+    await writer.ledger(() =>
+        ctx.ledger.recordUnsubscribeAttempts(
+            [...outcomeOf].map(([id, outcome]) => ({
+                id,
+                outcome,
+                error: errorOf.get(id) ?? null
+            })),
+            {
+                at: ctx.now().toISOString(),
+                delay: waitingRetryDelay,
+                runId: ctx.runId
+            }
+        )
+    );
+    const refused = [...errorOf.values()].filter(
+        (e) => classifyRecordError(e.code) === 'permanent'
+    ).length;
+    if (refused > 0)
+        ctx.log(
+            'warn',
+            `${refused} unsubscribe(s) refused by Salesforce: retried with back-off, then set aside (optout status shows why and what to do; optout retry puts them back)`
+        );
+    const waiting = [...outcomeOf.values()].filter((o) =>
+        (WAITING_OUTCOMES as readonly string[]).includes(o)
+    ).length;
+    if (waiting > 0)
+        ctx.log(
+            'info',
+            `${waiting} unsubscribe(s) match no Salesforce record yet: they wait (optout status) and the hourly job retries them`
+        );
+    const left = asked - deliver.length - waiting;
+    if (left > 0)
+        ctx.log(
+            'warn',
+            `${left} unsubscribe(s) stay pending for the next push`
+        );
 }
