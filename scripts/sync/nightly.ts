@@ -433,8 +433,10 @@ async function writeOptOutPage(
 
 /**
  * Keeps what Salesforce said of each record written (confirmed, deleted or refused
- * with its error, R14). A planned write changed nothing and is not kept: a dry run
- * delivers only the unsubscribes Salesforce confirms already.
+ * with its error, R14). A planned write counts as confirmed, as in the push's plan: a
+ * dry run's deliveries are those the real run would make once its writes are
+ * confirmed (it records nothing, so it does not count the unsubscribes it would first
+ * record from Salesforce).
  */
 function keepOutcomes(
     t: NightlyTables,
@@ -446,7 +448,6 @@ function keepOutcomes(
     );
     t.db.transaction(() => {
         for (const [id, o] of outcomes) {
-            if (o.ok && o.planned) continue;
             const error = o.ok ? undefined : o.error;
             mark.run(
                 id,

@@ -175,7 +175,7 @@ describe('the nightly dry run', () => {
                 recordsRead: 9
             },
             plan: {
-                deliveries: 1,
+                deliveries: 3,
                 fieldWrites: 3,
                 ledgerUnsubscribes: 1,
                 membershipUpserts: 0,
@@ -193,13 +193,16 @@ describe('the nightly dry run', () => {
                 ]
             }
         });
-        // The real run writes what was planned. (The plan's deliveries are the
-        // unsubscribes Salesforce confirms already, c's; the run also delivers those
-        // whose records it writes, a's and l's, and b's, recorded from its record.)
+        // The real run writes what was planned, and delivers what was planned (c's,
+        // confirmed already; a's and l's, whose records it writes) and b's, which it
+        // records from its record first (a plan records nothing).
         const real = await f.run('nightly', { org: f.newClient() });
         expect(real.recordsWritten).toBe(dry.plan?.fieldWrites);
         expect(real.ledgerUnsubscribesAdded).toBe(dry.plan?.ledgerUnsubscribes);
         expect(real.unsubscribesDelivered).toBe(4);
+        expect(real.unsubscribesDelivered).toBe(
+            (dry.plan?.deliveries ?? 0) + (dry.plan?.ledgerUnsubscribes ?? 0)
+        );
     });
 
     it('incremental: plans the changes since the last run, and writes nothing', async () => {
@@ -271,7 +274,7 @@ describe('the nightly dry run', () => {
                 since: '<since>'
             },
             plan: {
-                deliveries: 0,
+                deliveries: 1,
                 fieldWrites: 1,
                 ledgerUnsubscribes: 1,
                 membershipUpserts: 0,
@@ -290,5 +293,8 @@ describe('the nightly dry run', () => {
         const real = await f.run('nightly', { org: f.newClient() });
         expect(real.recordsWritten).toBe(dry.plan?.fieldWrites);
         expect(real.ledgerUnsubscribesAdded).toBe(dry.plan?.ledgerUnsubscribes);
+        expect(real.unsubscribesDelivered).toBe(
+            (dry.plan?.deliveries ?? 0) + (dry.plan?.ledgerUnsubscribes ?? 0)
+        );
     });
 });
