@@ -78,6 +78,9 @@ export interface RunFile {
     heapMb?: number;
     /** Records per Bulk ingest job, when a run set it (default 100,000). */
     bulkJobSize?: number;
+    /** The client's bulk threshold and REST page size, when a run set them. */
+    bulkThreshold?: number;
+    restPageSize?: number;
     /**
      * An engine comparison (--ledger-engine): the engines its ledger was on, each with
      * the same org data set. Absent: the default SQLite ledger (the main tables' runs).
