@@ -127,7 +127,11 @@ export interface ObjectRefresh {
     read: number;
     upserted: number;
     deleted: number;
-    /** API requests this object's read took. */
+    /**
+     * API requests this object's read took (the first object's include the describes
+     * and the Composite request that brought every object's first page; a request
+     * that brought another object's next page with this one's counts here).
+     */
     requests: number;
     /** REST or Bulk API 2.0 (as client.scan chose). */
     api: 'rest' | 'bulk' | 'none';
@@ -292,7 +296,8 @@ export async function refreshMirror(
         throw new Error(`lookbackMs must be 0 or more, not ${lookbackMs}`);
     // Each object's read planned first (its fields, state, full or incremental), so
     // that the first pages of all of them come in one Composite request
-    // (OrgClient.readAhead); each read then takes its own and continues alone.
+    // (OrgClient.readAhead); each read then takes its own and continues, the next
+    // pages of the others coming with its own while they have more.
     const startAll = client.apiRequests;
     const plans: {
         object: MirroredObject;
