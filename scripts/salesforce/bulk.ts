@@ -11,8 +11,11 @@
  * deleted at the end.
  *
  * Ingest (update / upsert): one job per `bulkJobSize` records: create, upload the CSV,
- * close, poll, then read successful, failed and unprocessed results and map them back to
- * the records by their key (Id or the external id). An upload that got no answer is
+ * close, poll (the first poll one interval after the close), then read the results the
+ * job's counts call for — failed ones when some failed, unprocessed ones when some were
+ * not processed, successful ones when the caller needs them (an upsert's Ids) or the
+ * counts leave a record unaccounted for (ingestResults) — and map them back to the
+ * records by their key (Id or the external id). An upload that got no answer is
  * never sent to the same job again (the job is aborted and a new one started), and a
  * close whose answer was lost is confirmed by reading the job's state. Records failing with
  * UNABLE_TO_LOCK_ROW and records of a job that failed as a whole are sent again a few
@@ -35,7 +38,7 @@ import {
 } from './client';
 import { backoffDelay, classifyFailure, parseRetryAfter } from './policy';
 
-interface JobInfo {
+export interface JobInfo {
     id: string;
     state: string;
     errorMessage?: string;
@@ -45,14 +48,23 @@ interface JobInfo {
 
 const TERMINAL = new Set(['JobComplete', 'Failed', 'Aborted']);
 
-/** Polls a job until it is done, waiting longer between polls as it runs. */
+/**
+ * Polls a job until it is done, waiting longer between polls as it runs. `waitFirst`:
+ * the first poll only after the first interval, not at once — for a job whose last
+ * answer (the close of an ingest job) said it had only just been queued.
+ */
 async function waitForJob(
     client: OrgClient,
     kind: 'ingest' | 'query',
-    id: string
+    id: string,
+    options: { waitFirst?: boolean } = {}
 ): Promise<JobInfo> {
     const started = Date.now();
     let interval = client.poll.minMs;
+    if (options.waitFirst) {
+        await client.sleep(interval);
+        interval = Math.min(client.poll.maxMs, Math.ceil(interval * 1.5));
+    }
     for (;;) {
         const info = (
             await client.request<JobInfo>({
@@ -604,13 +616,51 @@ async function ingestJob(
         ).body.state;
         if (state === 'Open') throw err;
     }
-    const info = await waitForJob(client, 'ingest', id);
-    const results = new Map<string, WriteResult>();
+    // The close answered with the job UploadComplete: "All job data has been uploaded
+    // and the job is ready to be processed" (Bulk API 2.0 Developer Guide, Job States,
+    // https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_bulk_v2/bulk_api_2_job_states.htm).
+    // A poll at once would read that again: the first one waits the first interval.
+    const info = await waitForJob(client, 'ingest', id, { waitFirst: true });
     if (info.state !== 'JobComplete')
         return {
-            results,
+            results: new Map(),
             jobFailed: `Bulk job ${id} ended ${info.state}: ${info.errorMessage ?? 'no reason given'}`
         };
+    return {
+        results: await ingestResults(client, id, operation, key, rows, info)
+    };
+}
+
+/**
+ * The outcome of each record of a finished ingest job, with as few results requests as
+ * its counts allow. A finished job's info (Get Information About an Ingest Job,
+ * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_info.htm)
+ * carries numberRecordsProcessed and numberRecordsFailed; a failed record is a
+ * processed one — "Unprocessed rows are not the same as failed rows. Failed rows are
+ * processed but encounter an error during processing" (Get Job Unprocessed Record
+ * Results,
+ * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_unprocessed_results.htm).
+ * So:
+ * - failedResults only when numberRecordsFailed is not 0 (their errors: R14);
+ * - unprocessedrecords only when fewer records were processed than uploaded;
+ * - successfulResults only when the caller needs what only it has — an upsert's
+ *   record Ids and created flags (the audit's record id, R10) — or when the counts and
+ *   the files read do not account for every record uploaded ("Results are not
+ *   recorded for batches that exceed the daily batch allocation", Get Job Failed
+ *   Record Results,
+ *   https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/get_job_failed_results.htm):
+ *   then a success is read, never assumed. An update by Id whose counts add up has
+ *   nothing in that file the request did not have: each record neither failed nor
+ *   unprocessed succeeded, with its own Id.
+ */
+export async function ingestResults(
+    client: OrgClient,
+    id: string,
+    operation: 'update' | 'upsert',
+    key: string,
+    rows: readonly SObjectRow[],
+    info: JobInfo
+): Promise<Map<string, WriteResult>> {
     const get = async (which: string): Promise<Record<string, string>[]> =>
         parseCsv(
             (
@@ -622,35 +672,56 @@ async function ingestJob(
                 })
             ).body
         );
-    for (const r of await get('successfulResults')) {
-        const k = r[key] || r.sf__Id;
-        results.set(k, {
-            key: k,
-            id: r.sf__Id || null,
-            success: true,
-            ...(operation === 'upsert'
-                ? { created: r.sf__Created === 'true' }
-                : {}),
-            errors: [],
-            attempts: 1
-        });
-    }
-    if ((info.numberRecordsFailed ?? 1) > 0) {
-        for (const r of await get('failedResults')) {
+    const processed = count(info.numberRecordsProcessed);
+    const failedCount = count(info.numberRecordsFailed);
+    const keys = new Set(rows.map((r) => String(r[key])));
+    const results = new Map<string, WriteResult>();
+    const addSuccesses = (list: Record<string, string>[]): void => {
+        for (const r of list) {
             const k = r[key] || r.sf__Id;
             results.set(k, {
                 key: k,
                 id: r.sf__Id || null,
-                success: false,
-                errors: [parseBulkError(r.sf__Error ?? '')],
+                success: true,
+                ...(operation === 'upsert'
+                    ? { created: r.sf__Created === 'true' }
+                    : {}),
+                errors: [],
                 attempts: 1
             });
         }
+    };
+    // Successes inferred from the counts: only for an update by Id (the Id is all a
+    // success would tell) whose counts are there and whose keys are distinct.
+    const infer =
+        operation === 'update' &&
+        key === 'Id' &&
+        processed !== undefined &&
+        failedCount !== undefined &&
+        processed <= rows.length &&
+        keys.size === rows.length;
+    if (!infer) addSuccesses(await get('successfulResults'));
+    const failed = failedCount === 0 ? [] : await get('failedResults');
+    for (const r of failed) {
+        const k = r[key] || r.sf__Id;
+        results.set(k, {
+            key: k,
+            id: r.sf__Id || null,
+            success: false,
+            errors: [parseBulkError(r.sf__Error ?? '')],
+            attempts: 1
+        });
     }
     // Records Salesforce did not reach (job aborted midway): retried like lock errors.
-    if (results.size < rows.length) {
+    const unprocessed: string[] = [];
+    if (
+        processed !== undefined
+            ? processed < rows.length
+            : results.size < rows.length
+    ) {
         for (const r of await get('unprocessedrecords')) {
             const k = r[key];
+            unprocessed.push(k);
             if (!results.has(k))
                 results.set(k, {
                     key: k,
@@ -667,7 +738,44 @@ async function ingestJob(
                 });
         }
     }
-    return { results };
+    if (!infer) return results;
+    // Every failure listed, every record not processed listed, and the two make up
+    // the rest of the upload: the others succeeded. Anything that does not add up is
+    // read from successfulResults instead of assumed (a record in neither file is then
+    // reported unprocessed by bulkWrite and sent again).
+    const listed = new Set([
+        ...failed.map((r) => r[key] || r.sf__Id),
+        ...unprocessed
+    ]);
+    const addsUp =
+        failed.length === failedCount &&
+        processed + unprocessed.length === rows.length &&
+        listed.size === failed.length + unprocessed.length &&
+        [...listed].every((k) => keys.has(k));
+    if (!addsUp) {
+        const before = new Map(results);
+        addSuccesses(await get('successfulResults'));
+        // A failure or an unprocessed row listed stands (a success is not taken twice).
+        for (const [k, r] of before) results.set(k, r);
+        return results;
+    }
+    for (const k of keys)
+        if (!results.has(k))
+            results.set(k, {
+                key: k,
+                id: k,
+                success: true,
+                errors: [],
+                attempts: 1
+            });
+    return results;
+}
+
+/** A job count as reported (a number of 0 or more), else undefined. */
+function count(v: unknown): number | undefined {
+    return typeof v === 'number' && Number.isInteger(v) && v >= 0
+        ? v
+        : undefined;
 }
 
 /** A failed request worth another attempt (5xx, 429, a dropped connection). */

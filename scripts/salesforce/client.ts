@@ -27,7 +27,12 @@ import {
     parseRetryAfter
 } from './policy';
 import { bulkQuery, bulkWrite } from './bulk';
-import { COMPOSITE_MAX_COLLECTION_OR_QUERY, composite } from './composite';
+import {
+    COMPOSITE_MAX_COLLECTION_OR_QUERY,
+    composite,
+    type CompositeResult,
+    type CompositeSubrequest
+} from './composite';
 
 /** What the adapter needs of a jsforce (or @salesforce/core) connection. */
 export interface RequestingConnection {
@@ -277,6 +282,11 @@ export class OrgClient {
         string,
         { at: number; value: Promise<unknown> }
     >();
+    /** Query pages read ahead (readAhead), by query URL. */
+    private readonly ahead = new Map<
+        string,
+        { at: number; servedAt: string | null; page: QueryPage }
+    >();
     private readonly onClose?: () => Promise<void>;
     private closed = false;
     private lastResponseAt = 0;
@@ -463,9 +473,7 @@ export class OrgClient {
         soql: string,
         options: { all?: boolean } = {}
     ): AsyncGenerator<{ records: T[]; totalSize: number; done: boolean }> {
-        yield* this.pagesFrom<T>(
-            `/${options.all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`
-        );
+        yield* this.pagesFrom<T>(queryUrl(soql, options.all));
     }
 
     /**
@@ -529,14 +537,13 @@ export class OrgClient {
     ): AsyncGenerator<{ records: T[]; totalSize: number; done: boolean }> {
         let path: string | undefined = start;
         while (path) {
-            const res: ApiResponse<QueryPage> = await this.request({
-                method: 'GET',
-                path,
-                headers: {
-                    'Sforce-Query-Options': `batchSize=${this.restPageSize}`
-                }
-            });
-            const page = res.body;
+            const ahead = this.takeAhead(path);
+            let page: QueryPage;
+            if (ahead) {
+                page = ahead.page;
+                // The org's time when this page was read, for cursors (mirror.ts).
+                if (ahead.servedAt) this.lastServerTime = ahead.servedAt;
+            } else page = await this.pageAt(path);
             yield {
                 records: page.records.map((r) => stripAttributes(r) as T),
                 totalSize: page.totalSize,
@@ -544,6 +551,175 @@ export class OrgClient {
             };
             path = page.done ? undefined : page.nextRecordsUrl;
         }
+    }
+
+    /**
+     * Reads ahead, in one Composite request, what a job is about to read one request at
+     * a time: describes (into the describe cache, as describe() keeps them) and the
+     * first page of each query, kept for the read of the same SOQL (queryPages, scan,
+     * queryAll) to take instead of requesting it — once, and only within
+     * READ_AHEAD_TTL_MS. Composite runs sObject resources (describe among them), Query
+     * and QueryAll as subrequests, "up to 25 subrequests in a single call. Up to 5 of
+     * these subrequests can be sObject Collections or query operations", and "The
+     * entire series of requests counts as a single call toward your API limits" (REST
+     * API Developer Guide, Send Multiple Requests Using Composite,
+     * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite_post.htm):
+     * so queries go five to a request, the describes with the first five, and a group
+     * that would carry a single subrequest is left to be read as it comes (nothing to
+     * save). A subrequest Salesforce refuses keeps nothing — its read then happens as
+     * before and meets the refusal itself — and so does a Composite request that fails
+     * (logged; the budget and an abort still stop the run). A page read ahead is as
+     * old as the Composite answer: its reader gets that answer's time as
+     * lastServerTime, never a later one.
+     */
+    async readAhead(reads: {
+        describes?: readonly string[];
+        queries?: readonly { soql: string; all?: boolean }[];
+    }): Promise<void> {
+        const describes = [...new Set(reads.describes ?? [])].filter((o) => {
+            const cached = this.describeCache.get(o);
+            return !(cached && Date.now() - cached.at < this.describeTtlMs);
+        });
+        const urls = [
+            ...new Set(
+                (reads.queries ?? []).map((q) => queryUrl(q.soql, q.all))
+            )
+        ];
+        const groups: string[][] = [];
+        for (let i = 0; i < urls.length; i += COMPOSITE_MAX_COLLECTION_OR_QUERY)
+            groups.push(urls.slice(i, i + COMPOSITE_MAX_COLLECTION_OR_QUERY));
+        if (groups.length === 0) groups.push([]);
+        for (const [g, group] of groups.entries()) {
+            const objects = g === 0 ? describes : [];
+            if (objects.length + group.length < 2) continue;
+            const subrequests: CompositeSubrequest[] = [
+                ...objects.map((o, i) => ({
+                    method: 'GET' as const,
+                    url: `/sobjects/${o}/describe`,
+                    referenceId: `d${i}`
+                })),
+                ...group.map((url, i) => ({
+                    method: 'GET' as const,
+                    url,
+                    referenceId: `q${i}`,
+                    httpHeaders: {
+                        'Sforce-Query-Options': `batchSize=${this.restPageSize}`
+                    }
+                }))
+            ];
+            let res: CompositeResult;
+            try {
+                res = await composite(this, subrequests);
+            } catch (err) {
+                if (!(err instanceof SalesforceError)) throw err;
+                this.log(
+                    'info',
+                    `reading ahead in one Composite request failed (${err.message.slice(0, 120)}): each read is made on its own`
+                );
+                return;
+            }
+            const at = Date.now();
+            const servedAt = this.lastServerTime;
+            objects.forEach((o, i) => {
+                const r = res.get<DescribeResult>(`d${i}`);
+                if (r.ok && r.body)
+                    this.describeCache.set(o, { at, result: r.body });
+                else if (
+                    r.status === 404 ||
+                    r.errors.some(
+                        (e) =>
+                            e.errorCode === 'NOT_FOUND' ||
+                            e.errorCode === 'INVALID_TYPE'
+                    )
+                )
+                    this.describeCache.set(o, { at, result: null });
+            });
+            group.forEach((url, i) => {
+                const r = res.get<QueryPage>(`q${i}`);
+                if (r.ok && r.body && Array.isArray(r.body.records))
+                    this.ahead.set(url, { at, servedAt, page: r.body });
+            });
+        }
+    }
+
+    /**
+     * The page at `path` (a query URL or a nextRecordsUrl). When pages read ahead for
+     * other queries are waiting with more to come, their next pages come in the same
+     * Composite request (up to five query operations, Query More among them: see
+     * readAhead), kept for their readers as readAhead keeps first pages — so that the
+     * queries read ahead together also continue together. Otherwise one GET.
+     */
+    private async pageAt(path: string): Promise<QueryPage> {
+        const queryOptions = {
+            'Sforce-Query-Options': `batchSize=${this.restPageSize}`
+        };
+        const now = Date.now();
+        const others = [
+            ...new Set(
+                [...this.ahead.values()]
+                    .filter((a) => now - a.at <= READ_AHEAD_TTL_MS)
+                    .map((a) =>
+                        a.page.done ? '' : (a.page.nextRecordsUrl ?? '')
+                    )
+                    .filter((u) => u !== '' && u !== path && !this.ahead.has(u))
+            )
+        ].slice(0, COMPOSITE_MAX_COLLECTION_OR_QUERY - 1);
+        if (others.length > 0) {
+            let res: CompositeResult | undefined;
+            try {
+                res = await composite(
+                    this,
+                    [path, ...others].map((url, i) => ({
+                        method: 'GET' as const,
+                        url,
+                        referenceId: `q${i}`,
+                        httpHeaders: queryOptions
+                    }))
+                );
+            } catch (err) {
+                if (!(err instanceof SalesforceError)) throw err;
+                this.log(
+                    'info',
+                    `reading ahead in one Composite request failed (${err.message.slice(0, 120)}): the page is read on its own`
+                );
+            }
+            if (res) {
+                const at = Date.now();
+                const servedAt = this.lastServerTime;
+                others.forEach((url, i) => {
+                    const r = res.get<QueryPage>(`q${i + 1}`);
+                    if (r.ok && r.body && Array.isArray(r.body.records))
+                        this.ahead.set(url, { at, servedAt, page: r.body });
+                });
+                const mine = res.get<QueryPage>('q0');
+                if (mine.ok && mine.body) return mine.body;
+                const [first] = mine.errors;
+                throw new SalesforceError(
+                    first?.errorCode ?? 'UNKNOWN',
+                    `GET ${path.split('?')[0]} (in a composite request) failed (HTTP ${mine.status}): ${first?.message ?? 'refused'}`,
+                    {
+                        status: mine.status,
+                        request: `GET ${path.split('?')[0]}`
+                    }
+                );
+            }
+        }
+        const res: ApiResponse<QueryPage> = await this.request({
+            method: 'GET',
+            path,
+            headers: queryOptions
+        });
+        return res.body;
+    }
+
+    /** A page read ahead for `path`, taken (once) while fresh. */
+    private takeAhead(
+        path: string
+    ): { servedAt: string | null; page: QueryPage } | undefined {
+        const kept = this.ahead.get(path);
+        if (!kept) return undefined;
+        this.ahead.delete(path);
+        return Date.now() - kept.at <= READ_AHEAD_TTL_MS ? kept : undefined;
     }
 
     /** All rows of a (small) REST query. */
@@ -628,7 +804,8 @@ export class OrgClient {
 
     /**
      * The org's clock at its latest answer (its `Date` header, to the second), null
-     * before any. Salesforce's time rather than this machine's, for cursors compared
+     * before any; when a page read ahead is handed out (readAhead), the time of the
+     * answer that brought it. Salesforce's time rather than this machine's, for cursors compared
      * with SystemModstamp.
      */
     lastServerTime: string | null = null;
@@ -976,6 +1153,17 @@ export class OrgClient {
         });
     }
 }
+
+/** The REST query (or queryAll) URL of a SOQL query, below the versioned root. */
+function queryUrl(soql: string, all?: boolean): string {
+    return `/${all ? 'queryAll' : 'query'}?q=${encodeURIComponent(soql)}`;
+}
+
+/**
+ * How long a page read ahead waits for its reader: the reads it is made for follow at
+ * once; an older one is read again rather than handed out.
+ */
+export const READ_AHEAD_TTL_MS = 60_000;
 
 /** One page of a REST query. */
 interface QueryPage {

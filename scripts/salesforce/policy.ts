@@ -156,11 +156,16 @@ export function parseBudgetShare(text: string | undefined): number | undefined {
 }
 
 /**
- * Writes go through Bulk API 2.0 above this many records: a Bulk job costs about eight
- * requests (create, upload, close, a few polls, three result files) whatever its size,
- * sObject Collections one per 200 records — so Bulk wins from roughly 1,600 records.
+ * Writes go through Bulk API 2.0 above this many records. A Bulk job costs five or six
+ * requests whatever its size — create, upload, close, a poll or two, and a results file
+ * only where its counts call for one (an upsert's Ids, failures: bulk.ts) — and records
+ * a duplicate rule refused go again through Collections (a Bulk job cannot carry the
+ * duplicate rule header); sObject Collections cost one request per 1,000 records (five
+ * chunks of 200 in one Composite request: client.ts, collectionsWrite). So Bulk saves
+ * requests only above about 5,000 records. (It was 2,000 while a Collections request
+ * carried one chunk and a Bulk job read all three result files.)
  */
-export const DEFAULT_BULK_THRESHOLD = 2000;
+export const DEFAULT_BULK_THRESHOLD = 5000;
 
 /** 'collections' or 'bulk' for a write of `count` records. */
 export function chooseWriteMode(

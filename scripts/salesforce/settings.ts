@@ -221,13 +221,22 @@ async function whoAmI(
     return { userId, profileId: rows[0]?.ProfileId ?? null };
 }
 
+/**
+ * The query readSettings makes for the settings' rows (a job can read it ahead with
+ * others in one Composite request: OrgClient.readAhead).
+ */
+export function settingsSoql(): string {
+    // Hierarchy settings hold a handful of rows (org, profiles, users): read them all.
+    return `SELECT ${FIELDS.join(', ')} FROM ${SOBJECT.OPT_OUT_SYNC_SETTINGS}`;
+}
+
 async function settingsRows(client: OrgClient): Promise<SettingsRow[]> {
     let rows: SettingsRow[];
     try {
-        // Hierarchy settings hold a handful of rows (org, profiles, users): read them all.
-        rows = await client.queryAll<Partial<OptOutSyncSettingsRecord>>(
-            `SELECT ${FIELDS.join(', ')} FROM ${SOBJECT.OPT_OUT_SYNC_SETTINGS}`
-        );
+        rows =
+            await client.queryAll<Partial<OptOutSyncSettingsRecord>>(
+                settingsSoql()
+            );
     } catch (err) {
         if (
             err instanceof SalesforceError &&

@@ -127,7 +127,11 @@ export interface ObjectRefresh {
     read: number;
     upserted: number;
     deleted: number;
-    /** API requests this object's read took. */
+    /**
+     * API requests this object's read took (the first object's include the describes
+     * and the Composite request that brought every object's first page; a request
+     * that brought another object's next page with this one's counts here).
+     */
     requests: number;
     /** REST or Bulk API 2.0 (as client.scan chose). */
     api: 'rest' | 'bulk' | 'none';
@@ -186,6 +190,24 @@ export function mirrorFieldList(
         ...optOut.filter((f) => f !== standard),
         ...tail
     ];
+}
+
+/** The query of a full read: every live row. */
+function fullSoql(
+    object: MirroredObject,
+    fields: readonly OptOutField[]
+): string {
+    return `SELECT ${mirrorFieldList(object, fields, false).join(', ')} FROM ${object}`;
+}
+
+/** The query (queryAll) of an incremental read from `watermark − lookbackMs`. */
+function incrementalSoql(
+    object: MirroredObject,
+    fields: readonly OptOutField[],
+    watermark: string,
+    lookbackMs: number
+): string {
+    return `SELECT ${mirrorFieldList(object, fields, true).join(', ')} FROM ${object} WHERE SystemModstamp >= ${sinceLiteral(watermark, lookbackMs)}`;
 }
 
 /** A Contact or Lead row as read → the mirror's record (null: no usable id/stamp). */
@@ -272,9 +294,19 @@ export async function refreshMirror(
     const lookbackMs = options.lookbackMs ?? DEFAULT_LOOKBACK_MS;
     if (!(lookbackMs >= 0))
         throw new Error(`lookbackMs must be 0 or more, not ${lookbackMs}`);
-    const out: ObjectRefresh[] = [];
+    // Each object's read planned first (its fields, state, full or incremental), so
+    // that the first pages of all of them come in one Composite request
+    // (OrgClient.readAhead); each read then takes its own and continues, the next
+    // pages of the others coming with its own while they have more.
+    const startAll = client.apiRequests;
+    const plans: {
+        object: MirroredObject;
+        fields: OptOutField[];
+        stateFields: string[];
+        state: MirrorState | undefined;
+        reason: ObjectRefresh['reason'] | undefined;
+    }[] = [];
     for (const object of objects) {
-        const startRequests = client.apiRequests;
         const fields: OptOutField[] =
             object === SOBJECT.AUDIENCE_MEMBERSHIP
                 ? []
@@ -287,19 +319,40 @@ export async function refreshMirror(
                 : [...new Set(['HasOptedOutOfEmail', ...fields])];
         const state = await ledger.mirrorState(object);
         const reason = fullReason(object, state, stateFields, options, now());
-        const result = reason
-            ? await fullRead(client, ledger, object, {
-                  fields,
-                  stateFields,
-                  reason,
-                  state,
+        plans.push({ object, fields, stateFields, state, reason });
+    }
+    await client.readAhead({
+        queries: plans.map((p) =>
+            p.reason
+                ? { soql: fullSoql(p.object, p.fields) }
+                : {
+                      soql: incrementalSoql(
+                          p.object,
+                          p.fields,
+                          (p.state as MirrorState).watermark as string,
+                          lookbackMs
+                      ),
+                      all: true
+                  }
+        )
+    });
+    const out: ObjectRefresh[] = [];
+    for (const [i, p] of plans.entries()) {
+        // The describes and the shared Composite request count with the first object.
+        const startRequests = i === 0 ? startAll : client.apiRequests;
+        const result = p.reason
+            ? await fullRead(client, ledger, p.object, {
+                  fields: p.fields,
+                  stateFields: p.stateFields,
+                  reason: p.reason,
+                  state: p.state,
                   now,
                   onProgress: options.onProgress
               })
-            : await incrementalRead(client, ledger, object, {
-                  fields,
-                  stateFields,
-                  state: state as MirrorState,
+            : await incrementalRead(client, ledger, p.object, {
+                  fields: p.fields,
+                  stateFields: p.stateFields,
+                  state: p.state as MirrorState,
                   lookbackMs,
                   onProgress: options.onProgress
               });
@@ -372,7 +425,7 @@ async function fullRead(
     }
 ): Promise<ObjectRefresh> {
     const token = randomUUID();
-    const soql = `SELECT ${mirrorFieldList(object, s.fields, false).join(', ')} FROM ${object}`;
+    const soql = fullSoql(object, s.fields);
     let api: ObjectRefresh['api'] = 'none';
     let read = 0;
     let upserted = 0;
@@ -433,7 +486,7 @@ async function incrementalRead(
 ): Promise<ObjectRefresh> {
     const before = s.state.watermark as string;
     const since = sinceLiteral(before, s.lookbackMs);
-    const soql = `SELECT ${mirrorFieldList(object, s.fields, true).join(', ')} FROM ${object} WHERE SystemModstamp >= ${since}`;
+    const soql = incrementalSoql(object, s.fields, before, s.lookbackMs);
     let api: ObjectRefresh['api'] = 'none';
     let read = 0;
     let upserted = 0;

@@ -334,15 +334,18 @@ export class RecordIndex {
         onProgress?: Progress,
         onMode?: (object: PersonObject, mode: 'rest' | 'bulk') => void
     ): Promise<void> {
+        const soql = (object: PersonObject): string =>
+            `SELECT ${this.selectList(object)} FROM ${object} WHERE ${where(object)}`;
+        // Both first pages in one Composite request; each scan takes its own.
+        await client.readAhead({
+            queries: [{ soql: soql('Contact') }, { soql: soql('Lead') }]
+        });
         for (const object of ['Contact', 'Lead'] as const) {
             let done = 0;
-            for await (const rows of client.scan(
-                `SELECT ${this.selectList(object)} FROM ${object} WHERE ${where(object)}`,
-                {
-                    booleanFields: [...this.fields, LEAD.IsConverted],
-                    onMode: (mode) => onMode?.(object, mode)
-                }
-            )) {
+            for await (const rows of client.scan(soql(object), {
+                booleanFields: [...this.fields, LEAD.IsConverted],
+                onMode: (mode) => onMode?.(object, mode)
+            })) {
                 this.insertRows(object, rows);
                 done += rows.length;
                 onProgress?.({ phase: `read new ${object}s`, done });

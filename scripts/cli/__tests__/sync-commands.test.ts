@@ -720,7 +720,9 @@ describe('the optout entry point', () => {
         expect(json.result).toMatchObject({
             job: 'hourly',
             status: 'succeeded',
-            apiRequests: 2
+            // The settings, the pending rows and the describes in one Composite
+            // request; an empty ledger has no persons to read new records for.
+            apiRequests: 1
         });
     });
 });

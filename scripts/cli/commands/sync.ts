@@ -177,7 +177,7 @@ export const register: CommandModule = (program: Command) => {
             )
             .option(
                 '--bulk-threshold <records>',
-                'write through Bulk API 2.0 above this many records (default 2000)'
+                'write through Bulk API 2.0 above this many records (default 5000)'
             )
             .option(
                 '--full',

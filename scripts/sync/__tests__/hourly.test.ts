@@ -372,6 +372,13 @@ describe('R4 never re-subscribe', () => {
     });
 });
 
+/** The reads of a warm hourly, as Composite subrequests (what used to be requests). */
+const WARM_READS = {
+    query: 4, // settings, pending rows, Contacts and Leads created since
+    describe: 3, // the membership fields (R7), the mirror's opt-out fields
+    queryAll: 3 // the mirror: what changed since its last read, per object
+};
+
 describe('R16 cost follows change (hourly)', () => {
     /** A warm hourly's requests and modes with 10 changes, at `n` Contacts. */
     async function warmHourly(
@@ -380,6 +387,7 @@ describe('R16 cost follows change (hourly)', () => {
     ): Promise<{
         requests: number;
         byKind: Record<string, number>;
+        subrequests: Record<string, number>;
         first: Record<string, string> | undefined;
         modes: Record<string, string> | undefined;
         upserted: number;
@@ -422,6 +430,7 @@ describe('R16 cost follows change (hourly)', () => {
         const out = {
             requests: r.apiRequests,
             byKind: f.t.admin.stats().byKind,
+            subrequests: f.t.admin.stats().compositeSubrequests,
             first: first.modes,
             modes: r.modes,
             upserted: r.membershipsUpserted,
@@ -438,12 +447,11 @@ describe('R16 cost follows change (hourly)', () => {
         // The same reads as without the rule (no lookup of its persons' records);
         // the opt-out writes besides.
         expect(r.byKind).toEqual({
-            query: 4,
-            describe: 3,
-            queryAll: 3,
+            composite: 3,
             collectionsUpsert: 1,
             collectionsUpdate: 1
         });
+        expect(r.subrequests).toEqual(WARM_READS);
     });
 
     it('reads what changed in Salesforce since the last run, not the org: the same requests at 300 and 1,500 persons', async () => {
@@ -462,11 +470,14 @@ describe('R16 cost follows change (hourly)', () => {
         expect(large.requests).toBe(small.requests);
         expect(large.byKind).toEqual(small.byKind);
         expect(small.byKind).toEqual({
-            query: 4, // settings, pending rows, Contacts and Leads created since
-            describe: 3, // the membership fields (R7), the mirror's opt-out fields
-            queryAll: 3, // the mirror: what changed since its last read, per object
+            // Three Composite requests (OrgClient.readAhead): the settings, the
+            // pending rows and three describes (the membership fields, R7; the
+            // mirror's opt-out fields); the Contacts and Leads created since; the
+            // mirror: what changed since its last read, per object.
+            composite: 3,
             collectionsUpsert: 1
         });
+        expect(small.subrequests).toEqual(WARM_READS);
     });
 });
 
@@ -483,9 +494,12 @@ describe('R11 idempotent and monotone (hourly)', () => {
             recordsWritten: 0,
             status: 'succeeded'
         });
-        // Settings, pending rows, Contacts and Leads created since the last run.
-        expect(again.apiRequests).toBe(4);
-        expect(f.t.admin.stats().byKind).toEqual({ query: 4 });
+        // Settings and pending rows in one Composite request, Contacts and Leads
+        // created since the last run in another (the describes the first run read
+        // are still in the client's cache).
+        expect(again.apiRequests).toBe(2);
+        expect(f.t.admin.stats().byKind).toEqual({ composite: 2 });
+        expect(f.t.admin.stats().compositeSubrequests).toEqual({ query: 4 });
     });
 
     it('does not write a row that already says the same, even without a cursor', async () => {

@@ -164,11 +164,12 @@ describe('refreshMirror', () => {
         ]);
         expect([full.Contact.read, full.Lead.read]).toEqual([2, 1]);
         expect(full.Audience_Membership__c.upserted).toBe(1);
-        // Describe of Contact and Lead (the installed opt-out fields), then one
-        // REST query per object.
+        // Describe of Contact and Lead (the installed opt-out fields), then the
+        // three objects' first (and only) REST pages in one Composite request,
+        // counted with the first object.
         expect(first.requests).toBe(client.apiRequests - before);
-        expect(first.requests).toBe(5);
-        expect(full.Audience_Membership__c.requests).toBe(1);
+        expect(first.requests).toBe(3);
+        expect(first.objects.map((o) => o.requests)).toEqual([3, 0, 0]);
         await mirrorMatchesOrg(f);
         // R8 through the mirror: one person, its Contact and the Lead with its email.
         expect(
@@ -196,12 +197,13 @@ describe('refreshMirror', () => {
         );
 
         const again = await refreshMirror(client, f.ledger, { fields: FIELDS });
+        // One request: the three queries in one Composite request.
         expect(
             again.objects.map((o) => [o.object, o.mode, o.requests])
         ).toEqual([
             ['Contact', 'incremental', 1],
-            ['Lead', 'incremental', 1],
-            ['Audience_Membership__c', 'incremental', 1]
+            ['Lead', 'incremental', 0],
+            ['Audience_Membership__c', 'incremental', 0]
         ]);
         // The default look-back: from five minutes before the watermark.
         expect(byObject(again).Contact.since).toBe(
@@ -260,8 +262,8 @@ describe('refreshMirror', () => {
         const o = byObject(r);
         expect(r.objects.map((x) => [x.object, x.mode, x.requests])).toEqual([
             ['Contact', 'incremental', 1],
-            ['Lead', 'incremental', 1],
-            ['Audience_Membership__c', 'incremental', 1]
+            ['Lead', 'incremental', 0],
+            ['Audience_Membership__c', 'incremental', 0]
         ]);
         // Read: the changed rows and the sentinel of each object (its stamp is the
         // watermark, read again by `>=`), no other.

@@ -65,13 +65,16 @@ export async function takePending(ctx: JobContext): Promise<void> {
     }
 }
 
+/** The query of the rows with a Salesforce change pending (read ahead by runHourly). */
+export function pendingRowsSoql(): string {
+    return `${AUDIENCE_MEMBERSHIP_SELECT} WHERE ${AM.Pending_Push__c} = true`;
+}
+
 /** Reads the pending rows; a missing object becomes R7's error. */
 async function readPendingRows(ctx: JobContext): Promise<ExistingMembership[]> {
     const rows: ExistingMembership[] = [];
     try {
-        for await (const page of ctx.client.queryPages(
-            `${AUDIENCE_MEMBERSHIP_SELECT} WHERE ${AM.Pending_Push__c} = true`
-        ))
+        for await (const page of ctx.client.queryPages(pendingRowsSoql()))
             rows.push(...page.records.map(toExistingMembership));
     } catch (err) {
         if (

@@ -29,6 +29,12 @@ export interface BenchOptions {
     heapMb: number;
     /** Records per Bulk ingest job the sync uses (experiments; default: the client's). */
     bulkJobSize?: number;
+    /**
+     * Writes above this many records go through Bulk API 2.0, and rows per REST query
+     * page (experiments: a smaller org shaped like a larger one; default: the client's).
+     */
+    bulkThreshold?: number;
+    restPageSize?: number;
     /** Only regenerate README.md from the results folder (runs of several commands). */
     reportOnly: boolean;
     /**
@@ -46,7 +52,8 @@ export const DEFAULT_RESULTS = resolve(__dirname, 'results');
 export const USAGE = `npm run bench -- [--size 10000,100000[,1000000]] [--latency 0,50]
                  [--jobs ${BENCH_JOBS.join(',')}]
                  [--variants sync,collections,naive] [--naive-sample 1000]
-                 [--heap-mb 256] [--bulk-job-size N] [--out DIR] [--no-readme] [--smoke]
+                 [--heap-mb 256] [--bulk-job-size N] [--bulk-threshold N]
+                 [--rest-page-size N] [--out DIR] [--no-readme] [--smoke]
                  [--ledger-engine sqlite,postgres] [--pg-url postgres://…]
        npm run bench -- --report [--out DIR]   (only regenerate README.md)
   --ledger-engine runs the same jobs with the ledger on each engine (postgres: a fresh
@@ -157,6 +164,12 @@ export function parseArgs(
                 break;
             case '--bulk-job-size':
                 [o.bulkJobSize] = parseSizes(value(), '--bulk-job-size', 1);
+                break;
+            case '--bulk-threshold':
+                [o.bulkThreshold] = parseSizes(value(), '--bulk-threshold', 1);
+                break;
+            case '--rest-page-size':
+                [o.restPageSize] = parseSizes(value(), '--rest-page-size', 200);
                 break;
             case '--report':
                 o.reportOnly = true;

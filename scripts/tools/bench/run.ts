@@ -468,10 +468,25 @@ async function measureSequence(
                             CLOCK_OFFSET_MS[job] -
                             (settle ? SETTLE_BEFORE_MS : 0),
                         ...(measured ? {} : { unmeasured: true }),
-                        ...(opts.bulkJobSize
+                        ...(opts.bulkJobSize ||
+                        opts.bulkThreshold ||
+                        opts.restPageSize
                             ? {
                                   clientOptions: {
-                                      bulkJobSize: opts.bulkJobSize
+                                      ...(opts.bulkJobSize
+                                          ? { bulkJobSize: opts.bulkJobSize }
+                                          : {}),
+                                      ...(opts.bulkThreshold
+                                          ? {
+                                                bulkThreshold:
+                                                    opts.bulkThreshold
+                                            }
+                                          : {}),
+                                      ...(opts.restPageSize
+                                          ? {
+                                                restPageSize: opts.restPageSize
+                                            }
+                                          : {})
                                   }
                               }
                             : {})
@@ -710,6 +725,8 @@ export async function runBench(
         naiveSample: opts.naiveSample,
         heapMb: opts.heapMb,
         ...(opts.bulkJobSize ? { bulkJobSize: opts.bulkJobSize } : {}),
+        ...(opts.bulkThreshold ? { bulkThreshold: opts.bulkThreshold } : {}),
+        ...(opts.restPageSize ? { restPageSize: opts.restPageSize } : {}),
         ...(opts.ledgerEngines ? { ledgerEngines: opts.ledgerEngines } : {}),
         datasets: {},
         measurements: []

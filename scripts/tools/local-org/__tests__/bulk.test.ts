@@ -168,6 +168,62 @@ describe('Bulk API 2.0 through jsforce', () => {
         expect(deleted.records[0]).toMatchObject({ IsDeleted: true });
     });
 
+    it('counts failed records among the processed ones and unprocessed records in neither (job info), as Salesforce does', async () => {
+        // "Unprocessed rows are not the same as failed rows. Failed rows are processed
+        // but encounter an error during processing" (Bulk API 2.0, Get Job Unprocessed
+        // Record Results): the sync trusts these counts to skip results files.
+        const ids = await seedRecords(t, 'Contact', fakePeople(4));
+        const finished = async (
+            csv: string
+        ): Promise<{ info: Rec; id: string }> => {
+            const job = t.conn.bulk2.createJob({
+                object: 'Contact',
+                operation: 'update'
+            });
+            await job.open();
+            await job.uploadData(csv);
+            await job.close();
+            for (;;) {
+                const info = (await job.check()) as unknown as Rec;
+                if (
+                    info.state !== 'UploadComplete' &&
+                    info.state !== 'InProgress'
+                )
+                    return { info, id: job.id as string };
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+        };
+        const some = await finished(
+            `Id,Title\n${ids[0]},A\n${ids[1]},B\n003000000000000AAA,C\n`
+        );
+        expect(some.info).toMatchObject({
+            state: 'JobComplete',
+            numberRecordsProcessed: 3,
+            numberRecordsFailed: 1
+        });
+        // A job that fails midway (fault): half its rows processed, the rest unprocessed.
+        t.admin.setFaults('bulkfail:next=1@bulkIngest');
+        try {
+            const half = await finished(
+                `Id,Title\n${ids.map((id) => `${id},D`).join('\n')}\n`
+            );
+            expect(half.info).toMatchObject({
+                state: 'Failed',
+                numberRecordsProcessed: 2,
+                numberRecordsFailed: 0
+            });
+            const api = new HttpApi(t.conn, { responseType: 'text/csv' });
+            const unprocessed = (await api.request({
+                method: 'GET',
+                url: `${t.conn.instanceUrl}/services/data/v66.0/jobs/ingest/${half.id}/unprocessedrecords`,
+                headers: { Accept: 'text/csv' }
+            })) as Rec[];
+            expect(unprocessed).toHaveLength(2);
+        } finally {
+            t.admin.setFaults('');
+        }
+    });
+
     it('fails a job whose CSV names an unknown field', async () => {
         await expect(
             t.conn.bulk2.loadAndWaitForResults({
