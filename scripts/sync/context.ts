@@ -106,6 +106,9 @@ export function attemptError(
     };
 }
 
+/** Audit entries appended to the ledger at a time (one transaction each). */
+const AUDIT_BATCH = 5000;
+
 /**
  * Sets `field` = true on the targets (never false, R4). Returns each target's outcome.
  * Confirmed writes are audited (before false → after true) and counted; a converted
@@ -119,7 +122,16 @@ export async function writeOptOut(
     meta: (recordId: string) => WriteMeta
 ): Promise<Map<string, WriteOutcome>> {
     const outcomes = new Map<string, WriteOutcome>();
-    const audits: AuditInput[] = [];
+    // Appended as they fill, not all at the end: a Bulk job's confirmations (up to
+    // 100,000) would otherwise all be held at once, each with its audit entry.
+    let audits: AuditInput[] = [];
+    const flushAudits = async (): Promise<void> => {
+        if (!audits.length) return;
+        const batch = audits;
+        audits = [];
+        await ctx.ledger.appendAudits(batch);
+        ctx.builder.result.recordsWritten += batch.length;
+    };
     const converted: string[] = [];
     // Contacts and Leads in the same requests (updateMixed): one Collections request
     // of 200 carries both, instead of one per object.
@@ -148,6 +160,7 @@ export async function writeOptOut(
                 audits.push(
                     fieldAudit(ctx, id, object, field, meta(id), writtenAt)
                 );
+                if (audits.length >= AUDIT_BATCH) await flushAudits();
                 continue;
             }
             const code = r.errors[0]?.statusCode ?? 'UNKNOWN';
@@ -231,10 +244,7 @@ export async function writeOptOut(
             }
         }
     }
-    if (audits.length) {
-        await ctx.ledger.appendAudits(audits);
-        ctx.builder.result.recordsWritten += audits.length;
-    }
+    await flushAudits();
     return outcomes;
 }
 
