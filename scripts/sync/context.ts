@@ -134,20 +134,31 @@ export async function writeOptOut(
     };
     const converted: string[] = [];
     // Contacts and Leads in the same requests (updateMixed): one Collections request
-    // of 200 carries both, instead of one per object.
+    // of 200 carries both, instead of one per object. Above the bulk threshold,
+    // updateMixed would run one Bulk job per object, one after the other: they are run
+    // here instead, each object's results audited and let go before the next one's
+    // job (the same requests; a cold nightly's job is up to 100,000 records).
+    const perObject = targets.length > ctx.client.bulkThreshold;
     ctx.heartbeat();
-    const all = targets.length
-        ? await ctx.client.updateMixed(
-              targets.map((t) => ({
-                  object: t.object,
-                  record: { Id: t.id, [field]: true }
-              }))
-          )
-        : [];
+    const all =
+        targets.length && !perObject
+            ? await ctx.client.updateMixed(
+                  targets.map((t) => ({
+                      object: t.object,
+                      record: { Id: t.id, [field]: true }
+                  }))
+              )
+            : [];
     for (const object of ['Contact', 'Lead'] as const) {
         const list = targets.filter((t) => t.object === object);
         if (list.length === 0) continue;
-        const results = all.filter((_r, i) => targets[i].object === object);
+        if (perObject) ctx.heartbeat();
+        const results = perObject
+            ? await ctx.client.updateRecords(
+                  object,
+                  list.map((t) => ({ Id: t.id, [field]: true }))
+              )
+            : all.filter((_r, i) => targets[i].object === object);
         ctx.builder.mode(
             `write ${object}`,
             list.length > ctx.client.bulkThreshold ? 'bulk' : 'collections'
