@@ -151,6 +151,15 @@ export interface LedgerOptions {
     migrations?: readonly Migration[];
 }
 
+/**
+ * The SQLite ledger's page cache, KiB (`cache_size` in its negative form): SQLite's own
+ * default of 2 MiB rather than the 16 MiB better-sqlite3 builds it with. The file's pages
+ * stay in the operating system's file cache (outside the process) either way; a larger
+ * cache only added up to 14 MiB to the resident memory of every job (issue 14: a sync
+ * job's peak resident set ≤ 200 MiB).
+ */
+export const SQLITE_LEDGER_CACHE_KIB = 2000;
+
 /** Opens (creating when needed) a SQLite ledger file, or `:memory:`, and migrates it. */
 function openSqlite(
     full: string,
@@ -175,6 +184,7 @@ function openSqlite(
     }
     try {
         db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+        db.pragma(`cache_size = -${SQLITE_LEDGER_CACHE_KIB}`);
         if (!memory) {
             db.pragma('journal_mode = WAL');
             db.pragma('synchronous = NORMAL');

@@ -514,15 +514,29 @@ function csvCell(v: unknown): string {
     return /[",\n\r]/.test(s) || s === '' ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Rows → CSV (LF line endings) with the given column order. */
+/**
+ * Rows → CSV (LF line endings) with the given column order, appended to one string
+ * line by line: no array of lines (nor of cells) for a job of 100,000 records.
+ */
 export function toCsv(
     columns: readonly string[],
     rows: readonly SObjectRow[]
 ): string {
-    const lines = [columns.join(',')];
-    for (const r of rows)
-        lines.push(columns.map((c) => csvCell(r[c])).join(','));
-    return `${lines.join('\n')}\n`;
+    let csv = `${columns.join(',')}\n`;
+    for (const r of rows) {
+        let line = '';
+        for (let i = 0; i < columns.length; i++)
+            line += (i ? ',' : '') + csvCell(r[columns[i]]);
+        csv += `${line}\n`;
+    }
+    return csv;
+}
+
+/** The key first, then every other field any row has, in first-seen order. */
+function csvColumns(key: string, rows: readonly SObjectRow[]): string[] {
+    const columns = new Set<string>([key]);
+    for (const r of rows) for (const c of Object.keys(r)) columns.add(c);
+    return [...columns];
 }
 
 /** `CODE:message:fields` (Bulk failed results) → RecordError. */
@@ -547,11 +561,7 @@ async function ingestJob(
     key: string,
     rows: readonly SObjectRow[]
 ): Promise<{ results: Map<string, WriteResult>; jobFailed?: string }> {
-    const columns = [
-        key,
-        ...new Set(rows.flatMap((r) => Object.keys(r)).filter((c) => c !== key))
-    ];
-    const csv = toCsv(columns, rows);
+    const csv = toCsv(csvColumns(key, rows), rows);
     let id: string;
     for (let attempt = 0; ; attempt++) {
         const created = await client.request<JobInfo>({
@@ -887,7 +897,12 @@ export async function bulkWrite(
                     attempts: 1
                 };
                 const attempts = (final.get(k)?.attempts ?? 0) + res.attempts;
-                final.set(k, { ...res, attempts });
+                // The job's own result object when this is the record's first round:
+                // a copy of each of a job's 100,000 results would double them in memory.
+                final.set(
+                    k,
+                    attempts === res.attempts ? res : { ...res, attempts }
+                );
                 if (
                     !res.success &&
                     res.errors.some((e) =>

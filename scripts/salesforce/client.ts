@@ -116,7 +116,11 @@ export interface OrgClientOptions {
      * streamed, never held whole, so they are sized to keep requests few (bulk.ts).
      */
     bulkQueryPageSize?: number;
-    /** Most rows in one array a Bulk scan yields (default 10,000): what memory holds. */
+    /**
+     * Most rows in one array a Bulk scan yields (default 5,000): what memory holds of a
+     * read while the caller stores it (a workspace table, the ledger's mirror). Arrays
+     * are cut from the streamed page on this side: their size costs no request.
+     */
     bulkQueryChunkRows?: number;
     /** Rows per Bulk ingest job (default 100,000). */
     bulkJobSize?: number;
@@ -314,7 +318,7 @@ export class OrgClient {
         this.bulkQueryPageSize = options.bulkQueryPageSize ?? 500_000;
         this.bulkQueryChunkRows = Math.max(
             1,
-            options.bulkQueryChunkRows ?? 10_000
+            options.bulkQueryChunkRows ?? 5_000
         );
         this.restPageSize = Math.min(
             2000,

@@ -106,6 +106,9 @@ export function attemptError(
     };
 }
 
+/** Audit entries appended to the ledger at a time (one transaction each). */
+const AUDIT_BATCH = 5000;
+
 /**
  * Sets `field` = true on the targets (never false, R4). Returns each target's outcome.
  * Confirmed writes are audited (before false → after true) and counted; a converted
@@ -119,23 +122,43 @@ export async function writeOptOut(
     meta: (recordId: string) => WriteMeta
 ): Promise<Map<string, WriteOutcome>> {
     const outcomes = new Map<string, WriteOutcome>();
-    const audits: AuditInput[] = [];
+    // Appended as they fill, not all at the end: a Bulk job's confirmations (up to
+    // 100,000) would otherwise all be held at once, each with its audit entry.
+    let audits: AuditInput[] = [];
+    const flushAudits = async (): Promise<void> => {
+        if (!audits.length) return;
+        const batch = audits;
+        audits = [];
+        await ctx.ledger.appendAudits(batch);
+        ctx.builder.result.recordsWritten += batch.length;
+    };
     const converted: string[] = [];
     // Contacts and Leads in the same requests (updateMixed): one Collections request
-    // of 200 carries both, instead of one per object.
+    // of 200 carries both, instead of one per object. Above the bulk threshold,
+    // updateMixed would run one Bulk job per object, one after the other: they are run
+    // here instead, each object's results audited and let go before the next one's
+    // job (the same requests; a cold nightly's job is up to 100,000 records).
+    const perObject = targets.length > ctx.client.bulkThreshold;
     ctx.heartbeat();
-    const all = targets.length
-        ? await ctx.client.updateMixed(
-              targets.map((t) => ({
-                  object: t.object,
-                  record: { Id: t.id, [field]: true }
-              }))
-          )
-        : [];
+    const all =
+        targets.length && !perObject
+            ? await ctx.client.updateMixed(
+                  targets.map((t) => ({
+                      object: t.object,
+                      record: { Id: t.id, [field]: true }
+                  }))
+              )
+            : [];
     for (const object of ['Contact', 'Lead'] as const) {
         const list = targets.filter((t) => t.object === object);
         if (list.length === 0) continue;
-        const results = all.filter((_r, i) => targets[i].object === object);
+        if (perObject) ctx.heartbeat();
+        const results = perObject
+            ? await ctx.client.updateRecords(
+                  object,
+                  list.map((t) => ({ Id: t.id, [field]: true }))
+              )
+            : all.filter((_r, i) => targets[i].object === object);
         ctx.builder.mode(
             `write ${object}`,
             list.length > ctx.client.bulkThreshold ? 'bulk' : 'collections'
@@ -148,6 +171,7 @@ export async function writeOptOut(
                 audits.push(
                     fieldAudit(ctx, id, object, field, meta(id), writtenAt)
                 );
+                if (audits.length >= AUDIT_BATCH) await flushAudits();
                 continue;
             }
             const code = r.errors[0]?.statusCode ?? 'UNKNOWN';
@@ -231,10 +255,7 @@ export async function writeOptOut(
             }
         }
     }
-    if (audits.length) {
-        await ctx.ledger.appendAudits(audits);
-        ctx.builder.result.recordsWritten += audits.length;
-    }
+    await flushAudits();
     return outcomes;
 }
 

@@ -16,6 +16,15 @@ import Database from 'better-sqlite3';
 
 let tableCounter = 0;
 
+/**
+ * The workspace's page cache, KiB (SQLite's `cache_size` in its negative form): SQLite's
+ * own default of 2 MiB, not the 16 MiB better-sqlite3 builds it with. The tables are
+ * read and written in order, in batches; pages beyond the cache go to the temporary
+ * file, which the operating system's file cache keeps (outside the process), so a
+ * larger cache buys little and adds up to 14 MiB to the job's resident memory.
+ */
+export const WORKSPACE_CACHE_KIB = 2000;
+
 /** A unique table name in this process (several indexes may share a workspace). */
 export function tempName(prefix: string): string {
     tableCounter += 1;
@@ -38,6 +47,7 @@ export class Workspace {
         // Scratch data: nothing to recover after a crash, so no journal and no fsync.
         conn.pragma('journal_mode = OFF');
         conn.pragma('synchronous = OFF');
+        conn.pragma(`cache_size = -${WORKSPACE_CACHE_KIB}`);
         return new Workspace(conn);
     }
 

@@ -1,13 +1,22 @@
 /**
  * Child processes of the benchmark (the org, each measured job): a TypeScript file run
- * through bin/run-ts with an IPC channel, its input in one environment variable, and
- * messages awaited by type. Loopback traffic never goes through a proxy.
+ * through bin/run-ts — or, `compiled`, its JavaScript under dist/ run by Node alone, as
+ * bin/optout runs the CLI — with an IPC channel, its input in one environment variable,
+ * and messages awaited by type. Loopback traffic never goes through a proxy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
-import { projectPath } from '../../model/project';
+import { relative, resolve } from 'node:path';
+import { PROJECT_ROOT, projectPath } from '../../model/project';
 
 const RUN_TS = projectPath('bin', 'run-ts');
+
+/** A TypeScript file of this folder's compiled JavaScript under dist/ (npm run build). */
+export function compiledPath(file: string): string {
+    return projectPath(
+        'dist',
+        relative(PROJECT_ROOT, resolve(__dirname, file)).replace(/\.ts$/, '.js')
+    );
+}
 
 /** The environment without proxy settings (loopback requests only). */
 export function withoutProxy(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -33,11 +42,14 @@ export class Child<M extends Message> {
         file: string,
         envName: string,
         input: unknown,
-        nodeArgs: readonly string[] = []
+        nodeArgs: readonly string[] = [],
+        options: { compiled?: boolean } = {}
     ) {
         this.proc = spawn(
             process.execPath,
-            [...nodeArgs, RUN_TS, resolve(__dirname, file)],
+            options.compiled
+                ? [...nodeArgs, compiledPath(file)]
+                : [...nodeArgs, RUN_TS, resolve(__dirname, file)],
             {
                 stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
                 env: {

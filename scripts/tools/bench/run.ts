@@ -27,12 +27,14 @@ import {
     statSync,
     writeFileSync
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
 import { OptoutError, errorMessage } from '../../model/errors';
+import { PROJECT_ROOT, projectPath } from '../../model/project';
 import { parseArgs, type BenchOptions } from './args';
-import { Child } from './child';
+import { Child, compiledPath } from './child';
 import { admin, buildDataset, dateRecordsBack } from './dataset';
 import {
     HOURLY_ROUNDS,
@@ -237,7 +239,9 @@ async function runWorker(
         'worker.ts',
         'BENCH_TASK',
         task,
-        heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : []
+        heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [],
+        // The sync as shipped: compiled, run by Node alone (buildDist, before the run).
+        { compiled: true }
     );
     try {
         const result = await child.next<WorkerResult>('result');
@@ -250,6 +254,43 @@ async function runWorker(
     } finally {
         child.kill();
     }
+}
+
+/**
+ * Builds dist/ (`npm run build`: tsc on tsconfig.build.json, incremental) so that the
+ * measured jobs run the compiled code of this checkout, as bin/optout does, never a
+ * stale build; a build that fails stops the run.
+ */
+export function buildDist(): void {
+    const t0 = Date.now();
+    try {
+        execFileSync(
+            process.execPath,
+            [
+                require.resolve('typescript/bin/tsc'),
+                '-p',
+                projectPath('tsconfig.build.json')
+            ],
+            { cwd: PROJECT_ROOT, stdio: ['ignore', 'inherit', 'inherit'] }
+        );
+    } catch (err) {
+        throw new OptoutError(
+            'BUILD_FAILED',
+            `The benchmark runs the compiled sync, and building it failed: ${errorMessage(err)}`,
+            { actions: ['Fix what `npm run build` reports, then run again.'] }
+        );
+    }
+    if (!existsSync(compiledPath('worker.ts')))
+        throw new OptoutError(
+            'BUILD_FAILED',
+            `The build wrote no ${compiledPath('worker.ts')}.`,
+            {
+                actions: [
+                    'Check tsconfig.build.json: it must include scripts/tools/bench.'
+                ]
+            }
+        );
+    log(`dist/ built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** Where a size's ledgers live: the SQLite snapshot file, the PostgreSQL snapshot database. */
@@ -724,6 +765,7 @@ export async function runBench(
         latencies: opts.latencies,
         naiveSample: opts.naiveSample,
         heapMb: opts.heapMb,
+        syncProcess: 'dist',
         ...(opts.bulkJobSize ? { bulkJobSize: opts.bulkJobSize } : {}),
         ...(opts.bulkThreshold ? { bulkThreshold: opts.bulkThreshold } : {}),
         ...(opts.restPageSize ? { restPageSize: opts.restPageSize } : {}),
@@ -744,6 +786,7 @@ export async function runBench(
     log(
         `${run.machine.cpuModel}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load ${run.machine.loadAverage.start.toFixed(1)}`
     );
+    buildDist();
     try {
         for (const n of opts.sizes) {
             const state = await prepareSize(n, opts, run, save);

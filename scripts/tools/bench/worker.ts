@@ -15,11 +15,21 @@
  * seconds (30 arrivals, 100 ms apart) while the webhook's push service runs — coalescing
  * arrivals for up to a second or 1,000 unsubscribes, one push at a time, as
  * `optout serve` does; the naive way writes each one as it arrives.
+ *
+ * What the process loads is what the shipped CLI's process loads for a job against a
+ * real org, so that its memory is that process's: it runs compiled, from dist/ (run.ts
+ * builds it first and starts dist/scripts/tools/bench/worker.js), as bin/optout does;
+ * it reaches the local org through a jsforce connection alone (../local-org/connection,
+ * not the simulator); and the sync's ways load @salesforce/core, which openOrg loads
+ * for any org but `local` (salesforce/open.ts) — loaded here and left unused, since
+ * the local org's connection needs no CLI authentication.
  */
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { Ledger } from '../../ledger/ledger';
-import { connectionFor } from '../local-org/connect';
+// The connection alone (jsforce), not ../local-org/connect, which loads the simulator:
+// this process must load what a sync against a real org loads, no more.
+import { connectionFor } from '../local-org/connection';
 import { OrgClient } from '../../salesforce/client';
 import { MIRROR_LOOKBACK_ENV } from '../../sync/mirror';
 import {
@@ -348,6 +358,12 @@ async function main(): Promise<void> {
             }
     });
     gcs.observe({ entryTypes: ['gc'] });
+    if (task.variant !== 'naive') {
+        // What openOrg loads for a real org (salesforce/open.ts), before it connects.
+        process.env.SF_DISABLE_TELEMETRY ??= 'true';
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('@salesforce/core');
+    }
     const ledger = await Ledger.open(task.ledgerPath);
     const client = new OrgClient(connectionFor(task.org) as never, {
         targetOrg: 'local',

@@ -12,7 +12,6 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as http from 'node:http';
-import { Connection } from 'jsforce';
 import { OptoutError } from '../../model/errors';
 import {
     DEFAULT_DB_PATH,
@@ -23,7 +22,12 @@ import { startLocalOrg, type LocalOrg, type LocalOrgOptions } from './server';
 // Defined on the product side (the CLI's option defaults need them without loading
 // the simulator); re-exported for the tools and tests that use them from here.
 export { DEFAULT_DB_PATH, DEFAULT_STATE_FILE };
-export const LOCAL_ORG_API_VERSION = '66.0';
+// jsforce connections (a module of their own, which does not load the simulator).
+export {
+    LOCAL_ORG_API_VERSION,
+    clearLoopbackProxies,
+    connectionFor
+} from './connection';
 
 /** What `optout local-org start` writes so that other commands can find the org. */
 export interface LocalOrgState {
@@ -114,48 +118,6 @@ export function checkOrg(
         );
         req.on('timeout', () => req.destroy());
         req.on('error', () => resolvePromise(false));
-    });
-}
-
-/**
- * jsforce sends even loopback traffic through http(s)_proxy when set, and reads the
- * variables when it loads: clear them and jsforce's request defaults for this process.
- */
-export function clearLoopbackProxies(): void {
-    for (const k of ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'])
-        delete process.env[k];
-    for (const mod of [
-        'jsforce/lib/request',
-        '@jsforce/jsforce-node/lib/request'
-    ]) {
-        try {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const req = require(mod) as {
-                setDefaults?: (d: Record<string, unknown>) => void;
-            };
-            req.setDefaults?.({
-                httpProxy: undefined,
-                timeout: process.env.HTTP_TIMEOUT
-                    ? parseInt(process.env.HTTP_TIMEOUT, 10)
-                    : undefined,
-                followRedirect: true
-            });
-        } catch {
-            // the package is not installed: nothing to reset
-        }
-    }
-}
-
-/** A jsforce connection to a local org (API 66.0, proxies cleared for loopback). */
-export function connectionFor(
-    target: { instanceUrl: string; accessToken: string },
-    version = LOCAL_ORG_API_VERSION
-): Connection {
-    clearLoopbackProxies();
-    return new Connection({
-        instanceUrl: target.instanceUrl,
-        accessToken: target.accessToken,
-        version
     });
 }
 
