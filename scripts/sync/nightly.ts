@@ -281,15 +281,14 @@ interface NightlyTables {
 }
 
 /** A record to set the field on, with its representative unsubscribe (the oldest). */
+/** A record to write: its id and object only (what the audit needs is read as it goes). */
 interface OptOutRow {
     id: string;
     object: PersonObject;
-    unsubId: number;
-    personId: number;
-    emailNorm: string;
-    source: LedgerSource;
-    collectedAt: string;
 }
+
+/** A record's representative unsubscribe (its oldest), for the audit trail (R10). */
+type MetaOf = (id: string) => WriteMeta | undefined;
 
 /**
  * (a) and R11, under the push's lock in a real run: counts what is not written and
@@ -375,16 +374,44 @@ async function writeOptOuts(
         `SELECT COUNT(DISTINCT m.target) AS n FROM ${matches} m JOIN ${T} c ON c.id = m.target
          JOIN ${unsubs} u ON u.id = m.unsub_id WHERE c.${F} = 0 AND NOT ${deferred}`
     );
-    // One representative unsubscribe per record (the oldest) for the audit trail.
+    // The records to write, a Bulk job's worth at a time: their ids and objects only.
+    // What the audit needs of each is read from the workspace as it is audited, not
+    // held for the whole job (at a million persons, ~90,000 records at once).
     const page = db.prepare(
-        `SELECT m.target AS id, c.object AS object, MIN(m.unsub_id) AS unsubId,
-            u.person_id AS personId, u.email_norm AS emailNorm, u.source AS source,
-            u.collected_at AS collectedAt
+        `SELECT DISTINCT m.target AS id, c.object AS object
          FROM ${matches} m JOIN ${T} c ON c.id = m.target
          JOIN ${unsubs} u ON u.id = m.unsub_id
          WHERE c.${F} = 0 AND m.target > ? AND NOT ${deferred}
-         GROUP BY m.target ORDER BY m.target LIMIT ?`
+         ORDER BY m.target LIMIT ?`
     );
+    // One representative unsubscribe per record (the oldest; SQLite takes the bare
+    // columns from the row of the MIN).
+    const representative = db.prepare(
+        `SELECT MIN(m.unsub_id) AS unsubId, u.person_id AS personId,
+            u.email_norm AS emailNorm, u.source AS source, u.collected_at AS collectedAt
+         FROM ${matches} m JOIN ${unsubs} u ON u.id = m.unsub_id
+         WHERE m.target = ? AND NOT ${deferred}`
+    );
+    const metaOf: MetaOf = (id) => {
+        const r = representative.get(id) as
+            | {
+                  unsubId: number | null;
+                  personId: number;
+                  emailNorm: string;
+                  source: LedgerSource;
+                  collectedAt: string;
+              }
+            | undefined;
+        return r && r.unsubId !== null
+            ? {
+                  emailNorm: r.emailNorm,
+                  personId: r.personId,
+                  source: r.source,
+                  collectedAt: r.collectedAt,
+                  detail: { unsubscribeId: r.unsubId }
+              }
+            : undefined;
+    };
     const chunk = ctx.client.bulkJobSize;
     let after = '';
     let done = 0;
@@ -392,7 +419,7 @@ async function writeOptOuts(
         const rows = page.all(after, chunk) as OptOutRow[];
         if (rows.length === 0) break;
         after = rows[rows.length - 1].id;
-        keepOutcomes(t, await writeOptOutPage(ctx, field, rows));
+        keepOutcomes(t, await writeOptOutPage(ctx, field, rows, metaOf));
         done += rows.length;
         ctx.progress({ phase: 'write opt-outs', done, total });
     }
@@ -402,32 +429,21 @@ async function writeOptOuts(
 async function writeOptOutPage(
     ctx: JobContext,
     field: OptOutField,
-    rows: readonly OptOutRow[]
+    rows: readonly OptOutRow[],
+    metaOf: MetaOf
 ): Promise<Map<string, WriteOutcome>> {
-    const metas = new Map<string, WriteMeta>(
-        rows.map((r) => [
-            r.id,
-            {
-                emailNorm: r.emailNorm,
-                personId: r.personId,
-                source: r.source,
-                collectedAt: r.collectedAt,
-                detail: { unsubscribeId: r.unsubId }
-            }
-        ])
-    );
     return jobWriter(ctx).optOut(
         field,
         rows,
         (id) =>
-            metas.get(id) ?? {
+            metaOf(id) ?? {
                 // A converted lead rewritten to its Contact carries its lead's meta.
-                emailNorm: rows[0].emailNorm,
+                emailNorm: metaOf(rows[0].id)?.emailNorm ?? '',
                 personId: null,
                 source: 'salesforce',
                 collectedAt: null
             },
-        { sample: (r) => ({ email: metas.get(r.id)?.emailNorm }) }
+        { sample: (r) => ({ email: metaOf(r.id)?.emailNorm }) }
     );
 }
 
