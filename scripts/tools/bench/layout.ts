@@ -180,6 +180,17 @@ export function pushBurstPersons(s: Sizes, count = PUSH_BURST): number[] {
 }
 
 /**
+ * The mirror's look-back in the bench (OPTOUT_MIRROR_LOOKBACK). The hourlies stand an
+ * hour apart but run seconds apart against an org on real time: a 5-minute look-back
+ * would reach back over the hourly before (its writes), which an hour apart it never
+ * does. 15 s keeps the proportion; and an hourly starts at least this long (plus a
+ * second) after the hourly before it ended, so that no hourly's mirror re-reads the
+ * writes of the hourly before last — as an hour apart none does.
+ */
+export const BENCH_MIRROR_LOOKBACK = '0.25m';
+export const BENCH_MIRROR_LOOKBACK_MS = 15_000;
+
+/**
  * Rounds of hourly changes, as bands of the persons' hourly hash (per mille, disjoint):
  * the first 1 % (Person.hourly), another 1 %, then 100 persons of the next 2 % (wide
  * enough for 100 at 10,000 persons once the burst's are left out).

@@ -40,6 +40,7 @@ import {
     HOURLY_ROUNDS,
     NEWS,
     OFFERS,
+    BENCH_MIRROR_LOOKBACK_MS,
     expected as expectedFor,
     hourlyChanges,
     person,
@@ -221,6 +222,9 @@ export function sequencePlan(jobs: readonly BenchJob[]): SequenceStep[] {
     for (const job of wanted) add(job, true);
     return steps;
 }
+
+const sleepMs = (ms: number): Promise<void> =>
+    ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 
 /** Work items of a job, the denominator of records per second. */
 function workItems(job: BenchJob, e: Expected): number {
@@ -482,12 +486,18 @@ async function measureSequence(
     let sampledBefore = false;
     /** The jobs run before, not measured (the state they leave is the one measured). */
     const setUp: BenchJob[] = [];
+    /** When the last hourly ended (real time), for the look-back's gap. */
+    let lastHourlyEnd = 0;
     try {
         for (const { job, measured, settle } of sequencePlan(opts.jobs)) {
             const round = settle
                 ? HOURLY_ROUNDS.hundredSettle
                 : HOURLY_ROUND_OF[job];
             if (round) await applyHourlyChanges(ledgerDb, n, round);
+            if (job.startsWith('hourly'))
+                await sleepMs(
+                    lastHourlyEnd + BENCH_MIRROR_LOOKBACK_MS + 1000 - Date.now()
+                );
             const org = await OrgHandle.start({ dbPath: orgDb, latencyMs });
             let result: WorkerResult;
             let stats: LocalOrgStats;
@@ -539,6 +549,7 @@ async function measureSequence(
             } finally {
                 await org.stop();
             }
+            if (job.startsWith('hourly')) lastHourlyEnd = Date.now();
             if (!measured) {
                 log(
                     `${fmtSize(n)} ${latencyMs} ms ${variant} ${job}: run first, not measured (${result.status}, ${fmtInt(result.apiRequests)} requests, ${(result.wallMs / 1000).toFixed(2)} s)`

@@ -40,7 +40,7 @@ import {
 import { runJob } from '../../sync/run';
 import type { JobName, JobResult } from '../../sync/result';
 import { ledgerPushService } from '../../sync/push-service';
-import { emailOf } from './layout';
+import { BENCH_MIRROR_LOOKBACK, emailOf } from './layout';
 import {
     extrapolate,
     naiveHourly,
@@ -140,11 +140,8 @@ async function runSync(
             ? 'hourly'
             : 'nightly';
         const offset = task.clockOffsetMs ?? 0;
-        // The hourlies stand an hour apart but run seconds apart against an org on
-        // real time: a 5-minute look-back of the mirror's reads would reach back over
-        // the hourly before (its writes), which an hour apart it never does. 15 s
-        // keeps the same proportion (the jobs' reads still cover what they wrote).
-        process.env[MIRROR_LOOKBACK_ENV] ??= '0.25m';
+        // The schedule compressed (layout.ts, BENCH_MIRROR_LOOKBACK).
+        process.env[MIRROR_LOOKBACK_ENV] ??= BENCH_MIRROR_LOOKBACK;
         // Where the time goes: the phases the job reports and its log lines.
         const phases: NonNullable<WorkerResult['phases']> = {};
         const timeline: string[] = [];
