@@ -261,13 +261,15 @@ async function runWorker(
 }
 
 /**
- * Builds dist/ (`npm run build`: tsc on tsconfig.build.json, incremental) so that the
- * measured jobs run the compiled code of this checkout, as bin/optout does, never a
- * stale build; a build that fails stops the run.
+ * Builds dist/ as `npm run build` does (emptied first, then tsc on tsconfig.build.json)
+ * so that the measured jobs run the compiled code of this checkout, as bin/optout does,
+ * never a stale build (an old file of a module since moved would be resolved first); a
+ * build that fails stops the run.
  */
 export function buildDist(): void {
     const t0 = Date.now();
     try {
+        rmSync(projectPath('dist'), { recursive: true, force: true });
         execFileSync(
             process.execPath,
             [
