@@ -194,6 +194,27 @@ function padded<T>(values: readonly T[]): T[] {
     return out;
 }
 
+/**
+ * Rows cut for multi-row statements of a few lengths only: `max` as long as that many
+ * are left, then powers of two. Each statement text is prepared and kept once per
+ * connection, and a 2,000-row upsert takes about 2 MiB compiled: a length per page's
+ * remainder kept dozens of them alive through a million-row read.
+ */
+export function statementChunks<T>(rows: readonly T[], max: number): T[][] {
+    const out: T[][] = [];
+    let i = 0;
+    while (rows.length - i >= max) {
+        out.push(rows.slice(i, i + max));
+        i += max;
+    }
+    for (let p = 2 ** Math.floor(Math.log2(Math.max(1, max))); p >= 1; p /= 2)
+        if (rows.length - i >= p) {
+            out.push(rows.slice(i, i + p));
+            i += p;
+        }
+    return out;
+}
+
 function chunks<T>(rows: readonly T[], size: number): T[][] {
     const out: T[][] = [];
     for (let i = 0; i < rows.length; i += size)
@@ -236,7 +257,7 @@ export async function upsertMirrorRecords(
     const at = ctx.nowIso();
     const size = Math.floor(MAX_PARAMS / RECORD_COLUMNS.length);
     await ctx.transaction(async () => {
-        for (const chunk of chunks(rows, size)) {
+        for (const chunk of statementChunks(rows, size)) {
             const values: unknown[] = [];
             for (const r of chunk)
                 values.push(
@@ -281,14 +302,16 @@ export async function upsertMirrorMemberships(
     const at = ctx.nowIso();
     const size = Math.floor(MAX_PARAMS / MEMBERSHIP_COLUMNS.length);
     await ctx.transaction(async () => {
-        for (const chunk of chunks(rows, size)) {
+        for (const chunk of statementChunks(rows, size)) {
             // The same Id under another key (Membership_Key__c edited): replaced.
-            for (const ids of chunks(chunk, LOOKUP_BATCH))
+            for (const ids of chunks(chunk, LOOKUP_BATCH)) {
+                const idList = padded(ids.map((m) => m.id));
                 await ctx
                     .stmt(
-                        `DELETE FROM sf_membership WHERE id IN (${marks(ids.length)})`
+                        `DELETE FROM sf_membership WHERE id IN (${marks(idList.length)})`
                     )
-                    .run(...ids.map((m) => m.id));
+                    .run(...idList);
+            }
             const values: unknown[] = [];
             for (const m of chunk)
                 values.push(

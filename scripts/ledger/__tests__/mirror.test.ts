@@ -4,7 +4,11 @@
  * read's sweep, and the watermark written with its rows. Runs on both engines.
  */
 import { Ledger } from '../ledger';
-import type { MirrorMembership, MirrorRecord } from '../mirror';
+import {
+    statementChunks,
+    type MirrorMembership,
+    type MirrorRecord
+} from '../mirror';
 import { to18 } from '../../model/ids';
 
 const C1 = to18('003000000000001');
@@ -397,5 +401,23 @@ describe('the Salesforce mirror in the ledger', () => {
         await ledger.resetMirrorState('Lead');
         expect(await ledger.mirrorState('Lead')).toBeUndefined();
         expect(await ledger.mirrorStates()).toEqual([]);
+    });
+});
+
+describe('statementChunks', () => {
+    it('cuts any number of rows into a few lengths only, in order, losing none', () => {
+        const lengths = new Set<number>();
+        for (let n = 0; n <= 12_000; n += 37) {
+            const rows = Array.from({ length: n }, (_, i) => i);
+            const parts = statementChunks(rows, 2727);
+            expect(parts.flat()).toEqual(rows);
+            for (const p of parts) lengths.add(p.length);
+        }
+        // 2,727 and the powers of two below it: 13 statement texts at most, where one
+        // per remainder would be hundreds.
+        expect(
+            [...lengths].every((l) => l === 2727 || (l & (l - 1)) === 0)
+        ).toBe(true);
+        expect(lengths.size).toBeLessThanOrEqual(13);
     });
 });

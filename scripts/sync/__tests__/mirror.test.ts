@@ -156,6 +156,7 @@ describe('refreshMirror', () => {
             ]);
         const before = client.apiRequests;
         const first = await refreshMirror(client, f.ledger);
+        const afterRead = new Date().toISOString();
         const full = byObject(first);
         expect(first.objects.map((o) => [o.object, o.mode, o.reason])).toEqual([
             ['Contact', 'full', 'first'],
@@ -187,14 +188,19 @@ describe('refreshMirror', () => {
                 .map((r) => r.id)
                 .sort()
         ).toEqual([contacts[0], leads[0]].sort());
-        // The watermark is Salesforce's highest SystemModstamp, not this clock's time.
+        // The watermark is Salesforce's clock, not this one's: the later of the highest
+        // SystemModstamp read and the org's time at the read (its Date header, whole
+        // seconds) — the stamp when the read came within its second, else that second.
         const stamps = (await orgRecords(f))
             .filter((r) => r.object === 'Contact')
             .map((r) => r.systemModstamp)
             .sort();
-        expect((await f.ledger.mirrorState('Contact'))?.watermark).toBe(
-            stamps[stamps.length - 1]
-        );
+        const last = stamps[stamps.length - 1];
+        const watermark = (await f.ledger.mirrorState('Contact'))
+            ?.watermark as string;
+        expect(watermark >= last).toBe(true);
+        expect(watermark <= afterRead).toBe(true);
+        expect(watermark === last || /:\d\d\.000Z$/.test(watermark)).toBe(true);
 
         const again = await refreshMirror(client, f.ledger, { fields: FIELDS });
         // One request: the three queries in one Composite request.
