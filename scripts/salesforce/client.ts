@@ -31,7 +31,8 @@ import {
     COMPOSITE_MAX_COLLECTION_OR_QUERY,
     composite,
     type CompositeResult,
-    type CompositeSubrequest
+    type CompositeSubrequest,
+    type CompositeSubresult
 } from './composite';
 
 /** What the adapter needs of a jsforce (or @salesforce/core) connection. */
@@ -501,25 +502,13 @@ export class OrgClient {
             const group = soqls.slice(i, i + COMPOSITE_MAX_COLLECTION_OR_QUERY);
             const res = await composite(
                 this,
-                group.map((soql, j) => ({
-                    method: 'GET' as const,
-                    url: `/query?q=${encodeURIComponent(soql)}`,
-                    referenceId: `q${j}`,
-                    httpHeaders: {
-                        'Sforce-Query-Options': `batchSize=${this.restPageSize}`
-                    }
-                }))
+                group.map((soql, j) =>
+                    this.querySubrequest(queryUrl(soql), `q${j}`)
+                )
             );
             for (const [j, r] of res.results.entries()) {
                 const page = r.body as QueryPage | null;
-                if (!r.ok || !page) {
-                    const [first] = r.errors;
-                    throw new SalesforceError(
-                        first?.errorCode ?? 'UNKNOWN',
-                        `GET /query (in a composite request) failed (HTTP ${r.status}): ${first?.message ?? 'refused'}`,
-                        { status: r.status, request: 'GET /query' }
-                    );
-                }
+                if (!r.ok || !page) throw subrequestError(r, 'GET /query');
                 yield {
                     index: i + j,
                     records: page.records.map(
@@ -602,14 +591,7 @@ export class OrgClient {
                     url: `/sobjects/${o}/describe`,
                     referenceId: `d${i}`
                 })),
-                ...group.map((url, i) => ({
-                    method: 'GET' as const,
-                    url,
-                    referenceId: `q${i}`,
-                    httpHeaders: {
-                        'Sforce-Query-Options': `batchSize=${this.restPageSize}`
-                    }
-                }))
+                ...group.map((url, i) => this.querySubrequest(url, `q${i}`))
             ];
             let res: CompositeResult;
             try {
@@ -654,9 +636,6 @@ export class OrgClient {
      * queries read ahead together also continue together. Otherwise one GET.
      */
     private async pageAt(path: string): Promise<QueryPage> {
-        const queryOptions = {
-            'Sforce-Query-Options': `batchSize=${this.restPageSize}`
-        };
         const now = Date.now();
         const others = [
             ...new Set(
@@ -673,12 +652,9 @@ export class OrgClient {
             try {
                 res = await composite(
                     this,
-                    [path, ...others].map((url, i) => ({
-                        method: 'GET' as const,
-                        url,
-                        referenceId: `q${i}`,
-                        httpHeaders: queryOptions
-                    }))
+                    [path, ...others].map((url, i) =>
+                        this.querySubrequest(url, `q${i}`)
+                    )
                 );
             } catch (err) {
                 if (!(err instanceof SalesforceError)) throw err;
@@ -697,23 +673,33 @@ export class OrgClient {
                 });
                 const mine = res.get<QueryPage>('q0');
                 if (mine.ok && mine.body) return mine.body;
-                const [first] = mine.errors;
-                throw new SalesforceError(
-                    first?.errorCode ?? 'UNKNOWN',
-                    `GET ${path.split('?')[0]} (in a composite request) failed (HTTP ${mine.status}): ${first?.message ?? 'refused'}`,
-                    {
-                        status: mine.status,
-                        request: `GET ${path.split('?')[0]}`
-                    }
-                );
+                throw subrequestError(mine, `GET ${path.split('?')[0]}`);
             }
         }
         const res: ApiResponse<QueryPage> = await this.request({
             method: 'GET',
             path,
-            headers: queryOptions
+            headers: this.queryOptions()
         });
         return res.body;
+    }
+
+    /** The header that asks for pages of `restPageSize` rows. */
+    private queryOptions(): Record<string, string> {
+        return { 'Sforce-Query-Options': `batchSize=${this.restPageSize}` };
+    }
+
+    /** A query page (a query URL or a nextRecordsUrl) as a Composite subrequest. */
+    private querySubrequest(
+        url: string,
+        referenceId: string
+    ): CompositeSubrequest {
+        return {
+            method: 'GET',
+            url,
+            referenceId,
+            httpHeaders: this.queryOptions()
+        };
     }
 
     /** A page read ahead for `path`, taken (once) while fresh. */
@@ -1148,14 +1134,22 @@ export class OrgClient {
         return res.results.map((r) => {
             if (r.ok && Array.isArray(r.body))
                 return r.body as CollectionAnswer[];
-            const [first] = r.errors;
-            throw new SalesforceError(
-                first?.errorCode ?? 'UNKNOWN',
-                `PATCH ${path} (in a composite request) failed (HTTP ${r.status}): ${first?.message ?? 'refused'}`,
-                { status: r.status, request: `PATCH ${path}` }
-            );
+            throw subrequestError(r, `PATCH ${path}`);
         });
     }
+}
+
+/** A failed subrequest of a Composite request, as the error the request alone would throw. */
+function subrequestError(
+    r: CompositeSubresult,
+    request: string
+): SalesforceError {
+    const [first] = r.errors;
+    return new SalesforceError(
+        first?.errorCode ?? 'UNKNOWN',
+        `${request} (in a composite request) failed (HTTP ${r.status}): ${first?.message ?? 'refused'}`,
+        { status: r.status, request }
+    );
 }
 
 /** The REST query (or queryAll) URL of a SOQL query, below the versioned root. */
