@@ -211,9 +211,10 @@ describe('refreshMirror', () => {
             ['Lead', 'incremental', 0],
             ['Audience_Membership__c', 'incremental', 0]
         ]);
-        // The default look-back: from five minutes before the watermark.
+        // The default look-back: from five minutes before the watermark (which is
+        // the org's second at the read when the read crossed into the next one).
         expect(byObject(again).Contact.since).toBe(
-            sinceLiteral(stamps[stamps.length - 1], DEFAULT_LOOKBACK_MS)
+            sinceLiteral(watermark, DEFAULT_LOOKBACK_MS)
         );
         expect(again.deleted).toBe(0);
         await mirrorMatchesOrg(f);
