@@ -472,9 +472,13 @@ describe('refreshMirror', () => {
         // result pages of 1,000, the job's deletion: 7 here; 15 REST pages otherwise.
         expect(full.objects[0].requests).toBeLessThanOrEqual(10);
         await nextSecond();
+        // 2,020 changed rows: past the first REST page, 10 more REST pages of 200
+        // against 5 + 2 Bulk requests, so Bulk is chosen whether or not the 3,000
+        // created rows share the watermark's second (with a change set of 1,420 the
+        // two tie and REST wins, which CI under load showed).
         await f.t.conn.sobject('Contact').update(
             ids
-                .slice(0, 1400)
+                .slice(0, 2000)
                 .map((Id) => ({ Id, Email: `q-${Id}@example.com` })),
             { allowRecursive: true }
         );
