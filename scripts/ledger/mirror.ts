@@ -16,6 +16,7 @@
  */
 import type { PersonObject } from '../model/statuses';
 import type { LedgerContext } from './context';
+import { chunks, inLists, padded } from './sql-columns';
 import { marks } from './sql/dialect';
 
 /** `sf_record.object` (the CHECK of migration 6). */
@@ -181,20 +182,6 @@ function lastPerKey<T>(rows: readonly T[], key: (r: T) => string): T[] {
 }
 
 /**
- * The values of an IN list padded (with its last value) to a power of two, so that a
- * lookup has a few statement texts, not one per list length (each is prepared once
- * per PostgreSQL connection).
- */
-function padded<T>(values: readonly T[]): T[] {
-    if (values.length === 0) return [];
-    let n = 1;
-    while (n < values.length) n *= 2;
-    const out = [...values];
-    while (out.length < n) out.push(values[values.length - 1]);
-    return out;
-}
-
-/**
  * Rows cut for multi-row statements of a few lengths only: `max` as long as that many
  * are left, then powers of two. Each statement text is prepared and kept once per
  * connection, and a 2,000-row upsert takes about 2 MiB compiled: a length per page's
@@ -212,13 +199,6 @@ export function statementChunks<T>(rows: readonly T[], max: number): T[][] {
             out.push(rows.slice(i, i + p));
             i += p;
         }
-    return out;
-}
-
-function chunks<T>(rows: readonly T[], size: number): T[][] {
-    const out: T[][] = [];
-    for (let i = 0; i < rows.length; i += size)
-        out.push(rows.slice(i, i + size));
     return out;
 }
 
@@ -304,14 +284,15 @@ export async function upsertMirrorMemberships(
     await ctx.transaction(async () => {
         for (const chunk of statementChunks(rows, size)) {
             // The same Id under another key (Membership_Key__c edited): replaced.
-            for (const ids of chunks(chunk, LOOKUP_BATCH)) {
-                const idList = padded(ids.map((m) => m.id));
+            for (const ids of inLists(
+                chunk.map((m) => m.id),
+                LOOKUP_BATCH
+            ))
                 await ctx
                     .stmt(
-                        `DELETE FROM sf_membership WHERE id IN (${marks(idList.length)})`
+                        `DELETE FROM sf_membership WHERE id IN (${marks(ids.length)})`
                     )
-                    .run(...idList);
-            }
+                    .run(...ids);
             const values: unknown[] = [];
             for (const m of chunk)
                 values.push(
@@ -355,8 +336,7 @@ async function deleteByIds(
     if (unique.length === 0) return 0;
     let changes = 0;
     await ctx.transaction(async () => {
-        for (const c of chunks(unique, LOOKUP_BATCH)) {
-            const chunk = padded(c);
+        for (const chunk of inLists(unique, LOOKUP_BATCH)) {
             changes += (
                 await ctx
                     .stmt(
@@ -497,8 +477,7 @@ async function storedStamps(
     ids: readonly string[]
 ): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (const c of chunks([...new Set(ids)], LOOKUP_BATCH)) {
-        const chunk = padded(c);
+    for (const chunk of inLists([...new Set(ids)], LOOKUP_BATCH)) {
         for (const r of (await ctx
             .stmt(
                 `SELECT id, system_modstamp AS systemModstamp FROM ${table} WHERE id IN (${marks(chunk.length)})`
@@ -559,8 +538,7 @@ export async function applyMirrorPage(
                   { fullSeen: page.fullSeen }
               );
         if (page.fullSeen && stale.length)
-            for (const c of chunks(stale, LOOKUP_BATCH)) {
-                const chunk = padded(c);
+            for (const chunk of inLists(stale, LOOKUP_BATCH)) {
                 await ctx
                     .stmt(
                         `UPDATE ${table} SET full_seen = ? WHERE id IN (${marks(chunk.length)})`
@@ -665,8 +643,7 @@ export async function mirrorRecordsById(
     ids: readonly string[]
 ): Promise<MirrorRecord[]> {
     const out: MirrorRecord[] = [];
-    for (const c of chunks([...new Set(ids)], LOOKUP_BATCH)) {
-        const chunk = padded(c);
+    for (const chunk of inLists([...new Set(ids)], LOOKUP_BATCH)) {
         for (const r of (await ctx
             .stmt(
                 `SELECT ${RECORD_SELECT} FROM sf_record WHERE id IN (${marks(chunk.length)}) ORDER BY id`
@@ -683,8 +660,7 @@ export async function mirrorMembershipsByKeys(
     keys: readonly string[]
 ): Promise<MirrorMembership[]> {
     const out: MirrorMembership[] = [];
-    for (const c of chunks([...new Set(keys)], LOOKUP_BATCH)) {
-        const chunk = padded(c);
+    for (const chunk of inLists([...new Set(keys)], LOOKUP_BATCH)) {
         for (const r of (await ctx
             .stmt(
                 `SELECT ${MEMBERSHIP_SELECT} FROM sf_membership WHERE membership_key IN (${marks(chunk.length)}) ORDER BY membership_key`
@@ -704,8 +680,7 @@ export async function mirrorMembershipsForRecords(
     recordIds: readonly string[]
 ): Promise<MirrorMembership[]> {
     const out: MirrorMembership[] = [];
-    for (const c of chunks([...new Set(recordIds)], LOOKUP_BATCH / 2)) {
-        const chunk = padded(c);
+    for (const chunk of inLists([...new Set(recordIds)], LOOKUP_BATCH / 2)) {
         for (const r of (await ctx
             .stmt(
                 `SELECT ${MEMBERSHIP_SELECT} FROM sf_membership

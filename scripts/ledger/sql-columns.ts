@@ -55,15 +55,32 @@ export function unique<T>(values: readonly T[]): T[] {
     return [...new Set(values)];
 }
 
-/** `values` in lists of at most IN_CHUNK, one `IN (…)` query each. */
-export function chunks<T>(values: readonly T[]): T[][] {
+/** `values` in lists of at most `size` (IN_CHUNK), one `IN (…)` query each. */
+export function chunks<T>(values: readonly T[], size = IN_CHUNK): T[][] {
     const out: T[][] = [];
-    for (let i = 0; i < values.length; i += IN_CHUNK)
-        out.push(values.slice(i, i + IN_CHUNK));
+    for (let i = 0; i < values.length; i += size)
+        out.push(values.slice(i, i + size));
     return out;
 }
 
-/** `n` placeholders for an `IN (…)` list. */
-export function marks(n: number): string {
-    return Array.from({ length: n }, () => '?').join(', ');
+/**
+ * The values of an IN list padded (with its last value) to a power of two, so that a
+ * lookup has a few statement texts, not one per list length (each is prepared once
+ * per PostgreSQL connection).
+ */
+export function padded<T>(values: readonly T[]): T[] {
+    if (values.length === 0) return [];
+    let n = 1;
+    while (n < values.length) n *= 2;
+    const out = [...values];
+    while (out.length < n) out.push(values[values.length - 1]);
+    return out;
 }
+
+/** `values` as padded `IN (…)` lists of at most `size`: chunks, each `padded`. */
+export function inLists<T>(values: readonly T[], size = IN_CHUNK): T[][] {
+    return chunks(values, size).map(padded);
+}
+
+/** `n` placeholders for an `IN (…)` list. */
+export { marks } from './sql/dialect';

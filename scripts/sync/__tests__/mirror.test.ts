@@ -281,13 +281,11 @@ describe('refreshMirror', () => {
         // watermark. It is not when the refresh came in a later second than the
         // sentinel's save (a loaded machine): the watermark is then the org's second
         // at the read. Contact's sentinel d and membership's mA changed again since.
-        const l2Stamp = (
-            await f
-                .newClient()
-                .queryAll(`SELECT SystemModstamp FROM Lead WHERE Id = '${l2}'`)
-        )[0].SystemModstamp as string;
+        const l2Stamp = (await orgRecords(f)).find(
+            (r) => r.id === l2
+        )!.systemModstamp;
         const leadsRead =
-            Date.parse(sfTime(l2Stamp)!) >= Date.parse(o.Lead.since!) ? 2 : 1;
+            Date.parse(l2Stamp) >= Date.parse(o.Lead.since!) ? 2 : 1;
         expect(o.Lead).toMatchObject({
             read: leadsRead,
             deleted: 0,
